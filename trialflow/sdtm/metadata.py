@@ -1,0 +1,232 @@
+"""SDTMIG 3.4 variable metadata and CDISC Controlled Terminology, shipped as package data.
+
+Two CSV files under ``trialflow/sdtm/data`` hold the facts (see ``SOURCES.md`` next to them for
+where each fact comes from and what could not be verified):
+
+* ``sdtmig-3.4-variables.csv``: the SDTMIG 3.4 variables of DM, VS, LB, EX, AE and CM in IG
+  order, with label, type, role, core, codelist and the domain's natural keys (on every row).
+* ``sdtm-ct.csv``: CDISC CT codelists (package :data:`CT_VERSION`) with codelist and term
+  C-codes, CDISC synonyms and NCI preferred terms. Blank cells are empty strings.
+
+The files are read once (``functools.lru_cache``); every function returns a fresh copy, so a
+caller can change what it gets without changing what the next caller sees.
+
+Example:
+    >>> domain_variables("DM")["name"].head(3).tolist()
+    ['STUDYID', 'DOMAIN', 'USUBJID']
+    >>> codelist("SEX").lookup(pd.Series(["female", " M ", "x"])).tolist()
+    ['F', 'M', nan]
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+import pandas as pd
+
+from trialflow.errors import TrialflowError
+
+SDTMIG_VERSION = "3.4"
+CT_VERSION = "2024-09-27"
+
+_VARIABLES_FILE = "sdtmig-3.4-variables.csv"
+_CT_FILE = "sdtm-ct.csv"
+_TERM_COLUMNS = ["term", "term_code", "synonyms", "preferred_term"]
+
+
+class MetadataError(TrialflowError):
+    """Standards metadata asked for something trialflow does not ship (domain, codelist, ...)."""
+
+
+class UnknownDomain(MetadataError):
+    """The domain is not one of :func:`known_domains`."""
+
+
+def _read_csv(name: str) -> pd.DataFrame:
+    with resources.files("trialflow.sdtm").joinpath("data", name).open(encoding="utf-8") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+@functools.lru_cache(maxsize=1)
+def _variables() -> pd.DataFrame:
+    frame = _read_csv(_VARIABLES_FILE)
+    frame["order"] = frame["order"].astype("int64")
+    return frame
+
+
+@functools.lru_cache(maxsize=1)
+def _ct() -> pd.DataFrame:
+    return _read_csv(_CT_FILE)
+
+
+def _domain_rows(domain: str) -> pd.DataFrame:
+    frame = _variables()
+    rows = frame[frame["dataset"] == str(domain).strip().upper()]
+    if rows.empty:
+        raise UnknownDomain(
+            f"unknown SDTM domain {domain!r}: trialflow ships SDTMIG {SDTMIG_VERSION} metadata "
+            f"for {', '.join(known_domains())}"
+        )
+    return rows
+
+
+def known_domains() -> list[str]:
+    """The domains whose SDTMIG 3.4 variable metadata ships with trialflow, sorted.
+
+    Example:
+        >>> known_domains()
+        ['AE', 'CM', 'DM', 'EX', 'LB', 'VS']
+    """
+    return sorted(_variables()["dataset"].unique().tolist())
+
+
+def domain_variables(domain: str) -> pd.DataFrame:
+    """The SDTMIG 3.4 variables of ``domain`` in IG order (a copy; the index runs 0..n-1).
+
+    Columns: dataset, dataset_label, class, order (int), name, label, type (Char/Num), role,
+    core (Req/Exp/Perm), codelist (short name, blank when trialflow ships no such codelist),
+    codelist_code (NCI C-code, blank for none or for external dictionaries such as MedDRA),
+    keys. Raises :class:`UnknownDomain` for a domain trialflow does not know.
+
+    Example:
+        >>> dm = domain_variables("DM")
+        >>> dm["name"].head(5).tolist()
+        ['STUDYID', 'DOMAIN', 'USUBJID', 'SUBJID', 'RFSTDTC']
+        >>> dm.loc[dm["name"] == "SEX", ["core", "codelist", "codelist_code"]].values.tolist()
+        [['Req', 'SEX', 'C66731']]
+    """
+    return _domain_rows(domain).sort_values("order").reset_index(drop=True).copy()
+
+
+def domain_label(domain: str) -> str:
+    """The dataset label of ``domain`` as the SDTMIG gives it.
+
+    Example:
+        >>> domain_label("LB")
+        'Laboratory Test Results'
+    """
+    return str(_domain_rows(domain)["dataset_label"].iloc[0])
+
+
+def domain_keys(domain: str) -> list[str]:
+    """The natural (sort) key variables of ``domain``, from SDTMIG 3.4 dataset-level metadata.
+
+    Example:
+        >>> domain_keys("VS")
+        ['STUDYID', 'USUBJID', 'VSTESTCD', 'VISITNUM', 'VSTPTREF', 'VSTPTNUM']
+    """
+    return str(_domain_rows(domain)["keys"].iloc[0]).split()
+
+
+def ct_version() -> str:
+    """The CDISC Controlled Terminology package date the shipped term lists come from.
+
+    Example:
+        >>> ct_version()
+        '2024-09-27'
+    """
+    return CT_VERSION
+
+
+def _split_synonyms(text: str) -> list[str]:
+    return [part.strip() for part in str(text).split(";") if part.strip()]
+
+
+def _unique_map(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Key -> term, leaving out keys that point at more than one term (ambiguous)."""
+    seen: dict[str, set[str]] = {}
+    for key, term in pairs:
+        seen.setdefault(key, set()).add(term)
+    return {key: next(iter(terms)) for key, terms in seen.items() if len(terms) == 1}
+
+
+@dataclass(frozen=True, eq=False)
+class Codelist:
+    """One CDISC CT codelist: short name, C-code, name, extensibility and its terms.
+
+    ``terms`` has the columns term (CDISC submission value), term_code (C-code, blank when not
+    verified), synonyms (CDISC synonyms separated by ``;``) and preferred_term (NCI PT).
+
+    Example:
+        >>> ny = codelist("NY")
+        >>> (ny.name, ny.code, ny.label, ny.extensible)
+        ('NY', 'C66742', 'No Yes Response', False)
+        >>> ny.terms["term"].tolist()
+        ['N', 'NA', 'U', 'Y']
+    """
+
+    name: str
+    code: str
+    label: str
+    extensible: bool
+    terms: pd.DataFrame
+
+    def lookup(self, values: pd.Series, *, case_sensitive: bool = False) -> pd.Series:
+        """Map each value to its submission value; NA where nothing matches.
+
+        A value matches when, trimmed, it equals a term or one of the term's CDISC synonyms
+        (ignoring case unless ``case_sensitive``). An exact submission value wins over a
+        case-insensitive one, which wins over a synonym; a synonym shared by several terms
+        matches none. The result keeps the index of ``values``.
+
+        Example:
+            >>> unit = codelist("UNIT")
+            >>> unit.lookup(pd.Series(["mmol/l", "Percentage", "ng/mL", "furlongs"])).tolist()
+            ['mmol/L', '%', 'ug/L', nan]
+            >>> unit.lookup(pd.Series(["mmol/l"]), case_sensitive=True).tolist()
+            [nan]
+        """
+        text = pd.Series(values, copy=True).astype("string").str.strip()
+        terms = self.terms["term"].astype(str).tolist()
+        synonyms = [
+            (syn, term)
+            for term, syns in zip(terms, self.terms["synonyms"].astype(str), strict=True)
+            for syn in _split_synonyms(syns)
+        ]
+        exact = {term: term for term in terms}
+        result = text.map(exact)
+        if case_sensitive:
+            result = result.fillna(text.map(_unique_map(synonyms)))
+        else:
+            folded = text.str.casefold()
+            by_term = _unique_map([(term.casefold(), term) for term in terms])
+            by_synonym = _unique_map([(syn.casefold(), term) for syn, term in synonyms])
+            result = result.fillna(folded.map(by_term)).fillna(folded.map(by_synonym))
+        return result.astype("str").rename(getattr(values, "name", None))
+
+
+def _codelist_row(name_or_code: str) -> pd.Series:
+    ct = _ct()
+    key = str(name_or_code).strip().upper()
+    hit = ct[(ct["codelist"].str.upper() == key) | (ct["codelist_code"].str.upper() == key)]
+    if hit.empty:
+        raise MetadataError(
+            f"unknown codelist {name_or_code!r}: not a short name or C-code of the CDISC CT "
+            f"{CT_VERSION} codelists shipped with trialflow"
+        )
+    return hit
+
+
+def codelist(name_or_code: str) -> Codelist:
+    """The codelist with this short name (e.g. ``SEX``) or NCI C-code (e.g. ``C66731``).
+
+    Raises :class:`MetadataError` naming the codelist when trialflow does not ship it.
+
+    Example:
+        >>> sex = codelist("C66731")
+        >>> sex.name, sex.extensible, sex.terms["term"].tolist()
+        ('SEX', False, ['F', 'INTERSEX', 'M', 'U'])
+        >>> codelist("UNIT").terms.set_index("term").loc["10^6/kg", "term_code"]
+        'C198380'
+    """
+    rows = _codelist_row(name_or_code)
+    first = rows.iloc[0]
+    return Codelist(
+        name=str(first["codelist"]),
+        code=str(first["codelist_code"]),
+        label=str(first["codelist_name"]),
+        extensible=first["extensible"] == "Y",
+        terms=rows[_TERM_COLUMNS].reset_index(drop=True).copy(),
+    )
