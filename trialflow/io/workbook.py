@@ -1,0 +1,136 @@
+"""Write sheets of data frames to a byte-deterministic .xlsx workbook.
+
+:func:`write_workbook` turns each frame into one worksheet (header in row 1, one record per row
+from row 2 on) using openpyxl's write-only mode. Cell types follow the values, not the column
+dtype, so a column may mix them the way a raw export does:
+
+* ``datetime.date`` -> a real Excel date cell (number format ``yyyy-mm-dd``);
+  ``datetime.datetime`` / ``pandas.Timestamp`` -> a date-time cell;
+* ``int`` / ``float`` (numpy scalars included) -> a number cell;
+* ``None``, NaN, ``pandas.NA``, ``NaT`` -> an empty cell;
+* ``str`` -> a text cell, always (``=1+1`` or ``#N/A`` stay text, never formula or error).
+
+The same frames always give the same bytes: the document properties carry a fixed date and
+every zip entry a fixed timestamp, so a regenerated example can be compared with ``cmp``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import os
+import re
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+__all__ = ["FIXED_TIMESTAMP", "write_workbook"]
+
+FIXED_TIMESTAMP = dt.datetime(2000, 1, 1, 0, 0, 0)
+"""Creation/modification time written into every workbook and onto every zip entry."""
+
+_CORE_XML = "docProps/core.xml"
+_W3CDTF = re.compile(rb"(<dcterms:(?:created|modified)\b[^>]*>)[^<]*(</dcterms:)")
+
+
+def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | os.PathLike[str]) -> Path:
+    """Write each frame to its own worksheet of a new .xlsx file and return the path.
+
+    Sheets appear in the mapping's order; column names become the header in row 1. The
+    output is byte-identical for identical frames. An existing file at ``path`` is replaced.
+
+    Example:
+        >>> import datetime, tempfile, pandas as pd
+        >>> frame = pd.DataFrame({"SUBJ": ["01-001"], "VIS_DATE": [datetime.date(2019, 1, 12)]})
+        >>> out = write_workbook({"VITALS": frame}, Path(tempfile.mkdtemp()) / "x.xlsx")
+        >>> out.name
+        'x.xlsx'
+    """
+    if not sheets:
+        raise ValueError("write_workbook needs at least one sheet")
+    target = Path(path)
+    workbook = Workbook(write_only=True)
+    workbook.properties.creator = "trialflow"
+    workbook.properties.created = FIXED_TIMESTAMP
+    workbook.properties.modified = FIXED_TIMESTAMP
+    for name, frame in sheets.items():
+        worksheet = workbook.create_sheet(title=str(name))
+        worksheet.append([str(column) for column in frame.columns])
+        for row in _rows(frame, worksheet):
+            worksheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    target.write_bytes(_normalise_zip(buffer.getvalue()))
+    return target
+
+
+def _rows(frame: pd.DataFrame, worksheet: WriteOnlyWorksheet) -> Iterator[list[Any]]:
+    """The frame's records as lists of cell values, converted column by column."""
+    columns = [_column_cells(frame.iloc[:, i], worksheet) for i in range(frame.shape[1])]
+    for row in zip(*columns, strict=True):
+        yield list(row)
+
+
+def _column_cells(series: pd.Series, worksheet: WriteOnlyWorksheet) -> list[Any]:
+    """Convert one column to values openpyxl writes as the right cell type."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return [None if math.isnan(v) else v for v in series.to_numpy().tolist()]
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return series.to_numpy().tolist()
+    return [_cell_value(v, worksheet) for v in series.to_numpy(dtype=object)]
+
+
+def _cell_value(value: Any, worksheet: WriteOnlyWorksheet) -> Any:
+    """One value as a plain Python cell value (None for blank)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        if (len(value) > 1 and value.startswith("=")) or value in ERROR_CODES:
+            cell = WriteOnlyCell(worksheet, value=value)
+            cell.data_type = "s"  # text that Excel would otherwise read as formula or error
+            return cell
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else pd.Timestamp(value).to_pydatetime()
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    """Rewrite the xlsx zip with fixed entry timestamps and fixed document dates."""
+    stamp = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    date_time = FIXED_TIMESTAMP.timetuple()[:6]
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target,
+    ):
+        for entry in source.infolist():
+            content = source.read(entry.filename)
+            if entry.filename == _CORE_XML:
+                content = _W3CDTF.sub(rb"\g<1>" + stamp + rb"\g<2>", content)
+            info = zipfile.ZipInfo(entry.filename, date_time=date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            target.writestr(info, content)
+    return out.getvalue()

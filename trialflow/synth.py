@@ -1,0 +1,855 @@
+"""Synthetic raw CRF export of the example study (hUC-MSC infusions in type 2 diabetes).
+
+:func:`synthesize` builds the sheets of a raw EDC export shaped as ``docs/raw-export.md``
+describes: README, DEMOG, VITALS, LAB, INFUSION and AE. The design (visits, infusions, lab
+schedule) follows the published single-arm pilot trial in World J Diabetes 2022;13(10):877-887;
+the baseline values are drawn so that the default example (16 subjects, seed 2022) lands close
+to the published baseline means and time course. Every record is synthetic.
+
+The export carries the mess of a real one on purpose: visit labels typed several ways, dates as
+``12-JAN-2019`` text, ``2019/01/12`` text or real date cells, partial dates, yes/no flags
+spelled three ways, site-specific lab test names and units, one missed visit and one
+unscheduled visit.
+
+Value model, in short: a subject's baseline values come from correlated normal scores,
+standardised across the sample (so small samples match the published mean and SD), mapped
+through normal or lognormal margins. Later visits multiply (or shift) the baseline by a
+visit effect, a per-subject response and a per-visit measurement noise. All randomness comes
+from one ``numpy.random.default_rng(seed)``; the result depends on nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["COLUMNS", "MAX_SUBJECTS", "SHEETS", "synthesize"]
+
+SHEETS: tuple[str, ...] = ("README", "DEMOG", "VITALS", "LAB", "INFUSION", "AE")
+"""Sheet names, in workbook order."""
+
+README_TITLE = "trialflow synthetic raw CRF export"
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "README": (README_TITLE,),
+    "DEMOG": (
+        "SITE",
+        "SUBJ",
+        "CONSENT_DT",
+        "BIRTH_DT",
+        "SEX",
+        "RACE",
+        "ETHNIC",
+        "COUNTRY",
+        "DIAB_DX_DT",
+    ),
+    "VITALS": (
+        "SUBJ",
+        "VISIT",
+        "VIS_DATE",
+        "HEIGHT_CM",
+        "WEIGHT_KG",
+        "SYSBP",
+        "DIABP",
+        "PULSE",
+        "TEMP_C",
+    ),
+    "LAB": (
+        "SUBJ",
+        "VISIT",
+        "LAB_DATE",
+        "LAB_TIME",
+        "FASTING",
+        "TEST",
+        "RESULT",
+        "UNIT",
+        "REF_LOW",
+        "REF_HIGH",
+    ),
+    "INFUSION": (
+        "SUBJ",
+        "INF_NO",
+        "INF_DATE",
+        "INF_TIME",
+        "GIVEN",
+        "DOSE",
+        "DOSE_UNIT",
+        "WEIGHT_KG",
+    ),
+    "AE": (
+        "SUBJ",
+        "AE_NO",
+        "AE_TERM",
+        "PT",
+        "SOC",
+        "START_DT",
+        "END_DT",
+        "SEVERITY",
+        "SERIOUS",
+        "RELATED",
+        "OUTCOME",
+        "ACTION",
+    ),
+}
+"""Column names of every sheet, in sheet order (README has its title as its only header)."""
+
+MAX_SUBJECTS = 25_000
+"""Largest subject count: keeps the LAB sheet (38 rows a subject) under Excel's row limit."""
+
+# Columns holding a mix of text dates and date cells (object dtype).
+_DATE_COLUMNS = frozenset(
+    {"CONSENT_DT", "BIRTH_DT", "DIAB_DX_DT", "VIS_DATE", "LAB_DATE", "INF_DATE"}
+    | {"START_DT", "END_DT"}
+)
+_NUMBER_COLUMNS = frozenset(
+    {"HEIGHT_CM", "WEIGHT_KG", "SYSBP", "DIABP", "PULSE", "TEMP_C", "REF_LOW", "REF_HIGH"}
+    | {"INF_NO", "DOSE", "AE_NO"}
+)
+_MIXED_COLUMNS = frozenset({"RESULT"})  # numbers and text such as "<0.5"
+
+# ----------------------------------------------------------------------------------------------
+# Fixed vocabularies of the export
+# ----------------------------------------------------------------------------------------------
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+# Date forms: 0 "12-JAN-2019", 1 "2019/01/12", 2 date cell, 3 "UN-JAN-2019", 4 "UN-UNK-2019".
+_COMPLETE_FORMS_P = np.array([0.35, 0.25, 0.40])
+_DX_FORMS_P = np.array([0.14, 0.08, 0.13, 0.40, 0.25])
+
+_HHMM = np.array([f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60)], dtype=object)
+_YES = np.array(["Y", "Yes", "1"], dtype=object)
+_NO = np.array(["N", "No", "0"], dtype=object)
+
+# Visit codes 0..5; targets in days from the Day 0 visit (the unscheduled visit has none).
+_D0, _D14, _D21, _D28, _D84, _UNS = range(6)
+_TARGET = np.array([0, 14, 21, 28, 84])
+_VISIT_LABELS = (
+    ("Day 0", "D0", "Baseline (Day 0)"),
+    ("Day 14", "D14"),
+    ("Day 21", "D21"),
+    ("Day 28", "D28 visit"),
+    ("Day 84", "D84 visit"),
+    ("Unscheduled", "UNS"),
+)
+_N_LABELS = np.array([len(labels) for labels in _VISIT_LABELS])
+_LABEL_TABLE = np.array(
+    [labels + (labels[0],) * (3 - len(labels)) for labels in _VISIT_LABELS], dtype=object
+)
+_WINDOW_OFFSETS = np.arange(-3, 4)
+_WINDOW_P = np.array([0.04, 0.10, 0.20, 0.32, 0.20, 0.10, 0.04])
+
+_RUN_IN_DAYS = 112  # 16 weeks of run-in between consent and the Day 0 visit
+_CONSENT_FIRST = np.datetime64("2019-01-07", "D").astype(np.int64)
+_CONSENT_SPAN = 145  # consent dates from 7 Jan to 31 May 2019
+
+_GLUCOSE_MGDL_PER_MMOLL = 18.016
+_CPEPTIDE_PMOLL_PER_NGML = 331.1
+
+
+class _Test(NamedTuple):
+    """One lab test: where it is scheduled and how each site names, scales and reports it."""
+
+    measure: str
+    visits: tuple[int, ...]
+    fasting: bool
+    names: tuple[str, str]  # site 01, site 02
+    units: tuple[str, str]
+    factor: tuple[float, float]  # canonical unit -> site unit
+    decimals: tuple[int, int]
+    # reference ranges [site][male, female]; NaN where the lab gives none
+    low: tuple[tuple[float, float], tuple[float, float]]
+    high: tuple[tuple[float, float], tuple[float, float]]
+    loq: float = np.nan  # results below it are reported as text "<loq"
+
+
+_NA = np.nan
+_ALL_LAB_VISITS = (_D0, _D28, _D84)
+_SAFETY_VISITS = (_D0, _D14, _D28, _D84)
+
+
+def _same(low: float, high: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Return a reference limit pair for both sites and both sexes (helper for _TESTS)."""
+    return ((low, low), (high, high))
+
+
+_TESTS: tuple[_Test, ...] = (
+    _Test(
+        "FPG",
+        (_D0, _D14, _D21, _D28, _D84, _UNS),
+        True,
+        ("Glucose (fasting)", "FPG"),
+        ("mmol/L", "mg/dL"),
+        (1.0, _GLUCOSE_MGDL_PER_MMOLL),
+        (2, 0),
+        ((3.9, 3.9), (70.0, 70.0)),
+        ((6.1, 6.1), (110.0, 110.0)),
+    ),
+    _Test(
+        "P2PG",
+        _ALL_LAB_VISITS,
+        False,
+        ("Glucose 2h postprandial", "2hPG"),
+        ("mmol/L", "mg/dL"),
+        (1.0, _GLUCOSE_MGDL_PER_MMOLL),
+        (2, 0),
+        ((_NA, _NA), (_NA, _NA)),
+        ((7.8, 7.8), (140.0, 140.0)),
+    ),
+    _Test(
+        "HBA1C",
+        _ALL_LAB_VISITS,
+        True,
+        ("HbA1c", "Glycated haemoglobin"),
+        ("%", "%"),
+        (1.0, 1.0),
+        (1, 1),
+        ((4.0, 4.0), (4.8, 4.8)),
+        ((6.0, 6.0), (5.9, 5.9)),
+    ),
+    _Test(
+        "FCP",
+        _ALL_LAB_VISITS,
+        True,
+        ("C-peptide (fasting)", "FCP"),
+        ("pmol/L", "ng/mL"),
+        (1.0, 1.0 / _CPEPTIDE_PMOLL_PER_NGML),
+        (1, 2),
+        ((298.0, 298.0), (1.1, 1.1)),
+        ((1324.0, 1324.0), (4.4, 4.4)),
+    ),
+    _Test(
+        "P2CP",
+        _ALL_LAB_VISITS,
+        False,
+        ("C-peptide 2h postprandial", "2hCP"),
+        ("pmol/L", "ng/mL"),
+        (1.0, 1.0 / _CPEPTIDE_PMOLL_PER_NGML),
+        (1, 2),
+        ((_NA, _NA), (_NA, _NA)),
+        ((_NA, _NA), (_NA, _NA)),
+    ),
+    _Test(
+        "WBC",
+        (*_SAFETY_VISITS, _UNS),
+        True,
+        ("WBC", "White blood cells"),
+        ("10^9/L", "10^9/L"),
+        (1.0, 1.0),
+        (2, 2),
+        ((3.5, 3.5), (4.0, 4.0)),
+        ((9.5, 9.5), (10.0, 10.0)),
+    ),
+    _Test(
+        "ALT",
+        _SAFETY_VISITS,
+        True,
+        ("ALT", "Alanine aminotransferase"),
+        ("U/L", "U/L"),
+        (1.0, 1.0),
+        (0, 0),
+        ((7.0, 7.0), (9.0, 9.0)),
+        ((40.0, 40.0), (50.0, 50.0)),
+    ),
+    _Test(
+        "CREAT",
+        _SAFETY_VISITS,
+        True,
+        ("Creatinine", "Creatinine"),
+        ("umol/L", "umol/L"),
+        (1.0, 1.0),
+        (0, 1),
+        ((57.0, 41.0), (59.0, 45.0)),
+        ((111.0, 81.0), (104.0, 84.0)),
+    ),
+    _Test(
+        "AFP",
+        _ALL_LAB_VISITS,
+        True,
+        ("AFP", "Alpha-fetoprotein"),
+        ("ng/mL", "ng/mL"),
+        (1.0, 1.0),
+        (2, 2),
+        ((_NA, _NA), (_NA, _NA)),
+        ((7.0, 7.0), (8.78, 8.78)),
+    ),
+    _Test(
+        "CEA",
+        _ALL_LAB_VISITS,
+        True,
+        ("CEA", "CEA"),
+        ("ng/mL", "ng/mL"),
+        (1.0, 1.0),
+        (2, 2),
+        ((_NA, _NA), (_NA, _NA)),
+        ((5.0, 5.0), (5.0, 5.0)),
+        loq=0.5,
+    ),
+    _Test(
+        "CA199",
+        _ALL_LAB_VISITS,
+        True,
+        ("CA19-9", "CA 19-9"),
+        ("U/mL", "U/mL"),
+        (1.0, 1.0),
+        (1, 1),
+        ((_NA, _NA), (_NA, _NA)),
+        ((37.0, 37.0), (35.0, 35.0)),
+        loq=2.0,
+    ),
+)
+
+# Visit effects on the canonical values, indexed by visit code (D0, D14, D21, D28, D84, UNS).
+_FPG_FACTOR = np.array([1.00, 0.69, 0.78, 0.81, 0.85, 0.83])
+_P2PG_FACTOR = np.array([1.00, 0.78, 0.80, 0.80, 0.83, 0.82])
+_HBA1C_SHIFT = np.array([0.00, -0.10, -0.20, -0.35, -0.65, -0.50])
+_FCP_FACTOR = np.array([1.00, 1.03, 1.04, 1.05, 1.00, 1.02])
+_P2CP_FACTOR = np.array([1.00, 1.03, 1.04, 1.05, 1.02, 1.03])
+_WBC_FACTOR = np.array([1.00, 1.22, 1.08, 1.03, 1.00, 1.00])
+
+# Published baseline figures (mean, SD), n = 16.
+_AGE = (52.5, 7.91)
+_DURATION = (10.06, 5.74)
+_BMI = (24.47, 2.76)
+_FPG = (9.66, 2.65)
+_P2PG = (16.32, 4.64)
+_HBA1C = (8.01, 0.63)
+_FCP = (741.56, 464.50)
+_P2CP = (1596.70, 989.65)
+
+# Correlations between the baseline scores, in the order
+# age, duration, BMI, FPG, P2PG, HbA1c, FCP, P2CP.
+_CORR_PAIRS = {
+    (0, 1): 0.35,
+    (1, 5): 0.15,
+    (1, 6): -0.25,
+    (2, 6): 0.30,
+    (3, 4): 0.60,
+    (3, 5): 0.50,
+    (4, 5): 0.45,
+    (6, 7): 0.75,
+}
+
+
+def synthesize(subjects: int = 16, seed: int = 2022) -> dict[str, pd.DataFrame]:
+    """Build the synthetic raw export of the example study, one frame per sheet.
+
+    Returns README, DEMOG, VITALS, LAB, INFUSION and AE in that order, with the columns of
+    :data:`COLUMNS`. Date columns are object columns holding ``str`` (``12-JAN-2019``,
+    ``2019/01/12``, partial ``UN-MAR-2009``) and ``datetime.date`` values; number columns are
+    floats with NaN for blank; LAB ``RESULT`` holds floats and text such as ``<0.5``; the other
+    columns are ``str``. The same arguments always give identical frames.
+
+    Subjects are split between sites ``01`` and ``02`` (ids ``01-001``, ``02-001``, ...; four
+    digits once a site has more than 999 subjects), about three men to one woman. With two or
+    more subjects, one subject misses the Day 21 visit and another has an unscheduled visit.
+
+    Example:
+        >>> sheets = synthesize(subjects=2, seed=1)
+        >>> list(sheets)
+        ['README', 'DEMOG', 'VITALS', 'LAB', 'INFUSION', 'AE']
+        >>> sheets["DEMOG"]["SUBJ"].tolist()
+        ['01-001', '02-001']
+    """
+    if isinstance(subjects, bool) or not isinstance(subjects, (int, np.integer)):
+        raise TypeError(f"subjects must be an integer, not {type(subjects).__name__}")
+    if not 1 <= subjects <= MAX_SUBJECTS:
+        raise ValueError(f"subjects must be between 1 and {MAX_SUBJECTS}, not {subjects}")
+    rng = np.random.default_rng(seed)
+    subj = _subjects(int(subjects), rng)
+    visits = _visits(subj, rng)
+    sheets = {
+        "README": _readme(int(subjects), seed),
+        "DEMOG": _demog(subj, rng),
+        "VITALS": _vitals(subj, visits, rng),
+        "LAB": _lab(subj, visits, rng),
+        "INFUSION": _infusion(subj, visits, rng),
+        "AE": _ae(subj, visits, rng),
+    }
+    return sheets
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------
+
+
+def _round_half_up(x: float) -> int:
+    """Round a non-negative count the way a person would (0.5 goes up)."""
+    return int(np.floor(x + 0.5))
+
+
+def _lognormal(mean: float, sd: float, z: np.ndarray) -> np.ndarray:
+    """Map normal scores onto a lognormal margin with the given arithmetic mean and SD."""
+    sigma2 = np.log1p((sd / mean) ** 2)
+    return np.exp(np.log(mean) - sigma2 / 2 + np.sqrt(sigma2) * z)
+
+
+def _squeeze(z: np.ndarray, cap: float, knee: float = 0.0, two_sided: bool = False) -> np.ndarray:
+    """Compress normal scores smoothly beyond ``knee`` so that they never pass ``cap``.
+
+    Keeps the far tails of large samples inside plausible ranges without piling values up
+    on a hard limit. Only positive scores are squeezed unless ``two_sided``.
+    """
+    size = np.abs(z) if two_sided else np.maximum(z, 0.0)
+    width = cap - knee
+    squeezed = np.where(size > knee, knee + width * np.tanh((size - knee) / width), size)
+    return np.sign(z) * squeezed if two_sided else np.where(z > 0, squeezed, z)
+
+
+def _date_cells(days: np.ndarray, forms: np.ndarray) -> np.ndarray:
+    """Write day numbers (days since 1970-01-01) as export date cells, one form per row.
+
+    Forms: 0 ``12-JAN-2019``, 1 ``2019/01/12``, 2 ``datetime.date``, 3 ``UN-JAN-2019``,
+    4 ``UN-UNK-2019``. Only the distinct dates are formatted, so the cost does not grow
+    with the row count beyond the final take.
+    """
+    uniq, inverse = np.unique(np.asarray(days, dtype=np.int64), return_inverse=True)
+    as_date = uniq.astype("datetime64[D]").astype(object)
+    table = np.empty((5, len(uniq)), dtype=object)
+    table[0] = [f"{d.day:02d}-{_MONTHS[d.month - 1]}-{d.year}" for d in as_date]
+    table[1] = [f"{d.year}/{d.month:02d}/{d.day:02d}" for d in as_date]
+    table[2] = as_date
+    table[3] = [f"UN-{_MONTHS[d.month - 1]}-{d.year}" for d in as_date]
+    table[4] = [f"UN-UNK-{d.year}" for d in as_date]
+    return table[np.asarray(forms, dtype=np.intp), inverse.reshape(-1)]
+
+
+def _mixed_dates(days: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Complete dates, each row in one of the three complete forms at random."""
+    forms = rng.choice(3, size=len(days), p=_COMPLETE_FORMS_P)
+    return _date_cells(days, forms)
+
+
+def _flags(yes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Yes/no flags spelled Y/N, Yes/No or 1/0, the spelling chosen per row."""
+    style = rng.integers(0, 3, size=len(yes))
+    return np.where(yes, _YES[style], _NO[style])
+
+
+def _pick(
+    values: tuple[str, ...], size: int, rng: np.random.Generator, p: list[float] | None = None
+) -> np.ndarray:
+    """Draw ``size`` values from a small vocabulary."""
+    return np.asarray(values, dtype=object)[rng.choice(len(values), size=size, p=p)]
+
+
+def _visit_labels(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Visit labels as typed: one of the variant spellings of each visit, chosen per row."""
+    which = np.floor(rng.random(len(codes)) * _N_LABELS[codes]).astype(np.intp)
+    return _LABEL_TABLE[codes, which]
+
+
+def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Assemble a sheet with the export's dtypes: object dates, float numbers, str text."""
+    data = {}
+    for name, values in columns.items():
+        if name in _DATE_COLUMNS or name in _MIXED_COLUMNS:
+            data[name] = pd.Series(np.asarray(values, dtype=object), dtype=object)
+        elif name in _NUMBER_COLUMNS:
+            data[name] = pd.Series(np.asarray(values, dtype=np.float64), dtype=np.float64)
+        else:
+            data[name] = pd.Series(np.asarray(values, dtype=object), dtype="str")
+    return pd.DataFrame(data)
+
+
+def _lexsort_rows(*keys: np.ndarray) -> np.ndarray:
+    """Row order by the keys, most significant first (subject, date, ...)."""
+    return np.lexsort(tuple(reversed(keys)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Subjects, schedule and sheets
+# ----------------------------------------------------------------------------------------------
+
+
+def _subjects(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Per-subject facts: ids, sex, dates, baseline values and random effects."""
+    idx = np.arange(n)
+    n01 = (n + 1) // 2
+    site = (idx >= n01).astype(np.intp)  # 0 -> site 01, 1 -> site 02
+    number = np.where(site == 0, idx + 1, idx - n01 + 1)
+    width = max(3, len(str(n01)))
+    site_text = np.where(site == 0, "01", "02")
+    subj_id = np.char.add(np.char.add(site_text, "-"), np.char.zfill(number.astype(str), width))
+
+    # Staggered consent through the first half of 2019; subject numbers follow consent order.
+    consent = np.empty(n, dtype=np.int64)
+    for s in (0, 1):
+        members = site == s
+        consent[members] = _CONSENT_FIRST + np.sort(
+            rng.integers(0, _CONSENT_SPAN, size=int(members.sum()))
+        )
+    day0 = consent + _RUN_IN_DAYS + rng.integers(-3, 8, size=n)
+
+    n_female = _round_half_up(n / 4)
+    if n >= 2:
+        n_female = min(max(n_female, 1), n - 1)
+    female = np.zeros(n, dtype=bool)
+    female[rng.choice(n, size=n_female, replace=False)] = True
+
+    # Correlated baseline scores, standardised so small samples hit the published mean/SD.
+    corr = np.eye(8)
+    for (i, j), r in _CORR_PAIRS.items():
+        corr[i, j] = corr[j, i] = r
+    z = rng.standard_normal((n, 8)) @ np.linalg.cholesky(corr).T
+    if n >= 2:
+        z = (z - z.mean(axis=0)) / z.std(axis=0, ddof=1)
+    z = _squeeze(z, cap=3.0, knee=2.0, two_sided=True)
+
+    # Age in whole years is the floor of the exact age, so aim half a year higher.
+    age = np.clip(_AGE[0] + 0.5 + _AGE[1] * z[:, 0], 19.0, 70.9)
+    birth = consent - np.round(age * 365.2425).astype(np.int64)
+    duration = np.clip(_lognormal(*_DURATION, z[:, 1]), 0.5, age - 18.0)
+    dx = day0 - np.round(duration * 365.25).astype(np.int64)
+
+    bmi = np.clip(_lognormal(*_BMI, z[:, 2]), 18.0, 34.0)
+    height = np.round(np.where(female, rng.normal(158.0, 5.0, n), rng.normal(169.5, 5.5, n)), 1)
+    weight = np.round(bmi * (height / 100.0) ** 2, 1)
+
+    fpg = np.clip(_lognormal(*_FPG, z[:, 3]), 5.0, 18.0)
+    p2pg = np.maximum(np.minimum(_lognormal(*_P2PG, z[:, 4]), 30.0), fpg + 2.0)
+    hba1c = np.clip(_HBA1C[0] - 1.01 + _lognormal(1.01, _HBA1C[1], z[:, 5]), 7.0, 9.5)
+    fcp = np.clip(_lognormal(*_FCP, z[:, 6]), 150.0, 3000.0)
+    p2cp = np.maximum(_lognormal(*_P2CP, z[:, 7]), 1.4 * fcp)
+
+    return {
+        "n": np.array(n),
+        "site": site,
+        "site_text": site_text,
+        "id": subj_id,
+        "female": female,
+        "consent": consent,
+        "day0": day0,
+        "birth": birth,
+        "dx": dx,
+        "height": height,
+        "weight": weight,
+        "weight_drift": rng.normal(-0.4, 0.8, n),
+        "sysbp": rng.normal(128.0, 11.0, n),
+        "diabp": rng.normal(79.0, 7.0, n),
+        "pulse": rng.normal(74.0, 7.0, n),
+        "fpg": fpg,
+        "p2pg": p2pg,
+        "hba1c": hba1c,
+        "fcp": fcp,
+        "p2cp": p2cp,
+        "resp_glucose": rng.normal(0.0, 0.08, n),
+        "resp_hba1c": rng.normal(0.0, 0.25, n),
+        "resp_cpeptide": rng.normal(0.0, 0.08, n),
+        "wbc": _lognormal(6.3, 1.3, rng.standard_normal(n)),
+        "alt": _lognormal(23.0, 8.0, _squeeze(rng.standard_normal(n), 1.8)),
+        "creat": np.where(female, 60.0, 78.0) * np.exp(rng.normal(0.0, 0.13, n)),
+        "afp": _lognormal(2.8, 1.2, _squeeze(rng.standard_normal(n), 1.8)),
+        # Tumour markers stay normal; the low tail falls below the limit of quantification.
+        "cea": np.exp(np.log(1.1) + 0.75 * _squeeze(rng.standard_normal(n), 1.55)),
+        "ca199": np.exp(np.log(6.5) + 0.9 * _squeeze(rng.standard_normal(n), 1.45)),
+    }
+
+
+def _visits(subj: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Visit and infusion dates; the attended visits as rows (subject, visit code, day).
+
+    Infusions 2 and 3 fall on the Day 14 and Day 21 visit dates. One subject misses the Day 21
+    visit and another has one unscheduled visit between Day 28 and Day 84.
+    """
+    n = int(subj["n"])
+    day0 = subj["day0"]
+    offset = rng.choice(_WINDOW_OFFSETS, size=(n, 4), p=_WINDOW_P)
+    offset_inf1 = rng.choice(_WINDOW_OFFSETS, size=n, p=_WINDOW_P)
+    # Keep at least five days between consecutive infusions.
+    offset[:, 1] = np.maximum(offset[:, 1], offset[:, 0] - 2)
+    offset_inf1 = np.minimum(offset_inf1, offset[:, 0] + 2)
+    visit_day = day0[:, None] + _TARGET[None, :] + np.column_stack([np.zeros(n, int), offset])
+    infusion_day = np.column_stack([day0 + 7 + offset_inf1, visit_day[:, 1], visit_day[:, 2]])
+
+    missed = int(rng.integers(n))
+    unscheduled = (missed + 1 + int(rng.integers(max(n - 1, 1)))) % n
+    unscheduled_day = visit_day[unscheduled, 3] + int(rng.integers(14, 43))
+
+    subj_idx = np.repeat(np.arange(n), 5)
+    code = np.tile(np.arange(5), n)
+    day = visit_day.reshape(-1)
+    if n >= 2:
+        keep = ~((subj_idx == missed) & (code == _D21))
+        subj_idx = np.append(subj_idx[keep], unscheduled)
+        code = np.append(code[keep], _UNS)
+        day = np.append(day[keep], unscheduled_day)
+    order = _lexsort_rows(subj_idx, day)
+    return {
+        "subj": subj_idx[order],
+        "code": code[order],
+        "day": day[order],
+        "infusion_day": infusion_day,
+    }
+
+
+def _readme(subjects: int, seed: int) -> pd.DataFrame:
+    """The README sheet: free text in column A, headed by the title."""
+    lines = [
+        "Follows the design of the single-arm pilot trial of umbilical-cord mesenchymal stem "
+        "cell infusions in type 2 diabetes, World J Diabetes 2022;13(10):877-887, "
+        "doi 10.4239/wjd.v13.i10.877 (design and published summary figures only).",
+        "ALL RECORDS ARE SYNTHETIC: generated by trialflow.synth; no real patient data.",
+        f"Subjects: {subjects}; seed: {seed}.",
+        f"Regenerate with: trialflow synth --subjects {subjects} --seed {seed} --out FILE.xlsx",
+        "Sheets: DEMOG, VITALS, LAB, INFUSION, AE (one per CRF form); layout in "
+        "docs/raw-export.md.",
+        "Visit labels, date forms, flags and lab names/units vary on purpose, as in a real "
+        "site export.",
+    ]
+    return _frame({README_TITLE: np.array(lines, dtype=object)})
+
+
+def _demog(subj: dict[str, np.ndarray], rng: np.random.Generator) -> pd.DataFrame:
+    """DEMOG: one row per subject."""
+    n = int(subj["n"])
+    sex_style = rng.integers(0, 3, size=n)
+    sex = np.where(
+        subj["female"],
+        np.array(["F", "Female", "female"], dtype=object)[sex_style],
+        np.array(["M", "Male", "male"], dtype=object)[sex_style],
+    )
+    return _frame(
+        {
+            "SITE": subj["site_text"],
+            "SUBJ": subj["id"],
+            "CONSENT_DT": _mixed_dates(subj["consent"], rng),
+            "BIRTH_DT": _mixed_dates(subj["birth"], rng),
+            "SEX": sex,
+            "RACE": _pick(("Asian", "ASIAN"), n, rng, p=[0.7, 0.3]),
+            "ETHNIC": np.full(n, "Not Hispanic or Latino", dtype=object),
+            "COUNTRY": np.full(n, "China", dtype=object),
+            "DIAB_DX_DT": _date_cells(subj["dx"], rng.choice(5, size=n, p=_DX_FORMS_P)),
+        }
+    )
+
+
+def _vitals(
+    subj: dict[str, np.ndarray], visits: dict[str, np.ndarray], rng: np.random.Generator
+) -> pd.DataFrame:
+    """VITALS: one row per attended visit; height at Day 0 only."""
+    s, code, day = visits["subj"], visits["code"], visits["day"]
+    v = len(s)
+    baseline = code == _D0
+    followed = (day - subj["day0"][s]) / 84.0  # fraction of the 84-day follow-up
+    weight = np.where(
+        baseline,
+        subj["weight"][s],
+        np.round(subj["weight"][s] + subj["weight_drift"][s] * followed + rng.normal(0, 0.3, v), 1),
+    )
+    sysbp = np.round(subj["sysbp"][s] + rng.normal(0.0, 6.0, v))
+    diabp = np.minimum(np.round(subj["diabp"][s] + rng.normal(0.0, 4.0, v)), sysbp - 25.0)
+    return _frame(
+        {
+            "SUBJ": subj["id"][s],
+            "VISIT": _visit_labels(code, rng),
+            "VIS_DATE": _mixed_dates(day, rng),
+            "HEIGHT_CM": np.where(baseline, subj["height"][s], np.nan),
+            "WEIGHT_KG": weight,
+            "SYSBP": sysbp,
+            "DIABP": diabp,
+            "PULSE": np.round(subj["pulse"][s] + rng.normal(0.0, 5.0, v)),
+            "TEMP_C": np.round(np.clip(rng.normal(36.5, 0.2, v), 36.0, 37.2), 1),
+        }
+    )
+
+
+def _canonical_labs(
+    subj: dict[str, np.ndarray], visits: dict[str, np.ndarray], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """True lab values (canonical units: mmol/L, %, pmol/L, ...) at every attended visit."""
+    s, c = visits["subj"], visits["code"]
+    v = len(s)
+    post = c != _D0
+
+    def noise(sd: float) -> np.ndarray:
+        return np.where(post, rng.normal(0.0, sd, v), 0.0)
+
+    glucose_resp = np.where(post, subj["resp_glucose"][s], 0.0)
+    cp_resp = np.where(post, subj["resp_cpeptide"][s], 0.0)
+    fpg = subj["fpg"][s] * _FPG_FACTOR[c] * np.exp(glucose_resp + noise(0.10))
+    fpg = np.where(fpg < 3.9, 3.9 + 0.4 * rng.random(v), fpg)  # stays above 3.5 mmol/L
+    p2pg = subj["p2pg"][s] * _P2PG_FACTOR[c] * np.exp(glucose_resp + noise(0.12))
+    p2pg = np.maximum(p2pg, fpg + 1.5)
+    hba1c = subj["hba1c"][s] + _HBA1C_SHIFT[c] + np.where(post, subj["resp_hba1c"][s], 0.0)
+    hba1c = np.maximum(hba1c + noise(0.15), 5.6)
+    fcp = subj["fcp"][s] * _FCP_FACTOR[c] * np.exp(cp_resp + noise(0.15))
+    p2cp = np.maximum(subj["p2cp"][s] * _P2CP_FACTOR[c] * np.exp(cp_resp + noise(0.15)), 1.2 * fcp)
+    return {
+        "FPG": fpg,
+        "P2PG": p2pg,
+        "HBA1C": hba1c,
+        "FCP": fcp,
+        "P2CP": p2cp,
+        "WBC": subj["wbc"][s] * _WBC_FACTOR[c] * np.exp(rng.normal(0.0, 0.08, v)),
+        "ALT": subj["alt"][s] * np.exp(rng.normal(0.0, 0.12, v)),
+        "CREAT": subj["creat"][s] * np.exp(rng.normal(0.0, 0.05, v)),
+        "AFP": np.minimum(subj["afp"][s] * np.exp(rng.normal(0.0, 0.10, v)), 6.9),
+        "CEA": np.minimum(subj["cea"][s] * np.exp(rng.normal(0.0, 0.12, v)), 4.9),
+        "CA199": np.minimum(subj["ca199"][s] * np.exp(rng.normal(0.0, 0.12, v)), 34.0),
+    }
+
+
+def _lab(
+    subj: dict[str, np.ndarray], visits: dict[str, np.ndarray], rng: np.random.Generator
+) -> pd.DataFrame:
+    """LAB: one row per result, named, scaled and rounded the way each site's lab reports."""
+    values = _canonical_labs(subj, visits, rng)
+    v = len(visits["subj"])
+    fasting_minute = 450 + rng.integers(-8, 9, size=v)  # about 07:30
+    postprandial_minute = 600 + rng.integers(-10, 16, size=v)  # about 10:00
+
+    keys = ("row", "order", "minute", "fasting", "name", "unit", "result", "low", "high", "loq")
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    for order, test in enumerate(_TESTS):
+        rows = np.flatnonzero(np.isin(visits["code"], test.visits))
+        site = subj["site"][visits["subj"][rows]]
+        sex = subj["female"][visits["subj"][rows]].astype(np.intp)
+        factor = np.asarray(test.factor)[site]
+        scale = 10.0 ** np.asarray(test.decimals)[site]
+        result = np.rint(values[test.measure][rows] * factor * scale) / scale
+        parts["row"].append(rows)
+        parts["order"].append(np.full(len(rows), order))
+        parts["minute"].append(fasting_minute[rows] if test.fasting else postprandial_minute[rows])
+        parts["fasting"].append(np.full(len(rows), test.fasting))
+        parts["name"].append(np.asarray(test.names, dtype=object)[site])
+        parts["unit"].append(np.asarray(test.units, dtype=object)[site])
+        parts["result"].append(result)
+        parts["low"].append(np.asarray(test.low)[site, sex])
+        parts["high"].append(np.asarray(test.high)[site, sex])
+        parts["loq"].append(np.full(len(rows), test.loq))
+    cat = {k: np.concatenate(p) for k, p in parts.items()}
+    row = cat["row"]
+    s = visits["subj"][row]
+    day = visits["day"][row]
+    order = _lexsort_rows(s, day, cat["minute"], cat["order"])
+    cat = {k: a[order] for k, a in cat.items()}
+    row, s, day = row[order], s[order], day[order]
+
+    result = np.empty(len(row), dtype=object)
+    result[:] = cat["result"].tolist()
+    below = cat["result"] < cat["loq"]  # NaN limits compare False
+    result[below] = np.char.add("<", cat["loq"][below].astype(str)).astype(object)
+    return _frame(
+        {
+            "SUBJ": subj["id"][s],
+            "VISIT": _visit_labels(visits["code"][row], rng),
+            "LAB_DATE": _mixed_dates(day, rng),
+            "LAB_TIME": _HHMM[cat["minute"]],
+            "FASTING": _flags(cat["fasting"], rng),
+            "TEST": cat["name"],
+            "RESULT": result,
+            "UNIT": cat["unit"],
+            "REF_LOW": cat["low"],
+            "REF_HIGH": cat["high"],
+        }
+    )
+
+
+def _infusion(
+    subj: dict[str, np.ndarray], visits: dict[str, np.ndarray], rng: np.random.Generator
+) -> pd.DataFrame:
+    """INFUSION: three planned infusions a subject, all given, 1 x 10^6 cells/kg."""
+    n = int(subj["n"])
+    infusion_day = visits["infusion_day"]
+    s = np.repeat(np.arange(n), 3)
+    minute = 540 + 5 * rng.integers(0, 19, size=3 * n)  # 09:00 to 10:30, after fasting samples
+    return _frame(
+        {
+            "SUBJ": subj["id"][s],
+            "INF_NO": np.tile([1.0, 2.0, 3.0], n),
+            "INF_DATE": _mixed_dates(infusion_day.reshape(-1), rng),
+            "INF_TIME": _HHMM[minute],
+            "GIVEN": _flags(np.ones(3 * n, dtype=bool), rng),
+            "DOSE": np.ones(3 * n),
+            "DOSE_UNIT": np.full(3 * n, "x10^6 cells/kg", dtype=object),
+            "WEIGHT_KG": subj["weight"][s],
+        }
+    )
+
+
+def _ae(
+    subj: dict[str, np.ndarray], visits: dict[str, np.ndarray], rng: np.random.Generator
+) -> pd.DataFrame:
+    """AE: transient fever after the 2nd or 3rd infusion and nocturnal hypoglycaemia.
+
+    Rates follow the published safety figures: a quarter of the subjects have fever, a quarter
+    of those twice (after both infusions), and one subject in 16 has one hypoglycaemia near
+    Day 28. One END_DT is written as a partial date.
+    """
+    n = int(subj["n"])
+    n_fever = _round_half_up(n / 4)
+    n_twice = _round_half_up(n_fever / 4)
+    n_hypo = _round_half_up(n / 16)
+    fever_subj = rng.choice(n, size=n_fever, replace=False)
+    twice, once = fever_subj[:n_twice], fever_subj[n_twice:]
+    f_subj = np.concatenate([twice, twice, once])
+    f_inf = np.concatenate(
+        [np.full(n_twice, 2), np.full(n_twice, 3), rng.integers(2, 4, size=len(once))]
+    ).astype(np.intp)
+    f_start = visits["infusion_day"][f_subj, f_inf - 1] + rng.integers(0, 2, size=len(f_subj))
+    h_subj = rng.choice(n, size=n_hypo, replace=False)
+    h_start = subj["day0"][h_subj] + 28 + rng.integers(-2, 3, size=n_hypo)
+
+    nf, nh = len(f_subj), n_hypo
+    s = np.concatenate([f_subj, h_subj]).astype(np.intp)
+    start = np.concatenate([f_start, h_start]).astype(np.int64)
+    end = np.concatenate([f_start + 1, h_start]).astype(np.int64)
+    fever = np.arange(nf + nh) < nf
+    inf_no = np.concatenate([f_inf, np.zeros(nh, dtype=np.intp)])
+
+    # Free-text terms: each variant used in turn over a random order of the events.
+    f_rank = rng.permutation(nf) % 3
+    after = np.where(f_inf == 2, "fever after 2nd infusion", "fever after 3rd infusion")
+    f_term = np.where(f_rank == 0, "Fever", np.where(f_rank == 1, after, "Pyrexia (transient)"))
+    h_rank = rng.permutation(nh) % 2
+    h_term = np.where(h_rank == 0, "low blood sugar at night", "Nocturnal hypoglycaemia")
+    term = np.concatenate([f_term.astype(object), h_term.astype(object)])
+
+    m = nf + nh
+    severity = np.where(
+        fever,
+        _pick(("Mild", "MILD", "Moderate"), m, rng, p=[0.45, 0.35, 0.20]),
+        _pick(("Mild", "MILD"), m, rng),
+    )
+    related = np.where(
+        fever,
+        _pick(("Related", "Possibly related"), m, rng, p=[0.6, 0.4]),
+        _pick(("Possibly related", "Not related"), m, rng),
+    )
+    action = np.where(
+        fever & (inf_no == 2), _pick(("Dose not changed", "None"), m, rng), "Not applicable"
+    )
+    end_forms = rng.choice(3, size=m, p=_COMPLETE_FORMS_P)
+    if m:
+        end_forms[rng.integers(m)] = 3  # one partial end date, e.g. UN-FEB-2019
+
+    order = _lexsort_rows(s, start, end)
+    s_sorted = s[order]
+    first = np.r_[True, s_sorted[1:] != s_sorted[:-1]] if m else np.zeros(0, dtype=bool)
+    position = np.arange(m)
+    ae_no = position - np.maximum.accumulate(np.where(first, position, 0)) + 1
+    soc = np.where(
+        fever,
+        "General disorders and administration site conditions",
+        "Metabolism and nutrition disorders",
+    )
+    columns = {
+        "SUBJ": subj["id"][s],
+        "AE_NO": np.zeros(m),
+        "AE_TERM": term,
+        "PT": np.where(fever, "Pyrexia", "Hypoglycaemia").astype(object),
+        "SOC": soc.astype(object),
+        "START_DT": _mixed_dates(start, rng),
+        "END_DT": _date_cells(end, end_forms),
+        "SEVERITY": severity,
+        "SERIOUS": _pick(("N", "No", "0"), m, rng),
+        "RELATED": related,
+        "OUTCOME": _pick(("Recovered", "Recovered/Resolved"), m, rng),
+        "ACTION": action.astype(object),
+    }
+    columns = {k: np.asarray(a, dtype=object)[order] for k, a in columns.items()}
+    columns["AE_NO"] = ae_no.astype(np.float64)
+    return _frame(columns)
