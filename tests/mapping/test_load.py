@@ -1,0 +1,120 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from trialflow.errors import SpecError
+from trialflow.mapping.load import load_study
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "mappings" / "hucmsc-t2dm"
+
+
+@pytest.fixture
+def study_dir(tmp_path):
+    target = tmp_path / "study"
+    shutil.copytree(EXAMPLE, target)
+    return target
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_example_study_loads_every_domain():
+    study = load_study(EXAMPLE)
+    assert study.studyid == "HUCMSC-T2DM"
+    assert list(study.domains) == ["EX", "DM", "VS", "LB", "AE"]
+    assert study.domains["LB"].units["GLUC"].convert["mg/dL"].factor == pytest.approx(1 / 18.016)
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_unknown_key_names_file_line_and_key(study_dir):
+    ae = study_dir / "ae.yaml"
+    _replace(
+        ae,
+        "{name: AETERM, method: assign_no_ct, raw: AE_TERM}",
+        "{name: AETERM, method: assign_no_ct, raw: AE_TERM, colour: red}",
+    )
+    line = _line_of(ae, "colour: red")
+    with pytest.raises(SpecError) as err:
+        load_study(study_dir)
+    assert str(err.value) == f"{ae}:{line}: variables[1].colour: unknown key"
+
+
+def test_unknown_method_is_named(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(dm, "{name: SEX, method: assign_ct", "{name: SEX, method: asign_ct")
+    line = _line_of(dm, "asign_ct")
+    with pytest.raises(
+        SpecError, match=rf"dm\.yaml:{line}: variables\[4\]\.method: 'asign_ct' is not one of"
+    ):
+        load_study(study_dir)
+
+
+def test_method_without_its_required_key(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(
+        dm,
+        "{name: SEX, method: assign_ct, raw: SEX, codelist: SEX}",
+        "{name: SEX, method: assign_ct, raw: SEX}",
+    )
+    with pytest.raises(
+        SpecError, match=r"dm\.yaml:\d+: variables\[4\]: method assign_ct needs codelist"
+    ):
+        load_study(study_dir)
+
+
+def test_method_with_a_key_it_does_not_take(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(
+        dm,
+        "{name: SEX, method: assign_ct, raw: SEX, codelist: SEX}",
+        "{name: SEX, method: assign_ct, raw: SEX, codelist: SEX, pick: first}",
+    )
+    with pytest.raises(SpecError, match=r"method assign_ct does not take pick"):
+        load_study(study_dir)
+
+
+def test_unknown_key_in_study_yaml(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "  synthetic: true", "  synthetic: true\n  sponsor: ACME")
+    line = _line_of(path, "sponsor: ACME")
+    with pytest.raises(SpecError, match=rf"study\.yaml:{line}: study\.sponsor: unknown key"):
+        load_study(study_dir)
+
+
+def test_invalid_yaml_and_duplicate_keys(study_dir):
+    path = study_dir / "vs.yaml"
+    _replace(path, "domain: VS", "domain: VS\ndomain: LB")
+    with pytest.raises(SpecError, match=r"vs\.yaml:\d+: not valid YAML: duplicate key 'domain'"):
+        load_study(study_dir)
+    _replace(path, "domain: VS\ndomain: LB", "domain: [VS")
+    with pytest.raises(SpecError, match=r"vs\.yaml:\d+: not valid YAML"):
+        load_study(study_dir)
+
+
+def test_listed_domain_without_spec_file(study_dir):
+    (study_dir / "ae.yaml").unlink()
+    with pytest.raises(SpecError, match=r"study\.yaml:\d+: domains\[4\]: no spec file ae\.yaml"):
+        load_study(study_dir)
+
+
+def test_domain_mismatch(study_dir):
+    _replace(study_dir / "ae.yaml", "domain: AE", "domain: CM")
+    with pytest.raises(SpecError, match="declares domain CM, expected AE"):
+        load_study(study_dir)
+
+
+def test_conversion_needs_exactly_one_factor(study_dir):
+    path = study_dir / "lb.yaml"
+    _replace(path, "{divide: 18.016}", "{divide: 18.016, multiply: 2}")
+    with pytest.raises(
+        SpecError,
+        match=r"lb\.yaml:\d+: units\.GLUC\.convert\.mg/dL: give exactly one of multiply, divide",
+    ):
+        load_study(study_dir)

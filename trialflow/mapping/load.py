@@ -1,0 +1,204 @@
+"""Load a study folder (study.yaml + one YAML per domain) into validated spec models.
+
+Errors name the file, the line and the key path (``variables[3].codelist``), never a traceback.
+YAML is read with a safe loader that remembers the line of every key and list item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from trialflow.errors import SpecError
+from trialflow.mapping.spec import DomainSpec, StudySpec
+
+
+class _LineDict(dict):
+    lines: dict[Any, int]
+
+
+class _LineList(list):
+    lines: list[int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the line of each mapping key and sequence item."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
+    loader.flatten_mapping(node)
+    out = _LineDict()
+    out.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in out:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _LineList:
+    out = _LineList(loader.construct_object(child, deep=True) for child in node.value)
+    out.lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def read_yaml(path: Path) -> Any:
+    """Read a YAML file safely, keeping line numbers; SpecError on bad YAML.
+
+    Example:
+        >>> read_yaml(Path("mappings/hucmsc-t2dm/study.yaml"))["study"]["studyid"]  # doctest: +SKIP
+        'HUCMSC-T2DM'
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(str(path), None, None, "file not found") from None
+    except UnicodeDecodeError:
+        raise SpecError(str(path), None, None, "not UTF-8 text") from None
+    try:
+        return yaml.load(text, Loader=_LineLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise SpecError(str(path), line, None, f"not valid YAML: {exc.problem}") from None
+
+
+def _locate(data: Any, loc: tuple[Any, ...]) -> tuple[int | None, str]:
+    """Line and dotted key path of a pydantic error location inside the loaded YAML."""
+    line: int | None = None
+    parts: list[str] = []
+    node = data
+    for step in loc:
+        if isinstance(node, _LineDict):
+            key = "from" if step == "from_" and "from" in node else step
+            if key in node:
+                line = node.lines.get(key, line)
+                node = node[key]
+            else:
+                node = None
+            parts.append(str(key))
+        elif isinstance(node, _LineList) and isinstance(step, int) and step < len(node):
+            line = node.lines[step]
+            node = node[step]
+            parts[-1:] = [f"{parts[-1]}[{step}]"] if parts else [f"[{step}]"]
+        else:
+            if isinstance(step, str) and not step.startswith(("function-", "literal[")):
+                parts.append(step.rstrip("_"))
+    if line is None and isinstance(data, _LineDict) and data.lines:
+        line = min(data.lines.values())
+    return line, ".".join(parts)
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err.get("msg", "invalid value"))
+    return msg.removeprefix("Value error, ")
+
+
+def _validate(model: type, data: Any, path: Path) -> Any:
+    if not isinstance(data, dict):
+        raise SpecError(str(path), 1, None, "expected a mapping of keys at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        line, key = _locate(data, loc)
+        if err.get("type") == "extra_forbidden":
+            # the location names the unknown key itself
+            pass
+        value = err.get("input")
+        msg = _message(err)
+        if err.get("type") == "literal_error":
+            msg = f"{value!r} is not one of the allowed values ({err['ctx']['expected']})"
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise SpecError(str(path), line, key or None, msg + more) from None
+
+
+@dataclass
+class Study:
+    """A loaded study folder: study.yaml and the domain specs, with their file paths."""
+
+    folder: Path
+    spec: StudySpec
+    domains: dict[str, DomainSpec] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def studyid(self) -> str:
+        """STUDYID of the study."""
+        return self.spec.study.studyid
+
+
+def load_study(folder: str | Path) -> Study:
+    """Load study.yaml and every domain spec it lists (``<domain>.yaml``, lower case).
+
+    Example:
+        >>> study = load_study("mappings/hucmsc-t2dm")  # doctest: +SKIP
+        >>> list(study.domains)  # doctest: +SKIP
+        ['DM', 'EX', 'VS', 'LB', 'AE']
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SpecError(str(folder), None, None, "not a study folder (expected study.yaml inside)")
+    study_file = folder / "study.yaml"
+    if not study_file.exists():
+        raise SpecError(str(study_file), None, None, "file not found: a study folder needs it")
+    spec: StudySpec = _validate(StudySpec, read_yaml(study_file), study_file)
+    study = Study(folder, spec, files={"study": study_file})
+    seen: set[str] = set()
+    raw_domains = read_yaml(study_file)["domains"]
+    for i, name in enumerate(spec.domains):
+        line = raw_domains.lines[i] if isinstance(raw_domains, _LineList) else None
+        code = name.upper()
+        if code in seen:
+            raise SpecError(str(study_file), line, f"domains[{i}]", f"domain {name} listed twice")
+        seen.add(code)
+        path = folder / f"{code.lower()}.yaml"
+        if not path.exists():
+            raise SpecError(str(study_file), line, f"domains[{i}]", f"no spec file {path.name}")
+        domain: DomainSpec = _validate(DomainSpec, read_yaml(path), path)
+        if domain.domain != code:
+            data = read_yaml(path)
+            raise SpecError(
+                str(path),
+                data.lines.get("domain"),
+                "domain",
+                f"file {path.name} declares domain {domain.domain}, expected {code}",
+            )
+        study.domains[code] = domain
+        study.files[code] = path
+    return study
+
+
+def spec_line(study: Study, domain: str, index: int, key: str | None = None) -> int | None:
+    """Line of ``variables[index]`` (or of one of its keys) in a domain's spec file.
+
+    Example:
+        >>> spec_line(study, "LB", 0)  # doctest: +SKIP
+        6
+    """
+    data = read_yaml(study.files[domain])
+    variables = data.get("variables")
+    if not isinstance(variables, _LineList) or index >= len(variables):
+        return None
+    item = variables[index]
+    if key and isinstance(item, _LineDict) and key in item:
+        return item.lines[key]
+    return variables.lines[index]

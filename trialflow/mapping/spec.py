@@ -1,0 +1,262 @@
+"""The spec language: pydantic models of study.yaml and the per-domain mapping specs.
+
+Every model forbids unknown keys. Each mapping method declares which keys it needs and which it
+accepts (:data:`METHOD_KEYS`); anything else is an error naming the file, line and key, raised
+by :mod:`trialflow.mapping.load`.
+
+A domain spec reads as the mapping table a clinical programmer would write::
+
+    domain: LB
+    source: {sheet: LAB, subject: SUBJ, record_key: [SUBJ, VISIT, TEST, LAB_DATE, LAB_TIME]}
+    variables:
+      - {name: LBTESTCD, method: assign_ct, raw: TEST, codelist: LBTESTCD}
+      - {name: LBDTC, method: assign_datetime, raw: [LAB_DATE, LAB_TIME],
+         formats: [["%d-%b-%Y", "%Y/%m/%d", "%Y-%m-%d"], ["%H:%M"]]}
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Scalar = str | int | float
+Condition = dict[str, Scalar | list[Scalar]]
+
+
+class Strict(BaseModel):
+    """Base model: unknown keys are errors, values are not coerced between types silently."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- study.yaml -------------------------------------------------------------------------------
+
+
+class StudyInfo(Strict):
+    """Identity of the study."""
+
+    studyid: str = Field(min_length=1, max_length=20)
+    title: str = ""
+    synthetic: bool = False
+    usubjid_separator: str = "-"
+
+
+class ArmSpec(Strict):
+    """One planned arm (ARMCD, ARM)."""
+
+    armcd: str = Field(min_length=1, max_length=20)
+    arm: str = Field(min_length=1, max_length=200)
+
+
+class VisitSpec(Strict):
+    """One planned visit: VISITNUM, VISIT, the planned day, its window and collected labels."""
+
+    visitnum: float
+    visit: str = Field(min_length=1, max_length=40)
+    day: int
+    window: int | None = Field(default=None, ge=0)
+    collected: list[str] = []
+
+
+class UnscheduledSpec(Strict):
+    """How unscheduled visits are labelled and numbered (previous visit's VISITNUM + 0.01 ...)."""
+
+    visit: str = "UNSCHEDULED"
+    collected: list[str] = []
+
+
+class EpochSpec(Strict):
+    """One epoch, bounded by DM reference date variables (RFXSTDTC, RFXENDTC, ...).
+
+    ``before: X``: dates before X; ``from: X`` (inclusive) and ``to: Y`` (inclusive);
+    ``after: Y``: dates after Y.
+    """
+
+    epoch: str
+    before: str | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    after: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> EpochSpec:
+        if not any((self.before, self.from_, self.to, self.after)):
+            raise ValueError("an epoch needs at least one of before, from, to, after")
+        return self
+
+
+class StudySpec(Strict):
+    """study.yaml: every study fact the mapping needs, and the domains to build."""
+
+    study: StudyInfo
+    domains: list[str] = Field(min_length=1)
+    arms: list[ArmSpec] = Field(min_length=1)
+    visits: list[VisitSpec] = []
+    unscheduled: UnscheduledSpec | None = None
+    epochs: list[EpochSpec] = []
+    controlled_terms: dict[str, dict[str, list[Scalar]]] = {}
+
+
+# --- domain specs -----------------------------------------------------------------------------
+
+
+class TransposeSpec(Strict):
+    """Findings transposition: one raw row holding several results becomes a record per column.
+
+    ``result`` is the variable that takes each cell (e.g. VSORRES); ``columns`` maps each raw
+    column to the values its records get (e.g. ``WEIGHT_KG: {VSTESTCD: WEIGHT, VSORRESU: kg}``).
+    A blank cell makes no record.
+    """
+
+    result: str
+    columns: dict[str, dict[str, Scalar]] = Field(min_length=1)
+
+
+class SourceSpec(Strict):
+    """The raw sheet a domain is mapped from."""
+
+    sheet: str
+    subject: str
+    record_key: list[str] = []
+    where: Condition | None = None
+    transpose: TransposeSpec | None = None
+
+
+class ConvertSpec(Strict):
+    """A unit conversion: multiply or divide the original value by a factor."""
+
+    multiply: float | None = None
+    divide: float | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ConvertSpec:
+        if (self.multiply is None) == (self.divide is None):
+            raise ValueError("give exactly one of multiply, divide")
+        if (self.divide or 1) == 0 or (self.multiply == 0):
+            raise ValueError("the factor must not be 0")
+        return self
+
+    @property
+    def factor(self) -> float:
+        """The number the original value is multiplied by."""
+        return self.multiply if self.multiply is not None else 1.0 / self.divide  # type: ignore[operator]
+
+
+class UnitSpec(Strict):
+    """The standard unit of one test and the conversions into it."""
+
+    standard: str
+    convert: dict[str, ConvertSpec] = {}
+    digits: int | None = Field(default=None, ge=0, le=12)
+
+
+Method = Literal[
+    "assign_no_ct",
+    "assign_ct",
+    "hardcode_no_ct",
+    "hardcode_ct",
+    "assign_datetime",
+    "decode_ct",
+    "assign_visit",
+    "visit_name",
+    "usubjid",
+    "subject_id",
+    "site_id",
+    "study_day",
+    "seq",
+    "epoch",
+    "last_obs_before_exposure",
+    "reference_date",
+    "age",
+    "arm",
+    "actual_arm",
+    "normal_range_indicator",
+]
+
+# method -> (required keys, optional keys); "name", "method" and "when" are always allowed
+# ("when" only where the method maps raw rows).
+METHOD_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "assign_no_ct": (frozenset({"raw"}), frozenset({"when"})),
+    "assign_ct": (frozenset({"raw", "codelist"}), frozenset({"when"})),
+    "hardcode_no_ct": (frozenset({"value"}), frozenset({"when", "raw"})),
+    "hardcode_ct": (frozenset({"value", "codelist"}), frozenset({"when", "raw"})),
+    "assign_datetime": (frozenset({"raw", "formats"}), frozenset({"when"})),
+    "decode_ct": (frozenset({"from_", "codelist"}), frozenset()),
+    "assign_visit": (frozenset({"raw"}), frozenset({"date"})),
+    "visit_name": (frozenset(), frozenset()),
+    "usubjid": (frozenset(), frozenset()),
+    "subject_id": (frozenset(), frozenset()),
+    "site_id": (frozenset({"raw"}), frozenset()),
+    "study_day": (frozenset({"date"}), frozenset()),
+    "seq": (frozenset(), frozenset({"order"})),
+    "epoch": (frozenset({"date"}), frozenset()),
+    "last_obs_before_exposure": (frozenset({"date", "result", "by"}), frozenset()),
+    "reference_date": (frozenset({"from_", "pick"}), frozenset()),
+    "age": (frozenset({"birth", "at"}), frozenset()),
+    "arm": (frozenset({"field"}), frozenset()),
+    "actual_arm": (frozenset({"field", "untreated"}), frozenset({"exposure"})),
+    "normal_range_indicator": (frozenset({"result", "low", "high"}), frozenset()),
+}
+
+RAW_METHODS = frozenset(
+    {"assign_no_ct", "assign_ct", "hardcode_no_ct", "hardcode_ct", "assign_datetime", "site_id"}
+)
+"""Methods that read raw columns; they run before the derived ones."""
+
+
+class VariableSpec(Strict):
+    """One SDTM variable and the mapping method that fills it."""
+
+    name: str = Field(min_length=1, max_length=8)
+    method: Method
+    raw: str | list[str] | None = None
+    value: Scalar | None = None
+    codelist: str | None = None
+    formats: list[str] | list[list[str]] | None = None
+    when: Condition | None = None
+    from_: str | list[str] | None = Field(default=None, alias="from")
+    pick: Literal["first", "last"] | None = None
+    date: str | None = None
+    result: str | None = None
+    by: list[str] | None = None
+    order: list[str] | None = None
+    birth: str | None = None
+    at: str | None = None
+    low: str | None = None
+    high: str | None = None
+    field: Literal["armcd", "arm"] | None = None
+    untreated: str | None = None
+    exposure: str | None = None
+
+    @model_validator(mode="after")
+    def _method_keys(self) -> VariableSpec:
+        required, optional = METHOD_KEYS[self.method]
+        given = {k for k in self.model_fields_set if k not in ("name", "method")}
+        missing = sorted(required - given)
+        if missing:
+            raise ValueError(
+                f"method {self.method} needs {', '.join(k.rstrip('_') for k in missing)}"
+            )
+        extra = sorted(given - required - optional)
+        if extra:
+            raise ValueError(
+                f"method {self.method} does not take {', '.join(k.rstrip('_') for k in extra)}"
+            )
+        return self
+
+    @property
+    def raw_columns(self) -> list[str]:
+        """The raw columns this variable reads (empty for derived variables)."""
+        if self.raw is None:
+            return []
+        return [self.raw] if isinstance(self.raw, str) else list(self.raw)
+
+
+class DomainSpec(Strict):
+    """One domain's mapping spec (dm.yaml, lb.yaml, ...)."""
+
+    domain: str = Field(min_length=2, max_length=2)
+    source: SourceSpec
+    variables: list[VariableSpec] = Field(min_length=1)
+    units: dict[str, UnitSpec] = {}
