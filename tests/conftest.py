@@ -1,0 +1,23 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from support import EXAMPLE_SPECS, tiny_sheets, write_csv_export
+
+
+@pytest.fixture
+def tiny_export(tmp_path: Path) -> Path:
+    """A folder of CSV files holding :func:`tiny_sheets`."""
+    return write_csv_export(tmp_path / "raw", tiny_sheets())
+
+
+@pytest.fixture
+def study_copy(tmp_path: Path) -> Path:
+    """A copy of the example study's specs that a test may edit."""
+    target = tmp_path / "study"
+    shutil.copytree(EXAMPLE_SPECS, target)
+    return target

@@ -1,0 +1,233 @@
+import pandas as pd
+import pytest
+from support import EXAMPLE_SPECS, tiny_sheets, write_csv_export
+
+from trialflow.errors import FindingsError, RawInputError, SpecError
+from trialflow.mapping.load import load_study
+from trialflow.raw import read_export
+from trialflow.sdtm.build import build_sdtm
+
+
+def build(export, specs=EXAMPLE_SPECS, **kw):
+    return build_sdtm(load_study(specs), read_export(export), on_issue="none", **kw)
+
+
+def by(frame, **keys):
+    mask = pd.Series(True, index=frame.index)
+    for k, v in keys.items():
+        mask &= frame[k] == v
+    rows = frame.loc[mask]
+    assert len(rows) == 1, f"expected one row for {keys}, got {len(rows)}"
+    return rows.iloc[0]
+
+
+def codes(result):
+    return sorted({(f.code, f.severity) for f in result.findings})
+
+
+def test_dm_reference_dates_age_arm_and_ct(tiny_export):
+    dm = build(tiny_export).domains["DM"]
+    s1 = by(dm, USUBJID="HUCMSC-T2DM-01-001")
+    assert s1["RFSTDTC"] == "2019-01-08T09:00" and s1["RFXSTDTC"] == "2019-01-08T09:00"
+    assert s1["RFXENDTC"] == "2019-01-22T09:05"
+    assert s1["RFENDTC"] == "2019-01-22T09:05"
+    assert s1["RFICDTC"] == "2018-10-02"
+    assert s1["AGE"] == 52 and s1["AGEU"] == "YEARS"
+    assert (s1["SEX"], s1["RACE"], s1["COUNTRY"], s1["SITEID"]) == ("M", "ASIAN", "CHN", "01")
+    assert s1["ARMCD"] == s1["ACTARMCD"] == "HUCMSC"
+    s2 = by(dm, USUBJID="HUCMSC-T2DM-02-001")
+    assert s2["SEX"] == "F" and s2["AGE"] == 47
+    assert list(dm.columns[:4]) == ["STUDYID", "DOMAIN", "USUBJID", "SUBJID"]
+
+
+def test_ex_keeps_given_infusions_and_reports_the_rest(tiny_export):
+    result = build(tiny_export)
+    ex = result.domains["EX"]
+    assert len(ex) == 4
+    first = by(ex, USUBJID="HUCMSC-T2DM-01-001", EXSEQ=1)
+    assert (first["EXDOSE"], first["EXDOSU"], first["EXROUTE"]) == (1.0, "10^6/kg", "INTRAVENOUS")
+    assert first["EXSTDY"] == 1 and first["EPOCH"] == "TREATMENT"
+    excluded = [f for f in result.findings if f.code == "raw-row-excluded"]
+    assert len(excluded) == 1
+    assert (excluded[0].source.sheet, excluded[0].source.row) == ("INFUSION", 6)
+
+
+def test_vs_transposition_visits_study_day_and_baseline_flag(tiny_export):
+    vs = build(tiny_export).domains["VS"]
+    assert len(vs) == 2 + 1 + 2 + 6  # blank cells make no record
+    weight0 = by(vs, USUBJID="HUCMSC-T2DM-01-001", VSTESTCD="WEIGHT", VISITNUM=1)
+    assert (weight0["VSORRES"], weight0["VSSTRESN"], weight0["VSSTRESU"]) == ("70.5", 70.5, "kg")
+    assert weight0["VSDY"] == -7 and weight0["EPOCH"] == "RUN-IN" and weight0["VSLOBXFL"] == "Y"
+    assert weight0["VISIT"] == "DAY 0"
+    d14 = by(vs, USUBJID="HUCMSC-T2DM-01-001", VSTESTCD="WEIGHT", VISITNUM=2)
+    assert d14["VSDY"] == 8 and pd.isna(d14["VSLOBXFL"])
+    unscheduled = by(vs, USUBJID="HUCMSC-T2DM-01-001", VSTESTCD="TEMP")
+    assert unscheduled["VISITNUM"] == 2.01 and unscheduled["VISIT"] == "UNSCHEDULED 2.01"
+    assert unscheduled["VSTEST"] == "Temperature"
+
+
+def test_lb_units_are_standardised_and_less_than_results_kept(tiny_export):
+    lb = build(tiny_export).domains["LB"]
+    site1 = by(lb, USUBJID="HUCMSC-T2DM-01-001", LBTESTCD="GLUC")
+    assert (site1["LBSTRESC"], site1["LBSTRESN"], site1["LBSTRESU"]) == ("9.3", 9.3, "mmol/L")
+    assert site1["LBNRIND"] == "HIGH" and site1["LBFAST"] == "Y"
+    assert site1["LBDTC"] == "2019-01-01T07:30" and site1["LBTEST"] == "Glucose"
+    site2 = by(lb, USUBJID="HUCMSC-T2DM-02-001", LBTESTCD="GLUC")
+    assert (site2["LBORRES"], site2["LBORRESU"]) == ("180", "mg/dL")
+    assert (site2["LBSTRESC"], site2["LBSTRESN"], site2["LBSTRESU"]) == ("9.99", 9.99, "mmol/L")
+    assert (site2["LBSTNRLO"], site2["LBSTNRHI"]) == (3.89, 6.11)
+    fcp = by(lb, USUBJID="HUCMSC-T2DM-02-001", LBTESTCD="CPEPTIDE", LBFAST="Y")
+    assert (fcp["LBSTRESC"], fcp["LBSTRESN"], fcp["LBSTRESU"]) == ("397.3", 397.3, "pmol/L")
+    p2cp = by(lb, USUBJID="HUCMSC-T2DM-02-001", LBTESTCD="CPEPTIDE", LBFAST="N")
+    assert p2cp["LBSTRESC"] == "<33.1" and pd.isna(p2cp["LBSTRESN"])
+    assert p2cp["LBTPT"] == "2 HOURS POSTPRANDIAL"
+    cea = by(lb, USUBJID="HUCMSC-T2DM-02-001", LBTESTCD="CEA")
+    assert (cea["LBORRES"], cea["LBSTRESC"]) == ("<0.5", "<0.5") and pd.isna(cea["LBSTRESN"])
+
+
+def test_clean_tiny_export_has_no_errors_and_an_empty_ae(tiny_export):
+    result = build(tiny_export)
+    assert [f for f in result.findings if f.severity == "error"] == []
+    assert result.domains["AE"].empty
+    assert ("raw-sheet-empty", "warning") in codes(result)
+
+
+def test_unmapped_ct_value_is_reported_at_its_cell_and_not_passed_through(tmp_path):
+    sheets = tiny_sheets()
+    sheets["DEMOG"][1]["SEX"] = "Femme"
+    result = build(write_csv_export(tmp_path / "raw", sheets))
+    dm = result.domains["DM"]
+    assert pd.isna(by(dm, USUBJID="HUCMSC-T2DM-02-001")["SEX"])
+    [finding] = [f for f in result.findings if f.code == "ct-unmapped-value"]
+    assert (finding.dataset, finding.variable, finding.value) == ("DM", "SEX", "Femme")
+    assert (
+        finding.source.file,
+        finding.source.sheet,
+        finding.source.row,
+        finding.source.column,
+    ) == ("raw/DEMOG.csv", "DEMOG", 3, "SEX")
+    assert finding.usubjid == "HUCMSC-T2DM-02-001" and finding.record == 2
+
+
+def test_malformed_date_is_a_finding_and_partial_dates_stay_partial(tmp_path):
+    sheets = tiny_sheets()
+    sheets["LAB"][0]["LAB_DATE"] = "31-FEB-2019"
+    sheets["AE"] = [
+        dict(
+            SUBJ="01-001",
+            AE_NO="1",
+            AE_TERM="fever",
+            PT="Pyrexia",
+            SOC="General disorders",
+            START_DT="UN-JAN-2019",
+            END_DT="",
+            SEVERITY="Mild",
+            SERIOUS="No",
+            RELATED="Related",
+            OUTCOME="Recovered",
+            ACTION="None",
+        )
+    ]
+    result = build(write_csv_export(tmp_path / "raw", sheets))
+    [bad] = [f for f in result.findings if f.code == "dtc-unparseable"]
+    assert (bad.variable, bad.value, bad.source.row, bad.source.column) == (
+        "LBDTC",
+        "31-FEB-2019",
+        2,
+        "LAB_DATE",
+    )
+    ae = result.domains["AE"].iloc[0]
+    assert ae["AESTDTC"] == "2019-01" and pd.isna(ae["AESTDY"]) and pd.isna(ae["EPOCH"])
+    assert ae["AESER"] == "N" and ae["AEACN"] == "DOSE NOT CHANGED"
+
+
+def test_duplicate_raw_record_is_reported_and_both_rows_kept(tmp_path):
+    sheets = tiny_sheets()
+    sheets["LAB"].append(dict(sheets["LAB"][0]))
+    result = build(write_csv_export(tmp_path / "raw", sheets))
+    [dup] = [f for f in result.findings if f.code == "raw-duplicate-record"]
+    assert dup.source.row == 7 and dup.severity == "error"
+    assert len(result.domains["LB"]) == 6
+
+
+def test_missing_column_stops_with_a_line_naming_file_sheet_and_spec(tmp_path):
+    sheets = tiny_sheets()
+    for row in sheets["LAB"]:
+        row.pop("UNIT")
+    folder = write_csv_export(tmp_path / "raw", {k: v for k, v in sheets.items() if k != "LAB"})
+    header = [
+        c
+        for c in [
+            "SUBJ",
+            "VISIT",
+            "LAB_DATE",
+            "LAB_TIME",
+            "FASTING",
+            "TEST",
+            "RESULT",
+            "REF_LOW",
+            "REF_HIGH",
+        ]
+    ]
+    (folder / "LAB.csv").write_text(",".join(header) + "\n")
+    with pytest.raises(
+        RawInputError,
+        match=r"raw/LAB\.csv, sheet LAB: no column 'UNIT' \(named by lb\.yaml variables\[6\]",
+    ):
+        build(folder)
+
+
+def test_missing_sheet_is_one_line(tmp_path):
+    sheets = tiny_sheets()
+    del sheets["AE"]
+    with pytest.raises(RawInputError, match=r"raw: no sheet 'AE'"):
+        build(write_csv_export(tmp_path / "raw", sheets))
+
+
+def test_unknown_visit_label_and_subject_not_in_dm(tmp_path):
+    sheets = tiny_sheets()
+    sheets["VITALS"][1]["VISIT"] = "Week 2"
+    sheets["VITALS"][0]["SUBJ"] = "01-009"
+    result = build(write_csv_export(tmp_path / "raw", sheets))
+    assert ("visit-unmapped", "error") in codes(result)
+    assert ("subject-not-in-dm", "error") in codes(result)
+    visit = next(f for f in result.findings if f.code == "visit-unmapped")
+    assert (visit.value, visit.source.row, visit.source.column) == ("Week 2", 3, "VISIT")
+
+
+def test_unconvertible_unit_is_reported(tmp_path):
+    sheets = tiny_sheets()
+    sheets["LAB"][1]["UNIT"] = "g/L"
+    result = build(write_csv_export(tmp_path / "raw", sheets))
+    f = next(f for f in result.findings if f.code == "unit-not-convertible")
+    assert (f.variable, f.value, f.source.column) == ("LBORRESU", "g/L", "UNIT")
+    row = by(result.domains["LB"], USUBJID="HUCMSC-T2DM-02-001", LBTESTCD="GLUC")
+    assert pd.isna(row["LBSTRESN"]) and pd.isna(row["LBSTRESC"])
+
+
+def test_strict_stops_at_errors(tmp_path):
+    sheets = tiny_sheets()
+    sheets["DEMOG"][0]["SEX"] = "?"
+    export = write_csv_export(tmp_path / "raw", sheets)
+    with pytest.raises(FindingsError, match="ct-unmapped-value"):
+        build_sdtm(load_study(EXAMPLE_SPECS), read_export(export), on_issue="stop")
+
+
+def test_hardcoded_value_outside_its_codelist_is_a_spec_error(tiny_export, study_copy):
+    path = study_copy / "ex.yaml"
+    path.write_text(path.read_text().replace("value: INTRAVENOUS", "value: IV DRIP"))
+    with pytest.raises(
+        SpecError,
+        match=r"ex\.yaml:\d+: variables\[5\]\.value: 'IV DRIP' is not a term of codelist ROUTE",
+    ):
+        build(tiny_export, study_copy)
+
+
+def test_lineage_names_the_raw_cell_behind_each_variable(tiny_export):
+    lineage = build(tiny_export).lineage["VS"]
+    temp = lineage.loc[lineage["VSORRES"] == "TEMP_C"]
+    assert set(temp["source_row"]) == {4, 5}
+    assert set(temp["source_sheet"]) == {"VITALS"}
+    assert lineage["VSDTC"].eq("VIS_DATE").all()
+    lb = build(tiny_export).lineage["LB"]
+    assert lb["LBDTC"].eq("LAB_DATE + LAB_TIME").all()

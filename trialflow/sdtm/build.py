@@ -1,0 +1,946 @@
+"""Build SDTM domains from a raw export and a study's mapping specs.
+
+The build runs in three passes so that every derivation sees what it needs:
+
+1. each domain's raw pass: read its sheet, check the columns the spec names, transpose findings
+   forms, apply the raw mapping methods (assign_*, hardcode_*) and the unit standardisation;
+2. DM's derived variables (reference dates from EX and the other domains, AGE, actual arm);
+3. every other domain's derived variables (VISITNUM/VISIT, --DY, EPOCH, --LOBXFL, --SEQ).
+
+Then each domain is put in SDTMIG order, typed, sorted by its keys, and returned with a lineage
+table (raw file, sheet and row of every record, and the raw column behind every variable).
+Problems in the data become :class:`~trialflow.errors.Finding` objects naming the raw cell;
+problems in the spec or a raw export that can't be used raise an error naming file and line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError, emit
+from trialflow.mapping import methods as m
+from trialflow.mapping.load import Study, spec_line
+from trialflow.mapping.spec import RAW_METHODS, DomainSpec, VariableSpec
+from trialflow.raw import ROW, RawExport, RawSheet
+from trialflow.sdtm import derive, metadata
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SdtmResult:
+    """The SDTM datasets of a study, their lineage and every finding made on the way."""
+
+    domains: dict[str, pd.DataFrame]
+    lineage: dict[str, pd.DataFrame]
+    findings: list[Finding]
+    raw_rows: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Work:
+    """A domain while it is being built."""
+
+    spec: DomainSpec
+    sheet: RawSheet
+    frame: pd.DataFrame
+    lineage: dict[str, pd.Series] = field(default_factory=dict)
+    pending: list[tuple[object, Finding]] = field(default_factory=list)
+
+
+class _Builder:
+    def __init__(self, study: Study, export: RawExport) -> None:
+        self.study = study
+        self.export = export
+        self.findings: list[Finding] = []
+        self.term_maps: dict[str, m.TermMap] = {}
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def spec_error(self, domain: str, index: int | None, key: str | None, msg: str) -> SpecError:
+        file = str(self.study.files[domain])
+        line = spec_line(self.study, domain, index, key) if index is not None else None
+        where = f"variables[{index}]" + (f".{key}" if key else "") if index is not None else key
+        return SpecError(file, line, where, msg)
+
+    def term_map(self, name: str, domain: str, index: int | None) -> m.TermMap:
+        """The TermMap of a codelist: CDISC CT plus the study's collected values."""
+        if name in self.term_maps:
+            return self.term_maps[name]
+        declared = self.study.spec.controlled_terms.get(name, {})
+        collected = {str(text): term for term, texts in declared.items() for text in texts}
+        try:
+            cl = metadata.codelist(name)
+        except metadata.MetadataError:
+            cl = None
+        if cl is None:
+            if not declared:
+                raise self.spec_error(
+                    domain,
+                    index,
+                    "codelist",
+                    f"codelist {name} is neither in CDISC CT {metadata.ct_version()} nor "
+                    "declared under controlled_terms in study.yaml",
+                )
+            tm = m.TermMap.build(name, declared.keys(), collected, extensible=False)
+        else:
+            terms = cl.terms["term"].astype("str").tolist()
+            unknown = sorted(set(declared) - set(terms))
+            if unknown and not cl.extensible:
+                raise SpecError(
+                    str(self.study.files["study"]),
+                    None,
+                    f"controlled_terms.{name}",
+                    f"{', '.join(unknown)} not in non-extensible codelist {name} "
+                    f"({cl.code}, CT {metadata.ct_version()})",
+                )
+            synonyms: dict[str, str] = {}
+            syn = cl.terms[["term", "synonyms"]].dropna()
+            for term, texts in zip(syn["term"], syn["synonyms"], strict=True):
+                for text in str(texts).split(";"):
+                    if text.strip():
+                        synonyms[text.strip()] = str(term)
+            tm = m.TermMap.build(
+                name, terms, collected, extensible=cl.extensible, synonyms=synonyms
+            )
+        self.term_maps[name] = tm
+        return tm
+
+    def source(self, work: _Work, index: pd.Index, column: str | pd.Series | None) -> list[Source]:
+        rows = work.frame.loc[index, ROW].tolist()
+        cols = column.loc[index].tolist() if isinstance(column, pd.Series) else [column] * len(rows)
+        return [
+            Source(work.sheet.file, work.sheet.sheet, int(r), c)
+            for r, c in zip(rows, cols, strict=True)
+        ]
+
+    def flag(
+        self,
+        work: _Work,
+        mask: pd.Series,
+        *,
+        code: str,
+        severity: str,
+        variable: str | None,
+        column: str | pd.Series | None,
+        message: Callable[[str | None], str],
+        values: pd.Series | None = None,
+        refs: tuple[str, ...] = (),
+    ) -> None:
+        """Record a finding for each flagged row, pointing at its raw cell."""
+        index = mask[mask.fillna(False).astype(bool)].index
+        if len(index) == 0:
+            return
+        vals = values.loc[index].tolist() if values is not None else [None] * len(index)
+        users = work.frame.loc[index, "USUBJID"].tolist() if "USUBJID" in work.frame else None
+        for k, (label, src) in enumerate(zip(index, self.source(work, index, column), strict=True)):
+            value = None if pd.isna(vals[k]) else str(vals[k])
+            work.pending.append(
+                (
+                    label,
+                    Finding(
+                        code,
+                        severity,
+                        message(value),
+                        dataset=work.spec.domain,  # type: ignore[arg-type]
+                        variable=variable,
+                        usubjid=users[k] if users else None,
+                        value=value,
+                        refs=refs,
+                        source=src,
+                    ),
+                )
+            )
+
+    # --- pass 1: raw ---------------------------------------------------------------------------
+
+    def raw_pass(self, spec: DomainSpec) -> _Work:
+        domain = spec.domain
+        src = spec.source
+        sheet = self.export.sheet(src.sheet)
+        needed: dict[str, str] = {src.subject: "source.subject"}
+        for col in src.record_key:
+            needed.setdefault(col, "source.record_key")
+        for col in src.where or {}:
+            needed.setdefault(col, "source.where")
+        if src.transpose:
+            for col in src.transpose.columns:
+                needed.setdefault(col, "source.transpose.columns")
+        for i, var in enumerate(spec.variables):
+            for col in [*var.raw_columns, *(var.when or {})]:
+                needed.setdefault(col, f"variables[{i}]")
+        missing = [c for c in needed if c not in sheet.columns]
+        if missing:
+            col = missing[0]
+            raise RawInputError(
+                f"{sheet.file}, sheet {sheet.sheet}: no column {col!r} "
+                f"(named by {self.study.files[domain].name} {needed[col]}; "
+                f"columns: {', '.join(sheet.columns)})"
+            )
+        frame = sheet.frame.copy()
+        work = _Work(spec, sheet, frame)
+        if frame.empty:
+            self.findings.append(
+                Finding(
+                    "raw-sheet-empty",
+                    "warning",
+                    f"sheet {sheet.sheet} has no data rows; {domain} has no records",
+                    dataset=domain,
+                    source=Source(sheet.file, sheet.sheet, None, None),
+                )
+            )
+        sep = self.study.spec.study.usubjid_separator
+        subject = frame[src.subject].astype("str")
+        frame["USUBJID"] = self.study.studyid + sep + subject
+        self.flag(
+            work,
+            subject.isna(),
+            code="raw-subject-missing",
+            severity="error",
+            variable="USUBJID",
+            column=src.subject,
+            message=lambda v: f"row has no subject number in {src.subject}; not mapped to {domain}",
+        )
+        keep = subject.notna()
+        if src.where:
+            selected = m.condition_mask(frame, src.where)
+            cols = ", ".join(src.where)
+            self.flag(
+                work,
+                keep & ~selected,
+                code="raw-row-excluded",
+                severity="notice",
+                variable=None,
+                column=next(iter(src.where)),
+                values=frame[next(iter(src.where))],
+                message=lambda v: f"row left out of {domain} by the spec's source.where on {cols}",
+            )
+            keep &= selected
+        self._resolve_pending_now(work)
+        frame = frame.loc[keep]
+        if src.record_key:
+            dup = frame.duplicated(src.record_key, keep="first")
+            keys = ", ".join(src.record_key)
+            work.frame = frame
+            self.flag(
+                work,
+                dup,
+                code="raw-duplicate-record",
+                severity="error",
+                variable=None,
+                column=src.record_key[0],
+                values=frame[src.record_key[0]],
+                message=lambda v: (
+                    f"duplicate raw record: same {keys} as an earlier row "
+                    "(both rows are mapped; fix the export)"
+                ),
+            )
+            self._resolve_pending_now(work)
+        if src.transpose:
+            before = frame
+            frame = m.transpose(frame, src.transpose.columns, src.transpose.result)
+            empty = ~before[ROW].isin(frame[ROW])
+            work.frame = before
+            cols = ", ".join(src.transpose.columns)
+            self.flag(
+                work,
+                empty,
+                code="raw-row-no-results",
+                severity="notice",
+                variable=None,
+                column=None,
+                message=lambda v: f"row has no value in any of {cols}; no {domain} record",
+            )
+            self._resolve_pending_now(work)
+            self._check_transpose_terms(spec, frame)
+            work.lineage[src.transpose.result] = frame[m.SOURCE_COLUMN]
+            for values in src.transpose.columns.values():
+                for name in values:
+                    work.lineage[name] = "spec: source.transpose (" + frame[m.SOURCE_COLUMN] + ")"
+        frame = frame.reset_index(drop=True)
+        work.frame = frame
+        for k, v in list(work.lineage.items()):
+            work.lineage[k] = v.reset_index(drop=True)
+        for i, var in enumerate(spec.variables):
+            if var.method in RAW_METHODS:
+                self.apply_raw(work, i, var)
+        if spec.units:
+            self.standardise(work)
+        return work
+
+    def _resolve_pending_now(self, work: _Work) -> None:
+        """Row-level findings about raw rows that never become records carry no record number."""
+        self.findings.extend(f for _, f in work.pending)
+        work.pending = []
+
+    def _check_transpose_terms(self, spec: DomainSpec, frame: pd.DataFrame) -> None:
+        variables = metadata.domain_variables(spec.domain).set_index("name")
+        assert spec.source.transpose is not None
+        for column, values in spec.source.transpose.columns.items():
+            for name, value in values.items():
+                cl = variables["codelist"].get(name) if name in variables.index else None
+                if cl is None or pd.isna(cl) or not str(cl):
+                    continue
+                tm = self.term_map(str(cl), spec.domain, None)
+                mapped = tm.map(pd.Series([str(value)]))
+                if mapped.isna().iloc[0]:
+                    raise SpecError(
+                        str(self.study.files[spec.domain]),
+                        None,
+                        f"source.transpose.columns.{column}.{name}",
+                        f"{value!r} is not a term of codelist {cl}",
+                    )
+                frame.loc[frame[m.SOURCE_COLUMN] == column, name] = mapped.iloc[0]
+
+    def assign(
+        self, work: _Work, i: int, var: VariableSpec, values: pd.Series, lineage: str
+    ) -> None:
+        """Put values into a variable, only where ``when`` holds; overlapping entries are errors."""
+        frame = work.frame
+        mask = m.condition_mask(frame, var.when) if var.when else pd.Series(True, index=frame.index)
+        if var.name in frame.columns and var.when:
+            taken = frame[var.name].notna() & mask & values.notna()
+            if taken.any():
+                raise self.spec_error(
+                    work.spec.domain,
+                    i,
+                    "when",
+                    f"rows already given {var.name} by an earlier entry also match this one",
+                )
+            frame[var.name] = frame[var.name].mask(mask & values.notna(), values)
+            work.lineage[var.name] = work.lineage[var.name].mask(mask, lineage)
+        else:
+            frame[var.name] = values.where(mask)
+            work.lineage[var.name] = pd.Series(lineage, index=frame.index).where(mask)
+
+    def apply_raw(self, work: _Work, i: int, var: VariableSpec) -> None:
+        frame, domain = work.frame, work.spec.domain
+        when = m.condition_mask(frame, var.when) if var.when else pd.Series(True, index=frame.index)
+        if var.method == "assign_no_ct" or var.method == "site_id":
+            self.assign(work, i, var, m.assign_no_ct(frame, var.raw_columns[0]), var.raw_columns[0])
+        elif var.method == "assign_ct":
+            tm = self.term_map(var.codelist or "", domain, i)
+            col = var.raw_columns[0]
+            values, unmapped = m.assign_ct(frame, col, tm)
+            self.flag(
+                work,
+                unmapped & when,
+                code="ct-unmapped-value",
+                severity="error",
+                variable=var.name,
+                column=col,
+                values=frame[col],
+                message=lambda v: (
+                    f"{v!r} maps to no term of codelist {var.codelist} "
+                    f"({var.name} left empty; add it under controlled_terms in study.yaml if it is "
+                    "a valid collected value)"
+                ),
+            )
+            self.assign(work, i, var, values, col)
+        elif var.method in ("hardcode_no_ct", "hardcode_ct"):
+            value = m.hardcode(frame, var.value)
+            if var.method == "hardcode_ct":
+                tm = self.term_map(var.codelist or "", domain, i)
+                mapped = tm.map(value.iloc[:1] if len(value) else pd.Series([str(var.value)]))
+                if mapped.isna().all():
+                    raise self.spec_error(
+                        domain,
+                        i,
+                        "value",
+                        f"{var.value!r} is not a term of codelist {var.codelist}",
+                    )
+                value = pd.Series(mapped.iloc[0], index=frame.index, dtype="str")
+            self.assign(work, i, var, value, f"spec: {var.method} {var.value!r}")
+        elif var.method == "assign_datetime":
+            formats = var.formats or []
+            if len(var.raw_columns) > 2:
+                raise self.spec_error(
+                    domain, i, "raw", "give a date column and at most a time column"
+                )
+            if len(var.raw_columns) == 2 and not (formats and isinstance(formats[0], list)):
+                raise self.spec_error(
+                    domain,
+                    i,
+                    "formats",
+                    "with a date and a time column give [[date formats], [time formats]]",
+                )
+            try:
+                result = m.assign_datetime(frame, var.raw_columns, formats)
+            except ValueError as exc:
+                raise self.spec_error(domain, i, "formats", str(exc)) from None
+            for col, bad in result.bad.items():
+                fmts = (
+                    formats[var.raw_columns.index(col)] if isinstance(formats[0], list) else formats
+                )
+                self.flag(
+                    work,
+                    bad & when,
+                    code="dtc-unparseable",
+                    severity="error",
+                    variable=var.name,
+                    column=col,
+                    values=frame[col],
+                    message=lambda v, fmts=fmts: (
+                        f"{v!r} matches none of the formats "
+                        f"{', '.join(fmts)}; {var.name} left empty"
+                    ),
+                )
+            if result.time_dropped is not None:
+                self.flag(
+                    work,
+                    result.time_dropped & when,
+                    code="dtc-time-without-date",
+                    severity="warning",
+                    variable=var.name,
+                    column=var.raw_columns[1],
+                    values=frame[var.raw_columns[1]],
+                    message=lambda v: (
+                        f"time {v!r} kept out of {var.name}: the date is partial or missing"
+                    ),
+                )
+            self.assign(work, i, var, result.iso, " + ".join(var.raw_columns))
+
+    def standardise(self, work: _Work) -> None:
+        """--STRESC/--STRESN/--STRESU (and --STNRLO/--STNRHI) from --ORRES/--ORRESU."""
+        d, frame, spec = work.spec.domain, work.frame, work.spec
+        testcd, orres, orresu = f"{d}TESTCD", f"{d}ORRES", f"{d}ORRESU"
+        for needed in (testcd, orres):
+            if needed not in frame:
+                raise SpecError(
+                    str(self.study.files[d]),
+                    None,
+                    "units",
+                    f"unit standardisation needs {needed}, which the spec does not map",
+                )
+        unit_terms = self.term_map("UNIT", d, None)
+        n = len(frame)
+        factor = pd.Series(np.nan, index=frame.index)
+        std_unit = pd.Series(pd.NA, index=frame.index, dtype="str")
+        digits = pd.Series(np.nan, index=frame.index)
+        units = (
+            frame[orresu] if orresu in frame else pd.Series(pd.NA, index=frame.index, dtype="str")
+        )
+        declared = frame[testcd].isin(list(spec.units))
+        for test, unit in spec.units.items():
+            standard = unit_terms.map(pd.Series([unit.standard])).iloc[0]
+            if pd.isna(standard):
+                raise SpecError(
+                    str(self.study.files[d]),
+                    None,
+                    f"units.{test}.standard",
+                    f"{unit.standard!r} is not a term of codelist UNIT",
+                )
+            rows = frame[testcd] == test
+            std_unit = std_unit.mask(rows, standard)
+            if unit.digits is not None:
+                digits = digits.mask(rows, unit.digits)
+            same = rows & (units == standard)
+            factor = factor.mask(same.fillna(False), 1.0)
+            if orresu not in frame:
+                factor = factor.mask(rows, 1.0)
+            for original, conv in unit.convert.items():
+                orig = unit_terms.map(pd.Series([original])).iloc[0]
+                if pd.isna(orig):
+                    raise SpecError(
+                        str(self.study.files[d]),
+                        None,
+                        f"units.{test}.convert.{original}",
+                        f"{original!r} is not a term of codelist UNIT",
+                    )
+                factor = factor.mask((rows & (units == orig)).fillna(False), conv.factor)
+        result = frame[orres].astype("str")
+        has = result.notna()
+        undeclared = has & ~declared.fillna(False)
+        # tests without a declared standard keep their original result and unit
+        factor = factor.mask(undeclared, 1.0)
+        std_unit = std_unit.mask(undeclared, units)
+        no_unit = has & declared & units.isna() & (orresu in frame)
+        bad_unit = has & declared & units.notna() & factor.isna()
+        col_res = work.lineage.get(orres)
+        col_unit = work.lineage.get(orresu, pd.Series(None, index=frame.index))
+        self.flag(
+            work,
+            undeclared,
+            code="unit-standard-not-declared",
+            severity="notice",
+            variable=f"{d}STRESU",
+            column=col_res,
+            values=frame[testcd],
+            message=lambda v: (
+                f"test {v} has no entry under units in the spec; standard result "
+                "and unit copied from the original"
+            ),
+        )
+        self.flag(
+            work,
+            no_unit,
+            code="unit-missing",
+            severity="error",
+            variable=orresu,
+            column=col_unit,
+            values=result,
+            message=lambda v: f"result {v!r} has no unit; standard result left empty",
+        )
+        self.flag(
+            work,
+            bad_unit,
+            code="unit-not-convertible",
+            severity="error",
+            variable=orresu,
+            column=col_unit,
+            values=units,
+            message=lambda v: (
+                f"unit {v!r} has no conversion to the standard unit declared in "
+                "the spec; standard result left empty"
+            ),
+        )
+        numeric = pd.to_numeric(result, errors="coerce")
+        qual = result.str.extract(r"^\s*([<>]=?)\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$")
+        qual_num = pd.to_numeric(qual[1], errors="coerce")
+        converted = numeric * factor
+        conv_qual = qual_num * factor
+        rounded = _round(converted, digits)
+        rounded_qual = _round(conv_qual, digits)
+        identity = factor == 1.0
+        stresc = pd.Series(pd.NA, index=frame.index, dtype="str")
+        stresc = stresc.mask(identity & has, result)
+        stresc = stresc.mask(~identity & numeric.notna(), _fmt(rounded))
+        stresc = stresc.mask(~identity & qual_num.notna(), qual[0] + _fmt(rounded_qual))
+        text_only = has & numeric.isna() & qual_num.isna() & factor.notna() & ~identity
+        stresc = stresc.mask(text_only, result)
+        self.flag(
+            work,
+            text_only,
+            code="result-not-numeric",
+            severity="warning",
+            variable=orres,
+            column=col_res,
+            values=result,
+            message=lambda v: (
+                f"result {v!r} is not a number and cannot be converted; copied "
+                "to the standard result unchanged"
+            ),
+        )
+        frame[f"{d}STRESC"] = stresc
+        frame[f"{d}STRESN"] = (
+            rounded.where(factor.notna()).where(~identity, numeric).astype("float64")
+        )
+        frame[f"{d}STRESU"] = std_unit.where(factor.notna() | undeclared).astype("str")
+        derived = f"derived: {orres} in the standard unit ({orresu} and spec units)"
+        for name in ("STRESC", "STRESN", "STRESU"):
+            work.lineage[f"{d}{name}"] = pd.Series(derived, index=frame.index)
+        for lo_hi in ("LO", "HI"):
+            orig_col = f"{d}ORNR{lo_hi}"
+            if orig_col in frame:
+                value = pd.to_numeric(frame[orig_col], errors="coerce")
+                frame[f"{d}STNR{lo_hi}"] = _round(value * factor, digits).where(~identity, value)
+                work.lineage[f"{d}STNR{lo_hi}"] = pd.Series(
+                    f"derived: {orig_col} in the standard unit", index=frame.index
+                )
+        assert len(frame) == n
+
+    # --- passes 2 and 3: derived -------------------------------------------------------------
+
+    def derived_pass(self, work: _Work, works: dict[str, _Work]) -> None:
+        for i, var in enumerate(work.spec.variables):
+            if var.method not in RAW_METHODS:
+                self.apply_derived(work, works, i, var)
+
+    def dm_frame(self, works: dict[str, _Work], domain: str, i: int) -> pd.DataFrame:
+        if "DM" not in works:
+            raise self.spec_error(
+                domain, i, "method", "this derivation needs DM in study.yaml domains"
+            )
+        return works["DM"].frame
+
+    def dm_values(
+        self, works: dict[str, _Work], frame: pd.DataFrame, variable: str, domain: str, i: int
+    ) -> pd.Series:
+        dm = self.dm_frame(works, domain, i)
+        if variable not in dm:
+            raise self.spec_error(
+                domain, i, None, f"needs DM.{variable}, which dm.yaml does not derive"
+            )
+        lookup = dm.drop_duplicates("USUBJID").set_index("USUBJID")[variable]
+        return frame["USUBJID"].map(lookup)
+
+    def apply_derived(
+        self, work: _Work, works: dict[str, _Work], i: int, var: VariableSpec
+    ) -> None:
+        frame, d = work.frame, work.spec.domain
+        method = var.method
+
+        def need(column: str, key: str) -> None:
+            if column not in frame:
+                raise self.spec_error(d, i, key, f"{column} is not mapped before {var.name}")
+
+        if method == "usubjid":
+            values, lin = frame["USUBJID"], f"spec: STUDYID + {work.spec.source.subject}"
+        elif method == "subject_id":
+            values, lin = frame[work.spec.source.subject].astype("str"), work.spec.source.subject
+        elif method == "decode_ct":
+            source = str(var.from_)
+            need(source, "from")
+            values = self.decode(d, i, source, var.codelist or "", frame[source])
+            self.flag(
+                work,
+                frame[source].notna() & values.isna(),
+                code="ct-decode-missing",
+                severity="error",
+                variable=var.name,
+                column=work.lineage.get(source),
+                values=frame[source],
+                message=lambda v: f"{source} {v!r} has no matching term in codelist {var.codelist}",
+            )
+            lin = f"derived: {var.codelist} term of {source}"
+        elif method == "assign_visit":
+            values, lin = self.visitnum(work, i, var), str(var.raw)
+        elif method == "visit_name":
+            need("VISITNUM", "method")
+            values, lin = self.visit_names(frame["VISITNUM"]), "derived: from VISITNUM"
+        elif method == "study_day":
+            need(str(var.date), "date")
+            ref = self.dm_values(works, frame, "RFSTDTC", d, i)
+            values, lin = (
+                derive.study_day(frame[str(var.date)], ref),
+                f"derived: {var.date} - DM.RFSTDTC",
+            )
+        elif method == "epoch":
+            need(str(var.date), "date")
+            eps = [e.model_dump(by_alias=True) for e in self.study.spec.epochs]
+            if not eps:
+                raise self.spec_error(d, i, "method", "study.yaml declares no epochs")
+            names = {e[k] for e in eps for k in ("before", "from", "to", "after") if e.get(k)}
+            bounds = pd.DataFrame(
+                {n: self.dm_values(works, frame, n, d, i) for n in names}, index=frame.index
+            )
+            values = derive.epoch(frame[str(var.date)], bounds, eps)
+            lin = f"derived: {var.date} against the study.yaml epochs"
+        elif method == "last_obs_before_exposure":
+            for c in [str(var.date), str(var.result), *(var.by or [])]:
+                need(c, "by")
+            ref = self.dm_values(works, frame, "RFXSTDTC", d, i)
+            values = derive.last_obs_before_exposure(
+                frame, date=str(var.date), result=str(var.result), by=var.by or [], reference=ref
+            )
+            lin = f"derived: last {var.result} before DM.RFXSTDTC"
+        elif method == "normal_range_indicator":
+            for c in (str(var.result), str(var.low), str(var.high)):
+                need(c, "result")
+            values = derive.normal_range_indicator(
+                frame[str(var.result)], frame[str(var.low)], frame[str(var.high)]
+            )
+            lin = f"derived: {var.result} against {var.low}/{var.high}"
+        elif method == "seq":
+            keys = var.order or metadata.domain_keys(d)
+            values, lin = derive.seq(frame, keys), f"derived: order of {', '.join(keys)}"
+        elif method == "reference_date":
+            sources = [var.from_] if isinstance(var.from_, str) else list(var.from_ or [])
+            frames, names = [], []
+            for ref in sources:
+                dom, _, name = ref.partition(".")
+                if dom not in works:
+                    raise self.spec_error(d, i, "from", f"{dom} is not among the study's domains")
+                if name not in works[dom].frame:
+                    raise self.spec_error(d, i, "from", f"{dom}.{name} is not mapped")
+                frames.append(works[dom].frame)
+                names.append(name)
+            chosen = derive.reference_dates(frames, names, str(var.pick))
+            values = frame["USUBJID"].map(chosen).astype("str")
+            lin = f"derived: {var.pick} of {', '.join(sources)}"
+        elif method == "age":
+            need(str(var.birth), "birth")
+            need(str(var.at), "at")
+            values = derive.age_in_years(frame[str(var.birth)], frame[str(var.at)])
+            self.flag(
+                work,
+                values.isna() & frame[str(var.birth)].notna(),
+                code="age-not-derivable",
+                severity="warning",
+                variable=var.name,
+                column=work.lineage.get(str(var.birth)),
+                values=frame[str(var.birth)],
+                message=lambda v: (
+                    f"AGE left empty: {var.birth} {v!r} or {var.at} is not a complete date"
+                ),
+            )
+            lin = f"derived: years from {var.birth} to {var.at}"
+        elif method in ("arm", "actual_arm"):
+            arms = self.study.spec.arms
+            if len(arms) > 1:
+                raise self.spec_error(
+                    d,
+                    i,
+                    "method",
+                    "study.yaml has several arms: map ARMCD from the raw randomisation column "
+                    "with assign_ct instead",
+                )
+            planned = getattr(arms[0], str(var.field))
+            values = pd.Series(planned, index=frame.index, dtype="str")
+            lin = f"spec: study.yaml arms {var.field}"
+            if method == "actual_arm":
+                exposure = var.exposure or "EX"
+                if exposure not in works:
+                    raise self.spec_error(
+                        d, i, "exposure", f"{exposure} is not among the study's domains"
+                    )
+                treated = frame["USUBJID"].isin(works[exposure].frame["USUBJID"])
+                values = values.where(treated, str(var.untreated))
+                lin = f"derived: planned arm when the subject has {exposure} records"
+        else:  # pragma: no cover - the spec model lists every method
+            raise self.spec_error(d, i, "method", f"method {method} is not available here")
+        frame[var.name] = values
+        work.lineage[var.name] = pd.Series(lin, index=frame.index) if isinstance(lin, str) else lin
+
+    def decode(
+        self, domain: str, i: int, source: str, codelist: str, values: pd.Series
+    ) -> pd.Series:
+        try:
+            target = metadata.codelist(codelist)
+            variables = metadata.domain_variables(domain).set_index("name")["codelist"]
+            source_name = variables.get(source)
+            source_name = source if source_name is None or pd.isna(source_name) else source_name
+            source_cl = metadata.codelist(str(source_name))
+        except metadata.MetadataError as exc:
+            raise self.spec_error(domain, i, "codelist", str(exc)) from None
+        by_code = target.terms.dropna(subset=["term_code"]).drop_duplicates("term_code")
+        by_code = by_code.set_index("term_code")["term"]
+        src_terms = source_cl.terms.dropna(subset=["term_code"]).drop_duplicates("term")
+        code_of = src_terms.set_index("term")["term_code"]
+        return values.map(code_of).map(by_code).astype("str")
+
+    def visitnum(self, work: _Work, i: int, var: VariableSpec) -> pd.Series:
+        frame, d = work.frame, work.spec.domain
+        col = str(var.raw)
+        schedule = self.study.spec.visits
+        table: dict[str, float] = {}
+        for v in schedule:
+            table[v.visit.casefold()] = v.visitnum
+            for text in v.collected:
+                table[str(text).strip().casefold()] = v.visitnum
+        unsched = self.study.spec.unscheduled
+        unsched_labels = {str(t).strip().casefold() for t in (unsched.collected if unsched else [])}
+        labels = frame[col].astype("str").str.strip().str.casefold()
+        planned = labels.map(table).astype("float64")
+        is_unsched = labels.isin(unsched_labels).fillna(False).astype(bool)
+        unknown = frame[col].notna() & planned.isna() & ~is_unsched
+        self.flag(
+            work,
+            unknown,
+            code="visit-unmapped",
+            severity="error",
+            variable="VISITNUM",
+            column=col,
+            values=frame[col],
+            message=lambda v: (
+                f"visit {v!r} is not a planned visit or unscheduled label in "
+                "study.yaml; VISITNUM left empty"
+            ),
+        )
+        if not is_unsched.any():
+            return planned
+        date_col = var.date
+        if date_col is None or date_col not in frame:
+            raise self.spec_error(d, i, "date", "unscheduled visits need the record date (date:)")
+        day = derive.date_part(frame[date_col])
+        known = pd.DataFrame({"USUBJID": frame["USUBJID"], "DAY": day, "NUM": planned})
+        known = known.dropna().sort_values("DAY")
+        known["NUM"] = known.groupby("USUBJID")["NUM"].cummax()
+        target = pd.DataFrame({"USUBJID": frame["USUBJID"], "DAY": day})
+        target = target.loc[is_unsched & day.notna()].sort_values("DAY")
+        undated = is_unsched & day.isna()
+        self.flag(
+            work,
+            undated,
+            code="visit-unscheduled-undated",
+            severity="error",
+            variable="VISITNUM",
+            column=col,
+            values=frame[col],
+            message=lambda v: f"unscheduled visit {v!r} has no complete date; VISITNUM left empty",
+        )
+        if target.empty:
+            return planned
+        prev = pd.merge_asof(
+            target.reset_index(), known, on="DAY", by="USUBJID", direction="backward"
+        ).set_index("index")
+        prev["NUM"] = prev["NUM"].fillna(0.0)
+        prev["K"] = prev.groupby(["USUBJID", "NUM"])["DAY"].rank(method="dense")
+        return planned.fillna((prev["NUM"] + prev["K"] / 100).round(2))
+
+    def visit_names(self, visitnum: pd.Series) -> pd.Series:
+        names = {v.visitnum: v.visit for v in self.study.spec.visits}
+        out = visitnum.map(names).astype("str")
+        unsched = self.study.spec.unscheduled
+        label = unsched.visit if unsched else "UNSCHEDULED"
+        other = visitnum.notna() & out.isna()
+        text = label + " " + visitnum.map("{:.2f}".format, na_action="ignore").astype("str")
+        return out.mask(other, text)
+
+    # --- final assembly ----------------------------------------------------------------------
+
+    def finish(self, work: _Work) -> tuple[pd.DataFrame, pd.DataFrame]:
+        d, frame = work.spec.domain, work.frame
+        meta = metadata.domain_variables(d)
+        frame["STUDYID"] = self.study.studyid
+        frame["DOMAIN"] = d
+        work.lineage["STUDYID"] = pd.Series("spec: study.yaml studyid", index=frame.index)
+        work.lineage["DOMAIN"] = pd.Series("spec: domain", index=frame.index)
+        work.lineage["USUBJID"] = pd.Series(
+            f"spec: STUDYID + {work.spec.source.subject}", index=frame.index
+        )
+        mapped = ["STUDYID", "DOMAIN", "USUBJID"] + [v.name for v in work.spec.variables]
+        if work.spec.source.transpose:
+            t = work.spec.source.transpose
+            mapped += [t.result, *{n for v in t.columns.values() for n in v}]
+        if work.spec.units:
+            mapped += [f"{d}STRESC", f"{d}STRESN", f"{d}STRESU"]
+            mapped += [f"{d}STNR{x}" for x in ("LO", "HI") if f"{d}ORNR{x}" in frame]
+        known = meta["name"].tolist()
+        order = [n for n in known if n in mapped]
+        extra = [n for n in dict.fromkeys(mapped) if n not in known]
+        for name in extra:
+            self.findings.append(
+                Finding(
+                    "variable-not-in-sdtmig",
+                    "warning",
+                    f"{name} is not a {d} variable of SDTMIG {metadata.SDTMIG_VERSION}; it is kept "
+                    "after the standard variables (consider SUPP{d})".replace("{d}", d),
+                    dataset=d,
+                    variable=name,
+                )
+            )
+        columns = order + extra
+        types = meta.set_index("name")["type"].to_dict()
+        out = pd.DataFrame(index=frame.index)
+        for name in columns:
+            values = frame[name]
+            if types.get(name) == "Num":
+                if values.dtype == "str" or values.dtype == object:
+                    numbers = pd.to_numeric(values, errors="coerce")
+                    bad = values.notna() & numbers.isna()
+                    self.flag(
+                        work,
+                        bad,
+                        code="value-not-numeric",
+                        severity="error",
+                        variable=name,
+                        column=work.lineage.get(name),
+                        values=values,
+                        message=lambda v, name=name: (
+                            f"{name} is numeric in SDTMIG; {v!r} is not a number and is left empty"
+                        ),
+                    )
+                    values = numbers
+                out[name] = values.astype("float64")
+            else:
+                out[name] = values.astype("str") if values.dtype != "str" else values
+        keys = ["USUBJID", *[k for k in metadata.domain_keys(d) if k != "STUDYID"]]
+        seq_var = f"{d}SEQ"
+        if seq_var in out:
+            keys = ["USUBJID", seq_var]
+        sortable = out.assign(**{ROW: frame[ROW]})
+        order_index = derive.sort_order(sortable, keys)
+        out = out.loc[order_index]
+        record_of = pd.Series(np.arange(1, len(out) + 1), index=order_index)
+        for label, finding in work.pending:
+            self.findings.append(dataclasses.replace(finding, record=int(record_of[label])))
+        work.pending = []
+        lineage = pd.DataFrame(
+            {
+                "dataset": d,
+                "record": np.arange(1, len(out) + 1),
+                "usubjid": out["USUBJID"].to_numpy(),
+                "seq": out[seq_var].to_numpy() if seq_var in out else np.nan,
+                "source_file": work.sheet.file,
+                "source_sheet": work.sheet.sheet,
+                "source_row": frame.loc[order_index, ROW].to_numpy(),
+            }
+        )
+        for name in columns:
+            lin = work.lineage.get(name)
+            lineage[name] = lin.loc[order_index].to_numpy() if lin is not None else None
+        return out.reset_index(drop=True), lineage
+
+
+def build_sdtm(
+    study: Study,
+    export: RawExport,
+    *,
+    on_issue: OnIssue = "warn",
+    progress: Progress | None = None,
+) -> SdtmResult:
+    """Map a raw export into the SDTM domains of a study.
+
+    Returns the domains (SDTMIG variable order, sorted by keys), their lineage tables and the
+    findings. With ``on_issue="stop"`` the first error finding raises FindingsError.
+
+    Example:
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.raw import read_export
+        >>> result = build_sdtm(load_study("mappings/hucmsc-t2dm"),
+        ...     read_export("examples/hucmsc-t2dm/raw-export.xlsx"))  # doctest: +SKIP
+        >>> len(result.domains["DM"])  # doctest: +SKIP
+        16
+    """
+    builder = _Builder(study, export)
+    works: dict[str, _Work] = {}
+    for code, spec in study.domains.items():
+        if progress:
+            progress(f"mapping {code} from sheet {spec.source.sheet}")
+        try:
+            metadata.domain_variables(code)
+        except metadata.MetadataError as exc:
+            raise SpecError(str(study.files[code]), None, "domain", str(exc)) from None
+        works[code] = builder.raw_pass(spec)
+    if "DM" in works:
+        builder.derived_pass(works["DM"], works)
+        dm_subjects = set(works["DM"].frame["USUBJID"].dropna())
+        for code, work in works.items():
+            if code == "DM":
+                continue
+            builder.flag(
+                work,
+                ~work.frame["USUBJID"].isin(dm_subjects),
+                code="subject-not-in-dm",
+                severity="error",
+                variable="USUBJID",
+                column=work.spec.source.subject,
+                values=work.frame["USUBJID"],
+                message=lambda v: f"subject {v} has no DM record (check the subject number)",
+            )
+    for code, work in works.items():
+        if code != "DM":
+            builder.derived_pass(work, works)
+    domains, lineage, rows = {}, {}, {}
+    for code, work in works.items():
+        domains[code], lineage[code] = builder.finish(work)
+        rows[f"{work.sheet.sheet}"] = len(work.sheet.frame)
+    findings = emit(builder.findings, on_issue)
+    return SdtmResult(domains, lineage, findings, rows)
+
+
+def _round(values: pd.Series, digits: pd.Series) -> pd.Series:
+    """Round each value to its own number of decimals (NaN digits: 10 significant digits)."""
+    out = values.copy()
+    for d in digits.dropna().unique():
+        rows = digits == d
+        out = out.mask(rows, values.where(rows).round(int(d)))
+    free = digits.isna() & values.notna()
+    if free.any():
+        v = values.where(free)
+        mag = np.floor(np.log10(np.abs(v.where(v != 0, 1.0))))
+        scale = 10.0 ** (9 - mag)
+        out = out.mask(free, np.round(v * scale) / scale)
+    return out
+
+
+def _fmt(values: pd.Series) -> pd.Series:
+    """Shortest text of floats without a trailing .0 (7.0 -> '7', 7.25 -> '7.25')."""
+    text = values.astype("str")
+    return text.str.replace(r"\.0$", "", regex=True).where(values.notna())
