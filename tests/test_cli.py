@@ -1,0 +1,137 @@
+import json
+
+import pyreadstat
+import pytest
+from click.testing import CliRunner
+from support import EXAMPLE_EXPORT, EXAMPLE_SPECS, tiny_sheets, write_csv_export
+
+from trialflow.cli import cli
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_every_command_has_help_with_an_example(runner):
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in ("map", "run", "demo", "synth"):
+        assert name in result.output
+        sub = runner.invoke(cli, [name, "-h"])
+        assert sub.exit_code == 0 and "Example:" in sub.output
+
+
+def test_map_writes_the_output_folder(runner, tiny_export, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(
+        cli, ["map", str(EXAMPLE_SPECS), "--raw", str(tiny_export), "--out", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("dm", "vs", "lb", "ex", "ae"):
+        assert (out / "sdtm" / f"{name}.xpt").exists()
+        assert (out / "lineage" / f"{name}.csv").exists()
+    assert (out / "validation" / "report.json").exists()
+    assert (out / "validation" / "report.xlsx").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {e["path"] for e in manifest["files"]} >= {"sdtm/dm.xpt", "validation/report.json"}
+    assert "0 errors" in result.output
+
+
+def test_errors_in_the_data_give_exit_1_and_a_report_naming_the_cell(runner, tmp_path):
+    sheets = tiny_sheets()
+    sheets["DEMOG"][0]["SEX"] = "Unknown gender"
+    export = write_csv_export(tmp_path / "raw", sheets)
+    out = tmp_path / "out"
+    result = runner.invoke(
+        cli, ["run", str(EXAMPLE_SPECS), "--raw", str(export), "--out", str(out), "-q"]
+    )
+    assert result.exit_code == 1
+    assert "ct-unmapped-value" in result.output
+    report = json.loads((out / "validation" / "report.json").read_text())
+    [finding] = [f for f in report["findings"] if f["code"] == "ct-unmapped-value"]
+    assert finding["source"] == {
+        "file": "raw/DEMOG.csv",
+        "sheet": "DEMOG",
+        "row": 2,
+        "column": "SEX",
+    }
+    assert finding["dataset"] == "DM" and finding["variable"] == "SEX" and finding["record"] == 1
+    assert report["summary"]["by_severity"]["error"] == 1
+
+
+def test_strict_stops_with_exit_1_and_one_line(runner, tmp_path):
+    sheets = tiny_sheets()
+    sheets["DEMOG"][0]["SEX"] = "?"
+    export = write_csv_export(tmp_path / "raw", sheets)
+    result = runner.invoke(
+        cli,
+        [
+            "map",
+            str(EXAMPLE_SPECS),
+            "--raw",
+            str(export),
+            "--out",
+            str(tmp_path / "o"),
+            "--strict",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: error ct-unmapped-value: DM.SEX")
+    assert "stopped by --strict" in result.output
+
+
+def test_file_that_is_not_really_xlsx_is_exit_2_without_traceback(runner, tmp_path):
+    fake = tmp_path / "export.xlsx"
+    fake.write_bytes(b"\x00not a workbook")
+    result = runner.invoke(
+        cli, ["map", str(EXAMPLE_SPECS), "--raw", str(fake), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: {fake}: not a readable .xlsx workbook (the file is not a zip)"
+    ]
+    assert "Traceback" not in result.output
+
+
+def test_unknown_spec_key_is_exit_2_naming_file_and_line(runner, tiny_export, study_copy, tmp_path):
+    path = study_copy / "vs.yaml"
+    path.write_text(path.read_text().replace("  sheet: VITALS", "  sheet: VITALS\n  sheeet: VS"))
+    result = runner.invoke(
+        cli, ["map", str(study_copy), "--raw", str(tiny_export), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    line = path.read_text().splitlines().index("  sheeet: VS") + 1
+    assert result.output.strip() == f"Error: {path}:{line}: source.sheeet: unknown key"
+
+
+def test_missing_sheet_is_exit_2(runner, tmp_path):
+    sheets = tiny_sheets()
+    del sheets["VITALS"]
+    export = write_csv_export(tmp_path / "raw", sheets)
+    result = runner.invoke(
+        cli, ["map", str(EXAMPLE_SPECS), "--raw", str(export), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert "no sheet 'VITALS'" in result.output
+
+
+def test_synth_writes_a_workbook_and_refuses_other_suffixes(runner, tmp_path):
+    out = tmp_path / "export.xlsx"
+    result = runner.invoke(cli, ["synth", "--subjects", "3", "--seed", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and "3 synthetic subjects" in result.output
+    bad = runner.invoke(cli, ["synth", "--out", str(tmp_path / "export.csv")])
+    assert bad.exit_code == 2 and "written as .xlsx" in bad.output
+
+
+def test_demo_maps_the_bundled_example(runner, tmp_path):
+    assert EXAMPLE_EXPORT.exists()
+    out = tmp_path / "demo"
+    result = runner.invoke(cli, ["demo", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    dm, meta = pyreadstat.read_xport(str(out / "sdtm" / "dm.xpt"))
+    assert len(dm) == 16 and meta.table_name == "DM"
+    assert sorted(dm["SEX"].value_counts().items()) == [("F", 4), ("M", 12)]
+    assert "synthetic" in result.output

@@ -1,0 +1,243 @@
+"""The trialflow command line: each command parses, calls one library function, renders.
+
+Exit codes: 0 ok, 1 errors found in the data, 2 bad usage or input that can't be used.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from trialflow import __version__
+from trialflow.errors import FindingsError, TrialflowError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class UsageError(click.ClickException):
+    """Bad input: exit 2 with one line."""
+
+    exit_code = 2
+
+
+class DataErrors(click.ClickException):
+    """Errors in the data under --strict: exit 1 with one line."""
+
+    exit_code = 1
+
+
+def _progress(quiet: bool):
+    if quiet:
+        return None
+
+    def say(message: str) -> None:
+        click.echo(f"  {message}", err=True)
+
+    return say
+
+
+def _run(func, *args, **kwargs):
+    """Call a library function; its errors become one line and the right exit code."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # findings are rendered by the command instead
+        try:
+            return func(*args, **kwargs)
+        except FindingsError as exc:
+            raise DataErrors(f"{exc} (stopped by --strict)") from None
+        except TrialflowError as exc:
+            raise UsageError(str(exc)) from None
+
+
+def _render(result, title: str) -> None:
+    """Print a short summary of a run: files, records, findings by severity and code."""
+    click.echo(f"{title}: {result.study.studyid} -> {result.out}")
+    for code, frame in result.sdtm.domains.items():
+        subjects = frame["USUBJID"].nunique() if "USUBJID" in frame else 0
+        click.echo(
+            f"  {code:<4} {len(frame):>7} records  {subjects:>6} subjects  sdtm/{code.lower()}.xpt"
+        )
+    counts = Counter(f.severity for f in result.findings)
+    click.echo(
+        f"  findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
+        f"{counts.get('notice', 0)} notices (validation/report.json, validation/report.xlsx)"
+    )
+    shown = [f for f in result.findings if f.severity in ("error", "warning")]
+    for f in shown[:10]:
+        click.echo(f"    {f.one_line()}")
+    if len(shown) > 10:
+        click.echo(f"    ... and {len(shown) - 10} more in validation/report.json")
+    click.echo(f"  lineage: {result.out / 'lineage'}   manifest: {result.out / 'manifest.json'}")
+    if result.study.spec.study.synthetic:
+        click.echo("  note: the raw data of this study are synthetic")
+
+
+def _exit_for(result) -> None:
+    if result.errors:
+        sys.exit(1)
+
+
+study_arg = click.argument(
+    "study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+raw_option = click.option(
+    "--raw",
+    "raw",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The raw export: an .xlsx workbook or a folder of .csv files.",
+)
+out_option = click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (created if needed).",
+)
+strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    help="Stop at the first error in the data (exit 1) instead of reporting it.",
+)
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="trialflow")
+def cli() -> None:
+    """trialflow: raw CRF exports to CDISC SDTM and SAS XPORT files, from YAML mapping specs.
+
+    \b
+    Example:
+        trialflow demo --out trialflow-demo
+    """
+
+
+@cli.command("map", context_settings=CONTEXT)
+@study_arg
+@raw_option
+@out_option
+@strict_option
+@quiet_option
+def map_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool) -> None:
+    """Map a raw export to SDTM: DIR/sdtm/*.xpt, DIR/lineage/, DIR/validation/report.*.
+
+    STUDY_DIR is a folder of mapping specs (study.yaml and one YAML per domain).
+
+    \b
+    Example:
+        trialflow map mappings/hucmsc-t2dm --raw export.xlsx --out out
+    """
+    from trialflow.pipeline import map_study
+
+    result = _run(
+        map_study,
+        study_dir,
+        raw,
+        out,
+        on_issue="stop" if strict else "none",
+        progress=_progress(quiet),
+    )
+    _render(result, "mapped")
+    _exit_for(result)
+
+
+@cli.command("run", context_settings=CONTEXT)
+@study_arg
+@raw_option
+@out_option
+@strict_option
+@quiet_option
+def run_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool) -> None:
+    """Run the whole pipeline on a raw export (today: map to SDTM and write it).
+
+    \b
+    Example:
+        trialflow run mappings/hucmsc-t2dm --raw export.xlsx --out out
+    """
+    from trialflow.pipeline import run_study
+
+    result = _run(
+        run_study,
+        study_dir,
+        raw,
+        out,
+        on_issue="stop" if strict else "none",
+        progress=_progress(quiet),
+    )
+    _render(result, "run")
+    _exit_for(result)
+
+
+@cli.command("demo", context_settings=CONTEXT)
+@click.option(
+    "--out",
+    "out",
+    default=Path("trialflow-demo"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder.",
+)
+@quiet_option
+def demo_command(out: Path, quiet: bool) -> None:
+    """Run the pipeline on the bundled example study (synthetic data).
+
+    \b
+    Example:
+        trialflow demo --out trialflow-demo
+    """
+    from trialflow.pipeline import example_paths, run_study
+
+    study_dir, raw = example_paths()
+    if not raw.exists() or not study_dir.exists():
+        raise UsageError(
+            f"the bundled example is not here ({raw}); demo runs from a source checkout of "
+            "trialflow"
+        )
+    result = _run(run_study, study_dir, raw, out, on_issue="none", progress=_progress(quiet))
+    _render(result, "demo")
+    click.echo(f"outputs are in {out.resolve()}")
+    _exit_for(result)
+
+
+@cli.command("synth", context_settings=CONTEXT)
+@click.option(
+    "--subjects",
+    default=16,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Number of subjects.",
+)
+@click.option("--seed", default=2022, show_default=True, type=int, help="Random seed.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The .xlsx file to write.",
+)
+def synth_command(subjects: int, seed: int, out: Path) -> None:
+    """Write a synthetic raw CRF export of the example study's design (no real patient data).
+
+    \b
+    Example:
+        trialflow synth --subjects 40 --seed 7 --out export.xlsx
+    """
+    from trialflow.io.workbook import write_workbook
+    from trialflow.synth import synthesize
+
+    if out.suffix.lower() != ".xlsx":
+        raise UsageError(f"{out}: the synthetic export is written as .xlsx")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheets = _run(synthesize, subjects=subjects, seed=seed)
+    write_workbook(sheets, out)
+    rows = ", ".join(f"{name} {len(frame)}" for name, frame in sheets.items() if name != "README")
+    click.echo(f"wrote {out} ({subjects} synthetic subjects, seed {seed}; rows: {rows})")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Console entry point."""
+    cli()

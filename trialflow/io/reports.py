@@ -1,0 +1,177 @@
+"""Writers for the run's reports: findings (JSON and xlsx), lineage tables and the manifest.
+
+Everything written is deterministic (no clock, sorted keys) and every text cell that a
+spreadsheet would take for a formula (starting with = + - @, or a tab or carriage return) is
+neutralised with a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from trialflow.errors import Finding
+from trialflow.io.workbook import write_workbook
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(values: pd.Series) -> pd.Series:
+    """Prefix text that a spreadsheet would run as a formula with an apostrophe.
+
+    Example:
+        >>> neutralise(pd.Series(["=1+1", "ok", None])).tolist()
+        ["'=1+1", 'ok', nan]
+    """
+    text = values.astype("str")
+    risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+    return text.mask(risky, "'" + text)
+
+
+def summarise(findings: Sequence[Finding]) -> dict[str, object]:
+    """Counts of findings by severity, code and dataset.
+
+    Example:
+        >>> summarise([])["total"]
+        0
+    """
+    return {
+        "total": len(findings),
+        "by_severity": dict(sorted(Counter(f.severity for f in findings).items())),
+        "by_code": dict(sorted(Counter(f.code for f in findings).items())),
+        "by_dataset": dict(sorted(Counter(f.dataset or "" for f in findings).items())),
+    }
+
+
+def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
+    """One row per finding with flat source columns, for spreadsheets and CSV.
+
+    Example:
+        >>> findings_frame([]).columns.tolist()[:3]
+        ['severity', 'code', 'dataset']
+    """
+    columns = [
+        "severity",
+        "code",
+        "dataset",
+        "variable",
+        "record",
+        "usubjid",
+        "value",
+        "message",
+        "refs",
+        "source_file",
+        "source_sheet",
+        "source_row",
+        "source_column",
+    ]
+    rows = []
+    for f in findings:
+        s = f.source
+        rows.append(
+            [
+                f.severity,
+                f.code,
+                f.dataset,
+                f.variable,
+                f.record,
+                f.usubjid,
+                f.value,
+                f.message,
+                " ".join(f.refs),
+                s.file if s else None,
+                s.sheet if s else None,
+                s.row if s else None,
+                s.column if s else None,
+            ]
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def write_report_json(findings: Sequence[Finding], path: Path, **context: object) -> Path:
+    """Write report.json: ``{"findings": [...], "summary": {...}}`` plus any context keys.
+
+    Example:
+        >>> write_report_json([], Path("/tmp/report.json")).name  # doctest: +SKIP
+        'report.json'
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"findings": [f.to_dict() for f in findings], "summary": summarise(findings)}
+    body.update(context)
+    path.write_text(json.dumps(body, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_report_xlsx(findings: Sequence[Finding], path: Path) -> Path:
+    """Write report.xlsx with a Summary sheet (counts by dataset, code, severity) and Details.
+
+    Example:
+        >>> write_report_xlsx([], Path("/tmp/report.xlsx")).name  # doctest: +SKIP
+        'report.xlsx'
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    details = findings_frame(findings)
+    summary = (
+        details.groupby(["dataset", "code", "severity"], dropna=False)
+        .size()
+        .reset_index(name="count")
+    )
+    sheets = {"Summary": _safe(summary), "Details": _safe(details)}
+    return write_workbook(sheets, path)
+
+
+def _safe(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == "str" or out[col].dtype == object:
+            out[col] = neutralise(out[col])
+    return out
+
+
+def write_lineage_csv(lineage: pd.DataFrame, path: Path) -> Path:
+    """Write one domain's lineage table as CSV (UTF-8), formula-like text neutralised.
+
+    Example:
+        >>> lineage = pd.DataFrame({"record": [1]})
+        >>> write_lineage_csv(lineage, Path("/tmp/dm.csv")).name  # doctest: +SKIP
+        'dm.csv'
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _safe(lineage).to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+def sha256(path: Path) -> str:
+    """Hex sha256 of a file.
+
+    Example:
+        >>> len(sha256(Path(__file__)))
+        64
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(out: Path, files: Iterable[Path], **context: object) -> Path:
+    """Write DIR/manifest.json listing every output file with its size and sha256.
+
+    Example:
+        >>> write_manifest(Path("/tmp/out"), []).name  # doctest: +SKIP
+        'manifest.json'
+    """
+    entries = [
+        {"path": p.relative_to(out).as_posix(), "bytes": p.stat().st_size, "sha256": sha256(p)}
+        for p in sorted(set(files))
+    ]
+    path = out / "manifest.json"
+    body = {"files": entries, **context}
+    path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    return path

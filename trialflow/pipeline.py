@@ -1,0 +1,158 @@
+"""The pipeline: raw export + study specs -> SDTM datasets, XPT files, lineage and reports.
+
+Each stage is a separate call (read, map, write), so a later stage can be added to
+:func:`run_study` without touching the others. The CLI calls these functions and renders what
+they return; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trialflow import __version__
+from trialflow.errors import Finding, OnIssue
+from trialflow.io import reports
+from trialflow.io.xpt import XptVariable, write_xpt
+from trialflow.mapping.load import Study, load_study
+from trialflow.raw import read_export
+from trialflow.sdtm import metadata
+from trialflow.sdtm.build import SdtmResult, build_sdtm
+
+Progress = Callable[[str], None]
+
+EXAMPLE_STUDY = "hucmsc-t2dm"
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the output folder, the SDTM result and every file written."""
+
+    out: Path
+    study: Study
+    sdtm: SdtmResult
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every finding of the run."""
+        return self.sdtm.findings
+
+    @property
+    def errors(self) -> int:
+        """How many findings have severity error."""
+        return sum(f.severity == "error" for f in self.findings)
+
+
+def xpt_variables(domain: str, frame) -> list[XptVariable]:
+    """XPT metadata of an SDTM dataset's columns from the SDTMIG metadata (labels and types).
+
+    Example:
+        >>> import pandas as pd
+        >>> xpt_variables("DM", pd.DataFrame(columns=["STUDYID"]))[0].label
+        'Study Identifier'
+    """
+    meta = metadata.domain_variables(domain).set_index("name")
+    out = []
+    for name in frame.columns:
+        if name in meta.index:
+            out.append(XptVariable(name, str(meta.at[name, "label"]), str(meta.at[name, "type"])))
+        else:
+            out.append(XptVariable(name))
+    return out
+
+
+def write_sdtm(result: SdtmResult, out: Path, progress: Progress | None = None) -> list[Path]:
+    """Write each SDTM domain to DIR/sdtm/<domain>.xpt and its lineage to DIR/lineage/.
+
+    Example:
+        >>> write_sdtm(result, Path("out"))  # doctest: +SKIP
+        [PosixPath('out/sdtm/ex.xpt'), ...]
+    """
+    files = []
+    for code, frame in result.domains.items():
+        if progress:
+            progress(f"writing {code.lower()}.xpt ({len(frame)} records)")
+        path = out / "sdtm" / f"{code.lower()}.xpt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        files.append(
+            write_xpt(
+                frame,
+                path,
+                dataset=code,
+                label=metadata.domain_label(code),
+                variables=xpt_variables(code, frame),
+            )
+        )
+        files.append(
+            reports.write_lineage_csv(result.lineage[code], out / "lineage" / f"{code.lower()}.csv")
+        )
+    return files
+
+
+def map_study(
+    study_dir: str | Path,
+    raw: str | Path,
+    out: str | Path,
+    *,
+    on_issue: OnIssue = "warn",
+    progress: Progress | None = None,
+) -> RunResult:
+    """Map a raw export to SDTM and write DIR/sdtm/*.xpt, DIR/lineage/, the reports and manifest.
+
+    Example:
+        >>> r = map_study("mappings/hucmsc-t2dm", "examples/hucmsc-t2dm/raw-export.xlsx",
+        ...               "out")  # doctest: +SKIP
+        >>> sorted(p.name for p in r.files if p.suffix == ".xpt")  # doctest: +SKIP
+        ['ae.xpt', 'dm.xpt', 'ex.xpt', 'lb.xpt', 'vs.xpt']
+    """
+    out = Path(out)
+    study = load_study(study_dir)
+    export = read_export(raw)
+    result = build_sdtm(study, export, on_issue=on_issue, progress=progress)
+    out.mkdir(parents=True, exist_ok=True)
+    files = write_sdtm(result, out, progress)
+    context = {
+        "study": study.studyid,
+        "raw_export": export.name,
+        "synthetic": study.spec.study.synthetic,
+        "trialflow": __version__,
+        "sdtmig": metadata.SDTMIG_VERSION,
+        "ct": metadata.ct_version(),
+    }
+    files.append(
+        reports.write_report_json(result.findings, out / "validation" / "report.json", **context)
+    )
+    files.append(reports.write_report_xlsx(result.findings, out / "validation" / "report.xlsx"))
+    files.append(reports.write_manifest(out, files, **context))
+    return RunResult(out, study, result, files)
+
+
+def run_study(
+    study_dir: str | Path,
+    raw: str | Path,
+    out: str | Path,
+    *,
+    on_issue: OnIssue = "warn",
+    progress: Progress | None = None,
+) -> RunResult:
+    """The whole pipeline as far as it exists: today mapping to SDTM and writing it.
+
+    Example:
+        >>> run_study("mappings/hucmsc-t2dm", "examples/hucmsc-t2dm/raw-export.xlsx",
+        ...           "out").errors  # doctest: +SKIP
+        0
+    """
+    return map_study(study_dir, raw, out, on_issue=on_issue, progress=progress)
+
+
+def example_paths() -> tuple[Path, Path]:
+    """The bundled example study's spec folder and raw export, in a source checkout.
+
+    Example:
+        >>> example_paths()[0].name  # doctest: +SKIP
+        'hucmsc-t2dm'
+    """
+    root = Path(__file__).resolve().parent.parent
+    return root / "mappings" / EXAMPLE_STUDY, root / "examples" / EXAMPLE_STUDY / "raw-export.xlsx"
