@@ -135,3 +135,17 @@ def test_demo_maps_the_bundled_example(runner, tmp_path):
     assert len(dm) == 16 and meta.table_name == "DM"
     assert sorted(dm["SEX"].value_counts().items()) == [("F", 4), ("M", 12)]
     assert "synthetic" in result.output
+
+
+def test_an_unexpected_failure_is_still_one_line(runner, tiny_export, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr("trialflow.pipeline.map_study", broken)
+    args = ["map", str(EXAMPLE_SPECS), "--raw", str(tiny_export), "--out", str(tmp_path / "o")]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "Error: internal error, please report it: ZeroDivisionError: division by zero "
+        "(set TRIALFLOW_TRACEBACK=1 to see where)"
+    ]

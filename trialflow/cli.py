@@ -5,6 +5,7 @@ Exit codes: 0 ok, 1 errors found in the data, 2 bad usage or input that can't be
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections import Counter
@@ -50,6 +51,14 @@ def _run(func, *args, **kwargs):
             raise DataErrors(f"{exc} (stopped by --strict)") from None
         except TrialflowError as exc:
             raise UsageError(str(exc)) from None
+        except Exception as exc:
+            # A bug, not the user's input: still one line, with a way to see the traceback.
+            if os.environ.get("TRIALFLOW_TRACEBACK"):
+                raise
+            raise UsageError(
+                f"internal error, please report it: {type(exc).__name__}: {exc} "
+                "(set TRIALFLOW_TRACEBACK=1 to see where)"
+            ) from None
 
 
 def _render(result, title: str) -> None:

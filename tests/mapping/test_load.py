@@ -118,3 +118,27 @@ def test_conversion_needs_exactly_one_factor(study_dir):
         match=r"lb\.yaml:\d+: units\.GLUC\.convert\.mg/dL: give exactly one of multiply, divide",
     ):
         load_study(study_dir)
+
+
+def test_a_list_where_a_value_belongs_is_one_problem(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "value: INTRAVENOUS", "value: [1, 2]")
+    line = _line_of(ex, "value: [1, 2]")
+    with pytest.raises(SpecError) as err:
+        load_study(study_dir)
+    assert str(err.value) == (
+        f"{ex}:{line}: variables[5].value: [1, 2] is not a valid value here "
+        "(expected text or a number)"
+    )
+
+
+def test_date_formats_are_checked_when_the_spec_loads(study_dir):
+    ae = study_dir / "ae.yaml"
+    _replace(ae, 'raw: END_DT, formats: ["%d-%b-%Y"', 'raw: END_DT, formats: ["%d-%q-%Y"')
+    with pytest.raises(SpecError, match=r"ae\.yaml:\d+: variables\[10\]: unknown format code '%q'"):
+        load_study(study_dir)
+    _replace(
+        ae, 'raw: END_DT, formats: ["%d-%q-%Y"', 'raw: [END_DT, START_DT], formats: ["%d-%b-%Y"'
+    )
+    with pytest.raises(SpecError, match=r"with a date and a time column give formats"):
+        load_study(study_dir)

@@ -6,6 +6,7 @@ YAML is read with a safe loader that remembers the line of every key and list it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,12 +94,15 @@ def _locate(data: Any, loc: tuple[Any, ...]) -> tuple[int | None, str]:
             line = node.lines[step]
             node = node[step]
             parts[-1:] = [f"{parts[-1]}[{step}]"] if parts else [f"[{step}]"]
-        else:
-            if isinstance(step, str) and not step.startswith(("function-", "literal[")):
-                parts.append(step.rstrip("_"))
+        elif isinstance(step, str) and not _TYPE_TAG.match(step):
+            parts.append(step.rstrip("_"))
     if line is None and isinstance(data, _LineDict) and data.lines:
         line = min(data.lines.values())
     return line, ".".join(parts)
+
+
+_TYPE_TAG = re.compile(r"^(str|int|float|bool|none|list|dict|function-\w+|literal)(\[.*\])?$")
+"""pydantic location steps that name a type tried in a union, not a key of the spec."""
 
 
 def _message(err: dict[str, Any]) -> str:
@@ -117,17 +121,19 @@ def _validate(model: type, data: Any, path: Path) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        line, key = _locate(data, loc)
-        if err.get("type") == "extra_forbidden":
-            # the location names the unknown key itself
-            pass
+        errors = exc.errors()
+        err = errors[0]
+        line, key = _locate(data, tuple(err["loc"]))
+        # a value that fits none of the types of a union fails once per type: one problem
+        same = [e for e in errors if _locate(data, tuple(e["loc"]))[1] == key]
         value = err.get("input")
         msg = _message(err)
         if err.get("type") == "literal_error":
             msg = f"{value!r} is not one of the allowed values ({err['ctx']['expected']})"
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        elif len(same) > 1 and all(e["type"].endswith("_type") for e in same):
+            msg = f"{value!r} is not a valid value here (expected text or a number)"
+        rest = len(errors) - len(same)
+        more = f" (and {rest} more problems)" if rest > 0 else ""
         raise SpecError(str(path), line, key or None, msg + more) from None
 
 
@@ -185,6 +191,26 @@ def load_study(folder: str | Path) -> Study:
         study.domains[code] = domain
         study.files[code] = path
     return study
+
+
+def key_line(study: Study, name: str, key: str) -> int | None:
+    """Line of a dotted key path (``units.GLUC.standard``) in study.yaml or a domain spec.
+
+    ``name`` is ``"study"`` or a domain code; the line of the deepest key found is returned.
+
+    Example:
+        >>> key_line(study, "LB", "units.GLUC.standard")  # doctest: +SKIP
+        40
+    """
+    node = read_yaml(study.files[name])
+    line = None
+    for part in key.split("."):
+        if isinstance(node, _LineDict) and part in node:
+            line = node.lines.get(part, line)
+            node = node[part]
+        else:
+            break
+    return line
 
 
 def spec_line(study: Study, domain: str, index: int, key: str | None = None) -> int | None:

@@ -20,6 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from trialflow.mapping.dates import compile_format
+
 Scalar = str | int | float
 Condition = dict[str, Scalar | list[Scalar]]
 
@@ -243,7 +245,25 @@ class VariableSpec(Strict):
             raise ValueError(
                 f"method {self.method} does not take {', '.join(k.rstrip('_') for k in extra)}"
             )
+        if self.method == "assign_datetime":
+            self._check_formats()
         return self
+
+    def _check_formats(self) -> None:
+        raw, formats = self.raw_columns, self.formats or []
+        nested = bool(formats) and all(isinstance(f, list) for f in formats)
+        if len(raw) > 2:
+            raise ValueError("assign_datetime takes a date column and at most a time column")
+        if len(raw) == 2 and not (nested and len(formats) == 2):
+            raise ValueError(
+                "with a date and a time column give formats: [[date formats], [time formats]]"
+            )
+        groups = formats if nested else [formats]
+        if not all(groups):
+            raise ValueError("formats must not be empty")
+        for group in groups:
+            for fmt in group:
+                compile_format(str(fmt))
 
     @property
     def raw_columns(self) -> list[str]:

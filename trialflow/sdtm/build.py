@@ -24,7 +24,7 @@ import pandas as pd
 
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError, emit
 from trialflow.mapping import methods as m
-from trialflow.mapping.load import Study, spec_line
+from trialflow.mapping.load import Study, key_line, spec_line
 from trialflow.mapping.spec import RAW_METHODS, DomainSpec, VariableSpec
 from trialflow.raw import ROW, RawExport, RawSheet
 from trialflow.sdtm import derive, metadata
@@ -68,6 +68,10 @@ class _Builder:
         where = f"variables[{index}]" + (f".{key}" if key else "") if index is not None else key
         return SpecError(file, line, where, msg)
 
+    def key_error(self, name: str, key: str, msg: str) -> SpecError:
+        """A SpecError at a dotted key of study.yaml (``name="study"``) or a domain spec."""
+        return SpecError(str(self.study.files[name]), key_line(self.study, name, key), key, msg)
+
     def term_map(self, name: str, domain: str, index: int | None) -> m.TermMap:
         """The TermMap of a codelist: CDISC CT plus the study's collected values."""
         if name in self.term_maps:
@@ -92,9 +96,8 @@ class _Builder:
             terms = cl.terms["term"].astype("str").tolist()
             unknown = sorted(set(declared) - set(terms))
             if unknown and not cl.extensible:
-                raise SpecError(
-                    str(self.study.files["study"]),
-                    None,
+                raise self.key_error(
+                    "study",
                     f"controlled_terms.{name}",
                     f"{', '.join(unknown)} not in non-extensible codelist {name} "
                     f"({cl.code}, CT {metadata.ct_version()})",
@@ -289,9 +292,8 @@ class _Builder:
                 tm = self.term_map(str(cl), spec.domain, None)
                 mapped = tm.map(pd.Series([str(value)]))
                 if mapped.isna().iloc[0]:
-                    raise SpecError(
-                        str(self.study.files[spec.domain]),
-                        None,
+                    raise self.key_error(
+                        spec.domain,
                         f"source.transpose.columns.{column}.{name}",
                         f"{value!r} is not a term of codelist {cl}",
                     )
@@ -358,17 +360,6 @@ class _Builder:
             self.assign(work, i, var, value, f"spec: {var.method} {var.value!r}")
         elif var.method == "assign_datetime":
             formats = var.formats or []
-            if len(var.raw_columns) > 2:
-                raise self.spec_error(
-                    domain, i, "raw", "give a date column and at most a time column"
-                )
-            if len(var.raw_columns) == 2 and not (formats and isinstance(formats[0], list)):
-                raise self.spec_error(
-                    domain,
-                    i,
-                    "formats",
-                    "with a date and a time column give [[date formats], [time formats]]",
-                )
             try:
                 result = m.assign_datetime(frame, var.raw_columns, formats)
             except ValueError as exc:
@@ -411,9 +402,8 @@ class _Builder:
         testcd, orres, orresu = f"{d}TESTCD", f"{d}ORRES", f"{d}ORRESU"
         for needed in (testcd, orres):
             if needed not in frame:
-                raise SpecError(
-                    str(self.study.files[d]),
-                    None,
+                raise self.key_error(
+                    d,
                     "units",
                     f"unit standardisation needs {needed}, which the spec does not map",
                 )
@@ -429,9 +419,8 @@ class _Builder:
         for test, unit in spec.units.items():
             standard = unit_terms.map(pd.Series([unit.standard])).iloc[0]
             if pd.isna(standard):
-                raise SpecError(
-                    str(self.study.files[d]),
-                    None,
+                raise self.key_error(
+                    d,
                     f"units.{test}.standard",
                     f"{unit.standard!r} is not a term of codelist UNIT",
                 )
@@ -446,9 +435,8 @@ class _Builder:
             for original, conv in unit.convert.items():
                 orig = unit_terms.map(pd.Series([original])).iloc[0]
                 if pd.isna(orig):
-                    raise SpecError(
-                        str(self.study.files[d]),
-                        None,
+                    raise self.key_error(
+                        d,
                         f"units.{test}.convert.{original}",
                         f"{original!r} is not a term of codelist UNIT",
                     )
@@ -896,7 +884,7 @@ def build_sdtm(
         try:
             metadata.domain_variables(code)
         except metadata.MetadataError as exc:
-            raise SpecError(str(study.files[code]), None, "domain", str(exc)) from None
+            raise builder.key_error(code, "domain", str(exc)) from None
         works[code] = builder.raw_pass(spec)
     if "DM" in works:
         builder.derived_pass(works["DM"], works)
