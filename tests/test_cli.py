@@ -149,3 +149,48 @@ def test_an_unexpected_failure_is_still_one_line(runner, tiny_export, tmp_path, 
         "Error: internal error, please report it: ZeroDivisionError: division by zero "
         "(set TRIALFLOW_TRACEBACK=1 to see where)"
     ]
+
+
+def test_a_value_xpt_v5_cannot_hold_stops_naming_dataset_variable_value_and_raw_cell(
+    runner, tmp_path
+):
+    sheets = tiny_sheets()
+    sheets["AE"] = [
+        dict(
+            SUBJ="01-001",
+            AE_NO="1",
+            AE_TERM="Fièvre",
+            PT="Pyrexia",
+            SOC="General disorders",
+            START_DT="2019-01-09",
+            END_DT="2019-01-10",
+            SEVERITY="Mild",
+            SERIOUS="N",
+            RELATED="Related",
+            OUTCOME="Recovered",
+            ACTION="None",
+        )
+    ]
+    export = write_csv_export(tmp_path / "raw", sheets)
+    args = ["map", str(EXAMPLE_SPECS), "--raw", str(export), "--out", str(tmp_path / "o"), "-q"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("Error: error xpt-value-not-ascii: AE.AETERM record 1")
+    assert "Fièvre" in line
+    assert line.endswith("[raw: raw/AE.csv, sheet AE, row 2, column AE_TERM]")
+    assert not (tmp_path / "o" / "sdtm" / "ae.xpt").exists()
+
+
+def test_a_site_not_in_study_yaml_is_reported(runner, tmp_path):
+    sheets = tiny_sheets()
+    sheets["DEMOG"][1]["SITE"] = "03"
+    export = write_csv_export(tmp_path / "raw", sheets)
+    out = tmp_path / "o"
+    result = runner.invoke(
+        cli, ["map", str(EXAMPLE_SPECS), "--raw", str(export), "--out", str(out), "-q"]
+    )
+    assert result.exit_code == 1
+    report = json.loads((out / "validation" / "report.json").read_text())
+    [f] = [f for f in report["findings"] if f["code"] == "site-unknown"]
+    assert (f["variable"], f["value"], f["source"]["row"]) == ("SITEID", "03", 3)

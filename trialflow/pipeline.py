@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trialflow import __version__
-from trialflow.errors import Finding, OnIssue
+from trialflow.errors import Finding, OnIssue, XptError
 from trialflow.io import reports
 from trialflow.io.xpt import XptVariable, write_xpt
 from trialflow.mapping.load import Study, load_study
@@ -76,19 +76,35 @@ def write_sdtm(result: SdtmResult, out: Path, progress: Progress | None = None) 
             progress(f"writing {code.lower()}.xpt ({len(frame)} records)")
         path = out / "sdtm" / f"{code.lower()}.xpt"
         path.parent.mkdir(parents=True, exist_ok=True)
-        files.append(
-            write_xpt(
+        try:
+            written = write_xpt(
                 frame,
                 path,
                 dataset=code,
                 label=metadata.domain_label(code),
                 variables=xpt_variables(code, frame),
             )
-        )
+        except XptError as exc:
+            raise XptError(_with_source(exc, result.lineage[code])) from None
+        files.append(written)
         files.append(
             reports.write_lineage_csv(result.lineage[code], out / "lineage" / f"{code.lower()}.csv")
         )
     return files
+
+
+def _with_source(error: XptError, lineage) -> str:
+    """The XPT error's message, with the raw cell behind the first offending record."""
+    findings = getattr(error, "findings", [])
+    first = findings[0] if findings else None
+    if first is None or first.record is None or first.record > len(lineage):
+        return str(error)
+    row = lineage.iloc[first.record - 1]
+    column = row.get(first.variable) if first.variable else None
+    where = f"{row['source_file']}, sheet {row['source_sheet']}, row {row['source_row']}"
+    if isinstance(column, str) and not column.startswith(("spec:", "derived:")):
+        where += f", column {column}"
+    return f"{error} [raw: {where}]"
 
 
 def map_study(

@@ -68,6 +68,21 @@ class UnscheduledSpec(Strict):
     collected: list[str] = []
 
 
+class SiteSpec(Strict):
+    """One study site: SITEID as the raw export writes it, and what the study knows of it."""
+
+    siteid: str = Field(min_length=1, max_length=20)
+    name: str = ""
+    country: str | None = Field(default=None, min_length=3, max_length=3)
+
+
+class ReferenceSpec(Strict):
+    """How a DM reference date is found: the first or last date of DOMAIN.VAR (or several)."""
+
+    from_: str | list[str] = Field(alias="from")
+    pick: Literal["first", "last"]
+
+
 class EpochSpec(Strict):
     """One epoch, bounded by DM reference date variables (RFXSTDTC, RFXENDTC, ...).
 
@@ -93,7 +108,9 @@ class StudySpec(Strict):
 
     study: StudyInfo
     domains: list[str] = Field(min_length=1)
+    sites: list[SiteSpec] = []
     arms: list[ArmSpec] = Field(min_length=1)
+    reference_dates: dict[str, ReferenceSpec] = {}
     visits: list[VisitSpec] = []
     unscheduled: UnscheduledSpec | None = None
     epochs: list[EpochSpec] = []
@@ -194,7 +211,7 @@ METHOD_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "seq": (frozenset(), frozenset({"order"})),
     "epoch": (frozenset({"date"}), frozenset()),
     "last_obs_before_exposure": (frozenset({"date", "result", "by"}), frozenset()),
-    "reference_date": (frozenset({"from_", "pick"}), frozenset()),
+    "reference_date": (frozenset(), frozenset({"from_", "pick"})),
     "age": (frozenset({"birth", "at"}), frozenset()),
     "arm": (frozenset({"field"}), frozenset()),
     "actual_arm": (frozenset({"field", "untreated"}), frozenset({"exposure"})),
@@ -247,6 +264,8 @@ class VariableSpec(Strict):
             )
         if self.method == "assign_datetime":
             self._check_formats()
+        if self.method == "reference_date" and (self.from_ is None) != (self.pick is None):
+            raise ValueError("reference_date takes both from and pick, or neither (study.yaml)")
         return self
 
     def _check_formats(self) -> None:

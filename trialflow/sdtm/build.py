@@ -323,8 +323,25 @@ class _Builder:
     def apply_raw(self, work: _Work, i: int, var: VariableSpec) -> None:
         frame, domain = work.frame, work.spec.domain
         when = m.condition_mask(frame, var.when) if var.when else pd.Series(True, index=frame.index)
-        if var.method == "assign_no_ct" or var.method == "site_id":
+        if var.method == "assign_no_ct":
             self.assign(work, i, var, m.assign_no_ct(frame, var.raw_columns[0]), var.raw_columns[0])
+        elif var.method == "site_id":
+            col = var.raw_columns[0]
+            values = m.assign_no_ct(frame, col)
+            sites = [s.siteid for s in self.study.spec.sites]
+            if sites:
+                self.flag(
+                    work,
+                    values.notna() & ~values.isin(sites),
+                    code="site-unknown",
+                    severity="error",
+                    variable=var.name,
+                    column=col,
+                    values=values,
+                    message=lambda v: f"site {v!r} is not among the sites of study.yaml "
+                    f"({', '.join(sites)})",
+                )
+            self.assign(work, i, var, values, col)
         elif var.method == "assign_ct":
             tm = self.term_map(var.codelist or "", domain, i)
             col = var.raw_columns[0]
@@ -628,7 +645,12 @@ class _Builder:
             keys = var.order or metadata.domain_keys(d)
             values, lin = derive.seq(frame, keys), f"derived: order of {', '.join(keys)}"
         elif method == "reference_date":
-            sources = [var.from_] if isinstance(var.from_, str) else list(var.from_ or [])
+            rule = var if var.from_ is not None else self.study.spec.reference_dates.get(var.name)
+            if rule is None:
+                raise self.spec_error(
+                    d, i, "method", f"study.yaml has no reference_dates.{var.name} (and no from)"
+                )
+            sources = [rule.from_] if isinstance(rule.from_, str) else list(rule.from_ or [])
             frames, names = [], []
             for ref in sources:
                 dom, _, name = ref.partition(".")
@@ -638,9 +660,9 @@ class _Builder:
                     raise self.spec_error(d, i, "from", f"{dom}.{name} is not mapped")
                 frames.append(works[dom].frame)
                 names.append(name)
-            chosen = derive.reference_dates(frames, names, str(var.pick))
+            chosen = derive.reference_dates(frames, names, str(rule.pick))
             values = frame["USUBJID"].map(chosen).astype("str")
-            lin = f"derived: {var.pick} of {', '.join(sources)}"
+            lin = f"derived: {rule.pick} of {', '.join(sources)}"
         elif method == "age":
             need(str(var.birth), "birth")
             need(str(var.at), "at")
