@@ -95,3 +95,20 @@ def test_times_and_their_combination_with_complete_dates_only():
 def test_bad_format_string_is_refused():
     with pytest.raises(DateFormatError, match="unknown format code '%q'"):
         compile_format("%d-%q-%Y")
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["12-JAN-2019", "2019/01/13", "UN-MAR-2009", "bad", None, "31-FEB-2019", "UNK-UNK-UNKN"]
+        ),
+        max_size=30,
+    )
+)
+def test_parsing_distinct_values_once_gives_the_same_as_value_by_value(values):
+    from trialflow.mapping.dates import _parse_dates
+
+    series = pd.Series(values, dtype="str")
+    fast, slow = parse_dates(series, FORMATS), _parse_dates(series, FORMATS)
+    assert fast.iso.fillna("<NA>").tolist() == slow.iso.fillna("<NA>").tolist()
+    assert fast.bad.tolist() == slow.bad.tolist()

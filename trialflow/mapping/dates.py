@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 UNKNOWN = ("UN", "UK", "UNK", "UNKN", "NK")
@@ -88,6 +89,18 @@ def _known(part: pd.Series) -> pd.Series:
     return part.notna() & ~part.str.upper().isin(UNKNOWN)
 
 
+def _on_unique(values: pd.Series, formats: list[str], parse) -> Parsed:
+    """Parse each distinct value once and spread the results back (dates repeat a lot)."""
+    codes, uniques = pd.factorize(values.astype("str"))
+    if len(uniques) == len(values) or len(uniques) == 0:
+        return parse(values, formats)
+    parsed = parse(pd.Series(uniques, dtype="str"), formats)
+    safe = np.where(codes >= 0, codes, 0)
+    iso = pd.Series(parsed.iso.to_numpy()[safe], index=values.index, dtype="str")
+    bad = pd.Series(parsed.bad.to_numpy()[safe], index=values.index, dtype=bool)
+    return Parsed(iso.where(codes >= 0), bad & (codes >= 0))
+
+
 def parse_dates(values: pd.Series, formats: list[str]) -> Parsed:
     """Convert raw date text to ISO 8601 dates, trying each format in turn.
 
@@ -99,6 +112,10 @@ def parse_dates(values: pd.Series, formats: list[str]) -> Parsed:
         >>> p.bad.tolist()
         [False, False, False, True, False]
     """
+    return _on_unique(values, formats, _parse_dates)
+
+
+def _parse_dates(values: pd.Series, formats: list[str]) -> Parsed:
     text = values.astype("str")
     iso = pd.Series(pd.NA, index=values.index, dtype="str")
     todo = text.notna()
@@ -154,6 +171,11 @@ def parse_times(values: pd.Series, formats: list[str]) -> Parsed:
         >>> parse_times(pd.Series(["7:30", "10:05", "UN:UN", "25:00"]), ["%H:%M"]).iso.tolist()
         ['07:30', '10:05', nan, nan]
     """
+    return _on_unique(values, formats, _parse_times)
+
+
+def _parse_times(values: pd.Series, formats: list[str]) -> Parsed:
+    """Parse times value by value (see :func:`parse_times`)."""
     text = values.astype("str")
     iso = pd.Series(pd.NA, index=values.index, dtype="str")
     todo = text.notna()

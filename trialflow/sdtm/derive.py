@@ -22,9 +22,15 @@ def date_part(dtc: pd.Series) -> pd.Series:
         >>> date_part(pd.Series(["2019-01-12T07:30", "2019-01", None])).dt.day.tolist()
         [12.0, nan, nan]
     """
-    text = dtc.astype("str").str.slice(0, 10)
+    codes, uniques = pd.factorize(dtc.astype("str").str.slice(0, 10))
+    text = pd.Series(uniques, dtype="str")
     complete = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
-    return pd.to_datetime(text.where(complete), format="%Y-%m-%d", errors="coerce")
+    days = pd.to_datetime(text.where(complete), format="%Y-%m-%d", errors="coerce")
+    if len(days) == 0:
+        return pd.Series(pd.NaT, index=dtc.index, dtype="datetime64[ns]")
+    picked = days.to_numpy()[np.where(codes >= 0, codes, 0)]
+    out = pd.Series(picked, index=dtc.index, dtype="datetime64[ns]")
+    return out.where(codes >= 0)
 
 
 def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
