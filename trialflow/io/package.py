@@ -1,0 +1,715 @@
+"""Read a package of SDTM/ADaM datasets from files, for validation.
+
+:func:`read_package` takes files and folders and returns a
+:class:`~trialflow.validation.core.Package` plus the findings about the files themselves.
+Supported formats:
+
+* ``.xpt``: SAS transport, version 5 and version 8 (read by pyreadstat). Text is read as UTF-8,
+  then as cp1252, then as Latin-1 (:data:`ENCODINGS`); a fallback is a ``notice``. The file's
+  layout is checked as well, since the reader silently returns the records it could read
+  from a truncated file: the size must be whole 80-byte records, the observations header must
+  be there, the bytes after the last record read must be padding, and a v8 header's record
+  count must be met.
+* ``.csv``: text with a header row; UTF-8 (with or without BOM), else cp1252, else Latin-1.
+  Only an empty cell is missing ("NA" is a value: the LBTESTCD of sodium). CSV carries no
+  types, so a column is numeric when every non-blank value is a plain number without a leading
+  zero (``001`` stays text, as identifiers need).
+* ``.parquet`` (pyarrow): integer, floating and decimal columns are numeric; everything else
+  is text (timestamps as ISO 8601 ``YYYY-MM-DDThh:mm:ss``).
+* ``.json`` and ``.ndjson``: CDISC Dataset-JSON v1.1. The dataset name and label come from
+  ``name`` and ``label``, variables and labels from ``columns``; dataTypes integer, float,
+  double and decimal (which may be a string) are numeric, all others text.
+
+Every frame holds text columns as pandas ``str`` and numeric columns as ``float64``, plus
+:data:`~trialflow.validation.core.RECORD` (the 1-based row in its file) and
+:data:`~trialflow.validation.core.FILE` (the file name). An empty text value is read as
+missing in every format: SDTM and ADaM follow SAS, where a blank character value and a
+missing one are the same thing, so the rules see one kind of "no value" whatever the format.
+
+A dataset's name is the upper-cased file stem, or the ``name`` of a Dataset-JSON file, and a
+file whose DOMAIN column holds one two-letter code other than that name is a part of that
+domain (``lbch.xpt`` and ``lbhe.xpt`` with DOMAIN ``LB``): the parts are combined into one
+dataset in file order, each record keeping its RECORD and FILE. Names starting with SUPP or AD
+are never renamed.
+
+A file that can't be used is a finding and the others are still read; only a path that does
+not exist, or a package in which nothing could be read, raises
+:class:`~trialflow.errors.RawInputError`.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trialflow.errors import Finding, RawInputError, Severity, Source
+from trialflow.validation.core import FILE, RECORD, Dataset, Kind, Package
+
+__all__ = ["ENCODINGS", "SUPPORTED_EXTENSIONS", "read_package"]
+
+ENCODINGS: tuple[str, ...] = ("UTF-8", "cp1252", "latin1")
+"""Text encodings tried in turn for XPT and CSV files; the first that decodes every byte wins."""
+
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (".xpt", ".csv", ".parquet", ".json", ".ndjson")
+"""File extensions read_package reads (compared case-insensitively)."""
+
+_FOLDER_NOTED = (".sas7bdat",)
+"""Unsupported extensions still reported when found in a folder (datasets we can't read)."""
+
+_NUMERIC_JSON_TYPES = frozenset({"integer", "float", "double", "decimal"})
+_TWO_LETTERS = re.compile(r"[A-Z]{2}")
+_PLAIN_NUMBER = r"\s*[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*"
+
+_XPT_RECORD = 80
+_XPT_LIBRARY = b"HEADER RECORD*******LIB"
+_XPT_MEMBER = b"HEADER RECORD*******MEMB"
+_XPT_OBS = b"HEADER RECORD*******OBS"
+_CPORT = b"**COMPRESSED**"
+
+
+class _Unreadable(Exception):
+    """The file is not what its extension says, or is damaged; the message is the reason."""
+
+
+class _Undecodable(Exception):
+    """The file's text is valid in none of the encodings tried; the message is the reason."""
+
+
+class _Empty(Exception):
+    """The file has no columns at all (it has no bytes, or no header)."""
+
+
+@dataclass
+class _Table:
+    """One file as read: its typed frame (with RECORD and FILE) and its metadata."""
+
+    file: str
+    name: str
+    frame: pd.DataFrame
+    label: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    lengths: dict[str, int] = field(default_factory=dict)
+    encoding: str | None = None
+
+
+def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list[Finding]]:
+    """Read every dataset in ``paths`` (files and folders) into a Package, with file findings.
+
+    A folder contributes every supported file directly inside it, sorted by name (hidden files
+    are skipped; a ``.sas7bdat`` file is reported as unsupported). A named file that can't be
+    used becomes a finding (``file-unreadable``, ``file-unsupported``, ``file-empty``,
+    ``file-no-domain``, ``file-encoding-undecodable``, ``file-duplicate-dataset``,
+    ``file-split-type-mismatch``, or the notice ``file-encoding-fallback``) and the other
+    files are still read. Findings come in file order. A single path may be given as is.
+
+    Raises :class:`~trialflow.errors.RawInputError` when a path does not exist, and when no
+    dataset at all could be read (its ``findings`` attribute then holds the findings).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "dm.csv").write_text("STUDYID,DOMAIN,USUBJID,AGE\\nT1,DM,T1-001,34\\n")
+        >>> package, findings = read_package([folder])
+        >>> dm = package.get("DM")
+        >>> dm.kind, dm.files, dm.frame["AGE"].tolist(), dm.frame["__FILE__"].tolist(), findings
+        ('sdtm', ('dm.csv',), [34.0], ['dm.csv'], [])
+        >>> read_package([folder / "lb.xpt"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        trialflow.errors.RawInputError: .../lb.xpt: no such file or folder
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    files = _expand(paths)
+    findings: list[Finding] = []
+    tables: list[_Table] = []
+    for path in files:
+        table, found = _read_file(path)
+        findings.extend(found)
+        if table is not None:
+            tables.append(table)
+    package, found = _assemble(tables)
+    findings.extend(found)
+    order = {path.name: i for i, path in reversed(list(enumerate(files)))}
+    findings.sort(key=lambda f: order.get(f.source.file, len(order)) if f.source else len(order))
+    if not package.datasets:
+        where = ", ".join(str(p) for p in paths) or "(no paths given)"
+        text = f"no readable datasets in {where}"
+        if findings:
+            more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+            text += f": {findings[0].message}{more}"
+        error = RawInputError(text)
+        error.findings = findings  # type: ignore[attr-defined]
+        raise error
+    return package, findings
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The files to read, in order and each once; raises when a path does not exist."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise RawInputError(f"{os.fspath(given)}: no such file or folder")
+        if not path.is_dir():
+            files.append(path)
+            continue
+        for child in sorted(path.iterdir(), key=lambda p: p.name):
+            if not child.is_file() or child.name.startswith("."):
+                continue
+            if child.suffix.lower() in (*SUPPORTED_EXTENSIONS, *_FOLDER_NOTED):
+                files.append(child)
+    seen: set[Path] = set()
+    unique = []
+    for path in files:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
+
+
+def _finding(
+    code: str, severity: Severity, message: str, file: str, dataset: str | None = None
+) -> Finding:
+    return Finding(code, severity, message, dataset=dataset, source=Source(file))
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _read_file(path: Path) -> tuple[_Table | None, list[Finding]]:
+    """Read one file; a file that can't be used gives a finding instead of a table."""
+    file = path.name
+    suffix = path.suffix.lower()
+    stem = path.stem.upper()
+    if suffix not in _READERS:
+        if suffix == ".sas7bdat":
+            what = "SAS data sets (.sas7bdat) are not read; provide SAS transport (.xpt)"
+        else:
+            what = f"unsupported file type {suffix or '(no extension)'!r}; supported are"
+            what += " " + ", ".join(SUPPORTED_EXTENSIONS)
+        return None, [_finding("file-unsupported", "warning", f"{file}: {what}", file)]
+    guess = None if suffix in (".json", ".ndjson") else stem
+    try:
+        if path.stat().st_size == 0:
+            raise _Empty
+        table = _READERS[suffix](path)
+    except _Empty:
+        message = f"{file}: the file has no columns (it is empty); nothing to validate"
+        return None, [_finding("file-empty", "error", message, file, guess)]
+    except _Undecodable as exc:
+        message = f"{file}: can't decode the text: {_one_line(exc)}"
+        return None, [_finding("file-encoding-undecodable", "error", message, file, guess)]
+    except _Unreadable as exc:
+        message = f"{file}: can't be read as {_FORMAT_NAMES[suffix]}: {_one_line(exc)}"
+        return None, [_finding("file-unreadable", "error", message, file, guess)]
+    except Exception as exc:  # any reader failure on one file must not stop the others
+        message = (
+            f"{file}: can't be read as {_FORMAT_NAMES[suffix]}: "
+            f"{type(exc).__name__}: {_one_line(exc)}"
+        )
+        return None, [_finding("file-unreadable", "error", message, file, guess)]
+    if table.frame.shape[1] <= 2:  # only RECORD and FILE
+        message = f"{file}: the dataset has no columns; nothing to validate"
+        return None, [_finding("file-empty", "error", message, file, table.name)]
+    return table, []
+
+
+def _with_bookkeeping(frame: pd.DataFrame, file: str) -> pd.DataFrame:
+    """``frame`` with RECORD (1-based row) and FILE columns added at the end."""
+    out = frame.reset_index(drop=True)
+    out[RECORD] = np.arange(1, len(out) + 1, dtype=np.int64)
+    out[FILE] = pd.Series(file, index=out.index, dtype="str")
+    return out
+
+
+def _typed(frame: pd.DataFrame, numeric: set[str]) -> pd.DataFrame:
+    """Numeric columns as float64, all others as str with empty strings missing."""
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        if name in numeric:
+            out[name] = _to_float(column, name)
+        else:
+            text = column.astype("str")
+            out[name] = text.where(text != "")
+    return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+
+
+def _to_float(column: pd.Series, name: str) -> pd.Series:
+    """The column as float64; a value that is not a number makes the file unreadable."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        return column.astype("float64")
+    if isinstance(column.dtype, pd.StringDtype):  # CSV text
+        column = column.str.strip()
+    values = pd.to_numeric(column, errors="coerce")
+    bad = values.isna() & column.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+        raise _Unreadable(
+            f"variable {name} is numeric but record {row} holds {column[bad].iloc[0]!r}"
+        )
+    return values.astype("float64")
+
+
+# --- XPT ------------------------------------------------------------------------------------
+
+
+def _read_xpt(path: Path) -> _Table:
+    import pyreadstat
+
+    start, declared = _xpt_layout(path)
+    reasons = []
+    for encoding in ENCODINGS:
+        try:
+            frame, meta = pyreadstat.read_xport(
+                os.fspath(path), encoding=encoding, disable_datetime_conversion=True
+            )
+        except UnicodeError as exc:
+            reasons.append(f"{encoding}: {_one_line(exc)}")
+            continue
+        except pyreadstat.ReadstatError as exc:
+            if "encoding" in str(exc).lower():
+                reasons.append(f"{encoding}: {_one_line(exc)}")
+                continue
+            raise _Unreadable(_one_line(exc)) from exc
+        break
+    else:
+        raise _Undecodable(f"text is valid in none of {', '.join(ENCODINGS)} ({reasons[-1]})")
+    types = dict(meta.readstat_variable_types or {})
+    widths = dict(meta.variable_storage_width or {})
+    _xpt_check_end(path, start, declared, len(frame), sum(widths.values()))
+    numeric = {name for name in frame.columns if types.get(name) != "string"}
+    # SAS has no distinction between a blank and a missing character value (both are stored
+    # as spaces); _typed makes every empty string a missing value.
+    typed = _typed(frame, numeric)
+    return _Table(
+        file=path.name,
+        name=path.stem.upper(),
+        frame=_with_bookkeeping(typed, path.name),
+        label=meta.file_label or "",
+        labels={n: lab or "" for n, lab in (meta.column_names_to_labels or {}).items()},
+        lengths={n: int(w) for n, w in widths.items() if n not in numeric},
+        encoding=encoding,
+    )
+
+
+def _xpt_layout(path: Path) -> tuple[int, int | None]:
+    """Where the observations start and, for v8, the record count the header declares.
+
+    Raises _Unreadable when the file is not SAS transport, is not whole 80-byte records,
+    has no observations header or holds more than one dataset.
+    """
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        size = len(mm)
+        if mm[: len(_XPT_LIBRARY)] != _XPT_LIBRARY:
+            if mm[: len(_CPORT)] == _CPORT:
+                raise _Unreadable("it is a SAS CPORT file, not SAS transport (XPORT)")
+            raise _Unreadable("it does not start with a SAS transport LIBRARY header record")
+        if size % _XPT_RECORD:
+            raise _Unreadable(
+                f"its {size} bytes are not whole 80-byte records; the file is truncated"
+            )
+        obs = mm.find(_XPT_OBS)
+        if obs < 0:
+            raise _Unreadable("it ends before the observations header; the file is truncated")
+        start = obs + _XPT_RECORD
+        if mm.find(_XPT_MEMBER, start) >= 0:
+            raise _Unreadable("it holds more than one dataset; provide one dataset per file")
+        declared = None
+        if mm[obs + 20 : obs + 25] == b"OBSV8":
+            count = mm[obs + 48 : start].split()
+            if count and count[0].isdigit():
+                declared = int(count[0])
+    return start, declared
+
+
+def _xpt_check_end(path: Path, start: int, declared: int | None, rows: int, width: int) -> None:
+    """Raise _Unreadable when records are missing: the reader stops quietly at a cut."""
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        rest = mm[start + rows * width :]
+    if rest.strip(b" "):
+        raise _Unreadable(f"it ends inside record {rows + 1}; the file is truncated")
+    if declared is not None and rows < declared:
+        raise _Unreadable(
+            f"its header declares {declared} records but it holds {rows}; the file is truncated"
+        )
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+
+def _sdtmig_types(stem: str, text: pd.DataFrame) -> dict[str, str]:
+    """SDTMIG variable types of the domain a CSV file holds (by DOMAIN, else its name)."""
+    from trialflow.sdtm import metadata
+
+    domain = stem
+    if "DOMAIN" in text.columns:
+        values = text["DOMAIN"].dropna().unique()
+        if len(values) == 1:
+            domain = str(values[0]).strip().upper()
+    if domain not in metadata.known_domains():
+        return {}
+    meta = metadata.domain_variables(domain)
+    return dict(zip(meta["name"], meta["type"], strict=True))
+
+
+def _read_csv(path: Path) -> _Table:
+    with path.open("rb") as fh:
+        if b"\0" in fh.read(1 << 16):
+            raise _Unreadable("it holds binary data (NUL bytes), not CSV text")
+    reasons = []
+    for encoding in ENCODINGS:
+        codec = "utf-8-sig" if encoding.replace("-", "").lower() == "utf8" else encoding
+        try:
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, na_values=[""], encoding=codec
+            )
+        except UnicodeError as exc:
+            reasons.append(f"{encoding}: {_one_line(exc)}")
+            continue
+        except pd.errors.EmptyDataError as exc:
+            raise _Empty from exc
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise _Unreadable(_one_line(exc)) from exc
+        break
+    else:
+        raise _Undecodable(f"text is valid in none of {', '.join(ENCODINGS)} ({reasons[-1]})")
+    text = frame.astype("str")
+    plain = text.apply(lambda column: column.str.fullmatch(_PLAIN_NUMBER))
+    numeric = {
+        name
+        for name in frame.columns
+        if text[name].notna().any() and bool((plain[name] | text[name].isna()).all())
+    }
+    # CSV carries no types: where the SDTMIG knows the variable, its type decides (LBORRES
+    # holding only numbers is still a character variable); elsewhere the values do.
+    types = _sdtmig_types(path.stem.upper(), text)
+    numeric = {n for n in numeric if types.get(n, "Num") == "Num"}
+    return _Table(
+        file=path.name,
+        name=path.stem.upper(),
+        frame=_with_bookkeeping(_typed(frame, numeric), path.name),
+        encoding=encoding,
+    )
+
+
+# --- Parquet --------------------------------------------------------------------------------
+
+
+def _read_parquet(path: Path) -> _Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise _Unreadable(_one_line(exc)) from exc
+    index = {
+        c
+        for c in (table.schema.pandas_metadata or {}).get("index_columns", [])
+        if isinstance(c, str)
+    }
+    columns = {}
+    numeric = set()
+    for fld, column in zip(table.schema, table.columns, strict=True):
+        if fld.name in index:
+            continue
+        kind = fld.type
+        try:
+            if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+                columns[fld.name] = column.cast(pa.float64())
+                numeric.add(fld.name)
+            elif pa.types.is_timestamp(kind):
+                iso = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")
+                iso = pc.replace_substring_regex(iso, r"(\.\d*[1-9])0+$", r"\1")
+                columns[fld.name] = pc.replace_substring_regex(iso, r"\.0+$", "")
+            else:
+                columns[fld.name] = column.cast(pa.string())
+        except pa.ArrowException as exc:
+            raise _Unreadable(f"column {fld.name} of type {kind} can't be a variable") from exc
+    frame = pa.table(columns).to_pandas() if columns else pd.DataFrame()
+    return _Table(
+        file=path.name,
+        name=path.stem.upper(),
+        frame=_with_bookkeeping(_typed(frame, numeric), path.name),
+    )
+
+
+# --- Dataset-JSON ---------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> _Table:
+    try:
+        document = json.loads(_utf8(path))
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(f"not valid JSON: {exc}") from exc
+    return _dataset_json(
+        path, document, document.get("rows") if isinstance(document, dict) else None
+    )
+
+
+def _read_ndjson(path: Path) -> _Table:
+    lines = _utf8(path).rstrip().splitlines()
+    if not lines:
+        raise _Empty
+    try:
+        metadata = json.loads(lines[0])
+    except json.JSONDecodeError as exc:
+        raise _Unreadable(f"line 1 (the metadata) is not valid JSON: {exc}") from exc
+    try:
+        # One parse for all rows instead of one per line.
+        rows = json.loads("[" + ",".join(lines[1:]) + "]")
+    except json.JSONDecodeError:
+        for number, line in enumerate(lines[1:], start=2):  # only to name the bad line
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise _Unreadable(f"line {number} is not valid JSON: {exc}") from exc
+        raise
+    return _dataset_json(path, metadata, rows)
+
+
+def _utf8(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Undecodable(f"Dataset-JSON must be UTF-8: {_one_line(exc)}") from exc
+
+
+def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
+    if not isinstance(metadata, dict):
+        raise _Unreadable("the top level is not a JSON object; not Dataset-JSON")
+    if "clinicalData" in metadata or "referenceData" in metadata:
+        raise _Unreadable("it is Dataset-JSON 1.0; only Dataset-JSON 1.1 is read")
+    columns = metadata.get("columns")
+    if not isinstance(columns, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("name"), str) for c in columns
+    ):
+        raise _Unreadable("'columns' is missing or has a column without a name; not Dataset-JSON")
+    names = [c["name"] for c in columns]
+    twice = pd.Index(names)[pd.Index(names).duplicated()]
+    if len(twice):
+        raise _Unreadable(f"column {twice[0]} appears more than once")
+    rows = [] if rows is None else rows
+    if not isinstance(rows, list) or set(map(type, rows)) - {list}:
+        raise _Unreadable("'rows' is not a list of arrays")
+    widths = set(map(len, rows)) - {len(names)}
+    if widths:
+        raise _Unreadable(f"a row has {min(widths)} values but there are {len(names)} columns")
+    declared = metadata.get("records")
+    if isinstance(declared, int) and declared != len(rows):
+        raise _Unreadable(
+            f"it declares {declared} records but holds {len(rows)}; the file is truncated"
+            if declared > len(rows)
+            else f"it declares {declared} records but holds {len(rows)}"
+        )
+    frame = pd.DataFrame(rows, columns=names, dtype=object) if names else pd.DataFrame()
+    numeric = {c["name"] for c in columns if c.get("dataType") in _NUMERIC_JSON_TYPES}
+    name = metadata.get("name")
+    name = name.strip().upper() if isinstance(name, str) and name.strip() else path.stem.upper()
+    label = metadata.get("label")
+    return _Table(
+        file=path.name,
+        name=name,
+        frame=_with_bookkeeping(_typed(frame, numeric), path.name),
+        label=label if isinstance(label, str) else "",
+        labels={c["name"]: str(c.get("label") or "") for c in columns},
+        lengths={
+            c["name"]: c["length"]
+            for c in columns
+            if c["name"] not in numeric and isinstance(c.get("length"), int)
+        },
+        encoding="UTF-8",
+    )
+
+
+_READERS = {
+    ".xpt": _read_xpt,
+    ".csv": _read_csv,
+    ".parquet": _read_parquet,
+    ".json": _read_json,
+    ".ndjson": _read_ndjson,
+}
+_FORMAT_NAMES = {
+    ".xpt": "SAS transport (XPT)",
+    ".csv": "CSV",
+    ".parquet": "Parquet",
+    ".json": "Dataset-JSON",
+    ".ndjson": "Dataset-JSON (NDJSON)",
+}
+
+
+# --- the package ----------------------------------------------------------------------------
+
+
+def _domain_code(frame: pd.DataFrame) -> str | None:
+    """The one two-letter code the DOMAIN column holds, or None."""
+    if "DOMAIN" not in frame.columns or not pd.api.types.is_string_dtype(frame["DOMAIN"].dtype):
+        return None
+    values = frame["DOMAIN"].dropna().str.strip().unique()
+    if len(values) == 1 and _TWO_LETTERS.fullmatch(values[0]):
+        return str(values[0])
+    return None
+
+
+def _named(name: str) -> bool:
+    """True when the name alone says what the dataset is (SUPP-- and AD-- datasets)."""
+    return name.startswith(("SUPP", "AD"))
+
+
+def _target(table: _Table) -> str:
+    """The dataset a file belongs to: its DOMAIN code when that differs from its own name."""
+    code = _domain_code(table.frame)
+    if code and code != table.name and not _named(table.name):
+        return code
+    return table.name
+
+
+def _kind(name: str, frame: pd.DataFrame) -> Kind:
+    if name.startswith("SUPP"):
+        return "supp"
+    if name.startswith("AD"):
+        return "adam"
+    if _TWO_LETTERS.fullmatch(name) or _domain_code(frame):
+        return "sdtm"
+    return "other"
+
+
+def _sdtm_looking(table: _Table) -> bool:
+    """A two-letter name, or a --SEQ variable named after the dataset (LBCH with LBSEQ)."""
+    if _named(table.name):
+        return False
+    return bool(_TWO_LETTERS.fullmatch(table.name)) or f"{table.name[:2]}SEQ" in table.frame
+
+
+def _file_notes(table: _Table, dataset: str) -> list[Finding]:
+    """Notices and warnings about one file that was read."""
+    out = []
+    file = table.file
+    if table.encoding and table.encoding != ENCODINGS[0]:
+        out.append(
+            _finding(
+                "file-encoding-fallback",
+                "notice",
+                f"{file}: text is not valid {ENCODINGS[0]}; read as {table.encoding}",
+                file,
+                dataset,
+            )
+        )
+    if len(table.frame) == 0:
+        out.append(
+            _finding("file-empty", "warning", f"{file}: the dataset has no records", file, dataset)
+        )
+    if "DOMAIN" not in table.frame.columns and _sdtm_looking(table):
+        out.append(
+            _finding(
+                "file-no-domain",
+                "warning",
+                f"{file}: SDTM dataset {table.name} has no DOMAIN variable",
+                file,
+                dataset,
+            )
+        )
+    return out
+
+
+def _assemble(tables: list[_Table]) -> tuple[Package, list[Finding]]:
+    """Group the files into datasets: drop duplicates, combine the parts of a split domain."""
+    findings: list[Finding] = []
+    groups: dict[str, list[_Table]] = {}
+    for table in tables:
+        groups.setdefault(_target(table), []).append(table)
+    package = Package()
+    for name, members in groups.items():
+        kept: list[_Table] = []
+        owners: dict[str, str] = {}
+        for table in members:
+            if table.name in owners:
+                findings.append(
+                    _finding(
+                        "file-duplicate-dataset",
+                        "error",
+                        f"{table.file}: dataset {table.name} was already read from "
+                        f"{owners[table.name]}; this file is ignored",
+                        table.file,
+                        name,
+                    )
+                )
+                continue
+            owners[table.name] = table.file
+            kept.append(table)
+            findings.extend(_file_notes(table, name))
+        frame, found = _combine(name, kept)
+        findings.extend(found)
+        encodings = list(dict.fromkeys(t.encoding for t in kept if t.encoding))
+        labels: dict[str, str] = {}
+        lengths: dict[str, int] = {}
+        for table in kept:
+            for variable, text in table.labels.items():
+                if not labels.get(variable):
+                    labels[variable] = text
+            for variable, length in table.lengths.items():
+                lengths[variable] = max(length, lengths.get(variable, 0))
+        package.datasets[name] = Dataset(
+            name=name,
+            frame=frame,
+            kind=_kind(name, frame),
+            label=next((t.label for t in kept if t.label), ""),
+            labels={v: t for v, t in labels.items() if v in frame.columns},
+            lengths={v: n for v, n in lengths.items() if v in frame.columns},
+            files=tuple(t.file for t in kept),
+            encoding=", ".join(encodings) if encodings else None,
+        )
+    return package, findings
+
+
+def _combine(name: str, tables: list[_Table]) -> tuple[pd.DataFrame, list[Finding]]:
+    """The tables' records one after another; a variable typed differently is read as text."""
+    if len(tables) == 1:
+        return tables[0].frame, []
+    findings = []
+    frames = [t.frame for t in tables]
+    variables = list(dict.fromkeys(c for f in frames for c in f.columns if c not in (RECORD, FILE)))
+    combined = pd.concat(frames, ignore_index=True, sort=False)
+    columns = {}
+    for variable in variables:
+        numeric = {
+            t.file: pd.api.types.is_float_dtype(t.frame[variable].dtype)
+            for t in tables
+            if variable in t.frame.columns
+        }
+        if all(numeric.values()):
+            columns[variable] = combined[variable].astype("float64")
+            continue
+        if any(numeric.values()):
+            nums = ", ".join(f for f, is_num in numeric.items() if is_num)
+            chars = ", ".join(f for f, is_num in numeric.items() if not is_num)
+            findings.append(
+                _finding(
+                    "file-split-type-mismatch",
+                    "warning",
+                    f"{tables[0].file}: {name}.{variable} is numeric in {nums} but text in "
+                    f"{chars}; read as text",
+                    tables[0].file,
+                    name,
+                )
+            )
+        text = combined[variable].astype("str")
+        columns[variable] = text.where(text != "")
+    columns[RECORD] = combined[RECORD].astype("int64")
+    columns[FILE] = combined[FILE].astype("str")
+    return pd.DataFrame(columns, index=combined.index), findings
