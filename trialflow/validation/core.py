@@ -1,0 +1,239 @@
+"""The validation model: datasets, a package of them, the rule catalogue and the report.
+
+Validation never reads files: a :class:`Package` of DataFrames comes in (read by
+:mod:`trialflow.io.package` or built by the pipeline) and a :class:`ValidationReport` of
+findings goes out. Every check is a :class:`Rule` in one catalogue (:data:`RULES`), with its
+code, severity, what it checks, why, and the reference ids users know it by, so the
+documentation is generated from the same place the checks run from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from trialflow.errors import Finding, Severity, Source
+
+RECORD = "__RECORD__"
+"""Column holding each record's 1-based row number in the file it was read from."""
+FILE = "__FILE__"
+"""Column holding the file each record was read from (datasets split over files)."""
+
+Kind = Literal["sdtm", "supp", "adam", "other"]
+Scope = Literal["dataset", "cross", "adam", "xpt"]
+
+
+@dataclass
+class Dataset:
+    """One dataset as read: its records and the metadata its file carried.
+
+    ``frame`` holds the variables plus :data:`RECORD` and :data:`FILE`. ``lengths`` are the
+    declared character lengths (XPT), ``labels`` the variable labels.
+    """
+
+    name: str
+    frame: pd.DataFrame
+    kind: Kind = "sdtm"
+    label: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    lengths: dict[str, int] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+    encoding: str | None = None
+
+    @property
+    def variables(self) -> list[str]:
+        """The dataset's variables (without the bookkeeping columns)."""
+        return [c for c in self.frame.columns if c not in (RECORD, FILE)]
+
+    @classmethod
+    def from_frame(cls, name: str, frame: pd.DataFrame, **kw: object) -> Dataset:
+        """Wrap an in-memory frame; records are numbered from 1, the file is ``name``.
+
+        Example:
+            >>> ds = Dataset.from_frame("DM", pd.DataFrame({"USUBJID": ["A"]}))
+            >>> ds.frame[RECORD].tolist(), ds.variables
+            ([1], ['USUBJID'])
+        """
+        out = frame.copy()
+        out[RECORD] = range(1, len(out) + 1)
+        out[FILE] = str(kw.pop("file", name))
+        return cls(name, out, **kw)  # type: ignore[arg-type]
+
+
+@dataclass
+class Package:
+    """The datasets of one submission, by name (DM, LB, SUPPLB, ADSL, ...)."""
+
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+
+    def get(self, name: str) -> Dataset | None:
+        """The dataset called ``name``, or None.
+
+        Example:
+            >>> Package().get("DM") is None
+            True
+        """
+        return self.datasets.get(name)
+
+
+Check = Callable[[Package], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check of the catalogue."""
+
+    code: str
+    severity: Severity
+    scope: Scope
+    checks: str
+    why: str
+    refs: tuple[str, ...] = ()
+    run: Check | None = field(default=None, compare=False, repr=False)
+
+
+RULES: dict[str, Rule] = {}
+"""The catalogue: every rule by code, in the order registered."""
+
+
+def rule(
+    code: str,
+    severity: Severity,
+    scope: Scope,
+    *,
+    checks: str,
+    why: str,
+    refs: Iterable[str] = (),
+) -> Callable[[Check], Check]:
+    """Register a check function in the catalogue under ``code``.
+
+    Example:
+        >>> @rule("example-always-fine", "notice", "dataset", checks="nothing", why="demo")
+        ... def _fine(package):
+        ...     return []
+        >>> RULES.pop("example-always-fine").checks
+        'nothing'
+    """
+
+    def register(func: Check) -> Check:
+        if code in RULES:
+            raise ValueError(f"rule {code} registered twice")
+        RULES[code] = Rule(code, severity, scope, checks, why, tuple(refs), func)
+        return func
+
+    return register
+
+
+def finding(
+    rule_code: str,
+    message: str,
+    dataset: Dataset | None = None,
+    *,
+    variable: str | None = None,
+    row: pd.Series | None = None,
+    value: object = None,
+    severity: Severity | None = None,
+) -> Finding:
+    """A Finding of a catalogue rule, located at one record (``row``) of ``dataset``.
+
+    ``record`` is the row's :data:`RECORD`, ``usubjid`` its USUBJID, and the source points at
+    the file and row it was read from.
+
+    Example:
+        >>> ds = Dataset.from_frame("DM", pd.DataFrame({"USUBJID": ["A"]}))
+        >>> finding("dm-one-record-per-subject", "twice", ds, row=ds.frame.iloc[0]).record
+        1
+    """
+    r = RULES.get(rule_code)
+    sev = severity or (r.severity if r else "error")
+    refs = r.refs if r else ()
+    record = usubjid = source = None
+    if row is not None:
+        record = int(row[RECORD]) if RECORD in row and pd.notna(row[RECORD]) else None
+        if "USUBJID" in row and pd.notna(row["USUBJID"]):
+            usubjid = str(row["USUBJID"])
+        if FILE in row and pd.notna(row[FILE]):
+            source = Source(str(row[FILE]), None, record, variable)
+    text = None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    return Finding(
+        rule_code,
+        sev,
+        message,
+        dataset=dataset.name if dataset else None,
+        variable=variable,
+        record=record,
+        usubjid=usubjid,
+        value=text,
+        refs=refs,
+        source=source,
+    )
+
+
+@dataclass
+class ValidationReport:
+    """The findings of a validation, and what was validated."""
+
+    findings: list[Finding]
+    datasets: dict[str, int] = field(default_factory=dict)
+    rules_run: int = 0
+
+    @property
+    def errors(self) -> int:
+        """How many findings are errors.
+
+        Example:
+            >>> ValidationReport([]).errors
+            0
+        """
+        return sum(f.severity == "error" for f in self.findings)
+
+    @property
+    def valid(self) -> bool:
+        """True when there is no error finding."""
+        return self.errors == 0
+
+
+_SCOPES = {
+    "dataset": "Dataset rules (from SDTMIG metadata)",
+    "cross": "Conformance rules across variables and domains",
+    "xpt": "SAS XPORT v5 limits",
+    "adam": "ADaM rules",
+}
+
+
+def catalogue_markdown(rules: dict[str, Rule] | None = None) -> str:
+    """The rule catalogue as Markdown (docs/rules.md is this text; a test keeps them equal).
+
+    Example:
+        >>> catalogue_markdown({}).splitlines()[0]
+        '# Validation rules'
+    """
+    rules = RULES if rules is None else rules
+    lines = [
+        "# Validation rules",
+        "",
+        "Generated from the rule catalogue (`trialflow.validation.core.RULES`); do not edit by",
+        "hand: `trialflow rules --markdown > docs/rules.md` writes it again.",
+        "",
+        f"{len(rules)} rules. Severity: error, warning or notice. References are the CDISC",
+        "conformance rule ids (CG, CORE) and the ids validators commonly use (SD, CT, AD) where",
+        "one exists.",
+    ]
+    for scope, title in _SCOPES.items():
+        chosen = [r for r in rules.values() if r.scope == scope]
+        if not chosen:
+            continue
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            "| code | severity | checks | why | refs |",
+            "|---|---|---|---|---|",
+        ]
+        for r in chosen:
+            cells = [f"`{r.code}`", r.severity, r.checks, r.why, ", ".join(r.refs)]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

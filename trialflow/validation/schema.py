@@ -1,0 +1,1023 @@
+"""Dataset-level rules generated from the SDTMIG metadata and run with pandera.
+
+Nothing here is written by hand per domain. :func:`schema_for` reads the SDTMIG 3.4 variables
+of a domain (type, core, codelist, natural keys) from :mod:`trialflow.sdtm.metadata` and turns
+the variables present in the data into a :class:`pandera.api.pandas.container.DataFrameSchema`:
+
+* the dtype of each variable (Char -> ``str``, Num -> ``float64``; no coercion);
+* ``nullable=False`` plus a blank-value check for Required variables;
+* a codelist check (``sdtm_codelist``) for every variable with a CDISC CT codelist, matching
+  submission values exactly (case-sensitive), as validators do;
+* an ISO 8601 check (``sdtm_iso8601``) for every ``*DTC`` variable (dates, date/times, partial
+  dates with SDTM's ``-`` for a missing component, intervals of uncertainty) and every
+  ``*DUR`` / ``*ELTM`` variable (durations);
+* the 200-byte limit of SAS XPORT v5 (``sdtm_max_bytes``) and leading spaces
+  (``sdtm_no_leading_space``) for every character column;
+* uniqueness of the natural keys present (``unique=`` with ``report_duplicates="all"``).
+
+Domains trialflow has no metadata for (MH, DS, custom domains) get the checks that follow from
+variable names alone; SUPP-- datasets get the SUPPQUAL structure below.
+
+The rules registered at the bottom each run the part of the schema they own, convert
+``SchemaErrors.failure_cases`` into :class:`~trialflow.errors.Finding` objects with the record,
+USUBJID, value and source of every failing record, and cap what they report per dataset,
+variable and rule at :data:`MAX_FINDINGS` plus one finding that counts the rest.
+
+Example:
+    >>> import pandas as pd
+    >>> from trialflow.validation.core import Dataset, Package
+    >>> dm = Dataset.from_frame("DM", pd.DataFrame({"STUDYID": ["S1"], "DOMAIN": ["DM"],
+    ...     "USUBJID": ["S1-001"], "SUBJID": ["001"], "SITEID": ["01"], "SEX": ["X"],
+    ...     "COUNTRY": ["CHN"]}))
+    >>> [f.one_line() for f in ct_value_not_in_codelist(Package({"DM": dm}))]
+    ["error ct-value-not-in-codelist: DM.SEX record 1 (S1-001): SEX value 'X' is not a \
+submission value of the non-extensible codelist SEX (C66731) [DM, row 1, column SEX]"]
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera import extensions
+
+from trialflow.errors import Finding, Severity
+from trialflow.sdtm import metadata
+from trialflow.validation.core import FILE, RECORD, Dataset, Package, finding, rule
+
+__all__ = [
+    "MAX_FINDINGS",
+    "char_length_exceeds_200",
+    "ct_value_not_in_codelist",
+    "dtc_not_iso8601",
+    "expected_variable_missing",
+    "is_iso8601_datetime",
+    "is_iso8601_duration",
+    "key_not_unique",
+    "required_value_missing",
+    "required_variable_missing",
+    "schema_for",
+    "validate_dataset",
+    "value_leading_spaces",
+    "variable_type_mismatch",
+]
+
+MAX_FINDINGS = 50
+"""Findings listed per dataset, variable and rule; one more finding counts the rest."""
+
+_OTHERS = 5  # other records named in a key-not-unique message
+
+MAX_BYTES = 200
+"""Longest character value SAS XPORT v5 can hold, in bytes (SDTM inherits the limit)."""
+
+# The SUPPQUAL structure of SDTMIG 3.4, kept here because the shipped metadata
+# covers DM, VS, LB, EX, AE and CM only. All ten variables are Char. The nine listed as
+# required must be columns of every SUPP-- dataset; IDVAR and IDVARVAL are Expected in the IG
+# table because they are null on records that qualify DM, so they are required as columns but
+# not as values. QEVAL is Expected.
+_SUPP_REQUIRED = (
+    "STUDYID",
+    "RDOMAIN",
+    "USUBJID",
+    "IDVAR",
+    "IDVARVAL",
+    "QNAM",
+    "QLABEL",
+    "QVAL",
+    "QORIG",
+)
+_SUPP_NULLABLE = frozenset({"IDVAR", "IDVARVAL"})
+_SUPP_EXPECTED = ("QEVAL",)
+_SUPP_KEYS = ("STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM")
+
+# Identifiers every subject-level dataset carries, for domains without shipped metadata. Trial
+# design datasets have no subjects and RELREC has RDOMAIN instead of DOMAIN, so they require
+# less.
+_GENERIC_REQUIRED = ("STUDYID", "DOMAIN", "USUBJID")
+_GENERIC_REQUIRED_BY_DATASET = {
+    **{name: ("STUDYID", "DOMAIN") for name in ("TA", "TD", "TE", "TI", "TM", "TS", "TV")},
+    "RELREC": ("STUDYID", "RDOMAIN"),
+}
+
+_CHECK_CT = "ct:"
+_CHECK_DTC = "iso8601:datetime"
+_CHECK_DUR = "iso8601:duration"
+_CHECK_BLANK = "not_blank"
+_CHECK_NULL = "not_nullable"
+_CHECK_BYTES = f"max_bytes:{MAX_BYTES}"
+_CHECK_LEADING = "no_leading_space"
+_CHECK_UNIQUE = "multiple_fields_uniqueness"
+_CHECK_DTYPE = "dtype("
+
+_SDTM_KINDS = ("sdtm", "supp")
+_TEXT_DTYPE = pd.Series([], dtype="str").dtype  # the dtype pandera's ``str`` stands for
+
+
+# --- ISO 8601 as SDTM uses it ---------------------------------------------------------------
+
+# Each date/time component is its digits or a single "-" when it is missing inside the value,
+# as in the SDTMIG's examples "2003---15", "--12-15", "-----T07:15" and "2003-12-15T-:15".
+# Right truncation drops components ("2003-12"), so a value never ends with a missing one.
+_YEAR = r"(?:\d{4}|-)"
+_MONTH = r"(?:0[1-9]|1[0-2]|-)"
+_DAY = r"(?:0[1-9]|[12]\d|3[01]|-)"
+_HOUR = r"(?:[01]\d|2[0-3]|-)"
+_MINUTE = r"(?:[0-5]\d|-)"
+_SECOND = r"(?:[0-5]\d(?:[.,]\d+)?)"
+_OFFSET = r"(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)"
+_TIME = rf"T(?:24:00(?::00(?:[.,]0+)?)?|{_HOUR}(?::{_MINUTE}(?::{_SECOND})?)?){_OFFSET}?"
+_POINT = rf"{_YEAR}(?:-{_MONTH}(?:-{_DAY})?)?(?:{_TIME})?"
+# A date/time, or an interval of uncertainty between two of them ("2003-12-01/2003-12-10").
+_DATETIME_RE = re.compile(rf"(?!.*-$)(?!.*-/){_POINT}(?:/{_POINT})?")
+
+_NUM = r"\d+(?:[.,]\d+)?"
+# ISO 8601 durations PnYnMnDTnHnMnS or PnW with at least one component; a leading "-" is kept
+# for elapsed times before the reference point (--ELTM).
+_DURATION_RE = re.compile(
+    rf"-?P(?:{_NUM}W|(?=\d|T\d)(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}D)?"
+    rf"(?:T(?=\d)(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?)"
+)
+_FULL_DATE_RE = r"(?<![\d-])(\d{4}-\d{2}-\d{2})"
+
+
+def _is_text(series: pd.Series) -> bool:
+    """True when the column holds text: a string dtype, or objects/categories that are strings."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return True
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return _is_text(pd.Series(series.dtype.categories))
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind == "O":
+        return pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+    return False
+
+
+def _distinct_text(series: pd.Series) -> pd.Series:
+    """The distinct non-null values of a text column, as a ``str`` Series."""
+    return pd.Series(pd.unique(series.dropna()), dtype="str")
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    return values.str.strip().eq("")
+
+
+def _stored(values: pd.Series) -> pd.Series:
+    """Values as SAS XPORT stores them: trailing blanks are padding and do not count."""
+    return values.str.rstrip(" ")
+
+
+def _iso8601_bad(values: pd.Series, duration: bool) -> pd.Series:
+    """Which of the distinct non-blank ``values`` are not valid ISO 8601 (vectorised)."""
+    pattern = _DURATION_RE if duration else _DATETIME_RE
+    bad = ~values.str.fullmatch(pattern).fillna(False).astype(bool)
+    if duration:
+        return bad
+    dates = values[~bad].str.extractall(_FULL_DATE_RE)
+    if not dates.empty:
+        when = pd.to_datetime(dates[0], format="%Y-%m-%d", errors="coerce")
+        impossible = when.isna().groupby(level=0).any()
+        bad.loc[impossible.index[impossible.to_numpy()]] = True
+    return bad
+
+
+def is_iso8601_datetime(values: Iterable[str]) -> list[bool]:
+    """Whether each value is an ISO 8601 date/time as SDTM allows (partial, missing parts).
+
+    Example:
+        >>> is_iso8601_datetime(["2003-12-15T13:14:17.5", "2003---15", "--12-15", "2019",
+        ...                      "12/01/2019", "2019-02-30", "2003-12-01/2003-12-10"])
+        [True, True, True, True, False, False, True]
+    """
+    texts = pd.Series(list(values), dtype="str")
+    return (~_iso8601_bad(texts, duration=False)).tolist()
+
+
+def is_iso8601_duration(values: Iterable[str]) -> list[bool]:
+    """Whether each value is an ISO 8601 duration (PnYnMnDTnHnMnS or PnW, optional '-').
+
+    Example:
+        >>> is_iso8601_duration(["P2D", "PT1H30M", "-PT15M", "P1.5W", "P", "2 days"])
+        [True, True, True, True, False, False]
+    """
+    texts = pd.Series(list(values), dtype="str")
+    return (~_iso8601_bad(texts, duration=True)).tolist()
+
+
+# --- registered pandera checks --------------------------------------------------------------
+# Each returns True (nothing to report) or a boolean Series over the column. They work on the
+# distinct values and leave numbers alone: a column of the wrong type is the dtype check's.
+
+
+def _passes(series: pd.Series, bad: pd.Series, values: pd.Series) -> bool | pd.Series:
+    if not bad.any():
+        return True
+    return ~series.isin(values[bad.to_numpy()].tolist())
+
+
+def _sdtm_codelist(series: pd.Series, *, codelist: str) -> bool | pd.Series:
+    if not _is_text(series):
+        return True
+    values = _distinct_text(series)
+    bad = ~_stored(values).isin(_codelist_info(codelist).terms) & ~_blank(values)
+    return _passes(series, bad, values)
+
+
+def _sdtm_iso8601(series: pd.Series, *, kind: str) -> bool | pd.Series:
+    if not _is_text(series):
+        return True
+    values = _distinct_text(series)
+    values = values[~_blank(values)].reset_index(drop=True)
+    return _passes(series, _iso8601_bad(_stored(values), duration=kind == "duration"), values)
+
+
+def _sdtm_not_blank(series: pd.Series) -> bool | pd.Series:
+    if not _is_text(series):
+        return True
+    values = _distinct_text(series)
+    return _passes(series, _blank(values), values)
+
+
+def _sdtm_max_bytes(series: pd.Series, *, limit: int) -> bool | pd.Series:
+    if not _is_text(series):
+        return True
+    values = _distinct_text(series)
+    # A character is at most 4 bytes in UTF-8, so only values longer than limit/4 can fail.
+    long = _stored(values)
+    long = long[long.str.len() > limit // 4]
+    bad = pd.Series(False, index=values.index)
+    if not long.empty:
+        bad.loc[long.index] = long.str.encode("utf-8").str.len() > limit
+    return _passes(series, bad, values)
+
+
+def _sdtm_no_leading_space(series: pd.Series) -> bool | pd.Series:
+    if not _is_text(series):
+        return True
+    values = _distinct_text(series)
+    return _passes(series, values.str.startswith(" ") & ~_blank(values), values)
+
+
+def _register(func: Any, statistics: Sequence[str]) -> None:
+    """Register ``func`` as ``pa.Check.<name without the underscore>`` (once per process)."""
+    name = func.__name__.lstrip("_")
+    if hasattr(pa.Check, name):  # the module was imported again: keep the first registration
+        return
+
+    def check(obj: pd.Series, **kwargs: Any) -> bool | pd.Series:
+        return func(obj, **kwargs)
+
+    check.__name__ = name
+    check.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    extensions.register_check_method(check, statistics=list(statistics), supported_types=pd.Series)
+
+
+for _func, _stats in (
+    (_sdtm_codelist, ["codelist"]),
+    (_sdtm_iso8601, ["kind"]),
+    (_sdtm_not_blank, []),
+    (_sdtm_max_bytes, ["limit"]),
+    (_sdtm_no_leading_space, []),
+):
+    _register(_func, _stats)
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Var:
+    name: str
+    type: str  # "Char" or "Num"
+    core: str  # "Req", "Exp" or "Perm"
+    codelist: str  # short name of a shipped codelist, "" for none
+    nullable: bool  # False: a Required variable that must hold a value on every record
+
+
+@dataclass(frozen=True)
+class _Structure:
+    """What the rules know about a dataset: its variables, natural keys and their source."""
+
+    name: str
+    source: str  # how to name the standard in messages
+    variables: tuple[_Var, ...]
+    keys: tuple[str, ...]
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, _Var]:
+        return {v.name: v for v in self.variables}
+
+
+@dataclass(frozen=True)
+class _CodelistInfo:
+    name: str
+    code: str
+    extensible: bool
+    terms: tuple[str, ...]
+
+
+@functools.cache
+def _codelist_info(name: str) -> _CodelistInfo:
+    cl = metadata.codelist(name)
+    return _CodelistInfo(cl.name, cl.code, cl.extensible, tuple(cl.terms["term"].astype(str)))
+
+
+@functools.cache
+def _shipped_codelist(name: str) -> str:
+    """``name`` when trialflow ships that codelist, else "" (no check rather than a guess)."""
+    if not name:
+        return ""
+    try:
+        _codelist_info(name)
+    except metadata.MetadataError:
+        return ""
+    return name
+
+
+def _is_supp(name: str) -> bool:
+    return name.upper().startswith("SUPP") and len(name) > 4
+
+
+@functools.lru_cache(maxsize=64)
+def _structure(domain: str) -> _Structure:
+    """The variables and keys of ``domain``: SDTMIG metadata, SUPPQUAL, or the generic few."""
+    name = str(domain).strip().upper()
+    if name in metadata.known_domains():
+        rows = metadata.domain_variables(name)
+        variables = tuple(
+            _Var(
+                str(r.name),
+                str(r.type),
+                str(r.core),
+                _shipped_codelist(str(r.codelist)),
+                str(r.core) != "Req",
+            )
+            for r in rows.itertuples(index=False)
+        )
+        return _Structure(
+            name, f"SDTMIG {metadata.SDTMIG_VERSION}", variables, tuple(metadata.domain_keys(name))
+        )
+    if _is_supp(name):
+        variables = tuple(
+            _Var(v, "Char", "Req", "", v in _SUPP_NULLABLE) for v in _SUPP_REQUIRED
+        ) + tuple(_Var(v, "Char", "Exp", "", True) for v in _SUPP_EXPECTED)
+        return _Structure(
+            name, f"the SDTMIG {metadata.SDTMIG_VERSION} SUPPQUAL structure", variables, _SUPP_KEYS
+        )
+    required = _GENERIC_REQUIRED_BY_DATASET.get(name, _GENERIC_REQUIRED)
+    variables = tuple(_Var(v, "Char", "Req", "", False) for v in required)
+    return _Structure(name, "SDTM (every subject-level dataset)", variables, ())
+
+
+def _key_columns(structure: _Structure, columns: Sequence[str]) -> tuple[str, ...]:
+    """The natural keys to check: those present, or none when a Req/Exp key is absent.
+
+    Leaving out a Permissible key the study does not collect (VSTPTREF) keeps the check
+    meaningful; leaving out a Required or Expected one would call records duplicates that the
+    IG tells apart, so then the missing-variable rules speak and this check stays silent.
+    """
+    present = set(columns)
+    keys = tuple(k for k in structure.keys if k in present)
+    for k in structure.keys:
+        var = structure.by_name.get(k)
+        if k not in present and (var is None or var.core in ("Req", "Exp")):
+            return ()
+    return keys if len(keys) > 1 else ()
+
+
+def _suffix_check(name: str) -> str | None:
+    name = str(name)
+    if name.endswith("DTC"):
+        return "datetime"
+    if name.endswith(("DUR", "ELTM")):
+        return "duration"
+    return None
+
+
+# --- schemas --------------------------------------------------------------------------------
+
+_PARTS = frozenset({"dtype", "required", "ct", "dtc", "keys", "length", "leading"})
+
+
+@functools.lru_cache(maxsize=256)
+def _build_schema(
+    domain: str, columns: tuple[str, ...], parts: frozenset[str]
+) -> pa.DataFrameSchema:
+    structure = _structure(domain)
+    schema_columns: dict[str, pa.Column] = {}
+    for name in columns:
+        var = structure.by_name.get(name)
+        checks: list[pa.Check] = []
+        dtype: Any = None
+        nullable = True
+        if var is not None:
+            if "dtype" in parts:
+                dtype = str if var.type == "Char" else "float64"
+            if "required" in parts and not var.nullable:
+                nullable = False
+                checks.append(pa.Check.sdtm_not_blank(error=_CHECK_BLANK))
+            if "ct" in parts and var.codelist:
+                checks.append(
+                    pa.Check.sdtm_codelist(
+                        codelist=var.codelist, error=f"{_CHECK_CT}{var.codelist}"
+                    )
+                )
+        kind = _suffix_check(name)
+        if "dtc" in parts and kind:
+            checks.append(
+                pa.Check.sdtm_iso8601(
+                    kind=kind, error=_CHECK_DUR if kind == "duration" else _CHECK_DTC
+                )
+            )
+        if "length" in parts:
+            checks.append(pa.Check.sdtm_max_bytes(limit=MAX_BYTES, error=_CHECK_BYTES))
+        if "leading" in parts:
+            checks.append(pa.Check.sdtm_no_leading_space(error=_CHECK_LEADING))
+        if checks or dtype is not None or not nullable:
+            schema_columns[name] = pa.Column(
+                dtype, checks=checks, nullable=nullable, coerce=False, required=True
+            )
+    keys = list(_key_columns(structure, columns)) if "keys" in parts else []
+    return pa.DataFrameSchema(
+        schema_columns,
+        unique=keys or None,
+        report_duplicates="all",
+        coerce=False,
+        strict=False,
+        name=domain,
+    )
+
+
+def schema_for(domain: str, columns: Sequence[str]) -> pa.DataFrameSchema:
+    """The pandera schema of ``domain`` for a dataset with these ``columns``.
+
+    Built from the SDTMIG 3.4 metadata for DM, VS, LB, EX, AE and CM, from the SUPPQUAL
+    structure for SUPP-- datasets and from variable names for any other domain; only the
+    variables in ``columns`` get column checks. Schemas are cached per domain and column set.
+    Validate with ``schema.validate(frame, lazy=True)``; :func:`validate_dataset` turns the
+    failures into findings.
+
+    Example:
+        >>> s = schema_for("DM", ["STUDYID", "DOMAIN", "USUBJID", "SEX", "RFSTDTC", "AGE"])
+        >>> str(s.columns["AGE"].dtype), s.columns["SEX"].nullable, s.unique
+        ('float64', False, ['STUDYID', 'USUBJID'])
+        >>> [c.error for c in s.columns["SEX"].checks][:2]
+        ['not_blank', 'ct:SEX']
+        >>> [c.error for c in s.columns["RFSTDTC"].checks][0]
+        'iso8601:datetime'
+    """
+    return _build_schema(str(domain).strip().upper(), tuple(columns), _PARTS)
+
+
+# --- running a schema and turning failures into findings -----------------------------------
+
+_EMPTY_FAILURES = pd.DataFrame(columns=["column", "check", "failure_case", "index"])
+
+
+def _datasets(package: Package) -> Iterator[Dataset]:
+    for ds in package.datasets.values():
+        if ds.kind in _SDTM_KINDS:
+            yield ds
+
+
+def _structure_name(ds: Dataset) -> str:
+    return str(ds.name).strip().upper()
+
+
+def _harmonised(frame: pd.DataFrame, structure: _Structure, columns: Sequence[str]) -> pd.DataFrame:
+    """The frame with equivalent storage made uniform, so the dtype check sees real mismatches.
+
+    Text in another string dtype becomes ``str``; integers and numbers held as objects become
+    ``float64``; an all-null column takes its variable's type. Text holding numbers is left as
+    text and numbers in a Char variable are left as numbers: those are the mismatches.
+    """
+    changes: dict[str, pd.Series] = {}
+    for name in columns:
+        var = structure.by_name.get(name)
+        if var is None:
+            continue
+        series = frame[name]
+        dtype = series.dtype
+        empty = not series.notna().any()
+        if var.type == "Char":
+            if dtype == _TEXT_DTYPE:
+                continue
+            if empty or _is_text(series):
+                changes[name] = series.astype("str")
+        else:
+            if dtype == np.float64:
+                continue
+            numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+            if isinstance(dtype, np.dtype) and dtype.kind == "O" and not empty:
+                numeric = pd.api.types.infer_dtype(series, skipna=True) in (
+                    "floating",
+                    "integer",
+                    "mixed-integer-float",
+                    "decimal",
+                )
+            if empty or numeric:
+                changes[name] = pd.Series(
+                    series.to_numpy(dtype=np.float64, na_value=np.nan), index=series.index
+                )
+    return frame.assign(**changes) if changes else frame
+
+
+def _failures(ds: Dataset, parts: frozenset[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the ``parts`` of the dataset's schema; return (frame by position, failure cases)."""
+    frame = ds.frame.set_axis(pd.RangeIndex(len(ds.frame)), axis=0)
+    columns = tuple(ds.variables)
+    domain = _structure_name(ds)
+    schema = _build_schema(domain, columns, parts)
+    if not schema.columns and not schema.unique:
+        return frame, _EMPTY_FAILURES
+    data = _harmonised(frame, _structure(domain), columns) if "dtype" in parts else frame
+    try:
+        schema.validate(data, lazy=True, inplace=True)
+    except pa.errors.SchemaErrors as err:
+        return frame, err.failure_cases
+    return frame, _EMPTY_FAILURES
+
+
+def _code_of(check: str) -> str | None:
+    if check.startswith(_CHECK_CT):
+        return "ct-value-not-in-codelist"
+    if check in (_CHECK_DTC, _CHECK_DUR):
+        return "dtc-not-iso8601"
+    if check in (_CHECK_NULL, _CHECK_BLANK):
+        return "required-value-missing"
+    if check.startswith(_CHECK_DTYPE):
+        return "variable-type-mismatch"
+    if check == _CHECK_UNIQUE:
+        return "key-not-unique"
+    if check == _CHECK_BYTES:
+        return "char-length-exceeds-200"
+    if check == _CHECK_LEADING:
+        return "value-leading-spaces"
+    return None
+
+
+class _Rows:
+    """Light rows for :func:`core.finding`: record, file and USUBJID of each position."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._cols = [c for c in (RECORD, FILE, "USUBJID") if c in frame.columns]
+        self._values = {c: frame[c].to_numpy(dtype=object) for c in self._cols}
+
+    def row(self, position: int) -> pd.Series:
+        return pd.Series({c: self._values[c][position] for c in self._cols}, dtype=object)
+
+    def record(self, position: int) -> Any:
+        values = self._values.get(RECORD)
+        return values[position] if values is not None else position + 1
+
+
+def _show(value: Any) -> str:
+    return (
+        "null" if value is None or (isinstance(value, float) and np.isnan(value)) else repr(value)
+    )
+
+
+def _capped(
+    ds: Dataset,
+    code: str,
+    variable: str | None,
+    found: list[Finding],
+    total: int,
+    severity: Severity | None = None,
+) -> list[Finding]:
+    """``found`` (at most :data:`MAX_FINDINGS`) and one finding counting what is left out."""
+    if total > len(found):
+        where = f"{ds.name}.{variable}" if variable else ds.name
+        found.append(
+            finding(
+                code,
+                f"{total - len(found)} more records of {where} have this problem; only the "
+                f"first {len(found)} are listed",
+                ds,
+                variable=variable,
+                severity=severity,
+            )
+        )
+    return found
+
+
+def _record_findings(ds: Dataset, code: str, failures: pd.DataFrame) -> list[Finding]:
+    """One finding per failing record of one column-level rule, capped per variable."""
+    cases = failures[failures["index"].notna()]
+    if cases.empty:
+        return []
+    frame = ds.frame
+    rows = _Rows(frame)
+    structure = _structure(_structure_name(ds))
+    order = {name: i for i, name in enumerate(frame.columns)}
+    cases = cases.assign(
+        _pos=cases["index"].astype(np.int64),
+        _col=cases["column"].map(order),
+    ).drop_duplicates(["column", "_pos"])
+    cases = cases.sort_values(["_col", "_pos"], kind="stable")
+    out: list[Finding] = []
+    for variable, group in cases.groupby("column", sort=False):
+        head = group.head(MAX_FINDINGS)
+        severity: Severity | None = None
+        info = None
+        hints: dict[Any, str] = {}
+        if code == "ct-value-not-in-codelist":
+            info = _codelist_info(str(group["check"].iloc[0])[len(_CHECK_CT) :])
+            severity = "warning" if info.extensible else "error"
+            hints = _hints(info.name, head["failure_case"])
+        found = []
+        for pos, value in zip(head["_pos"].to_numpy(), head["failure_case"], strict=True):
+            text = _message(code, str(variable), value, structure, info)
+            if hints.get(value):
+                text += f" (did you mean {hints[value]!r}?)"
+            found.append(
+                finding(
+                    code,
+                    text,
+                    ds,
+                    variable=str(variable),
+                    row=rows.row(int(pos)),
+                    value=value,
+                    severity=severity,
+                )
+            )
+        out.extend(_capped(ds, code, str(variable), found, len(group), severity))
+    return out
+
+
+def _hints(codelist: str, values: pd.Series) -> dict[Any, str]:
+    """Submission values the failing values match ignoring case, spaces or CDISC synonyms."""
+    distinct = pd.Series(pd.unique(values.dropna()), dtype="str")
+    if distinct.empty:
+        return {}
+    found = metadata.codelist(codelist).lookup(distinct)
+    return {v: t for v, t in zip(distinct, found, strict=True) if isinstance(t, str)}
+
+
+def _message(
+    code: str, variable: str, value: Any, structure: _Structure, info: _CodelistInfo | None
+) -> str:
+    if code == "required-value-missing":
+        state = "blank" if isinstance(value, str) else "null"
+        return f"{variable} is Required in {structure.source} but is {state} on this record"
+    if code == "ct-value-not-in-codelist" and info is not None:
+        kind = "extensible" if info.extensible else "non-extensible"
+        return (
+            f"{variable} value {value!r} is not a submission value of the {kind} codelist "
+            f"{info.name} ({info.code})"
+        )
+    if code == "dtc-not-iso8601":
+        if _suffix_check(variable) == "duration":
+            return f"{variable} value {value!r} is not an ISO 8601 duration (e.g. P2D, PT1H30M)"
+        return (
+            f"{variable} value {value!r} is not an ISO 8601 date/time as SDTM allows "
+            "(YYYY[-MM[-DD[Thh[:mm[:ss]]]]], '-' for a missing component)"
+        )
+    if code == "char-length-exceeds-200":
+        size = len(str(value).rstrip(" ").encode("utf-8"))
+        return (
+            f"{variable} value is {size} bytes long in UTF-8; SAS XPORT v5 holds at most "
+            f"{MAX_BYTES}"
+        )
+    if code == "value-leading-spaces":
+        return f"{variable} value {value!r} starts with a space"
+    return f"{variable} value {_show(value)} fails {code}"
+
+
+def _type_findings(ds: Dataset, failures: pd.DataFrame) -> list[Finding]:
+    """One finding per variable whose storage type is not its SDTM type."""
+    if failures.empty:
+        return []
+    structure = _structure(_structure_name(ds))
+    out = []
+    for variable in pd.unique(failures["column"]):
+        var = structure.by_name[str(variable)]
+        stored = str(ds.frame[variable].dtype)
+        column = ds.frame[variable]
+        if var.type == "Num":
+            held = "holds text" if _is_text(column) else "is not numeric"
+        else:
+            held = "holds numbers" if pd.api.types.is_numeric_dtype(column) else "is not text"
+        out.append(
+            finding(
+                "variable-type-mismatch",
+                f"{variable} is {var.type} in {structure.source} but the column {held} "
+                f"(dtype {stored}); it would be written to XPT with the wrong type",
+                ds,
+                variable=str(variable),
+                value=stored,
+            )
+        )
+    return out
+
+
+def _key_findings(ds: Dataset, frame: pd.DataFrame, failures: pd.DataFrame) -> list[Finding]:
+    """One finding per record whose natural keys repeat another record's, capped per dataset."""
+    if failures.empty:
+        return []
+    keys = list(_key_columns(_structure(_structure_name(ds)), tuple(ds.variables)))
+    positions = np.sort(pd.unique(failures["index"].dropna().astype(np.int64)))
+    sub = frame.iloc[positions][keys]
+    group = sub.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    records = frame[RECORD].to_numpy()[positions] if RECORD in frame else positions + 1
+    head = slice(0, MAX_FINDINGS)
+    shown = np.isin(group, group[head])
+    # The first few other records of each group shown; a group can be the whole dataset.
+    in_shown = pd.Series(records[shown])
+    firsts = in_shown.groupby(group[shown], sort=False).head(_OTHERS + 1)
+    listed = firsts.groupby(group[shown][firsts.index.to_numpy()]).agg(list).to_dict()
+    sizes = pd.Series(group).value_counts()
+    texts = sub.iloc[head].astype("str").fillna("").agg(" / ".join, axis=1).to_numpy()
+    rows = _Rows(frame)
+    found = []
+    for i, pos in enumerate(positions[head]):
+        g = int(group[i])
+        others = [r for r in listed[g] if r != records[i]][:_OTHERS]
+        more = int(sizes[g]) - 1 - len(others)
+        names = ", ".join(str(r) for r in others) + (f" and {more} more" if more else "")
+        found.append(
+            finding(
+                "key-not-unique",
+                f"record {records[i]} has the same natural keys ({', '.join(keys)}) as "
+                f"record{'s' if int(sizes[g]) > 2 else ''} {names}",
+                ds,
+                row=rows.row(int(pos)),
+                value=texts[i],
+            )
+        )
+    return _capped(ds, "key-not-unique", None, found, len(positions))
+
+
+def validate_dataset(ds: Dataset, codes: Iterable[str] | None = None) -> list[Finding]:
+    """Findings of this module's rules (or the ``codes`` named) on one SDTM or SUPP-- dataset.
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset.from_frame("MH", pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["MH"],
+        ...     "USUBJID": ["S-1"], "MHSTDTC": ["12/01/2019"]}))
+        >>> [(f.code, f.variable, f.record) for f in validate_dataset(ds)]
+        [('dtc-not-iso8601', 'MHSTDTC', 1)]
+    """
+    wanted = list(_RUNNERS) if codes is None else list(codes)
+    out: list[Finding] = []
+    for code in wanted:
+        out.extend(_RUNNERS[code](ds))
+    return out
+
+
+# --- what each rule runs on one dataset -----------------------------------------------------
+
+
+def _missing(ds: Dataset, core: str, code: str) -> list[Finding]:
+    structure = _structure(_structure_name(ds))
+    present = set(ds.variables)
+    word = {"Req": "Required", "Exp": "Expected"}[core]
+    out = []
+    for var in structure.variables:
+        if var.core == core and var.name not in present:
+            message = (
+                f"{var.name} is {word} in {structure.source} but the dataset has no such column"
+            )
+            if core == "Exp":
+                message += "; Expected variables stay in the dataset, null, when not collected"
+            out.append(finding(code, message, ds, variable=var.name))
+    return out
+
+
+def _value_rule(code: str, part: str) -> Any:
+    def run(ds: Dataset) -> list[Finding]:
+        frame, failures = _failures(ds, frozenset({part}))
+        if failures.empty:
+            return []
+        failures = failures[failures["check"].map(_code_of) == code]
+        if code == "variable-type-mismatch":
+            return _type_findings(ds, failures)
+        if code == "key-not-unique":
+            return _key_findings(ds, frame, failures)
+        return _record_findings(ds, code, failures)
+
+    return run
+
+
+_RUNNERS = {
+    "required-variable-missing": lambda ds: _missing(ds, "Req", "required-variable-missing"),
+    "required-value-missing": _value_rule("required-value-missing", "required"),
+    "expected-variable-missing": lambda ds: _missing(ds, "Exp", "expected-variable-missing"),
+    "variable-type-mismatch": _value_rule("variable-type-mismatch", "dtype"),
+    "ct-value-not-in-codelist": _value_rule("ct-value-not-in-codelist", "ct"),
+    "dtc-not-iso8601": _value_rule("dtc-not-iso8601", "dtc"),
+    "key-not-unique": _value_rule("key-not-unique", "keys"),
+    "char-length-exceeds-200": _value_rule("char-length-exceeds-200", "length"),
+    "value-leading-spaces": _value_rule("value-leading-spaces", "leading"),
+}
+
+
+def _run(code: str, package: Package) -> list[Finding]:
+    out: list[Finding] = []
+    for ds in _datasets(package):
+        out.extend(_RUNNERS[code](ds))
+    return out
+
+
+# --- the catalogue --------------------------------------------------------------------------
+# Reference ids are Pinnacle 21 rule ids (SDxxxx, CTxxxx) and the CDISC SDTM conformance rule
+# ids (CGxxxx) that Pinnacle 21 lists as the publisher ids of the same check.
+
+
+@rule(
+    "required-variable-missing",
+    "error",
+    "dataset",
+    checks="every Required variable of the domain (SDTMIG metadata, SUPPQUAL structure, or "
+    "STUDYID/DOMAIN/USUBJID for other domains) is a column of the dataset",
+    why="a Required variable identifies the record or is needed to understand it; the IG does "
+    "not allow leaving it out",
+    refs=("SD0056", "CG0014"),
+)
+def required_variable_missing(package: Package) -> list[Finding]:
+    """Required variables of each SDTM/SUPP-- dataset that are not columns of it.
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset.from_frame("AE", pd.DataFrame({"STUDYID": ["S"], "USUBJID": ["S-1"]}))
+        >>> sorted(f.variable for f in required_variable_missing(Package({"AE": ds})))
+        ['AEDECOD', 'AESEQ', 'AETERM', 'DOMAIN']
+    """
+    return _run("required-variable-missing", package)
+
+
+@rule(
+    "required-value-missing",
+    "error",
+    "dataset",
+    checks="Required variables are neither null nor blank on any record",
+    why="Required variables cannot be null for any record; a blank identifier breaks every "
+    "join and every count",
+    refs=("SD0002", "CG0014"),
+)
+def required_value_missing(package: Package) -> list[Finding]:
+    """Records where a Required variable is null or blank.
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset.from_frame("MH", pd.DataFrame({"STUDYID": ["S", "S"],
+        ...     "DOMAIN": ["MH", "MH"], "USUBJID": ["S-1", " "]}))
+        >>> [(f.variable, f.record) for f in required_value_missing(Package({"MH": ds}))]
+        [('USUBJID', 2)]
+    """
+    return _run("required-value-missing", package)
+
+
+@rule(
+    "expected-variable-missing",
+    "warning",
+    "dataset",
+    checks="every Expected variable of the domain is a column of the dataset",
+    why="Expected variables are included even when no data was collected (null, with a comment "
+    "in define.xml)",
+    refs=("SD0057", "CG0016"),
+)
+def expected_variable_missing(package: Package) -> list[Finding]:
+    """Expected variables of each SDTM/SUPP-- dataset that are not columns of it.
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset.from_frame("DM", pd.DataFrame({"USUBJID": ["S-1"]}))
+        >>> "AGE" in [f.variable for f in expected_variable_missing(Package({"DM": ds}))]
+        True
+    """
+    return _run("expected-variable-missing", package)
+
+
+@rule(
+    "variable-type-mismatch",
+    "error",
+    "dataset",
+    checks="Num variables are stored as numbers and Char variables as text (no coercion)",
+    why="XPT writes a column with the type it has; a Num variable written as Char (or the "
+    "reverse) does not conform to the SDTM type",
+    refs=("SD0055", "CG0012"),
+)
+def variable_type_mismatch(package: Package) -> list[Finding]:
+    """Variables whose column type is not their SDTMIG type (one finding per variable).
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset.from_frame("VS", pd.DataFrame({"VSSTRESN": ["79"]}))
+        >>> [(f.variable, f.value) for f in variable_type_mismatch(Package({"VS": ds}))]
+        [('VSSTRESN', 'str')]
+    """
+    return _run("variable-type-mismatch", package)
+
+
+@rule(
+    "ct-value-not-in-codelist",
+    "error",
+    "dataset",
+    checks="values of variables with a CDISC CT codelist are submission values of it (exact, "
+    "case-sensitive); an error for non-extensible codelists, a warning for extensible ones",
+    why="non-extensible codelists admit no other value; new terms in extensible codelists need "
+    "review (no synonyms of existing terms)",
+    refs=("CT2001", "CT2002"),
+)
+def ct_value_not_in_codelist(package: Package) -> list[Finding]:
+    """Values not in their variable's CDISC CT codelist.
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset.from_frame("VS", pd.DataFrame({"VSORRESU": ["kg", "stone"]}))
+        >>> [(f.record, f.severity) for f in ct_value_not_in_codelist(Package({"VS": ds}))]
+        [(2, 'warning')]
+    """
+    return _run("ct-value-not-in-codelist", package)
+
+
+@rule(
+    "dtc-not-iso8601",
+    "error",
+    "dataset",
+    checks="*DTC values are ISO 8601 dates/date-times (partial and with '-' for missing "
+    "components as SDTM allows) and *DUR/*ELTM values are ISO 8601 durations",
+    why="SDTM stores dates, times and durations as ISO 8601 text; any other form cannot be "
+    "sorted, compared or converted",
+    refs=("SD0003", "SD1011"),
+)
+def dtc_not_iso8601(package: Package) -> list[Finding]:
+    """Date/time and duration values that are not ISO 8601.
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset.from_frame("LB", pd.DataFrame({"LBDTC": ["2019-12-01", "12/01/2019"]}))
+        >>> [(f.record, f.value) for f in dtc_not_iso8601(Package({"LB": ds}))]
+        [(2, '12/01/2019')]
+    """
+    return _run("dtc-not-iso8601", package)
+
+
+@rule(
+    "key-not-unique",
+    "error",
+    "dataset",
+    checks="no two records share the values of the domain's natural keys (those present; "
+    "STUDYID RDOMAIN USUBJID IDVAR IDVARVAL QNAM for SUPP--)",
+    why="the natural keys identify a record; a repeat is a duplicated record or a missing "
+    "qualifier",
+    refs=("SD1152", "CG0019", "SD1117", "SD0086", "CG0411"),
+)
+def key_not_unique(package: Package) -> list[Finding]:
+    """Records whose natural keys repeat those of another record (every such record).
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset.from_frame("DM", pd.DataFrame({"STUDYID": ["S", "S"],
+        ...     "USUBJID": ["S-1", "S-1"]}))
+        >>> [f.record for f in key_not_unique(Package({"DM": ds}))]
+        [1, 2]
+    """
+    return _run("key-not-unique", package)
+
+
+@rule(
+    "char-length-exceeds-200",
+    "error",
+    "dataset",
+    checks="no character value is longer than 200 bytes in UTF-8",
+    why="SAS XPORT v5 holds at most 200 bytes per character value; longer text is split into "
+    "SUPP-- records, never truncated",
+)
+def char_length_exceeds_200(package: Package) -> list[Finding]:
+    """Character values longer than 200 bytes (UTF-8).
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset.from_frame("AE", pd.DataFrame({"AETERM": ["é" * 101]}))
+        >>> [f.message for f in char_length_exceeds_200(Package({"AE": ds}))]
+        ['AETERM value is 202 bytes long in UTF-8; SAS XPORT v5 holds at most 200']
+    """
+    return _run("char-length-exceeds-200", package)
+
+
+@rule(
+    "value-leading-spaces",
+    "warning",
+    "dataset",
+    checks="no character value starts with a space",
+    why="a leading space makes a value differ from the same value without it (codelists, "
+    "joins, sorting) and is invisible in most viewers",
+    refs=("SD1021",),
+)
+def value_leading_spaces(package: Package) -> list[Finding]:
+    """Character values with leading spaces.
+
+    Example:
+        >>> import pandas as pd
+        >>> ds = Dataset.from_frame("AE", pd.DataFrame({"AETERM": ["Headache", " Fever"]}))
+        >>> [(f.record, f.value) for f in value_leading_spaces(Package({"AE": ds}))]
+        [(2, ' Fever')]
+    """
+    return _run("value-leading-spaces", package)
