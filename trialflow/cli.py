@@ -161,7 +161,7 @@ def map_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool
 @strict_option
 @quiet_option
 def run_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool) -> None:
-    """Run the whole pipeline on a raw export (today: map to SDTM and write it).
+    """Run the whole pipeline on a raw export (today: map to SDTM, write, validate).
 
     \b
     Example:
@@ -245,6 +245,102 @@ def synth_command(subjects: int, seed: int, out: Path) -> None:
     write_workbook(sheets, out)
     rows = ", ".join(f"{name} {len(frame)}" for name, frame in sheets.items() if name != "README")
     click.echo(f"wrote {out} ({subjects} synthetic subjects, seed {seed}; rows: {rows})")
+
+
+@cli.command("validate", context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the findings as report.json to this file.",
+)
+@click.option(
+    "--xlsx",
+    "xlsx_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a workbook with a Summary and a Details sheet.",
+)
+@click.option("--strict", is_flag=True, help="Warnings fail the run too (exit 1).")
+@click.option(
+    "--show",
+    default=20,
+    show_default=True,
+    type=click.IntRange(0),
+    help="How many findings to print.",
+)
+def validate_command(
+    paths: tuple[Path, ...], json_out: Path | None, xlsx_out: Path | None, strict: bool, show: int
+) -> None:
+    """Validate SDTM or ADaM datasets (.xpt v5/v8, .csv, .parquet, Dataset-JSON) or folders.
+
+    Exit 0 when no error is found, 1 when errors are found, 2 when the input is unusable.
+
+    \b
+    Example:
+        trialflow validate trialflow-demo/sdtm --json report.json --xlsx report.xlsx
+    """
+    from trialflow.pipeline import validate_paths
+
+    result = _run(validate_paths, paths, json_out=json_out, xlsx_out=xlsx_out, on_issue="none")
+    _render_validation(result.findings, result.report.datasets, result.report.rules_run, show)
+    for label, path in (("json", json_out), ("xlsx", xlsx_out)):
+        if path:
+            click.echo(f"  {label} report: {path}")
+    failing = {"error", "warning"} if strict else {"error"}
+    if any(f.severity in failing for f in result.findings):
+        sys.exit(1)
+
+
+@cli.command("rules", context_settings=CONTEXT)
+@click.option("--markdown", is_flag=True, help="Print the catalogue as Markdown (docs/rules.md).")
+def rules_command(markdown: bool) -> None:
+    """List the validation rules: code, severity, what each checks, reference ids.
+
+    \b
+    Example:
+        trialflow rules --markdown > docs/rules.md
+    """
+    from trialflow.validation.core import RULES, catalogue_markdown
+    from trialflow.validation.engine import validate_package  # noqa: F401  (registers the rules)
+
+    if markdown:
+        click.echo(catalogue_markdown(), nl=False)
+        return
+    for r in RULES.values():
+        refs = f" [{', '.join(r.refs)}]" if r.refs else ""
+        click.echo(f"{r.code:<34} {r.severity:<8} {r.checks}{refs}")
+
+
+def _render_validation(findings, datasets: dict[str, int], rules_run: int, show: int) -> None:
+    """Per dataset: records and findings by severity; per rule: counts; then the first findings."""
+    by_dataset: dict[str, Counter] = {name: Counter() for name in datasets}
+    for f in findings:
+        by_dataset.setdefault(f.dataset or "-", Counter())[f.severity] += 1
+    click.echo(f"validated {len(datasets)} datasets with {rules_run} rules")
+    click.echo(f"  {'dataset':<10}{'records':>9}{'errors':>8}{'warnings':>10}{'notices':>9}")
+    for name, counts in by_dataset.items():
+        records = datasets.get(name, "")
+        click.echo(
+            f"  {name:<10}{records!s:>9}{counts['error']:>8}{counts['warning']:>10}"
+            f"{counts['notice']:>9}"
+        )
+    rules = Counter((f.code, f.severity) for f in findings)
+    if rules:
+        click.echo("  by rule:")
+        for (code, severity), n in sorted(rules.items(), key=lambda kv: (-kv[1], kv[0])):
+            click.echo(f"    {n:>6}  {severity:<8} {code}")
+    order = {"error": 0, "warning": 1, "notice": 2}
+    ranked = sorted(findings, key=lambda f: order.get(f.severity, 3))
+    for f in ranked[:show]:
+        click.echo(f"    {f.one_line()}")
+    if len(ranked) > show:
+        click.echo(f"    ... and {len(ranked) - show} more (see --json / --xlsx)")
+    counts = Counter(f.severity for f in findings)
+    click.echo(
+        f"  {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
+        f"{counts.get('notice', 0)} notices"
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

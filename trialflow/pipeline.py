@@ -7,18 +7,21 @@ they return; nothing here prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from trialflow import __version__
-from trialflow.errors import Finding, OnIssue, XptError
+from trialflow.errors import Finding, OnIssue, Source, XptError
 from trialflow.io import reports
 from trialflow.io.xpt import XptVariable, write_xpt
 from trialflow.mapping.load import Study, load_study
 from trialflow.raw import read_export
 from trialflow.sdtm import metadata
 from trialflow.sdtm.build import SdtmResult, build_sdtm
+from trialflow.validation.core import Dataset, Package, ValidationReport
+from trialflow.validation.engine import validate_package
 
 Progress = Callable[[str], None]
 
@@ -34,10 +37,12 @@ class RunResult:
     sdtm: SdtmResult
     files: list[Path] = field(default_factory=list)
 
+    validation: ValidationReport | None = None
+
     @property
     def findings(self) -> list[Finding]:
-        """Every finding of the run."""
-        return self.sdtm.findings
+        """Every finding of the run: mapping first, then validation."""
+        return self.sdtm.findings + (self.validation.findings if self.validation else [])
 
     @property
     def errors(self) -> int:
@@ -93,6 +98,47 @@ def write_sdtm(result: SdtmResult, out: Path, progress: Progress | None = None) 
     return files
 
 
+def sdtm_package(result: SdtmResult) -> Package:
+    """The mapped SDTM domains as a validation package (records numbered as written).
+
+    Example:
+        >>> sdtm_package(result).get("DM").name  # doctest: +SKIP
+        'DM'
+    """
+    return Package(
+        {
+            code: Dataset.from_frame(
+                code, frame, file=f"sdtm/{code.lower()}.xpt", label=metadata.domain_label(code)
+            )
+            for code, frame in result.domains.items()
+        }
+    )
+
+
+def trace_to_raw(findings: list[Finding], lineage: dict) -> list[Finding]:
+    """Point validation findings on mapped SDTM records back at the raw cell they came from.
+
+    Example:
+        >>> trace_to_raw([], {})
+        []
+    """
+    out = []
+    for f in findings:
+        table = lineage.get(f.dataset or "")
+        if table is None or f.record is None or not 0 < f.record <= len(table):
+            out.append(f)
+            continue
+        row = table.iloc[f.record - 1]
+        column = row.get(f.variable) if f.variable and f.variable in table.columns else None
+        if not (isinstance(column, str) and not column.startswith(("spec:", "derived:"))):
+            column = None
+        source = Source(
+            str(row["source_file"]), str(row["source_sheet"]), int(row["source_row"]), column
+        )
+        out.append(dataclasses.replace(f, source=source))
+    return out
+
+
 def _with_source(error: XptError, lineage) -> str:
     """The XPT error's message, with the raw cell behind the first offending record."""
     findings = getattr(error, "findings", [])
@@ -137,12 +183,17 @@ def map_study(
         "sdtmig": metadata.SDTMIG_VERSION,
         "ct": metadata.ct_version(),
     }
+    if progress:
+        progress("validating the SDTM datasets")
+    checked = validate_package(sdtm_package(result), on_issue=on_issue)
+    checked.findings = trace_to_raw(checked.findings, result.lineage)
+    run = RunResult(out, study, result, files, checked)
     files.append(
-        reports.write_report_json(result.findings, out / "validation" / "report.json", **context)
+        reports.write_report_json(run.findings, out / "validation" / "report.json", **context)
     )
-    files.append(reports.write_report_xlsx(result.findings, out / "validation" / "report.xlsx"))
+    files.append(reports.write_report_xlsx(run.findings, out / "validation" / "report.xlsx"))
     files.append(reports.write_manifest(out, files, **context))
-    return RunResult(out, study, result, files)
+    return run
 
 
 def run_study(
@@ -153,7 +204,7 @@ def run_study(
     on_issue: OnIssue = "warn",
     progress: Progress | None = None,
 ) -> RunResult:
-    """The whole pipeline as far as it exists: today mapping to SDTM and writing it.
+    """The whole pipeline as far as it exists: today mapping to SDTM, writing and validating it.
 
     Example:
         >>> run_study("mappings/hucmsc-t2dm", "examples/hucmsc-t2dm/raw-export.xlsx",
@@ -161,6 +212,52 @@ def run_study(
         0
     """
     return map_study(study_dir, raw, out, on_issue=on_issue, progress=progress)
+
+
+@dataclass
+class ValidateResult:
+    """What ``trialflow validate`` found: the package read and the report."""
+
+    package: Package
+    report: ValidationReport
+    read_findings: list[Finding]
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Findings about the files, then the validation findings."""
+        return self.read_findings + self.report.findings
+
+
+def validate_paths(
+    paths: Sequence[str | Path],
+    *,
+    json_out: str | Path | None = None,
+    xlsx_out: str | Path | None = None,
+    on_issue: OnIssue = "warn",
+) -> ValidateResult:
+    """Read an SDTM/ADaM package from files or folders, validate it, write the reports asked for.
+
+    Example:
+        >>> r = validate_paths(["out/sdtm"], json_out="report.json")  # doctest: +SKIP
+        >>> r.report.valid  # doctest: +SKIP
+        True
+    """
+    from trialflow.io.package import read_package
+
+    package, read_findings = read_package(paths)
+    report = validate_package(package, on_issue=on_issue)
+    result = ValidateResult(package, report, read_findings)
+    context = {
+        "validated": [str(p) for p in paths],
+        "datasets": report.datasets,
+        "rules_run": report.rules_run,
+        "trialflow": __version__,
+    }
+    if json_out:
+        reports.write_report_json(result.findings, Path(json_out), **context)
+    if xlsx_out:
+        reports.write_report_xlsx(result.findings, Path(xlsx_out))
+    return result
 
 
 def example_paths() -> tuple[Path, Path]:

@@ -338,8 +338,9 @@ class _Builder:
                     variable=var.name,
                     column=col,
                     values=values,
-                    message=lambda v: f"site {v!r} is not among the sites of study.yaml "
-                    f"({', '.join(sites)})",
+                    message=lambda v: (
+                        f"site {v!r} is not among the sites of study.yaml ({', '.join(sites)})"
+                    ),
                 )
             self.assign(work, i, var, values, col)
         elif var.method == "assign_ct":
@@ -812,6 +813,25 @@ class _Builder:
             mapped += [f"{d}STRESC", f"{d}STRESN", f"{d}STRESU"]
             mapped += [f"{d}STNR{x}" for x in ("LO", "HI") if f"{d}ORNR{x}" in frame]
         known = meta["name"].tolist()
+        # SDTMIG: Expected variables are included even when nothing was collected for them.
+        expected = meta.loc[meta["core"] == "Exp", "name"].tolist()
+        absent = [n for n in expected if n not in mapped]
+        if absent:
+            for name in absent:
+                frame[name] = pd.Series(pd.NA, index=frame.index, dtype="str")
+                work.lineage[name] = pd.Series(
+                    "not collected: Expected, left empty", index=frame.index
+                )
+            mapped += absent
+            self.findings.append(
+                Finding(
+                    "expected-variable-empty",
+                    "notice",
+                    f"{len(absent)} Expected variables have no mapping and are included empty, "
+                    f"as the SDTMIG asks: {', '.join(absent)}",
+                    dataset=d,
+                )
+            )
         order = [n for n in known if n in mapped]
         extra = [n for n in dict.fromkeys(mapped) if n not in known]
         for name in extra:
