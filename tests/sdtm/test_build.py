@@ -231,3 +231,13 @@ def test_lineage_names_the_raw_cell_behind_each_variable(tiny_export):
     assert lineage["VSDTC"].eq("VIS_DATE").all()
     lb = build(tiny_export).lineage["LB"]
     assert lb["LBDTC"].eq("LAB_DATE + LAB_TIME").all()
+
+
+def test_a_visit_outside_its_window_is_a_warning(tmp_path):
+    sheets = tiny_sheets()
+    sheets["VITALS"][1]["VIS_DATE"] = "2019/01/20"  # Day 14 visit on day 19 after Day 0
+    result = build(write_csv_export(tmp_path / "raw", sheets))
+    [f] = [f for f in result.findings if f.code == "visit-out-of-window"]
+    assert (f.severity, f.variable, f.source.row) == ("warning", "VISITNUM", 3)
+    assert f.value == "DAY 14 on day 19 (planned 14 +/- 3)"
+    assert by(result.domains["VS"], VSTESTCD="WEIGHT", VISITNUM=2)["VSDTC"] == "2019-01-20"

@@ -753,6 +753,8 @@ class _Builder:
                 "study.yaml; VISITNUM left empty"
             ),
         )
+        if var.date is not None and var.date in frame:
+            self.check_windows(work, planned, frame[var.date], col)
         if not is_unsched.any():
             return planned
         date_col = var.date
@@ -783,6 +785,50 @@ class _Builder:
         prev["NUM"] = prev["NUM"].fillna(0.0)
         prev["K"] = prev.groupby(["USUBJID", "NUM"])["DAY"].rank(method="dense")
         return planned.fillna((prev["NUM"] + prev["K"] / 100).round(2))
+
+    def check_windows(self, work: _Work, planned: pd.Series, dates: pd.Series, col: str) -> None:
+        """Report planned visits dated outside their window (planned day +/- window).
+
+        Planned days count from the subject's day-0 visit (the schedule's visit with day 0);
+        subjects without a dated day-0 visit are not checked.
+        """
+        schedule = self.study.spec.visits
+        origin = [v.visitnum for v in schedule if v.day == 0]
+        if not origin:
+            return
+        day = derive.date_part(dates)
+        anchor = (
+            pd.DataFrame({"USUBJID": work.frame["USUBJID"], "DAY": day})
+            .loc[(planned == origin[0]) & day.notna()]
+            .groupby("USUBJID")["DAY"]
+            .min()
+        )
+        actual = (day - work.frame["USUBJID"].map(anchor)).dt.days
+        target = planned.map({v.visitnum: v.day for v in schedule})
+        width = planned.map({v.visitnum: v.window for v in schedule if v.window is not None})
+        outside = (actual - target).abs() > width
+        labels = planned.map({v.visitnum: v.visit for v in schedule})
+        text = pd.Series(
+            labels.astype("str")
+            + " on day "
+            + actual.astype("Int64").astype("str")
+            + " (planned "
+            + target.astype("Int64").astype("str")
+            + " +/- "
+            + width.astype("Int64").astype("str")
+            + ")",
+            index=work.frame.index,
+        )
+        self.flag(
+            work,
+            outside.fillna(False).astype(bool),
+            code="visit-out-of-window",
+            severity="warning",
+            variable="VISITNUM",
+            column=col,
+            values=text,
+            message=lambda v: f"{v} after the day-0 visit: outside the window in study.yaml",
+        )
 
     def visit_names(self, visitnum: pd.Series) -> pd.Series:
         names = {v.visitnum: v.visit for v in self.study.spec.visits}
