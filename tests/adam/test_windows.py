@@ -1,0 +1,151 @@
+"""Analysis windows (AVISITN/AVISIT) and the one-record-per-window flag (ANL01FL)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pandas.testing import assert_frame_equal
+
+from trialflow.adam.dates import DerivationError
+from trialflow.adam.windows import (
+    Window,
+    derive_var_anl_flag,
+    derive_vars_avisit,
+    windows_from_schedule,
+)
+
+SCHEDULE = [
+    {"visitnum": 1, "visit": "DAY 0", "day": 0, "window": 3},
+    {"visitnum": 2, "visit": "DAY 14", "day": 14, "window": 3},
+    {"visitnum": 3, "visit": "DAY 21", "day": 21, "window": 3},
+]
+WINDOWS = windows_from_schedule(SCHEDULE, day_offset=1)
+
+
+## Test 1: windows from the study schedule ----
+def test_windows_from_schedule() -> None:
+    assert [
+        Window(1.0, "DAY 0", 1, -2, 4),
+        Window(2.0, "DAY 14", 15, 12, 18),
+        Window(3.0, "DAY 21", 22, 19, 25),
+    ] == WINDOWS
+
+
+def test_schedule_with_overlap_or_missing_key_is_an_error() -> None:
+    with pytest.raises(DerivationError, match="overlap"):
+        windows_from_schedule([*SCHEDULE, {"visitnum": 4, "visit": "X", "day": 24, "window": 3}])
+    with pytest.raises(DerivationError, match="window"):
+        windows_from_schedule([{"visitnum": 1, "visit": "X", "day": 1}])
+
+
+## Test 2: assignment, bounds inclusive, outside and null days get null ----
+def test_assignment() -> None:
+    adlb = pd.DataFrame(
+        {"USUBJID": ["1"] * 7, "ADY": pd.array([-2, 4, 12, 18, 11, None, 40], dtype="Int64")},
+        index=[6, 5, 4, 3, 2, 1, 0],
+    )
+    before = adlb.copy()
+    out = derive_vars_avisit(adlb, windows=WINDOWS)
+    assert_frame_equal(adlb, before)
+    expected = adlb.assign(
+        AVISITN=[1.0, 1.0, 2.0, 2.0, None, None, None],
+        AVISIT=pd.Series(
+            ["DAY 0", "DAY 0", "DAY 14", "DAY 14", None, None, None], dtype="str", index=adlb.index
+        ),
+        AWTARGET=pd.Series([1, 1, 15, 15, None, None, None], dtype="Int64", index=adlb.index),
+        AWTDIFF=pd.Series([3, 3, 3, 3, None, None, None], dtype="Int64", index=adlb.index),
+    )
+    assert_frame_equal(out, expected)
+
+
+def test_windows_as_dicts_and_overlap_checked_up_front() -> None:
+    df = pd.DataFrame({"ADY": [5]})
+    out = derive_vars_avisit(
+        df, windows=[{"avisitn": 1, "avisit": "W1", "target": 5, "low": 3, "high": 7}]
+    )
+    assert out["AVISIT"].tolist() == ["W1"]
+    overlapping = [Window(1, "A", 5, 0, 10), Window(2, "B", 10, 10, 12)]
+    with pytest.raises(DerivationError, match="overlap"):
+        derive_vars_avisit(pd.DataFrame({"X": [1]}), windows=overlapping)
+    with pytest.raises(DerivationError, match="low <= target <= high"):
+        derive_vars_avisit(df, windows=[Window(1, "A", 20, 0, 10)])
+    with pytest.raises(DerivationError, match="ADY"):
+        derive_vars_avisit(pd.DataFrame({"X": [1]}), windows=WINDOWS)
+
+
+## Test 3: ANL01FL picks the record closest to the target ----
+def _windowed(days: list[int], avals: list[float | None], params: list[str] | None = None):
+    n = len(days)
+    df = pd.DataFrame(
+        {
+            "USUBJID": ["1"] * n,
+            "PARAMCD": params or ["HBA1C"] * n,
+            "ADY": pd.Series(days, dtype="Int64"),
+            "AVAL": avals,
+        }
+    )
+    return derive_vars_avisit(df, windows=WINDOWS)
+
+
+def test_closest_to_target_wins() -> None:
+    out = derive_var_anl_flag(_windowed([12, 14, 16, 1], [1.0, 2.0, 3.0, 4.0]))
+    assert out["ANL01FL"].tolist()[1] == "Y"
+    assert out["ANL01FL"].isna().tolist() == [True, False, True, False]
+
+
+def test_tie_takes_the_earlier_day_then_the_earlier_row() -> None:
+    # Two records 2 days either side of target day 15, the later one first in the data.
+    out = derive_var_anl_flag(_windowed([17, 13], [1.0, 2.0]))
+    assert out["ANL01FL"].isna().tolist() == [True, False]
+    out = derive_var_anl_flag(_windowed([13, 13], [1.0, 2.0]))
+    assert out["ANL01FL"].isna().tolist() == [False, True]
+
+
+def test_only_records_with_window_and_value_and_filter() -> None:
+    df = _windowed([15, 14, 30, 16], [None, 2.0, 3.0, 4.0])
+    out = derive_var_anl_flag(df)
+    # Day 15 has no AVAL; day 30 is outside every window.
+    assert out["ANL01FL"].isna().tolist() == [True, False, True, True]
+    out = derive_var_anl_flag(df, filter=lambda d: d["ADY"] != 14, new_var="ANL02FL")
+    assert out["ANL02FL"].isna().tolist() == [True, True, True, False]
+
+
+def test_by_parameter_and_input_kept() -> None:
+    df = _windowed([14, 14, 15], [1.0, 2.0, 3.0], params=["HBA1C", "GLUC", "GLUC"])
+    before = df.copy()
+    out = derive_var_anl_flag(df)
+    assert_frame_equal(df, before)
+    assert out["ANL01FL"].isna().tolist() == [False, True, False]
+    assert list(out.columns) == [*df.columns, "ANL01FL"]
+
+
+## Test 4: property: at most one flagged record per subject, parameter and window ----
+records = st.lists(
+    st.tuples(
+        st.sampled_from(["1", "2"]),
+        st.sampled_from(["A", "B"]),
+        st.one_of(st.none(), st.integers(-5, 30)),
+        st.one_of(st.none(), st.floats(0, 10)),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=75, deadline=None)
+@given(records)
+def test_at_most_one_flag_per_group(rows: list) -> None:
+    df = pd.DataFrame(rows, columns=["USUBJID", "PARAMCD", "ADY", "AVAL"])
+    df["ADY"] = df["ADY"].astype("Int64")
+    out = derive_var_anl_flag(derive_vars_avisit(df, windows=WINDOWS))
+    flagged = out[out["ANL01FL"] == "Y"]
+    assert not flagged.duplicated(["USUBJID", "PARAMCD", "AVISITN"]).any()
+    assert flagged["AVAL"].notna().all() and flagged["AVISITN"].notna().all()
+    eligible = out[out["AVISITN"].notna() & out["AVAL"].notna()]
+    groups = eligible.groupby(["USUBJID", "PARAMCD", "AVISITN"]).ngroups
+    assert len(flagged) == groups
+    # The flagged record is one with the smallest distance to the target in its group.
+    best = eligible.groupby(["USUBJID", "PARAMCD", "AVISITN"])["AWTDIFF"].min()
+    got = flagged.set_index(["USUBJID", "PARAMCD", "AVISITN"])["AWTDIFF"].sort_index()
+    assert got.tolist() == best.sort_index().tolist()
