@@ -59,6 +59,22 @@ class XptError(TrialflowError):
     """A dataset can't be written to SAS XPORT without changing it (name, label, length, ...)."""
 
 
+class DerivationError(TrialflowError):
+    """An ADaM derivation can't run with these arguments or on this dataset.
+
+    ``records`` holds the offending rows when there are some (e.g. the multiple baseline
+    records of ``derive_var_base``).
+
+    Example:
+        >>> str(DerivationError("derive_var_chg: required column(s) missing: BASE"))
+        'derive_var_chg: required column(s) missing: BASE'
+    """
+
+    def __init__(self, message: str, records: Any = None) -> None:
+        super().__init__(message)
+        self.records = records
+
+
 class FindingsError(TrialflowError):
     """Raised by :func:`emit` under ``on_issue="stop"`` when there are findings."""
 

@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from trialflow.errors import TrialflowError
+from trialflow.errors import DerivationError
 
 HighestImputation = Literal["n", "D", "M", "Y"]
 FlagImputation = Literal["auto", "date", "none"]
@@ -52,15 +52,6 @@ _DTC_PATTERN = (
 # Years standing for "unknown, impute from min_dates/max_dates"; never left in a result.
 _LOW_YEAR, _HIGH_YEAR = 1, 9998
 _OUT_DTYPE = "datetime64[ns]"
-
-
-class DerivationError(TrialflowError):
-    """An ADaM derivation can't run with these arguments or on this dataset.
-
-    Example:
-        >>> str(DerivationError("derive_vars_dy: column 'TRTSDT' is missing"))
-        "derive_vars_dy: column 'TRTSDT' is missing"
-    """
 
 
 def check_columns(dataset: pd.DataFrame, columns: Sequence[str], where: str) -> None:
