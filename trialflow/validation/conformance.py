@@ -29,7 +29,7 @@ import pandas as pd
 from trialflow.errors import Finding
 from trialflow.sdtm import metadata
 from trialflow.sdtm.derive import date_part, study_day
-from trialflow.validation.core import RECORD, Dataset, Package, finding, rule
+from trialflow.validation.core import RECORD, Dataset, Package, cached, finding, rule
 
 MAX_PER_VARIABLE = 50
 """Findings listed per dataset, variable and rule; one more finding counts the rest."""
@@ -45,9 +45,55 @@ _NOT_TREATED = ("NOTTRT", "NOTASSGN", "SCRNFAIL")
 _SERIOUS = ("AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESOD", "AESMIE")
 _END_CLASS_DOMAINS = ("AE", "CE", "MH", "HO", "CM", "EX", "EC", "PR", "SU", "AG", "ML")
 _V5_NAME = r"[A-Za-z][A-Za-z0-9_]{0,7}"
+_STR = pd.Series([], dtype="str").dtype
 
 
 # --- helpers shared by the rules (and by the ADaM rules) -----------------------------------
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``values`` as text, factorised: (codes, the distinct non-missing texts as a Series).
+
+    Codes are -1 where the text is missing. Rules run the string work on the few distinct
+    values and map the results back with the codes, instead of over every record.
+    """
+    codes, uniques = values.astype("str").factorize()
+    return codes, pd.Series(uniques.array, dtype="str")
+
+
+def _spread(codes: np.ndarray, per_value: np.ndarray, missing: object) -> np.ndarray:
+    """``per_value[code]`` for every code, ``missing`` where the code is -1."""
+    out = np.append(per_value, np.array([missing], dtype=per_value.dtype))
+    return out[codes]
+
+
+def _filled(distinct: pd.Series) -> np.ndarray:
+    """Which distinct texts are populated (not blank)."""
+    return distinct.str.strip().ne("").fillna(False).to_numpy(dtype=bool)
+
+
+def stripped(values: pd.Series) -> pd.Series:
+    """Values as text without surrounding blanks (``astype("str").str.strip()``), missing kept.
+
+    Example:
+        >>> stripped(pd.Series([" a ", None, "b"])).tolist()
+        ['a', nan, 'b']
+    """
+    codes, distinct = _distinct(values)
+    trimmed = distinct.str.strip()
+    spread = pd.Series(trimmed.array.take(codes, allow_fill=True), index=values.index)
+    return spread.rename(values.name)
+
+
+def _isin(values: pd.Series, wanted: Iterable[object]) -> pd.Series:
+    """``values.isin(wanted)`` for text, looking each distinct value up once."""
+    wanted = list(wanted)
+    if values.dtype != _STR or not all(isinstance(w, str) for w in wanted):
+        return values.isin(wanted)
+    known = set(wanted)
+    codes, uniques = values.factorize()
+    member = np.fromiter((u in known for u in uniques), dtype=bool, count=len(uniques))
+    return pd.Series(_spread(codes, member, False), index=values.index, name=values.name)
 
 
 def present(values: pd.Series) -> pd.Series:
@@ -59,7 +105,8 @@ def present(values: pd.Series) -> pd.Series:
     """
     mask = values.notna()
     if not pd.api.types.is_numeric_dtype(values):
-        mask &= values.astype("str").str.strip().ne("").fillna(False).astype(bool)
+        codes, distinct = _distinct(values)
+        mask &= _spread(codes, _filled(distinct), False)
     return mask.astype(bool)
 
 
@@ -70,7 +117,10 @@ def text(values: pd.Series) -> pd.Series:
         >>> text(pd.Series([" y", "", None])).tolist()
         ['Y', nan, nan]
     """
-    return values.astype("str").str.strip().str.upper().where(present(values))
+    codes, distinct = _distinct(values)
+    upper = distinct.str.strip().str.upper()
+    spread = pd.Series(upper.array.take(codes, allow_fill=True), index=values.index)
+    return spread.rename(values.name).where(present(values))
 
 
 def numbers(values: pd.Series) -> pd.Series:
@@ -82,9 +132,11 @@ def numbers(values: pd.Series) -> pd.Series:
     """
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
-    trimmed = values.astype("str").str.strip()
+    codes, distinct = _distinct(values)
+    trimmed = distinct.str.strip()
     plain = trimmed.str.fullmatch(NUMBER).fillna(False).astype(bool)
-    return pd.to_numeric(trimmed.where(plain), errors="coerce").astype("float64")
+    parsed = pd.to_numeric(trimmed.where(plain), errors="coerce").to_numpy(dtype="float64")
+    return pd.Series(_spread(codes, parsed, np.nan), index=values.index, name=values.name)
 
 
 def fmt(value: object) -> str:
@@ -126,10 +178,13 @@ def iso_parts(values: pd.Series) -> pd.DataFrame:
         >>> iso_parts(pd.Series(["2019-05-12T09:30", "2019-05"])).iloc[:, :4].values.tolist()
         [[2019.0, 5.0, 12.0, 9.0], [2019.0, 5.0, nan, nan]]
     """
-    trimmed = values.astype("str").str.strip()
+    codes, distinct = _distinct(values)
+    trimmed = distinct.str.strip()
     whole = trimmed.str.fullmatch(_ISO).fillna(False).astype(bool)
     parts = trimmed.where(whole).str.extract(_ISO)
-    return parts.apply(pd.to_numeric, errors="coerce").astype("float64")
+    parsed = parts.apply(pd.to_numeric, errors="coerce").astype("float64")
+    rows = np.vstack([parsed.to_numpy(), np.full((1, parsed.shape[1]), np.nan)])
+    return pd.DataFrame(rows[codes], index=values.index, columns=parsed.columns)
 
 
 def compare_iso(left: pd.Series, right: pd.Series, *, levels: int = 6) -> pd.Series:
@@ -269,7 +324,7 @@ def _dm(package: Package) -> Dataset | None:
 def _by_subject(dm: Dataset, columns: list[str]) -> pd.DataFrame:
     """DM's ``columns`` indexed by trimmed USUBJID (a subject's first record; absent ones NaN)."""
     frame = dm.frame.loc[present(dm.frame["USUBJID"])]
-    subject = frame["USUBJID"].astype("str").str.strip()
+    subject = stripped(frame["USUBJID"])
     first = ~subject.duplicated()
     out = pd.DataFrame(index=pd.Index(subject[first], name="USUBJID"))
     for column in columns:
@@ -331,13 +386,13 @@ def usubjid_not_in_dm(package: Package) -> list[Finding]:
     dm = _dm(package)
     if dm is None:
         return []
-    known = set(dm.frame["USUBJID"].dropna().astype("str").str.strip())
+    known = set(stripped(dm.frame["USUBJID"].dropna()))
     out: list[Finding] = []
     for ds in sdtm_datasets(package, ("sdtm", "supp")):
         if ds is dm or "USUBJID" not in ds.frame.columns:
             continue
         subjects = ds.frame["USUBJID"]
-        bad = present(subjects) & ~subjects.astype("str").str.strip().isin(known)
+        bad = present(subjects) & ~_isin(stripped(subjects), known)
         out += report_rows(
             "usubjid-not-in-dm",
             ds,
@@ -399,9 +454,7 @@ def seq_not_unique(package: Package) -> list[Finding]:
             continue
         f = ds.frame
         as_number = numbers(f[seq])
-        value = as_number.astype("object").where(
-            as_number.notna(), f[seq].astype("str").str.strip()
-        )
+        value = as_number.astype("object").where(as_number.notna(), stripped(f[seq]))
         usable = present(f[seq]) & present(f["USUBJID"])
         keyed = pd.DataFrame({"USUBJID": f["USUBJID"], "SEQ": value})[usable]
         dup = keyed.duplicated(keep=False).reindex(f.index, fill_value=False)
@@ -456,8 +509,12 @@ _DY_PAIRS = (("DY", "DTC"), ("STDY", "STDTC"), ("ENDY", "ENDTC"))
 _DayInputs = tuple[Dataset, str, str, pd.Series, pd.Series, pd.Series, pd.Series, pd.Series]
 
 
-def _study_day_inputs(package: Package) -> Iterator[_DayInputs]:
+def _study_day_inputs(package: Package) -> list[_DayInputs]:
     """(dataset, --DY, --DTC, known subject, RFSTDTC, expected day, actual day, --DY present)."""
+    return cached(package, ("study-day-inputs",), lambda: list(_derive_study_days(package)))  # type: ignore[return-value]
+
+
+def _derive_study_days(package: Package) -> Iterator[_DayInputs]:
     dm = _dm(package)
     if dm is None or "RFSTDTC" not in dm.frame.columns:
         return
@@ -467,8 +524,8 @@ def _study_day_inputs(package: Package) -> Iterator[_DayInputs]:
             continue
         prefix = domain_prefix(ds)
         f = ds.frame
-        subject = f["USUBJID"].astype("str").str.strip()
-        known = present(f["USUBJID"]) & subject.isin(reference.index)
+        subject = stripped(f["USUBJID"])
+        known = present(f["USUBJID"]) & _isin(subject, reference.index)
         rfstdtc = subject.map(reference)
         for day, date in _DY_PAIRS:
             dy, dtc = f"{prefix}{day}", f"{prefix}{date}"
@@ -493,8 +550,8 @@ def study_day_mismatch(package: Package) -> list[Finding]:
     """--DY that differs from the study day of its date."""
     out: list[Finding] = []
     for ds, dy, dtc, known, rfstdtc, expected, actual, has_dy in _study_day_inputs(package):
-        frame = ds.frame.assign(__REF__=rfstdtc, __EXP__=expected)
         bad = known & expected.notna() & (~has_dy | (actual != expected).fillna(True))
+        frame = ds.frame.loc[bad].assign(__REF__=rfstdtc[bad], __EXP__=expected[bad])
 
         def say(r: pd.Series, dy: str = dy, dtc: str = dtc) -> str:
             found = "missing" if pd.isna(r[dy]) else f"{fmt(r[dy])}"
@@ -504,7 +561,7 @@ def study_day_mismatch(package: Package) -> list[Finding]:
                 f"{fmt(r['__EXP__'])}."
             )
 
-        out += report_rows("study-day-mismatch", ds, frame.loc[bad], dy, say, value=dy)
+        out += report_rows("study-day-mismatch", ds, frame, dy, say, value=dy)
     return out
 
 
@@ -521,8 +578,8 @@ def study_day_with_partial_date(package: Package) -> list[Finding]:
     """--DY present although a date it depends on is partial or missing."""
     out: list[Finding] = []
     for ds, dy, dtc, known, rfstdtc, expected, _actual, has_dy in _study_day_inputs(package):
-        frame = ds.frame.assign(__REF__=rfstdtc)
         bad = known & has_dy & expected.isna()
+        frame = ds.frame.loc[bad].assign(__REF__=rfstdtc[bad])
 
         def say(r: pd.Series, dy: str = dy, dtc: str = dtc) -> str:
             reason = []
@@ -532,7 +589,7 @@ def study_day_with_partial_date(package: Package) -> list[Finding]:
                 reason.append(f"DM.RFSTDTC {fmt(r['__REF__'])} is not a complete date")
             return f"{dy} is {fmt(r[dy])} but {' and '.join(reason)}; {dy} must be null."
 
-        out += report_rows("study-day-with-partial-date", ds, frame.loc[bad], dy, say, value=dy)
+        out += report_rows("study-day-with-partial-date", ds, frame, dy, say, value=dy)
     return out
 
 
@@ -718,7 +775,7 @@ def stresu_multiple_per_test(package: Package) -> list[Finding]:
         ]
         f = ds.frame
         has = present(f[unit])
-        work = f.loc[has, keys].assign(__UNIT__=f.loc[has, unit].astype("str").str.strip())
+        work = f.loc[has, keys].assign(__UNIT__=stripped(f.loc[has, unit]))
         if work.empty:
             continue
         top = dominant(work, keys, "__UNIT__")
@@ -783,9 +840,7 @@ def _one_to_one(code: str, ds: Dataset, a: str, b: str) -> list[Finding]:
     if a not in f.columns or b not in f.columns:
         return []
     both = present(f[a]) & present(f[b])
-    work = pd.DataFrame(
-        {a: f.loc[both, a].astype("str").str.strip(), b: f.loc[both, b].astype("str").str.strip()}
-    )
+    work = pd.DataFrame({a: stripped(f.loc[both, a]), b: stripped(f.loc[both, b])})
     if work.empty:
         return []
     by_a, by_b = dominant(work, [a], b), dominant(work, [b], a)
@@ -944,7 +999,7 @@ def _exposure(package: Package) -> tuple[Dataset, pd.Series, pd.Series, pd.Serie
     if dm is None or ex is None or not {"USUBJID", "EXSTDTC"} <= set(ex.frame.columns):
         return None
     f = ex.frame.loc[present(ex.frame["USUBJID"])]
-    subject = f["USUBJID"].astype("str").str.strip()
+    subject = stripped(f["USUBJID"])
     start = f["EXSTDTC"].where(iso_parts(f["EXSTDTC"])["year"].notna())
     end = f["EXENDTC"] if "EXENDTC" in f.columns else pd.Series(np.nan, index=f.index)
     end = end.where(iso_parts(end)["year"].notna()).fillna(start)
@@ -969,7 +1024,7 @@ def rfxstdtc_missing(package: Package) -> list[Finding]:
         return []
     dm, exposed, _first, _last = found
     f = dm.frame
-    bad = f["USUBJID"].astype("str").str.strip().isin(exposed) & ~present(f["RFXSTDTC"])
+    bad = _isin(stripped(f["USUBJID"]), exposed) & ~present(f["RFXSTDTC"])
     return report_rows(
         "rfxstdtc-missing",
         dm,
@@ -999,7 +1054,7 @@ def rfxstdtc_not_first_exposure(package: Package) -> list[Finding]:
         return []
     dm, _exposed, first, _last = found
     f = dm.frame
-    expected = f["USUBJID"].astype("str").str.strip().map(first)
+    expected = stripped(f["USUBJID"]).map(first)
     order = compare_iso(f["RFXSTDTC"], expected, levels=3)
     bad = present(f["RFXSTDTC"]) & order.notna() & (order != 0)
     return report_rows(
@@ -1032,7 +1087,7 @@ def rfxendtc_not_last_exposure(package: Package) -> list[Finding]:
         return []
     dm, _exposed, _first, last = found
     f = dm.frame
-    expected = f["USUBJID"].astype("str").str.strip().map(last)
+    expected = stripped(f["USUBJID"]).map(last)
     has = present(f["RFXENDTC"])
     order = compare_iso(f["RFXENDTC"], expected, levels=3)
     bad = expected.notna() & (~has | (order.notna() & (order != 0)))
@@ -1083,7 +1138,7 @@ def baseline_missing(package: Package) -> list[Finding]:
         if not _findings_like(ds, prefix):
             continue
         f = ds.frame.loc[present(ds.frame["USUBJID"])]
-        subject = f["USUBJID"].astype("str").str.strip()
+        subject = stripped(f["USUBJID"])
         base = pd.Series(False, index=f.index)
         for flag in flags:
             base |= text(f[flag]).eq("Y").fillna(False).astype(bool)
@@ -1211,10 +1266,10 @@ def fatal_ae_death_not_in_dm(package: Package) -> list[Finding]:
     dated = present(subjects["DTHDTC"])
     out: list[Finding] = []
     for ds, out_fatal, death in _fatal(package):
-        subject = ds.frame["USUBJID"].astype("str").str.strip()
-        known = subject.isin(subjects.index)
-        dead = subject.isin(flagged.index[flagged.to_numpy()])
-        has_date = subject.isin(dated.index[dated.to_numpy()])
+        subject = stripped(ds.frame["USUBJID"])
+        known = _isin(subject, subjects.index)
+        dead = _isin(subject, flagged.index[flagged.to_numpy()])
+        has_date = _isin(subject, dated.index[dated.to_numpy()])
         wrong = known & ~(dead & has_date)
         frame = ds.frame.assign(__DEAD__=dead)
         for variable, mask, what in (
@@ -1254,13 +1309,13 @@ def dthdtc_missing(package: Package) -> list[Finding]:
     f = dm.frame
     fatal_subjects: set[str] = set()
     for ds, out_fatal, death in _fatal(package):
-        picked = ds.frame.loc[out_fatal | death, "USUBJID"].astype("str").str.strip()
+        picked = stripped(ds.frame.loc[out_fatal | death, "USUBJID"])
         fatal_subjects |= set(picked)
     no_date = ~present(f["DTHDTC"]) if "DTHDTC" in f.columns else pd.Series(True, index=f.index)
     bad = (
         text(f["DTHFL"]).eq("Y").fillna(False).astype(bool)
         & no_date
-        & ~f["USUBJID"].astype("str").str.strip().isin(fatal_subjects)
+        & ~_isin(stripped(f["USUBJID"]), fatal_subjects)
     )
     return report_rows(
         "dthdtc-missing",
@@ -1354,7 +1409,7 @@ def visit_visitnum_not_one_to_one(package: Package) -> list[Finding]:
                     "__DS__": ds.name,
                     "__IX__": f.index[keep.to_numpy()],
                     "VISITNUM": pd.to_numeric(f.loc[keep, "VISITNUM"], errors="coerce"),
-                    "VISIT": f.loc[keep, "VISIT"].astype("str").str.strip(),
+                    "VISIT": stripped(f.loc[keep, "VISIT"]),
                 }
             ).reset_index(drop=True)
         )

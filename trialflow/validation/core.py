@@ -9,7 +9,8 @@ documentation is generated from the same place the checks run from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -68,6 +69,9 @@ class Package:
     """The datasets of one submission, by name (DM, LB, SUPPLB, ADSL, ...)."""
 
     datasets: dict[str, Dataset] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
+    """Facts several rules derive from the same data, kept only while one validation runs
+    (see :func:`cached`); empty otherwise."""
 
     def get(self, name: str) -> Dataset | None:
         """The dataset called ``name``, or None.
@@ -77,6 +81,46 @@ class Package:
             True
         """
         return self.datasets.get(name)
+
+
+_ACTIVE = "__validating__"
+
+
+def cached(package: Package, key: tuple, compute: Callable[[], object]) -> object:
+    """``compute()``, computed once per ``key`` while :func:`validating` ``package``.
+
+    Outside a validation nothing is kept, so a package whose frames change between calls never
+    sees stale facts.
+
+    Example:
+        >>> pkg = Package()
+        >>> cached(pkg, ("demo",), lambda: 1), pkg.cache
+        (1, {})
+        >>> with validating(pkg):
+        ...     cached(pkg, ("demo",), lambda: 2), cached(pkg, ("demo",), lambda: 3)
+        (2, 2)
+        >>> pkg.cache
+        {}
+    """
+    if _ACTIVE not in package.cache:
+        return compute()
+    if key not in package.cache:
+        package.cache[key] = compute()
+    return package.cache[key]
+
+
+@contextmanager
+def validating(package: Package) -> Iterator[Package]:
+    """Let rules share :func:`cached` facts of ``package`` until the block ends (then dropped)."""
+    outer = _ACTIVE in package.cache
+    if not outer:
+        package.cache.clear()
+        package.cache[_ACTIVE] = True
+    try:
+        yield package
+    finally:
+        if not outer:
+            package.cache.clear()
 
 
 Check = Callable[[Package], Iterable[Finding]]

@@ -13,7 +13,7 @@ from trialflow.errors import Finding, OnIssue, emit
 from trialflow.validation import adam as _adam  # noqa: F401  (registers rules)
 from trialflow.validation import conformance as _conformance  # noqa: F401
 from trialflow.validation import schema as _schema  # noqa: F401
-from trialflow.validation.core import RULES, Package, ValidationReport
+from trialflow.validation.core import RULES, Package, ValidationReport, validating
 
 
 def validate_package(
@@ -34,19 +34,20 @@ def validate_package(
     """
     chosen = [RULES[c] for c in rules] if rules is not None else list(RULES.values())
     findings: list[Finding] = []
-    for r in chosen:
-        if r.run is None:
-            continue
-        try:
-            findings.extend(r.run(package))
-        except Exception as exc:  # one broken rule must not hide every other finding
-            findings.append(
-                Finding(
-                    "rule-failed",
-                    "error",
-                    f"rule {r.code} could not run: {type(exc).__name__}: {exc}",
-                    refs=r.refs,
+    with validating(package):  # rules share derived facts of the package until the end
+        for r in chosen:
+            if r.run is None:
+                continue
+            try:
+                findings.extend(r.run(package))
+            except Exception as exc:  # one broken rule must not hide every other finding
+                findings.append(
+                    Finding(
+                        "rule-failed",
+                        "error",
+                        f"rule {r.code} could not run: {type(exc).__name__}: {exc}",
+                        refs=r.refs,
+                    )
                 )
-            )
     sizes = {name: len(ds.frame) for name, ds in package.datasets.items()}
     return ValidationReport(emit(findings, on_issue), sizes, len(chosen))
