@@ -5,50 +5,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from trialflow.synth import COLUMNS
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SPECS = ROOT / "mappings" / "hucmsc-t2dm"
 EXAMPLE_EXPORT = ROOT / "examples" / "hucmsc-t2dm" / "raw-export.xlsx"
 
-DEMOG = ["SITE", "SUBJ", "CONSENT_DT", "BIRTH_DT", "SEX", "RACE", "ETHNIC", "COUNTRY", "DIAB_DX_DT"]
-VITALS = [
-    "SUBJ",
-    "VISIT",
-    "VIS_DATE",
-    "HEIGHT_CM",
-    "WEIGHT_KG",
-    "SYSBP",
-    "DIABP",
-    "PULSE",
-    "TEMP_C",
-]
-LAB = [
-    "SUBJ",
-    "VISIT",
-    "LAB_DATE",
-    "LAB_TIME",
-    "FASTING",
-    "TEST",
-    "RESULT",
-    "UNIT",
-    "REF_LOW",
-    "REF_HIGH",
-]
-INFUSION = ["SUBJ", "INF_NO", "INF_DATE", "INF_TIME", "GIVEN", "DOSE", "DOSE_UNIT", "WEIGHT_KG"]
-AE = [
-    "SUBJ",
-    "AE_NO",
-    "AE_TERM",
-    "PT",
-    "SOC",
-    "START_DT",
-    "END_DT",
-    "SEVERITY",
-    "SERIOUS",
-    "RELATED",
-    "OUTCOME",
-    "ACTION",
-]
-HEADERS = {"DEMOG": DEMOG, "VITALS": VITALS, "LAB": LAB, "INFUSION": INFUSION, "AE": AE}
+# the raw export's forms and columns, as docs/raw-export.md and trialflow.synth define them
+HEADERS = {name: list(columns) for name, columns in COLUMNS.items() if name != "README"}
 
 
 def tiny_sheets() -> dict[str, list[dict[str, str]]]:

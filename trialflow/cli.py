@@ -89,6 +89,19 @@ def _exit_for(result) -> None:
         sys.exit(1)
 
 
+def _pipeline(
+    name: str, title: str, study_dir: Path, raw: Path, out: Path, *, strict: bool, quiet: bool
+) -> None:
+    """Run a pipeline function by name, render its summary, exit 1 when the data had errors."""
+    from trialflow import pipeline
+
+    func = getattr(pipeline, name)
+    on_issue = "stop" if strict else "none"
+    result = _run(func, study_dir, raw, out, on_issue=on_issue, progress=_progress(quiet))
+    _render(result, title)
+    _exit_for(result)
+
+
 study_arg = click.argument(
     "study_dir", type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
@@ -140,18 +153,7 @@ def map_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool
     Example:
         trialflow map mappings/hucmsc-t2dm --raw export.xlsx --out out
     """
-    from trialflow.pipeline import map_study
-
-    result = _run(
-        map_study,
-        study_dir,
-        raw,
-        out,
-        on_issue="stop" if strict else "none",
-        progress=_progress(quiet),
-    )
-    _render(result, "mapped")
-    _exit_for(result)
+    _pipeline("map_study", "mapped", study_dir, raw, out, strict=strict, quiet=quiet)
 
 
 @cli.command("run", context_settings=CONTEXT)
@@ -167,18 +169,7 @@ def run_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool
     Example:
         trialflow run mappings/hucmsc-t2dm --raw export.xlsx --out out
     """
-    from trialflow.pipeline import run_study
-
-    result = _run(
-        run_study,
-        study_dir,
-        raw,
-        out,
-        on_issue="stop" if strict else "none",
-        progress=_progress(quiet),
-    )
-    _render(result, "run")
-    _exit_for(result)
+    _pipeline("run_study", "run", study_dir, raw, out, strict=strict, quiet=quiet)
 
 
 @cli.command("demo", context_settings=CONTEXT)
