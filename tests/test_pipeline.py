@@ -33,7 +33,7 @@ def test_example_maps_without_errors_or_warnings(example):
     assert ex["EXSTDY"].min() == 1
 
 
-@pytest.mark.parametrize("domain", ["DM", "VS", "LB", "EX", "AE"])
+@pytest.mark.parametrize("domain", ["DM", "VS", "LB", "EX", "AE", "MH"])
 def test_every_xpt_reads_back_equal_with_labels(example, domain):
     frame = example.sdtm.domains[domain]
     data, meta = pyreadstat.read_xport(str(example.out / "sdtm" / f"{domain.lower()}.xpt"))
@@ -57,6 +57,29 @@ def test_rows_sorted_by_subject_and_sequence(example):
         keys = frame[["USUBJID", f"{domain}SEQ"]]
         assert keys.equals(keys.sort_values(["USUBJID", f"{domain}SEQ"]).reset_index(drop=True))
         assert not keys.duplicated().any()
+
+
+def test_mh_has_each_subjects_diabetes_diagnosis_date(example):
+    mh = example.sdtm.domains["MH"]
+    dm = example.sdtm.domains["DM"]
+    assert len(mh) == 16 and mh["USUBJID"].tolist() == dm["USUBJID"].tolist()
+    assert set(mh["MHDECOD"]) == {"Type 2 diabetes mellitus"} and set(mh["MHSEQ"]) == {1.0}
+    assert set(mh["MHENRTPT"]) == {"ONGOING"} and set(mh["MHENTPT"]) == {"SCREENING"}
+    raw = read_export(EXAMPLE_EXPORT).sheet("DEMOG").frame.set_index("SUBJ")["DIAB_DX_DT"]
+    start = mh.set_index("USUBJID")["MHSTDTC"]
+    expected = {
+        "01-001": ("UN-UNK-2001", "2001"),
+        "01-003": ("UN-MAY-2014", "2014-05"),
+        "01-004": ("2013/01/16", "2013-01-16"),
+        "01-007": ("2014-10-10", "2014-10-10"),  # a date cell in the workbook
+    }
+    for subject, (raw_value, iso) in expected.items():
+        assert raw[subject] == raw_value
+        assert start[f"HUCMSC-T2DM-{subject}"] == iso
+    assert start.notna().all()
+    # SDTMIG's MHDY is the study day of collection (MHDTC), which the export does not record
+    assert "MHDY" not in mh.columns and "MHDTC" not in mh.columns
+    assert [f.one_line() for f in example.findings if f.dataset == "MH"] == []
 
 
 def test_lb_standard_units_and_visits(example):

@@ -25,7 +25,7 @@ def _replace(path: Path, old: str, new: str) -> None:
 def test_example_study_loads_every_domain():
     study = load_study(EXAMPLE)
     assert study.studyid == "HUCMSC-T2DM"
-    assert list(study.domains) == ["EX", "DM", "VS", "LB", "AE"]
+    assert list(study.domains) == ["EX", "DM", "VS", "LB", "AE", "MH"]
     assert study.domains["LB"].units["GLUC"].convert["mg/dL"].factor == pytest.approx(1 / 18.016)
 
 

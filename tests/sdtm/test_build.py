@@ -241,3 +241,52 @@ def test_a_visit_outside_its_window_is_a_warning(tmp_path):
     assert (f.severity, f.variable, f.source.row) == ("warning", "VISITNUM", 3)
     assert f.value == "DAY 14 on day 19 (planned 14 +/- 3)"
     assert by(result.domains["VS"], VSTESTCD="WEIGHT", VISITNUM=2)["VSDTC"] == "2019-01-20"
+
+
+def test_mh_holds_one_diabetes_record_per_subject_with_the_diagnosis_date(tiny_export):
+    result = build(tiny_export)
+    mh = result.domains["MH"]
+    assert mh["USUBJID"].tolist() == ["HUCMSC-T2DM-01-001", "HUCMSC-T2DM-02-001"]
+    assert mh["MHSEQ"].tolist() == [1.0, 1.0]
+    # DIAB_DX_DT UN-MAR-2009 and UN-UNK-2008: partial dates stay partial
+    assert mh["MHSTDTC"].tolist() == ["2009-03", "2008"]
+    first = mh.iloc[0]
+    assert (first["MHTERM"], first["MHDECOD"], first["MHCAT"]) == (
+        "TYPE 2 DIABETES MELLITUS",
+        "Type 2 diabetes mellitus",
+        "DIABETES HISTORY",
+    )
+    assert first["MHBODSYS"] == "Metabolism and nutrition disorders"
+    assert (first["MHPRESP"], first["MHOCCUR"]) == ("Y", "Y")
+    assert (first["MHENRTPT"], first["MHENTPT"]) == ("ONGOING", "SCREENING")
+    # no collection date in the export, so no MHDTC and no study day of collection
+    assert "MHDTC" not in mh.columns and "MHDY" not in mh.columns
+    assert [f for f in result.findings if f.dataset == "MH"] == []
+    lineage = result.lineage["MH"]
+    assert lineage["MHSTDTC"].eq("DIAB_DX_DT").all()
+    assert (lineage["source_sheet"].tolist(), lineage["source_row"].tolist()) == (
+        ["DEMOG", "DEMOG"],
+        [2, 3],
+    )
+
+
+def test_unreadable_diagnosis_date_names_its_cell_and_keeps_the_mh_record(tmp_path):
+    sheets = tiny_sheets()
+    sheets["DEMOG"][1]["DIAB_DX_DT"] = "2008/13/01"
+    result = build(write_csv_export(tmp_path / "raw", sheets))
+    [bad] = [f for f in result.findings if f.code == "dtc-unparseable"]
+    assert (bad.severity, bad.dataset, bad.variable, bad.value) == (
+        "error",
+        "MH",
+        "MHSTDTC",
+        "2008/13/01",
+    )
+    assert (bad.source.file, bad.source.sheet, bad.source.row, bad.source.column) == (
+        "raw/DEMOG.csv",
+        "DEMOG",
+        3,
+        "DIAB_DX_DT",
+    )
+    assert bad.usubjid == "HUCMSC-T2DM-02-001" and bad.record == 2
+    row = by(result.domains["MH"], USUBJID="HUCMSC-T2DM-02-001")
+    assert pd.isna(row["MHSTDTC"]) and row["MHTERM"] == "TYPE 2 DIABETES MELLITUS"

@@ -17,7 +17,7 @@ from trialflow.sdtm.metadata import (
     known_domains,
 )
 
-DOMAINS = ["AE", "CM", "DM", "EX", "LB", "VS"]
+DOMAINS = ["AE", "CM", "DM", "EX", "LB", "MH", "VS"]
 
 
 def all_variables() -> pd.DataFrame:
@@ -49,6 +49,7 @@ def test_known_domains():
         ("EX", "Exposure", 37),
         ("AE", "Adverse Events", 60),
         ("CM", "Concomitant/Prior Medications", 41),
+        ("MH", "Medical History", 27),
     ],
 )
 def test_domain_label_and_completeness(domain, label, count):
@@ -130,6 +131,27 @@ def test_known_core_type_role_values():
     assert row("AE", "AELLTCD")["type"] == "Num"
     assert row("AE", "AEENRTPT")[["codelist", "codelist_code"]].tolist() == ["STENRF", "C66728"]
     assert row("CM", "CMSTDTC")["core"] == "Perm"
+    assert row("MH", "MHENRTPT")[["codelist", "codelist_code"]].tolist() == ["STENRF", "C66728"]
+    assert row("MH", "MHOCCUR")[["role", "codelist"]].tolist() == ["Record Qualifier", "NY"]
+    assert row("MH", "MHDY")["type"] == "Num"
+    assert row("MH", "MHDY")["label"] == "Study Day of History Collection"
+    # MHEDTTYP does not ship: the C-code is kept, the short name is blank
+    assert row("MH", "MHEVDTYP")[["codelist", "codelist_code"]].tolist() == ["", "C124301"]
+
+
+def test_mh_is_the_ig_table_in_ig_order():
+    mh = domain_variables("MH")
+    ig = (
+        "STUDYID DOMAIN USUBJID MHSEQ MHGRPID MHREFID MHSPID MHTERM MHMODIFY MHDECOD MHEVDTYP "
+        "MHCAT MHSCAT MHPRESP MHOCCUR MHSTAT MHREASND MHBODSYS TAETORD EPOCH MHDTC MHSTDTC "
+        "MHENDTC MHDY MHENRF MHENRTPT MHENTPT"
+    )
+    assert mh["name"].tolist() == ig.split(" ")
+    required = mh.loc[mh["core"] == "Req", "name"].tolist()
+    assert required == ["STUDYID", "DOMAIN", "USUBJID", "MHSEQ", "MHTERM"]
+    assert set(mh.loc[mh["core"] != "Req", "core"]) == {"Perm"}
+    label = mh.set_index("name")["label"]
+    assert label["MHSTDTC"] == "Start Date/Time of Medical History Event"
 
 
 def test_values_are_from_the_allowed_sets():
@@ -186,6 +208,7 @@ def test_domain_keys_values():
     ]  # fmt: skip
     assert domain_keys("EX") == ["STUDYID", "USUBJID", "EXTRT", "EXSTDTC"]
     assert domain_keys("AE") == ["STUDYID", "USUBJID", "AEDECOD", "AESTDTC"]
+    assert domain_keys("MH") == ["STUDYID", "USUBJID", "MHDECOD"]
 
 
 def test_domain_lookup_ignores_case_and_blanks():

@@ -286,34 +286,34 @@ def test_cap_is_per_variable(frames: Frames):
 # --- domains without shipped metadata, SUPP-- and ADaM --------------------------------------
 
 
-def mh_frame() -> pd.DataFrame:
+def ce_frame() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "STUDYID": ["S"] * 3,
-            "DOMAIN": ["MH"] * 3,
+            "DOMAIN": ["CE"] * 3,
             "USUBJID": ["S-1", "S-1", "S-2"],
-            "MHSEQ": [1.0, 2.0, 1.0],
-            "MHTERM": ["Diabetes", "Hypertension", "Asthma"],
-            "MHSTDTC": ["2010", "2015-06", "2019/13/01"],
-            "MHDUR": ["P9Y", "5 years", None],
+            "CESEQ": [1.0, 2.0, 1.0],
+            "CETERM": ["Diabetes", "Hypertension", "Asthma"],
+            "CESTDTC": ["2010", "2015-06", "2019/13/01"],
+            "CEDUR": ["P9Y", "5 years", None],
         }
     )
 
 
 def test_unknown_domain_gets_the_generic_checks():
-    found = run(Package({"MH": Dataset.from_frame("MH", mh_frame())}))
+    found = run(Package({"CE": Dataset.from_frame("CE", ce_frame())}))
     assert sorted(map(where, found)) == [
-        ("dtc-not-iso8601", "error", "MH", "MHDUR", 2),
-        ("dtc-not-iso8601", "error", "MH", "MHSTDTC", 3),
+        ("dtc-not-iso8601", "error", "CE", "CEDUR", 2),
+        ("dtc-not-iso8601", "error", "CE", "CESTDTC", 3),
     ]
 
 
 def test_unknown_domain_requires_identifiers():
-    mh = mh_frame().drop(columns="USUBJID")
-    mh.loc[1, "DOMAIN"] = None
-    found = [where(f) for f in run(Package({"MH": Dataset.from_frame("MH", mh)}))]
-    assert ("required-variable-missing", "error", "MH", "USUBJID", None) in found
-    assert ("required-value-missing", "error", "MH", "DOMAIN", 2) in found
+    ce = ce_frame().drop(columns="USUBJID")
+    ce.loc[1, "DOMAIN"] = None
+    found = [where(f) for f in run(Package({"CE": Dataset.from_frame("CE", ce)}))]
+    assert ("required-variable-missing", "error", "CE", "USUBJID", None) in found
+    assert ("required-value-missing", "error", "CE", "DOMAIN", 2) in found
 
 
 def test_trial_design_dataset_needs_no_usubjid():
@@ -401,15 +401,15 @@ def test_schema_validates_lazily_with_pandera():
 
 
 def test_validate_dataset_runs_all_codes_or_some():
-    ds = Dataset.from_frame("MH", mh_frame())
+    ds = Dataset.from_frame("CE", ce_frame())
     assert {f.code for f in schema.validate_dataset(ds)} == {"dtc-not-iso8601"}
     assert schema.validate_dataset(ds, ["value-leading-spaces"]) == []
 
 
 def test_frames_without_bookkeeping_columns_still_work():
-    ds = Dataset("MH", mh_frame())
+    ds = Dataset("CE", ce_frame())
     assert RECORD not in ds.frame and FILE not in ds.frame
-    found = RULES["dtc-not-iso8601"].run(Package({"MH": ds}))
+    found = RULES["dtc-not-iso8601"].run(Package({"CE": ds}))
     assert [f.record for f in found] == [None, None]
 
 

@@ -158,7 +158,7 @@ def load_study(folder: str | Path) -> Study:
     Example:
         >>> study = load_study("mappings/hucmsc-t2dm")  # doctest: +SKIP
         >>> list(study.domains)  # doctest: +SKIP
-        ['DM', 'EX', 'VS', 'LB', 'AE']
+        ['EX', 'DM', 'VS', 'LB', 'AE', 'MH']
     """
     folder = Path(folder)
     if not folder.is_dir():

@@ -3,8 +3,8 @@
 Two CSV files under ``trialflow/sdtm/data`` hold the facts (see ``SOURCES.md`` next to them for
 where each fact comes from and what could not be verified):
 
-* ``sdtmig-3.4-variables.csv``: the SDTMIG 3.4 variables of DM, VS, LB, EX, AE and CM in IG
-  order, with label, type, role, core, codelist and the domain's natural keys (on every row).
+* ``sdtmig-3.4-variables.csv``: the SDTMIG 3.4 variables of DM, VS, LB, EX, AE, CM and MH in
+  IG order, with label, type, role, core, codelist and the domain's natural keys (on every row).
 * ``sdtm-ct.csv``: CDISC CT codelists (package :data:`CT_VERSION`) with codelist and term
   C-codes, CDISC synonyms and NCI preferred terms. Blank cells are empty strings.
 
@@ -77,7 +77,7 @@ def known_domains() -> list[str]:
 
     Example:
         >>> known_domains()
-        ['AE', 'CM', 'DM', 'EX', 'LB', 'VS']
+        ['AE', 'CM', 'DM', 'EX', 'LB', 'MH', 'VS']
     """
     return sorted(_variables()["dataset"].unique().tolist())
 

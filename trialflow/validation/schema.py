@@ -78,7 +78,7 @@ MAX_BYTES = 200
 """Longest character value SAS XPORT v5 can hold, in bytes (SDTM inherits the limit)."""
 
 # The SUPPQUAL structure of SDTMIG 3.4, kept here because the shipped metadata
-# covers DM, VS, LB, EX, AE and CM only. All ten variables are Char. The nine listed as
+# covers DM, VS, LB, EX, AE, CM and MH only. All ten variables are Char. The nine listed as
 # required must be columns of every SUPP-- dataset; IDVAR and IDVARVAL are Expected in the IG
 # table because they are null on records that qualify DM, so they are required as columns but
 # not as values. QEVAL is Expected.
@@ -456,7 +456,7 @@ def _build_schema(
 def schema_for(domain: str, columns: Sequence[str]) -> pa.DataFrameSchema:
     """The pandera schema of ``domain`` for a dataset with these ``columns``.
 
-    Built from the SDTMIG 3.4 metadata for DM, VS, LB, EX, AE and CM, from the SUPPQUAL
+    Built from the SDTMIG 3.4 metadata for DM, VS, LB, EX, AE, CM and MH, from the SUPPQUAL
     structure for SUPP-- datasets and from variable names for any other domain; only the
     variables in ``columns`` get column checks. Schemas are cached per domain and column set.
     Validate with ``schema.validate(frame, lazy=True)``; :func:`validate_dataset` turns the
@@ -758,10 +758,10 @@ def validate_dataset(ds: Dataset, codes: Iterable[str] | None = None) -> list[Fi
 
     Example:
         >>> import pandas as pd
-        >>> ds = Dataset.from_frame("MH", pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["MH"],
-        ...     "USUBJID": ["S-1"], "MHSTDTC": ["12/01/2019"]}))
+        >>> ds = Dataset.from_frame("CE", pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["CE"],
+        ...     "USUBJID": ["S-1"], "CESTDTC": ["12/01/2019"]}))
         >>> [(f.code, f.variable, f.record) for f in validate_dataset(ds)]
-        [('dtc-not-iso8601', 'MHSTDTC', 1)]
+        [('dtc-not-iso8601', 'CESTDTC', 1)]
     """
     wanted = list(_RUNNERS) if codes is None else list(codes)
     out: list[Finding] = []
