@@ -16,7 +16,7 @@ def runner():
 def test_every_command_has_help_with_an_example(runner):
     result = runner.invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for name in ("map", "run", "demo", "synth"):
+    for name in ("map", "run", "derive", "demo", "synth", "validate", "rules"):
         assert name in result.output
         sub = runner.invoke(cli, [name, "-h"])
         assert sub.exit_code == 0 and "Example:" in sub.output
@@ -28,7 +28,7 @@ def test_map_writes_the_output_folder(runner, tiny_export, tmp_path):
         cli, ["map", str(EXAMPLE_SPECS), "--raw", str(tiny_export), "--out", str(out), "-q"]
     )
     assert result.exit_code == 0, result.output
-    for name in ("dm", "vs", "lb", "ex", "ae"):
+    for name in ("dm", "vs", "lb", "ex", "ae", "mh"):
         assert (out / "sdtm" / f"{name}.xpt").exists()
         assert (out / "lineage" / f"{name}.csv").exists()
     assert (out / "validation" / "report.json").exists()

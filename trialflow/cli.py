@@ -64,11 +64,19 @@ def _run(func, *args, **kwargs):
 def _render(result, title: str) -> None:
     """Print a short summary of a run: files, records, findings by severity and code."""
     click.echo(f"{title}: {result.study.studyid} -> {result.out}")
-    for code, frame in result.sdtm.domains.items():
-        subjects = frame["USUBJID"].nunique() if "USUBJID" in frame else 0
-        click.echo(
-            f"  {code:<4} {len(frame):>7} records  {subjects:>6} subjects  sdtm/{code.lower()}.xpt"
-        )
+    written = {p.name for p in result.files}
+    listed = [("sdtm", result.sdtm.domains)]
+    if result.adam is not None:
+        listed.append(("adam", result.adam.datasets))
+    for folder, datasets in listed:
+        for code, frame in datasets.items():
+            if f"{code.lower()}.xpt" not in written:
+                continue
+            subjects = frame["USUBJID"].nunique() if "USUBJID" in frame else 0
+            click.echo(
+                f"  {code:<5}{len(frame):>7} records  {subjects:>6} subjects  "
+                f"{folder}/{code.lower()}.xpt"
+            )
     counts = Counter(f.severity for f in result.findings)
     click.echo(
         f"  findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
@@ -130,7 +138,7 @@ quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress lin
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="trialflow")
 def cli() -> None:
-    """trialflow: raw CRF exports to CDISC SDTM and SAS XPORT files, from YAML mapping specs.
+    """trialflow: raw CRF exports to CDISC SDTM, ADaM and SAS XPORT files, from YAML specs.
 
     \b
     Example:
@@ -163,13 +171,41 @@ def map_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool
 @strict_option
 @quiet_option
 def run_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool) -> None:
-    """Run the whole pipeline on a raw export (today: map to SDTM, write, validate).
+    """Run the whole pipeline on a raw export: SDTM, ADaM, validation, lineage.
+
+    Writes DIR/sdtm/*.xpt, DIR/adam/*.xpt (when study.yaml has an adam section),
+    DIR/lineage/, DIR/validation/report.json and report.xlsx, DIR/manifest.json.
 
     \b
     Example:
         trialflow run mappings/hucmsc-t2dm --raw export.xlsx --out out
     """
     _pipeline("run_study", "run", study_dir, raw, out, strict=strict, quiet=quiet)
+
+
+@cli.command("derive", context_settings=CONTEXT)
+@study_arg
+@click.option(
+    "--sdtm",
+    "sdtm_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of SDTM datasets (.xpt, .csv, .parquet, Dataset-JSON).",
+)
+@out_option
+@strict_option
+@quiet_option
+def derive_command(study_dir: Path, sdtm_dir: Path, out: Path, strict: bool, quiet: bool) -> None:
+    """Derive ADaM (ADSL, ADLB, ADVS, ADAE) from SDTM datasets: DIR/adam/*.xpt.
+
+    The facts (baseline rule, windows, parameters, formulas) come from the adam section of
+    STUDY_DIR/study.yaml. SDTM and ADaM are validated together (DIR/validation/report.*).
+
+    \b
+    Example:
+        trialflow derive mappings/hucmsc-t2dm --sdtm out/sdtm --out out
+    """
+    _pipeline("derive_study", "derived", study_dir, sdtm_dir, out, strict=strict, quiet=quiet)
 
 
 @cli.command("demo", context_settings=CONTEXT)

@@ -12,8 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from trialflow import __version__
-from trialflow.errors import Finding, OnIssue, Source, XptError
+from trialflow.adam import metadata as adam_metadata
+from trialflow.adam.build import AdamResult, build_adam
+from trialflow.errors import Finding, OnIssue, RawInputError, Source, XptError, emit
 from trialflow.io import reports
 from trialflow.io.xpt import XptVariable, write_xpt
 from trialflow.mapping.load import Study, load_study
@@ -38,11 +42,16 @@ class RunResult:
     files: list[Path] = field(default_factory=list)
 
     validation: ValidationReport | None = None
+    adam: AdamResult | None = None
 
     @property
     def findings(self) -> list[Finding]:
-        """Every finding of the run: mapping first, then validation."""
-        return self.sdtm.findings + (self.validation.findings if self.validation else [])
+        """Every finding of the run: mapping, then deriving, then validation."""
+        return (
+            self.sdtm.findings
+            + (self.adam.findings if self.adam else [])
+            + (self.validation.findings if self.validation else [])
+        )
 
     @property
     def errors(self) -> int:
@@ -153,6 +162,122 @@ def _with_source(error: XptError, lineage) -> str:
     return f"{error} [raw: {where}]"
 
 
+SAS_EPOCH = pd.Timestamp("1960-01-01")
+
+
+def adam_xpt_frame(dataset: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[XptVariable]]:
+    """An ADaM dataset as XPT wants it: SAS dates and datetimes as numbers, with metadata.
+
+    Dates (``*DT``) become days since 1960-01-01 with DATE9., datetimes (``*DTM``) seconds
+    with DATETIME20. (the SAS conventions). Labels and formats come from the ADaM metadata;
+    character lengths are the longest value, as the submission guidance asks.
+
+    Example:
+        >>> df = pd.DataFrame({"USUBJID": ["1"], "TRTSDT": [pd.Timestamp("1960-01-11")]})
+        >>> frame, variables = adam_xpt_frame("ADSL", df)
+        >>> frame["TRTSDT"].tolist(), variables[1].format
+        ([10.0], 'DATE9.')
+    """
+    meta = adam_metadata.adam_variables(dataset).set_index("name")
+    out = frame.copy()
+    variables = []
+    for name in frame.columns:
+        fmt = None
+        if pd.api.types.is_datetime64_any_dtype(frame[name].dtype):
+            delta = frame[name] - SAS_EPOCH
+            if name.endswith("DTM"):
+                out[name] = delta.dt.total_seconds()
+                fmt = "DATETIME20."
+            else:
+                out[name] = delta.dt.days.astype("float64")
+                fmt = "DATE9."
+        if name in meta.index:
+            row = meta.loc[name]
+            fmt = str(row["format"]) or fmt
+            kind = "Num" if row["type"] == "Num" else "Char"
+            variables.append(XptVariable(name, str(row["label"]), kind, None, fmt or None))
+        else:
+            variables.append(XptVariable(name, format=fmt))
+    return out, variables
+
+
+def write_adam(result: AdamResult, out: Path, progress: Progress | None = None) -> list[Path]:
+    """Write each ADaM dataset to DIR/adam/<name>.xpt and its lineage to DIR/lineage/.
+
+    Example:
+        >>> write_adam(result, Path("out"))  # doctest: +SKIP
+        [PosixPath('out/adam/adsl.xpt'), ...]
+    """
+    files = []
+    for name, frame in result.datasets.items():
+        if progress:
+            progress(f"writing {name.lower()}.xpt ({len(frame)} records)")
+        data, variables = adam_xpt_frame(name, frame)
+        path = out / "adam" / f"{name.lower()}.xpt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        files.append(
+            write_xpt(
+                data, path, dataset=name, label=adam_metadata.adam_label(name), variables=variables
+            )
+        )
+        files.append(
+            reports.write_lineage_csv(result.lineage[name], out / "lineage" / f"{name.lower()}.csv")
+        )
+    return files
+
+
+def adam_package(result: AdamResult) -> Package:
+    """The ADaM datasets as a validation package, as they are written (SAS date numbers).
+
+    Example:
+        >>> adam_package(result).get("ADSL").kind  # doctest: +SKIP
+        'adam'
+    """
+    return Package(
+        {
+            name: Dataset.from_frame(
+                name,
+                adam_xpt_frame(name, frame)[0],
+                file=f"adam/{name.lower()}.xpt",
+                label=adam_metadata.adam_label(name),
+                kind="adam",
+            )
+            for name, frame in result.datasets.items()
+        }
+    )
+
+
+def _context(study: Study, raw_name: str | None) -> dict:
+    return {
+        "study": study.studyid,
+        "raw_export": raw_name,
+        "synthetic": study.spec.study.synthetic,
+        "trialflow": __version__,
+        "sdtmig": metadata.SDTMIG_VERSION,
+        "ct": metadata.ct_version(),
+    }
+
+
+def _finish(run: RunResult, context: dict, progress: Progress | None) -> RunResult:
+    """Validate what the run made (SDTM and ADaM together), write the reports and manifest."""
+    if progress:
+        progress("validating the datasets")
+    package = sdtm_package(run.sdtm)
+    if run.adam is not None:
+        package.datasets.update(adam_package(run.adam).datasets)
+    checked = validate_package(package, on_issue="none")
+    lineage = dict(run.sdtm.lineage)
+    checked.findings = trace_to_raw(checked.findings, lineage)
+    run.validation = checked
+    out = run.out
+    run.files.append(
+        reports.write_report_json(run.findings, out / "validation" / "report.json", **context)
+    )
+    run.files.append(reports.write_report_xlsx(run.findings, out / "validation" / "report.xlsx"))
+    run.files.append(reports.write_manifest(out, run.files, **context))
+    return run
+
+
 def map_study(
     study_dir: str | Path,
     raw: str | Path,
@@ -160,14 +285,17 @@ def map_study(
     *,
     on_issue: OnIssue = "warn",
     progress: Progress | None = None,
+    adam: bool = False,
 ) -> RunResult:
     """Map a raw export to SDTM and write DIR/sdtm/*.xpt, DIR/lineage/, the reports and manifest.
+
+    With ``adam=True`` the ADaM datasets are derived too (DIR/adam/*.xpt), as ``run`` does.
 
     Example:
         >>> r = map_study("mappings/hucmsc-t2dm", "examples/hucmsc-t2dm/raw-export.xlsx",
         ...               "out")  # doctest: +SKIP
         >>> sorted(p.name for p in r.files if p.suffix == ".xpt")  # doctest: +SKIP
-        ['ae.xpt', 'dm.xpt', 'ex.xpt', 'lb.xpt', 'vs.xpt']
+        ['ae.xpt', 'dm.xpt', 'ex.xpt', 'lb.xpt', 'mh.xpt', 'vs.xpt']
     """
     out = Path(out)
     study = load_study(study_dir)
@@ -175,24 +303,16 @@ def map_study(
     result = build_sdtm(study, export, on_issue=on_issue, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     files = write_sdtm(result, out, progress)
-    context = {
-        "study": study.studyid,
-        "raw_export": export.name,
-        "synthetic": study.spec.study.synthetic,
-        "trialflow": __version__,
-        "sdtmig": metadata.SDTMIG_VERSION,
-        "ct": metadata.ct_version(),
-    }
-    if progress:
-        progress("validating the SDTM datasets")
-    checked = validate_package(sdtm_package(result), on_issue=on_issue)
-    checked.findings = trace_to_raw(checked.findings, result.lineage)
-    run = RunResult(out, study, result, files, checked)
-    files.append(
-        reports.write_report_json(run.findings, out / "validation" / "report.json", **context)
-    )
-    files.append(reports.write_report_xlsx(run.findings, out / "validation" / "report.xlsx"))
-    files.append(reports.write_manifest(out, files, **context))
+    run = RunResult(out, study, result, files)
+    if adam and study.spec.adam is not None:
+        if progress:
+            progress("deriving the ADaM datasets")
+        run.adam = build_adam(
+            study.spec, result.domains, sdtm_lineage=result.lineage, on_issue=on_issue
+        )
+        run.files += write_adam(run.adam, out, progress)
+    run = _finish(run, _context(study, export.name), progress)
+    emit(run.validation.findings, on_issue)
     return run
 
 
@@ -204,14 +324,62 @@ def run_study(
     on_issue: OnIssue = "warn",
     progress: Progress | None = None,
 ) -> RunResult:
-    """The whole pipeline as far as it exists: today mapping to SDTM, writing and validating it.
+    """The whole pipeline: raw export -> SDTM -> ADaM, written and validated.
 
     Example:
         >>> run_study("mappings/hucmsc-t2dm", "examples/hucmsc-t2dm/raw-export.xlsx",
         ...           "out").errors  # doctest: +SKIP
         0
     """
-    return map_study(study_dir, raw, out, on_issue=on_issue, progress=progress)
+    return map_study(study_dir, raw, out, on_issue=on_issue, progress=progress, adam=True)
+
+
+def derive_study(
+    study_dir: str | Path,
+    sdtm_dir: str | Path,
+    out: str | Path,
+    *,
+    on_issue: OnIssue = "warn",
+    progress: Progress | None = None,
+) -> RunResult:
+    """Derive ADaM from SDTM files (a folder of .xpt, .csv, ... as ``validate`` reads them).
+
+    Writes DIR/adam/*.xpt, DIR/lineage/ad*.csv, the validation reports of SDTM and ADaM
+    together, and the manifest. When the SDTM folder sits beside a ``lineage`` folder written
+    by ``trialflow map``, the ADaM lineage continues to the raw rows.
+
+    Example:
+        >>> derive_study("mappings/hucmsc-t2dm", "out/sdtm", "out").errors  # doctest: +SKIP
+        0
+    """
+    from trialflow.io.package import read_package
+
+    out = Path(out)
+    study = load_study(study_dir)
+    if study.spec.adam is None:
+        raise RawInputError(f"{study.files['study']}: no adam section, nothing to derive")
+    package, read_findings = read_package([sdtm_dir])
+    domains = {
+        name: ds.frame[[c for c in ds.frame.columns if not c.startswith("__")]]
+        for name, ds in package.datasets.items()
+        if ds.kind == "sdtm"
+    }
+    lineage = {}
+    folder = Path(sdtm_dir).parent / "lineage"
+    for name in domains:
+        path = folder / f"{name.lower()}.csv"
+        if path.is_file():
+            lineage[name] = pd.read_csv(path, dtype=str, keep_default_na=False)
+    sdtm = SdtmResult(domains, lineage, read_findings)
+    out.mkdir(parents=True, exist_ok=True)
+    if progress:
+        progress("deriving the ADaM datasets")
+    run = RunResult(out, study, sdtm, [])
+    run.adam = build_adam(study.spec, domains, sdtm_lineage=lineage, on_issue=on_issue)
+    run.files += write_adam(run.adam, out, progress)
+    run = _finish(run, _context(study, None), progress)
+    emit(run.validation.findings, on_issue)
+    return run
 
 
 @dataclass

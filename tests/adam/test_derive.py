@@ -368,3 +368,36 @@ def test_every_adam_module_raises_the_one_derivation_error():
 
     assert derive.DerivationError is dates.DerivationError is windows.DerivationError
     assert issubclass(DerivationError, TrialflowError)
+
+
+def test_param_computed_constant_parameter_used_at_every_visit():
+    # BMI from WEIGHT at each visit and the one HEIGHT record of the subject (admiral's
+    # constant_parameters); subject 2 has two HEIGHT records, so no BMI for them.
+    vs = frame(
+        ["USUBJID", "VISIT", "PARAMCD", "AVAL"],
+        ("1", "DAY 0", "HEIGHT", 170.0),
+        ("1", "DAY 0", "WEIGHT", 72.25),
+        ("1", "DAY 28", "WEIGHT", 69.36),
+        ("2", "DAY 0", "HEIGHT", 160.0),
+        ("2", "DAY 14", "HEIGHT", 161.0),
+        ("2", "DAY 0", "WEIGHT", 60.0),
+    )
+    out = derive_param_computed(
+        vs,
+        by_vars=["USUBJID", "VISIT"],
+        parameters=["WEIGHT"],
+        constant_parameters=["HEIGHT"],
+        constant_by_vars=["USUBJID"],
+        compute=lambda d: d["WEIGHT"] / (d["HEIGHT"] / 100) ** 2,
+        set_values_to={"PARAMCD": "BMI"},
+        keep_sources=True,
+    )
+    bmi = out[out["PARAMCD"] == "BMI"]
+    assert bmi["VISIT"].tolist() == ["DAY 0", "DAY 28"]
+    assert bmi["AVAL"].tolist() == pytest.approx([25.0, 24.0])
+    assert bmi["SRCRECS"].tolist() == ["1,0", "2,0"]
+    with pytest.raises(DerivationError, match="constant_by_vars must be a subset of by_vars"):
+        derive_param_computed(
+            vs, by_vars=["VISIT"], parameters=["WEIGHT"], constant_parameters=["HEIGHT"],
+            constant_by_vars=["USUBJID"], compute=lambda d: d["WEIGHT"], set_values_to={},
+        )

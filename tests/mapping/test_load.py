@@ -142,3 +142,35 @@ def test_date_formats_are_checked_when_the_spec_loads(study_dir):
     )
     with pytest.raises(SpecError, match=r"with a date and a time column give formats"):
         load_study(study_dir)
+
+
+def test_unknown_key_in_the_adam_section_names_its_line(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "  adae: {emergent_days: 30}", "  adae: {emergent_days: 30, window: 30}")
+    line = _line_of(path, "emergent_days: 30, window")
+    with pytest.raises(SpecError, match=rf"study\.yaml:{line}: adam\.adae\.window: unknown key"):
+        load_study(study_dir)
+
+
+def test_a_formula_with_the_wrong_inputs_is_refused(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "inputs: {cpeptide: FCP, glucose: FPG}}\n        - {paramcd: HOMAB",
+             "inputs: {insulin: FCP, glucose: FPG}}\n        - {paramcd: HOMAB")  # fmt: skip
+    with pytest.raises(SpecError, match=r"formula homa_ir_cpeptide takes inputs cpeptide, glucose"):
+        load_study(study_dir)
+
+
+def test_a_computed_parameter_needs_measured_inputs(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(
+        path, "inputs: {weight: WEIGHT, height: HEIGHT}", "inputs: {weight: WGT, height: HEIGHT}"
+    )
+    with pytest.raises(SpecError, match=r"BMI needs WGT, which is not one of the dataset's"):
+        load_study(study_dir)
+
+
+def test_adsl_baseline_must_name_a_defined_parameter(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "HBA1CBL: HBA1C}", "HBA1CBL: A1C}")
+    with pytest.raises(SpecError, match=r"HBA1CBL takes PARAMCD A1C, which no dataset defines"):
+        load_study(study_dir)

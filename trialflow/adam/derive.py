@@ -318,6 +318,8 @@ def derive_param_computed(
     parameters: Sequence[str],
     compute: Callable[[pd.DataFrame], Any],
     set_values_to: Mapping[str, Any],
+    constant_parameters: Sequence[str] = (),
+    constant_by_vars: Sequence[str] = (),
     keep_sources: bool = False,
 ) -> pd.DataFrame:
     """Add one record per ``by_vars`` group computed from the AVAL of other parameters.
@@ -329,7 +331,13 @@ def derive_param_computed(
     as in admiral. The new records are appended after the input records; they hold the group's
     ``by_vars`` values, AVAL and ``set_values_to``; every other column is null. With
     ``keep_sources=True`` a column SRCRECS lists the index labels of the records each new
-    record was computed from ("," separated, in ``parameters`` order).
+    record was computed from ("," separated, in ``parameters`` then ``constant_parameters``
+    order).
+
+    ``constant_parameters`` (admiral's argument of the same name) are parameters measured once
+    and used at every group, such as HEIGHT for BMI: their record is looked up by
+    ``constant_by_vars`` (a subset of ``by_vars``, typically ``["USUBJID"]``) and must be
+    exactly one non-missing record there; ``compute`` sees them as columns too.
 
     New records get index labels after the largest integer label; a non-integer index is
     replaced by a RangeIndex over the whole result.
@@ -357,6 +365,14 @@ def derive_param_computed(
             f"{where}: set_values_to may not set {', '.join(clash)} "
             "(AVAL comes from compute, by_vars from the group)"
         )
+    constants = _names(constant_parameters, "constant_parameters", where)
+    const_by = _names(constant_by_vars, "constant_by_vars", where)
+    if constants and not const_by:
+        raise DerivationError(f"{where}: constant_parameters need constant_by_vars")
+    if [c for c in const_by if c not in by]:
+        raise DerivationError(f"{where}: constant_by_vars must be a subset of by_vars")
+    if set(constants) & set(params):
+        raise DerivationError(f"{where}: a parameter can't be both constant and per group")
     _require(dataset, [*by, "PARAMCD", "AVAL"], where)
 
     used = dataset["PARAMCD"].isin(params).fillna(False).to_numpy(dtype=bool)
@@ -388,6 +404,17 @@ def derive_param_computed(
 
     wide = sub.pivot(index=gid_col, columns="PARAMCD", values="AVAL")
     wide = wide.reindex(columns=list(dict.fromkeys(params)))
+    labels = sub.pivot(index=gid_col, columns="PARAMCD", values=label_col)
+    labels = labels.reindex(columns=list(dict.fromkeys(params)))
+    if constants:
+        wide, labels = _with_constants(
+            dataset, sub, gid_col, label_col, wide, labels, constants, const_by
+        )
+        if wide.empty:
+            out = dataset.copy()
+            if src_col is not None:
+                out[src_col] = pd.Series(np.nan, index=dataset.index, dtype="str")
+            return out
     wide.columns.name = None
     wide.index.name = None
     order = list(wide.index)
@@ -406,8 +433,7 @@ def derive_param_computed(
     for col, val in set_values_to.items():
         new[col] = val
     if src_col is not None:
-        labels = sub.pivot(index=gid_col, columns="PARAMCD", values=label_col)
-        labels = labels.reindex(index=order, columns=list(dict.fromkeys(params)))
+        labels = labels.reindex(index=order)
         joined = labels.iloc[:, 0].astype(str)
         for col in labels.columns[1:]:
             joined = joined + "," + labels[col].astype(str)
@@ -420,6 +446,40 @@ def derive_param_computed(
     else:
         out = pd.concat([dataset, new], axis=0, ignore_index=True)
     return out[[*out_cols, *extra, *([src_col] if src_col else [])]]
+
+
+def _with_constants(
+    dataset: pd.DataFrame,
+    sub: pd.DataFrame,
+    gid_col: str,
+    label_col: str,
+    wide: pd.DataFrame,
+    labels: pd.DataFrame,
+    constants: list[str],
+    const_by: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add the constant parameters' AVAL (and record labels) to each complete group."""
+    rows = dataset["PARAMCD"].isin(constants).fillna(False).to_numpy(dtype=bool)
+    const = dataset.loc[rows, [*const_by, "PARAMCD", "AVAL"]]
+    const = const.assign(**{label_col: const.index.astype(str)})
+    counts = const.groupby([*const_by, "PARAMCD"], dropna=False).agg(
+        n=("AVAL", "size"), filled=("AVAL", "count")
+    )
+    good = counts[(counts["n"] == 1) & (counts["filled"] == 1)].reset_index()
+    const = const.merge(good[[*const_by, "PARAMCD"]], on=[*const_by, "PARAMCD"])
+    cvals = const.pivot(index=const_by, columns="PARAMCD", values="AVAL")
+    clabs = const.pivot(index=const_by, columns="PARAMCD", values=label_col)
+    cvals = cvals.reindex(columns=constants).dropna()
+    clabs = clabs.reindex(index=cvals.index, columns=constants)
+    keys = sub.drop_duplicates(gid_col).set_index(gid_col).loc[wide.index, const_by]
+    key_index = pd.MultiIndex.from_frame(keys) if len(const_by) > 1 else pd.Index(keys.iloc[:, 0])
+    present = key_index.isin(cvals.index)
+    wide, labels = wide.loc[present], labels.loc[present]
+    picked = key_index[present]
+    for col in constants:
+        wide[col] = cvals[col].reindex(picked).to_numpy()
+        labels[col] = clabs[col].reindex(picked).to_numpy()
+    return wide, labels
 
 
 def restrict(

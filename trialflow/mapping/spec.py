@@ -115,6 +115,7 @@ class StudySpec(Strict):
     unscheduled: UnscheduledSpec | None = None
     epochs: list[EpochSpec] = []
     controlled_terms: dict[str, dict[str, list[Scalar]]] = {}
+    adam: AdamSpec | None = None
 
 
 # --- domain specs -----------------------------------------------------------------------------
@@ -168,6 +169,169 @@ class UnitSpec(Strict):
     standard: str
     convert: dict[str, ConvertSpec] = {}
     digits: int | None = Field(default=None, ge=0, le=12)
+
+
+# --- study.yaml: the analysis (ADaM) section ---------------------------------------------------
+
+Formula = Literal[
+    "homa_ir_cpeptide", "homa_b_cpeptide", "homa_ir_insulin", "homa_b_insulin", "bmi"
+]
+FORMULA_INPUTS: dict[str, tuple[str, ...]] = {
+    "homa_ir_cpeptide": ("cpeptide", "glucose"),
+    "homa_b_cpeptide": ("cpeptide", "glucose"),
+    "homa_ir_insulin": ("insulin", "glucose"),
+    "homa_b_insulin": ("insulin", "glucose"),
+    "bmi": ("weight", "height"),
+}
+"""Each named formula and the inputs it takes (each input names a PARAMCD of the dataset)."""
+
+
+class TreatmentSpec(Strict):
+    """Which exposure records count as treatment (TRTSDT/TRTEDT, SAFFL, dose counts and sums).
+
+    A record counts when EXDOSE is above ``min_dose`` and EXSTDTC holds a full date.
+    """
+
+    domain: Literal["EX"] = "EX"
+    min_dose: float = 0.0
+
+
+class BaselineSpec(Strict):
+    """The baseline rule: which record per subject and parameter gets ABLFL = Y.
+
+    ``last_on_or_before``: the last record with a non-missing AVAL whose date is on or before
+    the reference date (``last_before`` excludes the reference date itself).
+    """
+
+    rule: Literal["last_on_or_before", "last_before"]
+    reference: Literal["TRTSDT"] = "TRTSDT"
+    avisit: str = Field(default="BASELINE", min_length=1, max_length=40)
+    avisitn: float = 0
+
+
+class WindowSpec(Strict):
+    """One analysis window by analysis day (ADY): AVISITN/AVISIT for ADY in low..high."""
+
+    avisitn: float
+    avisit: str = Field(min_length=1, max_length=40)
+    target: int
+    low: int
+    high: int
+
+
+class ParameterSpec(Strict):
+    """One BDS parameter taken from SDTM findings records selected by ``where``."""
+
+    paramcd: str = Field(min_length=1, max_length=8)
+    param: str = Field(min_length=1, max_length=200)
+    paramn: int | None = None
+    parcat1: str | None = None
+    where: Condition = Field(min_length=1)
+    unit: str | None = None
+    convert: dict[str, ConvertSpec] = {}
+
+
+class ComputedSpec(Strict):
+    """A parameter computed from others at the same visit by a named formula."""
+
+    paramcd: str = Field(min_length=1, max_length=8)
+    param: str = Field(min_length=1, max_length=200)
+    paramn: int | None = None
+    parcat1: str | None = None
+    formula: Formula
+    inputs: dict[str, str] = Field(min_length=1)
+    constant: list[str] = []
+
+    @model_validator(mode="after")
+    def _inputs(self) -> ComputedSpec:
+        needed = set(FORMULA_INPUTS[self.formula])
+        given = set(self.inputs)
+        if given != needed:
+            raise ValueError(
+                f"formula {self.formula} takes inputs {', '.join(sorted(needed))}"
+                f" (got {', '.join(sorted(given))})"
+            )
+        unknown = [c for c in self.constant if c not in self.inputs.values()]
+        if unknown:
+            raise ValueError(f"constant names {', '.join(unknown)}, which is not an input")
+        return self
+
+
+class BdsSpec(Strict):
+    """One BDS dataset (ADLB, ADVS): its SDTM source domain and parameters."""
+
+    source: str = Field(min_length=2, max_length=2)
+    parameters: list[ParameterSpec] = Field(min_length=1)
+    computed: list[ComputedSpec] = []
+
+
+class DiagnosisSpec(Strict):
+    """ADSL disease history from a medical history record: its date and duration in years.
+
+    A partial date is imputed (``imputation``: admiral's first, mid or last; a missing year
+    is not imputed) and ``flag_var`` says which part was (D or M).
+    """
+
+    domain: Literal["MH"] = "MH"
+    where: Condition = Field(min_length=1)
+    date: str = "MHSTDTC"
+    date_var: str = Field(min_length=1, max_length=8)
+    flag_var: str | None = Field(default=None, min_length=1, max_length=8)
+    duration_var: str = Field(min_length=1, max_length=8)
+    imputation: Literal["first", "mid", "last"] = "mid"
+
+
+class AdslSpec(Strict):
+    """ADSL facts: baseline values copied from BDS baseline records, populations, history."""
+
+    baseline: dict[str, str] = {}
+    diagnosis: DiagnosisSpec | None = None
+    full_analysis: list[str] = []
+
+
+class AdaeSpec(Strict):
+    """ADAE facts: the treatment-emergent window after the last dose (days)."""
+
+    emergent_days: int = Field(ge=0)
+
+
+class AdamSpec(Strict):
+    """The analysis section of study.yaml: everything the ADaM templates need to know."""
+
+    treatment: TreatmentSpec
+    baseline: BaselineSpec
+    windows: list[WindowSpec] = Field(min_length=1)
+    adsl: AdslSpec = AdslSpec()
+    datasets: dict[Literal["ADLB", "ADVS"], BdsSpec] = {}
+    adae: AdaeSpec | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> AdamSpec:
+        defined = {
+            p.paramcd for bds in self.datasets.values() for p in [*bds.parameters, *bds.computed]
+        }
+        for variable, paramcd in self.adsl.baseline.items():
+            if paramcd not in defined:
+                raise ValueError(
+                    f"adsl.baseline: {variable} takes PARAMCD {paramcd}, which no dataset defines"
+                )
+        unknown = [p for p in self.adsl.full_analysis if p not in defined]
+        if unknown:
+            raise ValueError(f"adsl.full_analysis: PARAMCD {', '.join(unknown)} is not defined")
+        for name, bds in self.datasets.items():
+            codes = [p.paramcd for p in bds.parameters] + [c.paramcd for c in bds.computed]
+            dup = sorted({c for c in codes if codes.count(c) > 1})
+            if dup:
+                raise ValueError(f"{name}: PARAMCD {', '.join(dup)} defined twice")
+            plain = [p.paramcd for p in bds.parameters]
+            for comp in bds.computed:
+                missing = [p for p in comp.inputs.values() if p not in plain]
+                if missing:
+                    raise ValueError(
+                        f"{name}: {comp.paramcd} needs {', '.join(missing)}, which is not one "
+                        "of the dataset's parameters (computed parameters take measured ones)"
+                    )
+        return self
 
 
 Method = Literal[
@@ -299,3 +463,6 @@ class DomainSpec(Strict):
     source: SourceSpec
     variables: list[VariableSpec] = Field(min_length=1)
     units: dict[str, UnitSpec] = {}
+
+
+StudySpec.model_rebuild()

@@ -1,0 +1,288 @@
+"""The ADaM templates on the example study and on small hand-made SDTM data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
+
+from trialflow.adam.adae import derive_adae
+from trialflow.adam.adsl import derive_adsl
+from trialflow.adam.bds import derive_bds
+from trialflow.adam.build import build_adam
+from trialflow.errors import DerivationError
+from trialflow.mapping.load import load_study
+from trialflow.mapping.spec import AdaeSpec, BaselineSpec, BdsSpec, TreatmentSpec, WindowSpec
+from trialflow.raw import read_export
+from trialflow.sdtm.build import build_sdtm
+
+SUBJECT = "HUCMSC-T2DM-01-001"
+
+
+@pytest.fixture(scope="module")
+def example():
+    study = load_study(EXAMPLE_SPECS)
+    sdtm = build_sdtm(study, read_export(EXAMPLE_EXPORT), on_issue="none")
+    adam = build_adam(study.spec, sdtm.domains, sdtm_lineage=sdtm.lineage, on_issue="none")
+    return sdtm, adam
+
+
+def _day(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text)
+
+
+# --- ADSL ----------------------------------------------------------------------------------
+
+
+def test_adsl_one_record_per_subject_with_treatment_from_ex(example):
+    sdtm, adam = example
+    adsl = adam.datasets["ADSL"]
+    assert len(adsl) == 16 and adsl["USUBJID"].is_unique
+    ex = sdtm.domains["EX"]
+    mine = ex[ex["USUBJID"] == SUBJECT]
+    row = adsl.set_index("USUBJID").loc[SUBJECT]
+    assert row["TRTSDT"] == _day(mine["EXSTDTC"].min()[:10])
+    assert row["TRTSDTM"] == pd.Timestamp(mine["EXSTDTC"].min())
+    assert row["TRTEDT"] == _day(mine["EXENDTC"].max()[:10])
+    assert row["TRTDURD"] == (row["TRTEDT"] - row["TRTSDT"]).days + 1
+    assert (row["NINFUS"], row["CUMDOSE"], row["CUMDOSU"]) == (3, 3.0, "10^6/kg")
+    assert set(adsl["SAFFL"]) == {"Y"} and set(adsl["FASFL"]) == {"Y"}
+    assert row["TRT01P"] == row["ARM"] and row["TRT01AN"] == 1.0
+
+
+def test_adsl_diabetes_duration_from_mh_with_imputed_date(example):
+    sdtm, adam = example
+    adsl = adam.datasets["ADSL"].set_index("USUBJID")
+    mh = sdtm.domains["MH"].set_index("USUBJID")
+    for subject, row in adsl.iterrows():  # 16 subjects
+        dtc = mh.at[subject, "MHSTDTC"]
+        if len(dtc) == 4:  # year only: imputed to June 30 ("mid"), flag M
+            assert row["DIABDXDT"] == _day(f"{dtc}-06-30") and row["DIABDXF"] == "M"
+        elif len(dtc) == 7:  # year and month: the 15th, flag D
+            assert row["DIABDXDT"] == _day(f"{dtc}-15") and row["DIABDXF"] == "D"
+        else:
+            assert row["DIABDXDT"] == _day(dtc) and pd.isna(row["DIABDXF"])
+        expected = (row["TRTSDT"] - row["DIABDXDT"]).days / 365.25
+        assert row["DIABDURY"] == pytest.approx(expected)
+
+
+def test_adsl_baseline_values_come_from_the_bds_baseline_records(example):
+    _, adam = example
+    adsl = adam.datasets["ADSL"].set_index("USUBJID")
+    advs, adlb = adam.datasets["ADVS"], adam.datasets["ADLB"]
+    base = advs[(advs["USUBJID"] == SUBJECT) & (advs["ABLFL"] == "Y")].set_index("PARAMCD")
+    assert adsl.at[SUBJECT, "WEIGHTBL"] == base.at["WEIGHT", "AVAL"]
+    assert adsl.at[SUBJECT, "BMIBL"] == pytest.approx(
+        base.at["WEIGHT", "AVAL"] / (base.at["HEIGHT", "AVAL"] / 100) ** 2
+    )
+    hba1c = adlb[(adlb["USUBJID"] == SUBJECT) & (adlb["PARAMCD"] == "HBA1C")]
+    assert adsl.at[SUBJECT, "HBA1CBL"] == hba1c.loc[hba1c["ABLFL"] == "Y", "AVAL"].item()
+
+
+def test_adsl_untreated_subject_is_not_in_safety_set():
+    dm = pd.DataFrame(
+        {"USUBJID": ["1", "2"], "ARM": ["A", "A"], "ARMCD": ["A", "A"],
+         "ACTARM": ["A", "Not Treated"], "ACTARMCD": ["A", "NOTTRT"]}
+    )  # fmt: skip
+    ex = pd.DataFrame(
+        {"USUBJID": ["1", "2"], "EXDOSE": [1.0, 0.0], "EXSTDTC": ["2020-01-01", "2020-01-02"]}
+    )
+    adsl, findings = derive_adsl(dm, ex, None, TreatmentSpec(), None, ["A"])
+    assert adsl["SAFFL"].tolist() == ["Y", "N"]
+    assert adsl["NINFUS"].tolist() == [1, 0]
+    assert pd.isna(adsl["TRTSDT"].iloc[1]) and pd.isna(adsl["TRT01A"].iloc[1])
+    assert findings == []
+
+
+# --- BDS ------------------------------------------------------------------------------------
+
+
+def test_adlb_homa_records_are_computed_from_the_same_visit(example):
+    _, adam = example
+    adlb = adam.datasets["ADLB"]
+    mine = adlb[adlb["USUBJID"] == SUBJECT]
+    for adt in mine.loc[mine["PARAMCD"] == "HOMAIR", "ADT"]:
+        at = mine[mine["ADT"] == adt].set_index("PARAMCD")
+        fcp, fpg = at.at["FCP", "AVAL"], at.at["FPG", "AVAL"]
+        assert at.at["HOMAIR", "AVAL"] == pytest.approx(1.5 + fcp * fpg / 2800)
+        assert at.at["HOMAB", "AVAL"] == pytest.approx(0.27 * fcp / (fpg - 3.5))
+        seqs = f"FCP: LBSEQ {int(at.at['FCP', 'SRCSEQ'])}; FPG: LBSEQ {int(at.at['FPG', 'SRCSEQ'])}"
+        assert at.at["HOMAIR", "SRCRECS"] == seqs
+        assert pd.isna(at.at["HOMAIR", "SRCSEQ"])
+
+
+def test_bds_baseline_is_last_value_on_or_before_first_dose(example):
+    _, adam = example
+    for name in ("ADLB", "ADVS"):
+        data = adam.datasets[name]
+        flagged = data[data["ABLFL"] == "Y"]
+        assert not flagged.duplicated(["USUBJID", "PARAMCD"]).any()
+        assert (flagged["ADT"] <= flagged["TRTSDT"]).all()
+        assert set(flagged["AVISIT"]) == {"BASELINE"}
+        pre = data[(data["ADT"] <= data["TRTSDT"]) & data["AVAL"].notna()]
+        latest = pre.groupby(["USUBJID", "PARAMCD"])["ADT"].max()
+        chosen = flagged.set_index(["USUBJID", "PARAMCD"])["ADT"]
+        assert chosen.sort_index().equals(latest.sort_index())
+
+
+def test_bds_change_from_baseline_only_after_baseline(example):
+    _, adam = example
+    adlb = adam.datasets["ADLB"]
+    post = adlb["ADT"] > adlb["TRTSDT"]
+    assert adlb.loc[~post, "CHG"].isna().all() and adlb.loc[~post, "PCHG"].isna().all()
+    rows = adlb[post & adlb["AVAL"].notna() & adlb["BASE"].notna()]
+    np.testing.assert_allclose(rows["CHG"], rows["AVAL"] - rows["BASE"])
+    np.testing.assert_allclose(
+        rows["PCHG"], 100 * (rows["AVAL"] - rows["BASE"]) / rows["BASE"].abs()
+    )
+
+
+def test_bds_analysis_windows_and_one_analysis_record_per_window(example):
+    _, adam = example
+    adlb = adam.datasets["ADLB"]
+    post = adlb[adlb["AVISITN"] > 0]
+    windows = {2: (2, 11), 3: (12, 18), 4: (19, 50), 5: (51, 120)}
+    for avisitn, (low, high) in windows.items():
+        days = post.loc[post["AVISITN"] == avisitn, "ADY"]
+        assert days.between(low, high).all()
+    analysed = adlb[adlb["ANL01FL"] == "Y"]
+    assert not analysed.duplicated(["USUBJID", "PARAMCD", "AVISITN"]).any()
+    # the unscheduled visit of the example falls in the DAY 28 window (ADY 19-50) beside the
+    # scheduled one; only the record closer to the target day 22 is analysed
+    shared = post.groupby(["USUBJID", "PARAMCD", "AVISITN"]).filter(lambda g: len(g) > 1)
+    assert not shared.empty
+    for _, group in shared.groupby(["USUBJID", "PARAMCD", "AVISITN"]):
+        best = group.loc[group["ANL01FL"] == "Y", "AWTDIFF"].item()
+        assert best == group["AWTDIFF"].min()
+
+
+def _lb(rows: list[tuple]) -> pd.DataFrame:
+    cols = ["USUBJID", "LBSEQ", "LBTESTCD", "LBFAST", "LBSTRESN", "LBSTRESU", "LBDTC", "VISITNUM",
+            "VISIT"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+ADSL_SMALL = pd.DataFrame({"USUBJID": ["S-1"], "TRTSDT": [pd.Timestamp("2020-01-10")]})
+WINDOWS = [WindowSpec(avisitn=4, avisit="DAY 28", target=22, low=19, high=50)]
+SPEC = BdsSpec.model_validate(
+    {
+        "source": "LB",
+        "parameters": [
+            {"paramcd": "FPG", "param": "Fasting glucose (mmol/L)", "unit": "mmol/L",
+             "where": {"LBTESTCD": "GLUC", "LBFAST": "Y"},
+             "convert": {"mg/dL": {"divide": 18.016}}},
+            {"paramcd": "FCP", "param": "Fasting C-peptide (pmol/L)", "unit": "pmol/L",
+             "where": {"LBTESTCD": "CPEPTIDE", "LBFAST": "Y"}},
+        ],
+        "computed": [
+            {"paramcd": "HOMAB", "param": "HOMA-B (%)", "formula": "homa_b_cpeptide",
+             "inputs": {"cpeptide": "FCP", "glucose": "FPG"}},
+        ],
+    }
+)  # fmt: skip
+
+
+def test_bds_converts_units_and_reports_homa_b_not_computed_at_low_glucose():
+    lb = _lb(
+        [
+            ("S-1", 1, "GLUC", "Y", 162.144, "mg/dL", "2020-01-03", 1, "DAY 0"),  # 9.0 mmol/L
+            ("S-1", 2, "CPEPTIDE", "Y", 700.0, "pmol/L", "2020-01-03", 1, "DAY 0"),
+            ("S-1", 3, "GLUC", "Y", 3.4, "mmol/L", "2020-02-01", 4, "DAY 28"),
+            ("S-1", 4, "CPEPTIDE", "Y", 650.0, "pmol/L", "2020-02-01", 4, "DAY 28"),
+        ]
+    )
+    baseline = BaselineSpec(rule="last_on_or_before")
+    adlb, findings = derive_bds("ADLB", lb, ADSL_SMALL, SPEC, baseline, WINDOWS, ["TRTSDT"])
+    fpg = adlb[adlb["PARAMCD"] == "FPG"]
+    assert fpg["AVAL"].tolist() == pytest.approx([9.0, 3.4])
+    homab = adlb[adlb["PARAMCD"] == "HOMAB"].set_index("VISIT")
+    assert homab.at["DAY 0", "AVAL"] == pytest.approx(0.27 * 700 / (9.0 - 3.5))
+    assert pd.isna(homab.at["DAY 28", "AVAL"])  # FPG 3.4 <= 3.5: kept, empty, reported
+    assert [f.code for f in findings] == ["adam-parameter-not-computed"]
+    (f,) = findings
+    assert f.severity == "notice" and f.dataset == "ADLB" and f.usubjid == "S-1"
+    assert "glucose <= 3.5" in f.message and "LBSEQ 3" in f.message
+    assert adlb.iloc[f.record - 1]["PARAMCD"] == "HOMAB"
+
+
+def test_bds_unit_without_conversion_is_an_error_and_leaves_aval_empty():
+    lb = _lb([("S-1", 1, "CPEPTIDE", "Y", 2.1, "ng/mL", "2020-01-03", 1, "DAY 0")])
+    adlb, findings = derive_bds(
+        "ADLB", lb, ADSL_SMALL, SPEC, BaselineSpec(rule="last_on_or_before"), WINDOWS, ["TRTSDT"]
+    )
+    assert adlb["AVAL"].isna().all()
+    assert [(f.code, f.severity, f.record) for f in findings] == [
+        ("adam-unit-not-convertible", "error", 1)
+    ]
+    assert "ng/mL" in findings[0].message
+
+
+def test_bds_baseline_rule_before_excludes_the_first_dose_day_and_outside_window_noted():
+    lb = _lb(
+        [
+            ("S-1", 1, "GLUC", "Y", 8.0, "mmol/L", "2020-01-03", 1, "DAY 0"),
+            ("S-1", 2, "GLUC", "Y", 7.5, "mmol/L", "2020-01-10", 2, "DAY 7"),
+            ("S-1", 3, "GLUC", "Y", 7.0, "mmol/L", "2020-06-01", 9, "DAY 150"),
+        ]
+    )
+    rule = BaselineSpec(rule="last_on_or_before")
+    on_or_before = derive_bds("ADLB", lb, ADSL_SMALL, SPEC, rule, WINDOWS, ["TRTSDT"])[0]
+    assert on_or_before["ABLFL"].fillna("-").tolist() == ["-", "Y", "-"]
+    before, findings = derive_bds("ADLB", lb, ADSL_SMALL, SPEC, BaselineSpec(rule="last_before"),
+                                  WINDOWS, ["TRTSDT"])  # fmt: skip
+    assert before["ABLFL"].iloc[0] == "Y" and pd.isna(before["ABLFL"].iloc[1])
+    assert before["CHG"].iloc[1] == pytest.approx(-0.5)  # the dose day is post-baseline here
+    # after baseline and in no window: the dose-day record (window DAY 28 starts at ADY 19)
+    # and the ADY 144 record
+    assert [(f.code, f.record) for f in findings] == [
+        ("adam-outside-windows", 2),
+        ("adam-outside-windows", 3),
+    ]
+
+
+def test_bds_overlapping_parameter_definitions_are_refused():
+    spec = BdsSpec.model_validate(
+        {"source": "LB", "parameters": [
+            {"paramcd": "GLU", "param": "Glucose", "where": {"LBTESTCD": "GLUC"}},
+            {"paramcd": "FPG", "param": "Fasting glucose", "where": {"LBFAST": "Y"}}]}
+    )  # fmt: skip
+    lb = _lb([("S-1", 1, "GLUC", "Y", 8.0, "mmol/L", "2020-01-03", 1, "DAY 0")])
+    with pytest.raises(DerivationError, match="record 1 matches the 'where' of both GLU and FPG"):
+        derive_bds("ADLB", lb, ADSL_SMALL, spec, BaselineSpec(rule="last_before"), WINDOWS,
+                   ["TRTSDT"])  # fmt: skip
+
+
+# --- ADAE -----------------------------------------------------------------------------------
+
+
+def test_adae_imputation_emergence_and_nearest_infusion():
+    ae = pd.DataFrame(
+        {
+            "USUBJID": ["S-1"] * 4,
+            "AESEQ": [1.0, 2.0, 3.0, 4.0],
+            "AESTDTC": ["2020-01", "2020-01-05", "2020-01-18", "2020-03-20"],
+            "AEENDTC": ["2020-01-12", "2020-01-06", "2020-02", None],
+        }
+    )
+    adsl = pd.DataFrame(
+        {"USUBJID": ["S-1"], "TRTSDT": [pd.Timestamp("2020-01-10")],
+         "TRTEDT": [pd.Timestamp("2020-01-24")]}
+    )  # fmt: skip
+    doses = pd.DataFrame(
+        {
+            "USUBJID": ["S-1"] * 3,
+            "EXSTDT": pd.to_datetime(["2020-01-10", "2020-01-17", "2020-01-24"]),
+        }
+    )
+    adae, findings = derive_adae(ae, adsl, doses, AdaeSpec(emergent_days=30), ["TRTSDT", "TRTEDT"])
+    got = adae.set_index("AESEQ")
+    # partial start 2020-01 is imputed to the first dose date, not to January 1 (min_dates)
+    assert got.at[1.0, "ASTDT"] == pd.Timestamp("2020-01-10") and got.at[1.0, "ASTDTF"] == "D"
+    assert got.at[3.0, "AENDT"] == pd.Timestamp("2020-02-29") and got.at[3.0, "AENDTF"] == "D"
+    # AE 4 starts 56 days after the last dose (window: 30 days); AE 2 before the first dose
+    assert got.loc[[1.0, 2.0, 3.0, 4.0], "TRTEMFL"].fillna("-").tolist() == ["Y", "-", "Y", "-"]
+    assert got.at[2.0, "PREFL"] == "Y" and pd.isna(got.at[2.0, "INFNUM"])
+    assert (got.at[3.0, "INFNUM"], got.at[3.0, "INFDAYS"]) == (2.0, 1.0)
+    assert got.at[2.0, "ASTDY"] == -5 and got.at[1.0, "ADURN"] == 3.0
+    assert findings == []

@@ -1,0 +1,253 @@
+"""ADSL template: one record per subject, read top to bottom as the pipeline.
+
+1. Start from DM: identifiers, demographics, arms, reference dates.
+2. Treatment variables from the treatment records of EX (``adam.treatment`` in study.yaml):
+   TRTSDTM/TRTSDT (first dose start), TRTEDTM/TRTEDT (last dose end), TRTDURD, the number of
+   doses (NINFUS) and the cumulative dose (CUMDOSE, CUMDOSU); TRT01P/TRT01A from the arms.
+3. SAFFL: at least one treatment record.
+4. Disease history from MH (``adam.adsl.diagnosis``): diagnosis date (a partial date imputed
+   by the spec's rule, e.g. admiral's "mid": the 15th, or June 30 when the month is missing,
+   with its imputation flag) and the duration in years (365.25 days) at TRTSDT.
+5. After the BDS datasets exist, :func:`add_baseline_values` copies baseline values
+   (``adam.adsl.baseline``) and :func:`derive_fasfl` sets the full analysis set flag.
+
+Example:
+    >>> dm = pd.DataFrame({"STUDYID": ["S"], "USUBJID": ["S-1"], "ARM": ["A"], "ARMCD": ["A"],
+    ...                    "ACTARM": ["A"], "ACTARMCD": ["A"]})
+    >>> ex = pd.DataFrame({"USUBJID": ["S-1", "S-1"], "EXDOSE": [1.0, 1.0],
+    ...                    "EXDOSU": ["mg", "mg"], "EXSTDTC": ["2020-01-01T09:00", "2020-01-08"],
+    ...                    "EXENDTC": ["2020-01-01T09:00", "2020-01-08"]})
+    >>> adsl, _ = derive_adsl(dm, ex, None, TreatmentSpec(), None, ["A"])
+    >>> print(adsl[["TRTSDT", "TRTEDT", "TRTDURD", "NINFUS", "CUMDOSE", "SAFFL"]].to_string())
+          TRTSDT     TRTEDT  TRTDURD  NINFUS  CUMDOSE SAFFL
+    0 2020-01-01 2020-01-08        8       2      2.0     Y
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from trialflow.adam.common import full_datetime, matches, numbers, text
+from trialflow.adam.dates import check_columns, derive_vars_dt
+from trialflow.errors import Finding
+from trialflow.mapping.spec import DiagnosisSpec, TreatmentSpec
+
+DM_VARS = [
+    "STUDYID", "USUBJID", "SUBJID", "SITEID", "COUNTRY", "AGE", "AGEU", "SEX", "RACE",
+    "ETHNIC", "ARM", "ARMCD", "ACTARM", "ACTARMCD", "RFSTDTC", "RFENDTC", "RFXSTDTC",
+    "RFXENDTC", "DTHFL",
+]  # fmt: skip
+"""DM variables ADSL keeps (those present in DM)."""
+
+DAYS_PER_YEAR = 365.25
+
+
+def treatment_records(ex: pd.DataFrame, treatment: TreatmentSpec) -> pd.DataFrame:
+    """EX records that count as treatment, with EXSTDT/EXSTDTM/EXENDT/EXENDTM as datetimes.
+
+    A record counts when EXDOSE is above ``min_dose`` and EXSTDTC holds a full date. Dates
+    come from the date part; datetimes only from values with a time.
+
+    Example:
+        >>> ex = pd.DataFrame({"USUBJID": ["1", "1"], "EXDOSE": [1.0, 0.0],
+        ...                    "EXSTDTC": ["2020-01-01", "2020-01-08"], "EXENDTC": [None, None]})
+        >>> treatment_records(ex, TreatmentSpec())["EXSTDT"].tolist()
+        [Timestamp('2020-01-01 00:00:00')]
+    """
+    check_columns(ex, ["USUBJID", "EXDOSE", "EXSTDTC"], "ADSL treatment")
+    out = ex.assign(
+        EXSTDT=derive_vars_dt(ex, new_vars_prefix="EXST", dtc="EXSTDTC")["EXSTDT"],
+        EXSTDTM=full_datetime(ex["EXSTDTC"]),
+    )
+    end_dtc = "EXENDTC" if "EXENDTC" in ex.columns else "EXSTDTC"
+    out = out.assign(
+        EXENDT=derive_vars_dt(out, new_vars_prefix="EXEN", dtc=end_dtc)["EXENDT"],
+        EXENDTM=full_datetime(out[end_dtc]),
+    )
+    # A dose given on one day with no end recorded ends that day.
+    out["EXENDT"] = out["EXENDT"].fillna(out["EXSTDT"])
+    out["EXENDTM"] = out["EXENDTM"].fillna(out["EXSTDTM"])
+    dose = numbers(out["EXDOSE"])
+    keep = (dose > treatment.min_dose) & out["EXSTDT"].notna()
+    return out.loc[keep.to_numpy()].assign(EXDOSE=dose[keep])
+
+
+def derive_adsl(
+    dm: pd.DataFrame,
+    ex: pd.DataFrame,
+    mh: pd.DataFrame | None,
+    treatment: TreatmentSpec,
+    diagnosis: DiagnosisSpec | None,
+    arms: Sequence[str],
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """Steps 1 to 4 of the ADSL template; returns ADSL and the findings met on the way.
+
+    ``arms`` lists the planned arm codes in study order (TRT01PN/TRT01AN are 1-based positions).
+
+    Example:
+        >>> dm = pd.DataFrame({"USUBJID": ["1"], "ARM": ["A"], "ARMCD": ["A"]})
+        >>> ex = pd.DataFrame({"USUBJID": ["1"], "EXDOSE": [1.0], "EXSTDTC": ["2020-01-01"]})
+        >>> derive_adsl(dm, ex, None, TreatmentSpec(), None, ["A"])[0]["SAFFL"].tolist()
+        ['Y']
+    """
+    check_columns(dm, ["USUBJID", "ARM", "ARMCD"], "ADSL")
+    findings: list[Finding] = []
+
+    # 1. DM
+    adsl = dm[[c for c in DM_VARS if c in dm.columns]].copy()
+    for col in adsl.columns:
+        if not pd.api.types.is_numeric_dtype(adsl[col].dtype):
+            adsl[col] = text(adsl[col])
+    adsl["AGE"] = numbers(adsl["AGE"]) if "AGE" in adsl else np.nan
+
+    # 2. treatment variables from EX
+    doses = treatment_records(ex, treatment)
+    per = doses.groupby("USUBJID", sort=False).agg(
+        TRTSDT=("EXSTDT", "min"),
+        TRTEDT=("EXENDT", "max"),
+        NINFUS=("EXDOSE", "size"),
+        CUMDOSE=("EXDOSE", "sum"),
+    )
+    first = doses.sort_values(["USUBJID", "EXSTDT"], kind="stable").drop_duplicates("USUBJID")
+    last = doses.sort_values(["USUBJID", "EXENDT"], kind="stable").drop_duplicates(
+        "USUBJID", keep="last"
+    )
+    per["TRTSDTM"] = first.set_index("USUBJID")["EXSTDTM"]
+    per["TRTEDTM"] = last.set_index("USUBJID")["EXENDTM"]
+    if "EXDOSU" in doses.columns:
+        units = doses.assign(U=text(doses["EXDOSU"])).groupby("USUBJID")["U"]
+        per["CUMDOSU"] = units.first()
+        mixed = units.nunique() > 1
+        findings += [
+            Finding(
+                "adam-dose-units-mixed",
+                "error",
+                f"treatment records of {subject} use more than one EXDOSU; CUMDOSE adds "
+                "doses in different units",
+                dataset="ADSL",
+                variable="CUMDOSE",
+                usubjid=str(subject),
+            )
+            for subject in mixed[mixed].index
+        ]
+    adsl = adsl.merge(per, how="left", left_on="USUBJID", right_index=True)
+    adsl["NINFUS"] = adsl["NINFUS"].fillna(0).astype("int64")
+    adsl["CUMDOSE"] = adsl["CUMDOSE"].where(adsl["NINFUS"] > 0)
+    adsl["TRTDURD"] = ((adsl["TRTEDT"] - adsl["TRTSDT"]).dt.days + 1).astype("Int64")
+    codes = {code: i + 1 for i, code in enumerate(arms)}
+    adsl["TRT01P"] = adsl["ARM"]
+    adsl["TRT01PN"] = adsl["ARMCD"].map(codes).astype("float64")
+    if "ACTARM" in adsl.columns:
+        treated = adsl["NINFUS"] > 0
+        adsl["TRT01A"] = adsl["ACTARM"].where(treated)
+        adsl["TRT01AN"] = adsl["ACTARMCD"].map(codes).astype("float64").where(treated)
+
+    # 3. safety population
+    adsl["SAFFL"] = np.where(adsl["NINFUS"] > 0, "Y", "N")
+
+    # 4. disease history
+    if diagnosis is not None:
+        adsl, more = _diagnosis(adsl, mh, diagnosis)
+        findings += more
+    return adsl, findings
+
+
+def _diagnosis(
+    adsl: pd.DataFrame, mh: pd.DataFrame | None, spec: DiagnosisSpec
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """The diagnosis date and the duration in years at TRTSDT, from one MH record per subject."""
+    findings: list[Finding] = []
+    if mh is None or mh.empty:
+        findings.append(
+            Finding(
+                "adam-source-missing",
+                "error",
+                f"study.yaml adam.adsl.diagnosis reads {spec.domain}, which is not in the SDTM "
+                f"package; {spec.date_var} and {spec.duration_var} are left empty",
+                dataset="ADSL",
+                variable=spec.date_var,
+            )
+        )
+        return adsl.assign(**{spec.date_var: pd.NaT, spec.duration_var: np.nan}), findings
+    check_columns(mh, ["USUBJID", spec.date], "ADSL diagnosis")
+    rows = mh.loc[matches(mh, spec.where).to_numpy()]
+    dated = derive_vars_dt(rows, new_vars_prefix="DX", dtc=spec.date, highest_imputation="M",
+                           date_imputation=spec.imputation, flag_imputation="date")  # fmt: skip
+    dated = dated.assign(USUBJID=text(dated["USUBJID"]))
+    twice = dated["USUBJID"].duplicated(keep=False)
+    findings += [
+        Finding(
+            "adam-source-ambiguous",
+            "error",
+            f"{subject} has more than one {spec.domain} record matching "
+            f"adam.adsl.diagnosis.where; the earliest date is used",
+            dataset="ADSL",
+            variable=spec.date_var,
+            usubjid=str(subject),
+        )
+        for subject in dated.loc[twice, "USUBJID"].unique()
+    ]
+    first = dated.sort_values("DXDT", kind="stable").drop_duplicates("USUBJID")
+    dx = first.set_index("USUBJID")
+    out = adsl.assign(**{spec.date_var: adsl["USUBJID"].map(dx["DXDT"]).astype("datetime64[ns]")})
+    if spec.flag_var:
+        out[spec.flag_var] = adsl["USUBJID"].map(dx["DXDTF"]).astype("str")
+    years = (out["TRTSDT"] - out[spec.date_var]).dt.days / DAYS_PER_YEAR
+    out[spec.duration_var] = years.astype("float64")
+    return out, findings
+
+
+def add_baseline_values(
+    adsl: pd.DataFrame, bds: Mapping[str, pd.DataFrame], baseline: Mapping[str, str]
+) -> pd.DataFrame:
+    """Copy each subject's baseline AVAL (ABLFL = "Y") of a parameter into an ADSL variable.
+
+    ``baseline`` maps the ADSL variable to the PARAMCD (``{"WEIGHTBL": "WEIGHT"}``); the
+    parameter is looked up in every BDS dataset given (study.yaml is checked when it loads
+    that each one is defined). A subject without a baseline record gets null.
+
+    Example:
+        >>> adsl = pd.DataFrame({"USUBJID": ["1", "2"]})
+        >>> advs = pd.DataFrame({"USUBJID": ["1", "1"], "PARAMCD": ["WEIGHT"] * 2,
+        ...                      "AVAL": [70.0, 69.0], "ABLFL": ["Y", None]})
+        >>> add_baseline_values(adsl, {"ADVS": advs}, {"WEIGHTBL": "WEIGHT"})["WEIGHTBL"].tolist()
+        [70.0, nan]
+    """
+    out = adsl.copy()
+    for variable, paramcd in baseline.items():
+        values = pd.Series(np.nan, index=out.index)
+        for frame in bds.values():
+            if not {"PARAMCD", "ABLFL", "AVAL"} <= set(frame.columns):
+                continue
+            base = frame[(frame["PARAMCD"] == paramcd) & (frame["ABLFL"] == "Y")]
+            found = out["USUBJID"].map(base.set_index("USUBJID")["AVAL"]).astype("float64")
+            values = values.fillna(found)
+        out[variable] = values
+    return out
+
+
+def derive_fasfl(
+    adsl: pd.DataFrame, bds: Mapping[str, pd.DataFrame], parameters: Sequence[str]
+) -> pd.DataFrame:
+    """FASFL = "Y" for treated subjects with a baseline (BASE) and at least one post-baseline
+    CHG of every parameter listed, else "N" (all treated subjects when none are listed).
+
+    Example:
+        >>> adsl = pd.DataFrame({"USUBJID": ["1", "2"], "SAFFL": ["Y", "Y"]})
+        >>> adlb = pd.DataFrame({"USUBJID": ["1", "2"], "PARAMCD": ["FPG"] * 2,
+        ...                      "CHG": [-1.0, None]})
+        >>> derive_fasfl(adsl, {"ADLB": adlb}, ["FPG"])["FASFL"].tolist()
+        ['Y', 'N']
+    """
+    ok = adsl["SAFFL"].eq("Y")
+    for paramcd in parameters:
+        has = pd.Series(False, index=adsl.index)
+        for frame in bds.values():
+            if {"PARAMCD", "CHG"} <= set(frame.columns):
+                rows = frame[(frame["PARAMCD"] == paramcd) & frame["CHG"].notna()]
+                has |= adsl["USUBJID"].isin(rows["USUBJID"])
+        ok &= has
+    return adsl.assign(FASFL=np.where(ok, "Y", "N"))

@@ -1,0 +1,330 @@
+"""BDS template (ADLB, ADVS): one record per subject, parameter and time point, top to bottom.
+
+1. Parameters: SDTM findings records selected by each parameter's ``where`` get PARAMCD,
+   PARAM, PARAMN, PARCAT1; AVAL is --STRESN in the parameter's unit (converted by the spec's
+   factors when --STRESU differs; a unit without a factor leaves AVAL empty and is reported).
+2. ADSL variables (treatment, dates, populations) merged by USUBJID.
+3. Timing: ADT from --DTC (no imputation), ADTM when a time was collected, ADY from TRTSDT.
+4. Copies: VISIT/VISITNUM, ATPT/ATPTN, ANRLO/ANRHI/ANRIND; traceability SRCDOM, SRCVAR, SRCSEQ.
+5. Computed parameters (HOMA-IR, HOMA-B, BMI, ...) by their named formula, per subject and
+   visit date; SRCRECS names the records each was computed from. A null result (HOMA-B with
+   FPG <= 3.5 mmol/L) is kept as a record with empty AVAL and reported.
+6. ABLFL by the baseline rule (derive_var_extreme_flag), AVISIT "BASELINE" on it; post-baseline
+   records get AVISIT/AVISITN from the windows; ANL01FL picks one record per window.
+7. BASE, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only.
+
+Example:
+    >>> from trialflow.mapping.spec import BdsSpec
+    >>> spec = BdsSpec.model_validate({"source": "VS", "parameters": [
+    ...     {"paramcd": "WEIGHT", "param": "Weight (kg)", "where": {"VSTESTCD": "WEIGHT"},
+    ...      "unit": "kg"}]})
+    >>> vs = pd.DataFrame({"USUBJID": ["1", "1"], "VSSEQ": [1.0, 2.0],
+    ...                    "VSTESTCD": ["WEIGHT"] * 2, "VSSTRESN": [70.0, 68.5],
+    ...                    "VSSTRESU": ["kg"] * 2, "VSDTC": ["2020-01-01", "2020-01-29"]})
+    >>> adsl = pd.DataFrame({"USUBJID": ["1"], "TRTSDT": [pd.Timestamp("2020-01-01")]})
+    >>> windows = [WindowSpec(avisitn=4, avisit="DAY 28", target=29, low=20, high=40)]
+    >>> baseline = BaselineSpec(rule="last_on_or_before")
+    >>> adsl_vars = ["TRTSDT"]
+    >>> advs, _ = derive_bds("ADVS", vs, adsl, spec, baseline, windows, adsl_vars)
+    >>> advs[["AVISIT", "AVAL", "ABLFL", "BASE", "CHG"]].values.tolist()
+    [['BASELINE', 70.0, 'Y', 70.0, nan], ['DAY 28', 68.5, nan, 70.0, -1.5]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from trialflow.adam.common import full_datetime, matches, numbers, record_findings, text
+from trialflow.adam.dates import DerivationError, check_columns, derive_vars_dt, derive_vars_dy
+from trialflow.adam.derive import (
+    compute_homa_b_cpeptide,
+    compute_homa_b_insulin,
+    compute_homa_ir_cpeptide,
+    compute_homa_ir_insulin,
+    derive_param_computed,
+    derive_var_base,
+    derive_var_chg,
+    derive_var_extreme_flag,
+    derive_var_pchg,
+    restrict,
+)
+from trialflow.adam.windows import Window, derive_var_anl_flag, derive_vars_avisit
+from trialflow.errors import Finding
+from trialflow.mapping.spec import BaselineSpec, BdsSpec, ComputedSpec, WindowSpec
+
+FORMULAS = {
+    "homa_ir_cpeptide": lambda d, i: compute_homa_ir_cpeptide(d[i["cpeptide"]], d[i["glucose"]]),
+    "homa_b_cpeptide": lambda d, i: compute_homa_b_cpeptide(d[i["cpeptide"]], d[i["glucose"]]),
+    "homa_ir_insulin": lambda d, i: compute_homa_ir_insulin(d[i["insulin"]], d[i["glucose"]]),
+    "homa_b_insulin": lambda d, i: compute_homa_b_insulin(d[i["insulin"]], d[i["glucose"]]),
+    "bmi": lambda d, i: d[i["weight"]] / (d[i["height"]] / 100.0) ** 2,
+}
+"""The named formulas of study.yaml (``computed: formula``); see docs/spec.md."""
+
+NULL_RESULT_REASON = {
+    "homa_b_cpeptide": "HOMA-B is not computed when glucose <= 3.5 mmol/L",
+    "homa_b_insulin": "HOMA-B is not computed when glucose <= 3.5 mmol/L",
+}
+
+COMPUTED_BY = ["STUDYID", "USUBJID", "VISITNUM", "VISIT", "ADT", "ADY"]
+"""Computed parameters combine the records of one subject, visit and analysis date."""
+
+_ROW = "__bds_row__"
+_UNIT_BAD = "__unit_bad__"
+_FORMULA = "__formula__"
+HIDDEN = (_ROW, _UNIT_BAD, _FORMULA)
+"""Working columns the template keeps until the findings are made (dropped by the caller)."""
+
+
+def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.DataFrame, list]:
+    """Step 1: the records of each parameter, with AVAL in the parameter's unit."""
+    pre = spec.source.upper()
+    check_columns(sdtm, ["USUBJID", f"{pre}SEQ", f"{pre}STRESN", f"{pre}DTC"], dataset)
+    pieces = []
+    claimed = pd.Series("", index=sdtm.index, dtype="str")
+    findings: list[Finding] = []
+    for p in spec.parameters:
+        mask = matches(sdtm, p.where)
+        clash = mask & claimed.ne("")
+        if clash.any():
+            first = int(np.flatnonzero(clash.to_numpy())[0])
+            raise DerivationError(
+                f"study.yaml adam.datasets.{dataset}: {pre} record {first + 1} matches the "
+                f"'where' of both {claimed.iloc[first]} and {p.paramcd}; make them exclusive"
+            )
+        claimed = claimed.mask(mask, p.paramcd)
+        rows = sdtm.loc[mask.to_numpy()]
+        value = numbers(rows[f"{pre}STRESN"])
+        bad = pd.Series(False, index=rows.index)
+        if p.unit is not None and f"{pre}STRESU" in rows.columns:
+            unit = text(rows[f"{pre}STRESU"])
+            factor = pd.Series(np.nan, index=rows.index)
+            factor[unit.eq(p.unit).fillna(False)] = 1.0
+            for source_unit, conv in p.convert.items():
+                factor[unit.eq(source_unit).fillna(False)] = conv.factor
+            bad = value.notna() & factor.isna()
+            value = value * factor
+        pieces.append(
+            rows.assign(
+                PARAMCD=p.paramcd,
+                PARAM=p.param,
+                PARAMN=np.nan if p.paramn is None else float(p.paramn),
+                PARCAT1=p.parcat1,
+                AVAL=value.where(~bad),
+                **{_UNIT_BAD: bad, _ROW: np.flatnonzero(mask.to_numpy()) + 1},
+            )
+        )
+    frame = pd.concat(pieces, ignore_index=True) if pieces else sdtm.iloc[0:0]
+    return frame, findings
+
+
+def _timing(frame: pd.DataFrame, pre: str) -> pd.DataFrame:
+    """Step 3: ADT (complete dates only), ADTM (when a time was collected), ADY from TRTSDT."""
+    out = derive_vars_dt(frame, new_vars_prefix="A", dtc=f"{pre}DTC")
+    out["ADTM"] = full_datetime(out[f"{pre}DTC"])
+    return derive_vars_dy(out, reference_date="TRTSDT", source_vars=["ADT"])
+
+
+def _copies(frame: pd.DataFrame, pre: str) -> pd.DataFrame:
+    """Step 4: SDTM copies and the traceability variables."""
+    out = frame.copy()
+    for target, source in (("ATPT", f"{pre}TPT"), ("ANRIND", f"{pre}NRIND"), ("VISIT", "VISIT")):
+        out[target] = text(out[source]) if source in out.columns else pd.NA
+    for target, source in (
+        ("ATPTN", f"{pre}TPTNUM"),
+        ("ANRLO", f"{pre}STNRLO"),
+        ("ANRHI", f"{pre}STNRHI"),
+        ("VISITNUM", "VISITNUM"),
+    ):
+        out[target] = numbers(out[source]) if source in out.columns else np.nan
+    out["SRCDOM"] = pre
+    out["SRCVAR"] = f"{pre}STRESN"
+    out["SRCSEQ"] = numbers(out[f"{pre}SEQ"])
+    return out
+
+
+def _computed(
+    frame: pd.DataFrame, computed: Sequence[ComputedSpec], adsl_vars: Sequence[str], pre: str
+) -> pd.DataFrame:
+    """Step 5: computed parameters, with SRCRECS naming their source records."""
+    base = frame.reset_index(drop=True)
+    by = [c for c in dict.fromkeys([*COMPUTED_BY, *adsl_vars]) if c in base.columns]
+    seq = _seq_text(base["SRCSEQ"])
+    parts = [base.assign(SRCRECS=pd.Series(pd.NA, index=base.index, dtype="str"))]
+    for comp in computed:
+        inputs = dict(comp.inputs)
+        per_visit = [p for p in dict.fromkeys(inputs.values()) if p not in comp.constant]
+        result = derive_param_computed(
+            base,
+            by_vars=by,
+            parameters=per_visit,
+            constant_parameters=comp.constant,
+            constant_by_vars=["USUBJID"] if comp.constant else [],
+            compute=lambda d, f=comp.formula, i=inputs: FORMULAS[f](d, i),
+            set_values_to={
+                "PARAMCD": comp.paramcd,
+                "PARAM": comp.param,
+                "PARAMN": np.nan if comp.paramn is None else float(comp.paramn),
+                "PARCAT1": comp.parcat1,
+                _FORMULA: comp.formula,
+            },
+            keep_sources=True,
+        )
+        new = result.iloc[len(base) :]
+        # SRCRECS holds the source records' index labels (= positions in ``base``): name
+        # each one by its parameter and --SEQ, which is what a reviewer looks up.
+        names = [*per_visit, *comp.constant]
+        described = [
+            "; ".join(f"{n}: {pre}SEQ {seq[int(x)]}" for n, x in zip(names, labels.split(","),
+                                                                      strict=True))
+            for labels in new["SRCRECS"]
+        ]  # fmt: skip
+        parts.append(new.assign(SRCRECS=described, SRCDOM=None, SRCVAR=None, SRCSEQ=np.nan))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _seq_text(values: pd.Series) -> np.ndarray:
+    """--SEQ numbers as text: whole numbers without ".0" (LBSEQ 15, not 15.0)."""
+    whole = values.notna() & (values % 1 == 0)
+    out = values.astype("str").to_numpy(dtype=object)
+    out[whole.to_numpy()] = values[whole].astype("int64").astype("str").to_numpy(dtype=object)
+    return out
+
+
+def derive_bds(
+    dataset: str,
+    sdtm: pd.DataFrame,
+    adsl: pd.DataFrame,
+    spec: BdsSpec,
+    baseline: BaselineSpec,
+    windows: Sequence[WindowSpec],
+    adsl_vars: Sequence[str],
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """Build one BDS dataset (ADLB from LB, ADVS from VS) by the template steps 1 to 7.
+
+    ``adsl_vars`` are the ADSL variables merged onto every record (TRTSDT is required).
+    Returns the dataset sorted by USUBJID, PARAMN, PARAMCD, ADT, ATPTN, SRCSEQ, and the
+    findings (record numbers refer to that order).
+
+    Example: see the module docstring.
+    """
+    pre = spec.source.upper()
+
+    # 1. parameters and AVAL
+    frame, findings = _parameters(sdtm, spec, dataset)
+    frame = frame.assign(USUBJID=text(frame["USUBJID"]))
+
+    # 2. ADSL variables
+    keep = ["USUBJID", *[v for v in adsl_vars if v in adsl.columns and v != "USUBJID"]]
+    frame = frame.drop(columns=[c for c in keep[1:] if c in frame.columns])
+    frame = frame.merge(adsl[keep], on="USUBJID", how="left", validate="many_to_one")
+    if "STUDYID" in sdtm.columns:
+        frame["STUDYID"] = text(frame["STUDYID"])
+
+    # 3. timing, 4. copies and traceability
+    frame = _copies(_timing(frame, pre), pre)
+
+    # 5. computed parameters
+    frame = _computed(frame, spec.computed, keep[1:], pre)
+    frame[_UNIT_BAD] = frame[_UNIT_BAD].astype("boolean").fillna(False).astype(bool)
+
+    # 6. baseline record, analysis visits, analysis record per window
+    reference = frame[baseline.reference]
+    if baseline.rule == "last_on_or_before":
+        candidate = frame["ADT"] <= reference
+    else:
+        candidate = frame["ADT"] < reference
+    post = frame["ADT"].notna() & reference.notna() & ~candidate.fillna(False)
+    frame = derive_var_extreme_flag(
+        frame,
+        by_vars=["USUBJID", "PARAMCD"],
+        order=["ADT", "ADTM", "ATPTN", "SRCSEQ"],
+        new_var="ABLFL",
+        mode="last",
+        filter=(candidate & frame["AVAL"].notna()).fillna(False),
+    )
+    frame = derive_vars_avisit(
+        frame, windows=[Window(w.avisitn, w.avisit, w.target, w.low, w.high) for w in windows]
+    )
+    frame = frame.assign(AWTARGET=frame["AWTARGET"].astype("float64"),
+                         AWTDIFF=frame["AWTDIFF"].astype("float64"))  # fmt: skip
+    frame["AWLO"] = frame["AVISITN"].map({w.avisitn: float(w.low) for w in windows})
+    frame["AWHI"] = frame["AVISITN"].map({w.avisitn: float(w.high) for w in windows})
+    not_post = ~post.to_numpy()
+    for col in ("AVISITN", "AVISIT", "AWTARGET", "AWTDIFF", "AWLO", "AWHI"):
+        frame[col] = frame[col].mask(not_post)
+    frame["AWU"] = np.where(frame["AVISITN"].notna(), "DAYS", None)
+    frame["AWU"] = frame["AWU"].astype("str")
+    is_base = frame["ABLFL"].eq("Y").fillna(False).to_numpy()
+    frame.loc[is_base, "AVISIT"] = baseline.avisit
+    frame.loc[is_base, "AVISITN"] = float(baseline.avisitn)
+    frame = derive_var_anl_flag(frame, filter=lambda d: ~d["ABLFL"].eq("Y").fillna(False))
+    frame.loc[is_base, "ANL01FL"] = "Y"
+
+    # 7. baseline values and change from baseline (post-baseline records only)
+    frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"])
+    frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="ANRIND",
+                            new_var="BNRIND")  # fmt: skip
+    post_mask = pd.Series(post.to_numpy(), index=frame.index)
+    frame = restrict(derive_var_chg, filter=post_mask)(frame)
+    frame = restrict(derive_var_pchg, filter=post_mask)(frame)
+
+    # order, then the findings (record numbers as written)
+    frame = frame.sort_values(
+        ["USUBJID", "PARAMN", "PARAMCD", "ADT", "ATPTN", "SRCSEQ"],
+        kind="stable",
+        na_position="last",
+    ).reset_index(drop=True)
+    findings += _findings(frame, dataset, pre)
+    return frame, findings
+
+
+def _findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Finding]:
+    """What the template met: unconvertible units, uncomputable results, records outside windows."""
+    out = record_findings(
+        frame,
+        frame[_UNIT_BAD],
+        code="adam-unit-not-convertible",
+        severity="error",
+        dataset=dataset,
+        variable="AVAL",
+        message=lambda r: (
+            f"{r['PARAMCD']}: {pre}STRESU {r.get(f'{pre}STRESU')!s} has no conversion to the "
+            "parameter's unit in study.yaml; AVAL left empty"
+        ),
+    )
+    formula = frame.get(_FORMULA)
+    if formula is not None:
+        for name, reason in NULL_RESULT_REASON.items():
+            null = formula.eq(name).fillna(False) & frame["AVAL"].isna()
+            out += record_findings(
+                frame,
+                null,
+                code="adam-parameter-not-computed",
+                severity="notice",
+                dataset=dataset,
+                variable="AVAL",
+                message=lambda r, why=reason: (
+                    f"{r['PARAMCD']} at {r['VISIT']} has no value: {why} ({r['SRCRECS']})"
+                ),
+            )
+    outside = (
+        frame["AVISITN"].isna() & frame["AVAL"].notna() & frame["ADT"].notna()
+        & frame["ADY"].gt(0).fillna(False)
+    )  # fmt: skip
+    out += record_findings(
+        frame,
+        outside,
+        code="adam-outside-windows",
+        severity="notice",
+        dataset=dataset,
+        variable="ADY",
+        message=lambda r: (
+            f"{r['PARAMCD']} on analysis day {r['ADY']} ({r['VISIT']}) falls in no analysis "
+            "window of study.yaml; it has no AVISIT and is not analysed"
+        ),
+    )
+    return out
