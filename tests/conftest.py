@@ -6,7 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from support import EXAMPLE_SPECS, tiny_sheets, write_csv_export
+
+# Property tests check values, never time: hypothesis's per-example deadline is a timed
+# assertion that fails on a loaded machine, so it is off for the whole suite.
+settings.register_profile("trialflow", deadline=None)
+settings.load_profile("trialflow")
 
 
 @pytest.fixture
