@@ -175,3 +175,28 @@ def write_manifest(out: Path, files: Iterable[Path], **context: object) -> Path:
     body = {"files": entries, **context}
     path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def write_table_csv(table: pd.DataFrame, path: Path) -> Path:
+    """Write an analysis table as CSV (UTF-8, full precision), formula-like text neutralised.
+
+    Example:
+        >>> write_table_csv(pd.DataFrame({"N": [16]}), Path("/tmp/t.csv")).name  # doctest: +SKIP
+        't.csv'
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _safe(table).to_csv(path, index=False, lineterminator="\n")
+    return path
+
+
+def write_file(content: bytes | str, path: Path) -> Path:
+    """Write bytes (a PNG) or text (an HTML page, as UTF-8) to ``path``, creating folders.
+
+    Example:
+        >>> write_file("<p>ok</p>", Path("/tmp/page.html")).name  # doctest: +SKIP
+        'page.html'
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    path.write_bytes(data)
+    return path

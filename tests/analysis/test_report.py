@@ -1,0 +1,220 @@
+"""The HTML report: banner, escaping, embedded images, no external resources, table contents."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trialflow.analysis.figures import PNG_SIGNATURE, figure_median_iqr
+from trialflow.analysis.report import format_number, format_p, render_report
+
+TEST = "Wilcoxon signed rank exact test"
+
+
+def tiny_png(shade: int) -> bytes:
+    """A valid 2 x 1 PNG made without a plotting library."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 2, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00" + bytes([shade, 0, 0, 0, shade, 0]))
+    return PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def study(**changes: Any) -> dict[str, Any]:
+    base = {
+        "studyid": "DEMO-01",
+        "title": "A demonstration study",
+        "synthetic": True,
+        "raw_export": "raw/export.xlsx",
+        "trialflow": "0.1.0",
+        "sdtmig": "3.4",
+        "adamig": "1.3",
+        "ct": "2024-09-27",
+        "quantile_method": "sas5",
+        "quantile_description": "SAS PCTLDEF=5 (averaged empirical distribution function)",
+    }
+    return {**base, **changes}
+
+
+VALIDATION = {
+    "errors": 1,
+    "warnings": 2,
+    "notices": 0,
+    "by_dataset": [
+        {"dataset": "ADLB", "records": 705, "errors": 1, "warnings": 2, "notices": 0},
+        {"dataset": "ADSL", "records": 16, "errors": 0, "warnings": 0, "notices": 0},
+    ],
+    "top": ["ADLB: AVAL < 0 for 1 record (HBA1C)"],
+}
+
+
+def summary() -> pd.DataFrame:
+    rows = [
+        ("HBA1C", "Glycated haemoglobin (%)", 0.0, "BASELINE", "AVAL", 16, 7.912, 0.61, None),
+        ("HBA1C", "Glycated haemoglobin (%)", 2.0, "DAY 14", "AVAL", 15, 7.5, 0.5, None),
+        ("HBA1C", "Glycated haemoglobin (%)", 2.0, "DAY 14", "CHG", 15, -0.4123, 0.3, 0.0004),
+        ("HBA1C", "Glycated haemoglobin (%)", 5.0, "DAY 84", "AVAL", 16, 7.2, 0.6, None),
+        ("HBA1C", "Glycated haemoglobin (%)", 5.0, "DAY 84", "CHG", 16, -0.7, 0.4, 0.0031),
+        ("FPG", "Fasting plasma glucose (mmol/L)", 0.0, "BASELINE", "AVAL", 16, 9.1, 1.2, None),
+        ("FPG", "Fasting plasma glucose (mmol/L)", 5.0, "DAY 84", "AVAL", 1, 8.0, None, None),
+        ("FPG", "Fasting plasma glucose (mmol/L)", 5.0, "DAY 84", "CHG", 1, -1.0, None, None),
+    ]
+    frame = pd.DataFrame(
+        rows, columns=["PARAMCD", "PARAM", "AVISITN", "AVISIT", "VAR", "N", "MEAN", "SD", "P_VALUE"]
+    )
+    frame["MEDIAN"] = frame["MEAN"]
+    frame["Q1"] = frame["MEAN"] - 0.25
+    frame["Q3"] = frame["MEAN"] + 0.25
+    frame["MIN"] = frame["MEAN"] - 1
+    frame["MAX"] = frame["MEAN"] + 1
+    frame["TEST"] = np.where(frame["VAR"] == "CHG", TEST, None)
+    frame["QUANTILE_METHOD"] = "sas5"
+    return frame
+
+
+TABLE1 = pd.DataFrame(
+    {
+        "CHARACTERISTIC": ["Age (years)", "Sex: F", "Sex: M"],
+        "STATISTIC": ["mean ± SD", "n (%)", "n (%)"],
+        "VALUE": ["52.5 ± 7.9", "8 (50.0%)", "8 (50.0%)"],
+    }
+)
+
+
+def render(**changes: Any) -> str:
+    arguments: dict[str, Any] = {
+        "study": study(),
+        "validation": VALIDATION,
+        "summary": summary(),
+        "table1": TABLE1,
+        "figures": [("First figure", tiny_png(200)), ("Second <figure> & more", tiny_png(90))],
+        "notes": ["p-values are not adjusted for multiplicity."],
+    }
+    arguments.update(changes)
+    return render_report(**arguments)
+
+
+def row_of(page: str, table_id: str, visit: str) -> str:
+    table = page[page.index(f'id="{table_id}"') :]
+    table = table[: table.index("</table>")]
+    match = re.search(rf"<tr><th scope=\"row\" class=\"label\">{visit}</th>(.*?)</tr>", table)
+    assert match, f"no row {visit} in {table_id}"
+    return match.group(1)
+
+
+## Test 1: the synthetic-data banner iff synthetic ----
+def test_banner_iff_synthetic() -> None:
+    assert 'id="synthetic-banner"' in render()
+    assert "Synthetic data" in render()
+    plain = render(study=study(synthetic=False))
+    assert 'id="synthetic-banner"' not in plain
+    assert "Synthetic data" not in plain
+
+
+## Test 2: every text value is escaped ----
+def test_escapes_markup() -> None:
+    page = render(
+        study=study(title="<script>alert('x')</script> & co", studyid='S"1'),
+        notes=["<b>bold</b>"],
+        validation={**VALIDATION, "top": ["<img src=x onerror=alert(1)>"]},
+        table1=TABLE1.assign(CHARACTERISTIC=["<i>Age</i>", "Sex: F", "Sex: M"]),
+    )
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in page
+    assert "<script>alert" not in page
+    assert page.count("<script") == 1  # the page's own load check, nothing from the data
+    assert "S&quot;1" in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&lt;i&gt;Age&lt;/i&gt;" in page
+    assert "Second &lt;figure&gt; &amp; more" in page
+
+
+## Test 3: one embedded image per figure, nothing external ----
+def test_images_embedded_and_self_contained() -> None:
+    figure = figure_median_iqr(summary(), "HBA1C", title="HbA1c")
+    figures = [("Median", figure), ("Tiny", tiny_png(10)), ("Tiny again", tiny_png(240))]
+    page = render(figures=figures)
+    images = re.findall(r"<img\b[^>]*>", page)
+    assert len(images) == len(figures)
+    sources = re.findall(r"""\bsrc\s*=\s*["']?([^"'\s>]*)""", page)
+    assert len(sources) == len(figures)
+    for (_, data), source in zip(figures, sources, strict=True):
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1]) == data
+    assert 'width="1200" height="720"' in images[0]
+    lowered = page.lower()
+    assert "http://" not in lowered and "https://" not in lowered
+    assert "url(" not in lowered and "@import" not in lowered
+    assert "<link" not in lowered and "href=" not in lowered.replace('href="#', "")
+    assert render(figures=[]).count("<img") == 0
+    with pytest.raises(ValueError, match="PNG"):
+        render(figures=[("not a png", b"GIF89a...")])
+
+
+## Test 4: deterministic, a complete HTML5 document ----
+def test_deterministic_document() -> None:
+    page = render()
+    assert render() == page
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert '<meta charset="utf-8">' in page
+    assert page.rstrip().endswith("</html>")
+    assert "@media print" in page
+    for section in ("provenance", "validation", "cfb", "table1", "figures", "notes"):
+        assert f'<section id="{section}">' in page
+    assert "SAS PCTLDEF=5" in page and "raw/export.xlsx" in page
+
+
+## Test 5: table contents and number formatting ----
+def test_table_contents() -> None:
+    page = render()
+    # Table 1: the formatted text as given.
+    assert "52.5 ± 7.9" in page and "8 (50.0%)" in page
+    # Change from baseline: n, median (Q1, Q3), mean (SD) of AVAL and CHG, then p.
+    day14 = row_of(page, "cfb-HBA1C", "DAY 14")
+    cells = re.findall(r'<td class="num">(.*?)</td>', day14)
+    assert cells == [
+        "15", "7.50 (7.25, 7.75)", "7.50 (0.50)",
+        "15", "-0.41 (-0.66, -0.16)", "-0.41 (0.30)",
+        "&lt;0.001",
+    ]  # fmt: skip
+    day84 = re.findall(r'<td class="num">(.*?)</td>', row_of(page, "cfb-HBA1C", "DAY 84"))
+    assert day84[-1] == "0.003"
+    baseline = re.findall(r'<td class="num">(.*?)</td>', row_of(page, "cfb-HBA1C", "BASELINE"))
+    assert baseline[:3] == ["16", "7.91 (7.66, 8.16)", "7.91 (0.61)"]
+    assert baseline[3:] == ["–"] * 4
+    # One subject: no SD, no p-value.
+    fpg = re.findall(r'<td class="num">(.*?)</td>', row_of(page, "cfb-FPG", "DAY 84"))
+    assert fpg == ["1", "8.00 (7.75, 8.25)", "8.00 (–)", "1", "-1.00 (-1.25, -0.75)",
+                   "-1.00 (–)", "–"]  # fmt: skip
+    assert "Glycated haemoglobin (%) (HBA1C)" in page
+    assert f"p-value: {TEST}" in page
+    # Validation counts per dataset.
+    assert re.search(r"ADLB</th><td class=\"num\">705</td><td class=\"num\">1</td>", page)
+    # Parameters in summary order: HBA1C before FPG.
+    assert page.index('id="cfb-HBA1C"') < page.index('id="cfb-FPG"')
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.0031, "0.003"), (0.0004, "<0.001"), (0.001, "0.001"), (0.04999, "0.050"),
+     (1.0, "1.000"), (None, "–"), (float("nan"), "–"), ("0.2", "0.200")],
+)  # fmt: skip
+def test_format_p(value: object, text: str) -> None:
+    assert format_p(value) == text
+
+
+def test_format_number() -> None:
+    assert format_number(-0.001) == "0.00"  # no "-0.00"
+    assert format_number(12.345, 1) == "12.3"
+    assert format_number(pd.NA) == "–"
+    assert format_number("x") == "–"

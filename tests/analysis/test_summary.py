@@ -1,0 +1,104 @@
+"""Change-from-baseline summaries and Table 1 on hand-made ADaM records."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trialflow.analysis.summary import SUMMARY_COLUMNS, cfb_summary, table1
+
+ISSUE_COLUMNS = [
+    "PARAMCD", "AVISITN", "AVISIT", "VAR", "N", "MEAN", "SD", "MEDIAN", "Q1", "Q3", "MIN", "MAX",
+    "P_VALUE", "TEST", "QUANTILE_METHOD",
+]  # fmt: skip
+
+
+def _bds() -> pd.DataFrame:
+    """Six subjects: baseline 10..15, day 14 values with changes -1, -2, -3, -4, -6 and one
+    subject out of the population; one non-analysis record that must not count."""
+    rows = []
+    changes = [-1.0, -2.0, -3.0, -4.0, -6.0]
+    for i, chg in enumerate(changes):
+        base = 10.0 + i
+        rows.append((f"S{i}", 0.0, "BASELINE", base, np.nan, "Y", "Y"))
+        rows.append((f"S{i}", 2.0, "DAY 14", base + chg, chg, "Y", "Y"))
+    rows.append(("S9", 0.0, "BASELINE", 99.0, np.nan, "Y", "N"))  # not in FASFL
+    rows.append(("S9", 2.0, "DAY 14", 0.0, -99.0, "Y", "N"))
+    rows.append(("S0", 2.0, "DAY 14", 50.0, 40.0, None, "Y"))  # a second, unflagged record
+    frame = pd.DataFrame(
+        rows, columns=["USUBJID", "AVISITN", "AVISIT", "AVAL", "CHG", "ANL01FL", "FASFL"]
+    )
+    return frame.assign(PARAMCD="FPG", PARAM="Fasting Plasma Glucose (mmol/L)")
+
+
+def test_columns_start_with_the_issue_contract():
+    out = cfb_summary(_bds(), ["FPG"], quantile_method="spss")
+    assert list(out.columns)[: len(ISSUE_COLUMNS)] == ISSUE_COLUMNS
+    assert list(out.columns) == SUMMARY_COLUMNS
+
+
+def test_aval_and_chg_rows_use_the_analysis_records_of_the_population():
+    out = cfb_summary(_bds(), ["FPG"], quantile_method="spss")
+    assert out[["AVISIT", "VAR", "N"]].values.tolist() == [
+        ["BASELINE", "AVAL", 5],
+        ["DAY 14", "AVAL", 5],
+        ["DAY 14", "CHG", 5],
+    ]
+    chg = out[out["VAR"] == "CHG"].iloc[0]
+    assert chg["MEAN"] == pytest.approx(-3.2)
+    assert chg["SD"] == pytest.approx(np.std([-1, -2, -3, -4, -6], ddof=1))
+    assert (chg["MIN"], chg["MEDIAN"], chg["MAX"]) == (-6.0, -3.0, -1.0)
+    # SPSS (n+1)p: Q1 at position 1.5 of (-6, -4, -3, -2, -1) -> -5.0, Q3 at 4.5 -> -1.5
+    assert (chg["Q1"], chg["Q3"]) == (-5.0, -1.5)
+    # all five changes negative, no ties: exact p = 2 * (1/2^5) = 0.0625, V = 0
+    assert chg["P_VALUE"] == pytest.approx(0.0625)
+    assert chg["TEST"] == "Wilcoxon signed rank exact test" and chg["STATISTIC"] == 0
+    assert set(out["QUANTILE_METHOD"]) == {"spss"}
+    assert out.loc[out["VAR"] == "AVAL", "P_VALUE"].isna().all()
+
+
+def test_quantile_method_changes_the_quartiles_and_is_named():
+    r7 = cfb_summary(_bds(), ["FPG"], quantile_method="r7")
+    chg = r7[r7["VAR"] == "CHG"].iloc[0]
+    # R type 7: 1 + (n-1)p = 2 and 4 -> -4.0 and -2.0
+    assert (chg["Q1"], chg["Q3"]) == (-4.0, -2.0)
+    assert set(r7["QUANTILE_METHOD"]) == {"r7"}
+
+
+def test_ties_and_zeros_switch_to_the_normal_approximation():
+    frame = _bds()
+    frame.loc[frame["AVISIT"].eq("DAY 14") & frame["USUBJID"].isin(["S0", "S1"]), "CHG"] = 0.0
+    out = cfb_summary(frame, ["FPG"], quantile_method="spss")
+    chg = out[out["VAR"] == "CHG"].iloc[0]
+    assert chg["TEST"] == "Wilcoxon signed rank test with continuity correction"
+    # zeros dropped: n = 3 changes -3, -4, -6, V = 0; z = (0 - 3 + 0.5) / sqrt(3.5)
+    z = (0 - 3 + 0.5) / np.sqrt(3 * 4 * 7 / 24)
+    from scipy.stats import norm
+
+    assert chg["P_VALUE"] == pytest.approx(2 * norm.cdf(z))
+
+
+def test_table1_continuous_and_categorical():
+    adsl = pd.DataFrame(
+        {
+            "USUBJID": ["S0", "S1", "S2", "S3"],
+            "AGE": [40.0, 50.0, 60.0, 99.0],
+            "SEX": ["M", "F", "M", "F"],
+            "FASFL": ["Y", "Y", "Y", "N"],
+        }
+    )
+    bds = _bds()
+    bds["ABLFL"] = np.where(bds["AVISIT"] == "BASELINE", "Y", None)
+    rows = [
+        {"label": "Age (years)", "variable": "AGE", "digits": 1},
+        {"label": "Sex", "variable": "SEX", "kind": "categorical"},
+        {"label": "FPG (mmol/L)", "dataset": "ADLB", "paramcd": "FPG", "digits": 2},
+    ]
+    t = table1(adsl, {"ADLB": bds}, rows)
+    got = t.set_index("CHARACTERISTIC")
+    assert got.at["Age (years)", "VALUE"] == "50.0 ± 10.0" and got.at["Age (years)", "N"] == 3
+    assert got.at["Sex: M", "VALUE"] == "2 (66.7%)" and got.at["Sex: F", "COUNT"] == 1
+    # baseline FPG of S0, S1, S2 (FASFL = Y): 10, 11, 12
+    assert got.at["FPG (mmol/L)", "MEAN"] == pytest.approx(11.0)
+    assert got.at["FPG (mmol/L)", "VALUE"] == "11.00 ± 1.00"

@@ -1,0 +1,388 @@
+"""Figures of the change-from-baseline analysis as PNG bytes.
+
+Both figures are drawn with matplotlib's object API on the Agg canvas (no pyplot, no display,
+no global figure state) under matplotlib's default style plus a fixed set of overrides, at a
+fixed size and resolution and without the "Software" PNG metadata, so that the same input
+always gives the same bytes on a given matplotlib and FreeType.
+
+* :func:`figure_median_iqr`: median of AVAL with Q1-Q3 error bars by analysis visit, with
+  the visits whose change from baseline is significant marked ``*`` / ``**``
+  (:func:`significance_marks`).
+* :func:`figure_chg_boxplot`: box plots of CHG by post-baseline visit.
+
+Example:
+    >>> summary = pd.DataFrame({
+    ...     "PARAMCD": ["FPG"] * 3, "AVISITN": [0.0, 2.0, 2.0],
+    ...     "AVISIT": ["BASELINE", "DAY 14", "DAY 14"], "VAR": ["AVAL", "AVAL", "CHG"],
+    ...     "N": [8, 8, 8], "MEDIAN": [9.1, 7.8, -1.2], "Q1": [8.4, 7.1, -1.9],
+    ...     "Q3": [9.9, 8.6, -0.4], "P_VALUE": [None, None, 0.008],
+    ...     "TEST": [None, None, "Wilcoxon signed rank exact test"],
+    ...     "QUANTILE_METHOD": ["sas5"] * 3})
+    >>> significance_marks(summary, "FPG", 0.05)
+    {2.0: '**'}
+    >>> figure_median_iqr(summary, "FPG", title="FPG")[:8] == PNG_SIGNATURE
+    True
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+from collections.abc import Iterable
+
+import matplotlib
+import matplotlib.style
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from trialflow.analysis.stats import quantile
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+"""The first eight bytes of every PNG file."""
+
+FIGSIZE = (8.0, 4.8)
+"""Figure size in inches."""
+
+DPI = 150
+"""Resolution; with :data:`FIGSIZE` every figure is 1200 x 720 pixels."""
+
+SIZE_PX = (round(FIGSIZE[0] * DPI), round(FIGSIZE[1] * DPI))
+"""(width, height) in pixels of every figure."""
+
+_INK = "#1f2933"
+_ACCENT = "#1f5f99"
+_MUTED = "#52606d"
+_GRID = "#d9dee3"
+
+_STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 10.0,
+    "axes.titlesize": 12.0,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.labelsize": 10.0,
+    "axes.edgecolor": _MUTED,
+    "axes.labelcolor": _INK,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.grid.axis": "y",
+    "axes.axisbelow": True,
+    "grid.color": _GRID,
+    "grid.linewidth": 0.8,
+    "xtick.color": _INK,
+    "ytick.color": _INK,
+    "text.color": _INK,
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+}
+
+_FOOTNOTE_WIDTH = 140
+"""Characters per footnote line at 7.5 pt across the figure width."""
+
+_SUMMARY_NEEDED = ("PARAMCD", "AVISITN", "AVISIT", "VAR", "N", "MEDIAN", "Q1", "Q3")
+_BDS_NEEDED = ("PARAMCD", "AVISITN", "AVISIT", "CHG", "ANL01FL")
+
+
+def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what}: required column(s) missing: {', '.join(missing)}")
+
+
+def _numeric(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").astype("float64")
+
+
+def _text(value: object) -> str:
+    """A cell as text; missing values (None, NaN, pandas NA) as the empty string."""
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):  # type: ignore[call-overload]
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip()
+
+
+def _distinct(values: pd.Series) -> list[str]:
+    """Distinct non-empty texts in order of appearance."""
+    seen: list[str] = []
+    for value in values:
+        text = _text(value)
+        if text and text not in seen:
+            seen.append(text)
+    return seen
+
+
+def _new_figure() -> tuple[Figure, FigureCanvasAgg]:
+    fig = Figure(figsize=FIGSIZE, dpi=DPI)
+    return fig, FigureCanvasAgg(fig)
+
+
+def _png(fig: Figure, footnote: str) -> bytes:
+    """Lay out, add the footnote at the bottom left and encode as PNG without metadata."""
+    wrapped = "\n".join(
+        textwrap.fill(paragraph, _FOOTNOTE_WIDTH) for paragraph in footnote.split("\n")
+    )
+    fig.text(0.012, 0.015, wrapped, ha="left", va="bottom", fontsize=7.5, color=_MUTED)
+    lines = wrapped.count("\n") + 1
+    fig.tight_layout(rect=(0.0, 0.03 + 0.028 * lines, 1.0, 1.0))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _visit_label(avisit: object, avisitn: float) -> str:
+    text = _text(avisit)
+    return text if text else f"visit {avisitn:g}"
+
+
+def significance_marks(
+    summary: pd.DataFrame, paramcd: str, alpha: float = 0.05
+) -> dict[float, str]:
+    """The marker of each post-baseline visit whose change from baseline is significant.
+
+    Looks at the CHG rows of ``paramcd`` with AVISITN > 0: ``"**"`` when P_VALUE < 0.01
+    (and < ``alpha``), ``"*"`` when P_VALUE < ``alpha``; visits without a P_VALUE or not
+    significant are left out. Keys are AVISITN as float.
+
+    Example:
+        >>> s = pd.DataFrame({"PARAMCD": ["A"] * 4, "VAR": ["CHG"] * 4,
+        ...                   "AVISITN": [1, 2, 3, 4], "P_VALUE": [0.2, 0.03, 0.004, None]})
+        >>> significance_marks(s, "A", 0.05)
+        {2.0: '*', 3.0: '**'}
+        >>> significance_marks(s, "A", 0.01)
+        {3.0: '**'}
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, not {alpha}")
+    _require(summary, ("PARAMCD", "VAR", "AVISITN"), "significance_marks")
+    if "P_VALUE" not in summary.columns:
+        return {}
+    rows = summary[
+        (summary["PARAMCD"] == paramcd).to_numpy() & (summary["VAR"] == "CHG").to_numpy()
+    ]
+    visits = _numeric(rows["AVISITN"]).to_numpy()
+    p_values = _numeric(rows["P_VALUE"]).to_numpy()
+    marks: dict[float, str] = {}
+    for avisitn, p in sorted(zip(visits, p_values, strict=True)):
+        if math.isnan(avisitn) or avisitn <= 0 or math.isnan(p) or p >= alpha:
+            continue
+        marks[float(avisitn)] = "**" if p < 0.01 else "*"
+    return marks
+
+
+def figure_median_iqr(
+    summary: pd.DataFrame, paramcd: str, *, title: str, alpha: float = 0.05
+) -> bytes:
+    """Median of AVAL with Q1-Q3 error bars by analysis visit, as PNG bytes.
+
+    ``summary`` has the columns of cfb_summary.csv. The visits (AVAL rows of ``paramcd``)
+    are placed at x = AVISITN, baseline first, and labelled with AVISIT and n. Visits whose
+    CHG row has P_VALUE < ``alpha`` are marked ``*`` (``**`` when p < 0.01) above the bar;
+    the footnote names the test (TEST) and the quantile method (QUANTILE_METHOD). A visit
+    with one value is drawn as a point; missing P_VALUEs mean no marker.
+
+    Raises ValueError when ``summary`` has no AVAL rows with a median for ``paramcd``.
+
+    Example:
+        >>> s = pd.DataFrame({"PARAMCD": ["A", "A"], "AVISITN": [0.0, 1.0],
+        ...                   "AVISIT": ["BASELINE", "WEEK 1"], "VAR": ["AVAL", "AVAL"],
+        ...                   "N": [1, 1], "MEDIAN": [5.0, 4.0], "Q1": [5.0, 4.0],
+        ...                   "Q3": [5.0, 4.0]})
+        >>> figure_median_iqr(s, "A", title="A")[:8] == PNG_SIGNATURE
+        True
+    """
+    _require(summary, _SUMMARY_NEEDED, "figure_median_iqr")
+    rows = summary[
+        (summary["PARAMCD"] == paramcd).to_numpy() & (summary["VAR"] == "AVAL").to_numpy()
+    ]
+    rows = rows.assign(
+        _X=_numeric(rows["AVISITN"]),
+        _MED=_numeric(rows["MEDIAN"]),
+        _Q1=_numeric(rows["Q1"]),
+        _Q3=_numeric(rows["Q3"]),
+        _N=_numeric(rows["N"]),
+    )
+    rows = rows[rows["_X"].notna().to_numpy() & rows["_MED"].notna().to_numpy()]
+    rows = rows.sort_values("_X", kind="stable").drop_duplicates("_X")
+    if rows.empty:
+        known = ", ".join(_distinct(summary["PARAMCD"])) or "none"
+        raise ValueError(
+            f"figure_median_iqr: no AVAL summary rows with a median for PARAMCD {paramcd!r} "
+            f"(PARAMCDs in the summary: {known})"
+        )
+    x = rows["_X"].to_numpy()
+    median = rows["_MED"].to_numpy()
+    q1 = rows["_Q1"].fillna(rows["_MED"]).to_numpy()
+    q3 = rows["_Q3"].fillna(rows["_MED"]).to_numpy()
+    below = np.clip(median - q1, 0.0, None)
+    above = np.clip(q3 - median, 0.0, None)
+    marks = significance_marks(summary, paramcd, alpha)
+
+    with matplotlib.style.context("default"), matplotlib.rc_context(_STYLE):
+        fig, _canvas = _new_figure()
+        ax = fig.add_subplot()
+        ax.errorbar(
+            x,
+            median,
+            yerr=np.vstack([below, above]),
+            fmt="o-",
+            color=_ACCENT,
+            ecolor=_ACCENT,
+            elinewidth=1.4,
+            capsize=5,
+            capthick=1.4,
+            markersize=6,
+            linewidth=1.6,
+            label="median (Q1, Q3)",
+        )
+        labels = []
+        for avisit, avisitn, n in zip(rows["AVISIT"], x, rows["_N"], strict=True):
+            n_text = "n = –" if math.isnan(n) else f"n = {int(n)}"
+            labels.append(f"{_visit_label(avisit, avisitn)}\n{n_text}")
+        ax.set_xticks(x, labels)
+        ax.tick_params(axis="x", length=0, pad=6)
+        low, high = float(np.min(median - below)), float(np.max(median + above))
+        span = high - low if high > low else max(abs(high), 1.0)
+        for xi, top in zip(x, median + above, strict=True):
+            mark = marks.get(float(xi))
+            if mark:
+                ax.text(
+                    xi,
+                    top + 0.04 * span,
+                    mark,
+                    ha="center",
+                    va="bottom",
+                    fontsize=13,
+                    fontweight="bold",
+                    color=_INK,
+                )
+        ax.set_ylim(low - 0.12 * span, high + 0.22 * span)
+        if len(x) > 1:
+            pad = 0.08 * (x[-1] - x[0])
+            ax.set_xlim(x[0] - pad, x[-1] + pad)
+        ax.set_xlabel("Analysis visit")
+        ax.set_ylabel(_param_label(summary, paramcd))
+        ax.set_title(title)
+
+        of_param = summary[(summary["PARAMCD"] == paramcd).to_numpy()]
+        tests = _distinct(of_param["TEST"]) if "TEST" in of_param.columns else []
+        methods = (
+            _distinct(of_param["QUANTILE_METHOD"]) if "QUANTILE_METHOD" in of_param.columns else []
+        )
+        footnote = (
+            f"Points: median; bars: Q1 to Q3. * p < {alpha:g}, ** p < 0.01: change from baseline "
+            f"({'; '.join(tests) if tests else 'test not given'}).\n"
+            f"Quantile method: {', '.join(methods) if methods else 'not given'}."
+        )
+        return _png(fig, footnote)
+
+
+def _param_label(frame: pd.DataFrame, paramcd: str) -> str:
+    if "PARAM" in frame.columns:
+        labels = _distinct(frame.loc[(frame["PARAMCD"] == paramcd).to_numpy(), "PARAM"])
+        if labels:
+            return labels[0]
+    return paramcd
+
+
+def figure_chg_boxplot(
+    bds: pd.DataFrame, paramcd: str, *, title: str, quantile_method: str = "r7"
+) -> bytes:
+    """Box plots of CHG by post-baseline analysis visit, as PNG bytes.
+
+    Records: ``paramcd`` with ANL01FL = "Y", CHG not missing and AVISITN > 0, one box per
+    AVISITN in order, labelled with AVISIT and n; the subjects' values are drawn over the
+    boxes, with a dashed line at no change. The box's quartiles and median use
+    ``quantile_method`` (the one the summary tables use, so box and table agree); whiskers
+    reach the furthest value within 1.5 IQR.
+
+    Raises ValueError when there are no such records.
+
+    Example:
+        >>> bds = pd.DataFrame({"PARAMCD": ["A"] * 3, "AVISITN": [0.0, 1.0, 1.0],
+        ...                     "AVISIT": ["BASELINE", "WEEK 1", "WEEK 1"],
+        ...                     "CHG": [None, -1.0, 0.5], "ANL01FL": ["Y"] * 3})
+        >>> figure_chg_boxplot(bds, "A", title="A")[:8] == PNG_SIGNATURE
+        True
+    """
+    _require(bds, _BDS_NEEDED, "figure_chg_boxplot")
+    of_param = bds[(bds["PARAMCD"] == paramcd).fillna(False).to_numpy()]
+    if of_param.empty:
+        known = ", ".join(_distinct(bds["PARAMCD"])) or "none"
+        raise ValueError(
+            f"figure_chg_boxplot: no records for PARAMCD {paramcd!r} (PARAMCDs: {known})"
+        )
+    records = of_param.assign(_X=_numeric(of_param["AVISITN"]), _CHG=_numeric(of_param["CHG"]))
+    keep = (
+        records["ANL01FL"].eq("Y").fillna(False).to_numpy()
+        & records["_CHG"].notna().to_numpy()
+        & (records["_X"] > 0).fillna(False).to_numpy()
+    )
+    records = records[keep]
+    if records.empty:
+        raise ValueError(
+            f"figure_chg_boxplot: PARAMCD {paramcd!r} has no post-baseline analysis records "
+            "(ANL01FL = 'Y', AVISITN > 0) with a CHG"
+        )
+    groups = [(float(x), g) for x, g in records.groupby("_X", sort=True)]
+    values = [np.sort(g["_CHG"].to_numpy()) for _, g in groups]
+    labels = [f"{_visit_label(_first_text(g['AVISIT']), x)}\nn = {len(g)}" for x, g in groups]
+    positions = np.arange(1, len(groups) + 1, dtype=float)
+    rng = np.random.default_rng(20220101)
+
+    with matplotlib.style.context("default"), matplotlib.rc_context(_STYLE):
+        fig, _canvas = _new_figure()
+        ax = fig.add_subplot()
+        ax.axhline(0.0, color=_MUTED, linewidth=1.0, linestyle="--", zorder=1)
+        # matplotlib's own boxplot has type 7 quartiles only: draw precomputed boxes instead.
+        stats = [_box_stats(v, quantile_method) for v in values]
+        ax.bxp(
+            stats,
+            positions=positions,
+            widths=0.5,
+            showfliers=False,
+            patch_artist=True,
+            boxprops={"facecolor": "#d6e6f5", "edgecolor": _ACCENT, "linewidth": 1.2},
+            medianprops={"color": _INK, "linewidth": 1.8},
+            whiskerprops={"color": _ACCENT, "linewidth": 1.2},
+            capprops={"color": _ACCENT, "linewidth": 1.2},
+            zorder=2,
+        )
+        for position, chg in zip(positions, values, strict=True):
+            jitter = rng.uniform(-0.12, 0.12, size=len(chg))
+            ax.scatter(position + jitter, chg, s=14, color=_INK, alpha=0.55, linewidths=0, zorder=3)
+        ax.set_xticks(positions, labels)
+        ax.tick_params(axis="x", length=0, pad=6)
+        ax.set_xlim(0.4, len(groups) + 0.6)
+        ax.set_xlabel("Analysis visit")
+        ax.set_ylabel("Change from baseline")
+        ax.set_title(title)
+        footnote = (
+            f"Boxes: Q1 to Q3 with the median (quantile method {quantile_method}); "
+            "whiskers: furthest value within 1.5 IQR; points: subjects' changes from baseline; "
+            "dashed line: no change. Analysis records (ANL01FL = Y) after baseline."
+        )
+        return _png(fig, footnote)
+
+
+def _box_stats(values: np.ndarray, method: str) -> dict[str, float]:
+    """One box for ``Axes.bxp``: quartiles by ``method``, Tukey whiskers (1.5 IQR)."""
+    q1, med, q3 = (quantile(values, p, method) for p in (0.25, 0.5, 0.75))
+    iqr = q3 - q1
+    inside = values[(values >= q1 - 1.5 * iqr) & (values <= q3 + 1.5 * iqr)]
+    low = float(inside.min()) if len(inside) else q1
+    high = float(inside.max()) if len(inside) else q3
+    return {"med": med, "q1": q1, "q3": q3, "whislo": min(low, q1), "whishi": max(high, q3)}
+
+
+def _first_text(values: pd.Series) -> str:
+    texts = _distinct(values)
+    return texts[0] if texts else ""

@@ -1,0 +1,525 @@
+"""The analysis report: one self-contained HTML5 page.
+
+:func:`render_report` returns the page as text: inline CSS, every figure embedded as a
+``data:image/png;base64`` URI, no external resource of any kind and no timestamp, so the same
+inputs give the same page. The page reads without JavaScript; one small inline script at the
+end of the body records, after the page has loaded, how many images decoded and how many
+tables there are (``data-images="loaded/total"`` and ``data-tables`` on ``<body>``), which a
+headless browser check reads back.
+
+Sections: the study header (with a banner when the data are synthetic), provenance, the
+validation summary, the change-from-baseline tables per parameter, Table 1, the figures and
+the notes. Every value from the inputs is HTML-escaped.
+
+Example:
+    >>> page = render_report(study={"studyid": "S1", "title": "Demo", "synthetic": True},
+    ...                      validation={}, summary=pd.DataFrame(), table1=pd.DataFrame(),
+    ...                      figures=[])
+    >>> page.startswith("<!DOCTYPE html>") and "Synthetic data" in page
+    True
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import struct
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+BANNER_COLOR = "#f5b800"
+"""Background colour of the synthetic-data banner (also looked for in screenshots)."""
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_DASH = "–"
+_NOT_RECORDED = '<span class="empty">not recorded</span>'
+_TABLE1_COLUMNS = ("CHARACTERISTIC", "STATISTIC", "VALUE")
+_SUMMARY_COLUMNS = ("PARAMCD", "AVISITN", "AVISIT", "VAR", "N", "MEAN", "SD", "MEDIAN", "Q1", "Q3")
+
+_CSS = """
+:root {
+  --ink: #1f2933; --muted: #52606d; --rule: #d9dee3; --zebra: #f5f7f9; --head: #eef2f6;
+  --accent: #1f5f99; --banner: BANNER; --banner-ink: #2b2000;
+  --bad: #b42318; --warn: #b54708; --ok: #067647;
+}
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body {
+  margin: 0; color: var(--ink); background: #fff;
+  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+    "Liberation Sans", sans-serif;
+}
+.page { max-width: 1120px; margin: 0 auto; padding: 0 28px 48px; }
+.banner {
+  background: var(--banner); color: var(--banner-ink); font-weight: 700;
+  padding: 12px 28px; text-align: center; letter-spacing: .02em;
+  border-bottom: 3px solid #c99700;
+}
+.banner span { font-weight: 400; }
+header.top { padding: 28px 0 12px; border-bottom: 1px solid var(--rule); }
+.eyebrow {
+  margin: 0; color: var(--muted); font-size: 13px; letter-spacing: .08em;
+  text-transform: uppercase; font-weight: 600;
+}
+h1 { margin: 4px 0 8px; font-size: 28px; line-height: 1.2; }
+h2 {
+  margin: 40px 0 12px; font-size: 21px; padding-bottom: 6px;
+  border-bottom: 2px solid var(--ink);
+}
+h3 { margin: 28px 0 8px; font-size: 16px; }
+nav.toc { font-size: 14px; color: var(--muted); }
+nav.toc a { color: var(--accent); text-decoration: none; margin-right: 16px; }
+nav.toc a:hover { text-decoration: underline; }
+dl.facts {
+  display: grid; grid-template-columns: max-content 1fr; gap: 6px 24px; margin: 0;
+  font-size: 14px;
+}
+dl.facts dt { color: var(--muted); }
+dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+.counts { display: flex; gap: 12px; flex-wrap: wrap; margin: 8px 0 16px; }
+.count {
+  border: 1px solid var(--rule); border-radius: 6px; padding: 8px 16px; min-width: 120px;
+}
+.count b { display: block; font-size: 24px; font-variant-numeric: tabular-nums; }
+.count.errors.nonzero b { color: var(--bad); }
+.count.warnings.nonzero b { color: var(--warn); }
+.count.zero b { color: var(--ok); }
+.table-wrap { overflow-x: auto; margin: 8px 0 4px; }
+table {
+  border-collapse: collapse; font-size: 14px; font-variant-numeric: tabular-nums;
+  min-width: 50%;
+}
+caption {
+  caption-side: top; text-align: left; font-weight: 600; padding: 0 0 6px; font-size: 15px;
+}
+th, td { padding: 5px 12px; border-bottom: 1px solid var(--rule); vertical-align: top; }
+thead th {
+  background: var(--head); text-align: left; font-weight: 600; border-bottom: 2px solid #9aa5b1;
+}
+thead tr.group th { text-align: center; border-bottom: 1px solid #9aa5b1; }
+thead tr.group th[rowspan] { border-bottom: 2px solid #9aa5b1; }
+thead tr.group th.left { text-align: left; }
+thead tr.group th.num { text-align: right; }
+tbody tr:nth-child(even) { background: var(--zebra); }
+td.num, th.num { text-align: right; white-space: nowrap; }
+tbody th { text-align: left; font-weight: 600; }
+.label { white-space: nowrap; }
+.table-note { font-size: 13px; color: var(--muted); margin: 4px 0 0; }
+ul.findings { font-size: 14px; padding-left: 20px; }
+ul.findings li { margin: 2px 0; }
+figure { margin: 24px 0; break-inside: avoid; page-break-inside: avoid; }
+figure img {
+  display: block; max-width: 100%; height: auto; border: 1px solid var(--rule);
+  border-radius: 4px;
+}
+figcaption { font-size: 14px; color: var(--muted); margin-top: 6px; }
+figcaption b { color: var(--ink); }
+.empty { color: var(--muted); font-style: italic; }
+footer {
+  margin-top: 48px; padding-top: 12px; border-top: 1px solid var(--rule);
+  font-size: 13px; color: var(--muted);
+}
+@media (max-width: 720px) {
+  .page { padding: 0 14px 32px; }
+  h1 { font-size: 23px; }
+}
+@media print {
+  @page { size: A4; margin: 14mm 12mm; }
+  body { font-size: 10pt; }
+  .page { max-width: none; padding: 0; }
+  .banner {
+    -webkit-print-color-adjust: exact; print-color-adjust: exact;
+    padding: 6px 0; border: 2px solid #c99700;
+  }
+  nav.toc { display: none; }
+  h2 { break-after: avoid; page-break-after: avoid; margin-top: 24px; }
+  h3, caption { break-after: avoid; page-break-after: avoid; }
+  table { font-size: 9pt; break-inside: auto; }
+  tr, figure { break-inside: avoid; page-break-inside: avoid; }
+  thead { display: table-header-group; }
+  tbody tr:nth-child(even) {
+    background: var(--zebra); -webkit-print-color-adjust: exact; print-color-adjust: exact;
+  }
+  .table-wrap { overflow: visible; }
+  figure img { max-height: 120mm; width: auto; border: none; }
+  a { color: inherit; text-decoration: none; }
+}
+""".replace("BANNER", BANNER_COLOR)
+
+_SCRIPT = """<script>
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; });
+  document.body.dataset.images = loaded.length + "/" + images.length;
+  document.body.dataset.tables = String(document.getElementsByTagName("table").length);
+});
+</script>"""
+
+
+def _esc(value: object) -> str:
+    return html.escape(_text(value), quote=True)
+
+
+def _missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value: object) -> str:
+    return "" if _missing(value) else str(value)
+
+
+def _float(value: object) -> float:
+    if _missing(value):
+        return math.nan
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def format_number(value: object, digits: int = 2) -> str:
+    """A value with ``digits`` decimals; missing or non-numeric values as an en dash.
+
+    Example:
+        >>> format_number(7.456), format_number(-0.1), format_number(None), format_number(3, 0)
+        ('7.46', '-0.10', '–', '3')
+    """
+    number = _float(value)
+    if math.isnan(number):
+        return _DASH
+    text = f"{number:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def format_p(value: object) -> str:
+    """A p-value with three decimals, ``<0.001`` below 0.001, an en dash when missing.
+
+    Example:
+        >>> format_p(0.0031), format_p(0.0004), format_p(0.5), format_p(float("nan"))
+        ('0.003', '<0.001', '0.500', '–')
+    """
+    p = _float(value)
+    if math.isnan(p):
+        return _DASH
+    if p < 0.001:
+        return "<0.001"
+    return f"{min(p, 1.0):.3f}"
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    if data[:8] != _PNG_SIGNATURE or len(data) < 24 or data[12:16] != b"IHDR":
+        raise ValueError("render_report: every figure must be PNG bytes")
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+def _header(study: Mapping[str, Any]) -> str:
+    studyid = _esc(study.get("studyid"))
+    title = _esc(study.get("title")) or studyid or "Analysis report"
+    parts = []
+    if study.get("synthetic"):
+        parts.append(
+            '<div class="banner" role="note" id="synthetic-banner">Synthetic data '
+            "<span>— generated for demonstration; not from real patients and not for "
+            "clinical or regulatory use.</span></div>"
+        )
+    links = [
+        ("provenance", "Provenance"),
+        ("validation", "Validation"),
+        ("cfb", "Change from baseline"),
+        ("table1", "Table 1"),
+        ("figures", "Figures"),
+        ("notes", "Notes"),
+    ]
+    toc = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in links)
+    parts.append(
+        '<div class="page"><header class="top">'
+        f'<p class="eyebrow">{studyid}</p><h1>{title}</h1>'
+        f'<nav class="toc" aria-label="Sections">{toc}</nav></header>'
+    )
+    return "".join(parts)
+
+
+def _provenance(study: Mapping[str, Any]) -> str:
+    method = _esc(study.get("quantile_method"))
+    description = _esc(study.get("quantile_description"))
+    quantiles = f"{method} — {description}" if method and description else method or description
+    synthetic = study.get("synthetic")
+    facts = [
+        ("Study", _esc(study.get("studyid"))),
+        ("Data", "synthetic" if synthetic else "as exported" if synthetic is not None else ""),
+        ("Raw export", _esc(study.get("raw_export"))),
+        ("trialflow", _esc(study.get("trialflow"))),
+        ("SDTMIG", _esc(study.get("sdtmig"))),
+        ("ADaMIG", _esc(study.get("adamig"))),
+        ("Controlled terminology", _esc(study.get("ct"))),
+        ("Quantile method", quantiles),
+    ]
+    rows = "".join(f"<dt>{name}</dt><dd>{value or _NOT_RECORDED}</dd>" for name, value in facts)
+    return f'<section id="provenance"><h2>Provenance</h2><dl class="facts">{rows}</dl></section>'
+
+
+def _count(value: object) -> int:
+    number = _float(value)
+    return 0 if math.isnan(number) else int(number)
+
+
+def _validation(validation: Mapping[str, Any]) -> str:
+    cards = []
+    for key in ("errors", "warnings", "notices"):
+        n = _count(validation.get(key))
+        state = "zero" if n == 0 else "nonzero"
+        cards.append(f'<div class="count {key} {state}"><b>{n}</b>{key}</div>')
+    parts = [
+        '<section id="validation"><h2>Validation</h2>',
+        f'<div class="counts">{"".join(cards)}</div>',
+    ]
+    by_dataset = list(validation.get("by_dataset") or [])
+    if by_dataset:
+        body = "".join(
+            "<tr>"
+            f'<th scope="row" class="label">{_esc(row.get("dataset"))}</th>'
+            + "".join(
+                f'<td class="num">{_count(row.get(key))}</td>'
+                for key in ("records", "errors", "warnings", "notices")
+            )
+            + "</tr>"
+            for row in by_dataset
+        )
+        parts.append(
+            '<div class="table-wrap"><table class="validation"><caption>Findings by dataset'
+            '</caption><thead><tr><th scope="col">Dataset</th><th class="num" scope="col">'
+            'Records</th><th class="num" scope="col">Errors</th><th class="num" scope="col">'
+            'Warnings</th><th class="num" scope="col">Notices</th></tr></thead>'
+            f"<tbody>{body}</tbody></table></div>"
+        )
+    top = [line for line in (validation.get("top") or []) if _text(line)]
+    if top:
+        items = "".join(f"<li>{_esc(line)}</li>" for line in top)
+        parts.append(f'<h3>Main findings</h3><ul class="findings">{items}</ul>')
+    else:
+        parts.append('<p class="empty">No findings to list.</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _stats_cells(row: pd.Series | None) -> str:
+    if row is None:
+        return f'<td class="num">{_DASH}</td>' * 3
+    n = _float(row["N"])
+    n_text = _DASH if math.isnan(n) else str(int(n))
+    median = (
+        f"{format_number(row['MEDIAN'])} ({format_number(row['Q1'])}, {format_number(row['Q3'])})"
+    )
+    mean = f"{format_number(row['MEAN'])} ({format_number(row['SD'])})"
+    return f'<td class="num">{n_text}</td><td class="num">{median}</td><td class="num">{mean}</td>'
+
+
+def _cfb_table(rows: pd.DataFrame, paramcd: str) -> str:
+    labels = [_text(v) for v in rows.get("PARAM", pd.Series(dtype="str")) if _text(v)]
+    heading = f"{_esc(labels[0])} ({_esc(paramcd)})" if labels else _esc(paramcd)
+    tests = []
+    if "TEST" in rows.columns:
+        for value in rows.loc[rows["VAR"] == "CHG", "TEST"]:
+            if _text(value) and _text(value) not in tests:
+                tests.append(_text(value))
+    per_row_test = len(tests) > 1
+    visits = rows.assign(_X=pd.to_numeric(rows["AVISITN"], errors="coerce"))
+    visits = visits[visits["_X"].notna().to_numpy()].sort_values("_X", kind="stable")
+    body = []
+    for avisitn, group in visits.groupby("_X", sort=True):
+        aval = group[group["VAR"] == "AVAL"]
+        chg = group[group["VAR"] == "CHG"]
+        chg_row = chg.iloc[0] if len(chg) else None
+        names = [_text(v) for v in group["AVISIT"] if _text(v)]
+        visit = _esc(names[0]) if names else f"visit {avisitn:g}"
+        p = (
+            format_p(chg_row["P_VALUE"])
+            if chg_row is not None and "P_VALUE" in chg.columns
+            else _DASH
+        )
+        cells = [
+            f'<th scope="row" class="label">{visit}</th>',
+            _stats_cells(aval.iloc[0] if len(aval) else None),
+            _stats_cells(chg_row),
+            f'<td class="num">{html.escape(p)}</td>',
+        ]
+        if per_row_test:
+            test = _esc(chg_row["TEST"]) if chg_row is not None else ""
+            cells.append(f"<td>{test}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    stat_heads = (
+        '<th class="num" scope="col">n</th><th class="num" scope="col">Median (Q1, Q3)</th>'
+        '<th class="num" scope="col">Mean (SD)</th>'
+    )
+    test_head = '<th class="left" scope="col" rowspan="2">Test</th>' if per_row_test else ""
+    note = ""
+    if tests and not per_row_test:
+        note = f'<p class="table-note">p-value: {_esc(tests[0])}, change from baseline.</p>'
+    elif per_row_test:
+        note = (
+            '<p class="table-note">p-value: the test named in each row, change from baseline.</p>'
+        )
+    methods = []
+    if "QUANTILE_METHOD" in rows.columns:
+        methods = sorted({_text(v) for v in rows["QUANTILE_METHOD"] if _text(v)})
+    if methods:
+        note += (
+            f'<p class="table-note">Quantiles (Q1, median, Q3): {_esc(", ".join(methods))}. '
+            "SD with n − 1.</p>"
+        )
+    return (
+        f'<div class="table-wrap"><table class="cfb" id="cfb-{_esc(paramcd)}">'
+        f"<caption>{heading}</caption><thead>"
+        '<tr class="group"><th class="left" scope="col" rowspan="2">Visit</th>'
+        '<th scope="colgroup" colspan="3">Value (AVAL)</th>'
+        '<th scope="colgroup" colspan="3">Change from baseline (CHG)</th>'
+        f'<th class="num" scope="col" rowspan="2">p-value</th>{test_head}</tr>'
+        f"<tr>{stat_heads}{stat_heads}</tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table></div>{note}"
+    )
+
+
+def _cfb(summary: pd.DataFrame) -> str:
+    parts = ['<section id="cfb"><h2>Change from baseline</h2>']
+    if summary.empty:
+        parts.append('<p class="empty">No change-from-baseline summaries.</p></section>')
+        return "".join(parts)
+    missing = [c for c in _SUMMARY_COLUMNS if c not in summary.columns]
+    if missing:
+        raise ValueError(f"render_report: summary column(s) missing: {', '.join(missing)}")
+    order: list[str] = []
+    for value in summary["PARAMCD"]:
+        if _text(value) and _text(value) not in order:
+            order.append(_text(value))
+    for paramcd in order:
+        parts.append(_cfb_table(summary[(summary["PARAMCD"] == paramcd).to_numpy()], paramcd))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _table1(table1: pd.DataFrame) -> str:
+    parts = ['<section id="table1"><h2>Table 1. Baseline characteristics</h2>']
+    if table1.empty:
+        parts.append('<p class="empty">No baseline characteristics.</p></section>')
+        return "".join(parts)
+    missing = [c for c in _TABLE1_COLUMNS if c not in table1.columns]
+    if missing:
+        raise ValueError(f"render_report: table1 column(s) missing: {', '.join(missing)}")
+    rows = []
+    for characteristic, statistic, value in table1[list(_TABLE1_COLUMNS)].itertuples(index=False):
+        rows.append(
+            f'<tr><th scope="row">{_esc(characteristic)}</th>'
+            f'<td>{_esc(statistic)}</td><td class="num">{_esc(value)}</td></tr>'
+        )
+    n_note = ""
+    if "N" in table1.columns:
+        counts = sorted({_count(v) for v in table1["N"] if not _missing(v)})
+        if len(counts) == 1:
+            n_note = f'<p class="table-note">N = {counts[0]} subjects.</p>'
+    parts.append(
+        '<div class="table-wrap"><table class="table1"><thead><tr>'
+        '<th scope="col">Characteristic</th><th scope="col">Statistic</th>'
+        '<th class="num" scope="col">Value</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>{n_note}</section>"
+    )
+    return "".join(parts)
+
+
+def _figures(figures: Sequence[tuple[str, bytes]]) -> str:
+    parts = ['<section id="figures"><h2>Figures</h2>']
+    if not figures:
+        parts.append('<p class="empty">No figures.</p>')
+    for number, (caption, data) in enumerate(figures, start=1):
+        width, height = _png_size(data)
+        encoded = base64.b64encode(data).decode("ascii")
+        text = _esc(caption)
+        parts.append(
+            f'<figure id="figure-{number}"><img src="data:image/png;base64,{encoded}" '
+            f'width="{width}" height="{height}" alt="{text}">'
+            f"<figcaption><b>Figure {number}.</b> {text}</figcaption></figure>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _notes(notes: Sequence[str]) -> str:
+    items = "".join(f"<li>{_esc(note)}</li>" for note in notes if _text(note))
+    body = f"<ul>{items}</ul>" if items else '<p class="empty">No notes.</p>'
+    return f'<section id="notes"><h2>Notes</h2>{body}</section>'
+
+
+def render_report(
+    *,
+    study: Mapping[str, Any],
+    validation: Mapping[str, Any],
+    summary: pd.DataFrame,
+    table1: pd.DataFrame,
+    figures: Sequence[tuple[str, bytes]],
+    notes: Sequence[str] = (),
+) -> str:
+    """The analysis report as one self-contained, deterministic HTML5 page.
+
+    ``study``: studyid, title, synthetic, raw_export, trialflow, sdtmig, adamig, ct,
+    quantile_method, quantile_description (missing keys show as "not recorded").
+    ``validation``: errors, warnings, notices, by_dataset (dicts with dataset, records,
+    errors, warnings, notices) and top (one-line findings). ``summary``: cfb_summary rows.
+    ``table1``: CHARACTERISTIC, STATISTIC, VALUE (formatted text). ``figures``: (caption,
+    PNG bytes) pairs, embedded in order as data URIs. ``notes``: free-text lines.
+
+    Raises ValueError when a figure is not PNG or a table lacks a required column.
+
+    Example:
+        >>> t1 = pd.DataFrame({"CHARACTERISTIC": ["Age (years)"], "STATISTIC": ["mean ± SD"],
+        ...                    "VALUE": ["52.50 ± 7.90"]})
+        >>> page = render_report(study={"title": "A <b> study", "synthetic": False},
+        ...                      validation={"errors": 0}, summary=pd.DataFrame(),
+        ...                      table1=t1, figures=[], notes=["n < 20"])
+        >>> "A &lt;b&gt; study" in page, "52.50 ± 7.90" in page, "n &lt; 20" in page
+        (True, True, True)
+        >>> "Synthetic data" in page
+        False
+    """
+    studyid = _text(study.get("studyid"))
+    title = _text(study.get("title"))
+    head_title = " — ".join(t for t in (studyid, title) if t) or "Analysis report"
+    version = _esc(study.get("trialflow"))
+    footer = f"Made with trialflow {version}." if version else "Made with trialflow."
+    if study.get("synthetic"):
+        footer += " The data in this report are synthetic."
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="trialflow">',
+        f"<title>{html.escape(head_title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        _header(study),
+        "<main>",
+        _provenance(study),
+        _validation(validation),
+        _cfb(summary),
+        _table1(table1),
+        _figures(figures),
+        _notes(notes),
+        "</main>",
+        f"<footer>{footer}</footer>",
+        "</div>",
+        _SCRIPT,
+        "</body>",
+        "</html>",
+        "",
+    ]
+    return "\n".join(parts)
