@@ -114,3 +114,43 @@ def test_adam_checks_run_on_written_adam_files(run, tmp_path):
     findings = json.loads((tmp_path / "r.json").read_text())["findings"]
     chg = [f for f in findings if f["code"] == "chg-not-aval-minus-base"]
     assert [(f["dataset"], f["variable"], f["record"]) for f in chg] == [("ADLB", "CHG", row + 1)]
+
+
+def test_run_writes_the_analysis_tables_figures_and_report(run):
+    folder = run.out / "analysis"
+    summary = pd.read_csv(folder / "cfb_summary.csv")
+    adlb = run.adam.datasets["ADLB"]
+    chg = adlb[
+        (adlb["PARAMCD"] == "FPG")
+        & (adlb["AVISIT"] == "DAY 14")
+        & (adlb["ANL01FL"] == "Y")
+        & (adlb["FASFL"] == "Y")
+    ]["CHG"].dropna()
+    row = summary[(summary["PARAMCD"] == "FPG") & (summary["AVISIT"] == "DAY 14")]
+    row = row[row["VAR"] == "CHG"].iloc[0]
+    assert row["N"] == len(chg) and row["MEDIAN"] == pytest.approx(chg.median())
+    assert row["QUANTILE_METHOD"] == "spss" and row["TEST"].startswith("Wilcoxon signed rank")
+    assert set(summary["PARAMCD"]) == {"FPG", "P2PG", "HBA1C", "FCP", "P2CP", "HOMAIR", "HOMAB"}
+    table = pd.read_csv(folder / "table1.csv")
+    age = table.set_index("CHARACTERISTIC").loc["Age (years)"]
+    assert age["MEAN"] == pytest.approx(run.adam.datasets["ADSL"]["AGE"].mean())
+    figures = sorted(p.name for p in (folder / "figures").glob("*.png"))
+    assert len(figures) == 14 and "homab_median_iqr.png" in figures
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 14
+    assert "synthetic" in html.lower() and "HUCMSC-T2DM" in html
+    manifest = {e["path"] for e in json.loads((run.out / "manifest.json").read_text())["files"]}
+    assert {"analysis/cfb_summary.csv", "analysis/table1.csv", "analysis/report.html"} <= manifest
+
+
+def test_report_command_from_adam_files_gives_the_same_statistics(run, tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        ["report", str(EXAMPLE_SPECS), "--adam", str(run.out / "adam"), "--out", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "analysis/report.html" in result.output
+    for name in ("cfb_summary.csv", "table1.csv", "figures/fpg_median_iqr.png"):
+        assert (tmp_path / "analysis" / name).read_bytes() == (
+            run.out / "analysis" / name
+        ).read_bytes(), name

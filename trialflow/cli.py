@@ -87,6 +87,11 @@ def _render(result, title: str) -> None:
         click.echo(f"    {f.one_line()}")
     if len(shown) > 10:
         click.echo(f"    ... and {len(shown) - 10} more in validation/report.json")
+    if getattr(result, "analysis", None) is not None:
+        click.echo(
+            f"  analysis: {result.out / 'analysis'} (cfb_summary.csv, table1.csv, "
+            f"{len(result.analysis.figures)} figures, report.html)"
+        )
     click.echo(f"  lineage: {result.out / 'lineage'}   manifest: {result.out / 'manifest.json'}")
     if result.study.spec.study.synthetic:
         click.echo("  note: the raw data of this study are synthetic")
@@ -206,6 +211,46 @@ def derive_command(study_dir: Path, sdtm_dir: Path, out: Path, strict: bool, qui
         trialflow derive mappings/hucmsc-t2dm --sdtm out/sdtm --out out
     """
     _pipeline("derive_study", "derived", study_dir, sdtm_dir, out, strict=strict, quiet=quiet)
+
+
+@cli.command("report", context_settings=CONTEXT)
+@study_arg
+@click.option(
+    "--adam",
+    "adam_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of ADaM datasets (ADSL and the BDS datasets the analysis section names).",
+)
+@out_option
+@strict_option
+@quiet_option
+def report_command(study_dir: Path, adam_dir: Path, out: Path, strict: bool, quiet: bool) -> None:
+    """Change-from-baseline statistics, Table 1, figures and report.html: DIR/analysis/.
+
+    What to analyse (endpoints, quantile method, population, Table 1 rows) comes from the
+    analysis section of STUDY_DIR/study.yaml.
+
+    \b
+    Example:
+        trialflow report mappings/hucmsc-t2dm --adam out/adam --out out
+    """
+    from trialflow.pipeline import report_study
+
+    on_issue = "stop" if strict else "none"
+    result = _run(report_study, study_dir, adam_dir, out, on_issue=on_issue,
+                  progress=_progress(quiet))  # fmt: skip
+    click.echo(f"report: {result.study.studyid} -> {result.out}")
+    for path in result.files:
+        click.echo(f"  {path.relative_to(result.out).as_posix()}")
+    counts = Counter(f.severity for f in result.findings)
+    click.echo(
+        f"  findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
+        f"{counts.get('notice', 0)} notices"
+    )
+    for f in [f for f in result.findings if f.severity in ("error", "warning")][:10]:
+        click.echo(f"    {f.one_line()}")
+    _exit_for(result)
 
 
 @cli.command("demo", context_settings=CONTEXT)

@@ -17,6 +17,7 @@ import pandas as pd
 from trialflow import __version__
 from trialflow.adam import metadata as adam_metadata
 from trialflow.adam.build import AdamResult, build_adam
+from trialflow.analysis.build import AnalysisResult, build_analysis
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, XptError, emit
 from trialflow.io import reports
 from trialflow.io.xpt import XptVariable, write_xpt
@@ -43,6 +44,7 @@ class RunResult:
 
     validation: ValidationReport | None = None
     adam: AdamResult | None = None
+    analysis: AnalysisResult | None = None
 
     @property
     def findings(self) -> list[Finding]:
@@ -51,6 +53,7 @@ class RunResult:
             self.sdtm.findings
             + (self.adam.findings if self.adam else [])
             + (self.validation.findings if self.validation else [])
+            + (self.analysis.findings if self.analysis else [])
         )
 
     @property
@@ -270,12 +273,62 @@ def _finish(run: RunResult, context: dict, progress: Progress | None) -> RunResu
     checked.findings = trace_to_raw(checked.findings, lineage)
     run.validation = checked
     out = run.out
+    if run.adam is not None and run.study.spec.analysis is not None:
+        if progress:
+            progress("computing the statistics, figures and report")
+        run.analysis = build_analysis(
+            run.study.spec, run.adam.datasets, context, validation_summary(run.findings, package)
+        )
+        run.files += write_analysis(run.analysis, out)
     run.files.append(
         reports.write_report_json(run.findings, out / "validation" / "report.json", **context)
     )
     run.files.append(reports.write_report_xlsx(run.findings, out / "validation" / "report.xlsx"))
     run.files.append(reports.write_manifest(out, run.files, **context))
     return run
+
+
+def validation_summary(findings: Sequence[Finding], package: Package) -> dict:
+    """Counts of findings overall and per dataset, and the first errors and warnings.
+
+    Example:
+        >>> validation_summary([], Package())["errors"]
+        0
+    """
+    def counts(name: str, records: int | None) -> dict:
+        return {"dataset": name, "records": records, "errors": 0, "warnings": 0, "notices": 0}
+
+    by = {name: counts(name, len(ds.frame)) for name, ds in package.datasets.items()}
+    plural = {"error": "errors", "warning": "warnings", "notice": "notices"}
+    for f in findings:
+        name = f.dataset or "-"
+        by.setdefault(name, counts(name, None))[plural[f.severity]] += 1
+    serious = [f.one_line() for f in findings if f.severity in ("error", "warning")]
+    return {
+        "errors": sum(f.severity == "error" for f in findings),
+        "warnings": sum(f.severity == "warning" for f in findings),
+        "notices": sum(f.severity == "notice" for f in findings),
+        "by_dataset": list(by.values()),
+        "top": serious[:10],
+    }
+
+
+def write_analysis(result: AnalysisResult, out: Path) -> list[Path]:
+    """Write DIR/analysis/cfb_summary.csv, table1.csv, figures/*.png and report.html.
+
+    Example:
+        >>> write_analysis(result, Path("out"))  # doctest: +SKIP
+        [PosixPath('out/analysis/cfb_summary.csv'), ...]
+    """
+    folder = out / "analysis"
+    files = [
+        reports.write_table_csv(result.summary, folder / "cfb_summary.csv"),
+        reports.write_table_csv(result.table1, folder / "table1.csv"),
+    ]
+    for name, png in result.figures.items():
+        files.append(reports.write_file(png, folder / "figures" / name))
+    files.append(reports.write_file(result.html, folder / "report.html"))
+    return files
 
 
 def map_study(
@@ -379,6 +432,56 @@ def derive_study(
     run.files += write_adam(run.adam, out, progress)
     run = _finish(run, _context(study, None), progress)
     emit(run.validation.findings, on_issue)
+    return run
+
+
+def report_study(
+    study_dir: str | Path,
+    adam_dir: str | Path,
+    out: str | Path,
+    *,
+    on_issue: OnIssue = "warn",
+    progress: Progress | None = None,
+) -> RunResult:
+    """Statistics, Table 1, figures and report.html from ADaM files (DIR/analysis/).
+
+    The ADaM datasets are validated first; the report shows that validation's summary.
+
+    Example:
+        >>> report_study("mappings/hucmsc-t2dm", "out/adam", "out").files  # doctest: +SKIP
+        [PosixPath('out/analysis/cfb_summary.csv'), ...]
+    """
+    from trialflow.io.package import read_package
+
+    out = Path(out)
+    study = load_study(study_dir)
+    if study.spec.analysis is None:
+        raise RawInputError(f"{study.files['study']}: no analysis section, nothing to report")
+    package, read_findings = read_package([adam_dir])
+    datasets = {
+        name: ds.frame[[c for c in ds.frame.columns if not c.startswith("__")]]
+        for name, ds in package.datasets.items()
+        if ds.kind == "adam"
+    }
+    missing = [
+        e.dataset for e in study.spec.analysis.endpoints if e.dataset not in datasets
+    ] + ([] if "ADSL" in datasets else ["ADSL"])
+    if missing:
+        names = ", ".join(sorted(set(missing)))
+        raise RawInputError(f"{adam_dir}: no {names} dataset to report on")
+    if progress:
+        progress("validating the ADaM datasets")
+    checked = validate_package(package, on_issue="none")
+    run = RunResult(out, study, SdtmResult({}, {}, read_findings), [], checked)
+    run.adam = AdamResult(datasets=datasets)
+    if progress:
+        progress("computing the statistics, figures and report")
+    context = _context(study, None)
+    run.analysis = build_analysis(
+        study.spec, datasets, context, validation_summary(run.findings, package)
+    )
+    run.files = write_analysis(run.analysis, out)
+    emit(run.findings, on_issue)
     return run
 
 

@@ -116,6 +116,22 @@ class StudySpec(Strict):
     epochs: list[EpochSpec] = []
     controlled_terms: dict[str, dict[str, list[Scalar]]] = {}
     adam: AdamSpec | None = None
+    analysis: AnalysisSpec | None = None
+
+    @model_validator(mode="after")
+    def _analysis_needs_adam(self) -> StudySpec:
+        if self.analysis is None:
+            return self
+        if self.adam is None:
+            raise ValueError("analysis needs the adam section (it summarises the ADaM datasets)")
+        wanted = [(e.dataset, p) for e in self.analysis.endpoints for p in e.paramcd]
+        wanted += [(r.dataset, r.paramcd) for r in self.analysis.table1 if r.paramcd]
+        for dataset, paramcd in wanted:
+            bds = self.adam.datasets.get(dataset)  # type: ignore[call-overload]
+            codes = {p.paramcd for p in [*bds.parameters, *bds.computed]} if bds else set()
+            if paramcd not in codes:
+                raise ValueError(f"analysis: {dataset} has no parameter {paramcd} in adam.datasets")
+        return self
 
 
 # --- domain specs -----------------------------------------------------------------------------
@@ -332,6 +348,50 @@ class AdamSpec(Strict):
                         "of the dataset's parameters (computed parameters take measured ones)"
                     )
         return self
+
+
+# --- study.yaml: the analysis section ----------------------------------------------------------
+
+
+class EndpointSpec(Strict):
+    """Parameters of one BDS dataset to summarise by visit, test against baseline and plot."""
+
+    dataset: Literal["ADLB", "ADVS"]
+    paramcd: list[str] = Field(min_length=1)
+
+
+class Table1Row(Strict):
+    """One baseline characteristic of Table 1: an ADSL variable or a BDS parameter's baseline.
+
+    ``variable`` names an ADSL variable; ``paramcd`` a parameter whose baseline AVAL
+    (ABLFL = Y) is summarised. Continuous rows show mean +/- SD, categorical rows n (%).
+    """
+
+    label: str = Field(min_length=1, max_length=80)
+    variable: str | None = None
+    dataset: Literal["ADLB", "ADVS"] | None = None
+    paramcd: str | None = None
+    kind: Literal["continuous", "categorical"] = "continuous"
+    digits: int = Field(default=2, ge=0, le=6)
+
+    @model_validator(mode="after")
+    def _source(self) -> Table1Row:
+        if (self.variable is None) == (self.paramcd is None):
+            raise ValueError("give either variable (ADSL) or dataset and paramcd (baseline)")
+        if self.paramcd is not None and self.dataset is None:
+            raise ValueError("paramcd needs dataset (ADLB or ADVS)")
+        return self
+
+
+class AnalysisSpec(Strict):
+    """How the statistics are computed and shown (issue-level facts of the SAP)."""
+
+    quantile_method: Literal["sas5", "spss", "r7"]
+    population: str = Field(default="FASFL", min_length=1, max_length=8)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    conf_level: float = Field(default=0.95, gt=0, lt=1)
+    endpoints: list[EndpointSpec] = Field(min_length=1)
+    table1: list[Table1Row] = []
 
 
 Method = Literal[
