@@ -286,3 +286,19 @@ def test_adae_imputation_emergence_and_nearest_infusion():
     assert (got.at[3.0, "INFNUM"], got.at[3.0, "INFDAYS"]) == (2.0, 1.0)
     assert got.at[2.0, "ASTDY"] == -5 and got.at[1.0, "ADURN"] == 3.0
     assert findings == []
+
+
+def test_bds_records_of_tests_without_a_parameter_are_reported_not_dropped_silently():
+    lb = _lb(
+        [
+            ("S-1", 1, "GLUC", "Y", 8.0, "mmol/L", "2020-01-03", 1, "DAY 0"),
+            ("S-1", 2, "ALB", "Y", 40.0, "g/L", "2020-01-03", 1, "DAY 0"),
+            ("S-1", 3, "ALB", "Y", 41.0, "g/L", "2020-02-01", 4, "DAY 28"),
+        ]
+    )
+    rule = BaselineSpec(rule="last_on_or_before")
+    adlb, findings = derive_bds("ADLB", lb, ADSL_SMALL, SPEC, rule, WINDOWS, ["TRTSDT"])
+    assert set(adlb["PARAMCD"]) == {"FPG"}
+    notes = [f for f in findings if f.code == "adam-records-not-used"]
+    assert [(f.severity, f.value) for f in notes] == [("notice", "ALB")]
+    assert "2 LB record(s) of LBTESTCD ALB" in notes[0].message

@@ -118,6 +118,27 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
             )
         )
     frame = pd.concat(pieces, ignore_index=True) if pieces else sdtm.iloc[0:0]
+    # Records no parameter takes are left out of the dataset, and said so, per test.
+    testcd = f"{pre}TESTCD"
+    unclaimed = sdtm.loc[claimed.eq("").to_numpy()]
+    if len(unclaimed):
+        tests = (
+            text(unclaimed[testcd])
+            if testcd in unclaimed
+            else pd.Series("?", index=unclaimed.index)
+        )
+        for code, count in tests.fillna("(blank)").value_counts().sort_index().items():
+            findings.append(
+                Finding(
+                    "adam-records-not-used",
+                    "notice",
+                    f"{count} {pre} record(s) of {testcd} {code} match no parameter of "
+                    f"study.yaml adam.datasets.{dataset}; they are not in {dataset}",
+                    dataset=dataset,
+                    variable="PARAMCD",
+                    value=str(code),
+                )
+            )
     return frame, findings
 
 
