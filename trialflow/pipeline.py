@@ -387,6 +387,15 @@ def run_study(
     return map_study(study_dir, raw, out, on_issue=on_issue, progress=progress, adam=True)
 
 
+def _frames(package: Package, kind: str) -> dict[str, pd.DataFrame]:
+    """The package's datasets of one kind as plain frames (without the reader's columns)."""
+    return {
+        name: ds.frame[[c for c in ds.frame.columns if not c.startswith("__")]]
+        for name, ds in package.datasets.items()
+        if ds.kind == kind
+    }
+
+
 def derive_study(
     study_dir: str | Path,
     sdtm_dir: str | Path,
@@ -412,11 +421,7 @@ def derive_study(
     if study.spec.adam is None:
         raise RawInputError(f"{study.files['study']}: no adam section, nothing to derive")
     package, read_findings = read_package([sdtm_dir])
-    domains = {
-        name: ds.frame[[c for c in ds.frame.columns if not c.startswith("__")]]
-        for name, ds in package.datasets.items()
-        if ds.kind == "sdtm"
-    }
+    domains = _frames(package, "sdtm")
     lineage = {}
     folder = Path(sdtm_dir).parent / "lineage"
     for name in domains:
@@ -458,11 +463,7 @@ def report_study(
     if study.spec.analysis is None:
         raise RawInputError(f"{study.files['study']}: no analysis section, nothing to report")
     package, read_findings = read_package([adam_dir])
-    datasets = {
-        name: ds.frame[[c for c in ds.frame.columns if not c.startswith("__")]]
-        for name, ds in package.datasets.items()
-        if ds.kind == "adam"
-    }
+    datasets = _frames(package, "adam")
     missing = [
         e.dataset for e in study.spec.analysis.endpoints if e.dataset not in datasets
     ] + ([] if "ADSL" in datasets else ["ADSL"])

@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import functools
 import re
-from importlib import resources
 
 import pandas as pd
 
-from trialflow.sdtm.metadata import MetadataError
+from trialflow.sdtm.metadata import MetadataError, read_data_csv
 
 ADAMIG_VERSION = "1.3"
 OCCDS_VERSION = "1.1"
@@ -47,8 +46,7 @@ class UnknownAdamDataset(MetadataError):
 
 
 def _read_csv(name: str) -> pd.DataFrame:
-    with resources.files("trialflow.adam").joinpath("data", name).open(encoding="utf-8") as fh:
-        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+    return read_data_csv("trialflow.adam", name)
 
 
 @functools.lru_cache(maxsize=1)

@@ -44,9 +44,19 @@ class UnknownDomain(MetadataError):
     """The domain is not one of :func:`known_domains`."""
 
 
-def _read_csv(name: str) -> pd.DataFrame:
-    with resources.files("trialflow.sdtm").joinpath("data", name).open(encoding="utf-8") as fh:
+def read_data_csv(package: str, name: str) -> pd.DataFrame:
+    """A CSV file of a package's ``data`` folder, all text, blank cells as empty strings.
+
+    Example:
+        >>> read_data_csv("trialflow.sdtm", "sdtm-ct.csv").columns[0]
+        'codelist'
+    """
+    with resources.files(package).joinpath("data", name).open(encoding="utf-8") as fh:
         return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+def _read_csv(name: str) -> pd.DataFrame:
+    return read_data_csv("trialflow.sdtm", name)
 
 
 @functools.lru_cache(maxsize=1)
