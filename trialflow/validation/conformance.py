@@ -28,8 +28,18 @@ import pandas as pd
 
 from trialflow.errors import Finding
 from trialflow.sdtm import metadata
-from trialflow.sdtm.derive import date_part, study_day
-from trialflow.validation.core import RECORD, Dataset, Package, cached, finding, rule
+from trialflow.sdtm.derive import date_part
+from trialflow.validation.core import (
+    RECORD,
+    Dataset,
+    Package,
+    cached,
+    column_fact,
+    factorized,
+    finding,
+    rule,
+    spread,
+)
 
 MAX_PER_VARIABLE = 50
 """Findings listed per dataset, variable and rule; one more finding counts the rest."""
@@ -55,16 +65,16 @@ def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """``values`` as text, factorised: (codes, the distinct non-missing texts as a Series).
 
     Codes are -1 where the text is missing. Rules run the string work on the few distinct
-    values and map the results back with the codes, instead of over every record.
+    values and map the results back with the codes, instead of over every record; a column's
+    factorisation and what is derived from it are kept while a validation runs.
     """
-    codes, uniques = values.astype("str").factorize()
-    return codes, pd.Series(uniques.array, dtype="str")
+    return factorized(values)
 
 
-def _spread(codes: np.ndarray, per_value: np.ndarray, missing: object) -> np.ndarray:
-    """``per_value[code]`` for every code, ``missing`` where the code is -1."""
-    out = np.append(per_value, np.array([missing], dtype=per_value.dtype))
-    return out[codes]
+def _per_record(values: pd.Series, fact: str, compute: Callable[[], object]) -> pd.Series:
+    """The per-record result ``compute()`` of ``values`` (kept while validating) as a Series."""
+    data = column_fact(values, fact, compute)
+    return pd.Series(data, index=values.index, name=values.name)
 
 
 def _filled(distinct: pd.Series) -> np.ndarray:
@@ -79,10 +89,12 @@ def stripped(values: pd.Series) -> pd.Series:
         >>> stripped(pd.Series([" a ", None, "b"])).tolist()
         ['a', nan, 'b']
     """
-    codes, distinct = _distinct(values)
-    trimmed = distinct.str.strip()
-    spread = pd.Series(trimmed.array.take(codes, allow_fill=True), index=values.index)
-    return spread.rename(values.name)
+
+    def compute() -> object:
+        codes, distinct = _distinct(values)
+        return distinct.str.strip().array.take(codes, allow_fill=True)
+
+    return _per_record(values, "stripped", compute)
 
 
 def _isin(values: pd.Series, wanted: Iterable[object]) -> pd.Series:
@@ -90,10 +102,50 @@ def _isin(values: pd.Series, wanted: Iterable[object]) -> pd.Series:
     wanted = list(wanted)
     if values.dtype != _STR or not all(isinstance(w, str) for w in wanted):
         return values.isin(wanted)
-    known = set(wanted)
-    codes, uniques = values.factorize()
-    member = np.fromiter((u in known for u in uniques), dtype=bool, count=len(uniques))
-    return pd.Series(_spread(codes, member, False), index=values.index, name=values.name)
+    known = pd.Index(pd.unique(np.asarray(wanted, dtype=object)), dtype=object)
+    codes, uniques = _distinct(values)
+    member = known.get_indexer(uniques.to_numpy(dtype=object)) >= 0
+    return pd.Series(spread(codes, member, False), index=values.index, name=values.name)
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Codes of ``values`` that group them as ``groupby(dropna=False)`` does (missing: -1)."""
+    if values.dtype == _STR:
+        return _distinct(values)[0]
+    return pd.factorize(values)[0]
+
+
+def _hash_codes(values: pd.Series) -> np.ndarray:
+    """Codes equal where the values are: text by its factorisation, the rest by pandas' hash."""
+    if values.dtype == _STR:
+        return _distinct(values)[0]
+    return pd.factorize(pd.util.hash_pandas_object(values, index=False).to_numpy())[0]
+
+
+def _row_codes(codes: list[np.ndarray]) -> np.ndarray:
+    """One code per record for the combination of its codes in ``codes`` (-1 is a value too).
+
+    Example:
+        >>> _row_codes([np.array([0, 0, 1, 0]), np.array([-1, -1, 0, 0])]).tolist()
+        [2, 2, 5, 3]
+    """
+    out = np.zeros(len(codes[0]) if codes else 0, dtype=np.int64)
+    span = 1
+    for column in codes:
+        size = int(column.max()) + 2 if len(column) else 1
+        if span * size >= 2**62:  # renumber the combinations seen so far to stay in int64
+            out, seen = pd.factorize(out)
+            span = max(len(seen), 1)
+        out = out * size + (column + 1)
+        span *= size
+    return out
+
+
+def _one_value_per_group(keys: list[np.ndarray], value: np.ndarray) -> bool:
+    """True when all records with the same ``keys`` codes have the same ``value`` code."""
+    pairs = pd.DataFrame({**{f"k{i}": k for i, k in enumerate(keys)}, "v": value})
+    pairs = pairs.drop_duplicates()
+    return not pairs.duplicated(subset=[f"k{i}" for i in range(len(keys))]).any()
 
 
 def present(values: pd.Series) -> pd.Series:
@@ -103,11 +155,15 @@ def present(values: pd.Series) -> pd.Series:
         >>> present(pd.Series(["Y", " ", None])).tolist()
         [True, False, False]
     """
-    mask = values.notna()
-    if not pd.api.types.is_numeric_dtype(values):
-        codes, distinct = _distinct(values)
-        mask &= _spread(codes, _filled(distinct), False)
-    return mask.astype(bool)
+
+    def compute() -> np.ndarray:
+        mask = values.notna().to_numpy(dtype=bool)
+        if not pd.api.types.is_numeric_dtype(values):
+            codes, distinct = _distinct(values)
+            mask = mask & spread(codes, _filled(distinct), False)
+        return mask
+
+    return _per_record(values, "present", compute)
 
 
 def text(values: pd.Series) -> pd.Series:
@@ -117,10 +173,13 @@ def text(values: pd.Series) -> pd.Series:
         >>> text(pd.Series([" y", "", None])).tolist()
         ['Y', nan, nan]
     """
-    codes, distinct = _distinct(values)
-    upper = distinct.str.strip().str.upper()
-    spread = pd.Series(upper.array.take(codes, allow_fill=True), index=values.index)
-    return spread.rename(values.name).where(present(values))
+
+    def compute() -> object:
+        codes, distinct = _distinct(values)
+        upper = distinct.str.strip().str.upper().where(_filled(distinct))
+        return upper.array.take(codes, allow_fill=True)
+
+    return _per_record(values, "text", compute)
 
 
 def numbers(values: pd.Series) -> pd.Series:
@@ -132,11 +191,15 @@ def numbers(values: pd.Series) -> pd.Series:
     """
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
-    codes, distinct = _distinct(values)
-    trimmed = distinct.str.strip()
-    plain = trimmed.str.fullmatch(NUMBER).fillna(False).astype(bool)
-    parsed = pd.to_numeric(trimmed.where(plain), errors="coerce").to_numpy(dtype="float64")
-    return pd.Series(_spread(codes, parsed, np.nan), index=values.index, name=values.name)
+
+    def compute() -> np.ndarray:
+        codes, distinct = _distinct(values)
+        trimmed = distinct.str.strip()
+        plain = trimmed.str.fullmatch(NUMBER).fillna(False).astype(bool)
+        parsed = pd.to_numeric(trimmed.where(plain), errors="coerce").to_numpy(dtype="float64")
+        return spread(codes, parsed, np.nan)
+
+    return _per_record(values, "numbers", compute)
 
 
 def fmt(value: object) -> str:
@@ -168,6 +231,30 @@ def others(count: float) -> str:
     return f"{n} other record" + ("" if n == 1 else "s")
 
 
+_ISO_PARTS = ("year", "month", "day", "hour", "minute", "second")
+# Where each _ISO group sits in a matching value: (first, end or None, length that reaches it).
+_ISO_PLACES = ((0, 4, 4), (5, 7, 7), (8, 10, 10), (11, 13, 13), (14, 16, 16), (17, None, 19))
+
+
+def _iso_rows(values: pd.Series) -> np.ndarray:
+    """:func:`iso_parts` as a float array (one row per record), kept while validating."""
+
+    def compute() -> np.ndarray:
+        codes, distinct = _distinct(values)
+        trimmed = distinct.str.strip()
+        whole = trimmed.str.fullmatch(_ISO).fillna(False).to_numpy(dtype=bool)
+        length = trimmed.str.len().fillna(0).to_numpy(dtype=np.int64)
+        # In a value of the _ISO form each component has a fixed place and is there when the
+        # value is long enough to reach it, so slices give what _ISO's groups would capture.
+        parsed = np.full((len(distinct) + 1, len(_ISO_PARTS)), np.nan)
+        for k, (start, stop, reach) in enumerate(_ISO_PLACES):
+            part = trimmed.str.slice(start, stop).where(whole & (length >= reach))
+            parsed[:-1, k] = pd.to_numeric(part, errors="coerce").to_numpy(dtype="float64")
+        return parsed[codes]
+
+    return column_fact(values, "iso-parts", compute)
+
+
 def iso_parts(values: pd.Series) -> pd.DataFrame:
     """Year, month, day, hour, minute and second of ISO 8601 values as floats (NaN when absent).
 
@@ -178,13 +265,7 @@ def iso_parts(values: pd.Series) -> pd.DataFrame:
         >>> iso_parts(pd.Series(["2019-05-12T09:30", "2019-05"])).iloc[:, :4].values.tolist()
         [[2019.0, 5.0, 12.0, 9.0], [2019.0, 5.0, nan, nan]]
     """
-    codes, distinct = _distinct(values)
-    trimmed = distinct.str.strip()
-    whole = trimmed.str.fullmatch(_ISO).fillna(False).astype(bool)
-    parts = trimmed.where(whole).str.extract(_ISO)
-    parsed = parts.apply(pd.to_numeric, errors="coerce").astype("float64")
-    rows = np.vstack([parsed.to_numpy(), np.full((1, parsed.shape[1]), np.nan)])
-    return pd.DataFrame(rows[codes], index=values.index, columns=parsed.columns)
+    return pd.DataFrame(_iso_rows(values), index=values.index, columns=list(_ISO_PARTS))
 
 
 def compare_iso(left: pd.Series, right: pd.Series, *, levels: int = 6) -> pd.Series:
@@ -198,16 +279,18 @@ def compare_iso(left: pd.Series, right: pd.Series, *, levels: int = 6) -> pd.Ser
         >>> compare_iso(start, end).tolist()
         [1.0, 0.0, 1.0, nan]
     """
-    a, b = iso_parts(left), iso_parts(right.set_axis(left.index))
-    valid = a["year"].notna() & b["year"].notna()
-    result = pd.Series(0.0, index=left.index)
+    a, b = _iso_rows(left), _iso_rows(right)
+    valid = ~np.isnan(a[:, 0]) & ~np.isnan(b[:, 0])
+    result = np.zeros(len(a))
     undecided = valid.copy()
-    for column in list(a.columns)[:levels]:
-        both = undecided & a[column].notna() & b[column].notna()
-        later, earlier = both & (a[column] > b[column]), both & (a[column] < b[column])
+    # Component by component, as far as both values go: the first that differs decides.
+    for k in range(len(_ISO_PARTS))[:levels]:
+        both = undecided & ~np.isnan(a[:, k]) & ~np.isnan(b[:, k])
+        later, earlier = both & (a[:, k] > b[:, k]), both & (a[:, k] < b[:, k])
         result[later], result[earlier] = 1.0, -1.0
         undecided = both & ~later & ~earlier
-    return result.where(valid)
+    result[~valid] = np.nan
+    return pd.Series(result, index=left.index)
 
 
 def dominant(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
@@ -235,6 +318,13 @@ def dominant(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     return pd.DataFrame(
         {"dominant": frame[value].to_numpy()[rows], "count": size[rows]}, index=frame.index
     )
+
+
+def _picked(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """``frame.loc[mask]``, without taking every column when no record is picked."""
+    if not np.asarray(mask, dtype=bool).any():
+        return frame.iloc[:0]
+    return frame.loc[mask]
 
 
 def report_rows(
@@ -297,7 +387,13 @@ def domain_prefix(dataset: Dataset) -> str:
         'LB'
     """
     if "DOMAIN" in dataset.frame.columns:
-        values = text(dataset.frame["DOMAIN"]).dropna().unique()
+        column = dataset.frame["DOMAIN"]
+
+        def domains() -> list[str]:
+            distinct = _distinct(column)[1]
+            return list(distinct.str.strip().str.upper().where(_filled(distinct)).dropna().unique())
+
+        values = column_fact(column, "domain-values", domains)
         if len(values) == 1:
             return str(values[0])
     return dataset.name[:2].upper()
@@ -396,7 +492,7 @@ def usubjid_not_in_dm(package: Package) -> list[Finding]:
         out += report_rows(
             "usubjid-not-in-dm",
             ds,
-            ds.frame.loc[bad],
+            _picked(ds.frame, bad),
             "USUBJID",
             lambda r: (
                 f"USUBJID {fmt(r['USUBJID'])} has no record in DM; every subject must be in DM."
@@ -426,7 +522,7 @@ def dm_duplicate_subject(package: Package) -> list[Finding]:
     return report_rows(
         "dm-duplicate-subject",
         dm,
-        dm.frame.loc[dup],
+        _picked(dm.frame, dup),
         "USUBJID",
         lambda r: (
             f"USUBJID {fmt(r['USUBJID'])} has {counts[r['USUBJID']]} DM records; DM must "
@@ -454,14 +550,18 @@ def seq_not_unique(package: Package) -> list[Finding]:
             continue
         f = ds.frame
         as_number = numbers(f[seq])
-        value = as_number.astype("object").where(as_number.notna(), stripped(f[seq]))
+        if pd.api.types.is_numeric_dtype(f[seq]):
+            value = as_number  # no text to fall back to: every usable value is a number
+        else:
+            value = as_number.astype("object").where(as_number.notna(), stripped(f[seq]))
         usable = present(f[seq]) & present(f["USUBJID"])
-        keyed = pd.DataFrame({"USUBJID": f["USUBJID"], "SEQ": value})[usable]
+        keyed = pd.DataFrame({"USUBJID": _codes(f["USUBJID"]), "SEQ": value}, index=f.index)
+        keyed = keyed[usable]
         dup = keyed.duplicated(keep=False).reindex(f.index, fill_value=False)
         out += report_rows(
             "seq-not-unique",
             ds,
-            f.loc[dup],
+            _picked(f, dup),
             seq,
             lambda r, seq=seq: (
                 f"{seq} {fmt(r[seq])} is used by more than one record of subject "
@@ -493,7 +593,7 @@ def seq_not_integer(package: Package) -> list[Finding]:
         out += report_rows(
             "seq-not-integer",
             ds,
-            f.loc[bad],
+            _picked(f, bad),
             seq,
             lambda r, seq=seq: f"{seq} is {fmt(r[seq])}; expected a whole number (1, 2, ...).",
             value=seq,
@@ -514,11 +614,26 @@ def _study_day_inputs(package: Package) -> list[_DayInputs]:
     return cached(package, ("study-day-inputs",), lambda: list(_derive_study_days(package)))  # type: ignore[return-value]
 
 
+def _dates(values: pd.Series) -> np.ndarray:
+    """:func:`~trialflow.sdtm.derive.date_part` of each value (datetime64), kept while validating.
+
+    The dates are parsed once per distinct value and spread to the records.
+    """
+
+    def compute() -> np.ndarray:
+        codes, distinct = _distinct(values)
+        days = date_part(distinct).to_numpy(dtype="datetime64[ns]")
+        return spread(codes, days, np.datetime64("NaT", "ns"))
+
+    return column_fact(values, "date-part", compute)
+
+
 def _derive_study_days(package: Package) -> Iterator[_DayInputs]:
     dm = _dm(package)
     if dm is None or "RFSTDTC" not in dm.frame.columns:
         return
     reference = _by_subject(dm, ["RFSTDTC"])["RFSTDTC"]
+    reference_day = pd.Series(date_part(reference).to_numpy(), index=reference.index)
     for ds in sdtm_datasets(package):
         if "USUBJID" not in ds.frame.columns:
             continue
@@ -526,12 +641,23 @@ def _derive_study_days(package: Package) -> Iterator[_DayInputs]:
         f = ds.frame
         subject = stripped(f["USUBJID"])
         known = present(f["USUBJID"]) & _isin(subject, reference.index)
-        rfstdtc = subject.map(reference)
+        # DM.RFSTDTC of each record's subject (subject.map(reference)), looked up per subject.
+        codes, subjects = _distinct(subject)
+        per_subject = reference.reindex(subjects)
+        rfstdtc = pd.Series(per_subject.array.take(codes, allow_fill=True), index=f.index)
+        start = spread(
+            codes,
+            reference_day.reindex(subjects).to_numpy(dtype="datetime64[ns]"),
+            np.datetime64("NaT", "ns"),
+        )
         for day, date in _DY_PAIRS:
             dy, dtc = f"{prefix}{day}", f"{prefix}{date}"
             if dy not in f.columns or dtc not in f.columns:
                 continue
-            expected = study_day(f[dtc], rfstdtc)
+            # study_day(f[dtc], rfstdtc) from dates parsed once per distinct value: the same
+            # day arithmetic (no day 0) on the same dates.
+            delta = pd.Series(_dates(f[dtc]) - start, index=f.index).dt.days
+            expected = delta.where(delta < 0, delta + 1).astype("float64")
             actual = pd.to_numeric(f[dy], errors="coerce")
             yield ds, dy, dtc, known, rfstdtc, expected, actual, present(f[dy])
 
@@ -551,7 +677,7 @@ def study_day_mismatch(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds, dy, dtc, known, rfstdtc, expected, actual, has_dy in _study_day_inputs(package):
         bad = known & expected.notna() & (~has_dy | (actual != expected).fillna(True))
-        frame = ds.frame.loc[bad].assign(__REF__=rfstdtc[bad], __EXP__=expected[bad])
+        frame = _picked(ds.frame, bad).assign(__REF__=rfstdtc[bad], __EXP__=expected[bad])
 
         def say(r: pd.Series, dy: str = dy, dtc: str = dtc) -> str:
             found = "missing" if pd.isna(r[dy]) else f"{fmt(r[dy])}"
@@ -579,7 +705,7 @@ def study_day_with_partial_date(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds, dy, dtc, known, rfstdtc, expected, _actual, has_dy in _study_day_inputs(package):
         bad = known & has_dy & expected.isna()
-        frame = ds.frame.loc[bad].assign(__REF__=rfstdtc[bad])
+        frame = _picked(ds.frame, bad).assign(__REF__=rfstdtc[bad])
 
         def say(r: pd.Series, dy: str = dy, dtc: str = dtc) -> str:
             reason = []
@@ -618,7 +744,7 @@ def start_after_end(package: Package) -> list[Finding]:
             out += report_rows(
                 "start-after-end",
                 ds,
-                ds.frame.loc[later],
+                _picked(ds.frame, later),
                 start,
                 lambda r, s=start, e=end: (
                     f"{s} {fmt(r[s])} is after {e} {fmt(r[e])}; the start "
@@ -665,7 +791,9 @@ def stresc_stresn_mismatch(package: Package) -> list[Finding]:
                 return f"{c} {fmt(r[c])} is a number but {n} is missing; set {n} to {number}."
             return f"{c} is {fmt(r[c])} but {n} is {fmt(r[n])}; {c} must hold the value of {n}."
 
-        out += report_rows("stresc-stresn-mismatch", ds, f.loc[differs | unfilled], c, say, value=c)
+        out += report_rows(
+            "stresc-stresn-mismatch", ds, _picked(f, differs | unfilled), c, say, value=c
+        )
     return out
 
 
@@ -673,7 +801,7 @@ def _units_apply(frame: pd.DataFrame, unit: str, testcd: str) -> pd.Series:
     """True where some record of the same test (or of the dataset, without --TESTCD) has a unit."""
     has = present(frame[unit])
     if testcd in frame.columns:
-        return has.groupby(frame[testcd], dropna=False).transform("any").astype(bool)
+        return has.groupby(_codes(frame[testcd])).transform("any").astype(bool)
     return pd.Series(bool(has.any()), index=frame.index)
 
 
@@ -700,7 +828,7 @@ def orresu_missing(package: Package) -> list[Finding]:
         out += report_rows(
             "orresu-missing",
             ds,
-            f.loc[bad],
+            _picked(f, bad),
             unit,
             lambda r, res=res, unit=unit, t=testcd: (
                 f"{res} {fmt(r[res])}"
@@ -735,7 +863,7 @@ def stresu_missing(package: Package) -> list[Finding]:
         out += report_rows(
             "stresu-missing",
             ds,
-            f.loc[bad],
+            _picked(f, bad),
             unit,
             lambda r, n=n, unit=unit, t=testcd: (
                 f"{n} is {fmt(r[n])}"
@@ -775,9 +903,13 @@ def stresu_multiple_per_test(package: Package) -> list[Finding]:
         ]
         f = ds.frame
         has = present(f[unit])
-        work = f.loc[has, keys].assign(__UNIT__=stripped(f.loc[has, unit]))
-        if work.empty:
+        if not has.any():
             continue
+        mask = has.to_numpy()
+        units = _codes(stripped(f[unit]))[mask]
+        if _one_value_per_group([_codes(f[k])[mask] for k in keys], units):
+            continue  # every test has one unit: nothing to report
+        work = f.loc[has, keys].assign(__UNIT__=stripped(f.loc[has, unit]))
         top = dominant(work, keys, "__UNIT__")
         odd = work.index[work["__UNIT__"].to_numpy() != top["dominant"].to_numpy()]
         frame = f.assign(__TOP__=top["dominant"], __N__=top["count"])
@@ -820,7 +952,7 @@ def stnrlo_above_stnrhi(package: Package) -> list[Finding]:
         out += report_rows(
             "stnrlo-above-stnrhi",
             ds,
-            f.loc[bad.astype(bool)],
+            _picked(f, bad.astype(bool)),
             lo,
             lambda r, lo=lo, hi=hi: (
                 f"{lo} {fmt(r[lo])} is above {hi} {fmt(r[hi])}; the low "
@@ -840,9 +972,11 @@ def _one_to_one(code: str, ds: Dataset, a: str, b: str) -> list[Finding]:
     if a not in f.columns or b not in f.columns:
         return []
     both = present(f[a]) & present(f[b])
+    mask = both.to_numpy()
+    pair = [_codes(stripped(f[a]))[mask], _codes(stripped(f[b]))[mask]]
+    if _one_value_per_group(pair[:1], pair[1]) and _one_value_per_group(pair[1:], pair[0]):
+        return []  # the pairs are one-to-one: nothing to report
     work = pd.DataFrame({a: stripped(f.loc[both, a]), b: stripped(f.loc[both, b])})
-    if work.empty:
-        return []
     by_a, by_b = dominant(work, [a], b), dominant(work, [b], a)
     off_a = work[b].to_numpy() != by_a["dominant"].to_numpy()
     off_b = work[a].to_numpy() != by_b["dominant"].to_numpy()
@@ -919,7 +1053,7 @@ def actarmcd_differs_from_armcd(package: Package) -> list[Finding]:
     return report_rows(
         "actarmcd-differs-from-armcd",
         dm,
-        dm.frame.loc[bad.astype(bool)],
+        _picked(dm.frame, bad.astype(bool)),
         "ACTARMCD",
         lambda r: (
             f"ACTARMCD {fmt(r['ACTARMCD'])} differs from ARMCD {fmt(r['ARMCD'])}; expected "
@@ -952,7 +1086,7 @@ def armnrs_missing(package: Package) -> list[Finding]:
     return report_rows(
         "armnrs-missing",
         dm,
-        f.loc[bad],
+        _picked(f, bad),
         "ARMNRS",
         lambda r: (
             "ARMCD or ACTARMCD is null but ARMNRS is missing; give the reason the subject "
@@ -980,7 +1114,7 @@ def armnrs_with_arms(package: Package) -> list[Finding]:
     return report_rows(
         "armnrs-with-arms",
         dm,
-        f.loc[bad],
+        _picked(f, bad),
         "ARMNRS",
         lambda r: (
             f"ARMNRS is {fmt(r['ARMNRS'])} although ARMCD and ACTARMCD are populated; "
@@ -993,16 +1127,24 @@ def armnrs_with_arms(package: Package) -> list[Finding]:
 # --- exposure, baseline, adverse events -----------------------------------------------------
 
 
-def _exposure(package: Package) -> tuple[Dataset, pd.Series, pd.Series, pd.Series] | None:
+_Exposure = tuple[Dataset, pd.Series, pd.Series, pd.Series]
+
+
+def _exposure(package: Package) -> _Exposure | None:
     """DM, the subjects with EX records, and each subject's first start and last end in EX."""
+    return cached(package, ("exposure",), lambda: _first_and_last_exposure(package))  # type: ignore[return-value]
+
+
+def _first_and_last_exposure(package: Package) -> _Exposure | None:
     dm, ex = _dm(package), package.get("EX")
     if dm is None or ex is None or not {"USUBJID", "EXSTDTC"} <= set(ex.frame.columns):
         return None
-    f = ex.frame.loc[present(ex.frame["USUBJID"])]
-    subject = stripped(f["USUBJID"])
-    start = f["EXSTDTC"].where(iso_parts(f["EXSTDTC"])["year"].notna())
+    f = ex.frame
+    keep = present(f["USUBJID"]).to_numpy()
+    subject = stripped(f["USUBJID"])[keep]
+    start = f["EXSTDTC"].where(~np.isnan(_iso_rows(f["EXSTDTC"])[:, 0]))[keep]
     end = f["EXENDTC"] if "EXENDTC" in f.columns else pd.Series(np.nan, index=f.index)
-    end = end.where(iso_parts(end)["year"].notna()).fillna(start)
+    end = end.where(~np.isnan(_iso_rows(end)[:, 0]))[keep].fillna(start)
     first = start.groupby(subject).min().dropna()
     last = end.groupby(subject).max().dropna()
     return dm, pd.Series(subject.unique()), first, last
@@ -1028,7 +1170,7 @@ def rfxstdtc_missing(package: Package) -> list[Finding]:
     return report_rows(
         "rfxstdtc-missing",
         dm,
-        f.loc[bad],
+        _picked(f, bad),
         "RFXSTDTC",
         lambda r: (
             "The subject has EX records but RFXSTDTC is missing; set it to the earliest EXSTDTC."
@@ -1137,13 +1279,14 @@ def baseline_missing(package: Package) -> list[Finding]:
             continue
         if not _findings_like(ds, prefix):
             continue
-        f = ds.frame.loc[present(ds.frame["USUBJID"])]
-        subject = stripped(f["USUBJID"])
+        f = ds.frame
+        keep = present(f["USUBJID"]).to_numpy()
         base = pd.Series(False, index=f.index)
         for flag in flags:
             base |= text(f[flag]).eq("Y").fillna(False).astype(bool)
-        has_base = base.groupby(subject).any()
-        missing = has_base.index[~has_base.to_numpy() & has_base.index.isin(list(treated))]
+        has_base = base[keep].groupby(stripped(f["USUBJID"])[keep]).any()
+        subjects = has_base.index.to_series()
+        missing = has_base.index[~has_base.to_numpy() & _isin(subjects, treated).to_numpy()]
         rows = pd.DataFrame({"USUBJID": missing})
         shown = " or ".join(flags)
         out += report_rows(
@@ -1180,7 +1323,7 @@ def aeser_without_criterion(package: Package) -> list[Finding]:
         out += report_rows(
             "aeser-without-criterion",
             ds,
-            ds.frame.loc[bad],
+            _picked(ds.frame, bad),
             "AESER",
             lambda r, c=listed: (
                 f"AESER is 'Y' but {c} 'Y'; set the criterion that made the event serious."
@@ -1213,7 +1356,7 @@ def aeser_criterion_not_serious(package: Package) -> list[Finding]:
             )
 
         out += report_rows(
-            "aeser-criterion-not-serious", ds, ds.frame.loc[bad], "AESER", say, value="AESER"
+            "aeser-criterion-not-serious", ds, _picked(ds.frame, bad), "AESER", say, value="AESER"
         )
     return out
 
@@ -1279,7 +1422,7 @@ def fatal_ae_death_not_in_dm(package: Package) -> list[Finding]:
             out += report_rows(
                 "fatal-ae-death-not-in-dm",
                 ds,
-                frame.loc[wrong & mask],
+                _picked(frame, wrong & mask),
                 variable,
                 lambda r, what=what: (
                     f"{what} but DM "
@@ -1320,7 +1463,7 @@ def dthdtc_missing(package: Package) -> list[Finding]:
     return report_rows(
         "dthdtc-missing",
         dm,
-        f.loc[bad],
+        _picked(f, bad),
         "DTHDTC",
         lambda r: (
             "DTHFL is 'Y' but DTHDTC is missing; record the date of death (partial if "
@@ -1369,7 +1512,7 @@ def end_missing(package: Package) -> list[Finding]:
         out += report_rows(
             "end-missing",
             ds,
-            f.loc[~ended & ~exempt],
+            _picked(f, ~ended & ~exempt),
             ends[0],
             lambda r, ends=ends, hint=hint: (
                 (
@@ -1381,6 +1524,33 @@ def end_missing(package: Package) -> list[Finding]:
             ),
         )
     return out
+
+
+def _visits_one_to_one(package: Package) -> bool:
+    """True when each VISITNUM of the package has one VISIT and each VISIT one VISITNUM.
+
+    Decided on the distinct (VISITNUM, VISIT) pairs of each dataset, grouping as the rule does
+    (VISITNUM as a number, VISIT trimmed), so the rule only looks at records when some differ.
+    """
+    pairs = []
+    for ds in sdtm_datasets(package):
+        f = ds.frame
+        if "VISITNUM" not in f.columns or "VISIT" not in f.columns:
+            continue
+        number = pd.to_numeric(f["VISITNUM"], errors="coerce")
+        keep = (number.notna() & present(f["VISIT"])).to_numpy()
+        visit = stripped(f["VISIT"])
+        codes = pd.DataFrame({"n": _codes(number)[keep], "v": _codes(visit)[keep]})
+        first = np.flatnonzero(keep)[~codes.duplicated().to_numpy()]
+        pairs.append(
+            pd.DataFrame(
+                {"VISITNUM": number.to_numpy()[first], "VISIT": visit.to_numpy(dtype=object)[first]}
+            )
+        )
+    if not pairs:
+        return True
+    work = pd.concat(pairs, ignore_index=True).drop_duplicates()
+    return not (work["VISITNUM"].duplicated().any() or work["VISIT"].duplicated().any())
 
 
 @rule(
@@ -1395,6 +1565,8 @@ def end_missing(package: Package) -> list[Finding]:
 )
 def visit_visitnum_not_one_to_one(package: Package) -> list[Finding]:
     """VISITNUM and VISIT that do not pair one-to-one across the package."""
+    if _visits_one_to_one(package):
+        return []
     parts = []
     datasets = {}
     for ds in sdtm_datasets(package):
@@ -1511,12 +1683,14 @@ def duplicate_record(package: Package) -> list[Finding]:
         if not columns:
             continue
         f = ds.frame
-        key = pd.util.hash_pandas_object(f[columns], index=False)
-        dup = key.duplicated(keep="first")
+        # Records compared through codes of their values: a text column's factorisation is
+        # shared with the other rules; other columns are told apart by their pandas hash.
+        key = _row_codes([_hash_codes(f[c]) for c in columns])
+        dup = pd.Series(key).duplicated(keep="first").to_numpy()
         if not dup.any():
             continue
         number = f[RECORD] if RECORD in f.columns else pd.Series(np.arange(1, len(f) + 1), f.index)
-        first = number.groupby(key.to_numpy()).transform("min")
+        first = number.groupby(key).transform("min")
         out += report_rows(
             "duplicate-record",
             ds,

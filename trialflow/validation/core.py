@@ -9,11 +9,13 @@ documentation is generated from the same place the checks run from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from trialflow.errors import Finding, Severity, Source
@@ -84,6 +86,10 @@ class Package:
 
 
 _ACTIVE = "__validating__"
+_T = TypeVar("_T")
+
+# Facts of column data (see :func:`column_fact`) for the validation running in this context.
+_COLUMN_FACTS: ContextVar[dict | None] = ContextVar("trialflow_column_facts", default=None)
 
 
 def cached(package: Package, key: tuple, compute: Callable[[], object]) -> object:
@@ -109,18 +115,113 @@ def cached(package: Package, key: tuple, compute: Callable[[], object]) -> objec
     return package.cache[key]
 
 
+def is_validating(package: Package) -> bool:
+    """True inside :func:`validating` ``package``: :func:`cached` facts are kept.
+
+    Example:
+        >>> pkg = Package()
+        >>> with validating(pkg):
+        ...     is_validating(pkg)
+        True
+        >>> is_validating(pkg)
+        False
+    """
+    return _ACTIVE in package.cache
+
+
 @contextmanager
 def validating(package: Package) -> Iterator[Package]:
-    """Let rules share :func:`cached` facts of ``package`` until the block ends (then dropped)."""
+    """Let rules share derived facts of ``package`` until the block ends (then dropped).
+
+    The facts are those of :func:`cached` (about the package) and of :func:`column_fact`
+    (about the data of its columns).
+    """
     outer = _ACTIVE in package.cache
     if not outer:
         package.cache.clear()
         package.cache[_ACTIVE] = True
+    token = _COLUMN_FACTS.set(_COLUMN_FACTS.get() if outer else {})
     try:
         yield package
     finally:
+        _COLUMN_FACTS.reset(token)
         if not outer:
             package.cache.clear()
+
+
+def _arrow_data(values: pd.Series) -> object | None:
+    """The immutable Arrow array behind ``values``, or None for other storage."""
+    array = values.array
+    if isinstance(array, pd.arrays.ArrowExtensionArray):
+        return array.__arrow_array__()
+    return None
+
+
+def column_fact(values: pd.Series, fact: Hashable, compute: Callable[[], _T]) -> _T:
+    """``compute()``, computed once per ``fact`` of the data in ``values`` while validating.
+
+    Rules look at the same columns again and again (USUBJID in most cross-domain rules, each
+    date in several), so what they derive from a column's values (its distinct values, which
+    of them are blank, their parsed dates) is kept for the rest of the validation. Only data
+    held in Arrow arrays is remembered: those are immutable, the fact is keyed by the array
+    itself and the array is kept alive with it, so a fact can never belong to other data. The
+    index is not part of the data: facts are positional. Anything else is computed each time.
+
+    Facts are shared, so arrays among them are made read-only.
+
+    Example:
+        >>> s = pd.Series(["a", "b"], dtype="str")
+        >>> with validating(Package()):  # a copy of s holds the same Arrow data
+        ...     column_fact(s, "demo", lambda: 1), column_fact(s.copy(), "demo", lambda: 2)
+        (1, 1)
+        >>> column_fact(s, "demo", lambda: 3)
+        3
+    """
+    facts = _COLUMN_FACTS.get()
+    data = _arrow_data(values) if facts is not None else None
+    if data is None:
+        return compute()
+    key = (id(data), fact)
+    entry = facts.get(key)
+    if entry is None or entry[0] is not data:
+        result = compute()
+        for part in result if isinstance(result, tuple) else (result,):
+            if isinstance(part, np.ndarray):
+                part.setflags(write=False)
+        entry = facts[key] = (data, result)
+    return entry[1]
+
+
+def factorized(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """``values`` as text, factorised: (codes, the distinct non-missing texts as a Series).
+
+    Codes are -1 where the value is missing; the distinct texts come in order of first
+    appearance with a RangeIndex. Checks run their string work on the few distinct values and
+    map the result back to the records with the codes; the factorisation of a column is done
+    once per validation (:func:`column_fact`).
+
+    Example:
+        >>> codes, distinct = factorized(pd.Series(["b", None, "a", "b"]))
+        >>> codes.tolist(), distinct.tolist()
+        ([0, -1, 1, 0], ['b', 'a'])
+    """
+
+    def compute() -> tuple[np.ndarray, pd.Series]:
+        codes, uniques = values.astype("str").factorize()
+        return codes, pd.Series(uniques.array, dtype="str")
+
+    return column_fact(values, "factorized", compute)
+
+
+def spread(codes: np.ndarray, per_value: np.ndarray, missing: object) -> np.ndarray:
+    """``per_value[code]`` for every code, ``missing`` where the code is -1 (values to records).
+
+    Example:
+        >>> spread(np.array([1, -1, 0]), np.array([10, 20]), 0).tolist()
+        [20, 0, 10]
+    """
+    out = np.append(per_value, np.array([missing], dtype=per_value.dtype))
+    return out[codes]
 
 
 Check = Callable[[Package], Iterable[Finding]]

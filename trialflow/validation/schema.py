@@ -18,10 +18,12 @@ the variables present in the data into a :class:`pandera.api.pandas.container.Da
 Domains trialflow has no metadata for (MH, DS, custom domains) get the checks that follow from
 variable names alone; SUPP-- datasets get the SUPPQUAL structure below.
 
-The rules registered at the bottom each run the part of the schema they own, convert
-``SchemaErrors.failure_cases`` into :class:`~trialflow.errors.Finding` objects with the record,
-USUBJID, value and source of every failing record, and cap what they report per dataset,
-variable and rule at :data:`MAX_FINDINGS` plus one finding that counts the rest.
+The rules registered at the bottom each take the failures of the part of the schema they own
+(run alone, a rule runs only that part; within a validation all of them read one run of the
+whole schema per dataset), convert ``SchemaErrors.failure_cases`` into
+:class:`~trialflow.errors.Finding` objects with the record, USUBJID, value and source of every
+failing record, and cap what they report per dataset, variable and rule at
+:data:`MAX_FINDINGS` plus one finding that counts the rest.
 
 Example:
     >>> import pandas as pd
@@ -39,18 +41,32 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera import extensions
+from pandera import dtypes, extensions
+from pandera.engines import pandas_engine
 
 from trialflow.errors import Finding, Severity
 from trialflow.sdtm import metadata
-from trialflow.validation.core import FILE, RECORD, Dataset, Package, finding, rule
+from trialflow.validation.core import (
+    FILE,
+    RECORD,
+    Dataset,
+    Package,
+    cached,
+    column_fact,
+    factorized,
+    finding,
+    is_validating,
+    rule,
+    spread,
+    validating,
+)
 
 __all__ = [
     "MAX_FINDINGS",
@@ -135,7 +151,8 @@ _OFFSET = r"(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)"
 _TIME = rf"T(?:24:00(?::00(?:[.,]0+)?)?|{_HOUR}(?::{_MINUTE}(?::{_SECOND})?)?){_OFFSET}?"
 _POINT = rf"{_YEAR}(?:-{_MONTH}(?:-{_DAY})?)?(?:{_TIME})?"
 # A date/time, or an interval of uncertainty between two of them ("2003-12-01/2003-12-10").
-_DATETIME_RE = re.compile(rf"(?!.*-$)(?!.*-/){_POINT}(?:/{_POINT})?")
+_DATETIME = rf"{_POINT}(?:/{_POINT})?"
+_DATETIME_RE = re.compile(rf"(?!.*-$)(?!.*-/){_DATETIME}")
 
 _NUM = r"\d+(?:[.,]\d+)?"
 # ISO 8601 durations PnYnMnDTnHnMnS or PnW with at least one component; a leading "-" is kept
@@ -158,11 +175,6 @@ def _is_text(series: pd.Series) -> bool:
     return False
 
 
-def _distinct_text(series: pd.Series) -> pd.Series:
-    """The distinct non-null values of a text column, as a ``str`` Series."""
-    return pd.Series(pd.unique(series.dropna()), dtype="str")
-
-
 def _blank(values: pd.Series) -> pd.Series:
     return values.str.strip().eq("")
 
@@ -174,13 +186,29 @@ def _stored(values: pd.Series) -> pd.Series:
 
 def _iso8601_bad(values: pd.Series, duration: bool) -> pd.Series:
     """Which of the distinct non-blank ``values`` are not valid ISO 8601 (vectorised)."""
-    pattern = _DURATION_RE if duration else _DATETIME_RE
-    bad = ~values.str.fullmatch(pattern).fillna(False).astype(bool)
     if duration:
-        return bad
-    dates = values[~bad].str.extractall(_FULL_DATE_RE)
-    if not dates.empty:
-        when = pd.to_datetime(dates[0], format="%Y-%m-%d", errors="coerce")
+        return ~values.str.fullmatch(_DURATION_RE).fillna(False).astype(bool)
+    # _DATETIME_RE without its lookaheads, which pyarrow's regex engine cannot run: a value of
+    # the _DATETIME form holds no line break, so "(?!.*-$)" is "does not end with '-'" and
+    # "(?!.*-/)" is "holds no '-/'".
+    good = (
+        values.str.fullmatch(_DATETIME)
+        & ~values.str.endswith("-")
+        & ~values.str.contains("-/", regex=False)
+    )
+    bad = ~good.fillna(False).astype(bool)
+    valid = values[~bad]
+    # In a valid value a full date (_FULL_DATE_RE) can only start one of its points: the time
+    # part never holds "dddd-dd-dd". Outside intervals that is the first ten characters, which
+    # spares the regex search through every value; intervals are searched.
+    interval = valid.str.contains("/", regex=False).to_numpy(dtype=bool)
+    heads = valid[~interval].str.slice(0, 10)
+    dates = [heads[heads.str.fullmatch(r"\d{4}-\d{2}-\d{2}").to_numpy(dtype=bool)]]
+    if interval.any():
+        dates.append(valid[interval].str.extractall(_FULL_DATE_RE)[0].droplevel(1))
+    found = pd.concat(dates)
+    if not found.empty:
+        when = pd.to_datetime(found, format="%Y-%m-%d", errors="coerce")
         impossible = when.isna().groupby(level=0).any()
         bad.loc[impossible.index[impossible.to_numpy()]] = True
     return bad
@@ -210,57 +238,159 @@ def is_iso8601_duration(values: Iterable[str]) -> list[bool]:
 
 
 # --- registered pandera checks --------------------------------------------------------------
-# Each returns True (nothing to report) or a boolean Series over the column. They work on the
-# distinct values and leave numbers alone: a column of the wrong type is the dtype check's.
+# Each returns True (nothing to report) or a boolean Series over the column. They leave numbers
+# alone (a column of the wrong type is the dtype check's) and judge each distinct value once:
+# a column holds few distinct values (11 LBTESTCD over 60,000 records), it is factorised once
+# per validation, the verdicts per distinct value are kept (:func:`column_fact`) and the codes
+# carry them back to the records.
 
 
-def _passes(series: pd.Series, bad: pd.Series, values: pd.Series) -> bool | pd.Series:
+def _passes(
+    series: pd.Series, check: Hashable, judge: Callable[[pd.Series], Any]
+) -> bool | pd.Series:
+    """True when ``judge`` finds no distinct value of ``series`` bad, else the passing mask.
+
+    ``judge`` maps the distinct non-null values (a ``str`` Series) to a boolean "bad" mask; its
+    verdicts may already be known from :func:`_judge_package`.
+    """
+    codes, values = factorized(series)
+    bad = column_fact(series, check, lambda: np.asarray(judge(values), dtype=bool))
     if not bad.any():
         return True
-    return ~series.isin(values[bad.to_numpy()].tolist())
+    return pd.Series(~spread(codes, bad, False), index=series.index, name=series.name)
+
+
+# What each check finds bad among distinct values (a str Series with a RangeIndex). Each value
+# is judged on its own, so values of several columns can be judged together.
+
+
+def _judge_blank(values: pd.Series) -> np.ndarray:
+    return _blank(values).to_numpy(dtype=bool)
+
+
+def _judge_codelist(stored: pd.Series, blank: np.ndarray, codelist: str) -> np.ndarray:
+    return (_submission_values(codelist).get_indexer(stored) < 0) & ~blank
+
+
+def _judge_iso8601(values: pd.Series, blank: np.ndarray, kind: str) -> np.ndarray:
+    filled = values[~blank].reset_index(drop=True)
+    bad = np.zeros(len(values), dtype=bool)
+    bad[~blank] = _iso8601_bad(_stored(filled), duration=kind == "duration").to_numpy(bool)
+    return bad
+
+
+def _judge_max_bytes(stored: pd.Series, limit: int) -> np.ndarray:
+    # A character is at most 4 bytes in UTF-8, so only values longer than limit/4 can fail.
+    long = stored[(stored.str.len() > limit // 4).to_numpy(dtype=bool)]
+    bad = np.zeros(len(stored), dtype=bool)
+    if not long.empty:
+        bad[long.index.to_numpy()] = (long.str.encode("utf-8").str.len() > limit).to_numpy(bool)
+    return bad
+
+
+def _judge_leading(values: pd.Series, blank: np.ndarray) -> np.ndarray:
+    return values.str.startswith(" ").to_numpy(dtype=bool) & ~blank
+
+
+def _blank_values(series: pd.Series) -> np.ndarray:
+    """Which distinct values of ``series`` are blank (empty or only spaces)."""
+    values = factorized(series)[1]
+    return column_fact(series, "blank", lambda: _judge_blank(values))
 
 
 def _sdtm_codelist(series: pd.Series, *, codelist: str) -> bool | pd.Series:
     if not _is_text(series):
         return True
-    values = _distinct_text(series)
-    bad = ~_stored(values).isin(_codelist_info(codelist).terms) & ~_blank(values)
-    return _passes(series, bad, values)
+    blank = _blank_values(series)
+    return _passes(
+        series,
+        ("codelist", codelist),
+        lambda values: _judge_codelist(_stored(values), blank, codelist),
+    )
 
 
 def _sdtm_iso8601(series: pd.Series, *, kind: str) -> bool | pd.Series:
     if not _is_text(series):
         return True
-    values = _distinct_text(series)
-    values = values[~_blank(values)].reset_index(drop=True)
-    return _passes(series, _iso8601_bad(_stored(values), duration=kind == "duration"), values)
+    blank = _blank_values(series)
+    return _passes(series, ("iso8601", kind), lambda values: _judge_iso8601(values, blank, kind))
 
 
 def _sdtm_not_blank(series: pd.Series) -> bool | pd.Series:
     if not _is_text(series):
         return True
-    values = _distinct_text(series)
-    return _passes(series, _blank(values), values)
+    blank = _blank_values(series)
+    return _passes(series, ("not-blank",), lambda values: blank)
 
 
 def _sdtm_max_bytes(series: pd.Series, *, limit: int) -> bool | pd.Series:
     if not _is_text(series):
         return True
-    values = _distinct_text(series)
-    # A character is at most 4 bytes in UTF-8, so only values longer than limit/4 can fail.
-    long = _stored(values)
-    long = long[long.str.len() > limit // 4]
-    bad = pd.Series(False, index=values.index)
-    if not long.empty:
-        bad.loc[long.index] = long.str.encode("utf-8").str.len() > limit
-    return _passes(series, bad, values)
+    return _passes(
+        series, ("max-bytes", limit), lambda values: _judge_max_bytes(_stored(values), limit)
+    )
 
 
 def _sdtm_no_leading_space(series: pd.Series) -> bool | pd.Series:
     if not _is_text(series):
         return True
-    values = _distinct_text(series)
-    return _passes(series, values.str.startswith(" ") & ~_blank(values), values)
+    blank = _blank_values(series)
+    return _passes(series, ("leading-space",), lambda values: _judge_leading(values, blank))
+
+
+def _judge_package(package: Package) -> None:
+    """Judge the distinct values of all text columns of the package at once, for the checks.
+
+    The verdicts are kept for the validation (:func:`column_fact`) under the keys the checks
+    look them up by, so the checks find them ready. A handful of string operations over the
+    distinct values of every column replaces a handful per column, whose fixed cost is most
+    of the work when a column holds few distinct values.
+    """
+    try:
+        _judge_columns(package)
+    except Exception:  # judging in bulk only saves time: the checks can judge their own
+        return  # columns inside pandera, which reports any error of theirs as it always has
+
+
+def _judge_columns(package: Package) -> None:
+    texts, codelists = [], []
+    for ds in _datasets(package):
+        structure = _structure(_structure_name(ds))
+        for name in ds.variables:
+            series = ds.frame[name]
+            if _is_text(series):
+                var = structure.by_name.get(name)
+                texts.append(series)
+                codelists.append(var.codelist if var is not None else "")
+    if not texts:
+        return
+    distinct = [factorized(series)[1] for series in texts]
+    values = pd.concat(distinct, ignore_index=True)
+    bounds = np.cumsum([0, *(len(d) for d in distinct)])
+    blank = _judge_blank(values)
+    stored = _stored(values)
+    common = {
+        "blank": blank,
+        ("leading-space",): _judge_leading(values, blank),
+        ("max-bytes", MAX_BYTES): _judge_max_bytes(stored, MAX_BYTES),
+    }
+    dated = np.zeros(len(values), dtype=bool)
+    for series, a, b in zip(texts, bounds[:-1], bounds[1:], strict=True):
+        dated[a:b] = _suffix_check(str(series.name)) == "datetime"
+    dates = np.zeros(len(values), dtype=bool)
+    if dated.any():
+        chosen = values[dated].reset_index(drop=True)
+        dates[dated] = _judge_iso8601(chosen, blank[dated], "datetime")
+    for series, codelist, a, b in zip(texts, codelists, bounds[:-1], bounds[1:], strict=True):
+        verdicts = {key: verdict[a:b] for key, verdict in common.items()}
+        if dated[a:b].any():
+            verdicts[("iso8601", "datetime")] = dates[a:b]
+        if codelist:
+            verdicts[("codelist", codelist)] = _judge_codelist(
+                stored.iloc[a:b].reset_index(drop=True), blank[a:b], codelist
+            )
+        for key, verdict in verdicts.items():
+            column_fact(series, key, lambda verdict=verdict: verdict)
 
 
 def _register(func: Any, statistics: Sequence[str]) -> None:
@@ -285,6 +415,25 @@ for _func, _stats in (
     (_sdtm_no_leading_space, []),
 ):
     _register(_func, _stats)
+
+
+@dtypes.immutable(init=True)
+class _Char(pandas_engine.STRING):
+    """pandera's ``str`` data type, answering True for a column that passes as a whole.
+
+    pandera's own check answers a column of ``str`` dtype with one True per record, and pandera
+    then formats failure cases and a message for every such column although none failed. Any
+    other answer is passed on unchanged, so the same columns fail with the same failure cases.
+    """
+
+    def check(self, pandera_dtype: dtypes.DataType, data_container: pd.Series | None = None) -> Any:
+        result = super().check(pandera_dtype, data_container)
+        if not isinstance(result, bool) and bool(np.all(result)):
+            return True
+        return result
+
+
+_CHAR = _Char()
 
 
 # --- metadata -------------------------------------------------------------------------------
@@ -325,6 +474,16 @@ class _CodelistInfo:
 def _codelist_info(name: str) -> _CodelistInfo:
     cl = metadata.codelist(name)
     return _CodelistInfo(cl.name, cl.code, cl.extensible, tuple(cl.terms["term"].astype(str)))
+
+
+@functools.cache
+def _submission_values(name: str) -> pd.Index:
+    """The submission values of a codelist as an index, to look many values up at once.
+
+    ``Series.isin`` with the codelist's terms converts every term on each call, which costs
+    more than the check when the codelist is long (2,000+ LBTESTCD terms).
+    """
+    return pd.Index(pd.unique(pd.Series(_codelist_info(name).terms, dtype="str")), dtype="str")
 
 
 @functools.cache
@@ -410,6 +569,9 @@ def _build_schema(
 ) -> pa.DataFrameSchema:
     structure = _structure(domain)
     schema_columns: dict[str, pa.Column] = {}
+    # The checks pass null values themselves; given the whole column rather than pandera's
+    # copy without nulls, they reuse its factorisation (see ``_passes``).
+    whole = {"ignore_na": False}
     for name in columns:
         var = structure.by_name.get(name)
         checks: list[pa.Check] = []
@@ -417,27 +579,27 @@ def _build_schema(
         nullable = True
         if var is not None:
             if "dtype" in parts:
-                dtype = str if var.type == "Char" else "float64"
+                dtype = _CHAR if var.type == "Char" else "float64"
             if "required" in parts and not var.nullable:
                 nullable = False
-                checks.append(pa.Check.sdtm_not_blank(error=_CHECK_BLANK))
+                checks.append(pa.Check.sdtm_not_blank(error=_CHECK_BLANK, **whole))
             if "ct" in parts and var.codelist:
                 checks.append(
                     pa.Check.sdtm_codelist(
-                        codelist=var.codelist, error=f"{_CHECK_CT}{var.codelist}"
+                        codelist=var.codelist, error=f"{_CHECK_CT}{var.codelist}", **whole
                     )
                 )
         kind = _suffix_check(name)
         if "dtc" in parts and kind:
             checks.append(
                 pa.Check.sdtm_iso8601(
-                    kind=kind, error=_CHECK_DUR if kind == "duration" else _CHECK_DTC
+                    kind=kind, error=_CHECK_DUR if kind == "duration" else _CHECK_DTC, **whole
                 )
             )
         if "length" in parts:
-            checks.append(pa.Check.sdtm_max_bytes(limit=MAX_BYTES, error=_CHECK_BYTES))
+            checks.append(pa.Check.sdtm_max_bytes(limit=MAX_BYTES, error=_CHECK_BYTES, **whole))
         if "leading" in parts:
-            checks.append(pa.Check.sdtm_no_leading_space(error=_CHECK_LEADING))
+            checks.append(pa.Check.sdtm_no_leading_space(error=_CHECK_LEADING, **whole))
         if checks or dtype is not None or not nullable:
             schema_columns[name] = pa.Column(
                 dtype, checks=checks, nullable=nullable, coerce=False, required=True
@@ -503,15 +665,13 @@ def _harmonised(frame: pd.DataFrame, structure: _Structure, columns: Sequence[st
             continue
         series = frame[name]
         dtype = series.dtype
+        if dtype == (_TEXT_DTYPE if var.type == "Char" else np.float64):
+            continue
         empty = not series.notna().any()
         if var.type == "Char":
-            if dtype == _TEXT_DTYPE:
-                continue
             if empty or _is_text(series):
                 changes[name] = series.astype("str")
         else:
-            if dtype == np.float64:
-                continue
             numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
             if isinstance(dtype, np.dtype) and dtype.kind == "O" and not empty:
                 numeric = pd.api.types.infer_dtype(series, skipna=True) in (
@@ -528,19 +688,46 @@ def _harmonised(frame: pd.DataFrame, structure: _Structure, columns: Sequence[st
 
 
 def _failures(ds: Dataset, parts: frozenset[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the ``parts`` of the dataset's schema; return (frame by position, failure cases)."""
+    """Run the ``parts`` of the dataset's schema; return (frame by position, failure cases).
+
+    The dtype part checks the frame with equivalent storage made uniform (:func:`_harmonised`),
+    the other parts check the frame as it is. When both views are the same frame one pandera
+    run checks all the parts; otherwise the dtype part runs on its own.
+    """
     frame = ds.frame.set_axis(pd.RangeIndex(len(ds.frame)), axis=0)
     columns = tuple(ds.variables)
     domain = _structure_name(ds)
-    schema = _build_schema(domain, columns, parts)
-    if not schema.columns and not schema.unique:
-        return frame, _EMPTY_FAILURES
     data = _harmonised(frame, _structure(domain), columns) if "dtype" in parts else frame
-    try:
-        schema.validate(data, lazy=True, inplace=True)
-    except pa.errors.SchemaErrors as err:
-        return frame, err.failure_cases
-    return frame, _EMPTY_FAILURES
+    runs = [(parts, frame)]
+    if data is not frame:
+        runs = [(frozenset({"dtype"}), data), (parts - {"dtype"}, frame)]
+    found = []
+    for chosen, checked in runs:
+        schema = _build_schema(domain, columns, chosen)
+        if not schema.columns and not schema.unique:
+            continue
+        try:
+            schema.validate(checked, lazy=True, inplace=True)
+        except pa.errors.SchemaErrors as err:
+            found.append(err.failure_cases)
+    if not found:
+        return frame, _EMPTY_FAILURES
+    return frame, found[0] if len(found) == 1 else pd.concat(found, ignore_index=True)
+
+
+def _schema_failures(
+    ds: Dataset, part: str, package: Package | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The failures of one part of the dataset's schema (and maybe of others).
+
+    While ``package`` is being validated every rule of this module reads one run of the whole
+    schema per dataset, kept for the validation: pandera's work per column is then done once
+    rather than once per rule. Alone, a rule runs only its part.
+    """
+    if package is not None and is_validating(package):
+        cached(package, ("judged",), lambda: _judge_package(package))
+        return cached(package, ("schema-failures", id(ds)), lambda: _failures(ds, _PARTS))  # type: ignore[return-value]
+    return _failures(ds, frozenset({part}))
 
 
 def _code_of(check: str) -> str | None:
@@ -765,8 +952,9 @@ def validate_dataset(ds: Dataset, codes: Iterable[str] | None = None) -> list[Fi
     """
     wanted = list(_RUNNERS) if codes is None else list(codes)
     out: list[Finding] = []
-    for code in wanted:
-        out.extend(_RUNNERS[code](ds))
+    with validating(Package({ds.name: ds})) as package:
+        for code in wanted:
+            out.extend(_RUNNERS[code](ds, package))
     return out
 
 
@@ -790,8 +978,8 @@ def _missing(ds: Dataset, core: str, code: str) -> list[Finding]:
 
 
 def _value_rule(code: str, part: str) -> Any:
-    def run(ds: Dataset) -> list[Finding]:
-        frame, failures = _failures(ds, frozenset({part}))
+    def run(ds: Dataset, package: Package | None = None) -> list[Finding]:
+        frame, failures = _schema_failures(ds, part, package)
         if failures.empty:
             return []
         failures = failures[failures["check"].map(_code_of) == code]
@@ -805,9 +993,9 @@ def _value_rule(code: str, part: str) -> Any:
 
 
 _RUNNERS = {
-    "required-variable-missing": lambda ds: _missing(ds, "Req", "required-variable-missing"),
+    "required-variable-missing": lambda ds, _: _missing(ds, "Req", "required-variable-missing"),
     "required-value-missing": _value_rule("required-value-missing", "required"),
-    "expected-variable-missing": lambda ds: _missing(ds, "Exp", "expected-variable-missing"),
+    "expected-variable-missing": lambda ds, _: _missing(ds, "Exp", "expected-variable-missing"),
     "variable-type-mismatch": _value_rule("variable-type-mismatch", "dtype"),
     "ct-value-not-in-codelist": _value_rule("ct-value-not-in-codelist", "ct"),
     "dtc-not-iso8601": _value_rule("dtc-not-iso8601", "dtc"),
@@ -820,7 +1008,7 @@ _RUNNERS = {
 def _run(code: str, package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds in _datasets(package):
-        out.extend(_RUNNERS[code](ds))
+        out.extend(_RUNNERS[code](ds, package))
     return out
 
 
