@@ -414,12 +414,12 @@ def _table1(table1: pd.DataFrame) -> str:
     missing = [c for c in _TABLE1_COLUMNS if c not in table1.columns]
     if missing:
         raise ValueError(f"render_report: table1 column(s) missing: {', '.join(missing)}")
-    rows = []
-    for characteristic, statistic, value in table1[list(_TABLE1_COLUMNS)].itertuples(index=False):
-        rows.append(
-            f'<tr><th scope="row">{_esc(characteristic)}</th>'
-            f'<td>{_esc(statistic)}</td><td class="num">{_esc(value)}</td></tr>'
-        )
+    cells = {c: table1[c].astype(object).map(_esc) for c in _TABLE1_COLUMNS}
+    characteristic, statistic, value = (cells[c] for c in _TABLE1_COLUMNS)
+    rows = (
+        '<tr><th scope="row">' + characteristic + "</th><td>" + statistic
+        + '</td><td class="num">' + value + "</td></tr>"
+    ).tolist()  # fmt: skip
     n_note = ""
     if "N" in table1.columns:
         counts = sorted({_count(v) for v in table1["N"] if not _missing(v)})
