@@ -1,20 +1,34 @@
 # trialflow: two commands on a fresh machine with Python 3.11+ and make.
 #   make demo   run the bundled example study end to end
 #   make test   run the whole test suite
+# Both install exactly requirements.lock (every package pinned with its hashes) into .venv.
+#   make lock         recompile the lock after editing pyproject.toml's dependencies
+#   make upgrade      move the lock to today's newest releases, then run the tests
+#   make test-bounds  run the tests at the lowest and highest versions pyproject.toml allows
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
+TOOLS  := requirements-tools.lock
+# One lock for every supported Python (3.11 and newer) and platform: uv's universal resolution.
+COMPILE := $(BIN)/uv pip compile pyproject.toml --extra test --group build --universal \
+	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet -o $(LOCK)
 
-.PHONY: demo test lint bench example clean
+.PHONY: demo test lint bench example clean lock upgrade test-bounds tools
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "trialflow needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# The lock and nothing else: --no-deps resolves nothing, --require-hashes takes only the locked
+# files, trialflow itself is installed from this folder without the index, and pip check plus
+# .ci/check-lock fail when the lock is incomplete or the environment holds anything else.
+$(STAMP): $(BIN)/python $(LOCK) pyproject.toml
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --no-index -e .
+	$(BIN)/python -m pip check
+	$(BIN)/python .ci/check-lock $(LOCK) $(TOOLS)
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -36,5 +50,24 @@ bench: $(STAMP)
 example: $(STAMP)
 	$(BIN)/trialflow synth --subjects 16 --seed 2022 --out examples/hucmsc-t2dm/raw-export.xlsx
 
+$(BIN)/uv: $(BIN)/python $(TOOLS)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(TOOLS)
+	touch $(BIN)/uv
+
+tools: $(BIN)/uv
+
+lock: $(BIN)/uv
+	$(COMPILE)
+
+upgrade: $(BIN)/uv
+	$(COMPILE) --upgrade
+	echo uv | $(BIN)/uv pip compile - --universal --python-version 3.11 --generate-hashes \
+		--upgrade --no-header --quiet -o $(TOOLS).new
+	{ sed -n '1,2p' $(TOOLS); cat $(TOOLS).new; } > $(TOOLS).tmp && rm $(TOOLS).new && mv $(TOOLS).tmp $(TOOLS)
+	$(MAKE) test
+
+test-bounds: $(BIN)/uv
+	.ci/test-bounds
+
 clean:
-	rm -rf $(VENV) trialflow-demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bounds trialflow-demo .pytest_cache .ruff_cache

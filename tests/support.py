@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from trialflow.synth import COLUMNS
@@ -10,6 +11,23 @@ from trialflow.synth import COLUMNS
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SPECS = ROOT / "mappings" / "hucmsc-t2dm"
 EXAMPLE_EXPORT = ROOT / "examples" / "hucmsc-t2dm" / "raw-export.xlsx"
+
+# A SAS format as SAS defines it: an optional name ($ for character formats), a width, a period
+# and optional decimals. SAS tools and readers spell the same format with or without the
+# period ("DATE9." and "DATE9", "$200." and "$200"), so tests compare the parts, not the text.
+_SAS_FORMAT = re.compile(r"(\$?(?:[A-Z_](?:[A-Z0-9_]*[A-Z_])?)?)(\d*)(?:\.(\d*))?", re.IGNORECASE)
+
+
+def sas_format(text: str) -> tuple[str, int, int]:
+    """(name, width, decimals) of a SAS format: ``sas_format("$200") == ("$", 200, 0)``.
+
+    Raises ValueError on text that is not a format, so a wrong format still fails a test.
+    """
+    match = _SAS_FORMAT.fullmatch(text or "")
+    if match is None or not (match[1] or match[2]):
+        raise ValueError(f"not a SAS format: {text!r}")
+    return match[1].upper(), int(match[2] or 0), int(match[3] or 0)
+
 
 # the raw export's forms and columns, as docs/raw-export.md and trialflow.synth define them
 HEADERS = {name: list(columns) for name, columns in COLUMNS.items() if name != "README"}

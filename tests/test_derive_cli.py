@@ -9,7 +9,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 from click.testing import CliRunner
-from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
+from support import EXAMPLE_EXPORT, EXAMPLE_SPECS, sas_format
 
 from trialflow.adam.metadata import adam_variables
 from trialflow.cli import cli
@@ -35,8 +35,8 @@ def test_run_writes_adam_xpt_with_metadata_labels_order_and_sas_dates(run):
         for column, label in meta.column_names_to_labels.items():
             assert label == expected.at[column, "label"], (name, column)
     adsl, meta = pyreadstat.read_xport(str(run.out / "adam" / "adsl.xpt"))
-    assert meta.original_variable_types["TRTSDT"] == "DATE9"
-    assert meta.original_variable_types["TRTSDTM"] == "DATETIME20"
+    assert sas_format(meta.original_variable_types["TRTSDT"]) == ("DATE", 9, 0)
+    assert sas_format(meta.original_variable_types["TRTSDTM"]) == ("DATETIME", 20, 0)
     first = adsl.set_index("USUBJID").loc["HUCMSC-T2DM-01-001"]
     assert pd.Timestamp(first["TRTSDT"]) == pd.Timestamp("2019-05-12")
     manifest = json.loads((run.out / "manifest.json").read_text())

@@ -14,6 +14,7 @@ import pyreadstat
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import sas_format
 
 from trialflow.errors import Finding, XptError
 from trialflow.io import xpt
@@ -103,11 +104,11 @@ def test_round_trip_values_and_metadata(tmp_path: Path, demo: pd.DataFrame) -> N
     assert labels["STUDYID"] == "Study Identifier"
     assert labels["AETERM"] == "Reported Term for the Adverse Event"
     assert labels["AECOMM"] in ("", None)
-    formats = meta.original_variable_types
-    assert formats["AETERM"] == "$200"
-    assert formats["AESEQ"] == "8"
-    assert formats["AEDOSE"] == "8.2"
-    assert formats["AESTDT"] == "DATE9"
+    formats = {name: sas_format(fmt) for name, fmt in meta.original_variable_types.items() if fmt}
+    assert formats["AETERM"] == ("$", 200, 0)
+    assert formats["AESEQ"] == ("", 8, 0)
+    assert formats["AEDOSE"] == ("", 8, 2)
+    assert formats["AESTDT"] == ("DATE", 9, 0)
     # Declared lengths are kept even when the data is shorter; others come from the data.
     assert meta.variable_storage_width == {
         "STUDYID": 12,
@@ -584,3 +585,15 @@ def test_value_findings_are_capped_per_variable_and_code(tmp_path: Path) -> None
     assert found[-1].record is None and "5 more rows" in found[-1].message
     with pytest.raises(XptError, match=r"record 1: .* \(and 24 more problems\)$"):
         write_xpt(df, tmp_path / "ae.xpt", dataset="AE")
+
+
+def test_format_comparison_ignores_only_the_spelling_of_the_period() -> None:
+    # pyreadstat 1.3.7 reports "DATE9", 1.3.8 "DATE9.": both are SAS's DATE9. format.
+    assert sas_format("DATE9.") == sas_format("DATE9") == ("DATE", 9, 0)
+    assert sas_format("$200") == sas_format("$200.") == ("$", 200, 0)
+    assert sas_format("8.2") == ("", 8, 2)
+    assert sas_format("$200.") != sas_format("$20.")
+    assert sas_format("DATE9.") != sas_format("DATETIME9.")
+    for text in ["", ".", "9DATE", "DATE9.x"]:
+        with pytest.raises(ValueError, match="not a SAS format"):
+            sas_format(text)
