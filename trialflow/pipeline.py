@@ -277,7 +277,11 @@ def _finish(run: RunResult, context: dict, progress: Progress | None) -> RunResu
         if progress:
             progress("computing the statistics, figures and report")
         run.analysis = build_analysis(
-            run.study.spec, run.adam.datasets, context, validation_summary(run.findings, package)
+            run.study.spec,
+            run.adam.datasets,
+            context,
+            validation_summary(run.findings, package),
+            locate=run.study.locate,
         )
         run.files += write_analysis(run.analysis, out)
     run.files.append(
@@ -361,7 +365,11 @@ def map_study(
         if progress:
             progress("deriving the ADaM datasets")
         run.adam = build_adam(
-            study.spec, result.domains, sdtm_lineage=result.lineage, on_issue=on_issue
+            study.spec,
+            result.domains,
+            sdtm_lineage=result.lineage,
+            on_issue=on_issue,
+            locate=study.locate,
         )
         run.files += write_adam(run.adam, out, progress)
     run = _finish(run, _context(study, export.name), progress)
@@ -433,7 +441,9 @@ def derive_study(
     if progress:
         progress("deriving the ADaM datasets")
     run = RunResult(out, study, sdtm, [])
-    run.adam = build_adam(study.spec, domains, sdtm_lineage=lineage, on_issue=on_issue)
+    run.adam = build_adam(
+        study.spec, domains, sdtm_lineage=lineage, on_issue=on_issue, locate=study.locate
+    )
     run.files += write_adam(run.adam, out, progress)
     run = _finish(run, _context(study, None), progress)
     emit(run.validation.findings, on_issue)
@@ -479,7 +489,8 @@ def report_study(
         progress("computing the statistics, figures and report")
     context = _context(study, None)
     run.analysis = build_analysis(
-        study.spec, datasets, context, validation_summary(run.findings, package)
+        study.spec, datasets, context, validation_summary(run.findings, package),
+        locate=study.locate,
     )
     run.files = write_analysis(run.analysis, out)
     emit(run.findings, on_issue)

@@ -13,7 +13,8 @@ from trialflow.adam.bds import derive_bds
 from trialflow.adam.build import build_adam
 from trialflow.errors import DerivationError
 from trialflow.mapping.load import load_study
-from trialflow.mapping.spec import AdaeSpec, BaselineSpec, BdsSpec, TreatmentSpec, WindowSpec
+from trialflow.adam.windows import AnalysisVisits, Window
+from trialflow.mapping.spec import AdaeSpec, BaselineSpec, BdsSpec, TreatmentSpec
 from trialflow.raw import read_export
 from trialflow.sdtm.build import build_sdtm
 
@@ -139,22 +140,33 @@ def test_bds_change_from_baseline_only_after_baseline(example):
 
 
 def test_bds_analysis_windows_and_one_analysis_record_per_window(example):
-    _, adam = example
+    sdtm, adam = example
     adlb = adam.datasets["ADLB"]
     post = adlb[adlb["AVISITN"] > 0]
-    windows = {2: (2, 11), 3: (12, 18), 4: (19, 50), 5: (51, 120)}
+    # days from the subject's DAY 0 visit (study.yaml: windows: schedule, +/- 3 around the
+    # planned days), counted here from the SDTM dates directly
+    lb = sdtm.domains["LB"]
+    day0 = pd.to_datetime(lb.loc[lb["VISIT"] == "DAY 0", "LBDTC"].str[:10]).groupby(
+        lb["USUBJID"]
+    ).min()
+    day = (post["ADT"] - post["USUBJID"].map(day0)).dt.days
+    windows = {2: (11, 17), 3: (18, 24), 4: (25, 31), 5: (81, 87)}
     for avisitn, (low, high) in windows.items():
-        days = post.loc[post["AVISITN"] == avisitn, "ADY"]
-        assert days.between(low, high).all()
+        days = day[post["AVISITN"] == avisitn]
+        assert len(days) and days.between(low, high).all()
+        at = post[post["AVISITN"] == avisitn]
+        assert (at["AWLO"] == low).all() and (at["AWHI"] == high).all()
+        assert (at["AWTDIFF"] == (day[at.index] - (low + 3)).abs()).all()
+        assert set(at["AWU"]) == {"DAYS"}
     analysed = adlb[adlb["ANL01FL"] == "Y"]
     assert not analysed.duplicated(["USUBJID", "PARAMCD", "AVISITN"]).any()
-    # the unscheduled visit of the example falls in the DAY 28 window (ADY 19-50) beside the
-    # scheduled one; only the record closer to the target day 22 is analysed
-    shared = post.groupby(["USUBJID", "PARAMCD", "AVISITN"]).filter(lambda g: len(g) > 1)
-    assert not shared.empty
-    for _, group in shared.groupby(["USUBJID", "PARAMCD", "AVISITN"]):
-        best = group.loc[group["ANL01FL"] == "Y", "AWTDIFF"].item()
-        assert best == group["AWTDIFF"].min()
+    # the example's unscheduled visit (day 41 after DAY 0) is in no window: no AVISIT, noted
+    unscheduled = adlb[adlb["VISIT"] == "UNSCHEDULED 4.01"]
+    assert len(unscheduled) == 2 and unscheduled["AVISIT"].isna().all()
+    assert unscheduled["ANL01FL"].isna().all()
+    noted = [f for f in adam.findings if f.code == "adam-outside-windows" and f.dataset == "ADLB"]
+    assert sorted(adlb.iloc[f.record - 1]["PARAMCD"] for f in noted) == ["FPG", "WBC"]
+    assert "day 41 from DAY 0" in noted[0].message
 
 
 def _lb(rows: list[tuple]) -> pd.DataFrame:
@@ -164,7 +176,7 @@ def _lb(rows: list[tuple]) -> pd.DataFrame:
 
 
 ADSL_SMALL = pd.DataFrame({"USUBJID": ["S-1"], "TRTSDT": [pd.Timestamp("2020-01-10")]})
-WINDOWS = [WindowSpec(avisitn=4, avisit="DAY 28", target=22, low=19, high=50)]
+WINDOWS = AnalysisVisits("window", (Window(4, "DAY 28", 22, 19, 50),))  # by ADY
 SPEC = BdsSpec.model_validate(
     {
         "source": "LB",

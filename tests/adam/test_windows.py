@@ -56,6 +56,8 @@ def test_assignment() -> None:
         ),
         AWTARGET=pd.Series([1, 1, 15, 15, None, None, None], dtype="Int64", index=adlb.index),
         AWTDIFF=pd.Series([3, 3, 3, 3, None, None, None], dtype="Int64", index=adlb.index),
+        AWLO=pd.Series([-2, -2, 12, 12, None, None, None], dtype="Int64", index=adlb.index),
+        AWHI=pd.Series([4, 4, 18, 18, None, None, None], dtype="Int64", index=adlb.index),
     )
     assert_frame_equal(out, expected)
 

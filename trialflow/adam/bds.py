@@ -10,7 +10,10 @@
    visit date; SRCRECS names the records each was computed from. A null result (HOMA-B with
    FPG <= 3.5 mmol/L) is kept as a record with empty AVAL and reported.
 6. ABLFL by the baseline rule (derive_var_extreme_flag), AVISIT "BASELINE" on it; post-baseline
-   records get AVISIT/AVISITN from the windows; ANL01FL picks one record per window.
+   records get AVISIT/AVISITN by the study's analysis visit rule: by the window their day falls
+   in, or by their nominal visit (VISITNUM), with days counted from the declared reference
+   (ADY from the first treatment, or from the subject's date of a planned visit such as DAY 0);
+   AWTARGET, AWTDIFF, AWLO and AWHI are in those days. ANL01FL picks one record per visit.
 7. BASE, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only.
 
 Example:
@@ -22,12 +25,12 @@ Example:
     ...                    "VSTESTCD": ["WEIGHT"] * 2, "VSSTRESN": [70.0, 68.5],
     ...                    "VSSTRESU": ["kg"] * 2, "VSDTC": ["2020-01-01", "2020-01-29"]})
     >>> adsl = pd.DataFrame({"USUBJID": ["1"], "TRTSDT": [pd.Timestamp("2020-01-01")]})
-    >>> windows = [WindowSpec(avisitn=4, avisit="DAY 28", target=29, low=20, high=40)]
+    >>> visits = AnalysisVisits("window", (Window(4, "DAY 28", 29, 20, 40),))  # days are ADY
     >>> baseline = BaselineSpec(rule="last_on_or_before")
     >>> adsl_vars = ["TRTSDT"]
-    >>> advs, _ = derive_bds("ADVS", vs, adsl, spec, baseline, windows, adsl_vars)
-    >>> advs[["AVISIT", "AVAL", "ABLFL", "BASE", "CHG"]].values.tolist()
-    [['BASELINE', 70.0, 'Y', 70.0, nan], ['DAY 28', 68.5, nan, 70.0, -1.5]]
+    >>> advs, _ = derive_bds("ADVS", vs, adsl, spec, baseline, visits, adsl_vars)
+    >>> advs[["AVISIT", "AVAL", "ABLFL", "BASE", "CHG", "AWTDIFF"]].values.tolist()
+    [['BASELINE', 70.0, 'Y', 70.0, nan, nan], ['DAY 28', 68.5, nan, 70.0, -1.5, 0.0]]
 """
 
 from __future__ import annotations
@@ -51,9 +54,16 @@ from trialflow.adam.derive import (
     derive_var_pchg,
     restrict,
 )
-from trialflow.adam.windows import Window, derive_var_anl_flag, derive_vars_avisit
+from trialflow.adam.windows import (
+    AnalysisVisits,
+    Window,
+    compute_visit_dates,
+    derive_var_anl_flag,
+    derive_vars_avisit,
+    derive_vars_avisit_nominal,
+)
 from trialflow.errors import Finding
-from trialflow.mapping.spec import BaselineSpec, BdsSpec, ComputedSpec, WindowSpec
+from trialflow.mapping.spec import BaselineSpec, BdsSpec, ComputedSpec
 
 FORMULAS = {
     "homa_ir_cpeptide": lambda d, i: compute_homa_ir_cpeptide(d[i["cpeptide"]], d[i["glucose"]]),
@@ -75,7 +85,9 @@ COMPUTED_BY = ["STUDYID", "USUBJID", "VISITNUM", "VISIT", "ADT", "ADY"]
 _ROW = "__bds_row__"
 _UNIT_BAD = "__unit_bad__"
 _FORMULA = "__formula__"
-HIDDEN = (_ROW, _UNIT_BAD, _FORMULA)
+_DAY = "__window_day__"
+_POST = "__post_baseline__"
+HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _DAY, _POST)
 """Working columns the template keeps until the findings are made (dropped by the caller)."""
 
 
@@ -221,12 +233,18 @@ def derive_bds(
     adsl: pd.DataFrame,
     spec: BdsSpec,
     baseline: BaselineSpec,
-    windows: Sequence[WindowSpec],
+    visits: AnalysisVisits,
     adsl_vars: Sequence[str],
+    *,
+    visit_dates: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, list[Finding]]:
     """Build one BDS dataset (ADLB from LB, ADVS from VS) by the template steps 1 to 7.
 
-    ``adsl_vars`` are the ADSL variables merged onto every record (TRTSDT is required).
+    ``visits`` is the analysis visit rule (:func:`trialflow.adam.windows.analysis_visits`);
+    ``adsl_vars`` are the ADSL variables merged onto every record (TRTSDT is required). When
+    days count from a planned visit, ``visit_dates`` gives each subject's date of that visit
+    (USUBJID -> date; :func:`~trialflow.adam.windows.compute_visit_dates` over every domain
+    the subject was seen in); without it the dates come from this dataset's own records.
     Returns the dataset sorted by USUBJID, PARAMN, PARAMCD, ADT, ATPTN, SRCSEQ, and the
     findings (record numbers refer to that order).
 
@@ -267,18 +285,18 @@ def derive_bds(
         mode="last",
         filter=(candidate & frame["AVAL"].notna()).fillna(False),
     )
-    frame = derive_vars_avisit(
-        frame, windows=[Window(w.avisitn, w.avisit, w.target, w.low, w.high) for w in windows]
-    )
-    frame = frame.assign(AWTARGET=frame["AWTARGET"].astype("float64"),
-                         AWTDIFF=frame["AWTDIFF"].astype("float64"))  # fmt: skip
-    frame["AWLO"] = frame["AVISITN"].map({w.avisitn: float(w.low) for w in windows})
-    frame["AWHI"] = frame["AVISITN"].map({w.avisitn: float(w.high) for w in windows})
+    frame[_DAY] = _window_day(frame, visits, visit_dates)
+    derive = derive_vars_avisit if visits.by == "window" else derive_vars_avisit_nominal
+    frame = derive(frame, windows=list(visits.windows), day_var=_DAY)
     not_post = ~post.to_numpy()
     for col in ("AVISITN", "AVISIT", "AWTARGET", "AWTDIFF", "AWLO", "AWHI"):
         frame[col] = frame[col].mask(not_post)
-    frame["AWU"] = np.where(frame["AVISITN"].notna(), "DAYS", None)
-    frame["AWU"] = frame["AWU"].astype("str")
+        if col not in ("AVISITN", "AVISIT"):
+            frame[col] = frame[col].astype("float64")
+    frame[_POST] = post.to_numpy()
+    frame["AWU"] = pd.Series(
+        np.where(frame["AVISITN"].notna(), "DAYS", None), index=frame.index, dtype="str"
+    )
     is_base = frame["ABLFL"].eq("Y").fillna(False).to_numpy()
     frame.loc[is_base, "AVISIT"] = baseline.avisit
     frame.loc[is_base, "AVISITN"] = float(baseline.avisitn)
@@ -299,11 +317,25 @@ def derive_bds(
         kind="stable",
         na_position="last",
     ).reset_index(drop=True)
-    findings += _findings(frame, dataset, pre)
+    findings += _findings(frame, dataset, pre, visits)
     return frame, findings
 
 
-def _findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Finding]:
+def _window_day(
+    frame: pd.DataFrame, visits: AnalysisVisits, visit_dates: pd.Series | None
+) -> pd.Series:
+    """The day each record's window is decided on: ADY, or days from the reference visit."""
+    if visits.reference_visitnum is None:
+        return frame["ADY"].astype("Float64")
+    if visit_dates is None:
+        visit_dates = compute_visit_dates(frame, visitnum=visits.reference_visitnum)
+    origin = frame["USUBJID"].map(visit_dates).astype("datetime64[ns]")
+    return (frame["ADT"] - origin).dt.days.astype("Float64")
+
+
+def _findings(
+    frame: pd.DataFrame, dataset: str, pre: str, visits: AnalysisVisits
+) -> list[Finding]:
     """What the template met: unconvertible units, uncomputable results, records outside windows."""
     out = record_findings(
         frame,
@@ -332,20 +364,93 @@ def _findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Finding]:
                     f"{r['PARAMCD']} at {r['VISIT']} has no value: {why} ({r['SRCRECS']})"
                 ),
             )
-    outside = (
-        frame["AVISITN"].isna() & frame["AVAL"].notna() & frame["ADT"].notna()
-        & frame["ADY"].gt(0).fillna(False)
-    )  # fmt: skip
+    out += _visit_findings(frame, dataset, visits)
+    return out
+
+
+def _visit_findings(frame: pd.DataFrame, dataset: str, visits: AnalysisVisits) -> list[Finding]:
+    """Post-baseline records the analysis visit rule could not place as their visit says."""
+    post = frame[_POST].astype(bool) & frame["AVAL"].notna()
+    day = frame[_DAY]
+    origin = visits.reference if visits.reference_visitnum is not None else "the first treatment"
+    unit = "day" if visits.reference_visitnum is not None else "analysis day (ADY)"
+    out: list[Finding] = []
+    # subjects without the reference visit: their days can't be counted
+    if visits.reference_visitnum is not None:
+        lost = frame.loc[(post & day.isna()).to_numpy()]
+        for subject, count in lost.groupby("USUBJID", sort=True).size().items():
+            placed = "keep their nominal visit" if visits.by == "nominal_visit" else "get no AVISIT"
+            out.append(
+                Finding(
+                    "adam-window-reference-missing",
+                    "warning",
+                    f"{subject} has no dated {visits.reference} visit, which study.yaml "
+                    f"adam.analysis_visits.reference counts days from: {count} post-baseline "
+                    f"record(s) {placed} without a window day",
+                    dataset=dataset,
+                    variable="AVISIT",
+                    usubjid=str(subject),
+                )
+            )
+    nominal = visits.by == "nominal_visit"
+    outside = post & day.notna() & frame["AVISITN"].isna()
     out += record_findings(
         frame,
         outside,
         code="adam-outside-windows",
         severity="notice",
         dataset=dataset,
-        variable="ADY",
+        variable="AVISIT",
         message=lambda r: (
-            f"{r['PARAMCD']} on analysis day {r['ADY']} ({r['VISIT']}) falls in no analysis "
-            "window of study.yaml; it has no AVISIT and is not analysed"
+            f"{r['PARAMCD']} at {r['VISIT']} ({unit} {_day_text(r[_DAY])} from {origin}) "
+            + ("is at no planned visit of the analysis visits"
+               if nominal else "falls in no analysis window")
+            + " of study.yaml; it has no AVISIT and is not analysed"
+        ),
+    )  # fmt: skip
+    if nominal:
+        late = post & frame["AVISITN"].notna() & (
+            (day < frame["AWLO"]) | (day > frame["AWHI"])
+        ).fillna(False)
+        out += record_findings(
+            frame,
+            late,
+            code="adam-visit-out-of-window",
+            severity="notice",
+            dataset=dataset,
+            variable="AWTDIFF",
+            message=lambda r: (
+                f"{r['PARAMCD']} at {r['AVISIT']} is on {unit} {_day_text(r[_DAY])} from "
+                f"{origin}, outside the visit's window (days {_day_text(r['AWLO'])} to "
+                f"{_day_text(r['AWHI'])}); analysed at its nominal visit as the SAP says"
+            ),
+        )
+        return out
+    # by window: a scheduled record whose day lies in another planned visit's window
+    numbers = {w.avisitn for w in visits.windows}
+    planned = pd.to_numeric(frame["VISITNUM"], errors="coerce").isin(numbers)
+    moved = post & planned & frame["AVISITN"].notna() & frame["AVISITN"].ne(
+        pd.to_numeric(frame["VISITNUM"], errors="coerce")
+    )
+    out += record_findings(
+        frame,
+        moved,
+        code="adam-visit-in-other-window",
+        severity="notice",
+        dataset=dataset,
+        variable="AVISIT",
+        message=lambda r: (
+            f"{r['PARAMCD']} at {r['VISIT']} is on {unit} {_day_text(r[_DAY])} from {origin}, "
+            f"in the window of {r['AVISIT']} (days {_day_text(r['AWLO'])} to "
+            f"{_day_text(r['AWHI'])}); analysed as {r['AVISIT']}"
         ),
     )
     return out
+
+
+def _day_text(value: object) -> str:
+    """A day number as text: 14, not 14.0."""
+    if value is None or pd.isna(value):
+        return "?"
+    number = float(value)  # type: ignore[arg-type]
+    return f"{number:g}"

@@ -2,7 +2,9 @@
 
 ADSL first (it feeds every other dataset), then the BDS datasets (ADLB, ADVS), then ADSL's
 baseline values and FASFL (which need the BDS baselines), then ADAE. The facts come from the
-``adam`` section of study.yaml. Each dataset comes back in ADaM metadata order, with a
+``adam`` section of study.yaml. A spec that selects nothing is an error finding that names
+study.yaml's line: a parameter whose ``where`` matches no record, a computed parameter none of
+whose records could be computed, a population flag that is N for every subject. Each dataset comes back in ADaM metadata order, with a
 lineage table that links every ADaM record to the SDTM record(s) it came from and, when the
 SDTM lineage is given, to the raw file, sheet and row behind them.
 
@@ -14,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,9 +25,21 @@ import pandas as pd
 from trialflow.adam import bds as bds_template
 from trialflow.adam.adae import derive_adae
 from trialflow.adam.adsl import add_baseline_values, derive_adsl, derive_fasfl, treatment_records
+from trialflow.adam.common import text
+from trialflow.adam.dates import derive_vars_dt
 from trialflow.adam.metadata import adam_variables
+from trialflow.adam.windows import AnalysisVisits, analysis_visits, compute_visit_dates
 from trialflow.errors import DerivationError, Finding, OnIssue, emit
-from trialflow.mapping.spec import StudySpec
+from trialflow.mapping.spec import AdamSpec, BdsSpec, StudySpec
+
+Locate = Callable[[str], str]
+"""Turns a key path of study.yaml (``adam.datasets.ADLB.parameters[2]``) into the text that
+names it, ``path/study.yaml:57: adam.datasets.ADLB.parameters[2]``
+(:meth:`trialflow.mapping.load.Study.locate`)."""
+
+
+def _key_only(key: str) -> str:
+    return f"study.yaml: {key}"
 
 BDS_ADSL_VARS = ["STUDYID", "SUBJID", "SITEID", "TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "SAFFL"]
 ADAE_ADSL_VARS = [
@@ -85,8 +99,12 @@ def build_adam(
     *,
     sdtm_lineage: Mapping[str, pd.DataFrame] | None = None,
     on_issue: OnIssue = "warn",
+    locate: Locate | None = None,
 ) -> AdamResult:
     """Derive ADSL, the BDS datasets of ``spec.adam.datasets`` and ADAE from SDTM domains.
+
+    ``locate`` names a key of study.yaml with its file and line in findings about the spec
+    (``Study.locate``); without it they name the key only.
 
     Example: see the module docstring.
     """
@@ -106,16 +124,20 @@ def build_adam(
                               arms)  # fmt: skip
     result.findings += found
 
-    # BDS datasets
+    # BDS datasets, with the analysis visits the study declares
+    visits = analysis_visits(spec)
     bds: dict[str, pd.DataFrame] = {}
     bds_found: dict[str, list[Finding]] = {}
     for name, bds_spec in adam.datasets.items():
         source = bds_spec.source.upper()
         if source not in sdtm:
             raise DerivationError(f"{name} is derived from SDTM {source}, which is not there")
+    visit_dates = _reference_visit_dates(visits, adam, sdtm)
+    for name, bds_spec in adam.datasets.items():
         bds[name], bds_found[name] = bds_template.derive_bds(
-            name, sdtm[source], adsl, bds_spec, adam.baseline, adam.windows, BDS_ADSL_VARS
-        )
+            name, sdtm[bds_spec.source.upper()], adsl, bds_spec, adam.baseline, visits,
+            BDS_ADSL_VARS, visit_dates=visit_dates,
+        )  # fmt: skip
 
     # ADSL, step 5: baseline values and the full analysis set
     adsl = add_baseline_values(adsl, bds, adam.adsl.baseline)
@@ -128,6 +150,7 @@ def build_adam(
         dm_rows.get_indexer(result.datasets["ADSL"]["USUBJID"]) + 1, lineage_in,
     )  # fmt: skip
 
+    result.findings += _empty_selections(adam, bds, adsl, locate or _key_only)
     for name, frame in bds.items():
         frame = frame.assign(FASFL=frame["USUBJID"].map(fasfl))
         result.findings += bds_found[name]
@@ -152,3 +175,133 @@ def build_adam(
         )
     result.findings = emit(result.findings, on_issue)
     return result
+
+
+def _reference_visit_dates(
+    visits: AnalysisVisits, adam: AdamSpec, sdtm: Mapping[str, pd.DataFrame]
+) -> pd.Series | None:
+    """Each subject's date of the visit the analysis days count from (None: days are ADY).
+
+    The earliest date recorded for that visit in SV (SVSTDTC) and in the SDTM domains the BDS
+    datasets come from, so that ADLB and ADVS count from the same day.
+    """
+    if visits.reference_visitnum is None:
+        return None
+    sources = [("SV", "SVSTDTC")] + [
+        (s.source.upper(), f"{s.source.upper()}DTC") for s in adam.datasets.values()
+    ]
+    parts = []
+    for domain, dtc in dict.fromkeys(sources):
+        frame = sdtm.get(domain)
+        if frame is None or not {"USUBJID", "VISITNUM", dtc} <= set(frame.columns):
+            continue
+        dated = derive_vars_dt(frame[["USUBJID", "VISITNUM", dtc]], new_vars_prefix="A", dtc=dtc)
+        parts.append(dated.assign(USUBJID=text(dated["USUBJID"]))[["USUBJID", "VISITNUM", "ADT"]])
+    if not parts:
+        return pd.Series(dtype="datetime64[ns]")
+    return compute_visit_dates(pd.concat(parts, ignore_index=True),
+                               visitnum=visits.reference_visitnum)  # fmt: skip
+
+
+def _where_text(where: Mapping[str, object]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in where.items()) + "}"
+
+
+def _empty_selections(
+    adam: AdamSpec, bds: Mapping[str, pd.DataFrame], adsl: pd.DataFrame, locate: Locate
+) -> list[Finding]:
+    """Errors for spec entries that select nothing: each would leave an analysis silently empty.
+
+    A parameter with no record, a computed parameter with no computed value, a population flag
+    that is N for every subject; each names its line of study.yaml.
+    """
+    out: list[Finding] = []
+    for name, spec in adam.datasets.items():
+        out += _empty_parameters(name, spec, bds[name], locate)
+    subjects = len(adsl)
+    if subjects == 0:
+        return out
+    if not adsl["SAFFL"].eq("Y").any():
+        out.append(
+            Finding(
+                "adam-population-empty",
+                "error",
+                f"{locate('adam.treatment')}: SAFFL is N for every subject ({subjects}): no "
+                f"{adam.treatment.domain} record counts as treatment (EXDOSE above "
+                f"{adam.treatment.min_dose:g} with a complete EXSTDTC date)",
+                dataset="ADSL",
+                variable="SAFFL",
+            )
+        )
+    elif adam.adsl.full_analysis and not adsl["FASFL"].eq("Y").any():
+        counts = []
+        for paramcd in adam.adsl.full_analysis:
+            with_chg = set()
+            for frame in bds.values():
+                rows = frame[frame["PARAMCD"].eq(paramcd).fillna(False) & frame["CHG"].notna()]
+                with_chg |= set(rows["USUBJID"])
+            counts.append(f"{paramcd} {len(with_chg)}")
+        out.append(
+            Finding(
+                "adam-population-empty",
+                "error",
+                f"{locate('adam.adsl.full_analysis')}: FASFL is N for every subject "
+                f"({subjects}): FASFL needs a baseline and a post-baseline change of each of "
+                f"{', '.join(adam.adsl.full_analysis)}; subjects with a change: "
+                f"{', '.join(counts)}",
+                dataset="ADSL",
+                variable="FASFL",
+            )
+        )
+    return out
+
+
+def _empty_parameters(
+    name: str, spec: BdsSpec, frame: pd.DataFrame, locate: Locate
+) -> list[Finding]:
+    """Parameters with no record, computed parameters with no computed value."""
+    out: list[Finding] = []
+    source = spec.source.upper()
+    paramcd = frame["PARAMCD"]
+    valued = set(paramcd[frame["AVAL"].notna()])
+    for i, p in enumerate(spec.parameters):
+        if paramcd.eq(p.paramcd).any():
+            continue
+        out.append(
+            Finding(
+                "adam-parameter-no-records",
+                "error",
+                f"{locate(f'adam.datasets.{name}.parameters[{i}]')}: {p.paramcd}: where "
+                f"{_where_text(p.where)} matches no {source} record; {name} has no "
+                f"{p.paramcd} records",
+                dataset=name,
+                variable="PARAMCD",
+                value=p.paramcd,
+            )
+        )
+    for j, comp in enumerate(spec.computed):
+        if comp.paramcd in valued:
+            continue
+        empty = [f"{code} ({role})" for role, code in comp.inputs.items() if code not in valued]
+        made = int(paramcd.eq(comp.paramcd).sum())
+        if empty:
+            why = f"its input {', '.join(empty)} has no record with a value"
+        elif made:
+            why = f"the formula gave no value on any of its {made} records"
+        else:
+            why = (
+                f"its inputs {', '.join(dict.fromkeys(comp.inputs.values()))} are never there "
+                "with a value for the same subject, visit and date"
+            )
+        out.append(
+            Finding(
+                "adam-computed-input-missing",
+                "error",
+                f"{locate(f'adam.datasets.{name}.computed[{j}]')}: {comp.paramcd} "
+                f"({comp.formula}) has no value for any subject: {why}",
+                dataset=name,
+                variable="PARAMCD",
+                value=comp.paramcd,
+            )
+        )
+    return out

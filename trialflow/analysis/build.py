@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,11 +44,15 @@ def build_analysis(
     context: Mapping[str, Any],
     validation: Mapping[str, Any],
     notes: Sequence[str] = (),
+    *,
+    locate: Callable[[str], str] | None = None,
 ) -> AnalysisResult:
     """Summaries per endpoint, Table 1, two figures per endpoint parameter and the report.
 
     ``context`` is the run's provenance (studyid, title, synthetic, raw_export, versions);
-    ``validation`` the summary the report shows (errors, warnings, notices, by_dataset, top).
+    ``validation`` the summary the report shows (errors, warnings, notices, by_dataset, top),
+    to which the findings of this stage are added. ``locate`` names a key of study.yaml with
+    its file and line (``Study.locate``); without it findings name the key only.
 
     Example: see the module docstring.
     """
@@ -56,6 +60,20 @@ def build_analysis(
     if analysis is None:
         raise DerivationError("study.yaml has no analysis section: nothing says what to analyse")
     findings: list[Finding] = []
+    where = locate or (lambda key: f"study.yaml: {key}")
+    adsl = datasets.get("ADSL")
+    flag = analysis.population
+    if adsl is not None and len(adsl) and flag in adsl.columns and not adsl[flag].eq("Y").any():
+        findings.append(
+            Finding(
+                "analysis-population-empty",
+                "error",
+                f"{where('analysis.population')}: {flag} is N for every subject of ADSL "
+                f"({len(adsl)}): the summaries, figures and Table 1 have no subject",
+                dataset="ADSL",
+                variable=flag,
+            )
+        )
     parts = []
     figures: dict[str, bytes] = {}
     captions: dict[str, str] = {}
@@ -120,10 +138,20 @@ def build_analysis(
     }
     html = render_report(
         study=study,
-        validation=validation,
+        validation=_with_findings(validation, findings),
         summary=summary,
         table1=baseline,
         figures=[(captions[n], figures[n]) for n in figures],
         notes=list(notes),
     )
     return AnalysisResult(summary, baseline, figures, captions, html, findings)
+
+
+def _with_findings(validation: Mapping[str, Any], findings: Sequence[Finding]) -> dict:
+    """The validation summary the report shows, with this stage's findings counted in."""
+    out = dict(validation)
+    for severity, key in (("error", "errors"), ("warning", "warnings"), ("notice", "notices")):
+        out[key] = int(out.get(key) or 0) + sum(f.severity == severity for f in findings)
+    serious = [f.one_line() for f in findings if f.severity in ("error", "warning")]
+    out["top"] = (serious + list(out.get("top") or []))[:10]
+    return out

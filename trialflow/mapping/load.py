@@ -151,6 +151,22 @@ class Study:
         """STUDYID of the study."""
         return self.spec.study.studyid
 
+    def locate(self, key: str, name: str = "study") -> str:
+        """``file:line: key`` for a key path of study.yaml (or of a domain spec, by its code),
+        as a SpecError names it; the line is the deepest part of the path found.
+
+        Example:
+            >>> study.locate("adam.datasets.ADLB.parameters[2]")  # doctest: +SKIP
+            'mappings/hucmsc-t2dm/study.yaml:147: adam.datasets.ADLB.parameters[2]'
+        """
+        steps: list[str | int] = []
+        for part in key.split("."):
+            head, *indexes = part.split("[")
+            steps += [head, *(int(i.rstrip("]")) for i in indexes)]
+        line, _ = _locate(read_yaml(self.files[name]), tuple(steps))
+        where = f"{self.files[name]}:{line}" if line else str(self.files[name])
+        return f"{where}: {key}"
+
 
 def load_study(folder: str | Path) -> Study:
     """Load study.yaml and every domain spec it lists (``<domain>.yaml``, lower case).

@@ -16,9 +16,19 @@ A domain spec reads as the mapping table a clinical programmer would write::
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from trialflow.mapping.dates import compile_format
 
@@ -30,6 +40,21 @@ class Strict(BaseModel):
     """Base model: unknown keys are errors, values are not coerced between types silently."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _fail_at(loc: tuple[str | int, ...], message: str, value: object) -> ValidationError:
+    """A validation error at a key path below the model that raises it, so that the loader
+    names the line of that key (a plain ValueError would point at the model's first line)."""
+    return ValidationError.from_exception_data(
+        "spec",
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("value_error", "{message}", {"message": message}),
+                loc=loc,
+                input=value,
+            )
+        ],
+    )
 
 
 # --- study.yaml -------------------------------------------------------------------------------
@@ -117,6 +142,55 @@ class StudySpec(Strict):
     controlled_terms: dict[str, dict[str, list[Scalar]]] = {}
     adam: AdamSpec | None = None
     analysis: AnalysisSpec | None = None
+
+    @model_validator(mode="after")
+    def _analysis_visits(self) -> StudySpec:
+        """The analysis visit rule against the schedule: the reference visit is planned, a
+        nominal visit is a planned VISITNUM, windows assigned by day do not overlap."""
+        if self.adam is None:
+            return self
+        rule = self.adam.analysis_visits
+        at = ("adam", "analysis_visits")
+        names = [v.visit for v in self.visits]
+        if isinstance(rule.reference, VisitReference) and rule.reference.visit not in names:
+            raise _fail_at(
+                (*at, "reference", "visit"),
+                f"{rule.reference.visit!r} is not a planned visit of visits "
+                f"({', '.join(names) or 'none planned'})",
+                rule.reference.visit,
+            )
+        if rule.windows == "schedule":
+            if not any(v.window is not None for v in self.visits):
+                raise _fail_at(
+                    (*at, "windows"),
+                    "'schedule' takes each planned visit's day and window, but no visit in "
+                    "visits has a window",
+                    rule.windows,
+                )
+            if rule.by == "window":
+                timed = [(i, v) for i, v in enumerate(self.visits) if v.window is not None]
+                timed.sort(key=lambda iv: iv[1].day - (iv[1].window or 0))
+                for (_, a), (j, b) in itertools.pairwise(timed):
+                    if b.day - (b.window or 0) <= a.day + (a.window or 0):
+                        raise _fail_at(
+                            ("visits", j, "window"),
+                            f"the windows of {a.visit} (day {a.day} +/- {a.window}) and "
+                            f"{b.visit} (day {b.day} +/- {b.window}) overlap; "
+                            "adam.analysis_visits assigns a record by its day to one window",
+                            b.window,
+                        )
+            return self
+        planned = {v.visitnum for v in self.visits}
+        if rule.by == "nominal_visit":
+            for i, w in enumerate(rule.windows):
+                if w.avisitn not in planned:
+                    raise _fail_at(
+                        (*at, "windows", i, "avisitn"),
+                        f"by nominal_visit, avisitn is the planned visit's VISITNUM; "
+                        f"{w.avisitn:g} is not one of visits",
+                        w.avisitn,
+                    )
+        return self
 
     @model_validator(mode="after")
     def _analysis_needs_adam(self) -> StudySpec:
@@ -226,13 +300,102 @@ class BaselineSpec(Strict):
 
 
 class WindowSpec(Strict):
-    """One analysis window by analysis day (ADY): AVISITN/AVISIT for ADY in low..high."""
+    """One analysis window: AVISITN/AVISIT for the days ``low`` to ``high`` (inclusive) around
+    the ``target`` day, in the days of the analysis visits' ``reference``."""
 
     avisitn: float
     avisit: str = Field(min_length=1, max_length=40)
     target: int
     low: int
     high: int
+
+    @model_validator(mode="after")
+    def _order(self) -> WindowSpec:
+        if not self.low <= self.target <= self.high:
+            raise ValueError(
+                f"need low <= target <= high, got low {self.low}, target {self.target}, "
+                f"high {self.high}"
+            )
+        return self
+
+
+_WINDOW_LIST = TypeAdapter(list[WindowSpec])
+
+
+class VisitReference(Strict):
+    """A planned visit whose date is day 0 of the analysis days (``{visit: DAY 0}``)."""
+
+    visit: str = Field(min_length=1, max_length=40)
+
+
+class AnalysisVisitsSpec(Strict):
+    """How post-baseline records get their analysis visit (AVISIT), in the SAP's terms.
+
+    ``by``: ``nominal_visit`` (AVISIT is the record's planned visit, VISITNUM = the window's
+    avisitn; a record outside that visit's window keeps its visit and is reported) or
+    ``window`` (AVISIT is the window the record's day falls in; a record in no window gets
+    none). ``reference``: where days are counted from: ``first_treatment`` (ADY: TRTSDT is day
+    1, there is no day 0) or a planned visit, ``{visit: DAY 0}`` (the subject's date of that
+    visit is day 0). ``windows``: ``schedule`` (each planned visit of ``visits`` with a
+    ``window``: target its ``day``, low and high ``day`` -/+ ``window``) or a list of windows.
+    """
+
+    by: Literal["nominal_visit", "window"]
+    reference: Literal["first_treatment"] | VisitReference
+    windows: list[WindowSpec] | Literal["schedule"]
+
+    # The two either-or keys are read by hand, so that a mistake gets one message that says
+    # what the key takes (pydantic would report a failure for each alternative).
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _reference(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return VisitReference.model_validate(value)
+        if value != "first_treatment":
+            raise ValueError(
+                f"{value!r}: give first_treatment (days are ADY) or {{visit: NAME}} (days count "
+                "from the subject's date of that planned visit)"
+            )
+        return value
+
+    @field_validator("windows", mode="before")
+    @classmethod
+    def _window_list(cls, value: object) -> object:
+        if isinstance(value, list):
+            return _WINDOW_LIST.validate_python(value)
+        if value != "schedule":
+            raise ValueError(
+                f"{value!r}: give schedule (the planned visits' day +/- window) or a list of "
+                "windows ({avisitn, avisit, target, low, high})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _windows(self) -> AnalysisVisitsSpec:
+        if self.windows == "schedule":
+            return self
+        if not self.windows:
+            raise _fail_at(("windows",), "give at least one window, or schedule", [])
+        seen: set[float] = set()
+        for i, w in enumerate(self.windows):
+            if w.avisitn in seen:
+                raise _fail_at(
+                    ("windows", i, "avisitn"), f"avisitn {w.avisitn:g} is used twice", w.avisitn
+                )
+            seen.add(w.avisitn)
+        if self.by == "window":
+            order = sorted(range(len(self.windows)), key=lambda i: self.windows[i].low)
+            for a, b in itertools.pairwise(order):
+                wa, wb = self.windows[a], self.windows[b]
+                if wb.low <= wa.high:
+                    raise _fail_at(
+                        ("windows", b),
+                        f"windows {wa.avisit} (days {wa.low} to {wa.high}) and {wb.avisit} "
+                        f"(days {wb.low} to {wb.high}) overlap; by window, a day falls in one "
+                        "window at most",
+                        wb.low,
+                    )
+        return self
 
 
 class ParameterSpec(Strict):
@@ -316,10 +479,23 @@ class AdamSpec(Strict):
 
     treatment: TreatmentSpec
     baseline: BaselineSpec
-    windows: list[WindowSpec] = Field(min_length=1)
+    analysis_visits: AnalysisVisitsSpec
     adsl: AdslSpec = AdslSpec()
     datasets: dict[Literal["ADLB", "ADVS"], BdsSpec] = {}
     adae: AdaeSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _windows_moved(cls, data: object) -> object:
+        if isinstance(data, dict) and "windows" in data:
+            raise _fail_at(
+                ("windows",),
+                "windows now sit under analysis_visits, which also says how AVISIT is assigned "
+                "and where days count from; windows by ADY as before read: analysis_visits: "
+                "{by: window, reference: first_treatment, windows: [...]}",
+                data["windows"],
+            )
+        return data
 
     @model_validator(mode="after")
     def _unique(self) -> AdamSpec:
