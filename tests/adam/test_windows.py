@@ -10,11 +10,16 @@ from pandas.testing import assert_frame_equal
 
 from trialflow.adam.dates import DerivationError
 from trialflow.adam.windows import (
+    AnalysisVisits,
     Window,
+    analysis_visits,
+    compute_visit_dates,
     derive_var_anl_flag,
     derive_vars_avisit,
+    derive_vars_avisit_nominal,
     windows_from_schedule,
 )
+from trialflow.mapping.spec import StudySpec
 
 SCHEDULE = [
     {"visitnum": 1, "visit": "DAY 0", "day": 0, "window": 3},
@@ -151,3 +156,118 @@ def test_at_most_one_flag_per_group(rows: list) -> None:
     best = eligible.groupby(["USUBJID", "PARAMCD", "AVISITN"])["AWTDIFF"].min()
     got = flagged.set_index(["USUBJID", "PARAMCD", "AVISITN"])["AWTDIFF"].sort_index()
     assert got.tolist() == best.sort_index().tolist()
+
+
+## Test 5: by nominal visit: the record's VISITNUM decides, its day only measures the distance ----
+def test_nominal_visit_keeps_the_visit_and_measures_the_day() -> None:
+    windows = windows_from_schedule(SCHEDULE[1:], disjoint=False)  # DAY 14 11-17, DAY 21 18-24
+    df = pd.DataFrame(
+        {
+            "VISITNUM": [2.0, 2.0, 3.0, 2.01, 3.0],
+            # day 12 in its window; day 19 is in the DAY 21 window but its visit is DAY 14;
+            # day 26 is after the DAY 21 window; the unscheduled 2.01 has no planned visit
+            "DAY": pd.array([12, 19, 26, 15, None], dtype="Int64"),
+        }
+    )
+    out = derive_vars_avisit_nominal(df, windows=windows, day_var="DAY")
+    assert out["AVISIT"].fillna("-").tolist() == ["DAY 14", "DAY 14", "DAY 21", "-", "DAY 21"]
+    assert out["AVISITN"].tolist()[:3] == [2.0, 2.0, 3.0]
+    assert out["AWTARGET"].tolist() == [14, 14, 21, pd.NA, 21]
+    assert out["AWTDIFF"].tolist() == [2, 5, 5, pd.NA, pd.NA]
+    assert out["AWLO"].tolist() == [11, 11, 18, pd.NA, 18]
+    assert out["AWHI"].tolist() == [17, 17, 24, pd.NA, 24]
+
+
+def test_nominal_windows_may_overlap_but_a_visit_is_given_once() -> None:
+    overlapping = [Window(2, "DAY 14", 14, 7, 21), Window(3, "DAY 21", 21, 14, 28)]
+    df = pd.DataFrame({"VISITNUM": [2.0, 3.0], "ADY": [20, 15]})
+    out = derive_vars_avisit_nominal(df, windows=overlapping)
+    assert out["AVISIT"].tolist() == ["DAY 14", "DAY 21"]
+    with pytest.raises(DerivationError, match="overlap"):
+        derive_vars_avisit(df, windows=overlapping)
+    with pytest.raises(DerivationError, match="avisitn 2 is given twice"):
+        derive_vars_avisit_nominal(df, windows=[overlapping[0], Window(2, "X", 1, 0, 2)])
+
+
+def test_analysis_flag_takes_a_record_without_a_day_last() -> None:
+    # by nominal visit a record keeps its visit when the subject has no reference date
+    df = pd.DataFrame(
+        {
+            "USUBJID": ["1", "1", "2"],
+            "PARAMCD": ["FPG"] * 3,
+            "AVISITN": [2.0, 2.0, 2.0],
+            "ADY": [None, 8, None],
+            "AWTDIFF": [None, 4.0, None],
+            "AVAL": [7.0, 7.5, 8.0],
+        }
+    )
+    assert derive_var_anl_flag(df)["ANL01FL"].fillna("-").tolist() == ["-", "Y", "Y"]
+
+
+## Test 6: the reference visit's date per subject ----
+def test_visit_dates_are_the_earliest_dated_record_of_the_visit() -> None:
+    records = pd.DataFrame(
+        {
+            "USUBJID": ["A", "A", "A", "B", "C"],
+            "VISITNUM": [1.0, 1.0, 2.0, 1.0, 2.0],
+            "ADT": pd.to_datetime(["2020-01-05", "2020-01-03", "2020-01-01", None, "2020-02-01"]),
+        }
+    )
+    got = compute_visit_dates(records, visitnum=1)
+    # B's only DAY 0 record has no date and C has no DAY 0 record: neither has a reference
+    assert got.to_dict() == {"A": pd.Timestamp("2020-01-03")}
+
+
+## Test 7: the rule of study.yaml, resolved ----
+def _spec(rule: dict, visits: list[dict] | None = None) -> StudySpec:
+    return StudySpec.model_validate(
+        {
+            "study": {"studyid": "S"},
+            "domains": ["DM"],
+            "arms": [{"armcd": "A", "arm": "A"}],
+            "visits": SCHEDULE if visits is None else visits,
+            "adam": {
+                "treatment": {},
+                "baseline": {"rule": "last_on_or_before"},
+                "analysis_visits": rule,
+            },
+        }
+    )
+
+
+def test_rule_from_the_schedule_counted_from_a_visit() -> None:
+    rule = analysis_visits(
+        _spec({"by": "window", "reference": {"visit": "DAY 0"}, "windows": "schedule"})
+    )
+    assert rule.by == "window"
+    assert (rule.reference_visitnum, rule.reference) == (1.0, "DAY 0")
+    # the schedule's days as they are: DAY 14 +/- 3 is days 11 to 17 after DAY 0
+    assert rule.windows == (
+        Window(1.0, "DAY 0", 0, -3, 3),
+        Window(2.0, "DAY 14", 14, 11, 17),
+        Window(3.0, "DAY 21", 21, 18, 24),
+    )
+
+
+def test_rule_with_listed_windows_by_first_treatment() -> None:
+    rule = analysis_visits(
+        _spec(
+            {
+                "by": "window",
+                "reference": "first_treatment",
+                "windows": [{"avisitn": 4, "avisit": "DAY 28", "target": 22, "low": 19,
+                             "high": 50}],
+            }
+        )
+    )  # fmt: skip
+    assert rule == AnalysisVisits("window", (Window(4.0, "DAY 28", 22, 19, 50),))
+    assert rule.reference_visitnum is None
+
+
+def test_rule_by_nominal_visit_takes_a_planned_visit_without_a_window_out() -> None:
+    visits = [*SCHEDULE, {"visitnum": 9, "visit": "FOLLOW-UP", "day": 180}]
+    rule = analysis_visits(
+        _spec({"by": "nominal_visit", "reference": {"visit": "DAY 0"}, "windows": "schedule"},
+              visits)
+    )  # fmt: skip
+    assert [w.avisit for w in rule.windows] == ["DAY 0", "DAY 14", "DAY 21"]

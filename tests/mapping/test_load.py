@@ -174,3 +174,113 @@ def test_adsl_baseline_must_name_a_defined_parameter(study_dir):
     _replace(path, "HBA1CBL: HBA1C}", "HBA1CBL: A1C}")
     with pytest.raises(SpecError, match=r"HBA1CBL takes PARAMCD A1C, which no dataset defines"):
         load_study(study_dir)
+
+
+def test_analysis_visits_reference_must_be_a_planned_visit(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "    reference: {visit: DAY 0}", "    reference: {visit: DAY 7}")
+    line = _line_of(path, "reference: {visit: DAY 7}")
+    with pytest.raises(
+        SpecError,
+        match=rf"study\.yaml:{line}: adam\.analysis_visits\.reference\.visit: 'DAY 7' is not a "
+        r"planned visit of visits \(DAY 0, DAY 14, DAY 21, DAY 28, DAY 84\)",
+    ):
+        load_study(study_dir)
+
+
+def test_analysis_visits_reference_and_windows_say_what_they_take(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "    reference: {visit: DAY 0}", "    reference: first_dose")
+    line = _line_of(path, "reference: first_dose")
+    with pytest.raises(SpecError) as err:
+        load_study(study_dir)
+    assert str(err.value) == (
+        f"{path}:{line}: adam.analysis_visits.reference: 'first_dose': give first_treatment "
+        "(days are ADY) or {visit: NAME} (days count from the subject's date of that planned "
+        "visit)"
+    )
+    _replace(path, "    reference: first_dose", "    reference: first_treatment")
+    _replace(path, "    windows: schedule", "    windows: scheduled")
+    line = _line_of(path, "windows: scheduled")
+    with pytest.raises(
+        SpecError, match=rf"study\.yaml:{line}: adam\.analysis_visits\.windows: 'scheduled': give "
+    ):
+        load_study(study_dir)
+
+
+def test_windows_by_day_may_not_overlap(study_dir):
+    path = study_dir / "study.yaml"
+    listed = (
+        "    windows:\n"
+        "      - {avisitn: 2, avisit: DAY 14, target: 14, low: 11, high: 17}\n"
+        "      - {avisitn: 3, avisit: DAY 21, target: 21, low: 17, high: 24}\n"
+    )
+    _replace(path, "    windows: schedule\n", listed)
+    line = _line_of(path, "avisit: DAY 21, target: 21")
+    with pytest.raises(
+        SpecError,
+        match=rf"study\.yaml:{line}: adam\.analysis_visits\.windows\[1\]: windows DAY 14 \(days "
+        r"11 to 17\) and DAY 21 \(days 17 to 24\) overlap",
+    ):
+        load_study(study_dir)
+    # by nominal visit the same windows are fine: the visit decides, the window only measures
+    _replace(path, "    by: window", "    by: nominal_visit")
+    assert load_study(study_dir).spec.adam.analysis_visits.by == "nominal_visit"
+
+
+def test_schedule_windows_that_overlap_name_the_visit(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "visit: DAY 21, day: 21, window: 3", "visit: DAY 21, day: 21, window: 8")
+    line = _line_of(path, "visit: DAY 21, day: 21, window: 8")
+    with pytest.raises(
+        SpecError,
+        match=rf"study\.yaml:{line}: visits\[2\]\.window: the windows of DAY 14 \(day 14 \+/- 3\) "
+        r"and DAY 21 \(day 21 \+/- 8\) overlap",
+    ):
+        load_study(study_dir)
+
+
+def test_nominal_windows_are_numbered_as_planned_visits(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "    by: window", "    by: nominal_visit")
+    _replace(path, "    windows: schedule",
+             "    windows: [{avisitn: 2.5, avisit: DAY 14, target: 14, low: 11, high: 17}]")  # fmt: skip
+    line = _line_of(path, "avisitn: 2.5")
+    with pytest.raises(
+        SpecError,
+        match=rf"study\.yaml:{line}: adam\.analysis_visits\.windows\[0\]\.avisitn: by "
+        r"nominal_visit, avisitn is the planned visit's VISITNUM; 2\.5 is not one of visits",
+    ):
+        load_study(study_dir)
+
+
+def test_a_window_needs_its_target_inside(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "    windows: schedule",
+             "    windows: [{avisitn: 2, avisit: DAY 14, target: 20, low: 11, high: 17}]")  # fmt: skip
+    with pytest.raises(SpecError, match=r"windows\[0\]: need low <= target <= high, got low 11"):
+        load_study(study_dir)
+
+
+def test_windows_at_the_old_place_say_where_they_went(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "  analysis_visits:\n", "  windows: [{avisitn: 2}]\n  analysis_visits:\n")
+    line = _line_of(path, "  windows: [{avisitn: 2}]")
+    with pytest.raises(
+        SpecError,
+        match=rf"study\.yaml:{line}: adam\.windows: windows now sit under analysis_visits.*"
+        r"reference: first_treatment",
+    ):
+        load_study(study_dir)
+
+
+def test_locate_names_file_and_line_of_a_key_path():
+    study = load_study(EXAMPLE)
+    path = EXAMPLE / "study.yaml"
+    line = _line_of(path, "- {paramcd: HBA1C")
+    assert study.locate("adam.datasets.ADLB.parameters[2]") == (
+        f"{path}:{line}: adam.datasets.ADLB.parameters[2]"
+    )
+    assert study.locate("analysis.population") == (
+        f"{path}:{_line_of(path, '  population: FASFL')}: analysis.population"
+    )
