@@ -139,6 +139,13 @@ def test_run_writes_the_analysis_tables_figures_and_report(run):
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 14
     assert "synthetic" in html.lower() and "HUCMSC-T2DM" in html
+    # the report states the analysis visit rule of study.yaml, as the SAP says it
+    assert (
+        "Analysis visits by window, in days after the DAY 0 visit (day 0): DAY 0 days -3 to 3 "
+        "(target 0), DAY 14 days 11 to 17 (target 14), DAY 21 days 18 to 24 (target 21), "
+        "DAY 28 days 25 to 31 (target 28), DAY 84 days 81 to 87 (target 84); a record in no "
+        "window is not analysed." in html
+    )
     manifest = {e["path"] for e in json.loads((run.out / "manifest.json").read_text())["files"]}
     assert {"analysis/cfb_summary.csv", "analysis/table1.csv", "analysis/report.html"} <= manifest
 

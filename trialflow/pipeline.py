@@ -489,7 +489,10 @@ def report_study(
         progress("computing the statistics, figures and report")
     context = _context(study, None)
     run.analysis = build_analysis(
-        study.spec, datasets, context, validation_summary(run.findings, package),
+        study.spec,
+        datasets,
+        context,
+        validation_summary(run.findings, package),
         locate=study.locate,
     )
     run.files = write_analysis(run.analysis, out)

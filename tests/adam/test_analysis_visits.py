@@ -263,8 +263,9 @@ def test_example_summary_has_no_misallocated_rows(example):
         assert set(rows["AVISIT"]) == visits
         # ... which are the visits it is measured at (study brief): FPG at 0, 14, 21, 28
         # and 84, the others at 0, 28 and 84; no DAY 21 row from a day-28 record
-        measured = {"BASELINE", "DAY 28", "DAY 84"} | ({"DAY 14", "DAY 21"} if
-                                                       paramcd == "FPG" else set())
+        measured = {"BASELINE", "DAY 28", "DAY 84"} | (
+            {"DAY 14", "DAY 21"} if paramcd == "FPG" else set()
+        )
         assert visits == measured, paramcd
     # no row rests on one subject, and n at day 28 is the 16 subjects (hand count: each
     # subject has one scheduled DAY 28 record of each endpoint, all inside day 25-31)

@@ -11,9 +11,9 @@ from trialflow.adam.adae import derive_adae
 from trialflow.adam.adsl import derive_adsl
 from trialflow.adam.bds import derive_bds
 from trialflow.adam.build import build_adam
+from trialflow.adam.windows import AnalysisVisits, Window
 from trialflow.errors import DerivationError
 from trialflow.mapping.load import load_study
-from trialflow.adam.windows import AnalysisVisits, Window
 from trialflow.mapping.spec import AdaeSpec, BaselineSpec, BdsSpec, TreatmentSpec
 from trialflow.raw import read_export
 from trialflow.sdtm.build import build_sdtm
@@ -146,9 +146,11 @@ def test_bds_analysis_windows_and_one_analysis_record_per_window(example):
     # days from the subject's DAY 0 visit (study.yaml: windows: schedule, +/- 3 around the
     # planned days), counted here from the SDTM dates directly
     lb = sdtm.domains["LB"]
-    day0 = pd.to_datetime(lb.loc[lb["VISIT"] == "DAY 0", "LBDTC"].str[:10]).groupby(
-        lb["USUBJID"]
-    ).min()
+    day0 = (
+        pd.to_datetime(lb.loc[lb["VISIT"] == "DAY 0", "LBDTC"].str[:10])
+        .groupby(lb["USUBJID"])
+        .min()
+    )
     day = (post["ADT"] - post["USUBJID"].map(day0)).dt.days
     windows = {2: (11, 17), 3: (18, 24), 4: (25, 31), 5: (81, 87)}
     for avisitn, (low, high) in windows.items():

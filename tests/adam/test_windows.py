@@ -17,6 +17,7 @@ from trialflow.adam.windows import (
     derive_var_anl_flag,
     derive_vars_avisit,
     derive_vars_avisit_nominal,
+    describe_analysis_visits,
     windows_from_schedule,
 )
 from trialflow.mapping.spec import StudySpec
@@ -271,3 +272,12 @@ def test_rule_by_nominal_visit_takes_a_planned_visit_without_a_window_out() -> N
               visits)
     )  # fmt: skip
     assert [w.avisit for w in rule.windows] == ["DAY 0", "DAY 14", "DAY 21"]
+
+
+def test_the_rule_in_words() -> None:
+    rule = AnalysisVisits("nominal_visit", (Window(2, "WEEK 2", 15, 12, 18),))
+    assert describe_analysis_visits(rule) == (
+        "Analysis visits by nominal visit, windows in analysis days (ADY; the first treatment is "
+        "day 1): WEEK 2 days 12 to 18 (target 15); a record outside its visit's window is "
+        "analysed at its visit and reported."
+    )

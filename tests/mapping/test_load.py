@@ -243,8 +243,8 @@ def test_schedule_windows_that_overlap_name_the_visit(study_dir):
 def test_nominal_windows_are_numbered_as_planned_visits(study_dir):
     path = study_dir / "study.yaml"
     _replace(path, "    by: window", "    by: nominal_visit")
-    _replace(path, "    windows: schedule",
-             "    windows: [{avisitn: 2.5, avisit: DAY 14, target: 14, low: 11, high: 17}]")  # fmt: skip
+    listed = "    windows: [{avisitn: 2.5, avisit: DAY 14, target: 14, low: 11, high: 17}]"
+    _replace(path, "    windows: schedule", listed)
     line = _line_of(path, "avisitn: 2.5")
     with pytest.raises(
         SpecError,
@@ -256,8 +256,8 @@ def test_nominal_windows_are_numbered_as_planned_visits(study_dir):
 
 def test_a_window_needs_its_target_inside(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "    windows: schedule",
-             "    windows: [{avisitn: 2, avisit: DAY 14, target: 20, low: 11, high: 17}]")  # fmt: skip
+    listed = "    windows: [{avisitn: 2, avisit: DAY 14, target: 20, low: 11, high: 17}]"
+    _replace(path, "    windows: schedule", listed)
     with pytest.raises(SpecError, match=r"windows\[0\]: need low <= target <= high, got low 11"):
         load_study(study_dir)
 

@@ -25,6 +25,7 @@ Example:
     ...                    "VSTESTCD": ["WEIGHT"] * 2, "VSSTRESN": [70.0, 68.5],
     ...                    "VSSTRESU": ["kg"] * 2, "VSDTC": ["2020-01-01", "2020-01-29"]})
     >>> adsl = pd.DataFrame({"USUBJID": ["1"], "TRTSDT": [pd.Timestamp("2020-01-01")]})
+    >>> from trialflow.adam.windows import Window
     >>> visits = AnalysisVisits("window", (Window(4, "DAY 28", 29, 20, 40),))  # days are ADY
     >>> baseline = BaselineSpec(rule="last_on_or_before")
     >>> adsl_vars = ["TRTSDT"]
@@ -56,7 +57,6 @@ from trialflow.adam.derive import (
 )
 from trialflow.adam.windows import (
     AnalysisVisits,
-    Window,
     compute_visit_dates,
     derive_var_anl_flag,
     derive_vars_avisit,
@@ -333,9 +333,7 @@ def _window_day(
     return (frame["ADT"] - origin).dt.days.astype("Float64")
 
 
-def _findings(
-    frame: pd.DataFrame, dataset: str, pre: str, visits: AnalysisVisits
-) -> list[Finding]:
+def _findings(frame: pd.DataFrame, dataset: str, pre: str, visits: AnalysisVisits) -> list[Finding]:
     """What the template met: unconvertible units, uncomputable results, records outside windows."""
     out = record_findings(
         frame,
@@ -409,9 +407,11 @@ def _visit_findings(frame: pd.DataFrame, dataset: str, visits: AnalysisVisits) -
         ),
     )  # fmt: skip
     if nominal:
-        late = post & frame["AVISITN"].notna() & (
-            (day < frame["AWLO"]) | (day > frame["AWHI"])
-        ).fillna(False)
+        late = (
+            post
+            & frame["AVISITN"].notna()
+            & ((day < frame["AWLO"]) | (day > frame["AWHI"])).fillna(False)
+        )
         out += record_findings(
             frame,
             late,
@@ -429,8 +429,11 @@ def _visit_findings(frame: pd.DataFrame, dataset: str, visits: AnalysisVisits) -
     # by window: a scheduled record whose day lies in another planned visit's window
     numbers = {w.avisitn for w in visits.windows}
     planned = pd.to_numeric(frame["VISITNUM"], errors="coerce").isin(numbers)
-    moved = post & planned & frame["AVISITN"].notna() & frame["AVISITN"].ne(
-        pd.to_numeric(frame["VISITNUM"], errors="coerce")
+    moved = (
+        post
+        & planned
+        & frame["AVISITN"].notna()
+        & frame["AVISITN"].ne(pd.to_numeric(frame["VISITNUM"], errors="coerce"))
     )
     out += record_findings(
         frame,

@@ -2,11 +2,13 @@
 
 ADSL first (it feeds every other dataset), then the BDS datasets (ADLB, ADVS), then ADSL's
 baseline values and FASFL (which need the BDS baselines), then ADAE. The facts come from the
-``adam`` section of study.yaml. A spec that selects nothing is an error finding that names
-study.yaml's line: a parameter whose ``where`` matches no record, a computed parameter none of
-whose records could be computed, a population flag that is N for every subject. Each dataset comes back in ADaM metadata order, with a
+``adam`` section of study.yaml. Each dataset comes back in ADaM metadata order, with a
 lineage table that links every ADaM record to the SDTM record(s) it came from and, when the
 SDTM lineage is given, to the raw file, sheet and row behind them.
+
+A spec entry that selects nothing is an error finding naming its line of study.yaml: a
+parameter whose ``where`` matches no record, a computed parameter with no value for any
+subject, a population flag that is N for every subject.
 
 Example:
     >>> result = build_adam(study.spec, sdtm_domains)  # doctest: +SKIP
@@ -40,6 +42,7 @@ names it, ``path/study.yaml:57: adam.datasets.ADLB.parameters[2]``
 
 def _key_only(key: str) -> str:
     return f"study.yaml: {key}"
+
 
 BDS_ADSL_VARS = ["STUDYID", "SUBJID", "SITEID", "TRT01P", "TRT01A", "TRTSDT", "TRTEDT", "SAFFL"]
 ADAE_ADSL_VARS = [

@@ -165,6 +165,34 @@ def analysis_visits(spec: StudySpec) -> AnalysisVisits:
     return AnalysisVisits(rule.by, tuple(windows), float(visitnum), rule.reference.visit)
 
 
+def describe_analysis_visits(rule: AnalysisVisits) -> str:
+    """The analysis visit rule in one sentence, as a report states the SAP's rule.
+
+    Example:
+        >>> describe_analysis_visits(AnalysisVisits(
+        ...     "window", (Window(2, "DAY 14", 14, 11, 17), Window(4, "DAY 28", 28, 25, 31)),
+        ...     1.0, "DAY 0"))
+        'Analysis visits by window, in days after the DAY 0 visit (day 0): DAY 14 days 11 to 17 (target 14), DAY 28 days 25 to 31 (target 28); a record in no window is not analysed.'
+    """  # noqa: E501
+    origin = (
+        f"in days after the {rule.reference} visit (day 0)"
+        if rule.reference_visitnum is not None
+        else "in analysis days (ADY; the first treatment is day 1)"
+    )
+    windows = ", ".join(
+        f"{w.avisit} days {w.low:g} to {w.high:g} (target {w.target:g})" for w in rule.windows
+    )
+    if rule.by == "window":
+        return (
+            f"Analysis visits by window, {origin}: {windows}; a record in no window is not "
+            "analysed."
+        )
+    return (
+        f"Analysis visits by nominal visit, windows {origin}: {windows}; a record outside its "
+        "visit's window is analysed at its visit and reported."
+    )
+
+
 def compute_visit_dates(
     records: pd.DataFrame,
     *,

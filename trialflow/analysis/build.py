@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from trialflow.adam.metadata import ADAMIG_VERSION
+from trialflow.adam.windows import analysis_visits, describe_analysis_visits
 from trialflow.analysis.figures import figure_chg_boxplot, figure_median_iqr
 from trialflow.analysis.report import render_report
 from trialflow.analysis.stats import QUANTILE_METHODS
@@ -142,7 +143,7 @@ def build_analysis(
         summary=summary,
         table1=baseline,
         figures=[(captions[n], figures[n]) for n in figures],
-        notes=list(notes),
+        notes=[describe_analysis_visits(analysis_visits(spec)), *notes],
     )
     return AnalysisResult(summary, baseline, figures, captions, html, findings)
 
