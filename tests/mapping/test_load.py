@@ -188,6 +188,19 @@ def test_analysis_visits_reference_must_be_a_planned_visit(study_dir):
         load_study(study_dir)
 
 
+def test_schedule_windows_count_from_the_day_0_visit(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "    reference: {visit: DAY 0}", "    reference: {visit: DAY 14}")
+    line = _line_of(path, "reference: {visit: DAY 14}")
+    with pytest.raises(
+        SpecError,
+        match=rf"study\.yaml:{line}: adam\.analysis_visits\.reference\.visit: windows: schedule "
+        r"reads the planned days as days from the reference visit, but DAY 14 is planned on day "
+        r"14, not day 0",
+    ):
+        load_study(study_dir)
+
+
 def test_analysis_visits_reference_and_windows_say_what_they_take(study_dir):
     path = study_dir / "study.yaml"
     _replace(path, "    reference: {visit: DAY 0}", "    reference: first_dose")

@@ -161,7 +161,7 @@ def analysis_visits(spec: StudySpec) -> AnalysisVisits:
         windows = [Window(w.avisitn, w.avisit, w.target, w.low, w.high) for w in rule.windows]
     if not isinstance(rule.reference, VisitReference):
         return AnalysisVisits(rule.by, tuple(windows))
-    (visitnum,) = [v.visitnum for v in spec.visits if v.visit == rule.reference.visit]
+    visitnum = next(v.visitnum for v in spec.visits if v.visit == rule.reference.visit)
     return AnalysisVisits(rule.by, tuple(windows), float(visitnum), rule.reference.visit)
 
 

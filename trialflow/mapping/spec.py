@@ -159,6 +159,16 @@ class StudySpec(Strict):
                 f"({', '.join(names) or 'none planned'})",
                 rule.reference.visit,
             )
+        if rule.windows == "schedule" and isinstance(rule.reference, VisitReference):
+            day = next(v.day for v in self.visits if v.visit == rule.reference.visit)
+            if day != 0:
+                raise _fail_at(
+                    (*at, "reference", "visit"),
+                    f"windows: schedule reads the planned days as days from the reference "
+                    f"visit, but {rule.reference.visit} is planned on day {day}, not day 0; "
+                    "count from the day-0 visit or list the windows",
+                    rule.reference.visit,
+                )
         if rule.windows == "schedule":
             if not any(v.window is not None for v in self.visits):
                 raise _fail_at(
