@@ -111,7 +111,7 @@ def test_the_same_windows_counted_from_the_first_infusion_move_visits_and_say_so
         ("adam-visit-in-other-window", 4),
     ]
     assert "DAY 21 is on analysis day (ADY) 14 from the first treatment" in findings[2].message
-    assert "analysed as DAY 14" in findings[2].message
+    assert "so its AVISIT is DAY 14 (by: window)" in findings[2].message
 
 
 def test_by_nominal_visit_a_late_visit_keeps_its_visit_and_is_reported():
@@ -124,7 +124,10 @@ def test_by_nominal_visit_a_late_visit_keeps_its_visit_and_is_reported():
     assert _col(adlb, "AWTDIFF") == ["-", 1.0, 5.0, 0.0, "-"]
     assert _col(adlb, "ANL01FL") == ["Y", "Y", "Y", "Y", "-"]
     assert _codes(findings) == [("adam-outside-windows", 5), ("adam-visit-out-of-window", 3)]
-    assert "day 26 from DAY 0, outside the visit's window (days 18 to 24)" in findings[1].message
+    assert findings[1].message == (
+        "FPG at DAY 21 is on day 26 from DAY 0, outside the visit's window (days 18 to 24); it "
+        "keeps its visit (by: nominal_visit)"
+    )
     assert "is at no planned visit" in findings[0].message
 
 

@@ -422,19 +422,14 @@ def _visit_findings(frame: pd.DataFrame, dataset: str, visits: AnalysisVisits) -
             message=lambda r: (
                 f"{r['PARAMCD']} at {r['AVISIT']} is on {unit} {_day_text(r[_DAY])} from "
                 f"{origin}, outside the visit's window (days {_day_text(r['AWLO'])} to "
-                f"{_day_text(r['AWHI'])}); analysed at its nominal visit as the SAP says"
+                f"{_day_text(r['AWHI'])}); it keeps its visit (by: nominal_visit)"
             ),
         )
         return out
-    # by window: a scheduled record whose day lies in another planned visit's window
-    numbers = {w.avisitn for w in visits.windows}
-    planned = pd.to_numeric(frame["VISITNUM"], errors="coerce").isin(numbers)
-    moved = (
-        post
-        & planned
-        & frame["AVISITN"].notna()
-        & frame["AVISITN"].ne(pd.to_numeric(frame["VISITNUM"], errors="coerce"))
-    )
+    # by window: a record of one window's visit whose day lies in another window
+    names = {w.avisit for w in visits.windows}
+    visit = frame["VISIT"].astype("str")
+    moved = post & visit.isin(names) & frame["AVISIT"].notna() & frame["AVISIT"].ne(visit)
     out += record_findings(
         frame,
         moved,
@@ -445,7 +440,7 @@ def _visit_findings(frame: pd.DataFrame, dataset: str, visits: AnalysisVisits) -
         message=lambda r: (
             f"{r['PARAMCD']} at {r['VISIT']} is on {unit} {_day_text(r[_DAY])} from {origin}, "
             f"in the window of {r['AVISIT']} (days {_day_text(r['AWLO'])} to "
-            f"{_day_text(r['AWHI'])}); analysed as {r['AVISIT']}"
+            f"{_day_text(r['AWHI'])}), so its AVISIT is {r['AVISIT']} (by: window)"
         ),
     )
     return out
