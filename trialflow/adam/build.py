@@ -198,7 +198,9 @@ def _reference_visit_dates(
         frame = sdtm.get(domain)
         if frame is None or not {"USUBJID", "VISITNUM", dtc} <= set(frame.columns):
             continue
-        dated = derive_vars_dt(frame[["USUBJID", "VISITNUM", dtc]], new_vars_prefix="A", dtc=dtc)
+        at = pd.to_numeric(frame["VISITNUM"], errors="coerce").eq(visits.reference_visitnum)
+        rows = frame.loc[at.fillna(False).to_numpy(), ["USUBJID", "VISITNUM", dtc]]
+        dated = derive_vars_dt(rows, new_vars_prefix="A", dtc=dtc)
         parts.append(dated.assign(USUBJID=text(dated["USUBJID"]))[["USUBJID", "VISITNUM", "ADT"]])
     if not parts:
         return pd.Series(dtype="datetime64[ns]")
@@ -266,9 +268,10 @@ def _empty_parameters(
     out: list[Finding] = []
     source = spec.source.upper()
     paramcd = frame["PARAMCD"]
-    valued = set(paramcd[frame["AVAL"].notna()])
+    made = paramcd.value_counts()
+    valued = set(paramcd[frame["AVAL"].notna()].unique())
     for i, p in enumerate(spec.parameters):
-        if paramcd.eq(p.paramcd).any():
+        if p.paramcd in made.index:
             continue
         out.append(
             Finding(
@@ -286,11 +289,11 @@ def _empty_parameters(
         if comp.paramcd in valued:
             continue
         empty = [f"{code} ({role})" for role, code in comp.inputs.items() if code not in valued]
-        made = int(paramcd.eq(comp.paramcd).sum())
+        records = int(made.get(comp.paramcd, 0))
         if empty:
             why = f"its input {', '.join(empty)} has no record with a value"
-        elif made:
-            why = f"the formula gave no value on any of its {made} records"
+        elif records:
+            why = f"the formula gave no value on any of its {records} records"
         else:
             why = (
                 f"its inputs {', '.join(dict.fromkeys(comp.inputs.values()))} are never there "
