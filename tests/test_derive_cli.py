@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
+import statistics
 
 import pandas as pd
 import pyreadstat
@@ -147,7 +149,122 @@ def test_run_writes_the_analysis_tables_figures_and_report(run):
         "window is not analysed." in html
     )
     manifest = {e["path"] for e in json.loads((run.out / "manifest.json").read_text())["files"]}
-    assert {"analysis/cfb_summary.csv", "analysis/table1.csv", "analysis/report.html"} <= manifest
+    assert {
+        "analysis/cfb_summary.csv", "analysis/table1.csv", "analysis/report.html",
+        "analysis/ae_summary.csv", "analysis/safety_by_visit.csv",
+    } <= manifest  # fmt: skip
+
+
+def _analysis_chg(adlb, paramcd, avisitn, population="FASFL"):
+    keep = (
+        adlb["PARAMCD"].eq(paramcd) & adlb["AVISITN"].eq(avisitn) & adlb["ANL01FL"].eq("Y")
+        & adlb[population].eq("Y")
+    )  # fmt: skip
+    return adlb.loc[keep.fillna(False).to_numpy(), "CHG"].dropna().astype(float).tolist()
+
+
+def test_every_cfb_row_names_the_spss_test_and_its_p_value_is_spss(run):
+    summary = pd.read_csv(run.out / "analysis" / "cfb_summary.csv")
+    assert set(summary["TEST_METHOD"]) == {"spss"} and set(summary["QUANTILE_METHOD"]) == {"spss"}
+    adlb = run.adam.datasets["ADLB"]
+    chg_rows = summary[summary["VAR"].eq("CHG").to_numpy()]
+    assert len(chg_rows) > 10
+    for r in chg_rows.itertuples():  # one per parameter and visit
+        chg = _analysis_chg(adlb, r.PARAMCD, r.AVISITN)
+        assert len(chg) == r.N
+        # SPSS, written out: zeros dropped, mid-ranks of |d|, z = (V - n(n+1)/4) /
+        # sqrt(n(n+1)(2n+1)/24 - sum(t^3 - t)/48), p = erfc(|z| / sqrt 2).
+        d = pd.Series([v for v in chg if v != 0])
+        n = len(d)
+        ranks = d.abs().rank(method="average")
+        v = ranks[d > 0].sum()
+        ties = d.abs().value_counts()
+        var = n * (n + 1) * (2 * n + 1) / 24 - ((ties**3 - ties).sum()) / 48
+        z = (v - n * (n + 1) / 4) / math.sqrt(var)
+        p_value, q1_q3 = r.P_VALUE, (r.Q1, r.Q3)
+        assert p_value == pytest.approx(math.erfc(abs(z) / math.sqrt(2)), rel=1e-9), r
+        assert r.TEST == (
+            "Wilcoxon signed rank test, normal approximation without continuity correction"
+        )
+        # SPSS quartiles are the (n+1)p rule: Python's statistics.quantiles "exclusive".
+        if r.N >= 3:
+            q1, _, q3 = statistics.quantiles(chg, n=4, method="exclusive")
+            assert q1_q3 == (pytest.approx(q1, abs=1e-9), pytest.approx(q3, abs=1e-9))
+
+
+def test_the_box_plots_draw_the_quartiles_of_cfb_summary_csv(run):
+    from trialflow.analysis.figures import _chg_boxplot_figure
+
+    summary = pd.read_csv(run.out / "analysis" / "cfb_summary.csv")
+    adlb = run.adam.datasets["ADLB"]
+    population = adlb[adlb["FASFL"].eq("Y").fillna(False).to_numpy()]
+    for paramcd in ("FPG", "P2PG", "HBA1C", "FCP", "P2CP", "HOMAIR", "HOMAB"):
+        _fig, artists, footnote = _chg_boxplot_figure(population, summary, paramcd, "x", 0.05)
+        drawn = [
+            (patch.get_path().vertices[:, 1].min(), median.get_ydata()[0],
+             patch.get_path().vertices[:, 1].max())
+            for patch, median in zip(artists["boxes"], artists["medians"], strict=True)
+        ]  # fmt: skip
+        rows = summary[summary["PARAMCD"].eq(paramcd) & summary["VAR"].eq("CHG")]
+        table = list(zip(rows["Q1"], rows["MEDIAN"], rows["Q3"], strict=True))
+        assert len(drawn) == len(table) > 0
+        for box, expected in zip(drawn, table, strict=True):
+            assert box == pytest.approx(expected, abs=1e-12), paramcd
+        assert "Quantile method: spss." in footnote and "test method spss" in footnote
+
+
+def test_run_writes_the_safety_tables(run):
+    folder = run.out / "analysis"
+    ae = pd.read_csv(folder / "ae_summary.csv", keep_default_na=False, na_values=[""])
+    ae["INFUSION"] = ae["INFUSION"].astype("str")
+    rows = ae.set_index(["AEDECOD", "INFUSION"])
+    # EX: 16 subjects x 3 infusions = 48 infusions given (test_pipeline pins the 48 records).
+    ex = run.sdtm.domains["EX"]
+    assert len(ex) == 48 and ex["USUBJID"].nunique() == 16
+    assert rows.loc[("Pyrexia", "ALL"), "N_INFUSIONS"] == 48
+    assert [rows.loc[("Pyrexia", k), "N_INFUSIONS"] for k in "123"] == [16, 16, 16]
+    # From the AE and EX dates by hand: fevers of 01-005 on its 3rd infusion day, 01-008 and
+    # 02-004 on their 2nd infusion day, 02-007 the day after its 2nd and its 3rd infusion:
+    # 4 subjects, 5 episodes, all within 1 day of the 2nd or 3rd infusion (the brief's
+    # "4 patients, 5 episodes within 24 h of the 2nd or 3rd infusion").
+    fever = rows.loc[("Pyrexia", "ALL")]
+    assert (fever["SUBJECTS"], fever["EVENTS"], fever["EVENTS_WITHIN"]) == (4, 5, 5)
+    assert fever["PCT_SUBJECTS"] == pytest.approx(25.0)
+    assert [rows.loc[("Pyrexia", k), "EVENTS_WITHIN"] for k in "123"] == [0, 3, 2]
+    # 02-005's nocturnal hypoglycaemia 7 days after its 3rd infusion: 1 of 48 infusions,
+    # 100/48 = 2.0833 -> 2.08 % (the brief's figure), none within 1 day.
+    hypo = rows.loc[("Hypoglycaemia", "ALL")]
+    assert (hypo["SUBJECTS"], hypo["EVENTS"], hypo["INFUSIONS_WITH_AE"]) == (1, 1, 1)
+    assert hypo["PCT_INFUSIONS"] == pytest.approx(100 / 48) and round(100 / 48, 2) == 2.08
+    assert hypo["EVENTS_WITHIN"] == 0
+    assert rows.loc[("Any serious treatment-emergent adverse event", "ALL"), "EVENTS"] == 0
+    # The same counts recomputed from SDTM AE and EX dates: each AE to the last infusion
+    # on or before its start date.
+    ae_sdtm = run.sdtm.domains["AE"]
+    starts = pd.to_datetime(ae_sdtm["AESTDTC"])
+    doses = pd.to_datetime(ex["EXSTDTC"].str[:10])
+    days = [
+        (start - doses[ex["USUBJID"].eq(subject) & (doses <= start)].max()).days
+        for subject, start in zip(ae_sdtm["USUBJID"], starts, strict=True)
+    ]
+    within = ae_sdtm.assign(DAYS=days).query("DAYS <= 1")
+    assert len(within) == rows.loc[("Any treatment-emergent adverse event", "ALL"),
+                                   "EVENTS_WITHIN"]  # fmt: skip
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "1/48 (2.08%)" in html and 'id="safety-WBC"' in html
+
+    by_visit = pd.read_csv(folder / "safety_by_visit.csv")
+    assert list(by_visit["PARAMCD"].drop_duplicates()) == [
+        "WBC", "ALT", "CREAT", "SYSBP", "DIABP", "PULSE", "TEMP", "WEIGHT",
+    ]  # fmt: skip
+    assert set(by_visit["TEST_METHOD"]) == {"spss"}
+    assert set(by_visit.loc[by_visit["PARAMCD"].eq("WBC"), "DATASET"]) == {"ADLB"}
+    assert set(by_visit.loc[by_visit["PARAMCD"].eq("PULSE"), "DATASET"]) == {"ADVS"}
+    wbc = by_visit[by_visit["PARAMCD"].eq("WBC") & by_visit["VAR"].eq("CHG")]
+    for r in wbc.itertuples():
+        chg = _analysis_chg(run.adam.datasets["ADLB"], "WBC", r.AVISITN, "SAFFL")
+        n, median = r.N, r.MEDIAN
+        assert n == len(chg) and median == pytest.approx(statistics.median(chg))
 
 
 def test_report_command_from_adam_files_gives_the_same_statistics(run, tmp_path):
@@ -157,7 +274,42 @@ def test_report_command_from_adam_files_gives_the_same_statistics(run, tmp_path)
     )
     assert result.exit_code == 0, result.output
     assert "analysis/report.html" in result.output
-    for name in ("cfb_summary.csv", "table1.csv", "figures/fpg_median_iqr.png"):
+    for name in ("cfb_summary.csv", "table1.csv", "figures/fpg_median_iqr.png",
+                 "figures/fpg_chg_box.png", "ae_summary.csv", "safety_by_visit.csv"):  # fmt: skip
         assert (tmp_path / "analysis" / name).read_bytes() == (
             run.out / "analysis" / name
         ).read_bytes(), name
+    listed = {e["path"] for e in json.loads((tmp_path / "manifest.json").read_text())["files"]}
+    assert {"analysis/ae_summary.csv", "analysis/safety_by_visit.csv"} <= listed
+
+
+def test_report_into_a_run_folder_keeps_the_runs_files_in_the_manifest(run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(run.out, out)
+    shutil.rmtree(out / "analysis")
+    result = CliRunner().invoke(
+        cli, ["report", str(EXAMPLE_SPECS), "--adam", str(out / "adam"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    def listed(folder):
+        files = json.loads((folder / "manifest.json").read_text())["files"]
+        return {e["path"]: e["sha256"] for e in files}
+
+    # Every file of the run listed with the same checksum; the page differs (report validates
+    # the ADaM datasets only, the run SDTM and ADaM together).
+    after, before = listed(out), listed(run.out)
+    assert set(after) == set(before)
+    assert {k: v for k, v in after.items() if k != "analysis/report.html"} == {
+        k: v for k, v in before.items() if k != "analysis/report.html"
+    }
+
+
+def test_report_without_adae_says_so(run, tmp_path):
+    adam = tmp_path / "adam"
+    shutil.copytree(run.out / "adam", adam)
+    (adam / "adae.xpt").unlink()
+    result = CliRunner().invoke(
+        cli, ["report", str(EXAMPLE_SPECS), "--adam", str(adam), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2
+    assert f"{adam}: no ADAE dataset to report on" in result.output

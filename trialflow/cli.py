@@ -88,8 +88,13 @@ def _render(result, title: str) -> None:
     if len(shown) > 10:
         click.echo(f"    ... and {len(shown) - 10} more in validation/report.json")
     if getattr(result, "analysis", None) is not None:
+        safety = (
+            "ae_summary.csv, safety_by_visit.csv, "
+            if result.analysis.ae_summary is not None
+            else ""
+        )
         click.echo(
-            f"  analysis: {result.out / 'analysis'} (cfb_summary.csv, table1.csv, "
+            f"  analysis: {result.out / 'analysis'} (cfb_summary.csv, table1.csv, {safety}"
             f"{len(result.analysis.figures)} figures, report.html)"
         )
     click.echo(f"  lineage: {result.out / 'lineage'}   manifest: {result.out / 'manifest.json'}")
@@ -220,7 +225,8 @@ def derive_command(study_dir: Path, sdtm_dir: Path, out: Path, strict: bool, qui
     "adam_dir",
     required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of ADaM datasets (ADSL and the BDS datasets the analysis section names).",
+    help="Folder of ADaM datasets (ADSL, the BDS datasets the analysis section names, and "
+    "ADAE with a safety section).",
 )
 @out_option
 @strict_option

@@ -318,7 +318,8 @@ def validation_summary(findings: Sequence[Finding], package: Package) -> dict:
 
 
 def write_analysis(result: AnalysisResult, out: Path) -> list[Path]:
-    """Write DIR/analysis/cfb_summary.csv, table1.csv, figures/*.png and report.html.
+    """Write DIR/analysis/cfb_summary.csv, table1.csv, figures/*.png and report.html, and
+    with a safety section ae_summary.csv and safety_by_visit.csv.
 
     Example:
         >>> write_analysis(result, Path("out"))  # doctest: +SKIP
@@ -329,6 +330,12 @@ def write_analysis(result: AnalysisResult, out: Path) -> list[Path]:
         reports.write_table_csv(result.summary, folder / "cfb_summary.csv"),
         reports.write_table_csv(result.table1, folder / "table1.csv"),
     ]
+    if result.ae_summary is not None:
+        files.append(reports.write_table_csv(result.ae_summary, folder / "ae_summary.csv"))
+    if result.safety_by_visit is not None:
+        files.append(
+            reports.write_table_csv(result.safety_by_visit, folder / "safety_by_visit.csv")
+        )
     for name, png in result.figures.items():
         files.append(reports.write_file(png, folder / "figures" / name))
     files.append(reports.write_file(result.html, folder / "report.html"))
@@ -461,6 +468,8 @@ def report_study(
     """Statistics, Table 1, figures and report.html from ADaM files (DIR/analysis/).
 
     The ADaM datasets are validated first; the report shows that validation's summary.
+    DIR/manifest.json lists the files written, and the files of an earlier run in DIR outside
+    DIR/analysis/ that are still there.
 
     Example:
         >>> report_study("mappings/hucmsc-t2dm", "out/adam", "out").files  # doctest: +SKIP
@@ -474,9 +483,11 @@ def report_study(
         raise RawInputError(f"{study.files['study']}: no analysis section, nothing to report")
     package, read_findings = read_package([adam_dir])
     datasets = _frames(package, "adam")
-    missing = [
-        e.dataset for e in study.spec.analysis.endpoints if e.dataset not in datasets
-    ] + ([] if "ADSL" in datasets else ["ADSL"])
+    needed = ["ADSL", *(e.dataset for e in study.spec.analysis.endpoints)]
+    safety = study.spec.analysis.safety
+    if safety is not None:
+        needed += ["ADAE", *(p.dataset for p in safety.parameters)]
+    missing = [name for name in needed if name not in datasets]
     if missing:
         names = ", ".join(sorted(set(missing)))
         raise RawInputError(f"{adam_dir}: no {names} dataset to report on")
@@ -495,7 +506,9 @@ def report_study(
         validation_summary(run.findings, package),
         locate=study.locate,
     )
+    kept = reports.manifest_files(out, except_under="analysis")
     run.files = write_analysis(run.analysis, out)
+    run.files.append(reports.write_manifest(out, [*kept, *run.files], **context))
     emit(run.findings, on_issue)
     return run
 

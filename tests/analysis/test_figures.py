@@ -13,10 +13,13 @@ import pytest
 from trialflow.analysis.figures import (
     PNG_SIGNATURE,
     SIZE_PX,
+    _chg_boxplot_figure,
+    chg_box_stats,
     figure_chg_boxplot,
     figure_median_iqr,
     significance_marks,
 )
+from trialflow.analysis.summary import cfb_summary
 
 TEST = "Wilcoxon signed rank exact test"
 
@@ -68,6 +71,16 @@ def bds_frame() -> pd.DataFrame:
     return frame.drop(columns="SUBJ")
 
 
+def summary_of(bds: pd.DataFrame, quantile_method: str = "spss") -> pd.DataFrame:
+    """cfb_summary of the records, as the analysis stage makes it for the box plot."""
+    return cfb_summary(bds, ["FPG"], quantile_method=quantile_method, population=None,
+                       test_method="spss")  # fmt: skip
+
+
+def box(bds: pd.DataFrame, paramcd: str = "FPG", **kwargs) -> bytes:
+    return figure_chg_boxplot(bds, summary_of(bds), paramcd, **kwargs)
+
+
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
@@ -80,7 +93,7 @@ def test_png_signature_and_size(which: str) -> None:
     if which == "median":
         data = figure_median_iqr(summary_frame(), "FPG", title="FPG: median (Q1, Q3)")
     else:
-        data = figure_chg_boxplot(bds_frame(), "FPG", title="FPG: change from baseline")
+        data = box(bds_frame(), title="FPG: change from baseline")
     assert data[:8] == PNG_SIGNATURE
     assert png_size(data) == SIZE_PX == (1200, 720)
     pixels = matplotlib.image.imread(io.BytesIO(data), format="png")
@@ -96,10 +109,10 @@ def test_deterministic_bytes() -> None:
     assert figure_median_iqr(summary.copy(), "FPG", title="FPG") == first
     assert figure_median_iqr(summary, "FPG", title="FPG", alpha=0.01) != first  # footnote
     bds = bds_frame()
-    box = figure_chg_boxplot(bds, "FPG", title="FPG")
-    assert figure_chg_boxplot(bds.copy(), "FPG", title="FPG") == box
+    boxes = box(bds, title="FPG")
+    assert box(bds.copy(), title="FPG") == boxes
     # Record order does not matter: visits are sorted by AVISITN.
-    assert figure_chg_boxplot(bds.iloc[::-1], "FPG", title="FPG") == box
+    assert figure_chg_boxplot(bds.iloc[::-1], summary_of(bds), "FPG", title="FPG") == boxes
     assert figure_median_iqr(summary.iloc[::-1], "FPG", title="FPG") == first
 
 
@@ -108,10 +121,10 @@ def test_unknown_paramcd() -> None:
     with pytest.raises(ValueError, match=r"no AVAL summary rows .* 'ALT'.*FPG, HBA1C"):
         figure_median_iqr(summary_frame(), "ALT", title="ALT")
     with pytest.raises(ValueError, match=r"no records for PARAMCD 'ALT'"):
-        figure_chg_boxplot(bds_frame(), "ALT", title="ALT")
+        figure_chg_boxplot(bds_frame(), summary_of(bds_frame()), "ALT", title="ALT")
     baseline_only = bds_frame().query("AVISITN == 0")
     with pytest.raises(ValueError, match="no post-baseline analysis records"):
-        figure_chg_boxplot(baseline_only, "FPG", title="FPG")
+        box(baseline_only, title="FPG")
     with pytest.raises(ValueError, match=r"required column.*MEDIAN"):
         figure_median_iqr(summary_frame().drop(columns="MEDIAN"), "FPG", title="FPG")
 
@@ -126,7 +139,7 @@ def test_degenerate_inputs() -> None:
     one = summary_frame().query("PARAMCD == 'FPG' and AVISITN == 3")
     assert figure_median_iqr(one, "FPG", title="one visit, one subject")[:8] == PNG_SIGNATURE
     single = bds_frame().query("AVISITN in (0, 3)")
-    assert figure_chg_boxplot(single, "FPG", title="one value")[:8] == PNG_SIGNATURE
+    assert box(single, title="one value")[:8] == PNG_SIGNATURE
 
 
 ## Test 5: which visits get * and ** ----
@@ -149,11 +162,43 @@ def test_significance_marks() -> None:
         significance_marks(summary, "FPG", 1.5)
 
 
-def test_box_quartiles_follow_the_quantile_method():
-    from trialflow.analysis.figures import _box_stats
+def _drawn_boxes(bds: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[float, ...]]:
+    """(Q1, median, Q3) as drawn: the box patches' lower and upper edges and the median
+    lines, read from the artists matplotlib drew."""
+    _fig, artists, _footnote = _chg_boxplot_figure(bds, summary, "FPG", "FPG", 0.05)
+    drawn = []
+    for patch, median in zip(artists["boxes"], artists["medians"], strict=True):
+        ys = patch.get_path().vertices[:, 1]
+        drawn.append((float(ys.min()), float(np.unique(median.get_ydata())[0]), float(ys.max())))
+    return drawn
 
-    values = np.array([-6.0, -4.0, -3.0, -2.0, -1.0])
-    spss, r7 = _box_stats(values, "spss"), _box_stats(values, "r7")
-    assert (spss["q1"], spss["med"], spss["q3"]) == (-5.0, -3.0, -1.5)
-    assert (r7["q1"], r7["med"], r7["q3"]) == (-4.0, -3.0, -2.0)
-    assert (spss["whislo"], spss["whishi"]) == (-6.0, -1.0)
+
+def test_boxes_are_the_summary_quartiles_of_the_study_method() -> None:
+    # DAY 14 changes of bds_frame: -1 + k/10, k = 1..6 -> -0.9, -0.8, -0.7, -0.6, -0.5, -0.4.
+    # SPSS (n+1)p: Q1 at position 1.75 -> -0.9 + 0.75 * 0.1 = -0.825, Q3 at 5.25 -> -0.475;
+    # R type 7 (matplotlib's own): 1 + 5p = 2.25 and 4.75 -> -0.775 and -0.525.
+    bds = bds_frame()
+    spss = summary_of(bds, "spss")
+    drawn = _drawn_boxes(bds, spss)
+    day14 = drawn[0]
+    assert day14 == (pytest.approx(-0.825), pytest.approx(-0.65), pytest.approx(-0.475))
+    chg = spss[spss["VAR"].eq("CHG").to_numpy()].sort_values("AVISITN")
+    assert drawn == [
+        (pytest.approx(q1), pytest.approx(m), pytest.approx(q3))
+        for q1, m, q3 in zip(chg["Q1"], chg["MEDIAN"], chg["Q3"], strict=True)
+    ]
+    r7 = _drawn_boxes(bds, summary_of(bds, "r7"))[0]
+    assert r7 == (pytest.approx(-0.775), pytest.approx(-0.65), pytest.approx(-0.525))
+    # The footnote names the summary's quantile method and test.
+    _fig, _artists, footnote = _chg_boxplot_figure(bds, spss, "FPG", "FPG", 0.05)
+    assert "Quantile method: spss." in footnote and "test method spss" in footnote
+    stats = chg_box_stats(bds, spss, "FPG")
+    assert stats["AVISIT"].tolist() == ["DAY 14", "DAY 21", "DAY 84"]
+    assert stats["N"].tolist() == [6, 1, 6]
+
+
+def test_box_plot_refuses_a_summary_of_other_records() -> None:
+    bds = bds_frame()
+    other = summary_of(bds[~((bds["USUBJID"] == "S-1") & (bds["AVISITN"] == 2.0)).to_numpy()])
+    with pytest.raises(ValueError, match=r"summary's CHG rows of FPG \(AVISITN: N 2: 5, "):
+        figure_chg_boxplot(bds, other, "FPG", title="FPG")

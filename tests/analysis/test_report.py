@@ -218,3 +218,48 @@ def test_format_number() -> None:
     assert format_number(12.345, 1) == "12.3"
     assert format_number(pd.NA) == "–"
     assert format_number("x") == "–"
+
+
+## Test 6: the test method is named; the safety section ----
+def test_test_method_named_in_provenance_and_tables() -> None:
+    frame = summary().assign(TEST_METHOD="spss")
+    page = render(summary=frame, study=study(test_method="spss", test_description="SPSS way"))
+    assert "<dt>Signed-rank test</dt><dd>spss — SPSS way</dd>" in page
+    assert f"p-value: {TEST} (test method spss), change from baseline." in page
+
+
+def _safety_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    from trialflow.analysis.safety import ae_summary
+
+    # 16 subjects with 3 infusions each (48); one hypoglycaemia 7 days after the 3rd.
+    adsl = pd.DataFrame({"USUBJID": [f"S{i}" for i in range(16)], "NINFUS": 3.0, "SAFFL": "Y"})
+    adae = pd.DataFrame({"USUBJID": ["S3"], "AEBODSYS": ["Metabolism <disorders>"],
+                         "AEDECOD": ["Hypoglycaemia"], "TRTEMFL": ["Y"], "AESER": ["N"],
+                         "INFNUM": [3.0], "INFDAYS": [7.0]})  # fmt: skip
+    ae, _notes, _ = ae_summary(adae, adsl, within_days=1)
+    by_visit = summary().assign(DATASET="ADLB", PARAMCD="WBC", TEST_METHOD="spss")
+    return ae, by_visit
+
+
+def test_safety_section() -> None:
+    ae, by_visit = _safety_inputs()
+    page = render(ae_summary=ae, safety_by_visit=by_visit, safety_notes=["counted in days"])
+    assert '<a href="#safety">Safety</a>' in page
+    section = page[page.index('<section id="safety">') : page.index('<section id="notes">')]
+    terms = section[section.index('id="ae-terms"') : section.index("</table>")]
+    # One of 48 infusions: 100/48 = 2.0833 -> 2.08 %; one subject of 16 = 6.25 %.
+    assert (
+        '<td>Metabolism &lt;disorders&gt;</td><th scope="row">Hypoglycaemia</th>'
+        '<td class="num">1 (6.25%)</td><td class="num">1</td><td class="num">1/48 (2.08%)</td>'
+    ) in terms
+    infusions = section[section.index('id="ae-infusions"') :]
+    assert "Event within 1 day(s) after the infusion" in infusions
+    assert (
+        '<tr><th scope="row">Hypoglycaemia</th><td class="num">3</td><td class="num">16</td>'
+        '<td class="num">0 (0.00%)</td><td class="num">0</td><td class="num">1 (6.25%)</td>'
+        '<td class="num">1</td></tr>'
+    ) in infusions
+    assert 'id="safety-WBC"' in section and "<li>counted in days</li>" in section
+    # No safety tables, no safety section and no link.
+    plain = render()
+    assert 'id="safety"' not in plain and 'href="#safety"' not in plain

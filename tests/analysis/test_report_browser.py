@@ -80,7 +80,8 @@ def write_report(directory: Path, *, synthetic: bool) -> Path:
     table = summary(records)
     figures = [
         ("FPG: median (Q1, Q3) by visit", figure_median_iqr(table, "FPG", title="FPG")),
-        ("FPG: change from baseline", figure_chg_boxplot(records, "FPG", title="FPG change")),
+        ("FPG: change from baseline",
+         figure_chg_boxplot(records, table, "FPG", title="FPG change")),
     ]
     page = render_report(
         study={

@@ -20,12 +20,14 @@ from scipy import stats as sps
 
 from trialflow.analysis.stats import (
     QUANTILE_METHODS,
+    TEST_METHODS,
     SignedRankResult,
     _r_uniroot,
     describe,
     psignrank,
     qsignrank,
     quantile,
+    signed_rank_distribution,
     wilcoxon_signed_rank,
 )
 
@@ -556,3 +558,241 @@ def test_result_is_frozen() -> None:
     assert isinstance(r, SignedRankResult)
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.p_value = 0.0  # type: ignore[misc]
+
+
+## The study's test methods: spss, asymptotic, exact, exact_pratt --------------------------------
+
+
+def test_test_methods_are_the_five_documented_ones() -> None:
+    assert list(TEST_METHODS) == ["r", "spss", "asymptotic", "exact", "exact_pratt"]
+    for text in TEST_METHODS.values():
+        assert text and "\n" not in text
+    assert "no continuity correction" in TEST_METHODS["spss"]
+    assert "Pratt" in TEST_METHODS["exact_pratt"]
+    with pytest.raises(ValueError, match="unknown signed-rank test method 'sas'"):
+        wilcoxon_signed_rank([1.0, 2.0], method="sas")
+    with pytest.raises(ValueError, match="R's arguments"):
+        wilcoxon_signed_rank([1.0, 2.0], method="spss", correct=False)
+    with pytest.raises(ValueError, match="R's arguments"):
+        wilcoxon_signed_rank([1.0, 2.0], method="exact", exact=True)
+
+
+def test_spss_by_hand_with_ties_and_zeros() -> None:
+    # D10 as worked out above: the zero dropped, n = 9, V = 38.5, E = 22.5, Var = 70.125.
+    # SPSS: z = (V - E) / sd, no continuity correction, p = 2 (1 - Phi(|z|)).
+    z = (38.5 - 22.5) / math.sqrt(9 * 10 * 19 / 24 - (24 + 6 + 24 + 0) / 48)
+    r = wilcoxon_signed_rank(D10, method="spss")
+    assert (r.statistic, r.n, r.n_zero, r.ties, r.exact) == (38.5, 9, 1, True, False)
+    assert r.p_value == pytest.approx(math.erfc(abs(z) / math.sqrt(2)), rel=1e-12)
+    assert r.p_value == pytest.approx(0.05605, abs=5e-5)  # z = 1.91066, tail 0.02802
+    assert r.method == (
+        "Wilcoxon signed rank test, normal approximation without continuity correction"
+    )
+    # The estimate and interval are R's wilcox.test(exact = FALSE, correct = FALSE).
+    r_ = wilcoxon_signed_rank(D10, exact=False, correct=False)
+    assert (r.estimate, r.conf_low, r.conf_high) == (r_.estimate, r_.conf_low, r_.conf_high)
+
+
+def test_spss_and_exact_on_fifteen_falls() -> None:
+    # The issue's FPG day 14: 15 changes, all negative, no ties. V = 0.
+    # Exact (R's default for n < 50): p = 2 / 2^15 = 6.1035e-05.
+    # SPSS: z = (0 - 15*16/4) / sqrt(15*16*31/24) = -60 / sqrt(310) = -3.40777,
+    # p = erfc(3.40777 / sqrt 2) = 0.000655.
+    d = [-0.5 - 0.3 * k for k in range(15)]
+    assert wilcoxon_signed_rank(d).p_value == pytest.approx(2 / 2**15, rel=1e-12)
+    assert wilcoxon_signed_rank(d, method="exact").p_value == pytest.approx(2 / 2**15, rel=1e-12)
+    spss = wilcoxon_signed_rank(d, method="spss")
+    assert spss.p_value == pytest.approx(math.erfc(60 / math.sqrt(310) / math.sqrt(2)), rel=1e-12)
+    assert round(spss.p_value, 5) == 0.00065
+
+
+def test_asymptotic_by_hand_without_ties() -> None:
+    # Depression data: n = 9, V = 40, no ties; the normal approximation with continuity
+    # correction even though n < 50: z = (40 - 22.5 - 0.5) / sqrt(9*10*19/24) = 17 / sqrt(71.25)
+    d = [a - b for a, b in zip(HW_X, HW_Y, strict=True)]
+    r = wilcoxon_signed_rank(d, method="asymptotic")
+    z = 17 / math.sqrt(71.25)
+    assert r.p_value == pytest.approx(math.erfc(z / math.sqrt(2)), rel=1e-12)
+    assert r.p_value == pytest.approx(0.04399, abs=5e-5)
+    assert r.method == "Wilcoxon signed rank test with continuity correction"
+    assert not r.exact
+
+
+def _midranks(values: list[Fraction]) -> list[Fraction]:
+    """Mid-ranks written out: 1 + (number smaller) + (number equal - 1) / 2."""
+    return [
+        1 + sum(w < v for w in values) + Fraction(sum(w == v for w in values) - 1, 2)
+        for v in values
+    ]
+
+
+def _enumerated_p(d: list[float], pratt: bool) -> tuple[Fraction, Fraction]:
+    """(V, two-sided p) by enumerating every sign assignment of the signed ranks."""
+    exact = [Fraction(v).limit_denominator(10**6) for v in d]
+    if pratt:  # rank all |d|, zeros included; zeros then carry no sign
+        ranks = [r for r, v in zip(_midranks([abs(v) for v in exact]), exact, strict=True) if v]
+        nonzero = [v for v in exact if v]
+    else:  # drop zeros, then rank
+        nonzero = [v for v in exact if v]
+        ranks = _midranks([abs(v) for v in nonzero])
+    v_obs = sum(r for r, v in zip(ranks, nonzero, strict=True) if v > 0)
+    sums = [sum(r for r, s in zip(ranks, signs, strict=True) if s) for signs in
+            itertools.product((False, True), repeat=len(ranks))]
+    total = len(sums)
+    p_le = Fraction(sum(s <= v_obs for s in sums), total)
+    p_ge = Fraction(sum(s >= v_obs for s in sums), total)
+    return v_obs, min(Fraction(1), 2 * min(p_le, p_ge))
+
+
+def test_exact_methods_on_ties_and_zeros_by_hand() -> None:
+    # D10 = 0, 1, 1, 2, -2, 3, 3, 3, -1, 4.
+    # exact (Wilcoxon): zero dropped, mid-ranks 2, 2, 4.5, 4.5, 7, 7, 7, 2, 9; V = 38.5.
+    # exact_pratt: zero ranked 1, then |1| -> 3, |2| -> 5.5, |3| -> 8, |4| -> 10;
+    #   V = 3 + 3 + 5.5 + 8 + 8 + 8 + 10 = 45.5 over the nine signed ranks.
+    wil = wilcoxon_signed_rank(D10, method="exact")
+    pratt = wilcoxon_signed_rank(D10, method="exact_pratt")
+    v, p = _enumerated_p(D10, pratt=False)
+    assert (wil.statistic, v) == (38.5, 38.5)
+    assert wil.p_value == pytest.approx(float(p), rel=1e-12)
+    v, p = _enumerated_p(D10, pratt=True)
+    assert (pratt.statistic, v) == (45.5, 45.5)
+    assert pratt.p_value == pytest.approx(float(p), rel=1e-12)
+    assert wil.exact and pratt.exact and (wil.n, wil.n_zero) == (9, 1) == (pratt.n, pratt.n_zero)
+    assert wil.method == (
+        "Wilcoxon signed rank exact test, exact conditional distribution given the tied ranks, "
+        "zero differences dropped"
+    )
+    assert pratt.method.endswith("zero differences ranked then dropped (Pratt)")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_exact_methods_against_enumeration(seed: int) -> None:
+    rng = np.random.default_rng(500 + seed)
+    n = int(rng.integers(6, 13))
+    d = [float(v) for v in np.round(rng.normal(0.3, 1.2, n) * 2) / 2]  # halves: ties, zeros
+    for method, pratt in (("exact", False), ("exact_pratt", True)):
+        r = wilcoxon_signed_rank(d, method=method)
+        if r.n == 0:
+            continue
+        v, p = _enumerated_p(d, pratt=pratt)
+        assert r.statistic == float(v)
+        assert r.p_value == pytest.approx(float(p), rel=1e-12)
+
+
+def test_exact_methods_without_ties_or_zeros_are_r_exact() -> None:
+    # Untied, zero-free data: both exact methods give R's exact test and interval; and the
+    # exact distribution for any n (R with exact = TRUE), here n = 60.
+    d = [a - b for a, b in zip(HW_X, HW_Y, strict=True)]
+    r = wilcoxon_signed_rank(d)
+    for method in ("exact", "exact_pratt"):
+        e = wilcoxon_signed_rank(d, method=method)
+        assert e == r
+    big = [0.5 * k * (-1) ** (k // 3) for k in range(1, 61)]
+    assert wilcoxon_signed_rank(big, method="exact") == wilcoxon_signed_rank(big, exact=True)
+
+
+def test_signed_rank_distribution_by_enumeration() -> None:
+    # Ranks 1..5: R's dsignrank; mid-ranks 1.5, 1.5, 3: the 8 sign assignments by hand.
+    values, probs = signed_rank_distribution([1, 2, 3, 4, 5])
+    counts = _brute_force_v_counts(5)
+    assert values.tolist() == [k / 2 for k in range(31)]
+    assert probs[::2].tolist() == [c / 32 for c in counts]
+    assert not probs[1::2].any()
+    values, probs = signed_rank_distribution([1.5, 1.5, 3])
+    nonzero = {float(v): float(p) for v, p in zip(values, probs, strict=True) if p}
+    assert nonzero == {0.0: 1 / 8, 1.5: 2 / 8, 3.0: 2 / 8, 4.5: 2 / 8, 6.0: 1 / 8}
+    with pytest.raises(ValueError, match="multiples of 1/2"):
+        signed_rank_distribution([1.25, 2])
+
+
+def test_exact_pratt_cross_check_with_scipy_permutation_test() -> None:
+    # Cross-check, not the source: scipy's exact sign-flip permutation test of the same
+    # statistic (ranks of |d| with zeros included, so flipping a zero changes nothing).
+    d = np.array([0.0, 0.5, 0.5, -1.0, 1.5, 1.5, 1.5, -0.5, 2.0, 0.0, 2.5])
+    ranks = sps.rankdata(np.abs(d))
+
+    def v(x: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.sum(np.where(x > 0, ranks, 0.0), axis=axis)
+
+    res = sps.permutation_test((d,), v, permutation_type="samples", n_resamples=np.inf,
+                               alternative="two-sided", vectorized=True)
+    assert wilcoxon_signed_rank(d, method="exact_pratt").p_value == pytest.approx(
+        res.pvalue, rel=1e-9)
+
+
+def _enumerated_interval(d: list[float], conf_level: float) -> tuple[float, float]:
+    """Exact interval by inversion, written out: for one shift inside each gap between
+    consecutive distinct Walsh averages, rank |d - shift| by hand, enumerate the sign
+    assignments and keep the shift when both tails are at least alpha/2; the limits are the
+    Walsh averages bounding the outermost kept gaps."""
+    exact = [Fraction(v).limit_denominator(10**6) for v in d]
+    walsh = sorted({(a + b) / 2 for a, b in itertools.combinations_with_replacement(exact, 2)})
+    half_alpha = (1 - Fraction(conf_level).limit_denominator(10**6)) / 2
+    shifts = [walsh[0] - 1, *((a + b) / 2 for a, b in itertools.pairwise(walsh)), walsh[-1] + 1]
+    kept = []
+    for g, shift in enumerate(shifts):
+        xd = [v - shift for v in exact]
+        ranks = _midranks([abs(v) for v in xd])
+        v_obs = sum(r for r, v in zip(ranks, xd, strict=True) if v > 0)
+        sums = [sum(r for r, s in zip(ranks, signs, strict=True) if s) for signs in
+                itertools.product((False, True), repeat=len(ranks))]
+        lower = Fraction(sum(s <= v_obs for s in sums), len(sums))
+        upper = Fraction(sum(s >= v_obs for s in sums), len(sums))
+        if min(lower, upper) >= half_alpha:
+            kept.append(g)
+    lo, hi = kept[0], kept[-1]
+    return float(walsh[max(lo, 1) - 1]), float(walsh[min(hi, len(walsh) - 1)])
+
+
+def test_enumerated_interval_reproduces_r_exact_intervals() -> None:
+    # The inversion written out above gives R's exact intervals on untied data (the
+    # published values quoted in test_exact_branch_published_r_values).
+    z = [v - 3 for v in [1.2, 2.3, 3.1, 4.4, 2.8, 3.9, 5.1, 2.2, 3.3, 4.0]]
+    assert _enumerated_interval(z, 0.95) == (pytest.approx(-0.7), pytest.approx(1.1))
+    d = [a - b for a, b in zip(HW_X, HW_Y, strict=True)]
+    r = wilcoxon_signed_rank(d)
+    assert _enumerated_interval(d, 0.95) == (pytest.approx(r.conf_low), pytest.approx(r.conf_high))
+
+
+@pytest.mark.parametrize(
+    ("data", "level"),
+    [
+        (D10, 0.95),
+        (D10, 0.80),
+        ([1.0, 1.0, 2.5, -0.5, 3.0, 3.0, 4.0, -1.5, 2.0], 0.95),
+        ([0.5, 0.5, 0.5, 1.0, -1.0, 2.0, 2.0, 0.0, 1.5, 3.0, -0.5], 0.90),
+    ],
+)
+def test_exact_interval_with_ties_by_enumeration(data: list[float], level: float) -> None:
+    low, high = _enumerated_interval(data, level)
+    walsh = sorted((a + b) / 2 for a, b in itertools.combinations_with_replacement(data, 2))
+    for method in ("exact", "exact_pratt"):
+        r = wilcoxon_signed_rank(data, method=method, conf_level=level)
+        assert (r.conf_low, r.conf_high) == (pytest.approx(low), pytest.approx(high))
+        assert r.estimate == statistics.median(walsh)
+        assert r.r_conf_level == level
+
+
+def test_exact_interval_over_the_whole_range_reports_its_level() -> None:
+    # n = 4 with a tie: no shift is rejected at 95% (the smallest tail is 1/16 > 0.025), so
+    # the interval is (min, max) with coverage 1 - 2/2^4 = 0.875, reported as 0.88 (R's rule).
+    r = wilcoxon_signed_rank([1.0, 1.0, -0.5, 3.0], method="exact")
+    assert (r.conf_low, r.conf_high) == (-0.5, 3.0)
+    assert r.achieved_conf_level == 0.875 and r.r_conf_level == pytest.approx(0.88)
+
+
+def test_exact_methods_with_ties_state_their_size_limits() -> None:
+    from trialflow.analysis import stats
+
+    # 201 differences with one tie: the p-value is exact, the interval is not computed
+    # and the method says so; without ties there is no limit (R's exact branch).
+    d = [0.01 * k * (-1) ** (k % 3) for k in range(1, 201)]
+    d.append(d[0])  # one value twice
+    r = wilcoxon_signed_rank(d, method="exact")
+    assert stats.EXACT_TIED_INTERVAL_MAX_N == 200 and len(d) == 201
+    assert r.ties and 0 <= r.p_value <= 1
+    assert math.isnan(r.conf_low) and math.isnan(r.conf_high) and r.achieved_conf_level == 0.0
+    assert r.method.endswith("; interval not computed (more than 200 differences with ties)")
+    walsh = sorted((a + b) / 2 for a, b in itertools.combinations_with_replacement(d, 2))
+    assert r.estimate == pytest.approx(statistics.median(walsh), abs=1e-15)
+    assert not math.isnan(wilcoxon_signed_rank(d[:-1], method="exact").conf_low)

@@ -297,3 +297,42 @@ def test_locate_names_file_and_line_of_a_key_path():
     assert study.locate("analysis.population") == (
         f"{path}:{_line_of(path, '  population: FASFL')}: analysis.population"
     )
+
+
+def test_the_example_names_its_test_method_and_safety_section():
+    analysis = load_study(EXAMPLE).spec.analysis
+    assert analysis.test == "spss"
+    assert analysis.safety.within_days == 1 and analysis.safety.population == "SAFFL"
+    assert [(p.dataset, p.paramcd) for p in analysis.safety.parameters] == [
+        ("ADLB", ["WBC", "ALT", "CREAT"]),
+        ("ADVS", ["SYSBP", "DIABP", "PULSE", "TEMP", "WEIGHT"]),
+    ]
+
+
+def test_an_unknown_test_method_names_its_line(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "  test: spss", "  test: sas")
+    line = _line_of(path, "  test: sas")
+    with pytest.raises(SpecError) as err:
+        load_study(study_dir)
+    message = str(err.value)
+    assert message.startswith(f"{path}:{line}: analysis.test: ")
+    assert "'r'" in message and "'exact_pratt'" in message
+
+
+def test_safety_parameters_must_be_defined(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "paramcd: [WBC, ALT, CREAT]", "paramcd: [WBC, AST, CREAT]")
+    with pytest.raises(SpecError, match=r"analysis: ADLB has no parameter AST in adam\.datasets"):
+        load_study(study_dir)
+
+
+def test_safety_needs_adae_and_an_interval(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "    within_days: 1\n", "")
+    with pytest.raises(SpecError, match=r"analysis\.safety\.within_days: .*required"):
+        load_study(study_dir)
+    shutil.copy(EXAMPLE / "study.yaml", path)
+    _replace(path, "  adae: {emergent_days: 30}\n", "")
+    with pytest.raises(SpecError, match=r"analysis\.safety needs adam\.adae"):
+        load_study(study_dir)

@@ -1,7 +1,8 @@
 """The analysis stage: summaries, Table 1, figures and the HTML report from ADaM datasets.
 
 Everything here is computed in memory; :mod:`trialflow.pipeline` writes the files
-(DIR/analysis/cfb_summary.csv, table1.csv, figures/*.png, report.html).
+(DIR/analysis/cfb_summary.csv, table1.csv, figures/*.png, report.html, and with
+``analysis.safety`` ae_summary.csv and safety_by_visit.csv).
 
 Example:
     >>> result = build_analysis(study.spec, adam.datasets, context, validation)  # doctest: +SKIP
@@ -21,7 +22,8 @@ from trialflow.adam.metadata import ADAMIG_VERSION
 from trialflow.adam.windows import analysis_visits, describe_analysis_visits
 from trialflow.analysis.figures import figure_chg_boxplot, figure_median_iqr
 from trialflow.analysis.report import render_report
-from trialflow.analysis.stats import QUANTILE_METHODS
+from trialflow.analysis.safety import ae_summary, safety_by_visit
+from trialflow.analysis.stats import QUANTILE_METHODS, TEST_METHODS
 from trialflow.analysis.summary import cfb_summary, table1
 from trialflow.errors import DerivationError, Finding
 from trialflow.mapping.spec import StudySpec
@@ -29,7 +31,10 @@ from trialflow.mapping.spec import StudySpec
 
 @dataclass
 class AnalysisResult:
-    """What the analysis stage made: tables, PNG figures by file name, the report page."""
+    """What the analysis stage made: tables, PNG figures by file name, the report page.
+
+    ``ae_summary`` and ``safety_by_visit`` are None when study.yaml has no analysis.safety.
+    """
 
     summary: pd.DataFrame
     table1: pd.DataFrame
@@ -37,6 +42,19 @@ class AnalysisResult:
     captions: dict[str, str] = field(default_factory=dict)
     html: str = ""
     findings: list[Finding] = field(default_factory=list)
+    ae_summary: pd.DataFrame | None = None
+    safety_by_visit: pd.DataFrame | None = None
+
+
+def _no_data(paramcd: str, dataset: str, population: str, what: str) -> Finding:
+    return Finding(
+        "analysis-no-data",
+        "warning",
+        f"{paramcd} has no analysis records in the {population} population; no {what}",
+        dataset=dataset,
+        variable="PARAMCD",
+        value=paramcd,
+    )
 
 
 def build_analysis(
@@ -48,7 +66,8 @@ def build_analysis(
     *,
     locate: Callable[[str], str] | None = None,
 ) -> AnalysisResult:
-    """Summaries per endpoint, Table 1, two figures per endpoint parameter and the report.
+    """Summaries per endpoint, Table 1, two figures per endpoint parameter, the safety
+    tables (with ``analysis.safety``) and the report.
 
     ``context`` is the run's provenance (studyid, title, synthetic, raw_export, versions);
     ``validation`` the summary the report shows (errors, warnings, notices, by_dataset, top),
@@ -88,21 +107,15 @@ def build_analysis(
             quantile_method=analysis.quantile_method,
             population=analysis.population,
             conf_level=analysis.conf_level,
+            test_method=analysis.test,
         )
         parts.append(summary)
+        in_population = bds[bds[analysis.population].eq("Y").fillna(False).to_numpy()]
         for paramcd in endpoint.paramcd:
             rows = summary[summary["PARAMCD"] == paramcd]
             if rows.empty:
                 findings.append(
-                    Finding(
-                        "analysis-no-data",
-                        "warning",
-                        f"{paramcd} has no analysis records in the {analysis.population} "
-                        "population; no summary or figure",
-                        dataset=endpoint.dataset,
-                        variable="PARAMCD",
-                        value=paramcd,
-                    )
+                    _no_data(paramcd, endpoint.dataset, analysis.population, "summary or figure")
                 )
                 continue
             label = str(rows["PARAM"].iloc[0] or paramcd)
@@ -116,12 +129,40 @@ def build_analysis(
             )
             if rows["VAR"].eq("CHG").any():
                 figures[f"{name}_chg_box.png"] = figure_chg_boxplot(
-                    bds[bds[analysis.population].eq("Y").fillna(False).to_numpy()],
+                    in_population,
+                    summary,
                     paramcd,
                     title=f"{label}: change from baseline",
+                    alpha=analysis.alpha,
                 )
-                captions[f"{name}_chg_box.png"] = f"{label}: change from baseline by visit"
+                captions[f"{name}_chg_box.png"] = (
+                    f"{label}: change from baseline by visit (boxes: the table's Q1, median "
+                    f"and Q3); * p < {analysis.alpha:g}, ** p < 0.01"
+                )
     summary = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    ae = by_visit = None
+    safety_notes: list[str] = []
+    if analysis.safety is not None:
+        safety = analysis.safety
+        adae = datasets.get("ADAE")
+        if adae is None:
+            raise DerivationError("analysis.safety: ADAE was not derived (no AE domain?)")
+        ae, safety_notes, ae_findings = ae_summary(
+            adae, datasets["ADSL"], within_days=safety.within_days, population=safety.population
+        )
+        findings += ae_findings
+        by_visit = safety_by_visit(
+            datasets,
+            [(p.dataset, p.paramcd) for p in safety.parameters],
+            quantile_method=analysis.quantile_method,
+            test_method=analysis.test,
+            population=safety.population,
+            conf_level=analysis.conf_level,
+        )
+        for p in safety.parameters:
+            for paramcd in p.paramcd:
+                if not by_visit["PARAMCD"].eq(paramcd).any():
+                    findings.append(_no_data(paramcd, p.dataset, safety.population, "summary"))
     baseline = table1(
         datasets["ADSL"],
         datasets,
@@ -136,6 +177,8 @@ def build_analysis(
         "adamig": ADAMIG_VERSION,
         "quantile_method": analysis.quantile_method,
         "quantile_description": QUANTILE_METHODS[analysis.quantile_method],
+        "test_method": analysis.test,
+        "test_description": TEST_METHODS[analysis.test],
     }
     html = render_report(
         study=study,
@@ -144,8 +187,11 @@ def build_analysis(
         table1=baseline,
         figures=[(captions[n], figures[n]) for n in figures],
         notes=[describe_analysis_visits(analysis_visits(spec)), *notes],
+        ae_summary=ae,
+        safety_by_visit=by_visit,
+        safety_notes=safety_notes,
     )
-    return AnalysisResult(summary, baseline, figures, captions, html, findings)
+    return AnalysisResult(summary, baseline, figures, captions, html, findings, ae, by_visit)
 
 
 def _with_findings(validation: Mapping[str, Any], findings: Sequence[Finding]) -> dict:

@@ -8,7 +8,12 @@ always gives the same bytes on a given matplotlib and FreeType.
 * :func:`figure_median_iqr`: median of AVAL with Q1-Q3 error bars by analysis visit, with
   the visits whose change from baseline is significant marked ``*`` / ``**``
   (:func:`significance_marks`).
-* :func:`figure_chg_boxplot`: box plots of CHG by post-baseline visit.
+* :func:`figure_chg_boxplot`: box plots of CHG by post-baseline visit. The boxes' quartiles
+  and medians are the CHG rows of the summary (:func:`chg_box_stats`), so the figure and
+  cfb_summary.csv show the same numbers by the study's quantile method.
+
+Every footnote names the quantile method and the signed-rank test (QUANTILE_METHOD,
+TEST_METHOD and TEST of the summary).
 
 Example:
     >>> summary = pd.DataFrame({
@@ -17,7 +22,7 @@ Example:
     ...     "N": [8, 8, 8], "MEDIAN": [9.1, 7.8, -1.2], "Q1": [8.4, 7.1, -1.9],
     ...     "Q3": [9.9, 8.6, -0.4], "P_VALUE": [None, None, 0.008],
     ...     "TEST": [None, None, "Wilcoxon signed rank exact test"],
-    ...     "QUANTILE_METHOD": ["sas5"] * 3})
+    ...     "QUANTILE_METHOD": ["sas5"] * 3, "TEST_METHOD": ["r"] * 3})
     >>> significance_marks(summary, "FPG", 0.05)
     {2.0: '**'}
     >>> figure_median_iqr(summary, "FPG", title="FPG")[:8] == PNG_SIGNATURE
@@ -37,8 +42,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-
-from trialflow.analysis.stats import quantile
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 """The first eight bytes of every PNG file."""
@@ -272,17 +275,27 @@ def figure_median_iqr(
         ax.set_ylabel(_param_label(summary, paramcd))
         ax.set_title(title)
 
-        of_param = summary[(summary["PARAMCD"] == paramcd).to_numpy()]
-        tests = _distinct(of_param["TEST"]) if "TEST" in of_param.columns else []
-        methods = (
-            _distinct(of_param["QUANTILE_METHOD"]) if "QUANTILE_METHOD" in of_param.columns else []
-        )
         footnote = (
             f"Points: median; bars: Q1 to Q3. * p < {alpha:g}, ** p < 0.01: change from baseline "
-            f"({'; '.join(tests) if tests else 'test not given'}).\n"
-            f"Quantile method: {', '.join(methods) if methods else 'not given'}."
+            f"({_methods_note(summary, paramcd)}."
         )
         return _png(fig, footnote)
+
+
+def _column_texts(frame: pd.DataFrame, column: str) -> list[str]:
+    return _distinct(frame[column]) if column in frame.columns else []
+
+
+def _methods_note(summary: pd.DataFrame, paramcd: str) -> str:
+    """The test (TEST, TEST_METHOD) and quantile method (QUANTILE_METHOD) of a parameter."""
+    of_param = summary[(summary["PARAMCD"] == paramcd).to_numpy()]
+    tests = _column_texts(of_param, "TEST")
+    test_methods = _column_texts(of_param, "TEST_METHOD")
+    quantiles = _column_texts(of_param, "QUANTILE_METHOD")
+    test = "; ".join(tests) if tests else "test not given"
+    if test_methods:
+        test += f"; test method {', '.join(test_methods)}"
+    return f"{test}).\nQuantile method: {', '.join(quantiles) if quantiles else 'not given'}"
 
 
 def _param_label(frame: pd.DataFrame, paramcd: str) -> str:
@@ -293,26 +306,15 @@ def _param_label(frame: pd.DataFrame, paramcd: str) -> str:
     return paramcd
 
 
-def figure_chg_boxplot(
-    bds: pd.DataFrame, paramcd: str, *, title: str, quantile_method: str = "r7"
-) -> bytes:
-    """Box plots of CHG by post-baseline analysis visit, as PNG bytes.
+def _chg_rows(summary: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+    rows = summary[
+        (summary["PARAMCD"] == paramcd).to_numpy() & (summary["VAR"] == "CHG").to_numpy()
+    ]
+    rows = rows.assign(_X=_numeric(rows["AVISITN"]))
+    return rows[(rows["_X"] > 0).fillna(False).to_numpy()].sort_values("_X", kind="stable")
 
-    Records: ``paramcd`` with ANL01FL = "Y", CHG not missing and AVISITN > 0, one box per
-    AVISITN in order, labelled with AVISIT and n; the subjects' values are drawn over the
-    boxes, with a dashed line at no change. The box's quartiles and median use
-    ``quantile_method`` (the one the summary tables use, so box and table agree); whiskers
-    reach the furthest value within 1.5 IQR.
 
-    Raises ValueError when there are no such records.
-
-    Example:
-        >>> bds = pd.DataFrame({"PARAMCD": ["A"] * 3, "AVISITN": [0.0, 1.0, 1.0],
-        ...                     "AVISIT": ["BASELINE", "WEEK 1", "WEEK 1"],
-        ...                     "CHG": [None, -1.0, 0.5], "ANL01FL": ["Y"] * 3})
-        >>> figure_chg_boxplot(bds, "A", title="A")[:8] == PNG_SIGNATURE
-        True
-    """
+def _chg_records(bds: pd.DataFrame, paramcd: str) -> pd.DataFrame:
     _require(bds, _BDS_NEEDED, "figure_chg_boxplot")
     of_param = bds[(bds["PARAMCD"] == paramcd).fillna(False).to_numpy()]
     if of_param.empty:
@@ -332,19 +334,92 @@ def figure_chg_boxplot(
             f"figure_chg_boxplot: PARAMCD {paramcd!r} has no post-baseline analysis records "
             "(ANL01FL = 'Y', AVISITN > 0) with a CHG"
         )
-    groups = [(float(x), g) for x, g in records.groupby("_X", sort=True)]
-    values = [np.sort(g["_CHG"].to_numpy()) for _, g in groups]
-    labels = [f"{_visit_label(_first_text(g['AVISIT']), x)}\nn = {len(g)}" for x, g in groups]
-    positions = np.arange(1, len(groups) + 1, dtype=float)
+    return records
+
+
+def chg_box_stats(bds: pd.DataFrame, summary: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+    """The boxes :func:`figure_chg_boxplot` draws: one row per post-baseline visit.
+
+    Q1, MEDIAN and Q3 are the summary's CHG row of the visit (cfb_summary, by the study's
+    quantile method); N must equal the number of records with a CHG (ANL01FL = "Y",
+    AVISITN > 0) of ``bds`` at that visit, or the two don't describe the same data and a
+    ValueError says so. WHISLO and WHISHI reach the furthest change within 1.5 IQR of the box.
+
+    Example:
+        >>> bds = pd.DataFrame({"PARAMCD": ["A"] * 3, "AVISITN": [1.0] * 3,
+        ...                     "AVISIT": ["WEEK 1"] * 3, "CHG": [-6.0, -1.0, 0.5],
+        ...                     "ANL01FL": ["Y"] * 3})
+        >>> s = pd.DataFrame({"PARAMCD": ["A"], "AVISITN": [1.0], "AVISIT": ["WEEK 1"],
+        ...                   "VAR": ["CHG"], "N": [3], "MEDIAN": [-1.0], "Q1": [-6.0],
+        ...                   "Q3": [0.5]})
+        >>> box = chg_box_stats(bds, s, "A")
+        >>> box[["N", "Q1", "MEDIAN", "Q3", "WHISLO", "WHISHI"]].values.tolist()
+        [[3.0, -6.0, -1.0, 0.5, -6.0, 0.5]]
+    """
+    _require(summary, _SUMMARY_NEEDED, "figure_chg_boxplot")
+    records = _chg_records(bds, paramcd)
+    rows = _chg_rows(summary, paramcd)
+    counts = records.groupby("_X", sort=True).size()
+    summary_n = pd.Series(_numeric(rows["N"]).to_numpy(), index=rows["_X"].to_numpy())
+    if not counts.index.equals(pd.Index(summary_n.index)) or not np.array_equal(
+        counts.to_numpy(dtype=float), summary_n.to_numpy()
+    ):
+        mine = ", ".join(f"{x:g}: {n}" for x, n in counts.items())
+        theirs = ", ".join(f"{x:g}: {n:g}" for x, n in summary_n.items()) or "none"
+        raise ValueError(
+            f"figure_chg_boxplot: the summary's CHG rows of {paramcd} (AVISITN: N {theirs}) "
+            f"don't describe the records drawn (AVISITN: N {mine})"
+        )
+    q1 = _numeric(rows["Q1"]).to_numpy()
+    q3 = _numeric(rows["Q3"]).to_numpy()
+    # Whiskers per visit: a handful of visits, not records.
+    low, high = [], []
+    for (_, group), a, b in zip(records.groupby("_X", sort=True), q1, q3, strict=True):
+        values = group["_CHG"].to_numpy()
+        iqr = b - a
+        inside = values[(values >= a - 1.5 * iqr) & (values <= b + 1.5 * iqr)]
+        low.append(min(float(inside.min()), a) if len(inside) else a)
+        high.append(max(float(inside.max()), b) if len(inside) else b)
+    labels = [_visit_label(a, x) for a, x in zip(rows["AVISIT"], rows["_X"], strict=True)]
+    return pd.DataFrame(
+        {
+            "AVISITN": rows["_X"].to_numpy(),
+            "AVISIT": labels,
+            "N": _numeric(rows["N"]).to_numpy(),
+            "Q1": q1,
+            "MEDIAN": _numeric(rows["MEDIAN"]).to_numpy(),
+            "Q3": q3,
+            "WHISLO": low,
+            "WHISHI": high,
+        }
+    )
+
+
+def _chg_boxplot_figure(
+    bds: pd.DataFrame, summary: pd.DataFrame, paramcd: str, title: str, alpha: float
+) -> tuple[Figure, dict, str]:
+    """The box plot figure, the artists ``Axes.bxp`` drew and the footnote (not yet drawn)."""
+    boxes = chg_box_stats(bds, summary, paramcd)
+    records = _chg_records(bds, paramcd)
+    values = [np.sort(g["_CHG"].to_numpy()) for _, g in records.groupby("_X", sort=True)]
+    labels = [f"{a}\nn = {int(n)}" for a, n in zip(boxes["AVISIT"], boxes["N"], strict=True)]
+    positions = np.arange(1, len(boxes) + 1, dtype=float)
+    marks = significance_marks(summary, paramcd, alpha)
     rng = np.random.default_rng(20220101)
+    stats = [
+        {"med": med, "q1": q1, "q3": q3, "whislo": lo, "whishi": hi}
+        for med, q1, q3, lo, hi in zip(
+            boxes["MEDIAN"], boxes["Q1"], boxes["Q3"], boxes["WHISLO"], boxes["WHISHI"],
+            strict=True,
+        )
+    ]
 
     with matplotlib.style.context("default"), matplotlib.rc_context(_STYLE):
         fig, _canvas = _new_figure()
         ax = fig.add_subplot()
         ax.axhline(0.0, color=_MUTED, linewidth=1.0, linestyle="--", zorder=1)
-        # matplotlib's own boxplot has type 7 quartiles only: draw precomputed boxes instead.
-        stats = [_box_stats(v, quantile_method) for v in values]
-        ax.bxp(
+        # matplotlib's own boxplot has type 7 quartiles only: the boxes are the summary's.
+        artists = ax.bxp(
             stats,
             positions=positions,
             widths=0.5,
@@ -356,33 +431,59 @@ def figure_chg_boxplot(
             capprops={"color": _ACCENT, "linewidth": 1.2},
             zorder=2,
         )
-        for position, chg in zip(positions, values, strict=True):
+        top = max(float(np.max(boxes["WHISHI"])), max(float(v.max()) for v in values))
+        bottom = min(float(np.min(boxes["WHISLO"])), min(float(v.min()) for v in values))
+        span = top - bottom if top > bottom else max(abs(top), 1.0)
+        for position, chg, avisitn in zip(positions, values, boxes["AVISITN"], strict=True):
             jitter = rng.uniform(-0.12, 0.12, size=len(chg))
             ax.scatter(position + jitter, chg, s=14, color=_INK, alpha=0.55, linewidths=0, zorder=3)
+            mark = marks.get(float(avisitn))
+            if mark:
+                ax.text(position, top + 0.04 * span, mark, ha="center", va="bottom",
+                        fontsize=13, fontweight="bold", color=_INK)  # fmt: skip
+        if marks:
+            ax.set_ylim(bottom - 0.08 * span, top + 0.2 * span)
         ax.set_xticks(positions, labels)
         ax.tick_params(axis="x", length=0, pad=6)
-        ax.set_xlim(0.4, len(groups) + 0.6)
+        ax.set_xlim(0.4, len(boxes) + 0.6)
         ax.set_xlabel("Analysis visit")
         ax.set_ylabel("Change from baseline")
         ax.set_title(title)
-        footnote = (
-            f"Boxes: Q1 to Q3 with the median (quantile method {quantile_method}); "
-            "whiskers: furthest value within 1.5 IQR; points: subjects' changes from baseline; "
-            "dashed line: no change. Analysis records (ANL01FL = Y) after baseline."
-        )
+    footnote = (
+        "Boxes: Q1 to Q3 with the median, as in the summary table; whiskers: furthest value "
+        "within 1.5 IQR; points: subjects' changes from baseline; dashed line: no change. "
+        f"Analysis records (ANL01FL = Y) after baseline. * p < {alpha:g}, ** p < 0.01: change "
+        f"from baseline ({_methods_note(summary, paramcd)}."
+    )
+    return fig, artists, footnote
+
+
+def figure_chg_boxplot(
+    bds: pd.DataFrame, summary: pd.DataFrame, paramcd: str, *, title: str, alpha: float = 0.05
+) -> bytes:
+    """Box plots of CHG by post-baseline analysis visit, as PNG bytes.
+
+    Records: ``paramcd`` with ANL01FL = "Y", CHG not missing and AVISITN > 0, one box per
+    AVISITN in order, labelled with AVISIT and n; the subjects' values are drawn over the
+    boxes, with a dashed line at no change. The boxes' quartiles and medians are the CHG rows
+    of ``summary`` (cfb_summary, by the study's quantile method; see :func:`chg_box_stats`),
+    so box and table agree; whiskers reach the furthest value within 1.5 IQR. Visits whose
+    change is significant are marked as in :func:`figure_median_iqr`; the footnote names the
+    test and the quantile method.
+
+    Raises ValueError when there are no such records, or when ``summary`` doesn't describe
+    them (its N differs).
+
+    Example:
+        >>> bds = pd.DataFrame({"PARAMCD": ["A"] * 3, "AVISITN": [0.0, 1.0, 1.0],
+        ...                     "AVISIT": ["BASELINE", "WEEK 1", "WEEK 1"],
+        ...                     "CHG": [None, -1.0, 0.5], "ANL01FL": ["Y"] * 3})
+        >>> s = pd.DataFrame({"PARAMCD": ["A"], "AVISITN": [1.0], "AVISIT": ["WEEK 1"],
+        ...                   "VAR": ["CHG"], "N": [2], "MEDIAN": [-0.25], "Q1": [-1.0],
+        ...                   "Q3": [0.5], "QUANTILE_METHOD": ["spss"]})
+        >>> figure_chg_boxplot(bds, s, "A", title="A")[:8] == PNG_SIGNATURE
+        True
+    """
+    fig, _artists, footnote = _chg_boxplot_figure(bds, summary, paramcd, title, alpha)
+    with matplotlib.style.context("default"), matplotlib.rc_context(_STYLE):
         return _png(fig, footnote)
-
-
-def _box_stats(values: np.ndarray, method: str) -> dict[str, float]:
-    """One box for ``Axes.bxp``: quartiles by ``method``, Tukey whiskers (1.5 IQR)."""
-    q1, med, q3 = (quantile(values, p, method) for p in (0.25, 0.5, 0.75))
-    iqr = q3 - q1
-    inside = values[(values >= q1 - 1.5 * iqr) & (values <= q3 + 1.5 * iqr)]
-    low = float(inside.min()) if len(inside) else q1
-    high = float(inside.max()) if len(inside) else q3
-    return {"med": med, "q1": q1, "q3": q3, "whislo": min(low, q1), "whishi": max(high, q3)}
-
-
-def _first_text(values: pd.Series) -> str:
-    texts = _distinct(values)
-    return texts[0] if texts else ""

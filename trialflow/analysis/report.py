@@ -8,8 +8,9 @@ tables there are (``data-images="loaded/total"`` and ``data-tables`` on ``<body>
 headless browser check reads back.
 
 Sections: the study header (with a banner when the data are synthetic), provenance, the
-validation summary, the change-from-baseline tables per parameter, Table 1, the figures and
-the notes. Every value from the inputs is HTML-escaped.
+validation summary, the change-from-baseline tables per parameter, Table 1, the figures, the
+safety results when given (adverse events by term, adverse events per infusion, safety
+parameters by visit) and the notes. Every value from the inputs is HTML-escaped.
 
 Example:
     >>> page = render_report(study={"studyid": "S1", "title": "Demo", "synthetic": True},
@@ -221,7 +222,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def _header(study: Mapping[str, Any]) -> str:
+def _header(study: Mapping[str, Any], safety: bool = False) -> str:
     studyid = _esc(study.get("studyid"))
     title = _esc(study.get("title")) or studyid or "Analysis report"
     parts = []
@@ -237,6 +238,7 @@ def _header(study: Mapping[str, Any]) -> str:
         ("cfb", "Change from baseline"),
         ("table1", "Table 1"),
         ("figures", "Figures"),
+        *([("safety", "Safety")] if safety else []),
         ("notes", "Notes"),
     ]
     toc = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in links)
@@ -246,6 +248,12 @@ def _header(study: Mapping[str, Any]) -> str:
         f'<nav class="toc" aria-label="Sections">{toc}</nav></header>'
     )
     return "".join(parts)
+
+
+def _method_fact(study: Mapping[str, Any], name: str, description: str) -> str:
+    method = _esc(study.get(name))
+    text = _esc(study.get(description))
+    return f"{method} — {text}" if method and text else method or text
 
 
 def _provenance(study: Mapping[str, Any]) -> str:
@@ -262,6 +270,7 @@ def _provenance(study: Mapping[str, Any]) -> str:
         ("ADaMIG", _esc(study.get("adamig"))),
         ("Controlled terminology", _esc(study.get("ct"))),
         ("Quantile method", quantiles),
+        ("Signed-rank test", _method_fact(study, "test_method", "test_description")),
     ]
     rows = "".join(f"<dt>{name}</dt><dd>{value or _NOT_RECORDED}</dd>" for name, value in facts)
     return f'<section id="provenance"><h2>Provenance</h2><dl class="facts">{rows}</dl></section>'
@@ -323,7 +332,7 @@ def _stats_cells(row: pd.Series | None) -> str:
     return f'<td class="num">{n_text}</td><td class="num">{median}</td><td class="num">{mean}</td>'
 
 
-def _cfb_table(rows: pd.DataFrame, paramcd: str) -> str:
+def _cfb_table(rows: pd.DataFrame, paramcd: str, prefix: str = "cfb") -> str:
     labels = [_text(v) for v in rows.get("PARAM", pd.Series(dtype="str")) if _text(v)]
     heading = f"{_esc(labels[0])} ({_esc(paramcd)})" if labels else _esc(paramcd)
     tests = []
@@ -361,12 +370,19 @@ def _cfb_table(rows: pd.DataFrame, paramcd: str) -> str:
         '<th class="num" scope="col">Mean (SD)</th>'
     )
     test_head = '<th class="left" scope="col" rowspan="2">Test</th>' if per_row_test else ""
+    test_methods = []
+    if "TEST_METHOD" in rows.columns:
+        test_methods = sorted({_text(v) for v in rows["TEST_METHOD"] if _text(v)})
+    named = f" (test method {_esc(', '.join(test_methods))})" if test_methods else ""
     note = ""
     if tests and not per_row_test:
-        note = f'<p class="table-note">p-value: {_esc(tests[0])}, change from baseline.</p>'
+        note = (
+            f'<p class="table-note">p-value: {_esc(tests[0])}{named}, change from baseline.</p>'
+        )
     elif per_row_test:
         note = (
-            '<p class="table-note">p-value: the test named in each row, change from baseline.</p>'
+            '<p class="table-note">p-value: the test named in each row'
+            f"{named}, change from baseline.</p>"
         )
     methods = []
     if "QUANTILE_METHOD" in rows.columns:
@@ -377,7 +393,7 @@ def _cfb_table(rows: pd.DataFrame, paramcd: str) -> str:
             "SD with n − 1.</p>"
         )
     return (
-        f'<div class="table-wrap"><table class="cfb" id="cfb-{_esc(paramcd)}">'
+        f'<div class="table-wrap"><table class="cfb" id="{prefix}-{_esc(paramcd)}">'
         f"<caption>{heading}</caption><thead>"
         '<tr class="group"><th class="left" scope="col" rowspan="2">Visit</th>'
         '<th scope="colgroup" colspan="3">Value (AVAL)</th>'
@@ -388,11 +404,7 @@ def _cfb_table(rows: pd.DataFrame, paramcd: str) -> str:
     )
 
 
-def _cfb(summary: pd.DataFrame) -> str:
-    parts = ['<section id="cfb"><h2>Change from baseline</h2>']
-    if summary.empty:
-        parts.append('<p class="empty">No change-from-baseline summaries.</p></section>')
-        return "".join(parts)
+def _cfb_tables(summary: pd.DataFrame, prefix: str = "cfb") -> list[str]:
     missing = [c for c in _SUMMARY_COLUMNS if c not in summary.columns]
     if missing:
         raise ValueError(f"render_report: summary column(s) missing: {', '.join(missing)}")
@@ -400,8 +412,114 @@ def _cfb(summary: pd.DataFrame) -> str:
     for value in summary["PARAMCD"]:
         if _text(value) and _text(value) not in order:
             order.append(_text(value))
-    for paramcd in order:
-        parts.append(_cfb_table(summary[(summary["PARAMCD"] == paramcd).to_numpy()], paramcd))
+    return [
+        _cfb_table(summary[(summary["PARAMCD"] == paramcd).to_numpy()], paramcd, prefix)
+        for paramcd in order
+    ]
+
+
+def _cfb(summary: pd.DataFrame) -> str:
+    parts = ['<section id="cfb"><h2>Change from baseline</h2>']
+    if summary.empty:
+        parts.append('<p class="empty">No change-from-baseline summaries.</p></section>')
+        return "".join(parts)
+    parts += _cfb_tables(summary)
+    parts.append("</section>")
+    return "".join(parts)
+
+
+_AE_COLUMNS = ("AEBODSYS", "AEDECOD", "INFUSION", "N_SUBJECTS", "SUBJECTS", "EVENTS",
+               "N_INFUSIONS", "INFUSIONS_WITH_AE", "EVENTS_WITHIN", "INFUSIONS_WITH_AE_WITHIN",
+               "WITHIN_DAYS")  # fmt: skip
+
+
+def _counts_of(frame: pd.DataFrame, column: str) -> pd.Series:
+    return pd.to_numeric(frame[column], errors="coerce").fillna(0).astype("int64")
+
+
+def _n_pct(count: pd.Series, total: pd.Series, of: bool = False) -> pd.Series:
+    """``n (p%)`` (``n/N (p%)`` with ``of``), the percentage with two decimals."""
+    pct = (100.0 * count / total.where(total > 0)).map(format_number)
+    head = count.astype("str") + ("/" + total.astype("str") if of else "")
+    return head + " (" + pct + "%)"
+
+
+def _ae_tables(ae: pd.DataFrame) -> list[str]:
+    missing = [c for c in _AE_COLUMNS if c not in ae.columns]
+    if missing:
+        raise ValueError(f"render_report: ae_summary column(s) missing: {', '.join(missing)}")
+    days = sorted({_count(v) for v in ae["WITHIN_DAYS"] if not _missing(v)})
+    within = f"within {days[0]} day(s)" if len(days) == 1 else "within the interval"
+    text = {c: ae[c].astype(object).map(_esc) for c in ("AEBODSYS", "AEDECOD", "INFUSION")}
+    n = {c: _counts_of(ae, c) for c in _AE_COLUMNS[3:]}
+    is_all = ae["INFUSION"].astype("str").eq("ALL").to_numpy()
+    terms = (
+        "<tr><td>" + text["AEBODSYS"] + '</td><th scope="row">' + text["AEDECOD"]
+        + '</th><td class="num">' + _n_pct(n["SUBJECTS"], n["N_SUBJECTS"])
+        + '</td><td class="num">' + n["EVENTS"].astype("str")
+        + '</td><td class="num">' + _n_pct(n["INFUSIONS_WITH_AE"], n["N_INFUSIONS"], of=True)
+        + "</td></tr>"
+    )[is_all].tolist()  # fmt: skip
+    subjects = int(n["N_SUBJECTS"][is_all].max()) if is_all.any() else 0
+    first = (
+        '<h3 id="ae">Treatment-emergent adverse events</h3>'
+        '<div class="table-wrap"><table class="ae" id="ae-terms"><thead><tr>'
+        '<th scope="col">System organ class</th><th scope="col">Preferred term</th>'
+        f'<th class="num" scope="col">Subjects, n (%) of {subjects}</th>'
+        '<th class="num" scope="col">Events</th>'
+        '<th class="num" scope="col">Infusions followed, n/N (%)</th></tr></thead>'
+        f"<tbody>{''.join(terms)}</tbody></table></div>"
+        '<p class="table-note">Subjects with at least one event, and events; infusions '
+        "followed by at least one event before the next infusion, of all infusions given.</p>"
+    )
+    label = text["INFUSION"].where(~is_all, "All")
+    rows = (
+        '<tr><th scope="row">' + text["AEDECOD"] + '</th><td class="num">' + label
+        + '</td><td class="num">' + n["N_INFUSIONS"].astype("str")
+        + '</td><td class="num">' + _n_pct(n["INFUSIONS_WITH_AE_WITHIN"], n["N_INFUSIONS"])
+        + '</td><td class="num">' + n["EVENTS_WITHIN"].astype("str")
+        + '</td><td class="num">' + _n_pct(n["INFUSIONS_WITH_AE"], n["N_INFUSIONS"])
+        + '</td><td class="num">' + n["EVENTS"].astype("str") + "</td></tr>"
+    ).tolist()  # fmt: skip
+    second = (
+        '<h3 id="ae-infusion">Adverse events per infusion</h3>'
+        '<div class="table-wrap"><table class="ae" id="ae-infusions"><thead>'
+        '<tr class="group"><th class="left" scope="col" rowspan="2">Preferred term</th>'
+        '<th class="num" scope="col" rowspan="2">Infusion</th>'
+        '<th class="num" scope="col" rowspan="2">Infusions given</th>'
+        f'<th scope="colgroup" colspan="2">Event {_esc(within)} after the infusion</th>'
+        '<th scope="colgroup" colspan="2">Event before the next infusion</th></tr>'
+        '<tr><th class="num" scope="col">Infusions, n (%)</th>'
+        '<th class="num" scope="col">Events</th>'
+        '<th class="num" scope="col">Infusions, n (%)</th>'
+        '<th class="num" scope="col">Events</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        '<p class="table-note">Infusion k: the subject\'s k-th infusion given; an event '
+        "belongs to the last infusion on or before its start date. Percentages of the "
+        "infusions given.</p>"
+    )
+    return [first, second]
+
+
+def _safety(
+    ae: pd.DataFrame | None, by_visit: pd.DataFrame | None, notes: Sequence[str]
+) -> str:
+    if ae is None and by_visit is None:
+        return ""
+    parts = ['<section id="safety"><h2>Safety</h2>']
+    if ae is not None:
+        parts += _ae_tables(ae)
+    if by_visit is not None:
+        parts.append(
+            '<h3 id="safety-visits">Safety laboratory values and vital signs by visit</h3>'
+        )
+        if by_visit.empty:
+            parts.append('<p class="empty">No safety parameters.</p>')
+        else:
+            parts += _cfb_tables(by_visit, "safety")
+    items = "".join(f"<li>{_esc(note)}</li>" for note in notes if _text(note))
+    if items:
+        parts.append(f'<ul class="findings">{items}</ul>')
     parts.append("</section>")
     return "".join(parts)
 
@@ -465,15 +583,21 @@ def render_report(
     table1: pd.DataFrame,
     figures: Sequence[tuple[str, bytes]],
     notes: Sequence[str] = (),
+    ae_summary: pd.DataFrame | None = None,
+    safety_by_visit: pd.DataFrame | None = None,
+    safety_notes: Sequence[str] = (),
 ) -> str:
     """The analysis report as one self-contained, deterministic HTML5 page.
 
     ``study``: studyid, title, synthetic, raw_export, trialflow, sdtmig, adamig, ct,
-    quantile_method, quantile_description (missing keys show as "not recorded").
+    quantile_method, quantile_description, test_method, test_description (missing keys show
+    as "not recorded").
     ``validation``: errors, warnings, notices, by_dataset (dicts with dataset, records,
     errors, warnings, notices) and top (one-line findings). ``summary``: cfb_summary rows.
     ``table1``: CHARACTERISTIC, STATISTIC, VALUE (formatted text). ``figures``: (caption,
     PNG bytes) pairs, embedded in order as data URIs. ``notes``: free-text lines.
+    ``ae_summary`` (ae_summary.csv rows), ``safety_by_visit`` (safety_by_visit.csv rows) and
+    ``safety_notes``: the safety section, left out when both tables are None.
 
     Raises ValueError when a figure is not PNG or a table lacks a required column.
 
@@ -506,13 +630,14 @@ def render_report(
         f"<style>{_CSS}</style>",
         "</head>",
         "<body>",
-        _header(study),
+        _header(study, safety=ae_summary is not None or safety_by_visit is not None),
         "<main>",
         _provenance(study),
         _validation(validation),
         _cfb(summary),
         _table1(table1),
         _figures(figures),
+        _safety(ae_summary, safety_by_visit, safety_notes),
         _notes(notes),
         "</main>",
         f"<footer>{footer}</footer>",

@@ -11,17 +11,36 @@ are the sorted non-missing values, ``p`` the probability):
 * ``"r7"``: R default, type 7 (also Excel PERCENTILE.INC). ``h = 1 + (n - 1)p``;
   ``x_floor(h) + (h - floor(h)) (x_floor(h)+1 - x_floor(h))``.
 
-:func:`wilcoxon_signed_rank` is R's ``wilcox.test(x, y, paired = TRUE, conf.int = TRUE)``
-(two-sided) as implemented in R 4.0.0 to 4.5.x: zero differences are dropped, the exact null
-distribution is used when ``n < 50`` and there are neither ties nor zeros, the normal
-approximation (tie-corrected variance, optional continuity correction) otherwise. The exact
-branch reports the Hodges-Lehmann estimate and the exact Walsh-average interval; the normal
-branch reports R's root-finding estimate and interval (:func:`_r_uniroot` is a port of R's
-``zeroin.c``, so the iteration stops where R's does, not merely within R's tolerance of the
-root; only last-bit differences between scipy's and R's normal quantile could move it).
-R 4.6.0 changed ``wilcox.test``: with ties or zeros and fewer than 50 values it uses the exact
-conditional distribution and ranks the zeros (Pratt); results then differ from this module's
-(and from R <= 4.5) whenever the data have ties or zeros.
+:func:`wilcoxon_signed_rank` is the two-sided paired Wilcoxon signed-rank test with the
+Hodges-Lehmann estimate and its confidence interval, by one of :data:`TEST_METHODS`:
+
+* ``"r"``: R's ``wilcox.test(x, y, paired = TRUE, conf.int = TRUE)`` as implemented in R 4.0.0
+  to 4.5.x: zero differences are dropped, the exact null distribution is used when ``n < 50``
+  and there are neither ties nor zeros, the normal approximation (tie-corrected variance,
+  continuity correction) otherwise. The exact branch reports the Hodges-Lehmann estimate and
+  the exact Walsh-average interval; the normal branch reports R's root-finding estimate and
+  interval (:func:`_r_uniroot` is a port of R's ``zeroin.c``, so the iteration stops where R's
+  does, not merely within R's tolerance of the root; only last-bit differences between scipy's
+  and R's normal quantile could move it).
+* ``"spss"``: SPSS's NPAR TESTS /WILCOXON (the asymptotic significance SPSS reports by
+  default): zero differences dropped, ``z = (V - n(n+1)/4) / sqrt(n(n+1)(2n+1)/24 -
+  sum(t^3 - t)/48)`` with no continuity correction, ``p = 2(1 - Phi(|z|))``. This is R's
+  ``wilcox.test(exact = FALSE, correct = FALSE)``, whose estimate and interval are reported.
+* ``"asymptotic"``: the same normal approximation with the continuity correction for every n
+  (R's ``wilcox.test(exact = FALSE)``).
+* ``"exact"``: the exact null distribution for every n. Zero differences are dropped before
+  ranking (Wilcoxon); with tied absolute differences the p-value comes from the exact
+  conditional distribution of V given the mid-ranks (every sign assignment of the observed
+  mid-ranks equally likely), as SAS PROC UNIVARIATE computes its exact signed-rank test.
+* ``"exact_pratt"``: the exact conditional distribution as R 4.6.0 introduced it for its
+  exact branch: zero differences are ranked with the others (Pratt 1959) and then carry no
+  sign, ties get mid-ranks, and the p-value comes from the distribution of V over the sign
+  assignments of the non-zero differences' mid-ranks.
+
+For both exact methods the estimate is the median of the Walsh averages of all differences
+(zeros included) and the interval inverts the method's exact test: it spans the shifts ``d``
+whose test of ``x - d`` is not rejected at ``1 - conf_level``. Without tied differences this
+is R's exact interval to the last bit; with ties it is the exact conditional interval.
 """
 
 from __future__ import annotations
@@ -37,11 +56,13 @@ from scipy.stats import norm, rankdata
 
 __all__ = [
     "QUANTILE_METHODS",
+    "TEST_METHODS",
     "SignedRankResult",
     "describe",
     "psignrank",
     "qsignrank",
     "quantile",
+    "signed_rank_distribution",
     "wilcoxon_signed_rank",
 ]
 
@@ -50,6 +71,39 @@ QUANTILE_METHODS: dict[str, str] = {
     "spss": "SPSS default (weighted average at (n+1)p) = SAS QNTLDEF=4 = R type 6",
     "r7": "R default (type 7): linear interpolation at 1+(n-1)p = Excel PERCENTILE.INC",
 }
+
+TEST_METHODS: dict[str, str] = {
+    "r": (
+        "R 4.0-4.5 wilcox.test(paired = TRUE) defaults: exact distribution when n < 50 without "
+        "ties or zero differences, otherwise the normal approximation with tie and continuity "
+        "corrections; zero differences dropped"
+    ),
+    "spss": (
+        "SPSS (NPAR TESTS /WILCOXON, asymptotic significance): normal approximation with the "
+        "tie correction and no continuity correction; zero differences dropped "
+        "(= R wilcox.test(exact = FALSE, correct = FALSE))"
+    ),
+    "asymptotic": (
+        "normal approximation with the tie and continuity corrections for every n; zero "
+        "differences dropped (= R wilcox.test(exact = FALSE))"
+    ),
+    "exact": (
+        "exact distribution for every n; zero differences dropped before ranking; with tied "
+        "differences the exact conditional distribution given their mid-ranks"
+    ),
+    "exact_pratt": (
+        "exact conditional distribution given the mid-ranks, zero differences ranked with the "
+        "others and then given no sign (Pratt), as R >= 4.6.0 wilcox.test introduced it"
+    ),
+}
+"""The signed-rank test methods ``analysis.test`` may name, with what each computes."""
+
+EXACT_TIED_P_MAX_N = 1000
+"""Largest number of signed, tied differences whose exact conditional p-value is computed."""
+
+EXACT_TIED_INTERVAL_MAX_N = 200
+"""Largest number of differences with tied values whose exact interval is computed (seconds
+at 200; it grows as n^3 per distinct tie pattern). Above it the interval is not computed."""
 
 _EPS = float(np.finfo(np.float64).eps)
 # R's quantile() treats an index within 4 machine epsilons of an integer as that integer.
@@ -292,6 +346,65 @@ def qsignrank(p: float, n: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
+# Exact conditional distribution of the signed-rank statistic given the (mid-)ranks
+# ---------------------------------------------------------------------------------------------
+#
+# Under the null hypothesis every sign assignment of the observed ranks is equally likely, so
+# V = sum of the ranks given a + sign is a sum of independent terms 0 or r_i, each with
+# probability 1/2 (the "convolution of scaled binomials" of SAS's documentation; Streitberg &
+# Roehmel's shift algorithm). Mid-ranks are multiples of 1/2, so the distribution is held on
+# 2V, an integer, and built by adding one rank at a time. Every probability is a dyadic
+# rational, exact in floating point up to 2^-1074.
+
+
+def _null_distribution(doubled_ranks: np.ndarray) -> np.ndarray:
+    """P(2V = k), k = 0 .. sum(doubled_ranks), for independent signs of the given ranks."""
+    total = int(doubled_ranks.sum())
+    dist = np.zeros(total + 1)
+    dist[0] = 1.0
+    top = 0
+    for r in np.sort(doubled_ranks):
+        r = int(r)
+        shifted = dist[: top + 1] * 0.5
+        dist[: top + 1] *= 0.5
+        dist[r : r + top + 1] += shifted
+        top += r
+    return dist
+
+
+def _doubled(ranks: np.ndarray) -> np.ndarray:
+    """2 x ranks as integers (mid-ranks are multiples of 1/2)."""
+    return np.rint(2 * np.asarray(ranks, dtype=float)).astype(np.int64)
+
+
+def signed_rank_distribution(ranks: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The exact null distribution of V = sum of the ranks with a positive sign.
+
+    ``ranks`` are the (mid-)ranks that carry a sign; every one of the ``2^n`` sign
+    assignments is equally likely. Returns the support (multiples of 1/2) and the
+    probabilities. With ranks 1..n this is R's ``dsignrank``; with tied mid-ranks it is the
+    exact conditional distribution given the ties.
+
+    Example:
+        >>> v, p = signed_rank_distribution([1.5, 1.5, 3])
+        >>> [(float(a), float(b)) for a, b in zip(v, p) if b > 0]
+        [(0.0, 0.125), (1.5, 0.25), (3.0, 0.25), (4.5, 0.25), (6.0, 0.125)]
+    """
+    doubled = _doubled(np.ravel(np.asarray(ranks, dtype=float)))
+    if (doubled < 1).any() or not np.allclose(doubled, 2 * np.asarray(ranks, dtype=float)):
+        raise ValueError("ranks must be positive multiples of 1/2")
+    dist = _null_distribution(doubled)
+    return np.arange(dist.size) / 2, dist
+
+
+def _two_sided_p(v2: int, dist: np.ndarray) -> float:
+    """2 min(P(V <= v), P(V >= v)), at most 1, for 2V = v2 under ``dist`` (symmetric)."""
+    lower = float(dist[: v2 + 1].sum())
+    upper = float(dist[v2:].sum())
+    return min(1.0, 2 * min(lower, upper))
+
+
+# ---------------------------------------------------------------------------------------------
 # R's uniroot (src/library/stats/src/zeroin.c, R_zeroin2)
 # ---------------------------------------------------------------------------------------------
 #
@@ -421,7 +534,7 @@ class SignedRankResult:
         if not self.exact:
             return self.achieved_conf_level
         alpha = 1 - self.conf_level
-        achieved_alpha = _exact_achieved_alpha(self.n, alpha)
+        achieved_alpha = 1 - self.achieved_conf_level
         if achieved_alpha - alpha > alpha / 2:
             return 1 - _r_signif(achieved_alpha, 2)
         return self.conf_level
@@ -444,10 +557,6 @@ def _r_signif(x: float, digits: int) -> float:
 def _exact_qu(n: int, alpha: float) -> float:
     qu = qsignrank(alpha / 2, n)
     return 1.0 if qu == 0 else qu
-
-
-def _exact_achieved_alpha(n: int, alpha: float) -> float:
-    return 2 * psignrank(math.trunc(_exact_qu(n, alpha)) - 1, n)
 
 
 def _walsh_averages(x: np.ndarray) -> np.ndarray:
@@ -529,22 +638,156 @@ def _asymptotic_ci(
     return low, high, estimate, level
 
 
+def _check_test_method(method: str) -> None:
+    if method not in TEST_METHODS:
+        allowed = ", ".join(repr(m) for m in TEST_METHODS)
+        raise ValueError(f"unknown signed-rank test method {method!r}; allowed: {allowed}")
+
+
+def _r_exact_interval(x: np.ndarray, level: float) -> tuple[float, float, float, float]:
+    """R's exact branch for untied x: (low, high, Hodges-Lehmann estimate, achieved level)."""
+    n = int(x.size)
+    nf = float(n)
+    alpha = 1 - level
+    walsh = _walsh_averages(x)
+    qu = _exact_qu(n, alpha)
+    ql = nf * (nf + 1) / 2 - qu
+    achieved_alpha = 2 * psignrank(math.trunc(qu) - 1, n)
+    # R: c(diffs[qu], diffs[ql + 1]) with 1-based indices.
+    return float(walsh[int(qu) - 1]), float(walsh[int(ql)]), _r_median(walsh), 1 - achieved_alpha
+
+
+def _group_midranks(abs_shifted: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Mid-ranks of ``abs_shifted`` with ties exactly among the equal values of ``x``.
+
+    Between two consecutive Walsh averages of x, |x_i - d| = |x_j - d| only when x_i = x_j;
+    ranking by order and averaging within equal x keeps floating-point noise of x - d from
+    making or breaking ties.
+    """
+    order = np.argsort(abs_shifted, kind="stable")
+    ordinal = np.empty(x.size)
+    ordinal[order] = np.arange(1, x.size + 1, dtype=float)
+    _, group = np.unique(x, return_inverse=True)
+    sums = np.bincount(group, weights=ordinal)
+    counts = np.bincount(group)
+    return (sums / counts)[group]
+
+
+def _exact_interval(x: np.ndarray, level: float) -> tuple[float, float, float, float]:
+    """Estimate and interval of the exact methods on all differences ``x`` (zeros included).
+
+    The estimate is the median of the Walsh averages. The interval holds the shifts d whose
+    exact two-sided test of x - d is not rejected at alpha = 1 - level (both tails at least
+    alpha/2, R's fuzz 10 eps); its limits are the Walsh averages bounding the outermost
+    accepted gaps between consecutive distinct Walsh averages. Without tied values of x this
+    is R's exact interval (returned from R's own indices). Returns (low, high, estimate,
+    level achieved; 1 - 2^(1-n) when the interval is the whole range of x).
+
+    Inside a gap V(x - d) is the number of Walsh averages above d (Tukey; tied values of x
+    have the same sign, so their mid-ranks add up as untied ranks would), and the null
+    distribution is that of the gap's mid-ranks, which only changes where d crosses a Walsh
+    average of a tied value. Within a stretch of gaps with one distribution the accepted V
+    form one range, so each stretch needs one distribution and a search, not one per gap.
+    """
+    if np.unique(x).size == x.size:
+        return _r_exact_interval(x, level)
+    alpha = 1 - level
+    n = x.size
+    i, j = np.triu_indices(n)
+    sums = x[i] + x[j]
+    order = np.argsort(sums, kind="stable")
+    walsh = sums[order] / 2
+    estimate = _r_median(walsh)
+    # Distinct Walsh averages u; values equal up to floating-point noise count as one.
+    scale = np.maximum(np.maximum(np.abs(walsh[1:]), np.abs(walsh[:-1])), 1e-300)
+    new = np.concatenate([[True], np.diff(walsh) > 64 * _EPS * scale])
+    u = walsh[new]
+    m = u.size
+    which = np.cumsum(new) - 1  # distinct index of each Walsh average
+    # 2V in gap g (between u[g-1] and u[g]): twice the Walsh averages at or above u[g].
+    below = np.concatenate([[0], np.cumsum(np.bincount(which, minlength=m))])
+    v2 = 2 * (walsh.size - below)  # gaps 0 .. m, non-increasing
+    values, counts = np.unique(x, return_counts=True)
+    tied = np.isin(x, values[counts > 1])
+    breaks = np.unique(which[(tied[i] | tied[j])[order]])  # crossing u[b] changes the ranks
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [m]])
+    mids = np.concatenate([[u[0] - 1.0], (u[:-1] + u[1:]) / 2, [u[-1] + 1.0]])
+    threshold = alpha / 2 - 10 * _EPS
+    cache: dict[bytes, tuple[int, int]] = {}
+
+    def accepted_range(start: int, end: int) -> tuple[int, int] | None:
+        """The accepted gaps of one stretch, first and last, or None."""
+        xd = x - mids[start]
+        doubled = _doubled(_group_midranks(np.abs(xd), x))
+        key = np.sort(doubled).tobytes()
+        if key not in cache:
+            dist = _null_distribution(doubled)
+            cdf = np.cumsum(dist)
+            sf = np.cumsum(dist[::-1])[::-1]
+            ok = np.flatnonzero((cdf >= threshold) & (sf >= threshold))
+            cache[key] = (int(ok[0]), int(ok[-1])) if ok.size else (1, 0)
+        lo, hi = cache[key]
+        v = v2[start : end + 1]
+        inside = np.flatnonzero((v >= lo) & (v <= hi))
+        if not inside.size:
+            return None
+        return start + int(inside[0]), start + int(inside[-1])
+
+    first = last = None
+    for s, e in zip(starts, ends, strict=True):  # stretches, from the left
+        found = accepted_range(int(s), int(e))
+        if found is not None:
+            first = found[0]
+            break
+    if first is None:
+        return math.nan, math.nan, estimate, 0.0
+    for s, e in zip(starts[::-1], ends[::-1], strict=True):  # from the right
+        found = accepted_range(int(s), int(e))
+        if found is not None:
+            last = found[1]
+            break
+    assert last is not None
+    low = float(u[max(first, 1) - 1])
+    high = float(u[min(last, m - 1)])
+    if first == 0 and last == m:
+        return low, high, estimate, 1 - 2.0 ** (1 - n)
+    return low, high, estimate, level
+
+
+def _normal_test(
+    x: np.ndarray, statistic: float, level: float, correct: bool
+) -> tuple[float, float, float, float, float]:
+    """R's normal branch on the non-zero differences x: (p, low, high, estimate, level)."""
+    nf = float(x.size)
+    z = statistic - nf * (nf + 1) / 4
+    sigma = math.sqrt(nf * (nf + 1) * (2 * nf + 1) / 24 - _tie_sum(np.abs(x)) / 48)
+    correction = float(np.sign(z)) * 0.5 if correct else 0.0
+    z = (z - correction) / sigma
+    p_value = 2 * min(float(norm.cdf(z)), float(norm.sf(z)))
+    conf_low, conf_high, estimate, achieved = _asymptotic_ci(x, level, correct)
+    return p_value, conf_low, conf_high, estimate, achieved
+
+
 def wilcoxon_signed_rank(
     differences: Any,
     *,
     conf_level: float = 0.95,
+    method: str = "r",
     correct: bool = True,
     exact: bool | None = None,
 ) -> SignedRankResult:
     """Two-sided paired Wilcoxon signed-rank test of the ``differences`` (post - baseline).
 
-    The result is that of R's ``wilcox.test(post, baseline, paired = TRUE, conf.int = TRUE,
-    conf.level, correct, exact)`` in R 4.0.0 to 4.5.x. Missing differences are dropped, zero
-    differences are dropped before ranking (Wilcoxon's method, ``n_zero`` counts them).
-    ``exact=None`` means exact when fewer than 50 non-zero differences remain; the exact
-    branch is only used without ties and zeros (R then falls back to the normal
-    approximation, as here). With no non-zero difference the test is not computed: p-value,
-    estimate and interval are NaN and ``method`` says why.
+    ``method`` is one of :data:`TEST_METHODS` (see the module docstring). With ``"r"`` the
+    result is that of R's ``wilcox.test(post, baseline, paired = TRUE, conf.int = TRUE,
+    conf.level, correct, exact)`` in R 4.0.0 to 4.5.x: zero differences are dropped before
+    ranking (Wilcoxon's method, ``n_zero`` counts them); ``exact=None`` means exact when fewer
+    than 50 non-zero differences remain; the exact branch is only used without ties and zeros
+    (R then falls back to the normal approximation, as here). ``correct`` and ``exact`` are
+    R's arguments and only apply to ``"r"``. Missing differences are dropped. With no
+    non-zero difference the test is not computed: p-value, estimate and interval are NaN and
+    ``method`` says why. ``n`` is the number of non-zero differences, which carry a sign.
 
     Example:
         >>> post = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30]
@@ -552,7 +795,12 @@ def wilcoxon_signed_rank(
         >>> r = wilcoxon_signed_rank([a - b for a, b in zip(post, base)])
         >>> r.statistic, round(r.p_value, 5), r.method
         (40.0, 0.03906, 'Wilcoxon signed rank exact test')
+        >>> wilcoxon_signed_rank([-1, -2, -2, -4, 3], method="exact").p_value  # 14/32
+        0.4375
     """
+    _check_test_method(method)
+    if method != "r" and (exact is not None or correct is not True):
+        raise ValueError(f"correct and exact are R's arguments of method 'r', not of {method!r}")
     level = float(conf_level)
     if not 0.0 < level < 1.0:
         raise ValueError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}")
@@ -569,6 +817,7 @@ def wilcoxon_signed_rank(
             n=0, n_zero=0, ties=False, exact=False, estimate=nan, conf_low=nan,
             conf_high=nan, conf_level=level, achieved_conf_level=0.0,
         )
+    all_x = x
     zero = x == 0
     n_zero = int(zero.sum())
     x = x[~zero]
@@ -584,45 +833,75 @@ def wilcoxon_signed_rank(
             conf_high=nan, conf_level=level, achieved_conf_level=0.0,
         )
 
-    use_exact = (n < 50) if exact is None else bool(exact)
-    ax = np.abs(x)
-    r = rankdata(ax)
-    statistic = float(r[x > 0].sum())
-    ties = bool(np.unique(r).size != n)
+    # Pratt ranks |d| of all differences, zeros included, and zeros then carry no sign;
+    # Wilcoxon drops the zeros first.
+    pratt = method == "exact_pratt"
+    ranks = rankdata(np.abs(all_x))[~zero] if pratt else rankdata(np.abs(x))
+    statistic = float(ranks[x > 0].sum())
+    ties = bool(np.unique(ranks).size != n)
     nf = float(n)
 
-    if use_exact and not ties and n_zero == 0:
-        if statistic > nf * (nf + 1) / 4:
-            p = psignrank(statistic - 1, n, lower_tail=False)
-        else:
-            p = psignrank(statistic, n)
-        p_value = min(2 * p, 1.0)
-        alpha = 1 - level
-        walsh = _walsh_averages(x)
-        qu = _exact_qu(n, alpha)
-        ql = nf * (nf + 1) / 2 - qu
-        achieved_alpha = 2 * psignrank(math.trunc(qu) - 1, n)
-        # R: c(diffs[qu], diffs[ql + 1]) with 1-based indices.
-        conf_low = float(walsh[int(qu) - 1])
-        conf_high = float(walsh[int(ql)])
+    def result(p_value: float, test: str, exact_: bool, ci: tuple) -> SignedRankResult:
+        low, high, estimate, achieved = ci
         return SignedRankResult(
-            statistic=statistic, p_value=p_value, method="Wilcoxon signed rank exact test",
-            n=n, n_zero=n_zero, ties=ties, exact=True, estimate=_r_median(walsh),
-            conf_low=conf_low, conf_high=conf_high, conf_level=level,
-            achieved_conf_level=1 - achieved_alpha,
+            statistic=statistic, p_value=p_value, method=test, n=n, n_zero=n_zero, ties=ties,
+            exact=exact_, estimate=estimate, conf_low=low, conf_high=high, conf_level=level,
+            achieved_conf_level=achieved,
         )
 
-    z = statistic - nf * (nf + 1) / 4
-    sigma = math.sqrt(nf * (nf + 1) * (2 * nf + 1) / 24 - _tie_sum(ax) / 48)
-    correction = float(np.sign(z)) * 0.5 if correct else 0.0
-    z = (z - correction) / sigma
-    p_value = 2 * min(float(norm.cdf(z)), float(norm.sf(z)))
-    method = "Wilcoxon signed rank test"
-    if correct:
-        method += " with continuity correction"
-    conf_low, conf_high, estimate, achieved = _asymptotic_ci(x, level, correct)
-    return SignedRankResult(
-        statistic=statistic, p_value=p_value, method=method, n=n, n_zero=n_zero, ties=ties,
-        exact=False, estimate=estimate, conf_low=conf_low, conf_high=conf_high,
-        conf_level=level, achieved_conf_level=achieved,
-    )
+    if method in ("exact", "exact_pratt"):
+        regular = not ties and (n_zero == 0 or method == "exact")
+        test = "Wilcoxon signed rank exact test"
+        if ties:
+            test += ", exact conditional distribution given the tied ranks"
+        if n_zero:
+            test += (
+                ", zero differences ranked then dropped (Pratt)"
+                if method == "exact_pratt"
+                else ", zero differences dropped"
+            )
+        if regular:
+            # Ranks 1..n: R's psignrank, to the last bit.
+            if statistic > nf * (nf + 1) / 4:
+                p = psignrank(statistic - 1, n, lower_tail=False)
+            else:
+                p = psignrank(statistic, n)
+            p_value = min(2 * p, 1.0)
+        elif n <= EXACT_TIED_P_MAX_N:
+            doubled = _doubled(ranks)
+            p_value = _two_sided_p(int(_doubled([statistic])[0]), _null_distribution(doubled))
+        else:
+            p_value = nan
+            test += f"; p-value not computed (more than {EXACT_TIED_P_MAX_N} tied differences)"
+        if np.unique(all_x).size < all_x.size and all_x.size > EXACT_TIED_INTERVAL_MAX_N:
+            interval = (nan, nan, _r_median(_walsh_averages(all_x)), 0.0)
+            test += (
+                f"; interval not computed (more than {EXACT_TIED_INTERVAL_MAX_N} differences "
+                "with ties)"
+            )
+        else:
+            interval = _exact_interval(all_x, level)
+        return result(p_value, test, True, interval)
+
+    if method == "r":
+        use_exact = (n < 50) if exact is None else bool(exact)
+        if use_exact and not ties and n_zero == 0:
+            if statistic > nf * (nf + 1) / 4:
+                p = psignrank(statistic - 1, n, lower_tail=False)
+            else:
+                p = psignrank(statistic, n)
+            p_value = min(2 * p, 1.0)
+            return result(
+                p_value, "Wilcoxon signed rank exact test", True, _r_exact_interval(x, level)
+            )
+        test = "Wilcoxon signed rank test"
+        if correct:
+            test += " with continuity correction"
+    elif method == "spss":
+        correct = False
+        test = "Wilcoxon signed rank test, normal approximation without continuity correction"
+    else:  # asymptotic
+        correct = True
+        test = "Wilcoxon signed rank test with continuity correction"
+    p_value, low, high, estimate, achieved = _normal_test(x, statistic, level, correct)
+    return result(p_value, test, False, (low, high, estimate, achieved))

@@ -3,8 +3,9 @@
 :func:`cfb_summary` gives, per PARAMCD and analysis visit, n, mean, SD, median, Q1, Q3, min
 and max of AVAL and of CHG, with the Wilcoxon signed-rank test of each post-baseline visit
 against baseline (on the subjects with both values, i.e. with a CHG) and the Hodges-Lehmann
-estimate of the median change with its confidence interval. The quantile definition is named
-in every row. Records: the analysis records (ANL01FL = "Y") of the analysis population.
+estimate of the median change with its confidence interval. The quantile definition and the
+test method (study.yaml's names) are named in every row. Records: the analysis records
+(ANL01FL = "Y") of the analysis population.
 
 :func:`table1` gives the baseline characteristics: continuous ones as mean +/- SD, categorical
 ones as n (%).
@@ -27,18 +28,19 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from trialflow.analysis.stats import describe, wilcoxon_signed_rank
+from trialflow.analysis.stats import TEST_METHODS, describe, wilcoxon_signed_rank
 from trialflow.errors import DerivationError
 
 SUMMARY_COLUMNS = [
     "PARAMCD", "AVISITN", "AVISIT", "VAR", "N", "MEAN", "SD", "MEDIAN", "Q1", "Q3", "MIN",
     "MAX", "P_VALUE", "TEST", "QUANTILE_METHOD", "STATISTIC", "HL_ESTIMATE", "HL_LOWER",
-    "HL_UPPER", "CONF_LEVEL", "PARAM",
+    "HL_UPPER", "CONF_LEVEL", "PARAM", "TEST_METHOD",
 ]  # fmt: skip
 """cfb_summary.csv columns: the change-from-baseline contract's columns in its order, then on
 the CHG rows of post-baseline visits the signed-rank statistic V and the Hodges-Lehmann
 estimate with its confidence interval (CONF_LEVEL is the level R's ``wilcox.test`` reports for
-it: the requested one unless the exact interval can't reach it), then PARAM, the label."""
+it: the requested one unless the exact interval can't reach it), then PARAM, the label, and
+TEST_METHOD, the study's signed-rank test method (``analysis.test``) on every row."""
 
 TABLE1_COLUMNS = ["CHARACTERISTIC", "STATISTIC", "VALUE", "N", "MEAN", "SD", "COUNT", "PCT"]
 
@@ -60,14 +62,17 @@ def cfb_summary(
     quantile_method: str,
     population: str | None = "FASFL",
     conf_level: float = 0.95,
+    test_method: str = "r",
 ) -> pd.DataFrame:
     """Summaries of AVAL and CHG per PARAMCD and AVISIT, with the signed-rank test on CHG.
 
     Rows come in PARAMCD order as given, then AVISITN, then VAR (AVAL before CHG). The
     baseline visit (no CHG) has an AVAL row only. P_VALUE, TEST, STATISTIC and the
-    Hodges-Lehmann columns are filled on the CHG rows; TEST is the method R's
-    ``wilcox.test(paired = TRUE)`` reports for those data (exact, or normal approximation
-    with continuity correction when there are ties or zeros or n >= 50).
+    Hodges-Lehmann columns are filled on the CHG rows; TEST says how the p-value of those
+    data was computed by ``test_method`` (one of
+    :data:`trialflow.analysis.stats.TEST_METHODS`; with ``"r"``, R's ``wilcox.test(paired =
+    TRUE)``: exact, or normal approximation with continuity correction when there are ties or
+    zeros or n >= 50). QUANTILE_METHOD and TEST_METHOD are on every row.
 
     Example: see the module docstring.
     """
@@ -75,6 +80,10 @@ def cfb_summary(
     missing = [c for c in needed if c not in bds.columns]
     if missing:
         raise DerivationError(f"cfb_summary: required column(s) missing: {', '.join(missing)}")
+    if test_method not in TEST_METHODS:
+        raise DerivationError(
+            f"cfb_summary: unknown test method {test_method!r} ({', '.join(TEST_METHODS)})"
+        )
     data = _analysis_records(bds, population)
     rows: list[dict] = []
     for paramcd in paramcds:
@@ -89,7 +98,9 @@ def cfb_summary(
             chg = visit["CHG"].dropna()
             if chg.empty:
                 continue
-            test = wilcoxon_signed_rank(chg.to_numpy(dtype=float), conf_level=conf_level)
+            test = wilcoxon_signed_rank(
+                chg.to_numpy(dtype=float), conf_level=conf_level, method=test_method
+            )
             rows.append(
                 {
                     **base,
@@ -106,6 +117,7 @@ def cfb_summary(
             )
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     out["QUANTILE_METHOD"] = quantile_method
+    out["TEST_METHOD"] = test_method
     out["N"] = out["N"].astype("int64")
     return out
 

@@ -210,6 +210,10 @@ class StudySpec(Strict):
             raise ValueError("analysis needs the adam section (it summarises the ADaM datasets)")
         wanted = [(e.dataset, p) for e in self.analysis.endpoints for p in e.paramcd]
         wanted += [(r.dataset, r.paramcd) for r in self.analysis.table1 if r.paramcd]
+        if self.analysis.safety is not None:
+            if self.adam.adae is None:
+                raise ValueError("analysis.safety needs adam.adae (the AE summary reads ADAE)")
+            wanted += [(e.dataset, p) for e in self.analysis.safety.parameters for p in e.paramcd]
         for dataset, paramcd in wanted:
             bds = self.adam.datasets.get(dataset)  # type: ignore[call-overload]
             codes = {p.paramcd for p in [*bds.parameters, *bds.computed]} if bds else set()
@@ -569,15 +573,32 @@ class Table1Row(Strict):
         return self
 
 
+class SafetySpec(Strict):
+    """The safety section of the report: adverse events per infusion, labs and vitals by visit.
+
+    ``within_days``: an adverse event counts as following an infusion within the declared
+    interval when it starts on the infusion's date or at most this many days after it (ADAE
+    INFDAYS 0 .. within_days; the interval is in days because ADAE's start is a date).
+    ``parameters``: BDS parameters summarised by analysis visit with the change from
+    baseline. ``population``: the flag whose "Y" subjects count (default SAFFL).
+    """
+
+    population: str = Field(default="SAFFL", min_length=1, max_length=8)
+    within_days: int = Field(ge=0)
+    parameters: list[EndpointSpec] = []
+
+
 class AnalysisSpec(Strict):
     """How the statistics are computed and shown (issue-level facts of the SAP)."""
 
     quantile_method: Literal["sas5", "spss", "r7"]
+    test: Literal["r", "spss", "asymptotic", "exact", "exact_pratt"] = "r"
     population: str = Field(default="FASFL", min_length=1, max_length=8)
     alpha: float = Field(default=0.05, gt=0, lt=1)
     conf_level: float = Field(default=0.95, gt=0, lt=1)
     endpoints: list[EndpointSpec] = Field(min_length=1)
     table1: list[Table1Row] = []
+    safety: SafetySpec | None = None
 
 
 Method = Literal[
