@@ -2,16 +2,20 @@
 
 1. Parameters: SDTM findings records selected by each parameter's ``where`` get PARAMCD,
    PARAM, PARAMN, PARCAT1; AVAL is --STRESN in the parameter's unit (converted by the spec's
-   factors when --STRESU differs; a unit without a factor leaves AVAL empty and is reported).
+   factors when --STRESU differs and rounded to the parameter's ``digits`` as SAS's ROUND
+   does; a unit without a factor leaves AVAL empty and is reported).
 2. ADSL variables (treatment, dates, populations) merged by USUBJID.
 3. Timing: ADT from --DTC (no imputation), ADTM when a time was collected, ADY from TRTSDT.
 4. Copies: VISIT/VISITNUM, ATPT/ATPTN, ANRLO/ANRHI/ANRIND; traceability SRCDOM, SRCVAR, SRCSEQ.
 5. Computed parameters (HOMA-IR, HOMA-B, BMI, ...) by their named formula, per subject and
-   visit date; SRCRECS names the records each was computed from. A null result (HOMA-B with
-   FPG <= 3.5 mmol/L) is kept as a record with empty AVAL and reported.
+   visit date, AVAL rounded to the parameter's ``digits``; SRCRECS names the records each was
+   computed from. A null result (HOMA-B with FPG <= 3.5 mmol/L) is kept as a record with empty
+   AVAL and reported.
 6. ABLFL by the baseline rule (derive_var_extreme_flag), AVISIT "BASELINE" on it; post-baseline
    records get AVISIT/AVISITN from the windows; ANL01FL picks one record per window.
-7. BASE, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only.
+7. BASE, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only: CHG at the
+   parameter's ``digits`` and PCHG at the dataset's ``pchg_digits`` (10 significant digits
+   where none is declared), so that changes equal at the data's precision are equal.
 
 Example:
     >>> from trialflow.mapping.spec import BdsSpec
@@ -54,6 +58,7 @@ from trialflow.adam.derive import (
 from trialflow.adam.windows import Window, derive_var_anl_flag, derive_vars_avisit
 from trialflow.errors import Finding
 from trialflow.mapping.spec import BaselineSpec, BdsSpec, ComputedSpec, WindowSpec
+from trialflow.numbers import sas_round
 
 FORMULAS = {
     "homa_ir_cpeptide": lambda d, i: compute_homa_ir_cpeptide(d[i["cpeptide"]], d[i["glucose"]]),
@@ -75,7 +80,8 @@ COMPUTED_BY = ["STUDYID", "USUBJID", "VISITNUM", "VISIT", "ADT", "ADY"]
 _ROW = "__bds_row__"
 _UNIT_BAD = "__unit_bad__"
 _FORMULA = "__formula__"
-HIDDEN = (_ROW, _UNIT_BAD, _FORMULA)
+_DIGITS = "__digits__"
+HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _DIGITS)
 """Working columns the template keeps until the findings are made (dropped by the caller)."""
 
 
@@ -106,7 +112,8 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
             for source_unit, conv in p.convert.items():
                 factor[unit.eq(source_unit).fillna(False)] = conv.factor
             bad = value.notna() & factor.isna()
-            value = value * factor
+            converted = factor.ne(1.0) & factor.notna()
+            value = value.mask(converted, _round_to(value * factor, p.digits))
         pieces.append(
             rows.assign(
                 PARAMCD=p.paramcd,
@@ -114,7 +121,8 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
                 PARAMN=np.nan if p.paramn is None else float(p.paramn),
                 PARCAT1=p.parcat1,
                 AVAL=value.where(~bad),
-                **{_UNIT_BAD: bad, _ROW: np.flatnonzero(mask.to_numpy()) + 1},
+                **{_UNIT_BAD: bad, _ROW: np.flatnonzero(mask.to_numpy()) + 1,
+                   _DIGITS: np.nan if p.digits is None else float(p.digits)},
             )
         )
     frame = pd.concat(pieces, ignore_index=True) if pieces else sdtm.iloc[0:0]
@@ -140,6 +148,13 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
                 )
             )
     return frame, findings
+
+
+def _round_to(values: pd.Series, digits: int | None) -> pd.Series:
+    """Values rounded as SAS's ROUND does to ``digits`` decimals (None: 10 significant digits)."""
+    if digits is None:
+        return sas_round(values, significant=10)
+    return sas_round(values, digits)
 
 
 def _timing(frame: pd.DataFrame, pre: str) -> pd.DataFrame:
@@ -191,10 +206,12 @@ def _computed(
                 "PARAMN": np.nan if comp.paramn is None else float(comp.paramn),
                 "PARCAT1": comp.parcat1,
                 _FORMULA: comp.formula,
+                _DIGITS: np.nan if comp.digits is None else float(comp.digits),
             },
             keep_sources=True,
         )
         new = result.iloc[len(base) :]
+        new = new.assign(AVAL=_round_to(new["AVAL"].astype("float64"), comp.digits))
         # SRCRECS holds the source records' index labels (= positions in ``base``): name
         # each one by its parameter and --SEQ, which is what a reviewer looks up.
         names = [*per_visit, *comp.constant]
@@ -290,8 +307,8 @@ def derive_bds(
     frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="ANRIND",
                             new_var="BNRIND")  # fmt: skip
     post_mask = pd.Series(post.to_numpy(), index=frame.index)
-    frame = restrict(derive_var_chg, filter=post_mask)(frame)
-    frame = restrict(derive_var_pchg, filter=post_mask)(frame)
+    frame = restrict(derive_var_chg, filter=post_mask, digits=_DIGITS)(frame)
+    frame = restrict(derive_var_pchg, filter=post_mask, digits=spec.pchg_digits)(frame)
 
     # order, then the findings (record numbers as written)
     frame = frame.sort_values(
@@ -315,6 +332,21 @@ def _findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Finding]:
         message=lambda r: (
             f"{r['PARAMCD']}: {pre}STRESU {r.get(f'{pre}STRESU')!s} has no conversion to the "
             "parameter's unit in study.yaml; AVAL left empty"
+        ),
+    )
+    digits = frame[_DIGITS]
+    finer = digits.notna() & frame["AVAL"].notna()
+    finer &= sas_round(frame["AVAL"], digits.fillna(0.0)).ne(frame["AVAL"])
+    out += record_findings(
+        frame,
+        finer,
+        code="adam-aval-finer-than-digits",
+        severity="warning",
+        dataset=dataset,
+        variable="AVAL",
+        message=lambda r: (
+            f"{r['PARAMCD']} AVAL {r['AVAL']!r} has more decimals than the {int(r[_DIGITS])} "
+            f"declared (study.yaml digits); its CHG is rounded to {int(r[_DIGITS])} decimals"
         ),
     )
     formula = frame.get(_FORMULA)
