@@ -404,8 +404,8 @@ def test_bds_value_with_more_decimals_than_declared_is_a_warning():
     rule = BaselineSpec(rule="last_on_or_before")
     adlb, findings = derive_bds("ADLB", lb, ADSL_SMALL, spec, rule, WINDOWS, ["TRTSDT"])
     assert adlb["AVAL"].tolist() == [8.0, 7.25]  # the collected value is kept
-    assert adlb["CHG"].iloc[1] == -0.8  # -0.75 at the declared 1 decimal, half away from zero
+    assert adlb["CHG"].iloc[1] == -0.75  # the data's decimals are kept, not rounded away
     (f,) = findings
     assert (f.code, f.severity, f.record, f.value) == (
         "adam-aval-finer-than-digits", "warning", 2, "7.25")  # fmt: skip
-    assert "more decimals than the 1 declared" in f.message
+    assert "more decimals than the 1 declared in study.yaml (digits)" in f.message

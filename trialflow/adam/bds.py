@@ -13,9 +13,11 @@
    AVAL and reported.
 6. ABLFL by the baseline rule (derive_var_extreme_flag), AVISIT "BASELINE" on it; post-baseline
    records get AVISIT/AVISITN from the windows; ANL01FL picks one record per window.
-7. BASE, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only: CHG at the
-   parameter's ``digits`` and PCHG at the dataset's ``pchg_digits`` (10 significant digits
-   where none is declared), so that changes equal at the data's precision are equal.
+7. BASE, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only. CHG is the
+   exact decimal difference of AVAL and BASE (which are at the parameter's precision), never
+   the binary noise of the subtraction, so changes equal at the data's precision are equal and
+   tie; PCHG is rounded to the dataset's ``pchg_digits`` (10 significant digits where none is
+   declared). An AVAL with more decimals than the parameter's ``digits`` is reported.
 
 Example:
     >>> from trialflow.mapping.spec import BdsSpec
@@ -307,7 +309,7 @@ def derive_bds(
     frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="ANRIND",
                             new_var="BNRIND")  # fmt: skip
     post_mask = pd.Series(post.to_numpy(), index=frame.index)
-    frame = restrict(derive_var_chg, filter=post_mask, digits=_DIGITS)(frame)
+    frame = restrict(derive_var_chg, filter=post_mask)(frame)
     frame = restrict(derive_var_pchg, filter=post_mask, digits=spec.pchg_digits)(frame)
 
     # order, then the findings (record numbers as written)
@@ -346,7 +348,8 @@ def _findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Finding]:
         variable="AVAL",
         message=lambda r: (
             f"{r['PARAMCD']} AVAL {r['AVAL']!r} has more decimals than the {int(r[_DIGITS])} "
-            f"declared (study.yaml digits); its CHG is rounded to {int(r[_DIGITS])} decimals"
+            "declared in study.yaml (digits); it is kept as collected and its changes keep "
+            "its decimals, so check the declared precision"
         ),
     )
     formula = frame.get(_FORMULA)

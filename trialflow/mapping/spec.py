@@ -238,9 +238,9 @@ class WindowSpec(Strict):
 class ParameterSpec(Strict):
     """One BDS parameter taken from SDTM findings records selected by ``where``.
 
-    ``digits``: the decimals the parameter is measured to. AVAL converted in ADaM, and CHG,
-    are rounded to it (SAS's ROUND), so that equal changes are equal and no change is zero by
-    accident; without it they keep 10 significant digits (see docs/spec.md).
+    ``digits``: the decimals the parameter is measured to. AVAL converted in ADaM is rounded
+    to it (SAS's ROUND; without it, 10 significant digits), a collected value with more
+    decimals is reported, and the report shows the parameter's statistics by it.
     """
 
     paramcd: str = Field(min_length=1, max_length=8)
@@ -256,7 +256,8 @@ class ParameterSpec(Strict):
 class ComputedSpec(Strict):
     """A parameter computed from others at the same visit by a named formula.
 
-    ``digits``: the decimals AVAL (and CHG) are rounded to; without it, 10 significant digits.
+    ``digits``: the decimals AVAL is rounded to (SAS's ROUND); without it, 10 significant
+    digits.
     """
 
     paramcd: str = Field(min_length=1, max_length=8)
