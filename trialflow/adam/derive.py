@@ -630,7 +630,7 @@ def compute_homa_ir_cpeptide(
     """HOMA-IR from fasting C-peptide (pmol/L) and fasting glucose (mmol/L): 1.5 + FCP*FPG/2800.
 
     Example:
-        >>> round(compute_homa_ir_cpeptide(741.56, 9.66), 4)
+        >>> sas_round(compute_homa_ir_cpeptide(741.56, 9.66), 4)
         4.0584
     """
     fcp, fpg = _float(fcp_pmol_l), _float(fpg_mmol_l)
@@ -644,7 +644,7 @@ def compute_homa_b_cpeptide(
     """HOMA-B (%) from fasting C-peptide and glucose: 0.27*FCP/(FPG-3.5), null if FPG <= 3.5.
 
     Example:
-        >>> round(compute_homa_b_cpeptide(741.56, 9.66), 4)
+        >>> sas_round(compute_homa_b_cpeptide(741.56, 9.66), 4)
         32.5034
         >>> compute_homa_b_cpeptide([741.56], [3.5])
         array([nan])
