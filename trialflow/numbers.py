@@ -26,7 +26,7 @@ The rule, vectorised over numpy arrays and pandas Series:
 1. The value is divided by the rounding unit; for a unit of ``10**-d`` it is multiplied by the
    exact power ``10**d`` (``digits=d``).
 2. The quotient's absolute value ``a`` is rounded half up with a fuzz: ``floor(a + 0.5 + f)``
-   where ``f = max(5e-12, 1e-15 * a)``; the sign is restored (``ROUND(-2.5)`` is -3). SAS does
+   where ``f = 5e-12 + 1e-15 * a``; the sign is restored (``ROUND(-2.5)`` is -3). SAS does
    not publish its fuzz; these constants reproduce its documented examples (``ROUND(2.5 -
    1e-12)`` is 3 and ``ROUND(2.5 - 1e-11)`` is 2) and absorb the binary representation error of
    decimal values with up to 15 significant digits (the relative part, about 4.5 units in the
@@ -75,28 +75,43 @@ def _as_array(values: Any) -> np.ndarray:
 
 
 def _round_quotient(q: np.ndarray) -> np.ndarray:
-    """Step 2: half away from zero with SAS's fuzz (NaN and whole quotients unchanged)."""
-    a = np.abs(q)
+    """Step 2: half away from zero with SAS's fuzz, ``floor(|q| + 0.5 + f)`` with the sign of q.
+
+    The caller keeps quotients of 2**52 and more (already whole) and NaN as they are.
+    """
     with np.errstate(invalid="ignore"):
-        n = np.floor(a + 0.5 + np.maximum(FUZZ_ABSOLUTE, FUZZ_RELATIVE * a))
-        n = np.where(a < _WHOLE, n, a)
+        n = np.floor(np.abs(q) * (1.0 + FUZZ_RELATIVE) + (0.5 + FUZZ_ABSOLUTE))
     return np.copysign(n, q)
 
 
-def _round_digits(x: np.ndarray, digits: np.ndarray) -> np.ndarray:
-    """Round each value to its own number of decimals (NaN digits: the value unchanged)."""
-    given = ~np.isnan(digits)
-    d = np.where(given, digits, 0.0)
-    if np.any(d != np.floor(d)):
+_POWERS = np.array([10.0**k for k in range(309)])
+"""10**k for k = 0..308 (exact up to 10**22)."""
+
+
+def _round_digits(x: np.ndarray, digits: float | np.ndarray) -> np.ndarray:
+    """Round each value to ``digits`` decimals, one number or one per value (NaN: unchanged)."""
+    d = np.asarray(digits, dtype="float64")
+    given = ~np.isnan(d)
+    if np.any(given & (d != np.floor(d))):
         raise ValueError("digits must be whole numbers")
-    power = 10.0 ** np.minimum(np.abs(d), 300)
-    up = d >= 0
+    if d.ndim == 0:
+        if not given:
+            return x.copy()
+        power = _POWERS[min(abs(int(d)), 308)]
+        up = bool(d >= 0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            q = x * power if up else x / power
+            n = _round_quotient(q)
+            out = n / power if up else n * power
+        return np.where(np.abs(q) < _WHOLE, out, x)
+    whole = np.where(given, d, 0.0)
+    power = _POWERS[np.minimum(np.abs(whole), 308).astype(np.intp)]
+    up = whole >= 0
     with np.errstate(over="ignore", invalid="ignore"):
         q = np.where(up, x * power, x / power)
         n = _round_quotient(q)
         out = np.where(up, n / power, n * power)
-    usable = given & np.isfinite(q) & (np.abs(q) < _WHOLE)
-    return np.where(usable, out, x)
+    return np.where(given & (np.abs(q) < _WHOLE), out, x)
 
 
 def _round_unit(x: np.ndarray, unit: float) -> np.ndarray:
@@ -106,7 +121,7 @@ def _round_unit(x: np.ndarray, unit: float) -> np.ndarray:
     u = float(unit)
     k = round(-math.log10(u))
     if abs(k) <= _MAX_EXACT_POWER and abs(u * 10.0**k - 1.0) < 1e-12:
-        return _round_digits(x, np.full(x.shape, float(k)))
+        return _round_digits(x, float(k))
     with np.errstate(over="ignore", invalid="ignore"):
         if u == math.floor(u):
             q = x / u
@@ -187,7 +202,9 @@ def sas_round(
         out = _round_unit(x, unit)
     else:
         places = _as_array(0 if digits is None else digits)
-        out = _round_digits(x, np.broadcast_to(places, x.shape).astype("float64"))
+        if places.ndim:
+            places = np.broadcast_to(places, x.shape)
+        out = _round_digits(x, places)
     out = out + 0.0  # no negative zero: ROUND(-0.4) is 0
     if isinstance(values, pd.Series):
         return pd.Series(out, index=values.index, name=values.name, dtype="float64")
