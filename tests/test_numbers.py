@@ -164,3 +164,22 @@ def test_result_is_within_half_a_unit_and_prints_with_its_digits(value, digits):
     got = sas_round(value, digits)
     assert abs(got - value) <= 10.0**-digits * (0.5 + 1e-11) + 4e-15 * abs(value)
     assert float(f"{got:.{digits}f}") == got
+
+
+@given(
+    st.lists(
+        st.one_of(st.floats(min_value=-1e12, max_value=1e12), st.just(math.nan)),
+        min_size=1,
+        max_size=20,
+    ),
+    st.integers(-3, 8),
+)
+def test_one_value_rounds_as_the_same_value_in_an_array(values, digits):
+    # sas_round has a plain-Python path for one number; it must agree with the array path.
+    whole = sas_round(np.array(values), digits)
+    one = [sas_round(v, digits) for v in values]
+    np.testing.assert_array_equal(np.array(one), whole)
+    assert [format_fixed(v, max(digits, 0)) for v in values if not math.isnan(v)] == [
+        "" if math.isnan(r) else f"{r:.{max(digits, 0)}f}"
+        for r in sas_round(np.array([v for v in values if not math.isnan(v)]), max(digits, 0))
+    ]

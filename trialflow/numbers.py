@@ -67,6 +67,8 @@ def _as_array(values: Any) -> np.ndarray:
         return values.to_numpy(dtype="float64", na_value=np.nan)
     if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
         return values.astype("float64")
+    if isinstance(values, float | int | np.floating | np.integer) and not isinstance(values, bool):
+        return np.array(float(values))
     if values is None or values is pd.NA:
         return np.array(np.nan)
     shape = np.shape(values)
@@ -86,6 +88,16 @@ def _round_quotient(q: np.ndarray) -> np.ndarray:
 
 _POWERS = np.array([10.0**k for k in range(309)])
 """10**k for k = 0..308 (exact up to 10**22)."""
+
+
+def _round_scalar(x: float, digits: int) -> float:
+    """:func:`_round_digits` for one value in plain Python (the same IEEE operations)."""
+    power = float(_POWERS[min(abs(digits), 308)])
+    q = x * power if digits >= 0 else x / power
+    if not abs(q) < _WHOLE:  # NaN, infinite, or already whole
+        return x
+    n = math.copysign(float(math.floor(abs(q) * (1.0 + FUZZ_RELATIVE) + (0.5 + FUZZ_ABSOLUTE))), q)
+    return (n / power if digits >= 0 else n * power) + 0.0
 
 
 def _round_digits(x: np.ndarray, digits: float | np.ndarray) -> np.ndarray:
@@ -186,6 +198,15 @@ def sas_round(
         >>> sas_round(7.1899999999999995, significant=10)
         7.19
     """
+    if (
+        isinstance(values, float | int | np.floating | np.integer)
+        and isinstance(digits, int | np.integer)
+        and unit is None
+        and significant is None
+        and not isinstance(values, bool)
+        and not isinstance(digits, bool)
+    ):
+        return _round_scalar(float(values), int(digits))  # one number: no array overhead
     chosen = [name for name, v in (("digits", digits), ("unit", unit),
                                    ("significant", significant)) if v is not None]  # fmt: skip
     if len(chosen) > 1:
@@ -233,4 +254,4 @@ def format_fixed(value: Any, digits: int) -> str:
         return ""
     if not math.isfinite(number):
         return "" if math.isnan(number) else str(number)
-    return f"{sas_round(number, int(digits)):.{int(digits)}f}"
+    return f"{_round_scalar(number, int(digits)):.{int(digits)}f}"

@@ -837,8 +837,8 @@ class _Builder:
         unsched = self.study.spec.unscheduled
         label = unsched.visit if unsched else "UNSCHEDULED"
         other = visitnum.notna() & out.isna()
-        number = visitnum.map(lambda v: format_fixed(v, 2), na_action="ignore").astype("str")
-        text = label + " " + number
+        written = {v: format_fixed(v, 2) for v in visitnum[other].unique()}  # a few visits
+        text = label + " " + visitnum.map(written).astype("str")
         return out.mask(other, text)
 
     # --- final assembly ----------------------------------------------------------------------
