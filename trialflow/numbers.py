@@ -52,7 +52,7 @@ import pandas as pd
 __all__ = ["format_fixed", "sas_round"]
 
 FUZZ_ABSOLUTE = 5e-12
-"""Absolute fuzz on the quotient, in rounding units (ROUND(2.5 - 1e-12) = 3, of 2.5 - 1e-11 = 2)."""
+"""Absolute fuzz on the quotient, in rounding units: ROUND(2.5 - 1e-12) is 3, 2.5 - 1e-11 is 2."""
 
 FUZZ_RELATIVE = 1e-15
 """Relative fuzz on the quotient: about 4.5 units in the last place of a double."""
