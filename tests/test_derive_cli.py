@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+import re
 import shutil
 import statistics
+from decimal import Decimal
 
 import pandas as pd
 import pyreadstat
@@ -140,6 +143,9 @@ def test_run_writes_the_analysis_tables_figures_and_report(run):
     assert len(figures) == 14 and "homab_median_iqr.png" in figures
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 14
+    # the rules of rounding and ties are said in the report
+    assert "rounded half away from zero as SAS" in html and "share their mid-rank" in html
+    assert "Measured to 2 decimals: median, Q1, Q3 and mean with 3, SD with 4." in html
     assert "synthetic" in html.lower() and "HUCMSC-T2DM" in html
     # the report states the analysis visit rule of study.yaml, as the SAP says it
     assert (
@@ -313,3 +319,14 @@ def test_report_without_adae_says_so(run, tmp_path):
     )
     assert result.exit_code == 2
     assert f"{adam}: no ADAE dataset to report on" in result.output
+
+
+def test_analysis_csvs_carry_no_binary_representation_noise(run):
+    # Every number written has at most 10 significant digits (7.19, not 7.1899999999999995).
+    for name in ("cfb_summary.csv", "table1.csv"):
+        with (run.out / "analysis" / name).open(newline="", encoding="utf-8") as handle:
+            cells = [cell for row in csv.reader(handle) for cell in row]
+        numbers = [c for c in cells if re.fullmatch(r"-?\d+(\.\d+)?(e-?\d+)?", c)]
+        assert len(numbers) > 30, name
+        digits = {c: len(Decimal(c).normalize().as_tuple().digits) for c in numbers}
+        assert max(digits.values()) <= 10, [c for c, n in digits.items() if n > 10][:5]

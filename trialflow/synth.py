@@ -25,6 +25,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from trialflow.numbers import sas_round
+
 __all__ = ["COLUMNS", "MAX_SUBJECTS", "SHEETS", "synthesize"]
 
 SHEETS: tuple[str, ...] = ("README", "DEMOG", "VITALS", "LAB", "INFUSION", "AE")
@@ -377,7 +379,7 @@ def synthesize(subjects: int = 16, seed: int = 2022) -> dict[str, pd.DataFrame]:
 
 def _round_half_up(x: float) -> int:
     """Round a non-negative count the way a person would (0.5 goes up)."""
-    return int(np.floor(x + 0.5))
+    return int(sas_round(x))
 
 
 def _lognormal(mean: float, sd: float, z: np.ndarray) -> np.ndarray:
@@ -500,13 +502,13 @@ def _subjects(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
     # Age in whole years is the floor of the exact age, so aim half a year higher.
     age = np.clip(_AGE[0] + 0.5 + _AGE[1] * z[:, 0], 19.0, 70.9)
-    birth = consent - np.round(age * 365.2425).astype(np.int64)
+    birth = consent - sas_round(age * 365.2425).astype(np.int64)
     duration = np.clip(_lognormal(*_DURATION, z[:, 1]), 0.5, age - 18.0)
-    dx = day0 - np.round(duration * 365.25).astype(np.int64)
+    dx = day0 - sas_round(duration * 365.25).astype(np.int64)
 
     bmi = np.clip(_lognormal(*_BMI, z[:, 2]), 18.0, 34.0)
-    height = np.round(np.where(female, rng.normal(158.0, 5.0, n), rng.normal(169.5, 5.5, n)), 1)
-    weight = np.round(bmi * (height / 100.0) ** 2, 1)
+    height = sas_round(np.where(female, rng.normal(158.0, 5.0, n), rng.normal(169.5, 5.5, n)), 1)
+    weight = sas_round(bmi * (height / 100.0) ** 2, 1)
 
     fpg = np.clip(_lognormal(*_FPG, z[:, 3]), 5.0, 18.0)
     p2pg = np.maximum(np.minimum(_lognormal(*_P2PG, z[:, 4]), 30.0), fpg + 2.0)
@@ -634,13 +636,10 @@ def _vitals(
     v = len(s)
     baseline = code == _D0
     followed = (day - subj["day0"][s]) / 84.0  # fraction of the 84-day follow-up
-    weight = np.where(
-        baseline,
-        subj["weight"][s],
-        np.round(subj["weight"][s] + subj["weight_drift"][s] * followed + rng.normal(0, 0.3, v), 1),
-    )
-    sysbp = np.round(subj["sysbp"][s] + rng.normal(0.0, 6.0, v))
-    diabp = np.minimum(np.round(subj["diabp"][s] + rng.normal(0.0, 4.0, v)), sysbp - 25.0)
+    drifted = subj["weight"][s] + subj["weight_drift"][s] * followed + rng.normal(0, 0.3, v)
+    weight = np.where(baseline, subj["weight"][s], sas_round(drifted, 1))
+    sysbp = sas_round(subj["sysbp"][s] + rng.normal(0.0, 6.0, v))
+    diabp = np.minimum(sas_round(subj["diabp"][s] + rng.normal(0.0, 4.0, v)), sysbp - 25.0)
     return _frame(
         {
             "SUBJ": subj["id"][s],
@@ -650,8 +649,8 @@ def _vitals(
             "WEIGHT_KG": weight,
             "SYSBP": sysbp,
             "DIABP": diabp,
-            "PULSE": np.round(subj["pulse"][s] + rng.normal(0.0, 5.0, v)),
-            "TEMP_C": np.round(np.clip(rng.normal(36.5, 0.2, v), 36.0, 37.2), 1),
+            "PULSE": sas_round(subj["pulse"][s] + rng.normal(0.0, 5.0, v)),
+            "TEMP_C": sas_round(np.clip(rng.normal(36.5, 0.2, v), 36.0, 37.2), 1),
         }
     )
 
@@ -708,8 +707,8 @@ def _lab(
         site = subj["site"][visits["subj"][rows]]
         sex = subj["female"][visits["subj"][rows]].astype(np.intp)
         factor = np.asarray(test.factor)[site]
-        scale = 10.0 ** np.asarray(test.decimals)[site]
-        result = np.rint(values[test.measure][rows] * factor * scale) / scale
+        decimals = np.asarray(test.decimals, dtype="float64")[site]
+        result = sas_round(values[test.measure][rows] * factor, decimals)
         parts["row"].append(rows)
         parts["order"].append(np.full(len(rows), order))
         parts["minute"].append(fasting_minute[rows] if test.fasting else postprandial_minute[rows])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -231,11 +232,58 @@ def test_chg_missing_columns_and_no_mutation():
         max_size=30,
     )
 )
-def test_chg_equals_aval_minus_base(pairs):
+def test_chg_is_aval_minus_base_at_the_tenth_significant_digit(pairs):
+    # Without digits CHG is AVAL - BASE rounded at the 10th significant digit of the larger
+    # of |AVAL| and |BASE|: within half that unit of the binary difference.
     data = pd.DataFrame(pairs, columns=["AVAL", "BASE"], dtype="float64")
-    out = derive_var_chg(data)
-    expected = data["AVAL"].to_numpy() - data["BASE"].to_numpy()
-    np.testing.assert_array_equal(out["CHG"].to_numpy(dtype="float64"), expected)
+    out = derive_var_chg(data)["CHG"].to_numpy(dtype="float64")
+    diff = data["AVAL"].to_numpy() - data["BASE"].to_numpy()
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(diff))
+    larger = np.maximum(data["AVAL"].abs(), data["BASE"].abs()).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = 10.0 ** (np.floor(np.log10(larger)) - 9)
+    ok = ~np.isnan(diff)
+    assert (np.abs(out - diff)[ok] <= np.nan_to_num(unit[ok]) * (0.5 + 1e-9)).all()
+
+
+@given(
+    st.integers(0, 6),
+    st.lists(
+        st.tuples(
+            st.integers(-(10**10) + 1, 10**10 - 1), st.integers(-(10**10) + 1, 10**10 - 1)
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+)
+def test_chg_of_decimal_values_is_their_exact_decimal_difference(places, pairs):
+    # Values of one parameter (the same decimals, up to 10 significant digits): CHG is the
+    # decimal difference exactly, so changes equal in decimal are equal (-3.89 from 5.13 - 9.02
+    # and from 6.07 - 9.96), and a zero change is exactly zero.
+    def number(m: int) -> float:
+        return float(Decimal(m).scaleb(-places))
+
+    data = pd.DataFrame(
+        {"AVAL": [number(a) for a, _ in pairs], "BASE": [number(b) for _, b in pairs]}
+    )
+    expected = [number(a - b) for a, b in pairs]
+    assert derive_var_chg(data)["CHG"].tolist() == expected
+
+
+def test_chg_and_pchg_are_rounded_to_the_declared_digits():
+    data = pd.DataFrame(
+        {"AVAL": [5.13, 6.07, 9.96, 1.005, 12.0], "BASE": [9.02, 9.96, 9.96, 0.0, 9.0],
+         "DIG": [2, 2, 2, 2, 1]}
+    )  # fmt: skip
+    chg = derive_var_chg(data, digits="DIG")["CHG"]
+    assert chg.tolist() == [-3.89, -3.89, 0.0, 1.01, 3.0]  # 1.005 rounds half up, as SAS does
+    assert derive_var_chg(data, digits=0)["CHG"].tolist() == [-4.0, -4.0, 0.0, 1.0, 3.0]
+    # PCHG: 100 x -3.89 / 9.02 = -43.1263858..., 100 x -3.89 / 9.96 = -39.0562249...,
+    # 100 x 3 / 9 = 33.333...; BASE 0 gives no PCHG.
+    pchg = derive_var_pchg(data, digits=2)["PCHG"]
+    assert pchg.fillna(-1).tolist() == [-43.13, -39.06, 0.0, -1, 33.33]
+    with pytest.raises(DerivationError, match="digits must be a number of decimals"):
+        derive_var_chg(data, digits=1.5)  # type: ignore[arg-type]
 
 
 def test_restrict_puts_results_back_in_order():

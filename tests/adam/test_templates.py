@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
+from decimal import ROUND_HALF_UP, Decimal
+
 import pandas as pd
 import pytest
 from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
@@ -31,6 +32,16 @@ def example():
 
 def _day(text: str) -> pd.Timestamp:
     return pd.Timestamp(text)
+
+
+def _dec(value: float) -> Decimal:
+    """A stored value as the decimal number it prints as."""
+    return Decimal(repr(float(value)))
+
+
+def _half_up(value: Decimal, digits: int) -> float:
+    """Decimal arithmetic's round half up (away from zero), the reference for SAS's ROUND."""
+    return float(value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 # --- ADSL ----------------------------------------------------------------------------------
@@ -74,9 +85,8 @@ def test_adsl_baseline_values_come_from_the_bds_baseline_records(example):
     advs, adlb = adam.datasets["ADVS"], adam.datasets["ADLB"]
     base = advs[(advs["USUBJID"] == SUBJECT) & (advs["ABLFL"] == "Y")].set_index("PARAMCD")
     assert adsl.at[SUBJECT, "WEIGHTBL"] == base.at["WEIGHT", "AVAL"]
-    assert adsl.at[SUBJECT, "BMIBL"] == pytest.approx(
-        base.at["WEIGHT", "AVAL"] / (base.at["HEIGHT", "AVAL"] / 100) ** 2
-    )
+    weight, height = _dec(base.at["WEIGHT", "AVAL"]), _dec(base.at["HEIGHT", "AVAL"])
+    assert adsl.at[SUBJECT, "BMIBL"] == _half_up(weight / (height / 100) ** 2, 1)  # digits: 1
     hba1c = adlb[(adlb["USUBJID"] == SUBJECT) & (adlb["PARAMCD"] == "HBA1C")]
     assert adsl.at[SUBJECT, "HBA1CBL"] == hba1c.loc[hba1c["ABLFL"] == "Y", "AVAL"].item()
 
@@ -105,9 +115,10 @@ def test_adlb_homa_records_are_computed_from_the_same_visit(example):
     mine = adlb[adlb["USUBJID"] == SUBJECT]
     for adt in mine.loc[mine["PARAMCD"] == "HOMAIR", "ADT"]:
         at = mine[mine["ADT"] == adt].set_index("PARAMCD")
-        fcp, fpg = at.at["FCP", "AVAL"], at.at["FPG", "AVAL"]
-        assert at.at["HOMAIR", "AVAL"] == pytest.approx(1.5 + fcp * fpg / 2800)
-        assert at.at["HOMAB", "AVAL"] == pytest.approx(0.27 * fcp / (fpg - 3.5))
+        fcp, fpg = _dec(at.at["FCP", "AVAL"]), _dec(at.at["FPG", "AVAL"])
+        # study.yaml: HOMA-IR and HOMA-B to 2 decimals, rounded half up (decimal arithmetic)
+        assert at.at["HOMAIR", "AVAL"] == _half_up(Decimal("1.5") + fcp * fpg / 2800, 2)
+        assert at.at["HOMAB", "AVAL"] == _half_up(Decimal("0.27") * fcp / (fpg - Decimal("3.5")), 2)
         seqs = f"FCP: LBSEQ {int(at.at['FCP', 'SRCSEQ'])}; FPG: LBSEQ {int(at.at['FPG', 'SRCSEQ'])}"
         assert at.at["HOMAIR", "SRCRECS"] == seqs
         assert pd.isna(at.at["HOMAIR", "SRCSEQ"])
@@ -133,10 +144,52 @@ def test_bds_change_from_baseline_only_after_baseline(example):
     post = adlb["ADT"] > adlb["TRTSDT"]
     assert adlb.loc[~post, "CHG"].isna().all() and adlb.loc[~post, "PCHG"].isna().all()
     rows = adlb[post & adlb["AVAL"].notna() & adlb["BASE"].notna()]
-    np.testing.assert_allclose(rows["CHG"], rows["AVAL"] - rows["BASE"])
-    np.testing.assert_allclose(
-        rows["PCHG"], 100 * (rows["AVAL"] - rows["BASE"]) / rows["BASE"].abs()
-    )
+    # CHG is the decimal difference exactly (the parameters' digits: AVAL and BASE are at them);
+    # PCHG is 100 x CHG / |BASE| rounded half up to 2 decimals (pchg_digits).
+    aval, base = rows["AVAL"].map(_dec), rows["BASE"].map(_dec)
+    assert rows["CHG"].tolist() == [float(a - b) for a, b in zip(aval, base, strict=True)]
+    expected = [
+        _half_up(100 * (a - b) / abs(b), 2) if b else None
+        for a, b in zip(aval, base, strict=True)
+    ]
+    got = rows["PCHG"].astype(object).where(rows["PCHG"].notna(), None)
+    assert got.tolist() == expected
+
+
+def test_equal_changes_at_the_data_precision_are_equal_and_tie(example):
+    # FPG is measured to 2 decimals: changes equal in decimal are the same number (the issue's
+    # -3.89, which the binary subtraction gave as -3.8899999999999997 and -3.8900000000000006),
+    # so the signed-rank test sees them as a tie.
+    _, adam = example
+    adlb = adam.datasets["ADLB"]
+    fpg = adlb[(adlb["PARAMCD"] == "FPG") & adlb["CHG"].notna()]
+    pairs = zip(fpg["AVAL"], fpg["BASE"], strict=True)
+    change = pd.Series([str((_dec(a) - _dec(b)).normalize()) for a, b in pairs], index=fpg.index)
+    tied = fpg.groupby(change)["CHG"].agg(["size", "nunique"])
+    assert (tied["nunique"] == 1).all()
+    assert fpg["CHG"].nunique() == change.nunique()
+    # the example has such ties, which the binary differences split
+    split = fpg.assign(D=fpg["AVAL"] - fpg["BASE"]).groupby(change)["D"].nunique()
+    assert (split > 1).any() and tied.loc[split > 1, "size"].ge(2).all()
+
+
+def test_fcp_of_5_5_ng_ml_is_1821_1_pmol_l_and_carries_into_homa(example):
+    # 5.5 ng/mL x 331.1 = 1821.05 pmol/L; FCP has 1 decimal and SAS's ROUND(1821.05, 0.1) is
+    # 1821.1 (round half to even gave 1821.0). By hand, with FPG 8.94 mmol/L the same day:
+    # HOMA-IR = 1.5 + 1821.1 x 8.94 / 2800 = 7.3145... -> 7.31;
+    # HOMA-B = 0.27 x 1821.1 / (8.94 - 3.5) = 491.697 / 5.44 = 90.3855... -> 90.39 (90.38 from
+    # 1821.0).
+    sdtm, adam = example
+    lb = sdtm.domains["LB"]
+    raw = lb[(lb["LBTESTCD"] == "CPEPTIDE") & (lb["LBORRES"] == "5.5") & (lb["LBFAST"] == "Y")]
+    assert len(raw) == 1 and raw["LBORRESU"].item() == "ug/L"
+    assert (raw["LBSTRESC"].item(), raw["LBSTRESN"].item()) == ("1821.1", 1821.1)
+    adlb = adam.datasets["ADLB"]
+    same_day = adlb["ADT"] == pd.Timestamp(raw["LBDTC"].item()[:10])
+    day = adlb[(adlb["USUBJID"] == raw["USUBJID"].item()) & same_day].set_index("PARAMCD")
+    assert (day.at["FCP", "AVAL"], day.at["FPG", "AVAL"]) == (1821.1, 8.94)
+    assert (day.at["HOMAIR", "AVAL"], day.at["HOMAB", "AVAL"]) == (7.31, 90.39)
+    assert day.at["FCP", "CHG"] == float(Decimal("1821.1") - _dec(day.at["FCP", "BASE"]))
 
 
 def test_bds_analysis_windows_and_one_analysis_record_per_window(example):
@@ -316,3 +369,57 @@ def test_bds_records_of_tests_without_a_parameter_are_reported_not_dropped_silen
     notes = [f for f in findings if f.code == "adam-records-not-used"]
     assert [(f.severity, f.value) for f in notes] == [("notice", "ALB")]
     assert "2 LB record(s) of LBTESTCD ALB" in notes[0].message
+
+
+def test_bds_rounds_converted_and_computed_values_to_the_declared_digits():
+    spec = BdsSpec.model_validate(
+        {**SPEC.model_dump(by_alias=True, exclude_none=True), "pchg_digits": 1,
+         "parameters": [{**p.model_dump(exclude_none=True), "digits": d}
+                        for p, d in zip(SPEC.parameters, (2, 1), strict=True)],
+         "computed": [{**SPEC.computed[0].model_dump(exclude_none=True), "digits": 2}]}
+    )  # fmt: skip
+    lb = _lb(
+        [
+            # 162.23408 mg/dL / 18.016 = 9.005 mmol/L exactly: SAS's ROUND gives 9.01
+            ("S-1", 1, "GLUC", "Y", 162.23408, "mg/dL", "2020-01-03", 1, "DAY 0"),
+            ("S-1", 2, "CPEPTIDE", "Y", 700.0, "pmol/L", "2020-01-03", 1, "DAY 0"),
+            ("S-1", 3, "GLUC", "Y", 7.3, "mmol/L", "2020-02-01", 4, "DAY 28"),
+            ("S-1", 4, "CPEPTIDE", "Y", 650.4, "pmol/L", "2020-02-01", 4, "DAY 28"),
+        ]
+    )
+    rule = BaselineSpec(rule="last_on_or_before")
+    adlb, findings = derive_bds("ADLB", lb, ADSL_SMALL, spec, rule, WINDOWS, ["TRTSDT"])
+    got = adlb.set_index(["PARAMCD", "VISIT"])
+    assert got.at[("FPG", "DAY 0"), "AVAL"] == 9.01
+    # By hand: HOMA-B = 0.27 x 700 / (9.01 - 3.5) = 34.3012... -> 34.30 at baseline and
+    # 0.27 x 650.4 / (7.3 - 3.5) = 46.2126... -> 46.21 at day 28; CHG 46.21 - 34.30 = 11.91;
+    # PCHG 100 x 11.91 / 34.30 = 34.723... -> 34.7; FPG CHG 7.3 - 9.01 = -1.71, PCHG -18.978
+    # -> -19.0.
+    assert (got.at[("HOMAB", "DAY 0"), "AVAL"], got.at[("HOMAB", "DAY 28"), "AVAL"]) == (
+        34.30, 46.21)  # fmt: skip
+    assert (got.at[("HOMAB", "DAY 28"), "CHG"], got.at[("HOMAB", "DAY 28"), "PCHG"]) == (
+        11.91, 34.7)  # fmt: skip
+    assert (got.at[("FPG", "DAY 28"), "CHG"], got.at[("FPG", "DAY 28"), "PCHG"]) == (-1.71, -19.0)
+    assert findings == []
+
+
+def test_bds_value_with_more_decimals_than_declared_is_a_warning():
+    spec = BdsSpec.model_validate(
+        {"source": "LB", "parameters": [
+            {"paramcd": "FPG", "param": "Fasting glucose (mmol/L)", "unit": "mmol/L",
+             "where": {"LBTESTCD": "GLUC"}, "digits": 1}]}
+    )  # fmt: skip
+    lb = _lb(
+        [
+            ("S-1", 1, "GLUC", "Y", 8.0, "mmol/L", "2020-01-03", 1, "DAY 0"),
+            ("S-1", 2, "GLUC", "Y", 7.25, "mmol/L", "2020-02-01", 4, "DAY 28"),
+        ]
+    )
+    rule = BaselineSpec(rule="last_on_or_before")
+    adlb, findings = derive_bds("ADLB", lb, ADSL_SMALL, spec, rule, WINDOWS, ["TRTSDT"])
+    assert adlb["AVAL"].tolist() == [8.0, 7.25]  # the collected value is kept
+    assert adlb["CHG"].iloc[1] == -0.75  # the data's decimals are kept, not rounded away
+    (f,) = findings
+    assert (f.code, f.severity, f.record, f.value) == (
+        "adam-aval-finer-than-digits", "warning", 2, "7.25")  # fmt: skip
+    assert "more decimals than the 1 declared in study.yaml (digits)" in f.message

@@ -263,3 +263,23 @@ def test_safety_section() -> None:
     # No safety tables, no safety section and no link.
     plain = render()
     assert 'id="safety"' not in plain and 'href="#safety"' not in plain
+def test_numbers_are_rounded_half_away_from_zero_as_sas_rounds() -> None:
+    # f"{x:.2f}" rounds the binary value half to even: 10.065 -> "10.06", 0.0625 -> "0.062".
+    assert format_number(10.065) == "10.07" and format_number(2.675) == "2.68"
+    assert format_number(-0.125) == "-0.13" and format_number(0.5, 0) == "1"
+    assert format_p(0.0625) == "0.063" and format_p(0.0005) == "<0.001"
+
+
+def test_statistics_are_shown_with_the_decimals_of_the_parameter_precision() -> None:
+    # HbA1c measured to 1 decimal: median, Q1, Q3 and mean with 2 decimals, SD with 3.
+    frame = summary()
+    frame.loc[0, ["MEDIAN", "SD"]] = [7.805, 0.6125]
+    page = render(summary=frame, precision={"HBA1C": 1, "FPG": None})
+    baseline = re.findall(r'<td class="num">(.*?)</td>', row_of(page, "cfb-HBA1C", "BASELINE"))
+    assert baseline[:3] == ["16", "7.81 (7.66, 8.16)", "7.91 (0.613)"]
+    day14 = re.findall(r'<td class="num">(.*?)</td>', row_of(page, "cfb-HBA1C", "DAY 14"))
+    assert day14[3:6] == ["15", "-0.41 (-0.66, -0.16)", "-0.41 (0.300)"]
+    assert "Measured to 1 decimal: median, Q1, Q3 and mean with 2, SD with 3." in page
+    fpg = re.findall(r'<td class="num">(.*?)</td>', row_of(page, "cfb-FPG", "BASELINE"))
+    assert fpg[:3] == ["16", "9.10 (8.85, 9.35)", "9.10 (1.20)"]  # undeclared: 2 decimals
+    assert "Statistics with 2 decimals." in page

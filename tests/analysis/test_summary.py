@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from trialflow.adam.derive import derive_var_chg
+from trialflow.analysis.stats import wilcoxon_signed_rank
 from trialflow.analysis.summary import SUMMARY_COLUMNS, cfb_summary, table1
 
 ISSUE_COLUMNS = [
@@ -102,3 +106,26 @@ def test_table1_continuous_and_categorical():
     # baseline FPG of S0, S1, S2 (FASFL = Y): 10, 11, 12
     assert got.at["FPG (mmol/L)", "MEAN"] == pytest.approx(11.0)
     assert got.at["FPG (mmol/L)", "VALUE"] == "11.00 ± 1.00"
+
+
+def test_signed_rank_test_decides_ties_and_zeros_on_changes_at_the_data_precision():
+    # Seven subjects measured to 2 decimals. The decimal changes are -3.89 (twice: 5.13 - 9.02
+    # and 6.07 - 9.96), -1.2, -2.5, 0.7, -4.1 and 0 (a value converted without rounding,
+    # 0.1 + 0.2, against 0.3). In binary the two -3.89 differ (-3.8899999999999997,
+    # -3.8900000000000006) and the zero is 5.6e-17, which would give an exact test with
+    # V = 1 + 2 = 3, p = 2 x 5/128 = 0.078125.
+    aval = [5.13, 6.07, 7.3, 6.0, 9.2, 4.4, 0.1 + 0.2]
+    base = [9.02, 9.96, 8.5, 8.5, 8.5, 8.5, 0.3]
+    chg = derive_var_chg(pd.DataFrame({"AVAL": aval, "BASE": base}), digits=2)["CHG"]
+    assert chg.tolist() == [-3.89, -3.89, -1.2, -2.5, 0.7, -4.1, 0.0]
+    result = wilcoxon_signed_rank(chg)
+    # By hand (R <= 4.5 wilcox.test(x), normal approximation because of the tie): the zero is
+    # dropped, n = 6; ranks of |x|: 0.7 -> 1, 1.2 -> 2, 2.5 -> 3, 3.89 -> 4.5 and 4.5,
+    # 4.1 -> 6; V = 1. E(V) = 6 x 7 / 4 = 10.5; Var(V) = 6 x 7 x 13 / 24 - (2^3 - 2) / 48
+    # = 22.625; z = (1 - 10.5 + 0.5) / sqrt(22.625) = -1.8921; p = 2 Phi(z) = 0.05848.
+    assert (result.statistic, result.n, result.n_zero, result.ties) == (1.0, 6, 1, True)
+    assert result.p_value == pytest.approx(math.erfc(9 / math.sqrt(22.625) / math.sqrt(2)))
+    assert result.p_value == pytest.approx(0.05848, abs=5e-6)
+    noisy = wilcoxon_signed_rank(np.subtract(aval, base))  # what the binary noise gave
+    assert (noisy.statistic, noisy.exact) == (3.0, True)
+    assert noisy.p_value == pytest.approx(0.078125)

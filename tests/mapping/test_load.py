@@ -336,3 +336,16 @@ def test_safety_needs_adae_and_an_interval(study_dir):
     _replace(path, "  adae: {emergent_days: 30}\n", "")
     with pytest.raises(SpecError, match=r"analysis\.safety needs adam\.adae"):
         load_study(study_dir)
+
+
+def test_a_parameter_precision_must_be_a_whole_number_of_decimals(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "unit: mmol/L, digits: 2, convert", "unit: mmol/L, digits: 2.5, convert")
+    line = _line_of(path, "digits: 2.5")
+    with pytest.raises(
+        SpecError, match=rf"study\.yaml:{line}: adam\.datasets\.ADLB\.parameters\[0\]\.digits: "
+    ):
+        load_study(study_dir)
+    _replace(path, "digits: 2.5", "digits: -1")
+    with pytest.raises(SpecError, match=r"parameters\[0\]\.digits: .*greater than or equal to 0"):
+        load_study(study_dir)

@@ -290,3 +290,33 @@ def test_unreadable_diagnosis_date_names_its_cell_and_keeps_the_mh_record(tmp_pa
     assert bad.usubjid == "HUCMSC-T2DM-02-001" and bad.record == 2
     row = by(result.domains["MH"], USUBJID="HUCMSC-T2DM-02-001")
     assert pd.isna(row["MHSTDTC"]) and row["MHTERM"] == "TYPE 2 DIABETES MELLITUS"
+
+
+def _fcp_site2(sheets, result):
+    row = next(r for r in sheets["LAB"] if r["SUBJ"] == "02-001" and r["TEST"] == "FCP")
+    row["RESULT"] = result
+
+
+def test_converted_result_is_rounded_half_away_from_zero_as_sas_rounds(tmp_path):
+    # 5.5 ng/mL x 331.1 = 1821.05 pmol/L exactly; lb.yaml declares 1 decimal for C-peptide and
+    # SAS's ROUND(1821.05, 0.1) is 1821.1 (round half to even, as numpy does, gives 1821.0).
+    sheets = tiny_sheets()
+    _fcp_site2(sheets, "5.5")
+    lb = build(write_csv_export(tmp_path / "raw", sheets)).domains["LB"]
+    fcp = by(lb, USUBJID="HUCMSC-T2DM-02-001", LBTESTCD="CPEPTIDE", LBFAST="Y")
+    assert (fcp["LBSTRESC"], fcp["LBSTRESN"]) == ("1821.1", 1821.1)
+
+
+def test_without_declared_digits_a_conversion_keeps_its_digits_without_binary_noise(
+    tmp_path, study_copy
+):
+    # No digits: 10 significant digits, so 5.5 x 331.1 reads 1821.05, not 1821.0500000000002.
+    path = study_copy / "lb.yaml"
+    text = path.read_text()
+    assert "multiply: 331.1}}, digits: 1}" in text
+    path.write_text(text.replace("multiply: 331.1}}, digits: 1}", "multiply: 331.1}}}"))
+    sheets = tiny_sheets()
+    _fcp_site2(sheets, "5.5")
+    lb = build(write_csv_export(tmp_path / "raw", sheets), study_copy).domains["LB"]
+    fcp = by(lb, USUBJID="HUCMSC-T2DM-02-001", LBTESTCD="CPEPTIDE", LBFAST="Y")
+    assert (fcp["LBSTRESC"], fcp["LBSTRESN"]) == ("1821.05", 1821.05)

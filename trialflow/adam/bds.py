@@ -2,19 +2,25 @@
 
 1. Parameters: SDTM findings records selected by each parameter's ``where`` get PARAMCD,
    PARAM, PARAMN, PARCAT1; AVAL is --STRESN in the parameter's unit (converted by the spec's
-   factors when --STRESU differs; a unit without a factor leaves AVAL empty and is reported).
+   factors when --STRESU differs and rounded to the parameter's ``digits`` as SAS's ROUND
+   does; a unit without a factor leaves AVAL empty and is reported).
 2. ADSL variables (treatment, dates, populations) merged by USUBJID.
 3. Timing: ADT from --DTC (no imputation), ADTM when a time was collected, ADY from TRTSDT.
 4. Copies: VISIT/VISITNUM, ATPT/ATPTN, ANRLO/ANRHI/ANRIND; traceability SRCDOM, SRCVAR, SRCSEQ.
 5. Computed parameters (HOMA-IR, HOMA-B, BMI, ...) by their named formula, per subject and
-   visit date; SRCRECS names the records each was computed from. A null result (HOMA-B with
-   FPG <= 3.5 mmol/L) is kept as a record with empty AVAL and reported.
+   visit date, AVAL rounded to the parameter's ``digits``; SRCRECS names the records each was
+   computed from. A null result (HOMA-B with FPG <= 3.5 mmol/L) is kept as a record with empty
+   AVAL and reported.
 6. ABLFL by the baseline rule (derive_var_extreme_flag), AVISIT "BASELINE" on it; post-baseline
    records get AVISIT/AVISITN by the study's analysis visit rule: by the window their day falls
    in, or by their nominal visit (VISITNUM), with days counted from the declared reference
    (ADY from the first treatment, or from the subject's date of a planned visit such as DAY 0);
    AWTARGET, AWTDIFF, AWLO and AWHI are in those days. ANL01FL picks one record per visit.
-7. BASE, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only.
+7. BASE, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only. CHG is the
+   exact decimal difference of AVAL and BASE (which are at the parameter's precision), never
+   the binary noise of the subtraction, so changes equal at the data's precision are equal and
+   tie; PCHG is rounded to the dataset's ``pchg_digits`` (10 significant digits where none is
+   declared). An AVAL with more decimals than the parameter's ``digits`` is reported.
 
 Example:
     >>> from trialflow.mapping.spec import BdsSpec
@@ -64,6 +70,7 @@ from trialflow.adam.windows import (
 )
 from trialflow.errors import Finding
 from trialflow.mapping.spec import BaselineSpec, BdsSpec, ComputedSpec
+from trialflow.numbers import sas_round
 
 FORMULAS = {
     "homa_ir_cpeptide": lambda d, i: compute_homa_ir_cpeptide(d[i["cpeptide"]], d[i["glucose"]]),
@@ -87,7 +94,8 @@ _UNIT_BAD = "__unit_bad__"
 _FORMULA = "__formula__"
 _DAY = "__window_day__"
 _POST = "__post_baseline__"
-HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _DAY, _POST)
+_DIGITS = "__digits__"
+HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _DAY, _POST, _DIGITS)
 """Working columns the template keeps until the findings are made (dropped by the caller)."""
 
 
@@ -118,7 +126,8 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
             for source_unit, conv in p.convert.items():
                 factor[unit.eq(source_unit).fillna(False)] = conv.factor
             bad = value.notna() & factor.isna()
-            value = value * factor
+            converted = factor.ne(1.0) & factor.notna()
+            value = value.mask(converted, _round_to(value * factor, p.digits))
         pieces.append(
             rows.assign(
                 PARAMCD=p.paramcd,
@@ -126,7 +135,8 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
                 PARAMN=np.nan if p.paramn is None else float(p.paramn),
                 PARCAT1=p.parcat1,
                 AVAL=value.where(~bad),
-                **{_UNIT_BAD: bad, _ROW: np.flatnonzero(mask.to_numpy()) + 1},
+                **{_UNIT_BAD: bad, _ROW: np.flatnonzero(mask.to_numpy()) + 1,
+                   _DIGITS: np.nan if p.digits is None else float(p.digits)},
             )
         )
     frame = pd.concat(pieces, ignore_index=True) if pieces else sdtm.iloc[0:0]
@@ -152,6 +162,13 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
                 )
             )
     return frame, findings
+
+
+def _round_to(values: pd.Series, digits: int | None) -> pd.Series:
+    """Values rounded as SAS's ROUND does to ``digits`` decimals (None: 10 significant digits)."""
+    if digits is None:
+        return sas_round(values, significant=10)
+    return sas_round(values, digits)
 
 
 def _timing(frame: pd.DataFrame, pre: str) -> pd.DataFrame:
@@ -203,10 +220,12 @@ def _computed(
                 "PARAMN": np.nan if comp.paramn is None else float(comp.paramn),
                 "PARCAT1": comp.parcat1,
                 _FORMULA: comp.formula,
+                _DIGITS: np.nan if comp.digits is None else float(comp.digits),
             },
             keep_sources=True,
         )
         new = result.iloc[len(base) :]
+        new = new.assign(AVAL=_round_to(new["AVAL"].astype("float64"), comp.digits))
         # SRCRECS holds the source records' index labels (= positions in ``base``): name
         # each one by its parameter and --SEQ, which is what a reviewer looks up.
         names = [*per_visit, *comp.constant]
@@ -309,7 +328,7 @@ def derive_bds(
                             new_var="BNRIND")  # fmt: skip
     post_mask = pd.Series(post.to_numpy(), index=frame.index)
     frame = restrict(derive_var_chg, filter=post_mask)(frame)
-    frame = restrict(derive_var_pchg, filter=post_mask)(frame)
+    frame = restrict(derive_var_pchg, filter=post_mask, digits=spec.pchg_digits)(frame)
 
     # order, then the findings (record numbers as written)
     frame = frame.sort_values(
@@ -345,6 +364,22 @@ def _findings(frame: pd.DataFrame, dataset: str, pre: str, visits: AnalysisVisit
         message=lambda r: (
             f"{r['PARAMCD']}: {pre}STRESU {r.get(f'{pre}STRESU')!s} has no conversion to the "
             "parameter's unit in study.yaml; AVAL left empty"
+        ),
+    )
+    digits = frame[_DIGITS]
+    finer = digits.notna() & frame["AVAL"].notna()
+    finer &= sas_round(frame["AVAL"], digits.fillna(0.0)).ne(frame["AVAL"])
+    out += record_findings(
+        frame,
+        finer,
+        code="adam-aval-finer-than-digits",
+        severity="warning",
+        dataset=dataset,
+        variable="AVAL",
+        message=lambda r: (
+            f"{r['PARAMCD']} AVAL {r['AVAL']!r} has more decimals than the {int(r[_DIGITS])} "
+            "declared in study.yaml (digits); it is kept as collected and its changes keep "
+            "its decimals, so check the declared precision"
         ),
     )
     formula = frame.get(_FORMULA)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from trialflow.errors import DerivationError
+from trialflow.numbers import sas_round
 
 __all__ = [
     "DerivationError",
@@ -44,6 +45,9 @@ __all__ = [
 ]
 
 FilterArg = pd.Series | np.ndarray | Callable[[pd.DataFrame], Any] | None
+Digits = int | str | None
+"""Decimals to round to: one number for every record, or the name of a column holding each
+record's (missing: the function's rule for undeclared precision)."""
 ArrayLike = pd.Series | np.ndarray | Sequence[float] | float
 
 
@@ -274,40 +278,101 @@ def derive_var_base(
     return dataset.assign(**{new_var: column})
 
 
-def derive_var_chg(dataset: pd.DataFrame, *, filter: FilterArg = None) -> pd.DataFrame:
+def _places(dataset: pd.DataFrame, digits: Digits, where: str) -> np.ndarray:
+    """The ``digits`` argument as decimals per record (NaN where none is declared)."""
+    if digits is None:
+        return np.full(len(dataset), np.nan)
+    if isinstance(digits, str):
+        _require(dataset, [digits], where)
+        try:
+            values = pd.to_numeric(dataset[digits]).to_numpy(dtype="float64", na_value=np.nan)
+        except (TypeError, ValueError):
+            raise DerivationError(
+                f"{where}: column {digits} must hold numbers of decimals"
+            ) from None
+    elif isinstance(digits, int | np.integer) and not isinstance(digits, bool):
+        values = np.full(len(dataset), float(digits))
+    else:
+        raise DerivationError(
+            f"{where}: digits must be a number of decimals or a column name, not {digits!r}"
+        )
+    ok = np.isnan(values) | (values == np.floor(values))
+    if not ok.all():
+        raise DerivationError(f"{where}: digits must be whole numbers")
+    return values
+
+
+def _exact_difference(aval: pd.Series, base: pd.Series) -> pd.Series:
+    """AVAL - BASE without the binary noise of the subtraction.
+
+    Rounded at the 10th significant digit of the larger of |AVAL| and |BASE|: two values with
+    the same decimals and up to 10 significant digits (two values of one parameter) give their
+    exact decimal difference (9.02 - 5.13 is 3.89, not 3.8899999999999997), so equal changes
+    are equal.
+    """
+    diff = aval - base
+    larger = np.maximum(aval.abs(), base.abs()).to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        places = 9 - np.floor(np.log10(larger))
+    places = np.where(np.isfinite(places), places, np.nan)
+    return sas_round(diff.astype("float64"), places)
+
+
+def derive_var_chg(
+    dataset: pd.DataFrame, *, filter: FilterArg = None, digits: Digits = None
+) -> pd.DataFrame:
     """Add CHG = AVAL - BASE on the records in ``filter`` (all records when None), null elsewhere.
 
-    As in admiral the baseline record itself gets 0 unless ``filter`` leaves it out.
+    As in admiral the baseline record itself gets 0 unless ``filter`` leaves it out. CHG is
+    rounded as SAS's ROUND does to ``digits`` decimals: a number for every record or the name
+    of a column holding each record's (the parameter's precision). Where no digits are given,
+    CHG is the exact decimal difference of AVAL and BASE (rounded at the 10th significant
+    digit of the larger of the two), never the binary noise of the subtraction: two changes
+    that are equal at the data's precision are equal, and no change is zero by accident.
 
     Example:
         >>> df = pd.DataFrame({"AVAL": [5.0, 7.0], "BASE": [5.0, 5.0], "AVISITN": [0, 1]})
         >>> derive_var_chg(df, filter=lambda d: d["AVISITN"] > 0)["CHG"].tolist()
         [nan, 2.0]
+        >>> df = pd.DataFrame({"AVAL": [5.13, 6.07], "BASE": [9.02, 9.96]})
+        >>> (df["AVAL"] - df["BASE"]).tolist(), derive_var_chg(df, digits=2)["CHG"].tolist()
+        ([-3.8899999999999997, -3.8900000000000006], [-3.89, -3.89])
     """
     where = "derive_var_chg"
     _require(dataset, ["AVAL", "BASE"], where)
     keep = _filter_mask(dataset, filter, where)
-    chg = (dataset["AVAL"] - dataset["BASE"]).where(keep)
-    return dataset.assign(CHG=chg)
+    places = _places(dataset, digits, where)
+    exact = _exact_difference(dataset["AVAL"], dataset["BASE"])
+    chg = sas_round(exact, places)  # no digits (NaN): the exact difference as it is
+    return dataset.assign(CHG=chg.where(keep))
 
 
-def derive_var_pchg(dataset: pd.DataFrame, *, filter: FilterArg = None) -> pd.DataFrame:
+def derive_var_pchg(
+    dataset: pd.DataFrame, *, filter: FilterArg = None, digits: Digits = None
+) -> pd.DataFrame:
     """Add PCHG = 100 * (AVAL - BASE) / abs(BASE) on the records in ``filter``.
 
-    PCHG is null when BASE is 0, when AVAL or BASE is null, and outside ``filter``.
+    PCHG is null when BASE is 0, when AVAL or BASE is null, and outside ``filter``. The
+    difference is the exact decimal one (as for CHG); PCHG is rounded as SAS's ROUND does to
+    ``digits`` decimals (a number, or a column holding each record's), else to 10
+    significant digits.
 
     Example:
-        >>> df = pd.DataFrame({"AVAL": [6.0, 3.0], "BASE": [4.0, 0.0]})
+        >>> df = pd.DataFrame({"AVAL": [6.0, 3.0, 7.0], "BASE": [4.0, 0.0, 9.0]})
         >>> derive_var_pchg(df)["PCHG"].tolist()
-        [50.0, nan]
+        [50.0, nan, -22.22222222]
+        >>> derive_var_pchg(df, digits=1)["PCHG"].tolist()
+        [50.0, nan, -22.2]
     """
     where = "derive_var_pchg"
     _require(dataset, ["AVAL", "BASE"], where)
     keep = _filter_mask(dataset, filter, where)
+    places = _places(dataset, digits, where)
     base = dataset["BASE"]
     nonzero = base.ne(0).fillna(False).to_numpy(dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
-        pchg = 100 * (dataset["AVAL"] - base) / base.abs()
+        pchg = 100 * _exact_difference(dataset["AVAL"], base) / base.abs()
+    pchg = sas_round(pchg, places).where(~np.isnan(places), sas_round(pchg, significant=10))
     return dataset.assign(PCHG=pchg.where(keep & nonzero))
 
 
@@ -565,7 +630,7 @@ def compute_homa_ir_cpeptide(
     """HOMA-IR from fasting C-peptide (pmol/L) and fasting glucose (mmol/L): 1.5 + FCP*FPG/2800.
 
     Example:
-        >>> round(compute_homa_ir_cpeptide(741.56, 9.66), 4)
+        >>> sas_round(compute_homa_ir_cpeptide(741.56, 9.66), 4)
         4.0584
     """
     fcp, fpg = _float(fcp_pmol_l), _float(fpg_mmol_l)
@@ -579,7 +644,7 @@ def compute_homa_b_cpeptide(
     """HOMA-B (%) from fasting C-peptide and glucose: 0.27*FCP/(FPG-3.5), null if FPG <= 3.5.
 
     Example:
-        >>> round(compute_homa_b_cpeptide(741.56, 9.66), 4)
+        >>> sas_round(compute_homa_b_cpeptide(741.56, 9.66), 4)
         32.5034
         >>> compute_homa_b_cpeptide([741.56], [3.5])
         array([nan])

@@ -28,6 +28,38 @@ from trialflow.analysis.summary import cfb_summary, table1
 from trialflow.errors import DerivationError, Finding
 from trialflow.mapping.spec import StudySpec
 
+METHOD_NOTES = (
+    "Rounding: every rounded number (unit conversions, derived values, the tables and the CSV "
+    "files) is rounded half away from zero as SAS's ROUND function rounds it, with its "
+    "tolerance for binary representation (1.005 to 2 decimals is 1.01).",
+    "Ties and zeros: computed and converted values are stored at each parameter's declared "
+    "precision (study.yaml digits; 10 significant digits where none is declared) and CHG is "
+    "the exact decimal difference of AVAL and BASE, so changes equal at the precision of the "
+    "data are equal numbers. The signed-rank test ranks these stored changes: equal absolute "
+    "changes share their mid-rank and zero changes are dropped.",
+    "Display: median, Q1, Q3 and mean with one decimal more than the parameter's precision, SD "
+    "with two more, p-values with 3 decimals; Table 1 with the decimals of each row. "
+    "cfb_summary.csv and table1.csv hold the statistics rounded to 10 significant digits.",
+)
+"""The report's method notes: how numbers are rounded, compared and shown."""
+
+
+def parameter_precision(spec: StudySpec) -> dict[str, int | None]:
+    """PARAMCD -> the decimals it is measured to (study.yaml ``digits``; None when undeclared).
+
+    Example:
+        >>> from trialflow.mapping.load import load_study
+        >>> parameter_precision(load_study("mappings/hucmsc-t2dm").spec)["FPG"]
+        2
+    """
+    if spec.adam is None:
+        return {}
+    return {
+        p.paramcd: p.digits
+        for bds in spec.adam.datasets.values()
+        for p in [*bds.parameters, *bds.computed]
+    }
+
 
 @dataclass
 class AnalysisResult:
@@ -186,7 +218,8 @@ def build_analysis(
         summary=summary,
         table1=baseline,
         figures=[(captions[n], figures[n]) for n in figures],
-        notes=[describe_analysis_visits(analysis_visits(spec)), *notes],
+        notes=[describe_analysis_visits(analysis_visits(spec)), *METHOD_NOTES, *notes],
+        precision=parameter_precision(spec),
         ae_summary=ae,
         safety_by_visit=by_visit,
         safety_notes=safety_notes,

@@ -31,6 +31,8 @@ from typing import Any
 
 import pandas as pd
 
+from trialflow.numbers import format_fixed
+
 BANNER_COLOR = "#f5b800"
 """Background colour of the synthetic-data banner (also looked for in screenshots)."""
 
@@ -187,17 +189,37 @@ def _float(value: object) -> float:
 
 
 def format_number(value: object, digits: int = 2) -> str:
-    """A value with ``digits`` decimals; missing or non-numeric values as an en dash.
+    """A value rounded half away from zero (SAS's ROUND) to ``digits`` decimals, written with
+    them; missing or non-numeric values as an en dash.
 
     Example:
         >>> format_number(7.456), format_number(-0.1), format_number(None), format_number(3, 0)
         ('7.46', '-0.10', '–', '3')
+        >>> format_number(10.065), format_number(-0.004)
+        ('10.07', '0.00')
     """
     number = _float(value)
     if math.isnan(number):
         return _DASH
-    text = f"{number:.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+    return format_fixed(number, digits)
+
+
+def display_digits(precision: int | None) -> dict[str, int]:
+    """Decimals each statistic is shown with, for a parameter measured to ``precision`` decimals.
+
+    As SAS programmers show them: mean, median, Q1 and Q3 with one decimal more than the data,
+    SD with two more, min and max as the data. Without a declared precision every statistic
+    has 2 decimals.
+
+    Example:
+        >>> display_digits(2)["MEDIAN"], display_digits(2)["SD"], display_digits(None)["SD"]
+        (3, 4, 2)
+    """
+    if precision is None:
+        return dict.fromkeys(("MEAN", "MEDIAN", "Q1", "Q3", "SD", "MIN", "MAX"), 2)
+    d = int(precision)
+    return {"MEAN": d + 1, "MEDIAN": d + 1, "Q1": d + 1, "Q3": d + 1, "SD": d + 2,
+            "MIN": d, "MAX": d}  # fmt: skip
 
 
 def format_p(value: object) -> str:
@@ -212,7 +234,7 @@ def format_p(value: object) -> str:
         return _DASH
     if p < 0.001:
         return "<0.001"
-    return f"{min(p, 1.0):.3f}"
+    return format_fixed(min(p, 1.0), 3)
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -320,19 +342,22 @@ def _validation(validation: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def _stats_cells(row: pd.Series | None) -> str:
+def _stats_cells(row: pd.Series | None, digits: Mapping[str, int]) -> str:
     if row is None:
         return f'<td class="num">{_DASH}</td>' * 3
     n = _float(row["N"])
     n_text = _DASH if math.isnan(n) else str(int(n))
-    median = (
-        f"{format_number(row['MEDIAN'])} ({format_number(row['Q1'])}, {format_number(row['Q3'])})"
+    median, q1, q3, mean, sd = (
+        format_number(row[k], digits[k]) for k in ("MEDIAN", "Q1", "Q3", "MEAN", "SD")
     )
-    mean = f"{format_number(row['MEAN'])} ({format_number(row['SD'])})"
+    median = f"{median} ({q1}, {q3})"
+    mean = f"{mean} ({sd})"
     return f'<td class="num">{n_text}</td><td class="num">{median}</td><td class="num">{mean}</td>'
 
 
-def _cfb_table(rows: pd.DataFrame, paramcd: str, prefix: str = "cfb") -> str:
+def _cfb_table(
+    rows: pd.DataFrame, paramcd: str, precision: int | None = None, prefix: str = "cfb"
+) -> str:
     labels = [_text(v) for v in rows.get("PARAM", pd.Series(dtype="str")) if _text(v)]
     heading = f"{_esc(labels[0])} ({_esc(paramcd)})" if labels else _esc(paramcd)
     tests = []
@@ -341,6 +366,7 @@ def _cfb_table(rows: pd.DataFrame, paramcd: str, prefix: str = "cfb") -> str:
             if _text(value) and _text(value) not in tests:
                 tests.append(_text(value))
     per_row_test = len(tests) > 1
+    digits = display_digits(precision)
     visits = rows.assign(_X=pd.to_numeric(rows["AVISITN"], errors="coerce"))
     visits = visits[visits["_X"].notna().to_numpy()].sort_values("_X", kind="stable")
     body = []
@@ -357,8 +383,8 @@ def _cfb_table(rows: pd.DataFrame, paramcd: str, prefix: str = "cfb") -> str:
         )
         cells = [
             f'<th scope="row" class="label">{visit}</th>',
-            _stats_cells(aval.iloc[0] if len(aval) else None),
-            _stats_cells(chg_row),
+            _stats_cells(aval.iloc[0] if len(aval) else None, digits),
+            _stats_cells(chg_row, digits),
             f'<td class="num">{html.escape(p)}</td>',
         ]
         if per_row_test:
@@ -392,6 +418,13 @@ def _cfb_table(rows: pd.DataFrame, paramcd: str, prefix: str = "cfb") -> str:
             f'<p class="table-note">Quantiles (Q1, median, Q3): {_esc(", ".join(methods))}. '
             "SD with n − 1.</p>"
         )
+    if precision is None:
+        note += '<p class="table-note">Statistics with 2 decimals.</p>'
+    else:
+        note += (
+            f'<p class="table-note">Measured to {precision} decimal{"" if precision == 1 else "s"}'
+            f": median, Q1, Q3 and mean with {digits['MEAN']}, SD with {digits['SD']}.</p>"
+        )
     return (
         f'<div class="table-wrap"><table class="cfb" id="{prefix}-{_esc(paramcd)}">'
         f"<caption>{heading}</caption><thead>"
@@ -404,7 +437,9 @@ def _cfb_table(rows: pd.DataFrame, paramcd: str, prefix: str = "cfb") -> str:
     )
 
 
-def _cfb_tables(summary: pd.DataFrame, prefix: str = "cfb") -> list[str]:
+def _cfb_tables(
+    summary: pd.DataFrame, precision: Mapping[str, int | None], prefix: str = "cfb"
+) -> list[str]:
     missing = [c for c in _SUMMARY_COLUMNS if c not in summary.columns]
     if missing:
         raise ValueError(f"render_report: summary column(s) missing: {', '.join(missing)}")
@@ -413,17 +448,22 @@ def _cfb_tables(summary: pd.DataFrame, prefix: str = "cfb") -> list[str]:
         if _text(value) and _text(value) not in order:
             order.append(_text(value))
     return [
-        _cfb_table(summary[(summary["PARAMCD"] == paramcd).to_numpy()], paramcd, prefix)
+        _cfb_table(
+            summary[(summary["PARAMCD"] == paramcd).to_numpy()],
+            paramcd,
+            precision.get(paramcd),
+            prefix,
+        )
         for paramcd in order
     ]
 
 
-def _cfb(summary: pd.DataFrame) -> str:
+def _cfb(summary: pd.DataFrame, precision: Mapping[str, int | None]) -> str:
     parts = ['<section id="cfb"><h2>Change from baseline</h2>']
     if summary.empty:
         parts.append('<p class="empty">No change-from-baseline summaries.</p></section>')
         return "".join(parts)
-    parts += _cfb_tables(summary)
+    parts += _cfb_tables(summary, precision)
     parts.append("</section>")
     return "".join(parts)
 
@@ -502,7 +542,10 @@ def _ae_tables(ae: pd.DataFrame) -> list[str]:
 
 
 def _safety(
-    ae: pd.DataFrame | None, by_visit: pd.DataFrame | None, notes: Sequence[str]
+    ae: pd.DataFrame | None,
+    by_visit: pd.DataFrame | None,
+    notes: Sequence[str],
+    precision: Mapping[str, int | None],
 ) -> str:
     if ae is None and by_visit is None:
         return ""
@@ -516,7 +559,7 @@ def _safety(
         if by_visit.empty:
             parts.append('<p class="empty">No safety parameters.</p>')
         else:
-            parts += _cfb_tables(by_visit, "safety")
+            parts += _cfb_tables(by_visit, precision, "safety")
     items = "".join(f"<li>{_esc(note)}</li>" for note in notes if _text(note))
     if items:
         parts.append(f'<ul class="findings">{items}</ul>')
@@ -586,6 +629,7 @@ def render_report(
     ae_summary: pd.DataFrame | None = None,
     safety_by_visit: pd.DataFrame | None = None,
     safety_notes: Sequence[str] = (),
+    precision: Mapping[str, int | None] | None = None,
 ) -> str:
     """The analysis report as one self-contained, deterministic HTML5 page.
 
@@ -598,6 +642,9 @@ def render_report(
     PNG bytes) pairs, embedded in order as data URIs. ``notes``: free-text lines.
     ``ae_summary`` (ae_summary.csv rows), ``safety_by_visit`` (safety_by_visit.csv rows) and
     ``safety_notes``: the safety section, left out when both tables are None.
+    ``precision``: PARAMCD -> the decimals it is measured to, which set the decimals of its
+    statistics (:func:`display_digits`); every number shown is rounded half away from zero as
+    SAS's ROUND does.
 
     Raises ValueError when a figure is not PNG or a table lacks a required column.
 
@@ -634,10 +681,10 @@ def render_report(
         "<main>",
         _provenance(study),
         _validation(validation),
-        _cfb(summary),
+        _cfb(summary, precision or {}),
         _table1(table1),
         _figures(figures),
-        _safety(ae_summary, safety_by_visit, safety_notes),
+        _safety(ae_summary, safety_by_visit, safety_notes, precision or {}),
         _notes(notes),
         "</main>",
         f"<footer>{footer}</footer>",

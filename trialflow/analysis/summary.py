@@ -8,7 +8,9 @@ test method (study.yaml's names) are named in every row. Records: the analysis r
 (ANL01FL = "Y") of the analysis population.
 
 :func:`table1` gives the baseline characteristics: continuous ones as mean +/- SD, categorical
-ones as n (%).
+ones as n (%). Its VALUE text is rounded half away from zero as SAS's ROUND does
+(:func:`trialflow.numbers.format_fixed`): mean and SD to the row's ``digits``, percentages to
+one decimal.
 
 Example:
     >>> bds = pd.DataFrame({"USUBJID": ["1", "1", "2", "2"], "PARAMCD": ["FPG"] * 4,
@@ -30,6 +32,7 @@ import pandas as pd
 
 from trialflow.analysis.stats import TEST_METHODS, describe, wilcoxon_signed_rank
 from trialflow.errors import DerivationError
+from trialflow.numbers import format_fixed
 
 SUMMARY_COLUMNS = [
     "PARAMCD", "AVISITN", "AVISIT", "VAR", "N", "MEAN", "SD", "MEDIAN", "Q1", "Q3", "MIN",
@@ -122,10 +125,6 @@ def cfb_summary(
     return out
 
 
-def _fmt(value: float, digits: int) -> str:
-    return "" if pd.isna(value) else f"{value:.{digits}f}"
-
-
 def table1(
     adsl: pd.DataFrame,
     bds: Mapping[str, pd.DataFrame],
@@ -176,7 +175,7 @@ def table1(
                     {
                         "CHARACTERISTIC": f"{label}: {category}",
                         "STATISTIC": "n (%)",
-                        "VALUE": f"{count} ({pct:.1f}%)",
+                        "VALUE": f"{count} ({format_fixed(pct, 1)}%)",
                         "N": total,
                         "COUNT": int(count),
                         "PCT": pct,
@@ -190,7 +189,7 @@ def table1(
             {
                 "CHARACTERISTIC": label,
                 "STATISTIC": "mean ± SD",
-                "VALUE": f"{_fmt(mean, digits)} ± {_fmt(sd, digits)}",
+                "VALUE": f"{format_fixed(mean, digits)} ± {format_fixed(sd, digits)}",
                 "N": len(numbers),
                 "MEAN": mean,
                 "SD": sd,

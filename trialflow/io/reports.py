@@ -17,6 +17,7 @@ import pandas as pd
 
 from trialflow.errors import Finding, RawInputError
 from trialflow.io.workbook import write_workbook
+from trialflow.numbers import sas_round
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -205,15 +206,28 @@ def manifest_files(out: Path, *, except_under: str) -> list[Path]:
     return kept
 
 
+CSV_SIGNIFICANT_DIGITS = 10
+"""Numbers in the analysis CSVs are rounded (SAS's ROUND) to this many significant digits."""
+
+
 def write_table_csv(table: pd.DataFrame, path: Path) -> Path:
-    """Write an analysis table as CSV (UTF-8, full precision), formula-like text neutralised.
+    """Write an analysis table as CSV (UTF-8), formula-like text neutralised.
+
+    Every non-integer number is rounded as SAS's ROUND does to
+    :data:`CSV_SIGNIFICANT_DIGITS` significant digits: a statistic reads as the number it is
+    (a mean of 7.19, not the binary 7.1899999999999995) with every digit it has in its own
+    right; the report's tables show them at the display precision.
 
     Example:
         >>> write_table_csv(pd.DataFrame({"N": [16]}), Path("/tmp/t.csv")).name  # doctest: +SKIP
         't.csv'
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    _safe(table).to_csv(path, index=False, lineterminator="\n")
+    out = _safe(table)
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col].dtype):
+            out[col] = sas_round(out[col], significant=CSV_SIGNIFICANT_DIGITS)
+    out.to_csv(path, index=False, lineterminator="\n")
     return path
 
 

@@ -413,7 +413,12 @@ class AnalysisVisitsSpec(Strict):
 
 
 class ParameterSpec(Strict):
-    """One BDS parameter taken from SDTM findings records selected by ``where``."""
+    """One BDS parameter taken from SDTM findings records selected by ``where``.
+
+    ``digits``: the decimals the parameter is measured to. AVAL converted in ADaM is rounded
+    to it (SAS's ROUND; without it, 10 significant digits), a collected value with more
+    decimals is reported, and the report shows the parameter's statistics by it.
+    """
 
     paramcd: str = Field(min_length=1, max_length=8)
     param: str = Field(min_length=1, max_length=200)
@@ -422,10 +427,15 @@ class ParameterSpec(Strict):
     where: Condition = Field(min_length=1)
     unit: str | None = None
     convert: dict[str, ConvertSpec] = {}
+    digits: int | None = Field(default=None, ge=0, le=12)
 
 
 class ComputedSpec(Strict):
-    """A parameter computed from others at the same visit by a named formula."""
+    """A parameter computed from others at the same visit by a named formula.
+
+    ``digits``: the decimals AVAL is rounded to (SAS's ROUND); without it, 10 significant
+    digits.
+    """
 
     paramcd: str = Field(min_length=1, max_length=8)
     param: str = Field(min_length=1, max_length=200)
@@ -434,6 +444,7 @@ class ComputedSpec(Strict):
     formula: Formula
     inputs: dict[str, str] = Field(min_length=1)
     constant: list[str] = []
+    digits: int | None = Field(default=None, ge=0, le=12)
 
     @model_validator(mode="after")
     def _inputs(self) -> ComputedSpec:
@@ -451,11 +462,15 @@ class ComputedSpec(Strict):
 
 
 class BdsSpec(Strict):
-    """One BDS dataset (ADLB, ADVS): its SDTM source domain and parameters."""
+    """One BDS dataset (ADLB, ADVS): its SDTM source domain and parameters.
+
+    ``pchg_digits``: the decimals PCHG is rounded to; without it, 10 significant digits.
+    """
 
     source: str = Field(min_length=2, max_length=2)
     parameters: list[ParameterSpec] = Field(min_length=1)
     computed: list[ComputedSpec] = []
+    pchg_digits: int | None = Field(default=None, ge=0, le=12)
 
 
 class DiagnosisSpec(Strict):

@@ -26,6 +26,7 @@ from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError,
 from trialflow.mapping import methods as m
 from trialflow.mapping.load import Study, key_line, spec_line
 from trialflow.mapping.spec import RAW_METHODS, DomainSpec, VariableSpec
+from trialflow.numbers import format_fixed, sas_round
 from trialflow.raw import ROW, RawExport, RawSheet
 from trialflow.sdtm import derive, metadata
 
@@ -784,7 +785,7 @@ class _Builder:
         ).set_index("index")
         prev["NUM"] = prev["NUM"].fillna(0.0)
         prev["K"] = prev.groupby(["USUBJID", "NUM"])["DAY"].rank(method="dense")
-        return planned.fillna((prev["NUM"] + prev["K"] / 100).round(2))
+        return planned.fillna(sas_round(prev["NUM"] + prev["K"] / 100, 2))
 
     def check_windows(self, work: _Work, planned: pd.Series, dates: pd.Series, col: str) -> None:
         """Report planned visits dated outside their window (planned day +/- window).
@@ -836,7 +837,8 @@ class _Builder:
         unsched = self.study.spec.unscheduled
         label = unsched.visit if unsched else "UNSCHEDULED"
         other = visitnum.notna() & out.isna()
-        text = label + " " + visitnum.map("{:.2f}".format, na_action="ignore").astype("str")
+        written = {v: format_fixed(v, 2) for v in visitnum[other].unique()}  # a few visits
+        text = label + " " + visitnum.map(written).astype("str")
         return out.mask(other, text)
 
     # --- final assembly ----------------------------------------------------------------------
@@ -1002,18 +1004,14 @@ def build_sdtm(
 
 
 def _round(values: pd.Series, digits: pd.Series) -> pd.Series:
-    """Round each value to its own number of decimals (NaN digits: 10 significant digits)."""
-    out = values.copy()
-    for d in digits.dropna().unique():
-        rows = digits == d
-        out = out.mask(rows, values.where(rows).round(int(d)))
-    free = digits.isna() & values.notna()
-    if free.any():
-        v = values.where(free)
-        mag = np.floor(np.log10(np.abs(v.where(v != 0, 1.0))))
-        scale = 10.0 ** (9 - mag)
-        out = out.mask(free, np.round(v * scale) / scale)
-    return out
+    """Each value rounded as SAS's ROUND does to its own number of decimals.
+
+    Where the spec declares no ``digits``: to 10 significant digits, which drops the binary
+    noise of the conversion (5.5 x 331.1 = 1821.0500000000002) and keeps every digit the
+    data have.
+    """
+    declared = sas_round(values, digits)
+    return declared.where(digits.notna(), sas_round(values, significant=10))
 
 
 def _fmt(values: pd.Series) -> pd.Series:
