@@ -353,3 +353,30 @@ def test_day_first_format_on_month_first_dates_warns_with_the_evidence(tmp_path,
                                               "12/01/1963"]  # fmt: skip
     assert all("'05/20/1966', which only reads as %m/%d/%Y" in f.message for f in found)
     assert all(where in f.message for f in found)
+
+
+def test_ex_end_is_left_empty_where_the_export_has_only_the_start(tiny_export):
+    result = build(tiny_export)
+    ex = result.domains["EX"]
+    # INFUSION has INF_DATE and INF_TIME (the start) only: no end is made up
+    assert ex["EXENDTC"].isna().all() and "EXENDY" not in ex.columns
+    empty = [
+        f for f in result.findings if f.code == "expected-variable-empty" and f.dataset == "EX"
+    ]
+    assert len(empty) == 1 and "EXENDTC" in empty[0].message
+    # RFXENDTC follows study.yaml's declared rule: the latest EXSTDTC (third infusion's start)
+    dm = result.domains["DM"]
+    assert by(dm, USUBJID="HUCMSC-T2DM-01-001")["RFXENDTC"] == "2019-01-22T09:05"
+    assert by(dm, USUBJID="HUCMSC-T2DM-02-001")["RFXENDTC"] == "2019-02-08T10:00"
+
+
+def test_lb_specimen_is_declared_per_test(tiny_export):
+    lb = build(tiny_export).domains["LB"]
+    specimen = dict(zip(lb["LBTESTCD"] + "/" + lb["LBFAST"], lb["LBSPEC"], strict=True))
+    # plasma glucose, serum C-peptide and tumour marker (lb.yaml), never one BLOOD for all
+    assert specimen == {
+        "GLUC/Y": "PLASMA",
+        "CPEPTIDE/Y": "SERUM",
+        "CPEPTIDE/N": "SERUM",
+        "CEA/Y": "SERUM",
+    }

@@ -3,15 +3,25 @@
 1. Parameters: SDTM findings records selected by each parameter's ``where`` get PARAMCD,
    PARAM, PARAMN, PARCAT1; AVAL is --STRESN in the parameter's unit (converted by the spec's
    factors when --STRESU differs; a unit without a factor leaves AVAL empty and is reported).
+   A result beyond a limit (--STRESC ``<0.5``, ``>500``) keeps its text in AVALC (in the
+   parameter's unit); AVAL is imputed only by the parameter's declared ``censored`` rule
+   (half the limit or the limit, DTYPE HALFLLOQ, LLOQ or ULOQ, IMPUTFL = "Y"), else it stays
+   empty and the record is reported. A text result is kept in AVALC and reported.
 2. ADSL variables (treatment, dates, populations) merged by USUBJID.
 3. Timing: ADT from --DTC (no imputation), ADTM when a time was collected, ADY from TRTSDT.
 4. Copies: VISIT/VISITNUM, ATPT/ATPTN, ANRLO/ANRHI/ANRIND; traceability SRCDOM, SRCVAR, SRCSEQ.
 5. Computed parameters (HOMA-IR, HOMA-B, BMI, ...) by their named formula, per subject and
    visit date; SRCRECS names the records each was computed from. A null result (HOMA-B with
-   FPG <= 3.5 mmol/L) is kept as a record with empty AVAL and reported.
-6. ABLFL by the baseline rule (derive_var_extreme_flag), AVISIT "BASELINE" on it; post-baseline
-   records get AVISIT/AVISITN from the windows; ANL01FL picks one record per window.
-7. BASE, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only.
+   FPG <= 3.5 mmol/L) is kept as a record with empty AVAL and reported. An input beyond a
+   limit follows the computed parameter's ``censored_inputs`` rule (computed from the
+   imputed input with IMPUTFL = "Y", or empty); without one the record is kept empty and
+   reported.
+6. ABLFL by the baseline rule (derive_var_extreme_flag) on the last record with a result (a
+   value, or a result beyond a limit: a censored baseline is not skipped for an older value),
+   AVISIT "BASELINE" on it; post-baseline records get AVISIT/AVISITN from the windows;
+   ANL01FL picks one record per window.
+7. BASE, BASEC, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only;
+   IMPUTFL = "Y" where they use an imputed BASE.
 
 Example:
     >>> from trialflow.mapping.spec import BdsSpec
@@ -53,7 +63,7 @@ from trialflow.adam.derive import (
 )
 from trialflow.adam.windows import Window, derive_var_anl_flag, derive_vars_avisit
 from trialflow.errors import Finding
-from trialflow.mapping.spec import BaselineSpec, BdsSpec, ComputedSpec, WindowSpec
+from trialflow.mapping.spec import BaselineSpec, BdsSpec, ComputedSpec, ParameterSpec, WindowSpec
 
 FORMULAS = {
     "homa_ir_cpeptide": lambda d, i: compute_homa_ir_cpeptide(d[i["cpeptide"]], d[i["glucose"]]),
@@ -75,8 +85,65 @@ COMPUTED_BY = ["STUDYID", "USUBJID", "VISITNUM", "VISIT", "ADT", "ADY"]
 _ROW = "__bds_row__"
 _UNIT_BAD = "__unit_bad__"
 _FORMULA = "__formula__"
-HIDDEN = (_ROW, _UNIT_BAD, _FORMULA)
+_CENSOR = "__censored__"  # below / above (measured), input (computed from a censored input)
+_RULE = "__censor_rule__"  # the declared rule for that direction, or null when none is declared
+_CENSORED_INPUTS = "__censored_inputs__"  # computed records: the censored inputs, described
+HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _CENSOR, _RULE, _CENSORED_INPUTS)
 """Working columns the template keeps until the findings are made (dropped by the caller)."""
+
+_LIMIT_RESULT = r"^([<>]=?)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$"
+"""A result beyond a limit, as SDTM keeps it in --STRESC: comparator and limit (``<0.5``)."""
+
+DTYPE_OF_RULE = {
+    ("below", "half_limit"): "HALFLLOQ",
+    ("below", "limit"): "LLOQ",
+    ("above", "limit"): "ULOQ",
+}
+"""ADaM CT DTYPE (C81224) of each imputation of a result beyond a limit of quantification."""
+
+
+def _number_text(values: pd.Series) -> pd.Series:
+    """Numbers as short text (10 significant digits, no trailing zeros): 165.6, 0.5, 2."""
+    return values.map(lambda v: f"{v:.10g}", na_action="ignore").astype("str")
+
+
+def _censored(
+    rows: pd.DataFrame, value: pd.Series, factor: pd.Series, pre: str, p: ParameterSpec
+) -> dict[str, pd.Series]:
+    """AVALC, the imputed AVAL, DTYPE and the censoring columns of one parameter's records.
+
+    A record is censored when --STRESN is empty and --STRESC reads ``<x``/``<=x`` (below) or
+    ``>x``/``>=x`` (above); its limit is x in the parameter's unit (times ``factor``).
+    """
+    stresc = f"{pre}STRESC"
+    result = text(rows[stresc]) if stresc in rows.columns else pd.Series(pd.NA, index=rows.index,
+                                                                        dtype="str")  # fmt: skip
+    parts = result.str.extract(_LIMIT_RESULT)
+    comparator = parts[0].astype("str")
+    limit = pd.to_numeric(parts[1], errors="coerce") * factor
+    is_censored = value.isna() & comparator.notna()
+    direction = pd.Series(pd.NA, index=rows.index, dtype="str")
+    direction = direction.mask(is_censored & comparator.str.startswith("<").fillna(False), "below")
+    direction = direction.mask(is_censored & comparator.str.startswith(">").fillna(False), "above")
+    # AVALC: the result's text where AVAL can't hold it; a limit in the parameter's unit
+    same_unit = factor.eq(1.0).fillna(False)
+    avalc = result.where(value.isna())
+    converted = comparator + _number_text(limit)
+    avalc = avalc.mask(is_censored & ~same_unit & limit.notna(), converted)
+    rules = p.censored
+    rule = pd.Series(pd.NA, index=rows.index, dtype="str")
+    if rules is not None:
+        for side in ("below", "above"):
+            declared = getattr(rules, side)
+            if declared is not None:
+                rule = rule.mask(direction.eq(side).fillna(False), declared)
+    aval = value.copy()
+    dtype = pd.Series(pd.NA, index=rows.index, dtype="str")
+    for (side, how), term in DTYPE_OF_RULE.items():
+        hit = (direction.eq(side) & rule.eq(how)).fillna(False) & limit.notna()
+        aval = aval.mask(hit, limit / 2 if how == "half_limit" else limit)
+        dtype = dtype.mask(hit, term)
+    return {"AVAL": aval, "AVALC": avalc, "DTYPE": dtype, _CENSOR: direction, _RULE: rule}
 
 
 def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.DataFrame, list]:
@@ -99,21 +166,25 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
         rows = sdtm.loc[mask.to_numpy()]
         value = numbers(rows[f"{pre}STRESN"])
         bad = pd.Series(False, index=rows.index)
+        factor = pd.Series(1.0, index=rows.index)
         if p.unit is not None and f"{pre}STRESU" in rows.columns:
             unit = text(rows[f"{pre}STRESU"])
             factor = pd.Series(np.nan, index=rows.index)
             factor[unit.eq(p.unit).fillna(False)] = 1.0
             for source_unit, conv in p.convert.items():
                 factor[unit.eq(source_unit).fillna(False)] = conv.factor
-            bad = value.notna() & factor.isna()
-            value = value * factor
+        measured = value.notna()
+        value = value * factor
+        censored = _censored(rows, value, factor, pre, p)
+        bad = (measured | censored[_CENSOR].notna()) & factor.isna()
         pieces.append(
             rows.assign(
                 PARAMCD=p.paramcd,
                 PARAM=p.param,
                 PARAMN=np.nan if p.paramn is None else float(p.paramn),
                 PARCAT1=p.parcat1,
-                AVAL=value.where(~bad),
+                **{**censored, "AVAL": censored["AVAL"].where(~bad)},
+                IMPUTFL=censored["DTYPE"].notna().map({True: "Y", False: pd.NA}).astype("str"),
                 **{_UNIT_BAD: bad, _ROW: np.flatnonzero(mask.to_numpy()) + 1},
             )
         )
@@ -175,11 +246,15 @@ def _computed(
     by = [c for c in dict.fromkeys([*COMPUTED_BY, *adsl_vars]) if c in base.columns]
     seq = _seq_text(base["SRCSEQ"])
     parts = [base.assign(SRCRECS=pd.Series(pd.NA, index=base.index, dtype="str"))]
+    # A censored input without a value still makes its group: the record is kept (empty) and
+    # reported, never skipped. The stand-in value (the limit) is never used as a result.
+    unimputed = base[_CENSOR].notna() & base["AVAL"].isna()
+    standin = base.assign(AVAL=base["AVAL"].mask(unimputed, _limit_of(base)))
     for comp in computed:
         inputs = dict(comp.inputs)
         per_visit = [p for p in dict.fromkeys(inputs.values()) if p not in comp.constant]
         result = derive_param_computed(
-            base,
+            standin,
             by_vars=by,
             parameters=per_visit,
             constant_parameters=comp.constant,
@@ -203,8 +278,68 @@ def _computed(
                                                                       strict=True))
             for labels in new["SRCRECS"]
         ]  # fmt: skip
-        parts.append(new.assign(SRCRECS=described, SRCDOM=None, SRCVAR=None, SRCSEQ=np.nan))
+        sources = new["SRCRECS"]
+        new = new.assign(SRCRECS=described, SRCDOM=None, SRCVAR=None, SRCSEQ=np.nan)
+        parts.append(_censored_inputs(new, sources, base, names, comp, pre))
     return pd.concat(parts, ignore_index=True)
+
+
+def _limit_of(frame: pd.DataFrame) -> pd.Series:
+    """The limit of censored records (from AVALC: ``<0.5`` -> 0.5), NaN elsewhere."""
+    parts = frame["AVALC"].astype("str").str.extract(_LIMIT_RESULT)
+    return pd.to_numeric(parts[1], errors="coerce").where(frame[_CENSOR].notna())
+
+
+def _censored_inputs(
+    new: pd.DataFrame,
+    sources: pd.Series,
+    base: pd.DataFrame,
+    names: list[str],
+    comp: ComputedSpec,
+    pre: str,
+) -> pd.DataFrame:
+    """Apply ``comp.censored_inputs`` to computed records whose inputs include a censored one.
+
+    ``sources`` holds each new record's source positions in ``base`` ("," separated, in
+    ``names`` order). ``imputed``: the value computed from imputed inputs stays, with
+    IMPUTFL = "Y" (an input without an imputed value still leaves the record empty);
+    ``missing`` or no rule: AVAL is emptied. Such records get ``_CENSOR`` = "input" (they are
+    results, for the baseline rule) and ``_CENSORED_INPUTS`` naming the inputs, for the findings.
+    """
+    if new.empty:
+        return new.assign(IMPUTFL=pd.Series(pd.NA, index=new.index, dtype="str"))
+    positions = sources.str.split(",", expand=True).astype("int64").to_numpy()
+    censored = base[_CENSOR].notna().to_numpy()
+    imputed = base["DTYPE"].notna().to_numpy()
+    avalc = base["AVALC"].astype("str").fillna("").to_numpy(dtype=object)
+    seqs = _seq_text(base["SRCSEQ"])
+    any_censored = np.zeros(len(new), dtype=bool)
+    any_unimputed = np.zeros(len(new), dtype=bool)
+    any_imputed = np.zeros(len(new), dtype=bool)
+    described = pd.Series("", index=new.index, dtype="str")
+    for k, name in enumerate(names):
+        pos = positions[:, k]
+        hit = pd.Series(censored[pos], index=new.index)
+        any_censored |= hit.to_numpy()
+        any_unimputed |= hit.to_numpy() & ~imputed[pos]
+        any_imputed |= imputed[pos]
+        said = (
+            f"{name} '"
+            + pd.Series(avalc[pos], index=new.index, dtype="str")
+            + f"' ({pre}SEQ "
+            + pd.Series(seqs[pos], index=new.index, dtype="str")
+            + ")"
+        )
+        joined = described.where(described.eq(""), described + ", ") + said
+        described = described.mask(hit, joined)
+    keep = ~any_censored | ((comp.censored_inputs == "imputed") & ~any_unimputed)
+    out = new.assign(AVAL=new["AVAL"].where(keep))
+    out["IMPUTFL"] = pd.Series(np.where(keep & any_imputed, "Y", None), index=new.index,
+                               dtype="str")  # fmt: skip
+    out[_CENSOR] = pd.Series(np.where(any_censored, "input", None), index=new.index, dtype="str")
+    out[_RULE] = comp.censored_inputs
+    out[_CENSORED_INPUTS] = described.where(any_censored & ~keep)
+    return out
 
 
 def _seq_text(values: pd.Series) -> np.ndarray:
@@ -251,6 +386,9 @@ def derive_bds(
     # 5. computed parameters
     frame = _computed(frame, spec.computed, keep[1:], pre)
     frame[_UNIT_BAD] = frame[_UNIT_BAD].astype("boolean").fillna(False).astype(bool)
+    for hidden in (_FORMULA, _CENSORED_INPUTS):
+        if hidden not in frame.columns:
+            frame[hidden] = pd.Series(pd.NA, index=frame.index, dtype="str")
 
     # 6. baseline record, analysis visits, analysis record per window
     reference = frame[baseline.reference]
@@ -259,13 +397,15 @@ def derive_bds(
     else:
         candidate = frame["ADT"] < reference
     post = frame["ADT"].notna() & reference.notna() & ~candidate.fillna(False)
+    # a result beyond a limit is a result: it is the baseline even when AVAL has no value
+    has_result = frame["AVAL"].notna() | frame[_CENSOR].notna()
     frame = derive_var_extreme_flag(
         frame,
         by_vars=["USUBJID", "PARAMCD"],
         order=["ADT", "ADTM", "ATPTN", "SRCSEQ"],
         new_var="ABLFL",
         mode="last",
-        filter=(candidate & frame["AVAL"].notna()).fillna(False),
+        filter=(candidate & has_result).fillna(False),
     )
     frame = derive_vars_avisit(
         frame, windows=[Window(w.avisitn, w.avisit, w.target, w.low, w.high) for w in windows]
@@ -287,11 +427,14 @@ def derive_bds(
 
     # 7. baseline values and change from baseline (post-baseline records only)
     frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"])
+    frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="AVALC",
+                            new_var="BASEC")  # fmt: skip
     frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="ANRIND",
                             new_var="BNRIND")  # fmt: skip
     post_mask = pd.Series(post.to_numpy(), index=frame.index)
     frame = restrict(derive_var_chg, filter=post_mask)(frame)
     frame = restrict(derive_var_pchg, filter=post_mask)(frame)
+    frame = _flag_imputed_base(frame)
 
     # order, then the findings (record numbers as written)
     frame = frame.sort_values(
@@ -301,6 +444,15 @@ def derive_bds(
     ).reset_index(drop=True)
     findings += _findings(frame, dataset, pre)
     return frame, findings
+
+
+def _flag_imputed_base(frame: pd.DataFrame) -> pd.DataFrame:
+    """IMPUTFL = "Y" also where CHG uses a BASE that was imputed (or computed from one)."""
+    base_imputed = derive_var_base(
+        frame, by_vars=["USUBJID", "PARAMCD"], source_var="IMPUTFL", new_var="__BASEIMP__"
+    )["__BASEIMP__"]
+    uses = base_imputed.eq("Y").fillna(False) & frame["CHG"].notna()
+    return frame.assign(IMPUTFL=frame["IMPUTFL"].mask(uses, "Y"))
 
 
 def _findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Finding]:
@@ -317,10 +469,12 @@ def _findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Finding]:
             "parameter's unit in study.yaml; AVAL left empty"
         ),
     )
+    out += _result_findings(frame, dataset, pre)
     formula = frame.get(_FORMULA)
     if formula is not None:
         for name, reason in NULL_RESULT_REASON.items():
             null = formula.eq(name).fillna(False) & frame["AVAL"].isna()
+            null &= frame[_CENSORED_INPUTS].isna()
             out += record_findings(
                 frame,
                 null,
@@ -348,4 +502,94 @@ def _findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Finding]:
             "window of study.yaml; it has no AVISIT and is not analysed"
         ),
     )
+    return out
+
+
+def _baseline_note(r: pd.Series) -> str:
+    if r.get("ABLFL") == "Y":
+        return "; it is the baseline record, so BASE, CHG and PCHG of the later records are empty"
+    return ""
+
+
+def _result_findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Finding]:
+    """Records without an analysis value: each is named, with the reason and what follows.
+
+    Results beyond a limit without a declared imputation (a warning; a notice when the spec
+    declares ``none``), text results, records without a result, and computed records with a
+    censored input (a warning, unless ``censored_inputs: missing`` is declared).
+    """
+    measured = frame[_FORMULA].isna() & ~frame[_UNIT_BAD]
+    empty = frame["AVAL"].isna()
+    direction = frame[_CENSOR]
+    censored = measured & empty & direction.isin(["below", "above"]).fillna(False)
+    declared = frame[_RULE].notna()
+    limit_word = {"below": "below", "above": "above"}
+
+    def censored_message(r: pd.Series) -> str:
+        side = limit_word[r[_CENSOR]]
+        if pd.notna(r[_RULE]):
+            why = f"study.yaml declares censored.{side}: none for {r['PARAMCD']}"
+        else:
+            why = (
+                f"study.yaml declares no value for a result {side} the limit "
+                f"(adam.datasets.{dataset} parameter {r['PARAMCD']}: censored.{side})"
+            )
+        return (
+            f"{r['PARAMCD']} at {r['VISIT']} is {r['AVALC']!r}, {side} the limit of "
+            f"quantification; {why}: AVAL is empty and the record is not analysed"
+            + _baseline_note(r)
+        )
+
+    out = record_findings(
+        frame, censored & ~declared, code="adam-result-censored", severity="warning",
+        dataset=dataset, variable="AVALC", message=censored_message,
+    )  # fmt: skip
+    out += record_findings(
+        frame, censored & declared, code="adam-result-censored", severity="notice",
+        dataset=dataset, variable="AVALC", message=censored_message,
+    )  # fmt: skip
+    text_result = measured & empty & direction.isna() & frame["AVALC"].notna()
+    out += record_findings(
+        frame, text_result, code="adam-result-not-numeric", severity="notice",
+        dataset=dataset, variable="AVALC",
+        message=lambda r: (
+            f"{r['PARAMCD']} at {r['VISIT']} is {r['AVALC']!r}, not a number: AVALC keeps it, "
+            "AVAL is empty and the record is not analysed" + _baseline_note(r)
+        ),
+    )  # fmt: skip
+    no_result = measured & empty & direction.isna() & frame["AVALC"].isna()
+    out += record_findings(
+        frame, no_result, code="adam-result-missing", severity="notice", dataset=dataset,
+        variable="AVAL",
+        message=lambda r: (
+            f"{r['PARAMCD']} at {r['VISIT']} has no result in {pre}STRESN or {pre}STRESC "
+            f"({pre}SEQ {r['SRCSEQ']:g}); the record is kept and not analysed"
+        ),
+    )  # fmt: skip
+    inputs = frame[_CENSORED_INPUTS].notna()
+    rule = frame[_RULE]
+
+    def input_message(r: pd.Series) -> str:
+        if r[_RULE] == "missing":
+            why = "study.yaml declares censored_inputs: missing"
+        elif r[_RULE] == "imputed":
+            why = "censored_inputs: imputed, but the input's parameter declares no imputation"
+        else:
+            why = (
+                "study.yaml declares no rule for it (adam.datasets."
+                f"{dataset}.computed {r['PARAMCD']}: censored_inputs)"
+            )
+        return (
+            f"{r['PARAMCD']} at {r['VISIT']} is not computed: {r[_CENSORED_INPUTS]} is beyond a "
+            f"limit and {why}; AVAL is empty" + _baseline_note(r)
+        )
+
+    out += record_findings(
+        frame, inputs & ~rule.eq("missing").fillna(False), code="adam-computed-censored-input",
+        severity="warning", dataset=dataset, variable="AVAL", message=input_message,
+    )  # fmt: skip
+    out += record_findings(
+        frame, inputs & rule.eq("missing").fillna(False), code="adam-computed-censored-input",
+        severity="notice", dataset=dataset, variable="AVAL", message=input_message,
+    )  # fmt: skip
     return out

@@ -205,11 +205,16 @@ FORMULA_INPUTS: dict[str, tuple[str, ...]] = {
 class TreatmentSpec(Strict):
     """Which exposure records count as treatment (TRTSDT/TRTEDT, SAFFL, dose counts and sums).
 
-    A record counts when EXDOSE is above ``min_dose`` and EXSTDTC holds a full date.
+    A record counts when EXDOSE is above ``min_dose`` and EXSTDTC holds a full date. ``end``
+    names the variable that holds the end of each dose (TRTEDT/TRTEDTM are the latest):
+    EXENDTC, the end collected; or EXSTDTC, for doses whose end was not collected and that
+    count as given at their start (the SDTMIG's rule for RFXENDTC when EXENDTC was not
+    collected). Nothing is assumed: a dose without a date in ``end`` is reported.
     """
 
     domain: Literal["EX"] = "EX"
     min_dose: float = 0.0
+    end: Literal["EXENDTC", "EXSTDTC"] = "EXENDTC"
 
 
 class BaselineSpec(Strict):
@@ -235,6 +240,24 @@ class WindowSpec(Strict):
     high: int
 
 
+class CensoredSpec(Strict):
+    """AVAL of a result reported beyond a limit (``<0.5`` below, ``>500`` above).
+
+    ``below``: ``half_limit`` (DTYPE HALFLLOQ), ``limit`` (DTYPE LLOQ) or ``none`` (AVAL stays
+    empty); ``above``: ``limit`` (DTYPE ULOQ) or ``none``. A direction not declared leaves AVAL
+    empty too, and is reported as a warning. AVALC always keeps the result's text.
+    """
+
+    below: Literal["half_limit", "limit", "none"] | None = None
+    above: Literal["limit", "none"] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> CensoredSpec:
+        if self.below is None and self.above is None:
+            raise ValueError("censored needs below, above or both")
+        return self
+
+
 class ParameterSpec(Strict):
     """One BDS parameter taken from SDTM findings records selected by ``where``."""
 
@@ -245,10 +268,17 @@ class ParameterSpec(Strict):
     where: Condition = Field(min_length=1)
     unit: str | None = None
     convert: dict[str, ConvertSpec] = {}
+    censored: CensoredSpec | None = None
 
 
 class ComputedSpec(Strict):
-    """A parameter computed from others at the same visit by a named formula."""
+    """A parameter computed from others at the same visit by a named formula.
+
+    ``censored_inputs`` says what happens when an input is a result beyond a limit
+    (``<0.5``): ``imputed`` computes from the input's imputed AVAL (its parameter must declare
+    ``censored``) and sets IMPUTFL; ``missing`` leaves AVAL empty. Undeclared, AVAL stays empty
+    and the record is reported as a warning.
+    """
 
     paramcd: str = Field(min_length=1, max_length=8)
     param: str = Field(min_length=1, max_length=200)
@@ -257,6 +287,7 @@ class ComputedSpec(Strict):
     formula: Formula
     inputs: dict[str, str] = Field(min_length=1)
     constant: list[str] = []
+    censored_inputs: Literal["imputed", "missing"] | None = None
 
     @model_validator(mode="after")
     def _inputs(self) -> ComputedSpec:
