@@ -126,6 +126,13 @@ def test_the_limit_is_converted_to_the_parameter_unit():
     assert findings == []
 
 
+def test_a_limit_in_a_unit_without_a_factor_is_a_unit_error_not_a_value():
+    rows = [("S-1", 1, "CEA", "Y", "<0.5", None, "ng/dL", "2020-01-08", 2, "DAY 0")]
+    adlb, findings = _derive(_cea({"below": "half_limit"}), rows)
+    assert adlb["AVAL"].isna().all() and adlb["AVALC"].isna().all()
+    assert [(f.code, f.severity) for f in findings] == [("adam-unit-not-convertible", "error")]
+
+
 def test_text_and_missing_results_are_named_not_dropped():
     rows = [
         ("S-1", 1, "CEA", "Y", "HAEMOLYSED", None, "ug/L", "2020-01-08", 2, "DAY 0"),

@@ -177,13 +177,16 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
         value = value * factor
         censored = _censored(rows, value, factor, pre, p)
         bad = (measured | censored[_CENSOR].notna()) & factor.isna()
+        # a limit that can't be put in the parameter's unit gives neither AVAL nor AVALC
+        censored["AVAL"] = censored["AVAL"].where(~bad)
+        censored["AVALC"] = censored["AVALC"].where(~bad)
         pieces.append(
             rows.assign(
                 PARAMCD=p.paramcd,
                 PARAM=p.param,
                 PARAMN=np.nan if p.paramn is None else float(p.paramn),
                 PARCAT1=p.parcat1,
-                **{**censored, "AVAL": censored["AVAL"].where(~bad)},
+                **censored,
                 IMPUTFL=censored["DTYPE"].notna().map({True: "Y", False: pd.NA}).astype("str"),
                 **{_UNIT_BAD: bad, _ROW: np.flatnonzero(mask.to_numpy()) + 1},
             )
@@ -523,10 +526,9 @@ def _result_findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Findin
     direction = frame[_CENSOR]
     censored = measured & empty & direction.isin(["below", "above"]).fillna(False)
     declared = frame[_RULE].notna()
-    limit_word = {"below": "below", "above": "above"}
 
     def censored_message(r: pd.Series) -> str:
-        side = limit_word[r[_CENSOR]]
+        side = r[_CENSOR]
         if pd.notna(r[_RULE]):
             why = f"study.yaml declares censored.{side}: none for {r['PARAMCD']}"
         else:
