@@ -80,7 +80,7 @@ def test_without_a_declared_imputation_the_record_keeps_its_text_and_is_named():
     adlb, findings = _derive(_cea(None), CEA_ROWS)
     assert _values(adlb, "AVAL") == [0.9, None, 0.8, None]
     assert _values(adlb, "AVALC") == [None, "<0.5", None, "<0.5"]
-    assert adlb["DTYPE"].isna().all() and adlb["IMPUTFL"].isna().all()
+    assert "DTYPE" not in adlb.columns and "IMPUTFL" not in adlb.columns  # nothing imputed
     # the censored day-0 result is still the baseline: no silent shift to the screening value;
     # BASE has no value, so neither has CHG, and the finding says so
     assert _values(adlb, "ABLFL") == [None, "Y", None, None]
@@ -94,6 +94,13 @@ def test_without_a_declared_imputation_the_record_keeps_its_text_and_is_named():
     assert "CEA at DAY 0 is '<0.5', below the limit" in baseline.message
     assert "censored.below" in baseline.message and "baseline record" in baseline.message
     assert "baseline record" not in later.message and later.usubjid == "S-1"
+
+
+def test_a_dataset_without_such_results_carries_none_of_their_variables():
+    rows = [row for row in CEA_ROWS if row[4] != "<0.5"]
+    adlb, findings = _derive(_cea({"below": "half_limit"}), rows)
+    assert adlb["AVAL"].tolist() == [0.9, 0.8] and findings == []
+    assert not {"AVALC", "BASEC", "DTYPE", "IMPUTFL"} & set(adlb.columns)
 
 
 def test_declared_none_leaves_aval_empty_with_a_notice():
@@ -129,7 +136,7 @@ def test_the_limit_is_converted_to_the_parameter_unit():
 def test_a_limit_in_a_unit_without_a_factor_is_a_unit_error_not_a_value():
     rows = [("S-1", 1, "CEA", "Y", "<0.5", None, "ng/dL", "2020-01-08", 2, "DAY 0")]
     adlb, findings = _derive(_cea({"below": "half_limit"}), rows)
-    assert adlb["AVAL"].isna().all() and adlb["AVALC"].isna().all()
+    assert adlb["AVAL"].isna().all() and "AVALC" not in adlb.columns
     assert [(f.code, f.severity) for f in findings] == [("adam-unit-not-convertible", "error")]
 
 
@@ -314,6 +321,9 @@ def test_example_adae_duration_from_an_imputed_end_is_flagged(example):
     assert row["ADURN"] == 17 and row["IMPUTFL"] == "Y"
     assert adae.loc[~imputed, "IMPUTFL"].isna().all()
     assert adae.loc[~imputed, "ADURN"].notna().all()
+    # ADVS has no result beyond a limit: none of their variables
+    advs = _adam(study, sdtm).datasets["ADVS"]
+    assert not {"AVALC", "BASEC", "DTYPE", "IMPUTFL"} & set(advs.columns)
 
 
 def test_example_lb_specimen_by_test(example):

@@ -69,3 +69,7 @@ def test_adae_duration_from_imputed_dates_is_kept_and_flagged():
     assert got["ADURN"].tolist()[:3] == [3.0, 2.0, 43.0] and pd.isna(got.at[4.0, "ADURN"])
     assert got["IMPUTFL"].fillna("-").tolist() == ["Y", "-", "Y", "-"]
     assert got["ADURU"].fillna("-").tolist() == ["DAYS", "DAYS", "DAYS", "-"]
+    # without an imputed date the sponsor flag is left out
+    complete, _ = derive_adae(ae.iloc[[1]], adsl, doses, AdaeSpec(emergent_days=30),
+                              ["TRTSDT", "TRTEDT"])  # fmt: skip
+    assert complete["ADURN"].tolist() == [2.0] and "IMPUTFL" not in complete.columns

@@ -89,7 +89,8 @@ def derive_adae(
     adae["ADURU"] = np.where(adae["ADURN"].notna(), "DAYS", None)
     adae["ADURU"] = adae["ADURU"].astype("str")
     imputed = adae["ASTDTF"].notna() | adae["AENDTF"].notna()
-    adae["IMPUTFL"] = pd.Series(np.where(imputed, "Y", None), index=adae.index, dtype="str")
+    if imputed.any():  # a sponsor flag nobody has is left out
+        adae["IMPUTFL"] = pd.Series(np.where(imputed, "Y", None), index=adae.index, dtype="str")
 
     # 3. treatment-emergent and pre-treatment flags
     last_day = adae["TRTEDT"] + pd.Timedelta(days=spec.emergent_days)

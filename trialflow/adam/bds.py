@@ -91,6 +91,9 @@ _CENSORED_INPUTS = "__censored_inputs__"  # computed records: the censored input
 HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _CENSOR, _RULE, _CENSORED_INPUTS)
 """Working columns the template keeps until the findings are made (dropped by the caller)."""
 
+OPTIONAL = ("AVALC", "BASEC", "DTYPE", "IMPUTFL")
+"""Variables a dataset carries only when some record has a value in them."""
+
 _LIMIT_RESULT = r"^([<>]=?)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$"
 """A result beyond a limit, as SDTM keeps it in --STRESC: comparator and limit (``<0.5``)."""
 
@@ -446,7 +449,9 @@ def derive_bds(
         na_position="last",
     ).reset_index(drop=True)
     findings += _findings(frame, dataset, pre)
-    return frame, findings
+    # variables for results beyond a limit are left out of a dataset that has none (ADVS)
+    unused = [c for c in OPTIONAL if frame[c].isna().all()]
+    return frame.drop(columns=unused), findings
 
 
 def _flag_imputed_base(frame: pd.DataFrame) -> pd.DataFrame:

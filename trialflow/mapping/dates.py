@@ -293,6 +293,9 @@ def day_month_ambiguous(values: pd.Series, formats: list[str]) -> pd.DataFrame:
     codes, uniques = pd.factorize(text)
     u = pd.Series(uniques, dtype="str")
     chosen = _parse_dates(u, formats).iso
+    both_declared = any(swapped in formats for _, swapped in pairs)
+    if not both_declared and chosen.notna().all():
+        return empty  # one order declared and every value reads in it: nothing to weigh
     read = {f: _parse_dates(u, [f]).iso for f in dict.fromkeys(formats)}
     # the format that read each value: the first declared one that gives its date
     taken_by = pd.Series(pd.NA, index=u.index, dtype="str")
