@@ -114,6 +114,14 @@ def test_a_column_in_one_order_with_that_order_declared_is_not_ambiguous():
     assert day_month_ambiguous(same, ["%d/%m/%Y", "%m/%d/%Y", "%d-%b-%Y"])["taken"].isna().all()
 
 
+def test_a_typo_in_a_year_first_column_does_not_make_the_column_ambiguous():
+    values = pd.Series(["2019/01/12", "2019/13/01", "2019/02/03"], dtype="str")
+    assert day_month_ambiguous(values, ["%Y/%m/%d"])["taken"].isna().all()
+    # declaring both orders still names the values that read both ways
+    both = day_month_ambiguous(values, ["%Y/%m/%d", "%Y/%d/%m"])
+    assert both["taken"].notna().tolist() == [True, False, True]
+
+
 @given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2099, 12, 31)))
 def test_ambiguous_exactly_when_both_readings_are_different_real_dates(day):
     text = day.strftime("%m/%d/%Y")

@@ -254,6 +254,11 @@ def swap_day_month(fmt: str) -> str | None:
     return "%m".join(part.replace("%m", "%d") for part in fmt.split("%d"))
 
 
+def _year_first(fmt: str) -> bool:
+    """True for formats that put the year before the day and month (``%Y/%m/%d``)."""
+    return "%Y" in fmt and fmt.index("%Y") < min(fmt.index("%d"), fmt.index("%m"))
+
+
 AMBIGUITY_COLUMNS = ("taken", "format", "other", "other_format", "evidence")
 """Columns of :func:`day_month_ambiguous`'s result."""
 
@@ -268,6 +273,8 @@ def day_month_ambiguous(values: pd.Series, formats: list[str]) -> pd.DataFrame:
       first, silently), or
     * other values of the column match none of the declared formats but do read in the swapped
       order (``05/20/1966`` under ``%d/%m/%Y``): the column is probably in the other order.
+      Formats that start with the year (``%Y/%m/%d``) are not weighed this way: a year-day-month
+      column is not a thing sites write, and ``2019/13/01`` is a typo.
 
     Returns a frame aligned with ``values``: ``taken`` (the ISO date the formats gave),
     ``format``, ``other`` (the other reading), ``other_format`` and ``evidence`` (a value of the
@@ -305,6 +312,8 @@ def day_month_ambiguous(values: pd.Series, formats: list[str]) -> pd.DataFrame:
         {c: pd.Series(pd.NA, index=u.index, dtype="str") for c in AMBIGUITY_COLUMNS}
     )
     for fmt, swapped in pairs:
+        if swapped not in read and _year_first(fmt):
+            continue  # 2019/13/01 is a typo, not a year-day-month column
         other = read[swapped] if swapped in read else _parse_dates(u, [swapped]).iso
         evidence = pd.NA
         if swapped not in read:
