@@ -119,9 +119,16 @@ def _censored(
     ``>x``/``>=x`` (above); its limit is x in the parameter's unit (times ``factor``).
     """
     stresc = f"{pre}STRESC"
-    result = text(rows[stresc]) if stresc in rows.columns else pd.Series(pd.NA, index=rows.index,
-                                                                        dtype="str")  # fmt: skip
-    parts = result.str.extract(_LIMIT_RESULT)
+    nothing = pd.Series(pd.NA, index=rows.index, dtype="str")
+    if not value.isna().any():  # every record has its number: the common case
+        return {"AVAL": value, "AVALC": nothing, "DTYPE": nothing, _CENSOR: nothing,
+                _RULE: nothing}  # fmt: skip
+    # only records without a number can hold a result beyond a limit (few): look at those
+    without = rows.loc[value.isna().to_numpy()]
+    result = (
+        text(without[stresc]) if stresc in rows.columns else pd.Series(pd.NA, index=without.index)
+    ).reindex(rows.index).astype("str")
+    parts = result.dropna().str.extract(_LIMIT_RESULT).reindex(rows.index)
     comparator = parts[0].astype("str")
     limit = pd.to_numeric(parts[1], errors="coerce") * factor
     is_censored = value.isna() & comparator.notna()
@@ -190,7 +197,7 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
                 PARAMN=np.nan if p.paramn is None else float(p.paramn),
                 PARCAT1=p.parcat1,
                 **censored,
-                IMPUTFL=censored["DTYPE"].notna().map({True: "Y", False: pd.NA}).astype("str"),
+                IMPUTFL=censored["DTYPE"].where(censored["DTYPE"].isna(), "Y"),
                 **{_UNIT_BAD: bad, _ROW: np.flatnonzero(mask.to_numpy()) + 1},
             )
         )
@@ -255,7 +262,9 @@ def _computed(
     # A censored input without a value still makes its group: the record is kept (empty) and
     # reported, never skipped. The stand-in value (the limit) is never used as a result.
     unimputed = base[_CENSOR].notna() & base["AVAL"].isna()
-    standin = base.assign(AVAL=base["AVAL"].mask(unimputed, _limit_of(base)))
+    standin = base
+    if unimputed.any():
+        standin = base.assign(AVAL=base["AVAL"].mask(unimputed, _limit_of(base)))
     for comp in computed:
         inputs = dict(comp.inputs)
         per_visit = [p for p in dict.fromkeys(inputs.values()) if p not in comp.constant]
@@ -292,8 +301,9 @@ def _computed(
 
 def _limit_of(frame: pd.DataFrame) -> pd.Series:
     """The limit of censored records (from AVALC: ``<0.5`` -> 0.5), NaN elsewhere."""
-    parts = frame["AVALC"].astype("str").str.extract(_LIMIT_RESULT)
-    return pd.to_numeric(parts[1], errors="coerce").where(frame[_CENSOR].notna())
+    censored = frame["AVALC"].astype("str").loc[frame[_CENSOR].notna().to_numpy()]
+    parts = censored.str.extract(_LIMIT_RESULT).reindex(frame.index)
+    return pd.to_numeric(parts[1], errors="coerce")
 
 
 def _censored_inputs(
@@ -312,10 +322,10 @@ def _censored_inputs(
     ``missing`` or no rule: AVAL is emptied. Such records get ``_CENSOR`` = "input" (they are
     results, for the baseline rule) and ``_CENSORED_INPUTS`` naming the inputs, for the findings.
     """
-    if new.empty:
+    censored = (base[_CENSOR].notna() & base["PARAMCD"].isin(names)).to_numpy()
+    if new.empty or not censored.any():  # no input beyond a limit (the common case)
         return new.assign(IMPUTFL=pd.Series(pd.NA, index=new.index, dtype="str"))
     positions = sources.str.split(",", expand=True).astype("int64").to_numpy()
-    censored = base[_CENSOR].notna().to_numpy()
     imputed = base["DTYPE"].notna().to_numpy()
     avalc = base["AVALC"].astype("str").fillna("").to_numpy(dtype=object)
     seqs = _seq_text(base["SRCSEQ"])
@@ -433,8 +443,11 @@ def derive_bds(
 
     # 7. baseline values and change from baseline (post-baseline records only)
     frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"])
-    frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="AVALC",
-                            new_var="BASEC")  # fmt: skip
+    if frame["AVALC"].notna().any():
+        frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="AVALC",
+                                new_var="BASEC")  # fmt: skip
+    else:
+        frame["BASEC"] = pd.Series(pd.NA, index=frame.index, dtype="str")
     frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="ANRIND",
                             new_var="BNRIND")  # fmt: skip
     post_mask = pd.Series(post.to_numpy(), index=frame.index)
@@ -456,6 +469,8 @@ def derive_bds(
 
 def _flag_imputed_base(frame: pd.DataFrame) -> pd.DataFrame:
     """IMPUTFL = "Y" also where CHG uses a BASE that was imputed (or computed from one)."""
+    if not frame["IMPUTFL"].notna().any():
+        return frame
     base_imputed = derive_var_base(
         frame, by_vars=["USUBJID", "PARAMCD"], source_var="IMPUTFL", new_var="__BASEIMP__"
     )["__BASEIMP__"]

@@ -263,7 +263,9 @@ AMBIGUITY_COLUMNS = ("taken", "format", "other", "other_format", "evidence")
 """Columns of :func:`day_month_ambiguous`'s result."""
 
 
-def day_month_ambiguous(values: pd.Series, formats: list[str]) -> pd.DataFrame:
+def day_month_ambiguous(
+    values: pd.Series, formats: list[str], parsed: Parsed | None = None
+) -> pd.DataFrame:
     """Values whose day and month read either way, with both readings.
 
     A value is ambiguous when the format that read it (the first that matches) gives one date
@@ -279,7 +281,8 @@ def day_month_ambiguous(values: pd.Series, formats: list[str]) -> pd.DataFrame:
     Returns a frame aligned with ``values``: ``taken`` (the ISO date the formats gave),
     ``format``, ``other`` (the other reading), ``other_format`` and ``evidence`` (a value of the
     column that only reads in the other order, when that is the reason); all null on values
-    that are not ambiguous.
+    that are not ambiguous. ``parsed`` (the values already read with ``formats``) saves the
+    work when one order is declared and every value reads.
 
     Example:
         >>> out = day_month_ambiguous(pd.Series(["03/04/1966", "05/20/1966", "20/05/1966"]),
@@ -297,12 +300,14 @@ def day_month_ambiguous(values: pd.Series, formats: list[str]) -> pd.DataFrame:
     pairs = [(f, s) for f, s in pairs if s is not None]
     if not pairs or not text.notna().any():
         return empty
+    both_declared = any(swapped in formats for _, swapped in pairs)
+    if not both_declared and parsed is not None and not parsed.bad.any():
+        return empty  # one order declared and every value reads in it: nothing to weigh
     codes, uniques = pd.factorize(text)
     u = pd.Series(uniques, dtype="str")
     chosen = _parse_dates(u, formats).iso
-    both_declared = any(swapped in formats for _, swapped in pairs)
     if not both_declared and chosen.notna().all():
-        return empty  # one order declared and every value reads in it: nothing to weigh
+        return empty
     read = {f: _parse_dates(u, [f]).iso for f in dict.fromkeys(formats)}
     # the format that read each value: the first declared one that gives its date
     taken_by = pd.Series(pd.NA, index=u.index, dtype="str")

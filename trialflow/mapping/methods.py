@@ -183,7 +183,7 @@ def assign_datetime(
         date_formats, time_formats = list(formats), []  # type: ignore[arg-type]
     date: Parsed = parse_dates(frame[raw[0]], date_formats)  # type: ignore[arg-type]
     bad = {raw[0]: date.bad}
-    ambiguous = day_month_ambiguous(frame[raw[0]], date_formats)  # type: ignore[arg-type]
+    ambiguous = day_month_ambiguous(frame[raw[0]], date_formats, date)  # type: ignore[arg-type]
     if len(raw) < 2:
         return DatetimeResult(date.iso, bad, None, ambiguous)
     time: Parsed = parse_times(frame[raw[1]], time_formats)  # type: ignore[arg-type]
