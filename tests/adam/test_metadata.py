@@ -36,12 +36,12 @@ REQUIRED_ORDER = {
         "STUDYID USUBJID SUBJID SITEID TRT01P TRT01A TRTSDT TRTEDT SAFFL FASFL PARAMCD PARAM "
         "PARAMN PARCAT1 AVAL AVALC BASE BASEC CHG PCHG ABLFL ANL01FL ADT ADTM ADY ATPT ATPTN "
         "AVISIT AVISITN AWTARGET AWTDIFF AWLO AWHI AWU VISIT VISITNUM ANRLO ANRHI ANRIND BNRIND "
-        "DTYPE SRCDOM SRCVAR SRCSEQ SRCRECS"
+        "DTYPE IMPUTFL SRCDOM SRCVAR SRCSEQ SRCRECS"
     ),
     "ADAE": (
         "STUDYID USUBJID SUBJID SITEID AESEQ TRT01P TRT01A TRTA TRTAN TRTSDT TRTEDT SAFFL "
         "AETERM AEDECOD AEBODSYS AESOC AESEV AESER AEREL AEACN AEOUT AESTDTC AEENDTC ASTDT "
-        "ASTDTF AENDT AENDTF ASTDY AENDY ADURN ADURU TRTEMFL PREFL INFNUM INFDT INFDAYS"
+        "ASTDTF AENDT AENDTF ASTDY AENDY ADURN ADURU IMPUTFL TRTEMFL PREFL INFNUM INFDT INFDAYS"
     ),
 }
 
@@ -58,8 +58,12 @@ SPONSOR = {
         "DIABDURY": ("Duration of Diabetes (years)", "Num"),
         "HBA1CBL": ("Baseline HbA1c (%)", "Num"),
     },
-    "ADLB": {"SRCRECS": ("Source Records of Computed Record", "Char")},
+    "ADLB": {
+        "SRCRECS": ("Source Records of Computed Record", "Char"),
+        "IMPUTFL": ("Imputed Value Used Flag", "Char"),
+    },
     "ADAE": {
+        "IMPUTFL": ("Imputed Value Used Flag", "Char"),
         "INFNUM": ("Number of Nearest Preceding Infusion", "Num"),
         "INFDT": ("Date of Nearest Preceding Infusion", "Num"),
         "INFDAYS": ("Days Since Nearest Preceding Infusion", "Num"),

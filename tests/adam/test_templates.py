@@ -56,7 +56,11 @@ def test_adsl_one_record_per_subject_with_treatment_from_ex(example):
     row = adsl.set_index("USUBJID").loc[SUBJECT]
     assert row["TRTSDT"] == _day(mine["EXSTDTC"].min()[:10])
     assert row["TRTSDTM"] == pd.Timestamp(mine["EXSTDTC"].min())
-    assert row["TRTEDT"] == _day(mine["EXENDTC"].max()[:10])
+    # the export has no infusion end (EXENDTC is empty, not a copy of the start): study.yaml
+    # declares adam.treatment.end: EXSTDTC, so the last exposure is the last infusion's start
+    assert mine["EXENDTC"].isna().all()
+    assert row["TRTEDT"] == _day(mine["EXSTDTC"].max()[:10])
+    assert row["TRTEDTM"] == pd.Timestamp(mine["EXSTDTC"].max())
     assert row["TRTDURD"] == (row["TRTEDT"] - row["TRTSDT"]).days + 1
     assert (row["NINFUS"], row["CUMDOSE"], row["CUMDOSU"]) == (3, 3.0, "10^6/kg")
     assert set(adsl["SAFFL"]) == {"Y"} and set(adsl["FASFL"]) == {"Y"}
@@ -99,7 +103,8 @@ def test_adsl_untreated_subject_is_not_in_safety_set():
     ex = pd.DataFrame(
         {"USUBJID": ["1", "2"], "EXDOSE": [1.0, 0.0], "EXSTDTC": ["2020-01-01", "2020-01-02"]}
     )
-    adsl, findings = derive_adsl(dm, ex, None, TreatmentSpec(), None, ["A"])
+    # no end collected: the start is declared the end of a dose
+    adsl, findings = derive_adsl(dm, ex, None, TreatmentSpec(end="EXSTDTC"), None, ["A"])
     assert adsl["SAFFL"].tolist() == ["Y", "N"]
     assert adsl["NINFUS"].tolist() == [1, 0]
     assert pd.isna(adsl["TRTSDT"].iloc[1]) and pd.isna(adsl["TRT01A"].iloc[1])

@@ -154,8 +154,10 @@ def test_unknown_key_in_the_adam_section_names_its_line(study_dir):
 
 def test_a_formula_with_the_wrong_inputs_is_refused(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "inputs: {cpeptide: FCP, glucose: FPG}}\n        - {paramcd: HOMAB",
-             "inputs: {insulin: FCP, glucose: FPG}}\n        - {paramcd: HOMAB")  # fmt: skip
+    _replace(path, "inputs: {cpeptide: FCP, glucose: FPG}, censored_inputs: imputed}\n"
+             "        - {paramcd: HOMAB",
+             "inputs: {insulin: FCP, glucose: FPG}, censored_inputs: imputed}\n"
+             "        - {paramcd: HOMAB")  # fmt: skip
     with pytest.raises(SpecError, match=r"formula homa_ir_cpeptide takes inputs cpeptide, glucose"):
         load_study(study_dir)
 

@@ -320,3 +320,93 @@ def test_without_declared_digits_a_conversion_keeps_its_digits_without_binary_no
     lb = build(write_csv_export(tmp_path / "raw", sheets), study_copy).domains["LB"]
     fcp = by(lb, USUBJID="HUCMSC-T2DM-02-001", LBTESTCD="CPEPTIDE", LBFAST="Y")
     assert (fcp["LBSTRESC"], fcp["LBSTRESN"]) == ("1821.05", 1821.05)
+
+
+# 12 subjects whose birth dates the site wrote month first (see tests/mapping/test_dates.py)
+MDY_BIRTH_DATES = [
+    "03/04/1966", "05/20/1966", "11/02/1958", "08/13/1960", "07/09/1971", "01/25/1972",
+    "10/31/1955", "12/01/1963", "06/18/1969", "09/29/1962", "02/14/1974", "04/30/1957",
+]  # fmt: skip
+
+
+def _twelve_subjects_born_month_first(tmp_path, study_copy, formats):
+    sheets = tiny_sheets()
+    template = sheets["DEMOG"][0]
+    sheets["DEMOG"] = [
+        dict(template, SUBJ=f"01-{k + 1:03d}", BIRTH_DT=birth)
+        for k, birth in enumerate(MDY_BIRTH_DATES)
+    ]
+    dm = study_copy / "dm.yaml"
+    dm.write_text(
+        dm.read_text().replace(
+            'raw: BIRTH_DT, formats: ["%d-%b-%Y", "%Y/%m/%d", "%Y-%m-%d"]',
+            f"raw: BIRTH_DT, formats: {formats}",
+        )
+    )
+    line = next(
+        n for n, text in enumerate(dm.read_text().splitlines(), 1) if "BIRTH_DT" in text
+    )
+    result = build(write_csv_export(tmp_path / "raw", sheets), specs=study_copy)
+    return result, f"{dm}:{line}"
+
+
+def test_day_first_and_month_first_formats_on_month_first_dates_warn_naming_each_value(
+    tmp_path, study_copy
+):
+    result, where = _twelve_subjects_born_month_first(
+        tmp_path, study_copy, '["%d/%m/%Y", "%m/%d/%Y"]'
+    )
+    found = [f for f in result.findings if f.code == "dtc-ambiguous"]
+    # the 4 values whose day and month are both <= 12 (and differ) read either way
+    assert sorted(f.value for f in found) == ["03/04/1966", "07/09/1971", "11/02/1958",
+                                              "12/01/1963"]  # fmt: skip
+    first = next(f for f in found if f.value == "03/04/1966")
+    assert (first.severity, first.dataset, first.variable) == ("warning", "DM", "BRTHDTC")
+    assert (first.source.file, first.source.sheet, first.source.row, first.source.column) == (
+        "raw/DEMOG.csv", "DEMOG", 2, "BIRTH_DT",
+    )  # fmt: skip
+    assert "1966-04-03 with %d/%m/%Y and as 1966-03-04 with %m/%d/%Y" in first.message
+    assert where in first.message
+    # the dates are still taken as declared (first format first): nothing is guessed
+    dm = result.domains["DM"]
+    assert by(dm, USUBJID="HUCMSC-T2DM-01-001")["BRTHDTC"] == "1966-04-03"
+    assert by(dm, USUBJID="HUCMSC-T2DM-01-002")["BRTHDTC"] == "1966-05-20"
+    assert [f for f in result.findings if f.code == "dtc-unparseable"] == []
+
+
+def test_day_first_format_on_month_first_dates_warns_with_the_evidence(tmp_path, study_copy):
+    result, where = _twelve_subjects_born_month_first(tmp_path, study_copy, '["%d/%m/%Y"]')
+    bad = [f.value for f in result.findings if f.code == "dtc-unparseable"]
+    assert len(bad) == 8 and "05/20/1966" in bad
+    found = [f for f in result.findings if f.code == "dtc-ambiguous"]
+    assert sorted(f.value for f in found) == ["03/04/1966", "07/09/1971", "11/02/1958",
+                                              "12/01/1963"]  # fmt: skip
+    assert all("'05/20/1966', which only reads as %m/%d/%Y" in f.message for f in found)
+    assert all(where in f.message for f in found)
+
+
+def test_ex_end_is_left_empty_where_the_export_has_only_the_start(tiny_export):
+    result = build(tiny_export)
+    ex = result.domains["EX"]
+    # INFUSION has INF_DATE and INF_TIME (the start) only: no end is made up
+    assert ex["EXENDTC"].isna().all() and "EXENDY" not in ex.columns
+    empty = [
+        f for f in result.findings if f.code == "expected-variable-empty" and f.dataset == "EX"
+    ]
+    assert len(empty) == 1 and "EXENDTC" in empty[0].message
+    # RFXENDTC follows study.yaml's declared rule: the latest EXSTDTC (third infusion's start)
+    dm = result.domains["DM"]
+    assert by(dm, USUBJID="HUCMSC-T2DM-01-001")["RFXENDTC"] == "2019-01-22T09:05"
+    assert by(dm, USUBJID="HUCMSC-T2DM-02-001")["RFXENDTC"] == "2019-02-08T10:00"
+
+
+def test_lb_specimen_is_declared_per_test(tiny_export):
+    lb = build(tiny_export).domains["LB"]
+    specimen = dict(zip(lb["LBTESTCD"] + "/" + lb["LBFAST"], lb["LBSPEC"], strict=True))
+    # plasma glucose, serum C-peptide and tumour marker (lb.yaml), never one BLOOD for all
+    assert specimen == {
+        "GLUC/Y": "PLASMA",
+        "CPEPTIDE/Y": "SERUM",
+        "CPEPTIDE/N": "SERUM",
+        "CEA/Y": "SERUM",
+    }

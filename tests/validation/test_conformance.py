@@ -130,9 +130,9 @@ def test_study_day_mismatch_day_zero(sdtm):
 
 
 def test_study_day_mismatch_when_day_is_missing_but_computable(sdtm):
-    ex = sdtm["EX"]
-    ex.loc[2, "EXENDY"] = np.nan
-    assert found(package(sdtm)) == [("study-day-mismatch", "EX", "EXENDY", 3, ex.at[2, "USUBJID"])]
+    ex = sdtm["EX"]  # the example's EX has EXSTDY only (no infusion end is collected)
+    ex.loc[2, "EXSTDY"] = np.nan
+    assert found(package(sdtm)) == [("study-day-mismatch", "EX", "EXSTDY", 3, ex.at[2, "USUBJID"])]
 
 
 def test_study_day_with_partial_date(sdtm):
@@ -415,7 +415,12 @@ def test_dthfl_without_dthdtc(sdtm):
 def test_end_missing(sdtm):
     ae, ex = sdtm["AE"], sdtm["EX"]
     ae.loc[3, ["AEENDTC", "AEENDY"]] = np.nan
-    ex.loc[4, ["EXENDTC", "EXENDY"]] = np.nan
+    # the example does not collect the infusion end (EXENDTC null everywhere: not reported);
+    # in a study that collects it, one record without it is
+    assert ex["EXENDTC"].isna().all()
+    assert found(package(sdtm)) == [("end-missing", "AE", "AEENDTC", 4, ae.at[3, "USUBJID"])]
+    ex["EXENDTC"] = ex["EXSTDTC"]
+    ex.loc[4, "EXENDTC"] = np.nan
     assert found(package(sdtm)) == [
         ("end-missing", "AE", "AEENDTC", 4, ae.at[3, "USUBJID"]),
         ("end-missing", "EX", "EXENDTC", 5, ex.at[4, "USUBJID"]),

@@ -5,7 +5,9 @@
 2. ASTDT from AESTDTC: a missing day or month imputed to the first, but never before TRTSDT
    when the partial date allows the first dose date (admiral's ``min_dates``); AENDT from
    AEENDTC imputed to the last day; ASTDTF/AENDTF say what was imputed. ASTDY/AENDY from
-   TRTSDT, ADURN/ADURU the duration in days.
+   TRTSDT, ADURN/ADURU the duration in days from ASTDT and AENDT (admiral's
+   ``derive_vars_duration``); IMPUTFL = "Y" when either date was imputed, so a duration (and
+   every other value of the record that rests on those dates) from an imputed date says so.
 3. TRTEMFL = "Y" when ASTDT is on or after TRTSDT and no later than TRTEDT plus
    ``adam.adae.emergent_days``; PREFL = "Y" when ASTDT is before TRTSDT.
 4. The nearest preceding dose: INFNUM (its number among the subject's doses), INFDT and
@@ -19,9 +21,10 @@ Example:
     >>> doses = pd.DataFrame({"USUBJID": ["1", "1"],
     ...                       "EXSTDT": pd.to_datetime(["2020-01-01", "2020-01-08"])})
     >>> adae, _ = derive_adae(ae, adsl, doses, AdaeSpec(emergent_days=30), ["TRTSDT", "TRTEDT"])
-    >>> print(adae[["ASTDY", "AENDT", "AENDTF", "TRTEMFL", "INFNUM", "INFDAYS"]].to_string())
-       ASTDY      AENDT AENDTF TRTEMFL  INFNUM  INFDAYS
-    0      9 2020-01-31      D       Y     2.0      1.0
+    >>> print(adae[["ASTDY", "AENDT", "AENDTF", "ADURN", "IMPUTFL", "TRTEMFL", "INFNUM",
+    ...             "INFDAYS"]].to_string())
+       ASTDY      AENDT AENDTF  ADURN IMPUTFL TRTEMFL  INFNUM  INFDAYS
+    0      9 2020-01-31      D   23.0       Y       Y     2.0      1.0
 """
 
 from __future__ import annotations
@@ -85,6 +88,9 @@ def derive_adae(
     adae["ADURN"] = ((adae["AENDT"] - adae["ASTDT"]).dt.days + 1).astype("float64")
     adae["ADURU"] = np.where(adae["ADURN"].notna(), "DAYS", None)
     adae["ADURU"] = adae["ADURU"].astype("str")
+    imputed = adae["ASTDTF"].notna() | adae["AENDTF"].notna()
+    if imputed.any():  # a sponsor flag nobody has is left out
+        adae["IMPUTFL"] = pd.Series(np.where(imputed, "Y", None), index=adae.index, dtype="str")
 
     # 3. treatment-emergent and pre-treatment flags
     last_day = adae["TRTEDT"] + pd.Timedelta(days=spec.emergent_days)

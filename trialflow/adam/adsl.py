@@ -2,8 +2,10 @@
 
 1. Start from DM: identifiers, demographics, arms, reference dates.
 2. Treatment variables from the treatment records of EX (``adam.treatment`` in study.yaml):
-   TRTSDTM/TRTSDT (first dose start), TRTEDTM/TRTEDT (last dose end), TRTDURD, the number of
-   doses (NINFUS) and the cumulative dose (CUMDOSE, CUMDOSU); TRT01P/TRT01A from the arms.
+   TRTSDTM/TRTSDT (first dose start), TRTEDTM/TRTEDT (last dose end, from the variable
+   ``adam.treatment.end`` names: EXENDTC, or EXSTDTC when no end was collected), TRTDURD, the
+   number of doses (NINFUS) and the cumulative dose (CUMDOSE, CUMDOSU); TRT01P/TRT01A from the
+   arms. A dose without an end date is reported, never given one.
 3. SAFFL: at least one treatment record.
 4. Disease history from MH (``adam.adsl.diagnosis``): diagnosis date (a partial date imputed
    by the spec's rule, e.g. admiral's "mid": the 15th, or June 30 when the month is missing,
@@ -49,12 +51,16 @@ def treatment_records(ex: pd.DataFrame, treatment: TreatmentSpec) -> pd.DataFram
     """EX records that count as treatment, with EXSTDT/EXSTDTM/EXENDT/EXENDTM as datetimes.
 
     A record counts when EXDOSE is above ``min_dose`` and EXSTDTC holds a full date. Dates
-    come from the date part; datetimes only from values with a time.
+    come from the date part; datetimes only from values with a time. EXENDT/EXENDTM come from
+    the variable ``treatment.end`` names, and stay empty where it holds no complete date (an
+    EX without that variable has no end dates).
 
     Example:
         >>> ex = pd.DataFrame({"USUBJID": ["1", "1"], "EXDOSE": [1.0, 0.0],
         ...                    "EXSTDTC": ["2020-01-01", "2020-01-08"], "EXENDTC": [None, None]})
-        >>> treatment_records(ex, TreatmentSpec())["EXSTDT"].tolist()
+        >>> treatment_records(ex, TreatmentSpec())[["EXSTDT", "EXENDT"]].iloc[0].tolist()
+        [Timestamp('2020-01-01 00:00:00'), NaT]
+        >>> treatment_records(ex, TreatmentSpec(end="EXSTDTC"))["EXENDT"].tolist()
         [Timestamp('2020-01-01 00:00:00')]
     """
     check_columns(ex, ["USUBJID", "EXDOSE", "EXSTDTC"], "ADSL treatment")
@@ -62,14 +68,17 @@ def treatment_records(ex: pd.DataFrame, treatment: TreatmentSpec) -> pd.DataFram
         EXSTDT=derive_vars_dt(ex, new_vars_prefix="EXST", dtc="EXSTDTC")["EXSTDT"],
         EXSTDTM=full_datetime(ex["EXSTDTC"]),
     )
-    end_dtc = "EXENDTC" if "EXENDTC" in ex.columns else "EXSTDTC"
-    out = out.assign(
-        EXENDT=derive_vars_dt(out, new_vars_prefix="EXEN", dtc=end_dtc)["EXENDT"],
-        EXENDTM=full_datetime(out[end_dtc]),
+    end = (
+        ex[treatment.end]
+        if treatment.end in ex.columns
+        else pd.Series(pd.NA, index=ex.index, dtype="str")
     )
-    # A dose given on one day with no end recorded ends that day.
-    out["EXENDT"] = out["EXENDT"].fillna(out["EXSTDT"])
-    out["EXENDTM"] = out["EXENDTM"].fillna(out["EXSTDTM"])
+    out = out.assign(
+        EXENDT=derive_vars_dt(pd.DataFrame({"END": end}), new_vars_prefix="EXEN", dtc="END")[
+            "EXENDT"
+        ],
+        EXENDTM=full_datetime(end),
+    )
     dose = numbers(out["EXDOSE"])
     keep = (dose > treatment.min_dose) & out["EXSTDT"].notna()
     return out.loc[keep.to_numpy()].assign(EXDOSE=dose[keep])
@@ -112,11 +121,13 @@ def derive_adsl(
         CUMDOSE=("EXDOSE", "sum"),
     )
     first = doses.sort_values(["USUBJID", "EXSTDT"], kind="stable").drop_duplicates("USUBJID")
-    last = doses.sort_values(["USUBJID", "EXENDT"], kind="stable").drop_duplicates(
-        "USUBJID", keep="last"
-    )
+    ended = doses.loc[doses["EXENDT"].notna().to_numpy()]
+    last = ended.sort_values(
+        ["USUBJID", "EXENDT", "EXENDTM"], kind="stable", na_position="first"
+    ).drop_duplicates("USUBJID", keep="last")
     per["TRTSDTM"] = first.set_index("USUBJID")["EXSTDTM"]
     per["TRTEDTM"] = last.set_index("USUBJID")["EXENDTM"]
+    findings += _doses_without_end(doses, treatment)
     if "EXDOSU" in doses.columns:
         units = doses.assign(U=text(doses["EXDOSU"])).groupby("USUBJID")["U"]
         per["CUMDOSU"] = units.first()
@@ -153,6 +164,33 @@ def derive_adsl(
         adsl, more = _diagnosis(adsl, mh, diagnosis)
         findings += more
     return adsl, findings
+
+
+def _doses_without_end(doses: pd.DataFrame, treatment: TreatmentSpec) -> list[Finding]:
+    """One warning per subject whose treatment records lack a complete end date."""
+    missing = doses.loc[doses["EXENDT"].isna().to_numpy()]
+    if missing.empty:
+        return []
+    counts = missing.groupby("USUBJID", sort=True).size()
+    hint = (
+        "when EX does not collect the end of a dose given at one time, declare "
+        "adam.treatment.end: EXSTDTC in study.yaml"
+        if treatment.end == "EXENDTC"
+        else "complete EXSTDTC in EX"
+    )
+    return [
+        Finding(
+            "adam-dose-end-missing",
+            "warning",
+            f"{count} treatment record(s) of {subject} have no complete {treatment.end}, the "
+            f"end of a dose (study.yaml adam.treatment.end); TRTEDT and TRTEDTM come from the "
+            f"doses that have one, or stay empty; {hint}",
+            dataset="ADSL",
+            variable="TRTEDT",
+            usubjid=str(subject),
+        )
+        for subject, count in counts.items()
+    ]
 
 
 def _diagnosis(

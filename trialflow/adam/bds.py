@@ -4,23 +4,32 @@
    PARAM, PARAMN, PARCAT1; AVAL is --STRESN in the parameter's unit (converted by the spec's
    factors when --STRESU differs and rounded to the parameter's ``digits`` as SAS's ROUND
    does; a unit without a factor leaves AVAL empty and is reported).
+   A result beyond a limit (--STRESC ``<0.5``, ``>500``) keeps its text in AVALC (in the
+   parameter's unit); AVAL is imputed only by the parameter's declared ``censored`` rule
+   (half the limit or the limit, DTYPE HALFLLOQ, LLOQ or ULOQ, IMPUTFL = "Y"), else it stays
+   empty and the record is reported. A text result is kept in AVALC and reported.
 2. ADSL variables (treatment, dates, populations) merged by USUBJID.
 3. Timing: ADT from --DTC (no imputation), ADTM when a time was collected, ADY from TRTSDT.
 4. Copies: VISIT/VISITNUM, ATPT/ATPTN, ANRLO/ANRHI/ANRIND; traceability SRCDOM, SRCVAR, SRCSEQ.
 5. Computed parameters (HOMA-IR, HOMA-B, BMI, ...) by their named formula, per subject and
    visit date, AVAL rounded to the parameter's ``digits``; SRCRECS names the records each was
    computed from. A null result (HOMA-B with FPG <= 3.5 mmol/L) is kept as a record with empty
-   AVAL and reported.
-6. ABLFL by the baseline rule (derive_var_extreme_flag), AVISIT "BASELINE" on it; post-baseline
-   records get AVISIT/AVISITN by the study's analysis visit rule: by the window their day falls
-   in, or by their nominal visit (VISITNUM), with days counted from the declared reference
-   (ADY from the first treatment, or from the subject's date of a planned visit such as DAY 0);
-   AWTARGET, AWTDIFF, AWLO and AWHI are in those days. ANL01FL picks one record per visit.
-7. BASE, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only. CHG is the
-   exact decimal difference of AVAL and BASE (which are at the parameter's precision), never
-   the binary noise of the subtraction, so changes equal at the data's precision are equal and
-   tie; PCHG is rounded to the dataset's ``pchg_digits`` (10 significant digits where none is
-   declared). An AVAL with more decimals than the parameter's ``digits`` is reported.
+   AVAL and reported. An input beyond a limit follows the computed parameter's
+   ``censored_inputs`` rule (computed from the imputed input with IMPUTFL = "Y", or empty);
+   without one the record is kept empty and reported.
+6. ABLFL by the baseline rule (derive_var_extreme_flag) on the last record with a result (a
+   value, or a result beyond a limit: a censored baseline is not skipped for an older value),
+   AVISIT "BASELINE" on it; post-baseline records get AVISIT/AVISITN by the study's analysis
+   visit rule: by the window their day falls in, or by their nominal visit (VISITNUM), with
+   days counted from the declared reference (ADY from the first treatment, or from the
+   subject's date of a planned visit such as DAY 0); AWTARGET, AWTDIFF, AWLO and AWHI are in
+   those days. ANL01FL picks one record per visit.
+7. BASE, BASEC, BNRIND (derive_var_base), CHG and PCHG on post-baseline records only;
+   IMPUTFL = "Y" where they use an imputed BASE. CHG is the exact decimal difference of AVAL
+   and BASE (which are at the parameter's precision), never the binary noise of the
+   subtraction, so changes equal at the data's precision are equal and tie; PCHG is rounded
+   to the dataset's ``pchg_digits`` (10 significant digits where none is declared). An AVAL
+   with more decimals than the parameter's ``digits`` is reported.
 
 Example:
     >>> from trialflow.mapping.spec import BdsSpec
@@ -69,7 +78,7 @@ from trialflow.adam.windows import (
     derive_vars_avisit_nominal,
 )
 from trialflow.errors import Finding
-from trialflow.mapping.spec import BaselineSpec, BdsSpec, ComputedSpec
+from trialflow.mapping.spec import BaselineSpec, BdsSpec, ComputedSpec, ParameterSpec
 from trialflow.numbers import sas_round
 
 FORMULAS = {
@@ -95,8 +104,75 @@ _FORMULA = "__formula__"
 _DAY = "__window_day__"
 _POST = "__post_baseline__"
 _DIGITS = "__digits__"
-HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _DAY, _POST, _DIGITS)
+_CENSOR = "__censored__"  # below / above (measured), input (computed from a censored input)
+_RULE = "__censor_rule__"  # the declared rule for that direction, or null when none is declared
+_CENSORED_INPUTS = "__censored_inputs__"  # computed records: the censored inputs, described
+HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _DAY, _POST, _DIGITS, _CENSOR, _RULE, _CENSORED_INPUTS)
 """Working columns the template keeps until the findings are made (dropped by the caller)."""
+
+OPTIONAL = ("AVALC", "BASEC", "DTYPE", "IMPUTFL")
+"""Variables a dataset carries only when some record has a value in them."""
+
+_LIMIT_RESULT = r"^([<>]=?)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$"
+"""A result beyond a limit, as SDTM keeps it in --STRESC: comparator and limit (``<0.5``)."""
+
+DTYPE_OF_RULE = {
+    ("below", "half_limit"): "HALFLLOQ",
+    ("below", "limit"): "LLOQ",
+    ("above", "limit"): "ULOQ",
+}
+"""ADaM CT DTYPE (C81224) of each imputation of a result beyond a limit of quantification."""
+
+
+def _number_text(values: pd.Series) -> pd.Series:
+    """Numbers as short text (10 significant digits, no trailing zeros): 165.6, 0.5, 2."""
+    return values.map(lambda v: f"{v:.10g}", na_action="ignore").astype("str")
+
+
+def _censored(
+    rows: pd.DataFrame, value: pd.Series, factor: pd.Series, pre: str, p: ParameterSpec
+) -> dict[str, pd.Series]:
+    """AVALC, the imputed AVAL, DTYPE and the censoring columns of one parameter's records.
+
+    A record is censored when --STRESN is empty and --STRESC reads ``<x``/``<=x`` (below) or
+    ``>x``/``>=x`` (above); its limit is x in the parameter's unit (times ``factor``).
+    """
+    stresc = f"{pre}STRESC"
+    nothing = pd.Series(pd.NA, index=rows.index, dtype="str")
+    if not value.isna().any():  # every record has its number: the common case
+        return {"AVAL": value, "AVALC": nothing, "DTYPE": nothing, _CENSOR: nothing,
+                _RULE: nothing}  # fmt: skip
+    # only records without a number can hold a result beyond a limit (few): look at those
+    without = rows.loc[value.isna().to_numpy()]
+    result = (
+        text(without[stresc]) if stresc in rows.columns else pd.Series(pd.NA, index=without.index)
+    ).reindex(rows.index).astype("str")
+    parts = result.dropna().str.extract(_LIMIT_RESULT).reindex(rows.index)
+    comparator = parts[0].astype("str")
+    limit = pd.to_numeric(parts[1], errors="coerce") * factor
+    is_censored = value.isna() & comparator.notna()
+    direction = pd.Series(pd.NA, index=rows.index, dtype="str")
+    direction = direction.mask(is_censored & comparator.str.startswith("<").fillna(False), "below")
+    direction = direction.mask(is_censored & comparator.str.startswith(">").fillna(False), "above")
+    # AVALC: the result's text where AVAL can't hold it; a limit in the parameter's unit
+    same_unit = factor.eq(1.0).fillna(False)
+    avalc = result.where(value.isna())
+    converted = comparator + _number_text(limit)
+    avalc = avalc.mask(is_censored & ~same_unit & limit.notna(), converted)
+    rules = p.censored
+    rule = pd.Series(pd.NA, index=rows.index, dtype="str")
+    if rules is not None:
+        for side in ("below", "above"):
+            declared = getattr(rules, side)
+            if declared is not None:
+                rule = rule.mask(direction.eq(side).fillna(False), declared)
+    aval = value.copy()
+    dtype = pd.Series(pd.NA, index=rows.index, dtype="str")
+    for (side, how), term in DTYPE_OF_RULE.items():
+        hit = (direction.eq(side) & rule.eq(how)).fillna(False) & limit.notna()
+        aval = aval.mask(hit, limit / 2 if how == "half_limit" else limit)
+        dtype = dtype.mask(hit, term)
+    return {"AVAL": aval, "AVALC": avalc, "DTYPE": dtype, _CENSOR: direction, _RULE: rule}
 
 
 def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.DataFrame, list]:
@@ -119,22 +195,29 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
         rows = sdtm.loc[mask.to_numpy()]
         value = numbers(rows[f"{pre}STRESN"])
         bad = pd.Series(False, index=rows.index)
+        factor = pd.Series(1.0, index=rows.index)
         if p.unit is not None and f"{pre}STRESU" in rows.columns:
             unit = text(rows[f"{pre}STRESU"])
             factor = pd.Series(np.nan, index=rows.index)
             factor[unit.eq(p.unit).fillna(False)] = 1.0
             for source_unit, conv in p.convert.items():
                 factor[unit.eq(source_unit).fillna(False)] = conv.factor
-            bad = value.notna() & factor.isna()
-            converted = factor.ne(1.0) & factor.notna()
-            value = value.mask(converted, _round_to(value * factor, p.digits))
+        measured = value.notna()
+        converted = factor.ne(1.0) & factor.notna()
+        value = value.mask(converted, _round_to(value * factor, p.digits))
+        censored = _censored(rows, value, factor, pre, p)
+        bad = (measured | censored[_CENSOR].notna()) & factor.isna()
+        # a value or limit that can't be put in the parameter's unit gives neither AVAL nor AVALC
+        censored["AVAL"] = censored["AVAL"].where(~bad)
+        censored["AVALC"] = censored["AVALC"].where(~bad)
         pieces.append(
             rows.assign(
                 PARAMCD=p.paramcd,
                 PARAM=p.param,
                 PARAMN=np.nan if p.paramn is None else float(p.paramn),
                 PARCAT1=p.parcat1,
-                AVAL=value.where(~bad),
+                **censored,
+                IMPUTFL=censored["DTYPE"].where(censored["DTYPE"].isna(), "Y"),
                 **{_UNIT_BAD: bad, _ROW: np.flatnonzero(mask.to_numpy()) + 1,
                    _DIGITS: np.nan if p.digits is None else float(p.digits)},
             )
@@ -204,11 +287,17 @@ def _computed(
     by = [c for c in dict.fromkeys([*COMPUTED_BY, *adsl_vars]) if c in base.columns]
     seq = _seq_text(base["SRCSEQ"])
     parts = [base.assign(SRCRECS=pd.Series(pd.NA, index=base.index, dtype="str"))]
+    # A censored input without a value still makes its group: the record is kept (empty) and
+    # reported, never skipped. The stand-in value (the limit) is never used as a result.
+    unimputed = base[_CENSOR].notna() & base["AVAL"].isna()
+    standin = base
+    if unimputed.any():
+        standin = base.assign(AVAL=base["AVAL"].mask(unimputed, _limit_of(base)))
     for comp in computed:
         inputs = dict(comp.inputs)
         per_visit = [p for p in dict.fromkeys(inputs.values()) if p not in comp.constant]
         result = derive_param_computed(
-            base,
+            standin,
             by_vars=by,
             parameters=per_visit,
             constant_parameters=comp.constant,
@@ -234,8 +323,69 @@ def _computed(
                                                                       strict=True))
             for labels in new["SRCRECS"]
         ]  # fmt: skip
-        parts.append(new.assign(SRCRECS=described, SRCDOM=None, SRCVAR=None, SRCSEQ=np.nan))
+        sources = new["SRCRECS"]
+        new = new.assign(SRCRECS=described, SRCDOM=None, SRCVAR=None, SRCSEQ=np.nan)
+        parts.append(_censored_inputs(new, sources, base, names, comp, pre))
     return pd.concat(parts, ignore_index=True)
+
+
+def _limit_of(frame: pd.DataFrame) -> pd.Series:
+    """The limit of censored records (from AVALC: ``<0.5`` -> 0.5), NaN elsewhere."""
+    censored = frame["AVALC"].astype("str").loc[frame[_CENSOR].notna().to_numpy()]
+    parts = censored.str.extract(_LIMIT_RESULT).reindex(frame.index)
+    return pd.to_numeric(parts[1], errors="coerce")
+
+
+def _censored_inputs(
+    new: pd.DataFrame,
+    sources: pd.Series,
+    base: pd.DataFrame,
+    names: list[str],
+    comp: ComputedSpec,
+    pre: str,
+) -> pd.DataFrame:
+    """Apply ``comp.censored_inputs`` to computed records whose inputs include a censored one.
+
+    ``sources`` holds each new record's source positions in ``base`` ("," separated, in
+    ``names`` order). ``imputed``: the value computed from imputed inputs stays, with
+    IMPUTFL = "Y" (an input without an imputed value still leaves the record empty);
+    ``missing`` or no rule: AVAL is emptied. Such records get ``_CENSOR`` = "input" (they are
+    results, for the baseline rule) and ``_CENSORED_INPUTS`` naming the inputs, for the findings.
+    """
+    censored = (base[_CENSOR].notna() & base["PARAMCD"].isin(names)).to_numpy()
+    if new.empty or not censored.any():  # no input beyond a limit (the common case)
+        return new.assign(IMPUTFL=pd.Series(pd.NA, index=new.index, dtype="str"))
+    positions = sources.str.split(",", expand=True).astype("int64").to_numpy()
+    imputed = base["DTYPE"].notna().to_numpy()
+    avalc = base["AVALC"].astype("str").fillna("").to_numpy(dtype=object)
+    seqs = _seq_text(base["SRCSEQ"])
+    any_censored = np.zeros(len(new), dtype=bool)
+    any_unimputed = np.zeros(len(new), dtype=bool)
+    any_imputed = np.zeros(len(new), dtype=bool)
+    described = pd.Series("", index=new.index, dtype="str")
+    for k, name in enumerate(names):
+        pos = positions[:, k]
+        hit = pd.Series(censored[pos], index=new.index)
+        any_censored |= hit.to_numpy()
+        any_unimputed |= hit.to_numpy() & ~imputed[pos]
+        any_imputed |= imputed[pos]
+        said = (
+            f"{name} '"
+            + pd.Series(avalc[pos], index=new.index, dtype="str")
+            + f"' ({pre}SEQ "
+            + pd.Series(seqs[pos], index=new.index, dtype="str")
+            + ")"
+        )
+        joined = described.where(described.eq(""), described + ", ") + said
+        described = described.mask(hit, joined)
+    keep = ~any_censored | ((comp.censored_inputs == "imputed") & ~any_unimputed)
+    out = new.assign(AVAL=new["AVAL"].where(keep))
+    out["IMPUTFL"] = pd.Series(np.where(keep & any_imputed, "Y", None), index=new.index,
+                               dtype="str")  # fmt: skip
+    out[_CENSOR] = pd.Series(np.where(any_censored, "input", None), index=new.index, dtype="str")
+    out[_RULE] = comp.censored_inputs
+    out[_CENSORED_INPUTS] = described.where(any_censored & ~keep)
+    return out
 
 
 def _seq_text(values: pd.Series) -> np.ndarray:
@@ -288,6 +438,9 @@ def derive_bds(
     # 5. computed parameters
     frame = _computed(frame, spec.computed, keep[1:], pre)
     frame[_UNIT_BAD] = frame[_UNIT_BAD].astype("boolean").fillna(False).astype(bool)
+    for hidden in (_FORMULA, _CENSORED_INPUTS):
+        if hidden not in frame.columns:
+            frame[hidden] = pd.Series(pd.NA, index=frame.index, dtype="str")
 
     # 6. baseline record, analysis visits, analysis record per window
     reference = frame[baseline.reference]
@@ -296,13 +449,15 @@ def derive_bds(
     else:
         candidate = frame["ADT"] < reference
     post = frame["ADT"].notna() & reference.notna() & ~candidate.fillna(False)
+    # a result beyond a limit is a result: it is the baseline even when AVAL has no value
+    has_result = frame["AVAL"].notna() | frame[_CENSOR].notna()
     frame = derive_var_extreme_flag(
         frame,
         by_vars=["USUBJID", "PARAMCD"],
         order=["ADT", "ADTM", "ATPTN", "SRCSEQ"],
         new_var="ABLFL",
         mode="last",
-        filter=(candidate & frame["AVAL"].notna()).fillna(False),
+        filter=(candidate & has_result).fillna(False),
     )
     frame[_DAY] = _window_day(frame, visits, visit_dates)
     derive = derive_vars_avisit if visits.by == "window" else derive_vars_avisit_nominal
@@ -324,11 +479,17 @@ def derive_bds(
 
     # 7. baseline values and change from baseline (post-baseline records only)
     frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"])
+    if frame["AVALC"].notna().any():
+        frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="AVALC",
+                                new_var="BASEC")  # fmt: skip
+    else:
+        frame["BASEC"] = pd.Series(pd.NA, index=frame.index, dtype="str")
     frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="ANRIND",
                             new_var="BNRIND")  # fmt: skip
     post_mask = pd.Series(post.to_numpy(), index=frame.index)
     frame = restrict(derive_var_chg, filter=post_mask)(frame)
     frame = restrict(derive_var_pchg, filter=post_mask, digits=spec.pchg_digits)(frame)
+    frame = _flag_imputed_base(frame)
 
     # order, then the findings (record numbers as written)
     frame = frame.sort_values(
@@ -337,7 +498,20 @@ def derive_bds(
         na_position="last",
     ).reset_index(drop=True)
     findings += _findings(frame, dataset, pre, visits)
-    return frame, findings
+    # variables for results beyond a limit are left out of a dataset that has none (ADVS)
+    unused = [c for c in OPTIONAL if frame[c].isna().all()]
+    return frame.drop(columns=unused), findings
+
+
+def _flag_imputed_base(frame: pd.DataFrame) -> pd.DataFrame:
+    """IMPUTFL = "Y" also where CHG uses a BASE that was imputed (or computed from one)."""
+    if not frame["IMPUTFL"].notna().any():
+        return frame
+    base_imputed = derive_var_base(
+        frame, by_vars=["USUBJID", "PARAMCD"], source_var="IMPUTFL", new_var="__BASEIMP__"
+    )["__BASEIMP__"]
+    uses = base_imputed.eq("Y").fillna(False) & frame["CHG"].notna()
+    return frame.assign(IMPUTFL=frame["IMPUTFL"].mask(uses, "Y"))
 
 
 def _window_day(
@@ -367,7 +541,7 @@ def _findings(frame: pd.DataFrame, dataset: str, pre: str, visits: AnalysisVisit
         ),
     )
     digits = frame[_DIGITS]
-    finer = digits.notna() & frame["AVAL"].notna()
+    finer = digits.notna() & frame["AVAL"].notna() & frame["DTYPE"].isna()
     finer &= sas_round(frame["AVAL"], digits.fillna(0.0)).ne(frame["AVAL"])
     out += record_findings(
         frame,
@@ -382,10 +556,12 @@ def _findings(frame: pd.DataFrame, dataset: str, pre: str, visits: AnalysisVisit
             "its decimals, so check the declared precision"
         ),
     )
+    out += _result_findings(frame, dataset, pre)
     formula = frame.get(_FORMULA)
     if formula is not None:
         for name, reason in NULL_RESULT_REASON.items():
             null = formula.eq(name).fillna(False) & frame["AVAL"].isna()
+            null &= frame[_CENSORED_INPUTS].isna()
             out += record_findings(
                 frame,
                 null,
@@ -487,3 +663,92 @@ def _day_text(value: object) -> str:
         return "?"
     number = float(value)  # type: ignore[arg-type]
     return f"{number:g}"
+
+
+def _baseline_note(r: pd.Series) -> str:
+    if r.get("ABLFL") == "Y":
+        return "; it is the baseline record, so BASE, CHG and PCHG of the later records are empty"
+    return ""
+
+
+def _result_findings(frame: pd.DataFrame, dataset: str, pre: str) -> list[Finding]:
+    """Records without an analysis value: each is named, with the reason and what follows.
+
+    Results beyond a limit without a declared imputation (a warning; a notice when the spec
+    declares ``none``), text results, records without a result, and computed records with a
+    censored input (a warning, unless ``censored_inputs: missing`` is declared).
+    """
+    measured = frame[_FORMULA].isna() & ~frame[_UNIT_BAD]
+    empty = frame["AVAL"].isna()
+    direction = frame[_CENSOR]
+    censored = measured & empty & direction.isin(["below", "above"]).fillna(False)
+    declared = frame[_RULE].notna()
+
+    def censored_message(r: pd.Series) -> str:
+        side = r[_CENSOR]
+        if pd.notna(r[_RULE]):
+            why = f"study.yaml declares censored.{side}: none for {r['PARAMCD']}"
+        else:
+            why = (
+                f"study.yaml declares no value for a result {side} the limit "
+                f"(adam.datasets.{dataset} parameter {r['PARAMCD']}: censored.{side})"
+            )
+        return (
+            f"{r['PARAMCD']} at {r['VISIT']} is {r['AVALC']!r}, {side} the limit of "
+            f"quantification; {why}: AVAL is empty and the record is not analysed"
+            + _baseline_note(r)
+        )
+
+    out = record_findings(
+        frame, censored & ~declared, code="adam-result-censored", severity="warning",
+        dataset=dataset, variable="AVALC", message=censored_message,
+    )  # fmt: skip
+    out += record_findings(
+        frame, censored & declared, code="adam-result-censored", severity="notice",
+        dataset=dataset, variable="AVALC", message=censored_message,
+    )  # fmt: skip
+    text_result = measured & empty & direction.isna() & frame["AVALC"].notna()
+    out += record_findings(
+        frame, text_result, code="adam-result-not-numeric", severity="notice",
+        dataset=dataset, variable="AVALC",
+        message=lambda r: (
+            f"{r['PARAMCD']} at {r['VISIT']} is {r['AVALC']!r}, not a number: AVALC keeps it, "
+            "AVAL is empty and the record is not analysed" + _baseline_note(r)
+        ),
+    )  # fmt: skip
+    no_result = measured & empty & direction.isna() & frame["AVALC"].isna()
+    out += record_findings(
+        frame, no_result, code="adam-result-missing", severity="notice", dataset=dataset,
+        variable="AVAL",
+        message=lambda r: (
+            f"{r['PARAMCD']} at {r['VISIT']} has no result in {pre}STRESN or {pre}STRESC "
+            f"({pre}SEQ {r['SRCSEQ']:g}); the record is kept and not analysed"
+        ),
+    )  # fmt: skip
+    inputs = frame[_CENSORED_INPUTS].notna()
+    rule = frame[_RULE]
+
+    def input_message(r: pd.Series) -> str:
+        if r[_RULE] == "missing":
+            why = "study.yaml declares censored_inputs: missing"
+        elif r[_RULE] == "imputed":
+            why = "censored_inputs: imputed, but the input's parameter declares no imputation"
+        else:
+            why = (
+                "study.yaml declares no rule for it (adam.datasets."
+                f"{dataset}.computed {r['PARAMCD']}: censored_inputs)"
+            )
+        return (
+            f"{r['PARAMCD']} at {r['VISIT']} is not computed: {r[_CENSORED_INPUTS]} is beyond a "
+            f"limit and {why}; AVAL is empty" + _baseline_note(r)
+        )
+
+    out += record_findings(
+        frame, inputs & ~rule.eq("missing").fillna(False), code="adam-computed-censored-input",
+        severity="warning", dataset=dataset, variable="AVAL", message=input_message,
+    )  # fmt: skip
+    out += record_findings(
+        frame, inputs & rule.eq("missing").fillna(False), code="adam-computed-censored-input",
+        severity="notice", dataset=dataset, variable="AVAL", message=input_message,
+    )  # fmt: skip
+    return out

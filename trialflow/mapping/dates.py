@@ -16,6 +16,11 @@ raw                ISO 8601
 
 A value that matches none of the formats, or names a day that does not exist (30-FEB-2019),
 is a problem: the result is missing and the caller reports it. Nothing is guessed.
+
+A value such as ``03/04/2019`` reads as 3 April under ``%d/%m/%Y`` and as 4 March under
+``%m/%d/%Y``. :func:`day_month_ambiguous` finds the values whose day and month could be read
+the other way round: when the declared formats hold both orders, or when other values of the
+same column only read in the order the formats do not declare. The caller reports them.
 """
 
 from __future__ import annotations
@@ -235,3 +240,105 @@ def time_dropped(date: pd.Series, time: pd.Series) -> pd.Series:
     """
     complete = (date.str.len() == 10).fillna(False).astype(bool)
     return time.notna() & ~complete
+
+
+def swap_day_month(fmt: str) -> str | None:
+    """The format with ``%d`` and ``%m`` swapped; None when it lacks either (``%d-%b-%Y``).
+
+    Example:
+        >>> swap_day_month("%d/%m/%Y"), swap_day_month("%d-%b-%Y")
+        ('%m/%d/%Y', None)
+    """
+    if "%d" not in fmt or "%m" not in fmt:
+        return None
+    return "%m".join(part.replace("%m", "%d") for part in fmt.split("%d"))
+
+
+def _year_first(fmt: str) -> bool:
+    """True for formats that put the year before the day and month (``%Y/%m/%d``)."""
+    return "%Y" in fmt and fmt.index("%Y") < min(fmt.index("%d"), fmt.index("%m"))
+
+
+AMBIGUITY_COLUMNS = ("taken", "format", "other", "other_format", "evidence")
+"""Columns of :func:`day_month_ambiguous`'s result."""
+
+
+def day_month_ambiguous(
+    values: pd.Series, formats: list[str], parsed: Parsed | None = None
+) -> pd.DataFrame:
+    """Values whose day and month read either way, with both readings.
+
+    A value is ambiguous when the format that read it (the first that matches) gives one date
+    and the same format with day and month swapped gives another, and either
+
+    * the swapped format is declared too (``[%d/%m/%Y, %m/%d/%Y]``: ``03/04/2019`` takes the
+      first, silently), or
+    * other values of the column match none of the declared formats but do read in the swapped
+      order (``05/20/1966`` under ``%d/%m/%Y``): the column is probably in the other order.
+      Formats that start with the year (``%Y/%m/%d``) are not weighed this way: a year-day-month
+      column is not a thing sites write, and ``2019/13/01`` is a typo.
+
+    Returns a frame aligned with ``values``: ``taken`` (the ISO date the formats gave),
+    ``format``, ``other`` (the other reading), ``other_format`` and ``evidence`` (a value of the
+    column that only reads in the other order, when that is the reason); all null on values
+    that are not ambiguous. ``parsed`` (the values already read with ``formats``) saves the
+    work when one order is declared and every value reads.
+
+    Example:
+        >>> out = day_month_ambiguous(pd.Series(["03/04/1966", "05/20/1966", "20/05/1966"]),
+        ...                           ["%d/%m/%Y"])
+        >>> out.loc[0, ["taken", "other", "evidence"]].tolist()
+        ['1966-04-03', '1966-03-04', '05/20/1966']
+        >>> out["taken"].notna().tolist()
+        [True, False, False]
+    """
+    text = values.astype("str")
+    empty = pd.DataFrame(
+        {c: pd.Series(pd.NA, index=values.index, dtype="str") for c in AMBIGUITY_COLUMNS}
+    )
+    pairs = [(f, swap_day_month(f)) for f in formats]
+    pairs = [(f, s) for f, s in pairs if s is not None]
+    if not pairs or not text.notna().any():
+        return empty
+    both_declared = any(swapped in formats for _, swapped in pairs)
+    if not both_declared and parsed is not None and not parsed.bad.any():
+        return empty  # one order declared and every value reads in it: nothing to weigh
+    codes, uniques = pd.factorize(text)
+    u = pd.Series(uniques, dtype="str")
+    chosen = _parse_dates(u, formats).iso
+    if not both_declared and chosen.notna().all():
+        return empty
+    read = {f: _parse_dates(u, [f]).iso for f in dict.fromkeys(formats)}
+    # the format that read each value: the first declared one that gives its date
+    taken_by = pd.Series(pd.NA, index=u.index, dtype="str")
+    for f in formats:
+        taken_by = taken_by.mask(taken_by.isna() & read[f].notna() & read[f].eq(chosen), f)
+    out = pd.DataFrame(
+        {c: pd.Series(pd.NA, index=u.index, dtype="str") for c in AMBIGUITY_COLUMNS}
+    )
+    for fmt, swapped in pairs:
+        if swapped not in read and _year_first(fmt):
+            continue  # 2019/13/01 is a typo, not a year-day-month column
+        other = read[swapped] if swapped in read else _parse_dates(u, [swapped]).iso
+        evidence = pd.NA
+        if swapped not in read:
+            only_swapped = chosen.isna() & other.notna()
+            if not only_swapped.any():
+                continue
+            evidence = u[only_swapped].iloc[0]
+        hit = taken_by.eq(fmt).fillna(False) & other.notna() & other.ne(chosen).fillna(False)
+        hit &= out["taken"].isna()
+        if not hit.any():
+            continue
+        out.loc[hit, "taken"] = chosen[hit]
+        out.loc[hit, "format"] = fmt
+        out.loc[hit, "other"] = other[hit]
+        out.loc[hit, "other_format"] = swapped
+        out.loc[hit, "evidence"] = evidence
+    if out["taken"].isna().all():
+        return empty
+    picked = out.to_numpy()[np.where(codes >= 0, codes, 0)]
+    result = pd.DataFrame(picked, index=values.index, columns=list(AMBIGUITY_COLUMNS))
+    result = result.astype("str")
+    result.loc[codes < 0] = pd.NA
+    return result

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from trialflow.mapping.dates import Parsed, combine_datetime, parse_dates, parse_times, time_dropped
+from trialflow.mapping.dates import (
+    Parsed,
+    combine_datetime,
+    day_month_ambiguous,
+    parse_dates,
+    parse_times,
+    time_dropped,
+)
 from trialflow.raw import ROW
 
 SOURCE_COLUMN = "__COLUMN__"
@@ -137,11 +144,16 @@ def hardcode(frame: pd.DataFrame, value: object) -> pd.Series:
 
 @dataclass(frozen=True)
 class DatetimeResult:
-    """ISO 8601 values and the problems found on the way (masks aligned with the frame)."""
+    """ISO 8601 values and the problems found on the way (masks aligned with the frame).
+
+    ``ambiguous`` holds, for the date column, the values whose day and month read either way
+    (see :func:`~trialflow.mapping.dates.day_month_ambiguous`; all null when there are none).
+    """
 
     iso: pd.Series
     bad: dict[str, pd.Series]
     time_dropped: pd.Series | None
+    ambiguous: pd.DataFrame | None = None
 
 
 def assign_datetime(
@@ -151,7 +163,8 @@ def assign_datetime(
 
     ``formats`` is a list of date formats, or ``[date formats, time formats]`` when ``raw``
     names a date and a time column. Partial dates stay partial; values that match no format
-    are left missing and flagged in ``bad`` by raw column.
+    are left missing and flagged in ``bad`` by raw column; values whose day and month could be
+    read the other way round are described in ``ambiguous``.
 
     Example:
         >>> f = pd.DataFrame({"D": ["12-JAN-2019", "UN-FEB-2019", "2019-13-01"],
@@ -159,6 +172,9 @@ def assign_datetime(
         >>> r = assign_datetime(f, ["D", "T"], [["%d-%b-%Y", "%Y-%m-%d"], ["%H:%M"]])
         >>> r.iso.tolist(), r.bad["D"].tolist()
         (['2019-01-12T07:30', '2019-02', nan], [False, False, True])
+        >>> g = pd.DataFrame({"D": ["03/04/1966", "25/12/1970"]})
+        >>> assign_datetime(g, ["D"], ["%d/%m/%Y", "%m/%d/%Y"]).ambiguous["other"].tolist()
+        ['1966-03-04', nan]
     """
     if formats and isinstance(formats[0], list):
         date_formats, *rest = formats
@@ -167,12 +183,13 @@ def assign_datetime(
         date_formats, time_formats = list(formats), []  # type: ignore[arg-type]
     date: Parsed = parse_dates(frame[raw[0]], date_formats)  # type: ignore[arg-type]
     bad = {raw[0]: date.bad}
+    ambiguous = day_month_ambiguous(frame[raw[0]], date_formats, date)  # type: ignore[arg-type]
     if len(raw) < 2:
-        return DatetimeResult(date.iso, bad, None)
+        return DatetimeResult(date.iso, bad, None, ambiguous)
     time: Parsed = parse_times(frame[raw[1]], time_formats)  # type: ignore[arg-type]
     bad[raw[1]] = time.bad
     return DatetimeResult(
-        combine_datetime(date.iso, time.iso), bad, time_dropped(date.iso, time.iso)
+        combine_datetime(date.iso, time.iso), bad, time_dropped(date.iso, time.iso), ambiguous
     )
 
 

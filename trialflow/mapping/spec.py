@@ -293,11 +293,16 @@ FORMULA_INPUTS: dict[str, tuple[str, ...]] = {
 class TreatmentSpec(Strict):
     """Which exposure records count as treatment (TRTSDT/TRTEDT, SAFFL, dose counts and sums).
 
-    A record counts when EXDOSE is above ``min_dose`` and EXSTDTC holds a full date.
+    A record counts when EXDOSE is above ``min_dose`` and EXSTDTC holds a full date. ``end``
+    names the variable that holds the end of each dose (TRTEDT/TRTEDTM are the latest):
+    EXENDTC, the end collected; or EXSTDTC, for doses whose end was not collected and that
+    count as given at their start (the SDTMIG's rule for RFXENDTC when EXENDTC was not
+    collected). Nothing is assumed: a dose without a date in ``end`` is reported.
     """
 
     domain: Literal["EX"] = "EX"
     min_dose: float = 0.0
+    end: Literal["EXENDTC", "EXSTDTC"] = "EXENDTC"
 
 
 class BaselineSpec(Strict):
@@ -412,6 +417,24 @@ class AnalysisVisitsSpec(Strict):
         return self
 
 
+class CensoredSpec(Strict):
+    """AVAL of a result reported beyond a limit (``<0.5`` below, ``>500`` above).
+
+    ``below``: ``half_limit`` (DTYPE HALFLLOQ), ``limit`` (DTYPE LLOQ) or ``none`` (AVAL stays
+    empty); ``above``: ``limit`` (DTYPE ULOQ) or ``none``. A direction not declared leaves AVAL
+    empty too, and is reported as a warning. AVALC always keeps the result's text.
+    """
+
+    below: Literal["half_limit", "limit", "none"] | None = None
+    above: Literal["limit", "none"] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> CensoredSpec:
+        if self.below is None and self.above is None:
+            raise ValueError("censored needs below, above or both")
+        return self
+
+
 class ParameterSpec(Strict):
     """One BDS parameter taken from SDTM findings records selected by ``where``.
 
@@ -428,6 +451,7 @@ class ParameterSpec(Strict):
     unit: str | None = None
     convert: dict[str, ConvertSpec] = {}
     digits: int | None = Field(default=None, ge=0, le=12)
+    censored: CensoredSpec | None = None
 
 
 class ComputedSpec(Strict):
@@ -435,6 +459,11 @@ class ComputedSpec(Strict):
 
     ``digits``: the decimals AVAL is rounded to (SAS's ROUND); without it, 10 significant
     digits.
+
+    ``censored_inputs`` says what happens when an input is a result beyond a limit
+    (``<0.5``): ``imputed`` computes from the input's imputed AVAL (its parameter must declare
+    ``censored``) and sets IMPUTFL; ``missing`` leaves AVAL empty. Undeclared, AVAL stays empty
+    and the record is reported as a warning.
     """
 
     paramcd: str = Field(min_length=1, max_length=8)
@@ -445,6 +474,7 @@ class ComputedSpec(Strict):
     inputs: dict[str, str] = Field(min_length=1)
     constant: list[str] = []
     digits: int | None = Field(default=None, ge=0, le=12)
+    censored_inputs: Literal["imputed", "missing"] | None = None
 
     @model_validator(mode="after")
     def _inputs(self) -> ComputedSpec:

@@ -400,6 +400,7 @@ class _Builder:
                         f"{', '.join(fmts)}; {var.name} left empty"
                     ),
                 )
+            self.flag_ambiguous_dates(work, i, var, result.ambiguous, when)
             if result.time_dropped is not None:
                 self.flag(
                     work,
@@ -414,6 +415,50 @@ class _Builder:
                     ),
                 )
             self.assign(work, i, var, result.iso, " + ".join(var.raw_columns))
+
+    def flag_ambiguous_dates(
+        self,
+        work: _Work,
+        i: int,
+        var: VariableSpec,
+        ambiguous: pd.DataFrame | None,
+        when: pd.Series,
+    ) -> None:
+        """A warning per raw cell whose day and month read either way, naming both readings."""
+        if ambiguous is None or not ambiguous["taken"].notna().any():
+            return
+        domain, col = work.spec.domain, var.raw_columns[0]
+        file = self.study.files[domain]
+        line = spec_line(self.study, domain, i, "formats")
+        where = f"{file}:{line}" if line else str(file)
+        raw = work.frame[col].astype("str")
+        readings = ambiguous.assign(RAW=raw).dropna(subset=["taken"]).drop_duplicates("RAW")
+        said = readings.set_index("RAW").to_dict("index")  # one entry per distinct value
+
+        def message(value: str | None) -> str:
+            r = said[value]
+            why = (
+                f"the column also holds {r['evidence']!r}, which only reads as "
+                f"{r['other_format']}"
+                if isinstance(r["evidence"], str)
+                else f"the formats declare both {r['format']} and {r['other_format']}"
+            )
+            return (
+                f"{value!r} reads as {r['taken']} with {r['format']} and as {r['other']} with "
+                f"{r['other_format']} ({why}); {var.name} took {r['taken']}. Check the date "
+                f"order the site used and declare only that one in {where} (formats)"
+            )
+
+        self.flag(
+            work,
+            ambiguous["taken"].notna() & when,
+            code="dtc-ambiguous",
+            severity="warning",
+            variable=var.name,
+            column=col,
+            values=work.frame[col],
+            message=message,
+        )
 
     def standardise(self, work: _Work) -> None:
         """--STRESC/--STRESN/--STRESU (and --STNRLO/--STNRHI) from --ORRES/--ORRESU."""

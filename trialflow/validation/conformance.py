@@ -1479,7 +1479,8 @@ def dthdtc_missing(package: Package) -> list[Finding]:
     "cross",
     checks="Event and intervention records (AE, CE, MH, HO, CM, EX, EC, PR, SU, AG, ML) have an "
     "end point: --ENDTC, --ENRF or --ENRTPT (EX: EXENDTC); records with --OCCUR = 'N' are "
-    "exempt.",
+    "exempt. EX records are not checked when EXENDTC is null on every record: the end was not "
+    "collected, which SDTM shows by keeping the Expected variable null.",
     why="Without an end point an event or medication cannot be placed relative to treatment "
     "or counted as ongoing; say 'ONGOING' in --ENRTPT/--ENRF when it had not ended.",
 )
@@ -1493,7 +1494,8 @@ def end_missing(package: Package) -> list[Finding]:
         names = ("ENDTC",) if prefix == "EX" else ("ENDTC", "ENRF", "ENRTPT")
         ends = [f"{prefix}{n}" for n in names if f"{prefix}{n}" in ds.frame.columns]
         hint = (
-            "give the end of the administration (EXSTDTC again for a single dose)."
+            "give the end of the administration (for an administration at a point in time, "
+            "the SDTMIG has EXSTDTC copied to EXENDTC)."
             if prefix == "EX"
             else f"give the end date, or say in {prefix}ENRTPT or {prefix}ENRF that it is ongoing."
         )
@@ -1503,6 +1505,10 @@ def end_missing(package: Package) -> list[Finding]:
         ended = pd.Series(False, index=f.index)
         for column in ends:
             ended |= present(f[column])
+        if prefix == "EX" and not ended.any():
+            # not collected (SDTMIG: an Expected variable is kept, null); RFXENDTC then rests on
+            # EXSTDTC, which rfxendtc-not-last-exposure checks
+            continue
         occur = f"{prefix}OCCUR"
         exempt = (
             text(f[occur]).eq("N").fillna(False).astype(bool)
