@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 
 from trialflow.adam.bds import derive_bds
+from trialflow.adam.windows import AnalysisVisits, Window
 from trialflow.errors import SpecError
 from trialflow.mapping.load import load_study
-from trialflow.mapping.spec import BaselineSpec, BdsSpec, WindowSpec
+from trialflow.mapping.spec import BaselineSpec, BdsSpec
 
 ADSL = pd.DataFrame({"USUBJID": ["S-1"], "TRTSDT": [pd.Timestamp("2020-01-10")]})
-WINDOWS = [WindowSpec(avisitn=4, avisit="DAY 28", target=22, low=2, high=120)]
+WINDOWS = AnalysisVisits("window", (Window(4, "DAY 28", 22, 2, 120),))  # by ADY
 ON_OR_BEFORE = BaselineSpec(rule="last_on_or_before")
 COLUMNS = ["USUBJID", "LBSEQ", "LBTESTCD", "LBFAST", "LBSTRESC", "LBSTRESN", "LBSTRESU",
            "LBDTC", "VISITNUM", "VISIT"]  # fmt: skip

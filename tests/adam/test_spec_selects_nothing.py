@@ -94,8 +94,8 @@ def test_a_computed_parameter_without_an_input_names_its_line(sdtm, tmp_path):
 
 
 def test_nobody_treated_names_the_treatment_line(sdtm, tmp_path):
-    path, line = _study(tmp_path, "treatment: {domain: EX, min_dose: 0}",
-                        "treatment: {domain: EX, min_dose: 5}")  # fmt: skip
+    path, line = _study(tmp_path, "treatment: {domain: EX, min_dose: 0, end: EXSTDTC}",
+                        "treatment: {domain: EX, min_dose: 5, end: EXSTDTC}")  # fmt: skip
     study = load_study(path.parent)
     adam = build_adam(study.spec, sdtm, on_issue="none", locate=study.locate)
     [message] = _errors(adam.findings, "adam-population-empty")
