@@ -9,7 +9,8 @@ to the published baseline means and time course. Every record is synthetic.
 The export carries the mess of a real one on purpose: visit labels typed several ways, dates as
 ``12-JAN-2019`` text, ``2019/01/12`` text or real date cells, partial dates, yes/no flags
 spelled three ways, site-specific lab test names and units, one missed visit and one
-unscheduled visit.
+unscheduled visit, and one post-baseline fasting C-peptide in ng/mL on a half (such as 5.5)
+whose conversion to pmol/L is a rounding tie.
 
 Value model, in short: a subject's baseline values come from correlated normal scores mapped
 through normal or lognormal margins. The demographic scores are standardised across the sample
@@ -488,6 +489,23 @@ def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def _one_rounding_tie(result: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Move the eligible C-peptide result (ng/mL) nearest a half onto it, e.g. 5.48 -> 5.5.
+
+    A result of k + 0.5 ng/mL converts to (k + 0.5) x 331.1 pmol/L, which ends in 5 at the second
+    decimal: a rounding tie at the one decimal pmol/L is reported to, which the mapping must
+    round as SAS's ROUND does (half away from zero). The export keeps one such case on purpose.
+    """
+    idx = np.flatnonzero(eligible)
+    if not len(idx):
+        return result
+    half = np.floor(result[idx]) + 0.5
+    pick = idx[np.argmin(np.abs(result[idx] - half))]
+    result = result.copy()
+    result[pick] = np.floor(result[pick]) + 0.5
+    return result
+
+
 def _lexsort_rows(*keys: np.ndarray) -> np.ndarray:
     """Row order by the keys, most significant first (subject, date, ...)."""
     return np.lexsort(tuple(reversed(keys)))
@@ -751,6 +769,9 @@ def _lab(
         factor = np.asarray(test.factor)[site]
         decimals = np.asarray(test.decimals, dtype="float64")[site]
         result = sas_round(values[test.measure][rows] * factor, decimals)
+        if test.measure == "FCP":
+            post_site02 = (site == 1) & (visits["code"][rows] != _D0)
+            result = _one_rounding_tie(result, post_site02)
         parts["row"].append(rows)
         parts["order"].append(np.full(len(rows), order))
         parts["minute"].append(fasting_minute[rows] if test.fasting else postprandial_minute[rows])
