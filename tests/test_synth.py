@@ -302,6 +302,17 @@ def test_text_results_below_quantification(default):
     assert set(text["RESULT"]) == {"<0.5", "<2.0"}
 
 
+@pytest.mark.parametrize(("subjects", "seed"), [(16, 2022), (3, 7), (40, 7)])
+def test_one_fasting_c_peptide_on_a_half_ng_ml(subjects, seed):
+    # k + 0.5 ng/mL x 331.1 ends in 5 at the second decimal: a rounding tie in pmol/L.
+    lab = lab_long(synthesize(subjects, seed))
+    fcp = lab[(lab["measure"] == "fasting C-peptide") & (lab["UNIT"] == "ng/mL")]
+    half = fcp[(fcp["RESULT"].astype(float) * 100).round().mod(100) == 50]
+    assert len(half) >= 1 and (half["visit"] != 0).any()
+    tie = half.iloc[0]["RESULT"] * 331.1 * 100
+    assert abs(tie - round(tie)) < 1e-6 and round(tie) % 10 == 5
+
+
 def test_rows_sorted_by_subject_then_date_and_unique(default):
     date_col = {"VITALS": "VIS_DATE", "LAB": "LAB_DATE", "INFUSION": "INF_DATE", "AE": "START_DT"}
     for sheet, frame in default.items():

@@ -9,13 +9,21 @@ to the published baseline means and time course. Every record is synthetic.
 The export carries the mess of a real one on purpose: visit labels typed several ways, dates as
 ``12-JAN-2019`` text, ``2019/01/12`` text or real date cells, partial dates, yes/no flags
 spelled three ways, site-specific lab test names and units, one missed visit and one
-unscheduled visit.
+unscheduled visit, and one post-baseline fasting C-peptide in ng/mL on a half (such as 5.5)
+whose conversion to pmol/L is a rounding tie.
 
-Value model, in short: a subject's baseline values come from correlated normal scores,
-standardised across the sample (so small samples match the published mean and SD), mapped
-through normal or lognormal margins. Later visits multiply (or shift) the baseline by a
-visit effect, a per-subject response and a per-visit measurement noise. All randomness comes
-from one ``numpy.random.default_rng(seed)``; the result depends on nothing else.
+Value model, in short: a subject's baseline values come from correlated normal scores mapped
+through normal or lognormal margins. The demographic scores are standardised across the sample
+(so small samples match the published mean and SD); the lab scores are replaced by the normal
+scores of their ranks (so small samples also match the published medians, whatever the seed).
+Fasting C-peptide follows from HOMA-B and FPG, which keeps HOMA-B at its published spread.
+Later visits multiply (or shift) the baseline by a visit effect, a per-subject response and a
+per-visit measurement noise; fasting glucose falls on its excess over 4 mmol/L, and C-peptide
+follows part of each visit's glucose deviation. With the default call the example reproduces
+the published pattern: FPG falls (lowest at Day 14), HbA1c falls by Day 84, HOMA-B rises at
+Day 28, while HOMA-IR falls and fasting and postprandial C-peptide change, none significantly.
+All randomness comes from one ``numpy.random.default_rng(seed)``; the result depends on nothing
+else.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 
 from trialflow.numbers import sas_round
 
@@ -303,11 +312,16 @@ _TESTS: tuple[_Test, ...] = (
 )
 
 # Visit effects on the canonical values, indexed by visit code (D0, D14, D21, D28, D84, UNS).
-_FPG_FACTOR = np.array([1.00, 0.69, 0.78, 0.81, 0.85, 0.83])
+# Fasting glucose falls by a factor on its excess over _FPG_FLOOR (so it never approaches the
+# 3.5 mmol/L pole of HOMA-B); the published medians 9.34 -> 6.52 mmol/L at Day 14 give 0.47.
+_FPG_FLOOR = 4.0
+_FPG_EXCESS_FACTOR = np.array([1.00, 0.47, 0.62, 0.735, 0.76, 0.72])
 _P2PG_FACTOR = np.array([1.00, 0.78, 0.80, 0.80, 0.83, 0.82])
 _HBA1C_SHIFT = np.array([0.00, -0.10, -0.20, -0.35, -0.65, -0.50])
-_FCP_FACTOR = np.array([1.00, 1.03, 1.04, 1.05, 1.00, 1.02])
-_P2CP_FACTOR = np.array([1.00, 1.03, 1.04, 1.05, 1.02, 1.03])
+_FCP_FACTOR = np.array([1.00, 1.085, 1.085, 1.085, 1.085, 1.085])
+_P2CP_FACTOR = np.array([1.00, 1.04, 1.05, 1.06, 1.04, 1.04])
+# Share of a visit's glucose deviation that C-peptide follows (secretion follows the stimulus).
+_CPEPTIDE_GLUCOSE_SLOPE = 0.6
 _WBC_FACTOR = np.array([1.00, 1.22, 1.08, 1.03, 1.00, 1.00])
 
 # Published baseline figures (mean, SD), n = 16.
@@ -317,20 +331,24 @@ _BMI = (24.47, 2.76)
 _FPG = (9.66, 2.65)
 _P2PG = (16.32, 4.64)
 _HBA1C = (8.01, 0.63)
-_FCP = (741.56, 464.50)
-_P2CP = (1596.70, 989.65)
+_HOMAB = (35.01, 24.35)
+# Fasting C-peptide follows from HOMA-B and FPG (FCP = HOMA-B x (FPG - 3.5) / 0.27), so that
+# HOMA-B keeps its published spread; postprandial C-peptide is FCP times a lognormal ratio
+# (median, log SD) that puts its mean near the published 1596.70 pmol/L.
+_P2CP_RATIO = (2.05, 0.25)
 
 # Correlations between the baseline scores, in the order
-# age, duration, BMI, FPG, P2PG, HbA1c, FCP, P2CP.
+# age, duration, BMI, FPG, P2PG, HbA1c, HOMA-B, P2CP/FCP ratio. Low beta-cell function goes
+# with high glucose (FPG, HOMA-B), which keeps FCP near its published mean and SD.
 _CORR_PAIRS = {
     (0, 1): 0.35,
     (1, 5): 0.15,
     (1, 6): -0.25,
-    (2, 6): 0.30,
+    (2, 6): 0.25,
     (3, 4): 0.60,
     (3, 5): 0.50,
+    (3, 6): -0.45,
     (4, 5): 0.45,
-    (6, 7): 0.75,
 }
 
 
@@ -386,6 +404,21 @@ def _lognormal(mean: float, sd: float, z: np.ndarray) -> np.ndarray:
     """Map normal scores onto a lognormal margin with the given arithmetic mean and SD."""
     sigma2 = np.log1p((sd / mean) ** 2)
     return np.exp(np.log(mean) - sigma2 / 2 + np.sqrt(sigma2) * z)
+
+
+def _normal_scores(z: np.ndarray) -> np.ndarray:
+    """Replace each column by the normal scores of its ranks (Blom), scaled to SD 1.
+
+    The sample's scores are then the same evenly spread normal quantiles whatever the seed, so a
+    small sample's median, mean and SD land on the margins' own; only the pairing across
+    columns (the correlations) is random.
+    """
+    n = len(z)
+    ranks = np.argsort(np.argsort(z, axis=0, kind="stable"), axis=0, kind="stable")
+    scores = ndtri((ranks + 0.625) / (n + 0.25))
+    if n >= 2:
+        scores = scores / scores.std(axis=0, ddof=1)
+    return scores
 
 
 def _squeeze(z: np.ndarray, cap: float, knee: float = 0.0, two_sided: bool = False) -> np.ndarray:
@@ -456,6 +489,23 @@ def _frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def _one_rounding_tie(result: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Move the eligible C-peptide result (ng/mL) nearest a half onto it, e.g. 5.48 -> 5.5.
+
+    A result of k + 0.5 ng/mL converts to (k + 0.5) x 331.1 pmol/L, which ends in 5 at the second
+    decimal: a rounding tie at the one decimal pmol/L is reported to, which the mapping must
+    round as SAS's ROUND does (half away from zero). The export keeps one such case on purpose.
+    """
+    idx = np.flatnonzero(eligible)
+    if not len(idx):
+        return result
+    half = np.floor(result[idx]) + 0.5
+    pick = idx[np.argmin(np.abs(result[idx] - half))]
+    result = result.copy()
+    result[pick] = np.floor(result[pick]) + 0.5
+    return result
+
+
 def _lexsort_rows(*keys: np.ndarray) -> np.ndarray:
     """Row order by the keys, most significant first (subject, date, ...)."""
     return np.lexsort(tuple(reversed(keys)))
@@ -491,13 +541,16 @@ def _subjects(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     female = np.zeros(n, dtype=bool)
     female[rng.choice(n, size=n_female, replace=False)] = True
 
-    # Correlated baseline scores, standardised so small samples hit the published mean/SD.
+    # Correlated baseline scores. The demographic ones are standardised, so that small samples
+    # hit the published means and SDs; the lab ones are replaced by the normal scores of their
+    # ranks, so that small samples also hit the published medians.
     corr = np.eye(8)
     for (i, j), r in _CORR_PAIRS.items():
         corr[i, j] = corr[j, i] = r
     z = rng.standard_normal((n, 8)) @ np.linalg.cholesky(corr).T
     if n >= 2:
-        z = (z - z.mean(axis=0)) / z.std(axis=0, ddof=1)
+        z[:, :3] = (z[:, :3] - z[:, :3].mean(axis=0)) / z[:, :3].std(axis=0, ddof=1)
+    z[:, 3:] = _normal_scores(z[:, 3:])
     z = _squeeze(z, cap=3.0, knee=2.0, two_sided=True)
 
     # Age in whole years is the floor of the exact age, so aim half a year higher.
@@ -513,8 +566,9 @@ def _subjects(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     fpg = np.clip(_lognormal(*_FPG, z[:, 3]), 5.0, 18.0)
     p2pg = np.maximum(np.minimum(_lognormal(*_P2PG, z[:, 4]), 30.0), fpg + 2.0)
     hba1c = np.clip(_HBA1C[0] - 1.01 + _lognormal(1.01, _HBA1C[1], z[:, 5]), 7.0, 9.5)
-    fcp = np.clip(_lognormal(*_FCP, z[:, 6]), 150.0, 3000.0)
-    p2cp = np.maximum(_lognormal(*_P2CP, z[:, 7]), 1.4 * fcp)
+    homab = _lognormal(*_HOMAB, _squeeze(z[:, 6], cap=2.4, knee=1.6))
+    fcp = np.clip(homab * (fpg - 3.5) / 0.27, 150.0, 3000.0)
+    p2cp = fcp * np.maximum(_P2CP_RATIO[0] * np.exp(_P2CP_RATIO[1] * z[:, 7]), 1.4)
 
     return {
         "n": np.array(n),
@@ -537,9 +591,12 @@ def _subjects(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         "hba1c": hba1c,
         "fcp": fcp,
         "p2cp": p2cp,
-        "resp_glucose": rng.normal(0.0, 0.08, n),
-        "resp_hba1c": rng.normal(0.0, 0.25, n),
-        "resp_cpeptide": rng.normal(0.0, 0.08, n),
+        # Per-subject responses: normal scores as for the baseline values, so that the
+        # sample's spread of responses (and the sizes of the mean changes) does not hang on the
+        # seed.
+        "resp_glucose": 0.08 * _normal_scores(rng.normal(0.0, 1.0, (n, 1)))[:, 0],
+        "resp_hba1c": 0.25 * _normal_scores(rng.normal(0.0, 1.0, (n, 1)))[:, 0],
+        "resp_cpeptide": 0.25 * _normal_scores(rng.normal(0.0, 1.0, (n, 1)))[:, 0],
         "wbc": _lognormal(6.3, 1.3, rng.standard_normal(n)),
         "alt": _lognormal(23.0, 8.0, _squeeze(rng.standard_normal(n), 1.8)),
         "creat": np.where(female, 60.0, 78.0) * np.exp(rng.normal(0.0, 0.13, n)),
@@ -668,14 +725,17 @@ def _canonical_labs(
 
     glucose_resp = np.where(post, subj["resp_glucose"][s], 0.0)
     cp_resp = np.where(post, subj["resp_cpeptide"][s], 0.0)
-    fpg = subj["fpg"][s] * _FPG_FACTOR[c] * np.exp(glucose_resp + noise(0.10))
+    glucose_dev = glucose_resp + noise(0.10)
+    excess = (subj["fpg"][s] - _FPG_FLOOR) * _FPG_EXCESS_FACTOR[c] * np.exp(glucose_dev)
+    fpg = _FPG_FLOOR + excess
     fpg = np.where(fpg < 3.9, 3.9 + 0.4 * rng.random(v), fpg)  # stays above 3.5 mmol/L
     p2pg = subj["p2pg"][s] * _P2PG_FACTOR[c] * np.exp(glucose_resp + noise(0.12))
     p2pg = np.maximum(p2pg, fpg + 1.5)
     hba1c = subj["hba1c"][s] + _HBA1C_SHIFT[c] + np.where(post, subj["resp_hba1c"][s], 0.0)
     hba1c = np.maximum(hba1c + noise(0.15), 5.6)
-    fcp = subj["fcp"][s] * _FCP_FACTOR[c] * np.exp(cp_resp + noise(0.15))
-    p2cp = np.maximum(subj["p2cp"][s] * _P2CP_FACTOR[c] * np.exp(cp_resp + noise(0.15)), 1.2 * fcp)
+    cp_dev = cp_resp + _CPEPTIDE_GLUCOSE_SLOPE * glucose_dev
+    fcp = subj["fcp"][s] * _FCP_FACTOR[c] * np.exp(cp_dev + noise(0.12))
+    p2cp = np.maximum(subj["p2cp"][s] * _P2CP_FACTOR[c] * np.exp(cp_dev + noise(0.15)), 1.2 * fcp)
     return {
         "FPG": fpg,
         "P2PG": p2pg,
@@ -709,6 +769,9 @@ def _lab(
         factor = np.asarray(test.factor)[site]
         decimals = np.asarray(test.decimals, dtype="float64")[site]
         result = sas_round(values[test.measure][rows] * factor, decimals)
+        if test.measure == "FCP":
+            post_site02 = (site == 1) & (visits["code"][rows] != _D0)
+            result = _one_rounding_tie(result, post_site02)
         parts["row"].append(rows)
         parts["order"].append(np.full(len(rows), order))
         parts["minute"].append(fasting_minute[rows] if test.fasting else postprandial_minute[rows])

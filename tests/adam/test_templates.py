@@ -178,23 +178,26 @@ def test_equal_changes_at_the_data_precision_are_equal_and_tie(example):
     assert (split > 1).any() and tied.loc[split > 1, "size"].ge(2).all()
 
 
-def test_fcp_of_5_5_ng_ml_is_1821_1_pmol_l_and_carries_into_homa(example):
-    # 5.5 ng/mL x 331.1 = 1821.05 pmol/L; FCP has 1 decimal and SAS's ROUND(1821.05, 0.1) is
-    # 1821.1 (round half to even gave 1821.0). By hand, with FPG 8.94 mmol/L the same day:
-    # HOMA-IR = 1.5 + 1821.1 x 8.94 / 2800 = 7.3145... -> 7.31;
-    # HOMA-B = 0.27 x 1821.1 / (8.94 - 3.5) = 491.697 / 5.44 = 90.3855... -> 90.39 (90.38 from
-    # 1821.0).
+def test_fcp_of_3_5_ng_ml_is_1158_9_pmol_l_and_carries_into_homa(example):
+    # The export keeps one fasting C-peptide on a half ng/mL (trialflow.synth): subject 02-005,
+    # Day 28, 3.5 ng/mL. 3.5 x 331.1 = 1158.85 pmol/L; FCP has 1 decimal and SAS's
+    # ROUND(1158.85, 0.1) is 1158.9 (round half to even gives 1158.8). By hand from the raw
+    # export: FPG that day 118 mg/dL / 18.016 = 6.5497... -> 6.55 mmol/L;
+    # HOMA-IR = 1.5 + 1158.9 x 6.55 / 2800 = 1.5 + 2.71099... = 4.21099... -> 4.21;
+    # HOMA-B = 0.27 x 1158.9 / (6.55 - 3.5) = 312.903 / 3.05 = 102.5911... -> 102.59 (102.58
+    # from 1158.8). Baseline FCP 4.1 ng/mL x 331.1 = 1357.51 -> 1357.5, so CHG = -198.6.
     sdtm, adam = example
     lb = sdtm.domains["LB"]
-    raw = lb[(lb["LBTESTCD"] == "CPEPTIDE") & (lb["LBORRES"] == "5.5") & (lb["LBFAST"] == "Y")]
+    raw = lb[(lb["LBTESTCD"] == "CPEPTIDE") & (lb["LBORRES"] == "3.5") & (lb["LBFAST"] == "Y")]
     assert len(raw) == 1 and raw["LBORRESU"].item() == "ug/L"
-    assert (raw["LBSTRESC"].item(), raw["LBSTRESN"].item()) == ("1821.1", 1821.1)
+    assert raw["USUBJID"].item() == "HUCMSC-T2DM-02-005" and raw["VISIT"].item() == "DAY 28"
+    assert (raw["LBSTRESC"].item(), raw["LBSTRESN"].item()) == ("1158.9", 1158.9)
     adlb = adam.datasets["ADLB"]
     same_day = adlb["ADT"] == pd.Timestamp(raw["LBDTC"].item()[:10])
     day = adlb[(adlb["USUBJID"] == raw["USUBJID"].item()) & same_day].set_index("PARAMCD")
-    assert (day.at["FCP", "AVAL"], day.at["FPG", "AVAL"]) == (1821.1, 8.94)
-    assert (day.at["HOMAIR", "AVAL"], day.at["HOMAB", "AVAL"]) == (7.31, 90.39)
-    assert day.at["FCP", "CHG"] == float(Decimal("1821.1") - _dec(day.at["FCP", "BASE"]))
+    assert (day.at["FCP", "AVAL"], day.at["FPG", "AVAL"]) == (1158.9, 6.55)
+    assert (day.at["HOMAIR", "AVAL"], day.at["HOMAB", "AVAL"]) == (4.21, 102.59)
+    assert (day.at["FCP", "BASE"], day.at["FCP", "CHG"]) == (1357.5, -198.6)
 
 
 def test_bds_analysis_windows_and_one_analysis_record_per_window(example):
