@@ -126,7 +126,9 @@ DTYPE_OF_RULE = {
 
 def _number_text(values: pd.Series) -> pd.Series:
     """Numbers as short text (10 significant digits, no trailing zeros): 165.6, 0.5, 2."""
-    return values.map(lambda v: f"{v:.10g}", na_action="ignore").astype("str")
+    # rounded by the project's one rounding function first, so the text never rounds on its own
+    rounded = pd.Series(sas_round(values.astype("float64"), significant=10), index=values.index)
+    return rounded.map(lambda v: f"{v:.10g}", na_action="ignore").astype("str")
 
 
 def _censored(
