@@ -184,6 +184,7 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
     pieces = []
     claimed = pd.Series("", index=sdtm.index, dtype="str")
     findings: list[Finding] = []
+    positions: list[np.ndarray] = []
     for p in spec.parameters:
         mask = matches(sdtm, p.where)
         clash = mask & claimed.ne("")
@@ -194,7 +195,13 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
                 f"'where' of both {claimed.iloc[first]} and {p.paramcd}; make them exclusive"
             )
         claimed = claimed.mask(mask, p.paramcd)
-        rows = sdtm.loc[mask.to_numpy()]
+        positions.append(np.flatnonzero(mask.to_numpy()))
+    # One take of every parameter's records (each parameter's in their SDTM order), sliced per
+    # parameter: the SDTM domain is wide, and a take per parameter copied all of it each time.
+    taken = sdtm.take(np.concatenate(positions)) if positions else sdtm.iloc[0:0]
+    ends = np.cumsum([len(x) for x in positions])
+    for p, at, end in zip(spec.parameters, positions, ends, strict=True):
+        rows = taken.iloc[end - len(at) : end]
         value = numbers(rows[f"{pre}STRESN"])
         bad = pd.Series(False, index=rows.index)
         factor = pd.Series(1.0, index=rows.index)
@@ -220,7 +227,7 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
                 PARCAT1=p.parcat1,
                 **censored,
                 IMPUTFL=censored["DTYPE"].where(censored["DTYPE"].isna(), "Y"),
-                **{_UNIT_BAD: bad, _ROW: np.flatnonzero(mask.to_numpy()) + 1,
+                **{_UNIT_BAD: bad, _ROW: at + 1,
                    _DIGITS: np.nan if p.digits is None else float(p.digits)},
             )
         )

@@ -579,15 +579,34 @@ def _tie_sum(abs_values: np.ndarray) -> float:
     return float(np.sum(counts**3 - counts))
 
 
+def _ranks_and_ties(values: np.ndarray) -> tuple[np.ndarray, float]:
+    """Average ranks of ``values`` (R's rank, ties.method = "average") and sum(t^3 - t) over
+    the groups of equal values, from one sort.
+
+    The normal-approximation interval evaluates the statistic a few thousand times per visit
+    (R's uniroot), each on all the differences; scipy's rankdata plus a separate np.unique
+    sorted twice and carried array-API overhead on every call. The ranks are the same
+    half-integers, so the sums built from them are bit for bit those of rankdata.
+    """
+    n = values.size
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    counts = np.diff(np.append(starts, n))
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[order] = np.repeat(starts + (counts + 1) / 2.0, counts)
+    ties = counts.astype(np.float64)
+    return ranks, float(np.sum(ties**3 - ties))
+
+
 def _asymptotic_w(x: np.ndarray, d: float, correct: bool) -> float:
     """R's W(d): the standardised signed-rank statistic of x - d (zeros of x - d dropped)."""
     xd = x - d
     xd = xd[xd != 0]
     nx = xd.size
-    axd = np.abs(xd)
-    dr = rankdata(axd)
+    dr, tie_sum = _ranks_and_ties(np.abs(xd))
     zd = float(dr[xd > 0].sum()) - nx * (nx + 1) / 4
-    sigma = math.sqrt(nx * (nx + 1) * (2 * nx + 1) / 24 - _tie_sum(axd) / 48)
+    sigma = math.sqrt(nx * (nx + 1) * (2 * nx + 1) / 24 - tie_sum / 48)
     if sigma == 0.0:
         return math.nan  # R: 0/0, "cannot compute confidence interval when all ... tied"
     correction = float(np.sign(zd)) * 0.5 if correct else 0.0

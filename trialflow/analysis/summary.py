@@ -87,10 +87,14 @@ def cfb_summary(
         raise DerivationError(
             f"cfb_summary: unknown test method {test_method!r} ({', '.join(TEST_METHODS)})"
         )
-    data = _analysis_records(bds, population)
+    # Only the columns summarised are carried, and the records are split by PARAMCD once: a
+    # BDS dataset is wide, and selecting every column per parameter cost more than the tests.
+    keep = [*needed, *(c for c in ("PARAM", population) if c and c in bds.columns)]
+    data = _analysis_records(bds[list(dict.fromkeys(keep))], population)
+    by_param = dict(list(data.groupby("PARAMCD", sort=False)))
     rows: list[dict] = []
     for paramcd in paramcds:
-        param = data[data["PARAMCD"] == paramcd]
+        param = by_param.get(paramcd, data.iloc[:0])
         label = param["PARAM"].dropna().iloc[0] if "PARAM" in param and len(param) else None
         visits = param.dropna(subset=["AVISITN"]).groupby("AVISITN", sort=True)
         # One loop step per parameter and visit: a handful of groups, not records.
