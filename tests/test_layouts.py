@@ -97,3 +97,46 @@ def test_each_layout_maps_to_the_workbooks_sdtm(
     # lineage points into the layout's own file
     lineage = result.lineage["LB"]
     assert lineage["source_file"].str.startswith(path.name).all()
+
+
+def test_a_repeating_form_is_keyed_by_its_instance_and_the_message_says_so(sheets, tmp_path):
+    path = write_layout(sheets, tmp_path / "export.csv", "flat-csv")
+    specs = _adapted_specs(tmp_path, "flat-csv", "export")
+    ae = specs / "ae.yaml"
+    # a key without the event number does not tell a subject's events apart
+    text = ae.read_text()
+    assert "record_key:\n  - SUBJ\n  - AE_NO\n" in text
+    ae.write_text(text.replace("  - SUBJ\n  - AE_NO\n", "  - SUBJ\n", 1))
+    result = build_sdtm(load_study(specs), read_export(path), on_issue="none")
+    dups = [f for f in result.findings if f.code == "raw-duplicate-record"]
+    assert dups, "the example has subjects with two adverse events"
+    assert "add its repeat column" in dups[0].message
+    assert "fix the export" not in dups[0].message
+    assert dups[0].source.file == "export.csv" and dups[0].source.sheet == "export"
+    # with the instance number in the key the same export is clean
+    ae.write_text(text.replace("  - SUBJ\n  - AE_NO\n", "  - SUBJ\n  - INSTANCE\n", 1))
+    result = build_sdtm(load_study(specs), read_export(path), on_issue="none")
+    assert not [f for f in result.findings if f.code == "raw-duplicate-record"]
+
+
+@pytest.mark.parametrize(
+    ("layout", "name", "sheet_of_export", "file", "sheet", "row"),
+    [
+        ("flat-csv", "export.csv", "export", "export.csv", "export", 4),  # header, 2 DEMOG rows
+        ("odm", "export.xml", None, "export.xml", "DEMOG", 3),  # the third DEMOG record
+        ("sas", "export", None, "export/demog.xpt", "demog", 3),  # record 3 of demog.xpt
+    ],
+)
+def test_findings_name_the_cell_in_each_layout(
+    layout, name, sheet_of_export, file, sheet, row, sheets, tmp_path
+):
+    demog = sheets["DEMOG"].copy()
+    demog["RACE"] = demog["RACE"].astype(object)
+    demog.loc[2, "RACE"] = "Martian"  # the third subject's race is no CDISC term
+    bad = {**sheets, "DEMOG": demog}
+    path = write_layout(bad, tmp_path / name, layout)
+    specs = _adapted_specs(tmp_path, layout, sheet_of_export)
+    result = build_sdtm(load_study(specs), read_export(path), on_issue="none")
+    [finding] = [f for f in result.findings if f.value == "Martian"]
+    assert (finding.source.file, finding.source.sheet, finding.source.row) == (file, sheet, row)
+    assert finding.source.column == "RACE"
