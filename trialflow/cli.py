@@ -128,7 +128,8 @@ raw_option = click.option(
     "raw",
     required=True,
     type=click.Path(exists=True, path_type=Path),
-    help="The raw export: an .xlsx workbook or a folder of .csv files.",
+    help="The raw export: an .xlsx workbook, a flat .csv, a CDISC ODM .xml file, or a folder "
+    "of .csv, .sas7bdat or .xpt files.",
 )
 out_option = click.option(
     "--out",
