@@ -269,8 +269,8 @@ def _sheets(state: _State, shown: str) -> dict[str, RawSheet]:
 
 def _sheet(state: _State, shown: str, oid: str, name: str, records: list[_Record]) -> RawSheet:
     declared = [i for g in state.form_groups.get(oid, []) for i in state.group_items.get(g, [])]
-    seen = {g for r in records for g in (r.keys[5],)}
-    for group in seen:  # groups used without a FormDef ItemGroupRef still bring their items
+    # item groups used without an ItemGroupRef in the FormDef still bring their items
+    for group in dict.fromkeys(r.keys[5] for r in records):
         declared += [i for i in state.group_items.get(group, []) if i not in declared]
     order = list(dict.fromkeys(declared))
     extra = dict.fromkeys(i for r in records for i in r.items if i not in order)
