@@ -589,3 +589,76 @@ def test_ten_thousand_subjects_quickly():
 def test_rejects_subject_counts_out_of_range(bad):
     with pytest.raises(ValueError, match="subjects"):
         synthesize(bad)
+
+
+# ----------------------------------------------------------------------------------------------
+# `trialflow synth --layout`
+# ----------------------------------------------------------------------------------------------
+
+
+def test_default_workbook_layout_is_the_bundled_example_byte_for_byte(tmp_path):
+    from click.testing import CliRunner
+    from support import EXAMPLE_EXPORT
+
+    from trialflow.cli import cli
+
+    out = tmp_path / "export.xlsx"
+    result = CliRunner().invoke(cli, ["synth", "--layout", "workbook", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == EXAMPLE_EXPORT.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("layout", "name", "sheets"),
+    [
+        ("flat-csv", "export.csv", ["export"]),
+        ("odm", "export.xml", ["DEMOG", "VITALS", "LAB", "INFUSION", "AE"]),
+        ("sas", "export", ["ae", "demog", "infusion", "lab", "vitals"]),
+    ],
+)
+def test_synth_writes_each_layout_with_the_same_records(layout, name, sheets, tmp_path):
+    from click.testing import CliRunner
+
+    from trialflow.cli import cli
+    from trialflow.raw import read_export
+
+    out = tmp_path / name
+    args = ["synth", "--subjects", "3", "--seed", "5", "--layout", layout, "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    export = read_export(out)
+    assert export.sheet_names == sheets
+    frames = synthesize(3, 5)
+    if layout == "flat-csv":
+        flat = export.sheet("export").frame
+        counts = flat["FORM"].value_counts().to_dict()
+        assert counts == {k: len(v) for k, v in frames.items() if k != "README"}
+        # a repeating form numbers its records within the subject; DEMOG has no instance
+        lab = flat[flat["FORM"] == "LAB"]
+        assert lab.groupby("SUBJ")["INSTANCE"].first().tolist() == ["1", "1", "1"]
+        assert flat.loc[flat["FORM"] == "DEMOG", "INSTANCE"].isna().all()
+    elif layout == "odm":
+        lab = export.sheet("LAB").frame
+        assert len(lab) == len(frames["LAB"])
+        assert lab["SubjectKey"].tolist() == frames["LAB"]["SUBJ"].tolist()
+        assert lab["TEST"].tolist() == frames["LAB"]["TEST"].tolist()
+        vitals = export.sheet("VITALS").frame
+        assert vitals["StudyEventRepeatKey"].iloc[:2].tolist() == ["1", "2"]
+        assert export.sheet("INFUSION").frame["FormRepeatKey"].iloc[:3].tolist() == ["1", "2", "3"]
+    else:
+        vitals = export.sheet("vitals").frame
+        assert vitals["VISIT"].tolist() == frames["VITALS"]["VISIT"].tolist()
+        assert (out / "README.txt").read_text().count("SYNTHETIC") == 1
+
+
+def test_synth_refuses_a_file_name_that_does_not_fit_the_layout(tmp_path):
+    from click.testing import CliRunner
+
+    from trialflow.cli import cli
+
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["synth", "--layout", "odm", "--out", str(tmp_path / "x.csv")])
+    assert bad.exit_code == 2 and "odm layout is written as .xml" in bad.output
+    (tmp_path / "file").write_text("x")
+    bad = runner.invoke(cli, ["synth", "--layout", "sas", "--out", str(tmp_path / "file")])
+    assert bad.exit_code == 2 and "written as a folder" in bad.output

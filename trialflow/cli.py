@@ -128,7 +128,8 @@ raw_option = click.option(
     "raw",
     required=True,
     type=click.Path(exists=True, path_type=Path),
-    help="The raw export: an .xlsx workbook or a folder of .csv files.",
+    help="The raw export: an .xlsx workbook, a flat .csv, a CDISC ODM .xml file, or a folder "
+    "of .csv, .sas7bdat or .xpt files.",
 )
 out_option = click.option(
     "--out",
@@ -300,27 +301,41 @@ def demo_command(out: Path, quiet: bool) -> None:
 )
 @click.option("--seed", default=2022, show_default=True, type=int, help="Random seed.")
 @click.option(
+    "--layout",
+    default="workbook",
+    show_default=True,
+    type=click.Choice(["workbook", "flat-csv", "odm", "sas"]),
+    help="Shape of the export: an .xlsx workbook, one flat .csv with every form, a CDISC ODM "
+    "1.3 .xml file, or a folder of SAS .xpt datasets (docs/raw-export.md).",
+)
+@click.option(
     "--out",
     "out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The .xlsx file to write.",
+    type=click.Path(path_type=Path),
+    help="The file to write (.xlsx, .csv or .xml), or the folder for --layout sas.",
 )
-def synth_command(subjects: int, seed: int, out: Path) -> None:
+def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
     """Write a synthetic raw CRF export of the example study's design (no real patient data).
 
     \b
     Example:
         trialflow synth --subjects 40 --seed 7 --out export.xlsx
+        trialflow synth --layout odm --out export.xml
     """
-    from trialflow.io.workbook import write_workbook
+    from trialflow.io.layouts import write_layout
     from trialflow.synth import synthesize
 
-    if out.suffix.lower() != ".xlsx":
-        raise UsageError(f"{out}: the synthetic export is written as .xlsx")
+    suffix = {"workbook": ".xlsx", "flat-csv": ".csv", "odm": ".xml"}.get(layout)
+    if suffix is not None and out.suffix.lower() != suffix:
+        raise UsageError(f"{out}: the {layout} layout is written as {suffix}")
+    if suffix is None and out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: the sas layout is written as a folder, and this is a file")
+    if suffix is not None and out.is_dir():
+        raise UsageError(f"{out}: is a folder; give the {suffix} file to write")
     out.parent.mkdir(parents=True, exist_ok=True)
     sheets = _run(synthesize, subjects=subjects, seed=seed)
-    write_workbook(sheets, out)
+    _run(write_layout, sheets, out, layout)  # type: ignore[arg-type]
     rows = ", ".join(f"{name} {len(frame)}" for name, frame in sheets.items() if name != "README")
     click.echo(f"wrote {out} ({subjects} synthetic subjects, seed {seed}; rows: {rows})")
 

@@ -240,8 +240,10 @@ class _Builder:
                 column=src.record_key[0],
                 values=frame[src.record_key[0]],
                 message=lambda v: (
-                    f"duplicate raw record: same {keys} as an earlier row "
-                    "(both rows are mapped; fix the export)"
+                    f"duplicate raw record: same {keys} as an earlier row (both rows are "
+                    "mapped); the record key does not tell these rows apart: if the form "
+                    "repeats, add its repeat column (such as an instance number or "
+                    "ItemGroupRepeatKey) to source.record_key, else check the export"
                 ),
             )
             self._resolve_pending_now(work)

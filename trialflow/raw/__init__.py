@@ -1,0 +1,383 @@
+"""The only reader of raw exports, in the shapes EDC systems deliver them.
+
+* an Excel workbook, one sheet per CRF form;
+* a folder of CSV files, one per form (the sheet is the file name without ``.csv``);
+* one flat CSV file holding every form (the sheet is the file name without ``.csv``; a spec
+  picks its form's rows with ``source.where`` on the form column);
+* a folder of SAS datasets, ``.sas7bdat`` or ``.xpt``, one per form (:mod:`trialflow.raw.sas`);
+* a CDISC ODM 1.3 XML file of clinical data, one sheet per form (:mod:`trialflow.raw.odm`).
+
+Every cell becomes text, exactly as a person reading the export would see it, and every row
+keeps where it came from: the file, the sheet and the row's number in that file (Excel row
+numbers for a workbook, so the header is row 1; the line for a CSV file; the record number for
+a SAS dataset; the line of the ItemGroupData element for ODM). Nothing is dropped except rows
+that are blank in every cell.
+
+How cells become text:
+
+* text cells: leading and trailing spaces removed; an empty cell is missing (NA);
+* number cells: shortest form that reads back the same (``9.3``, ``120``, ``0.05``);
+* date cells: ISO 8601 (``2019-01-12``; ``2019-01-12T07:30`` when the cell has a time);
+* time cells: ``HH:MM`` or ``HH:MM:SS``; booleans: ``TRUE`` / ``FALSE``.
+
+Workbooks are read with python-calamine (a Rust reader, several times faster than openpyxl);
+CSV files with Python's csv module, as UTF-8 (with or without BOM) or, failing that,
+Windows-1252.
+
+Limits are checked before a file is decompressed, decoded or parsed: :data:`MAX_FILE_BYTES`
+for a CSV, SAS or XML file, :data:`MAX_CELLS` for the rows times columns of one sheet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from trialflow.errors import RawInputError
+
+ROW = "__ROW__"
+"""Name of the column that holds each record's 1-based row number in its sheet."""
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
+SAS_SUFFIXES = (".sas7bdat", ".xpt")
+ODM_SUFFIXES = (".xml", ".odm")
+
+MAX_FILE_BYTES = 2 * 1024**3
+"""Largest CSV, SAS dataset or ODM XML file read (bytes), checked before reading it."""
+
+MAX_CELLS = 200_000_000
+"""Largest number of cells (rows times columns) of one sheet, checked before allocating it."""
+
+
+@dataclass
+class RawSheet:
+    """One CRF form of a raw export: its rows as text, each with its source row number.
+
+    ``frame`` has one str column per raw column (NA where the cell is empty) and the column
+    :data:`ROW` with the row number in the sheet.
+
+    ``sheet_word`` and ``row_word`` say how the reader names a sheet and a row in messages
+    (``sheet``/``row`` for a workbook, ``line`` for a flat CSV, ``record`` for a SAS dataset,
+    ``form``/``record`` for ODM); ``sheet_word`` None leaves the sheet out (the file is the
+    sheet). ``row_detail``, where the reader has one, adds the row's XML line and path (ODM).
+    """
+
+    file: str
+    sheet: str
+    frame: pd.DataFrame
+    columns: list[str]
+    sheet_word: str | None = "sheet"
+    row_word: str = "row"
+    row_detail: Callable[[int], str | None] | None = field(default=None, repr=False)
+
+    def where(self, column: str | None = None, row: int | None = None) -> str:
+        """Describe a place in this sheet for a message.
+
+        Example:
+            >>> s = RawSheet("export.xlsx", "DEMOG", pd.DataFrame(), [])
+            >>> s.where("SEX", 4)
+            'export.xlsx, sheet DEMOG, row 4, column SEX'
+            >>> RawSheet("lab.xpt", "lab", pd.DataFrame(), [], None, "record").where("TEST", 7)
+            'lab.xpt, record 7, column TEST'
+        """
+        text = self.file
+        if self.sheet_word is not None:
+            text += f", {self.sheet_word} {self.sheet}"
+        if row is not None:
+            text += f", {self.row_word} {row}"
+            detail = self.row_detail(row) if self.row_detail is not None else None
+            if detail:
+                text += f" ({detail})"
+        if column is not None:
+            text += f", column {column}"
+        return text
+
+
+@dataclass
+class RawExport:
+    """A raw export: its sheets by name, read on demand."""
+
+    path: Path
+    sheet_names: list[str]
+    _loaded: dict[str, RawSheet] = field(default_factory=dict, repr=False)
+    _files: dict[str, Path] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The export's file or folder name, as findings show it."""
+        return self.path.name
+
+    def sheet(self, name: str) -> RawSheet:
+        """The sheet called ``name``; RawInputError naming the sheets there are if it is missing.
+
+        Example:
+            >>> export = read_export("examples/hucmsc-t2dm/raw-export.xlsx")  # doctest: +SKIP
+            >>> export.sheet("DEMOG").frame["SEX"].head(2).tolist()  # doctest: +SKIP
+            ['M', 'Female']
+        """
+        if name not in self._loaded:
+            if name not in self.sheet_names:
+                have = ", ".join(self.sheet_names) or "none"
+                raise RawInputError(f"{self.name}: no sheet {name!r} (sheets: {have})")
+            self._loaded[name] = _read_sheet(self.path, name, self._files.get(name))
+        return self._loaded[name]
+
+
+def read_export(path: str | Path) -> RawExport:
+    """Open a raw export: a workbook, a flat CSV, an ODM XML file, or a folder of CSV or SAS files.
+
+    The sheets of a workbook or a folder are read when first asked for; an ODM file is read
+    whole at once. A file that is not what its name says, a missing path, a folder without
+    data files or a file over the limits raises RawInputError with one line naming the file.
+
+    Example:
+        >>> export = read_export("examples/hucmsc-t2dm/raw-export.xlsx")  # doctest: +SKIP
+        >>> export.sheet_names  # doctest: +SKIP
+        ['README', 'DEMOG', 'VITALS', 'LAB', 'INFUSION', 'AE']
+    """
+    path = Path(path)
+    if not path.exists():
+        raise RawInputError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return _open_folder(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return RawExport(path, [path.stem])
+    if suffix in SAS_SUFFIXES:
+        return RawExport(path, [path.stem], _files={path.stem: path})
+    if suffix in ODM_SUFFIXES:
+        from trialflow.raw.odm import read_odm
+
+        sheets = read_odm(path)
+        return RawExport(path, list(sheets), _loaded=dict(sheets))
+    if suffix not in WORKBOOK_SUFFIXES:
+        raise RawInputError(
+            f"{path}: not a raw export (expected .xlsx, .xls, .ods, .csv, .sas7bdat, .xpt, "
+            ".xml (CDISC ODM) or a folder of .csv, .sas7bdat or .xpt files)"
+        )
+    if suffix in (".xlsx", ".xlsm", ".xlsb") and not zipfile.is_zipfile(path):
+        raise RawInputError(f"{path}: not a readable {suffix} workbook (the file is not a zip)")
+    workbook = _open_workbook(path)
+    return RawExport(path, list(workbook.sheet_names))
+
+
+def _open_folder(path: Path) -> RawExport:
+    """A folder of CSV files or SAS datasets: one sheet per file, named by the file's stem."""
+    files = sorted(
+        p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", *SAS_SUFFIXES)
+    )
+    if not files:
+        raise RawInputError(f"{path}: folder holds no .csv, .sas7bdat or .xpt files")
+    by_name: dict[str, Path] = {}
+    for file in files:
+        if file.stem in by_name:
+            raise RawInputError(
+                f"{path}: {by_name[file.stem].name} and {file.name} would both be sheet "
+                f"{file.stem!r}; keep one of them"
+            )
+        by_name[file.stem] = file
+    return RawExport(path, list(by_name), _files=by_name)
+
+
+def check_size(path: Path, shown: str, limit: int | None = None) -> None:
+    """Refuse a file larger than ``limit`` bytes (:data:`MAX_FILE_BYTES`) before reading it."""
+    limit = MAX_FILE_BYTES if limit is None else limit
+    size = path.stat().st_size
+    if size > limit:
+        raise RawInputError(
+            f"{shown}: the file is {size:,} bytes, more than the {limit:,} bytes trialflow reads"
+        )
+
+
+def check_cells(rows: int, columns: int, shown: str) -> None:
+    """Refuse a sheet of more than :data:`MAX_CELLS` cells before allocating it."""
+    if rows * columns > MAX_CELLS:
+        raise RawInputError(
+            f"{shown}: {rows:,} rows x {columns:,} columns is more than the {MAX_CELLS:,} "
+            "cells trialflow reads from one sheet"
+        )
+
+
+def _open_workbook(path: Path):
+    from python_calamine import CalamineWorkbook
+
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types per format
+        raise RawInputError(f"{path}: not a readable workbook ({exc})") from exc
+
+
+def _read_sheet(path: Path, name: str, file: Path | None = None) -> RawSheet:
+    if file is not None and file.suffix.lower() in SAS_SUFFIXES:
+        from trialflow.raw.sas import read_sas
+
+        shown = f"{path.name}/{file.name}" if path.is_dir() else file.name
+        return read_sas(file, shown, name)
+    if path.is_dir():
+        target = file if file is not None else path / f"{name}.csv"
+        return _read_csv(target, f"{path.name}/{target.name}", name)
+    if path.suffix.lower() == ".csv":
+        return _read_csv(path, path.name, name, flat=True)
+    workbook = _open_workbook(path)
+    try:
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise RawInputError(f"{path.name}, sheet {name}: cannot be read ({exc})") from exc
+    return _sheet_from_rows(rows, path.name, name)
+
+
+def _sheet_from_rows(
+    rows: list[list[object]],
+    file: str,
+    sheet: str,
+    numbers: list[int] | None = None,
+    flat: bool = False,
+) -> RawSheet:
+    """Turn rows (from A1, or a CSV's records) into a RawSheet; the first non-empty is the header.
+
+    ``numbers`` holds each row's number in the file (a CSV record's first line) where it is
+    not its 1-based position; ``flat`` names rows as lines of a file that is the sheet.
+    """
+    numbers = numbers if numbers is not None else list(range(1, len(rows) + 1))
+    where = f"{file}" if flat else f"{file}, sheet {sheet}"
+    word = "line" if flat else "row"
+    start = next((i for i, r in enumerate(rows) if any(_filled(c) for c in r)), None)
+    if start is None:
+        raise RawInputError(f"{where}: the sheet is empty (no header row)")
+    header = [_cell_text(c) for c in rows[start]]
+    names = _column_names(header, where, numbers[start], word)
+    body = rows[start + 1 :]
+    width = len(names)
+    # Cells are converted column by column; reading is per cell by nature (calamine hands
+    # back Python objects), everything after this point is vectorised.
+    columns: dict[str, list[str | None]] = {}
+    for j, col in enumerate(names):
+        columns[col] = [_cell_text(r[j]) if j < len(r) else None for r in body]
+    extra = [(i, j) for i, r in enumerate(body) for j in range(width, len(r)) if _filled(r[j])]
+    if extra:
+        i, j = extra[0]
+        raise RawInputError(
+            f"{where}, {word} {numbers[start + 1 + i]}: value in column {_letters(j)} "
+            "has no header"
+        )
+    frame = pd.DataFrame(columns, dtype="str")
+    frame[ROW] = pd.array(numbers[start + 1 :], dtype="int64")
+    blank = frame[names].isna().all(axis=1) if names else pd.Series(True, index=frame.index)
+    frame = frame.loc[~blank].reset_index(drop=True)
+    if flat:
+        return RawSheet(file, sheet, frame, names, sheet_word=None, row_word="line")
+    return RawSheet(file, sheet, frame, names)
+
+
+def _column_names(header: list[str | None], where: str, row: int, word: str) -> list[str]:
+    while header and header[-1] is None:
+        header = header[:-1]
+    names: list[str] = []
+    for j, h in enumerate(header):
+        if h is None:
+            raise RawInputError(f"{where}, {word} {row}: column {_letters(j)} has no header")
+        if h in names:
+            raise RawInputError(f"{where}, {word} {row}: column header {h!r} appears twice")
+        names.append(h)
+    return names
+
+
+def _read_csv(path: Path, file: str, sheet: str, flat: bool = False) -> RawSheet:
+    if not path.exists():
+        raise RawInputError(f"{file}: no such file for sheet {sheet!r}")
+    check_size(path, file)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="strict") if _is_cp1252(data) else None
+        if text is None:
+            raise RawInputError(f"{path.name}: not UTF-8 or Windows-1252 text") from None
+    import csv
+    import io
+
+    # Each record is numbered by the line it starts on, so that a quoted value spanning
+    # lines does not shift the numbers of the records after it.
+    reader = csv.reader(io.StringIO(text))
+    rows: list[list[object]] = []
+    numbers: list[int] = []
+    try:
+        for record in reader:
+            numbers.append(reader.line_num - _record_lines(record) + 1)
+            rows.append(record)
+    except csv.Error as exc:
+        raise RawInputError(f"{file}, line {reader.line_num}: not readable CSV ({exc})") from exc
+    return _sheet_from_rows(rows, file, sheet, numbers, flat=flat)
+
+
+def _record_lines(record: list[str]) -> int:
+    """How many lines a CSV record spans (its quoted values may hold line breaks)."""
+    return 1 + sum(value.count("\n") for value in record)
+
+
+def _is_cp1252(data: bytes) -> bool:
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _filled(value: object) -> bool:
+    return _cell_text(value) is not None
+
+
+def cell_text(value: object) -> str | None:
+    """One cell as text (None when empty); see the module docstring for the rules.
+
+    Example:
+        >>> cell_text(9.30), cell_text(120.0), cell_text(dt.date(2019, 1, 12))
+        ('9.3', '120', '2019-01-12')
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        return text or None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(timespec="seconds" if value.second else "minutes")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat(timespec="seconds" if value.second else "minutes")
+    if isinstance(value, dt.timedelta):
+        total = int(value.total_seconds())
+        return f"{total // 3600:02d}:{total % 3600 // 60:02d}"
+    text = str(value).strip()
+    return text or None
+
+
+def _letters(index: int) -> str:
+    """Excel column letters for a 0-based column index (0 -> A, 27 -> AB)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+_cell_text = cell_text
