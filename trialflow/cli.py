@@ -408,7 +408,7 @@ def ct_search_command(text: str, codelist: str | None, limit: int) -> None:
     The search ignores case; exit 1 when nothing matches.
 
     \b
-    Examples:
+    Example:
         trialflow ct search "therapeutic cells"
         trialflow ct search female --codelist SEX
         trialflow ct search C71620 --limit 0
@@ -426,7 +426,8 @@ def ct_search_command(text: str, codelist: str | None, limit: int) -> None:
             "names)"
         )
     shown = hits if limit == 0 else hits.head(limit)
-    click.echo(f"{len(hits)} terms of {scope} in CDISC CT {metadata.ct_version()} match {text!r}")
+    terms = "1 term matches" if len(hits) == 1 else f"{len(hits)} terms match"
+    click.echo(f"{terms} {text!r} in {scope} of CDISC CT {metadata.ct_version()}")
     header = {
         "codelist": "CODELIST", "codelist_code": "CL CODE", "term": "SUBMISSION VALUE",
         "term_code": "CODE", "synonyms": "SYNONYMS", "preferred_term": "NCI PREFERRED TERM",

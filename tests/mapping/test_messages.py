@@ -225,8 +225,7 @@ def test_a_missing_key_says_what_it_takes(study_dir):
     _replace(ex, "  subject: SUBJ\n", "")
     line = _line_of(ex, "source:")
     assert _error(study_dir) == (
-        f"{ex}:{line}: source.subject: required key is missing: it takes text "
-        "(e.g. subject: SUBJ)"
+        f"{ex}:{line}: source.subject: required key is missing: it takes text (e.g. subject: SUBJ)"
     )
 
 
@@ -257,7 +256,7 @@ def test_a_value_of_the_wrong_kind_says_the_kind_expected(study_dir):
             "method: epoch, date: EXSTDTC}",
             'method: epoch, date: "EXSTDTC}',
             None,
-            'found unexpected end of stream; the quote opened at line {line}, column {col(\'"\')} '
+            "found unexpected end of stream; the quote opened at line {line}, column {col('\"')} "
             "is not closed",
         ),
         (
@@ -291,7 +290,7 @@ def test_yaml_errors_name_line_and_column_and_say_the_usual_cause(study_dir, old
     if at is not None:  # the parser stops where it finds the problem, after the opener
         assert (int(match[1]), int(match[2])) == (line + at[0], at[1])
     expected = hint.replace("{line}", str(line))
-    for char in "\"[":
+    for char in '"[':
         if f"{{col('{char}')}}" in expected:
             expected = expected.replace(f"{{col('{char}')}}", str(col(char)))
     assert match[3] == expected

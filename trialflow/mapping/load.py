@@ -94,7 +94,7 @@ def _yaml_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
     if "\\t" in problem:
         return "; indent with spaces: YAML does not allow tabs"
     if "that cannot start any token" in problem:
-        return "; a value that starts with % @ or ` must be quoted, e.g. \"%d-%b-%Y\""
+        return '; a value that starts with % @ or ` must be quoted, e.g. "%d-%b-%Y"'
     if "quoted scalar" in context:
         return f"; the quote opened at {at} is not closed"
     if "flow sequence" in context:

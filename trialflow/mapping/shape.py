@@ -108,7 +108,10 @@ def _word(annotation: Any, *, plural: bool) -> str:
         values = ", ".join(str(v) for v in get_args(annotation))
         return f"one of {values}"
     if origin in (Union, types.UnionType):
-        return " or ".join(dict.fromkeys(_word(m, plural=plural) for m in members(annotation)))
+        kinds = members(annotation)
+        if int in kinds and float in kinds:
+            kinds.remove(int)  # a whole number is a number
+        return " or ".join(dict.fromkeys(_word(m, plural=plural) for m in kinds))
     if origin is list:
         inner = _word(get_args(annotation)[0], plural=True)
         return "lists of " + inner if plural else "a list of " + inner
@@ -150,27 +153,32 @@ def given(value: Any) -> str:
     return repr(value)
 
 
-def _flow(value: Any) -> str:
-    """A value as YAML flow text (``[a, b]``, ``{k: v}``), short."""
+def _flow(value: Any, limit: int | None = 60) -> str:
+    """A value as YAML flow text (``[a, b]``, ``{k: v}``), cut at ``limit`` characters."""
     if isinstance(value, list):
-        text = "[" + ", ".join(_flow(v) for v in value) + "]"
+        text = "[" + ", ".join(_flow(v, None) for v in value) + "]"
     elif isinstance(value, dict):
-        text = "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+        text = "{" + ", ".join(f"{k}: {_flow(v, None)}" for k, v in value.items()) + "}"
     elif isinstance(value, str):
-        text = json.dumps(value) if any(c in value for c in ":%{}[],#'\"") else value
+        text = json.dumps(value) if _needs_quotes(value) else value
     else:
         text = json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
-def flow(value: Any) -> str:
+def _needs_quotes(text: str) -> bool:
+    special = any(c in text for c in ":%{}[],#'\"&*!|>@`") or text != text.strip()
+    return special or not text or text.lower() in ("y", "n", "yes", "no", "true", "false", "null")
+
+
+def flow(value: Any, limit: int | None = 60) -> str:
     """A value written as YAML flow text, as a spec would hold it.
 
     Example:
         >>> flow({"mg/dL": {"divide": 18.016}})
         '{mg/dL: {divide: 18.016}}'
     """
-    return _flow(value)
+    return _flow(value, limit)
 
 
 def field_at(root: type[BaseModel], loc: tuple[Any, ...]) -> Key | None:

@@ -98,7 +98,7 @@ class ArmSpec(Strict):
     arm: str = Field(
         min_length=1,
         max_length=200,
-        description='ARM, the arm"s description',
+        description="ARM, the arm's description",
         examples=["UC-MSC infusions"],
     )
 
@@ -110,7 +110,7 @@ class VisitSpec(Strict):
     visit: str = Field(
         min_length=1,
         max_length=40,
-        description='VISIT, the visit"s name',
+        description="VISIT, the visit's name",
         examples=["DAY 14"],
     )
     day: int = Field(description="the planned study day (VISITDY)", examples=[14])
@@ -154,7 +154,7 @@ class SiteSpec(Strict):
         description="SITEID as the raw export writes it",
         examples=["01"],
     )
-    name: str = Field(default="", description='the site"s name', examples=["Site 01"])
+    name: str = Field(default="", description="the site's name", examples=["Site 01"])
     country: str | None = Field(
         default=None,
         min_length=3,
@@ -229,7 +229,7 @@ class StudySpec(Strict):
     )
     sites: list[SiteSpec] = Field(
         default=[],
-        description='the study"s sites; a SITEID outside the list is a site-unknown error',
+        description="the study's sites; a SITEID outside the list is a site-unknown error",
         examples=[[{"siteid": "01", "country": "CHN"}]],
     )
     arms: list[ArmSpec] = Field(
@@ -540,8 +540,8 @@ class WindowSpec(Strict):
         examples=["WEEK 2"],
     )
     target: int = Field(description="the target day", examples=[15])
-    low: int = Field(description='the window\\"s first day (inclusive)', examples=[8])
-    high: int = Field(description='the window\\"s last day (inclusive)', examples=[21])
+    low: int = Field(description="the window's first day (inclusive)", examples=[8])
+    high: int = Field(description="the window's last day (inclusive)", examples=[21])
 
     @model_validator(mode="after")
     def _order(self) -> WindowSpec:
@@ -588,7 +588,7 @@ class AnalysisVisitsSpec(Strict):
         examples=[{"visit": "DAY 0"}],
     )
     windows: list[WindowSpec] | Literal["schedule"] = Field(
-        description='schedule (the planned visits" day +/- window) or a list of windows',
+        description="schedule (the planned visits' day +/- window) or a list of windows",
         examples=["schedule"],
     )
 
@@ -691,7 +691,7 @@ class ParameterSpec(Strict):
     parcat1: str | None = Field(default=None, description="PARCAT1", examples=["GLYCAEMIA"])
     where: Condition = Field(
         min_length=1,
-        description='conditions on SDTM variables that select the parameter"s records',
+        description="conditions on SDTM variables that select the parameter's records",
         examples=[{"LBTESTCD": "GLUC", "LBFAST": "Y"}],
     )
     unit: str | None = Field(
@@ -749,7 +749,7 @@ class ComputedSpec(Strict):
     )
     inputs: dict[str, str] = Field(
         min_length=1,
-        description='the formula"s inputs: role -> PARAMCD',
+        description="the formula's inputs: role -> PARAMCD",
         examples=[{"cpeptide": "FCP", "glucose": "FPG"}],
     )
     constant: list[str] = Field(
@@ -1009,7 +1009,7 @@ class Table1Row(Strict):
     label: str = Field(
         min_length=1,
         max_length=80,
-        description='the row"s label',
+        description="the row's label",
         examples=["Age (years)"],
     )
     variable: str | None = Field(default=None, description="an ADSL variable", examples=["AGE"])
@@ -1176,6 +1176,90 @@ METHOD_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 
 
+METHOD_DOCS: dict[str, tuple[str, dict[str, object]]] = {
+    "assign_no_ct": (
+        "the raw value as it is",
+        {"name": "AETERM", "method": "assign_no_ct", "raw": "AE_TERM"},
+    ),
+    "assign_ct": (
+        "the raw value mapped through controlled terminology (CDISC submission values, "
+        "synonyms and study.yaml's controlled_terms); an unmapped value stays empty and is "
+        "reported (ct-unmapped-value)",
+        {"name": "SEX", "method": "assign_ct", "raw": "SEX", "codelist": "SEX"},
+    ),
+    "hardcode_no_ct": (
+        "a fixed value (raw names the column shown in lineage)",
+        {"name": "EXTRT", "method": "hardcode_no_ct", "value": "UC-MSC"},
+    ),
+    "hardcode_ct": (
+        "a fixed value that must be a term of the codelist",
+        {"name": "EXROUTE", "method": "hardcode_ct", "value": "INTRAVENOUS", "codelist": "ROUTE"},
+    ),
+    "assign_datetime": (
+        "ISO 8601 from a date column (or [date, time]) read by the formats in order; UN/UNK "
+        "parts give partial dates; unreadable values are reported (dtc-unparseable)",
+        {"name": "LBDTC", "method": "assign_datetime", "raw": ["LAB_DATE", "LAB_TIME"],
+         "formats": [["%d-%b-%Y"], ["%H:%M"]]},
+    ),
+    "decode_ct": (
+        "the paired term by C-code, e.g. LBTEST from LBTESTCD",
+        {"name": "LBTEST", "method": "decode_ct", "from": "LBTESTCD", "codelist": "LBTEST"},
+    ),
+    "assign_visit": (
+        "VISITNUM from the visit label by study.yaml's visits; unscheduled visits numbered by "
+        "date",
+        {"name": "VISITNUM", "method": "assign_visit", "raw": "VISIT", "date": "LBDTC"},
+    ),
+    "visit_name": ("VISIT from VISITNUM", {"name": "VISIT", "method": "visit_name"}),
+    "usubjid": ("USUBJID again (it is always added)", {"name": "USUBJID", "method": "usubjid"}),
+    "subject_id": ("SUBJID: the raw subject number", {"name": "SUBJID", "method": "subject_id"}),
+    "site_id": (
+        "SITEID from a raw column, checked against study.yaml's sites",
+        {"name": "SITEID", "method": "site_id", "raw": "SITE"},
+    ),
+    "study_day": (
+        "--DY from the date and DM.RFSTDTC; no day 0; empty when either date is partial",
+        {"name": "LBDY", "method": "study_day", "date": "LBDTC"},
+    ),
+    "seq": (
+        "--SEQ within subject by order (default: the domain's SDTMIG keys), then raw row",
+        {"name": "LBSEQ", "method": "seq"},
+    ),
+    "epoch": (
+        "EPOCH from study.yaml's epochs and the DM reference dates",
+        {"name": "EPOCH", "method": "epoch", "date": "LBDTC"},
+    ),
+    "last_obs_before_exposure": (
+        "--LOBXFL = Y on the last record with a result before DM.RFXSTDTC, per subject and by",
+        {"name": "LBLOBXFL", "method": "last_obs_before_exposure", "date": "LBDTC",
+         "result": "LBORRES", "by": ["LBTESTCD"]},
+    ),
+    "reference_date": (
+        "a DM reference date from other domains (complete dates only); without from, the rule "
+        "in study.yaml's reference_dates",
+        {"name": "RFSTDTC", "method": "reference_date"},
+    ),
+    "age": (
+        "completed years between two DM dates",
+        {"name": "AGE", "method": "age", "birth": "BRTHDTC", "at": "RFICDTC"},
+    ),
+    "arm": (
+        "the planned arm of a single-arm study from study.yaml",
+        {"name": "ARMCD", "method": "arm", "field": "armcd"},
+    ),
+    "actual_arm": (
+        "the planned arm when the subject has exposure records, else untreated",
+        {"name": "ACTARMCD", "method": "actual_arm", "field": "armcd", "untreated": "NOTTRT"},
+    ),
+    "normal_range_indicator": (
+        "--NRIND: LOW, NORMAL or HIGH",
+        {"name": "LBNRIND", "method": "normal_range_indicator", "result": "LBSTRESN",
+         "low": "LBSTNRLO", "high": "LBSTNRHI"},
+    ),
+}  # fmt: skip
+"""What each method does and an example entry; the spec reference is generated from it."""
+
+
 def method_keys_text(method: str) -> str:
     """``assign_ct takes raw, codelist and optionally when``: the keys of a method, in words."""
     required, optional = METHOD_KEYS[method]
@@ -1283,17 +1367,17 @@ class VariableSpec(Strict):
     )
     low: str | None = Field(
         default=None,
-        description='the variable holding the normal range"s low end',
+        description="the variable holding the normal range's low end",
         examples=["LBSTNRLO"],
     )
     high: str | None = Field(
         default=None,
-        description='the variable holding the normal range"s high end',
+        description="the variable holding the normal range's high end",
         examples=["LBSTNRHI"],
     )
     field: Literal["armcd", "arm"] | None = Field(
         default=None,
-        description='armcd or arm: which of the arm"s values',
+        description="armcd or arm: which of the arm's values",
         examples=["armcd"],
     )
     untreated: str | None = Field(
