@@ -294,3 +294,29 @@ def test_yaml_errors_name_line_and_column_and_say_the_usual_cause(study_dir, old
         if f"{{col('{char}')}}" in expected:
             expected = expected.replace(f"{{col('{char}')}}", str(col(char)))
     assert match[3] == expected
+
+
+def test_a_text_where_a_number_belongs_says_a_whole_number(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "  adae: {emergent_days: 30}", "  adae: {emergent_days: thirty}")
+    line = _line_of(path, "emergent_days: thirty")
+    assert _error(study_dir) == (
+        f"{path}:{line}: adam.adae.emergent_days: expected a whole number "
+        '(e.g. emergent_days: 30), got the text "thirty"'
+    )
+
+
+def test_a_near_name_wins_over_a_home_elsewhere(study_dir):
+    # "visit" is a key of visits[] and unscheduled too, but at the top it is "visits" misspelt
+    path = study_dir / "study.yaml"
+    _replace(path, "\nvisits:", "\nvisit:")
+    assert _error(study_dir).endswith("visit: unknown key; did you mean 'visits'?")
+
+
+def test_a_method_with_optional_keys_only_says_so(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "{name: EXSEQ, method: seq}", '{name: EXSEQ, method: seq, formats: ["%d"]}')
+    assert _error(study_dir).endswith(
+        "variables[7]: method seq does not take formats (seq takes optionally order; formats is "
+        "a key of assign_datetime)"
+    )

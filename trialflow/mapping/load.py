@@ -6,6 +6,7 @@ YAML is read with a safe loader that remembers the line of every key and list it
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,10 +167,13 @@ def _unknown_key(model: type, data: Any, loc: tuple[Any, ...]) -> str:
     if here is VariableSpec and isinstance(method, str) and method in METHOD_KEYS:
         required, optional = METHOD_KEYS[method]
         valid = ["name", "method", *sorted(k.rstrip("_") for k in required | optional)]
+    near = shape.closest(name, valid, cutoff=0.75)
+    if near is not None and near != name:
+        return f"unknown key; did you mean {near!r}?"
     elsewhere = [p for p in shape.homes(model, name) if p.rsplit(".", 1)[0] != _generic(loc[:-1])]
     if elsewhere:
         parents = sorted({p.rsplit(".", 1)[0] if "." in p else "the top level" for p in elsewhere})
-        hint = f"; {name} belongs under {' or '.join(p + ':' for p in parents)}"
+        hint = f"; {name} belongs under {' or '.join(p + ':' for p in parents[:3])}"
         if here is VariableSpec and name == "where":
             hint += " (it keeps rows for the whole domain); a variable takes when: for its rows"
         return "unknown key" + hint
@@ -208,7 +212,8 @@ def _expected(model: type, err: dict[str, Any], same: list[dict[str, Any]]) -> s
     takes_list = any(get_origin(k) is list for k in kinds)
     if isinstance(value, str) and takes_list and not any(k is str for k in kinds):
         noun = f"of {key.key} " if key.key.endswith("s") else ""
-        return f"expected a list {noun}such as {shape.flow([value])}, got {shape.given(value)}"
+        single = json.dumps(value)
+        return f"expected a list {noun}such as {shape.flow([value])}, got a single text {single}"
     example = _example(key)
     return f"expected {shape.words(key.field.annotation)}{example}, got {shape.given(value)}"
 
@@ -234,6 +239,10 @@ def _literal(model: type, err: dict[str, Any]) -> str:
     return msg + (f"; did you mean {near!r}?" if near else "")
 
 
+_KIND_ERRORS = ("_type", "_parsing", "int_from_float")
+"""pydantic error types that mean a value of the wrong kind (text for a number, ...)."""
+
+
 def _validate(model: type, data: Any, path: Path) -> Any:
     if not isinstance(data, dict):
         raise SpecError(str(path), 1, None, "expected a mapping of keys at the top level")
@@ -253,10 +262,10 @@ def _validate(model: type, data: Any, path: Path) -> Any:
             msg = _required(model, err)
         elif kind == "literal_error":
             msg = _literal(model, err)
-        elif all(e["type"].endswith("_type") for e in same):
+        elif all(e["type"].endswith(_KIND_ERRORS) for e in same):
             msg = _expected(model, err, same) or msg
         rest = len(errors) - len(same)
-        more = f" (and {rest} more problems)" if rest > 0 else ""
+        more = f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest > 0 else ""
         raise SpecError(str(path), line, key or None, msg + more) from None
 
 

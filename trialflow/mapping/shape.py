@@ -136,12 +136,12 @@ def given(value: Any) -> str:
 
     Example:
         >>> given("%m/%d/%Y")
-        'a single text "%m/%d/%Y"'
+        'the text "%m/%d/%Y"'
     """
     if isinstance(value, bool):
         return f"{str(value).lower()}"
     if isinstance(value, str):
-        return f"a single text {json.dumps(value)}"
+        return f"the text {json.dumps(value)}"
     if isinstance(value, (int, float)):
         return f"the number {value}"
     if isinstance(value, list):
@@ -270,7 +270,7 @@ def homes(root: type[BaseModel], key: str) -> list[str]:
     return [k.path for k in walk(root) if k.key == key]
 
 
-def closest(name: str, choices: list[str]) -> str | None:
+def closest(name: str, choices: list[str], cutoff: float = 0.6) -> str | None:
     """The valid name closest to a misspelt one (case ignored), or None when none is close.
 
     Example:
@@ -278,7 +278,7 @@ def closest(name: str, choices: list[str]) -> str | None:
         'GENDER'
     """
     folded = {str(c).casefold(): str(c) for c in choices}
-    hit = difflib.get_close_matches(str(name).casefold(), list(folded), n=1, cutoff=0.6)
+    hit = difflib.get_close_matches(str(name).casefold(), list(folded), n=1, cutoff=cutoff)
     return folded[hit[0]] if hit else None
 
 

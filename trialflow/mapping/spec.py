@@ -1265,7 +1265,9 @@ def method_keys_text(method: str) -> str:
     required, optional = METHOD_KEYS[method]
     need = sorted(k.rstrip("_") for k in required)
     may = sorted(k.rstrip("_") for k in optional)
-    text = f"{method} takes {', '.join(need) or 'no other keys'}"
+    if not need:
+        return f"{method} takes " + (f"optionally {', '.join(may)}" if may else "no other keys")
+    text = f"{method} takes {', '.join(need)}"
     return text + (f" and optionally {', '.join(may)}" if may else "")
 
 
