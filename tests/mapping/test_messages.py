@@ -153,11 +153,24 @@ def test_a_unit_without_conversion_names_the_spec_line_standard_unit_and_fix(stu
     found = [f for f in result.findings if f.code == "unit-not-convertible"]
     line = _line_of(lb, "  GLUC: {standard: mmol/L")
     assert {f.message for f in found} == {
-        f"GLUC result in unit 'mg/dL', which {lb}:{line} (units.GLUC) gives no conversion to the "
-        "standard unit 'mmol/L'; standard result left empty. Add convert: {mg/dL: "
-        "{multiply: F}} (or {divide: F}) under units.GLUC in lb.yaml"
+        f"GLUC result in unit 'mg/dL', which has no conversion to the standard unit 'mmol/L' "
+        f"under units.GLUC ({lb}:{line}); standard result left empty. Add convert: "
+        "{mg/dL: {divide: F}} (or multiply: F) under units.GLUC in lb.yaml"
     }
     assert {(f.value, f.source.column) for f in found} == {("mg/dL", "UNIT")}
+
+
+def test_a_unit_missing_from_an_existing_convert_says_to_add_it_there(study_dir, tmp_path):
+    sheets = tiny_sheets()
+    sheets["LAB"][0]["UNIT"] = "umol/L"
+    export = write_csv_export(tmp_path / "raw", sheets)
+    lb = study_dir / "lb.yaml"
+    [found] = [f for f in _build(study_dir, export).findings if f.code == "unit-not-convertible"]
+    assert found.message.endswith(
+        "standard result left empty. Add umol/L: {divide: F} (or multiply: F) to the convert of "
+        "units.GLUC in lb.yaml"
+    )
+    assert f"under units.GLUC ({lb}:{_line_of(lb, '  GLUC: {standard')})" in found.message
 
 
 # --- keys -------------------------------------------------------------------------------------

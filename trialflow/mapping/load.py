@@ -83,11 +83,11 @@ def read_yaml(path: Path) -> Any:
         line = mark.line + 1 if mark else None
         where = f"{path}:{line}:{mark.column + 1}" if mark else str(path)
         error = SpecError(str(path), line, None, f"not valid YAML: {exc.problem}")
-        error.args = (f"{where}: not valid YAML: {exc.problem}{_yaml_hint(exc, text)}",)
+        error.args = (f"{where}: not valid YAML: {exc.problem}{_yaml_hint(exc)}",)
         raise error from None
 
 
-def _yaml_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
+def _yaml_hint(exc: yaml.MarkedYAMLError) -> str:
     """What usually causes a YAML parser error, said as the fix (empty when nothing fits)."""
     problem, context = str(exc.problem or ""), str(exc.context or "")
     opened = exc.context_mark
@@ -202,7 +202,7 @@ def _node(data: Any, loc: tuple[Any, ...]) -> Any:
     return data
 
 
-def _expected(model: type, err: dict[str, Any], same: list[dict[str, Any]]) -> str | None:
+def _expected(model: type, err: dict[str, Any]) -> str | None:
     """A wrong kind of value, said as the shape the key takes and what was given."""
     key = shape.field_at(model, tuple(err["loc"]))
     if key is None:
@@ -263,7 +263,7 @@ def _validate(model: type, data: Any, path: Path) -> Any:
         elif kind == "literal_error":
             msg = _literal(model, err)
         elif all(e["type"].endswith(_KIND_ERRORS) for e in same):
-            msg = _expected(model, err, same) or msg
+            msg = _expected(model, err) or msg
         rest = len(errors) - len(same)
         more = f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest > 0 else ""
         raise SpecError(str(path), line, key or None, msg + more) from None

@@ -25,7 +25,7 @@ import pandas as pd
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError, emit
 from trialflow.mapping import methods as m
 from trialflow.mapping.load import Study, key_line, spec_line
-from trialflow.mapping.shape import closest
+from trialflow.mapping.shape import closest, flow
 from trialflow.mapping.spec import RAW_METHODS, DomainSpec, VariableSpec
 from trialflow.numbers import format_fixed, sas_round
 from trialflow.raw import ROW, RawExport, RawSheet
@@ -195,7 +195,7 @@ class _Builder:
             needed.setdefault(col, "source.where")
         if src.transpose:
             for col in src.transpose.columns:
-                needed.setdefault(col, "source.transpose.columns")
+                needed.setdefault(col, f"source.transpose.columns.{col}")
         for i, var in enumerate(spec.variables):
             for col in var.raw_columns:
                 needed.setdefault(col, f"variables[{i}].raw")
@@ -623,11 +623,16 @@ class _Builder:
         where = f"{file}:{line}" if line else str(file)
 
         def message(value: str | None) -> str:
+            entry = flow({value: {"divide": "F"}}, None)
+            fix = (
+                f"{entry[1:-1]} (or multiply: F) to the convert of {key}"
+                if unit.convert
+                else f"convert: {entry} (or multiply: F) under {key}"
+            )
             return (
-                f"{test} result in unit {value!r}, which {where} ({key}) gives no conversion to "
-                f"the standard unit {unit.standard!r}; standard result left empty. Add "
-                f"convert: {{{value}: {{multiply: F}}}} (or {{divide: F}}) under {key} in "
-                f"{file.name}"
+                f"{test} result in unit {value!r}, which has no conversion to the standard unit "
+                f"{unit.standard!r} under {key} ({where}); standard result left empty. Add "
+                f"{fix} in {file.name}"
             )
 
         return message
