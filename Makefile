@@ -5,6 +5,7 @@
 #   make lock         recompile the lock after editing pyproject.toml's dependencies
 #   make upgrade      move the lock to today's newest releases, then run the tests
 #   make test-bounds  run the tests at the lowest and highest versions pyproject.toml allows
+#   make docs         regenerate the reference part of docs/spec.md from the spec models
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -15,7 +16,7 @@ TOOLS  := requirements-tools.lock
 COMPILE := $(BIN)/uv pip compile pyproject.toml --extra test --group build --universal \
 	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet -o $(LOCK)
 
-.PHONY: demo test lint bench example clean lock upgrade test-bounds tools
+.PHONY: demo test lint bench example clean lock upgrade test-bounds tools docs
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "trialflow needs Python 3.11 or newer")'
@@ -45,6 +46,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_xpt.py
+
+# Regenerate the generated reference of docs/spec.md (keys and methods, from the spec models).
+docs: $(STAMP)
+	$(BIN)/trialflow spec-docs docs/spec.md
 
 # Regenerate the bundled synthetic example export.
 example: $(STAMP)

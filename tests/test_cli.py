@@ -1,4 +1,5 @@
 import json
+import re
 
 import pyreadstat
 import pytest
@@ -123,7 +124,9 @@ def test_unknown_spec_key_is_exit_2_naming_file_and_line(runner, tiny_export, st
     )
     assert result.exit_code == 2
     line = path.read_text().splitlines().index("  sheeet: VS") + 1
-    assert result.output.strip() == f"Error: {path}:{line}: source.sheeet: unknown key"
+    assert result.output.strip() == (
+        f"Error: {path}:{line}: source.sheeet: unknown key; did you mean 'sheet'?"
+    )
 
 
 def test_missing_sheet_is_exit_2(runner, tmp_path):
@@ -214,3 +217,76 @@ def test_a_site_not_in_study_yaml_is_reported(runner, tmp_path):
     report = json.loads((out / "validation" / "report.json").read_text())
     [f] = [f for f in report["findings"] if f["code"] == "site-unknown"]
     assert (f["variable"], f["value"], f["source"]["row"]) == ("SITEID", "03", 3)
+
+
+def test_ct_search_finds_a_term_by_part_of_its_submission_value(runner):
+    result = runner.invoke(cli, ["ct", "search", "10^6 THERAPEUTIC"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == ("1 term matches '10^6 THERAPEUTIC' in the codelists of CDISC CT 2024-09-27")
+    assert lines[1].split() == [
+        "CODELIST", "CL", "CODE", "SUBMISSION", "VALUE", "CODE", "SYNONYMS", "NCI", "PREFERRED",
+        "TERM", "MATCHED",
+    ]  # fmt: skip
+    assert re.split(r"\s{2,}", lines[2]) == [
+        "UNIT", "C71620", "10^6 Therapeutic Cells", "C187973",
+        "Million Therapeutic Cells Dosing Unit", "submission value",
+    ]  # fmt: skip
+    assert len(lines) == 3
+
+
+def test_ct_search_by_synonym_within_one_codelist_and_by_codelist_code(runner):
+    result = runner.invoke(cli, ["ct", "search", "female", "--codelist", "sex"])
+    assert result.exit_code == 0, result.output
+    assert (
+        result.output.splitlines()[0]
+        == "1 term matches 'female' in codelist SEX of CDISC CT 2024-09-27"
+    )
+    assert result.output.splitlines()[2].split()[:4] == ["SEX", "C66731", "F", "C16576"]
+    assert result.output.rstrip().endswith("synonym")
+    by_code = runner.invoke(cli, ["ct", "search", "C66742", "--limit", "2"])
+    assert by_code.exit_code == 0
+    lines = by_code.output.splitlines()
+    assert lines[0] == "4 terms match 'C66742' in the codelists of CDISC CT 2024-09-27"
+    assert [line.split()[0] for line in lines[2:4]] == ["NY", "NY"]
+    assert lines[-1] == "... and 2 more (narrow with --codelist, or --limit 0)"
+
+
+def test_ct_search_with_no_match_is_one_line_and_exit_1(runner):
+    result = runner.invoke(cli, ["ct", "search", "furlongs per fortnight"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: no term of the codelists in CDISC CT 2024-09-27 matches 'furlongs per fortnight' "
+        "(searched submission values, synonyms, NCI preferred terms, C-codes and codelist "
+        "names)\n"
+    )
+    unknown = runner.invoke(cli, ["ct", "search", "x", "--codelist", "NOPE"])
+    assert unknown.exit_code == 2
+    assert unknown.output.startswith("Error: unknown codelist 'NOPE'")
+    assert runner.invoke(cli, ["ct", "search", "  "]).exit_code == 2
+
+
+def test_ct_search_and_spec_docs_have_help_with_an_example(runner):
+    for args in (["ct", "search", "-h"], ["spec-docs", "-h"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_spec_docs_rewrites_only_the_generated_region(runner, tmp_path):
+    from trialflow.mapping import docs
+
+    document = tmp_path / "spec.md"
+    document.write_text(f"# hand-written\n\n{docs.BEGIN}\nstale\n{docs.END}\n\nmore prose\n")
+    result = runner.invoke(cli, ["spec-docs", str(document)])
+    assert result.exit_code == 0 and result.output == f"{document}: spec reference regenerated\n"
+    text = document.read_text()
+    assert text.startswith("# hand-written\n\n" + docs.reference_markdown())
+    assert text.endswith("\nmore prose\n") and "stale" not in text
+    again = runner.invoke(cli, ["spec-docs", str(document)])
+    assert again.output == f"{document}: spec reference is up to date\n"
+    document.write_text("no markers\n")
+    refused = runner.invoke(cli, ["spec-docs", str(document)])
+    assert refused.exit_code == 2
+    assert refused.output.startswith(f"Error: {document}: no generated region: put the lines")
+    printed = runner.invoke(cli, ["spec-docs"])
+    assert printed.exit_code == 0 and printed.output == docs.reference_markdown()

@@ -405,6 +405,90 @@ def rules_command(markdown: bool) -> None:
         click.echo(f"{r.code:<34} {r.severity:<8} {r.checks}{refs}")
 
 
+@cli.group("ct", context_settings=CONTEXT)
+def ct_group() -> None:
+    """Look up the CDISC Controlled Terminology trialflow ships."""
+
+
+@ct_group.command("search", context_settings=CONTEXT)
+@click.argument("text")
+@click.option("--codelist", "codelist", help="Search one codelist only (short name or C-code).")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(min=0),
+    help="Show at most this many terms (0: all).",
+)  # fmt: skip
+def ct_search_command(text: str, codelist: str | None, limit: int) -> None:
+    """Find terms by submission value, synonym, NCI preferred term, C-code or codelist.
+
+    The search ignores case; exit 1 when nothing matches.
+
+    \b
+    Example:
+        trialflow ct search "therapeutic cells"
+        trialflow ct search female --codelist SEX
+        trialflow ct search C71620 --limit 0
+    """
+    from trialflow.sdtm import metadata
+
+    if not text.strip():
+        raise UsageError("give the text to search for, e.g. trialflow ct search mmol")
+    hits = _run(metadata.search_ct, text, codelist)
+    scope = f"codelist {codelist.upper()}" if codelist else "the codelists"
+    if hits.empty:
+        raise DataErrors(
+            f"no term of {scope} in CDISC CT {metadata.ct_version()} matches {text!r} "
+            "(searched submission values, synonyms, NCI preferred terms, C-codes and codelist "
+            "names)"
+        )
+    shown = hits if limit == 0 else hits.head(limit)
+    terms = "1 term matches" if len(hits) == 1 else f"{len(hits)} terms match"
+    click.echo(f"{terms} {text!r} in {scope} of CDISC CT {metadata.ct_version()}")
+    header = {
+        "codelist": "CODELIST", "codelist_code": "CL CODE", "term": "SUBMISSION VALUE",
+        "term_code": "CODE", "synonyms": "SYNONYMS", "preferred_term": "NCI PREFERRED TERM",
+        "matched": "MATCHED",
+    }  # fmt: skip
+    table = shown[list(header)].astype(str)
+    widths = {c: min(40, max(len(h), *(len(v) for v in table[c]))) for c, h in header.items()}
+
+    def cell(value: str, column: str) -> str:
+        width = widths[column]
+        return (value if len(value) <= width else value[: width - 3] + "...").ljust(width)
+
+    click.echo("  ".join(cell(h, c) for c, h in header.items()).rstrip())
+    for row in table.itertuples(index=False):
+        click.echo("  ".join(cell(v, c) for c, v in zip(header, row, strict=True)).rstrip())
+    if len(hits) > len(shown):
+        click.echo(f"... and {len(hits) - len(shown)} more (narrow with --codelist, or --limit 0)")
+
+
+@cli.command("spec-docs", context_settings=CONTEXT)
+@click.argument("document", required=False, type=click.Path(path_type=Path, dir_okay=False))
+def spec_docs_command(document: Path | None) -> None:
+    """Print the spec reference generated from the spec models and the method registry, or
+    rewrite its region in DOCUMENT (between the generated-reference markers).
+
+    \b
+    Example:
+        trialflow spec-docs docs/spec.md
+    """
+    from trialflow.mapping import docs
+
+    if document is None:
+        click.echo(docs.reference_markdown(), nl=False)
+        return
+    try:
+        text = document.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{document}: {exc.strerror or exc}") from None
+    new = _run(docs.splice, text, docs.reference_markdown(), str(document))
+    if new != text:
+        document.write_text(new, encoding="utf-8")
+        click.echo(f"{document}: spec reference regenerated")
+    else:
+        click.echo(f"{document}: spec reference is up to date")
+
+
 def _render_validation(findings, datasets: dict[str, int], rules_run: int, show: int) -> None:
     """Per dataset: records and findings by severity; per rule: counts; then the first findings."""
     by_dataset: dict[str, Counter] = {name: Counter() for name in datasets}

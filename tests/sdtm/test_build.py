@@ -172,7 +172,7 @@ def test_missing_column_stops_with_a_line_naming_file_sheet_and_spec(tmp_path):
     (folder / "LAB.csv").write_text(",".join(header) + "\n")
     with pytest.raises(
         RawInputError,
-        match=r"raw/LAB\.csv, sheet LAB: no column 'UNIT' \(named by lb\.yaml variables\[6\]",
+        match=r"lb\.yaml:\d+: variables\[6\]\.raw: no column 'UNIT' in sheet LAB \(raw/LAB\.csv\)",
     ):
         build(folder)
 

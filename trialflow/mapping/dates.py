@@ -56,19 +56,93 @@ class DateFormatError(ValueError):
     """A format string that trialflow cannot use."""
 
 
+CODES_TEXT = "formats use %d (day) %m (month number) %b (JAN) %Y (4-digit year) %H %M %S"
+"""The format codes, in the words every format error ends with."""
+
+_SAS_FORMATS = {
+    "DATE9.": "%d%b%Y",
+    "DATE11.": "%d-%b-%Y",
+    "YYMMDD10.": "%Y-%m-%d",
+    "E8601DA.": "%Y-%m-%d",
+    "IS8601DA.": "%Y-%m-%d",
+    "MMDDYY10.": "%m/%d/%Y",
+    "DDMMYY10.": "%d/%m/%Y",
+    "TIME5.": "%H:%M",
+    "TIME8.": "%H:%M:%S",
+}
+_TOKENS = re.compile(r"YYYY|MMM|MON|MM|DD|HH24|HH|MI|NN|SS|YY|M|D", re.IGNORECASE)
+
+
+def suggest_format(fmt: str) -> str | None:
+    """The strftime format for a SAS, Excel or Oracle style pattern (``MM/DD/YYYY``), or None.
+
+    ``MM`` after an hour is minutes (``HH:MM``), otherwise the month; ``MMM``/``MON`` is the
+    month abbreviation; a SAS format name (``DATE9.``, ``YYMMDD10.``) is translated as a whole.
+
+    Example:
+        >>> suggest_format("MM/DD/YYYY"), suggest_format("DDMMMYYYY"), suggest_format("HH:mm")
+        ('%m/%d/%Y', '%d%b%Y', '%H:%M')
+    """
+    if fmt.upper() in _SAS_FORMATS:
+        return _SAS_FORMATS[fmt.upper()]
+    out, last, hour = [], 0, False
+    for token in _TOKENS.finditer(fmt):
+        text = token.group(0).upper()
+        if text == "YY":
+            return None  # two-digit years are not read: nothing to suggest
+        if text in ("HH", "HH24"):
+            hour = True
+        code = {
+            "YYYY": "%Y", "MMM": "%b", "MON": "%b", "DD": "%d", "D": "%d", "HH": "%H",
+            "HH24": "%H", "MI": "%M", "NN": "%M", "SS": "%S",
+        }.get(text)  # fmt: skip
+        if text in ("MM", "M"):
+            code = "%M" if hour else "%m"
+        between = fmt[last : token.start()]
+        if any(c.isalnum() for c in between):
+            return None
+        out += [between, code or ""]
+        last = token.end()
+    rest = fmt[last:]
+    if not out or any(c.isalnum() for c in rest):
+        return None
+    return "".join(out) + rest
+
+
+def _no_codes(fmt: str) -> DateFormatError:
+    hint = suggest_format(fmt)
+    if fmt.upper().count("Y") == 2 or "%y" in fmt:
+        return DateFormatError(
+            f"{fmt!r}: two-digit years are not read (19 or 20?); {CODES_TEXT}, and the dates "
+            "must hold four-digit years"
+        )
+    fix = f': write "{hint}"' if hint else ""
+    return DateFormatError(f"{fmt!r} has no format codes; {CODES_TEXT}{fix}")
+
+
 def compile_format(fmt: str) -> re.Pattern[str]:
     """Compile a strftime-style format into an anchored, case-insensitive regex.
 
+    A format without codes, or with a code trialflow does not read, is refused with the codes
+    it does read and, for a SAS or Excel style pattern, the format to write instead.
+
     Example:
         >>> bool(compile_format("%d-%b-%Y").match("UN-MAR-2009"))
+        True
+        >>> try:
+        ...     compile_format("MM/DD/YYYY")
+        ... except DateFormatError as exc:
+        ...     str(exc).endswith('write "%m/%d/%Y"')
         True
     """
     out, i, seen = [], 0, set()
     while i < len(fmt):
         code = fmt[i : i + 2]
         if fmt[i] == "%":
+            if code == "%y":
+                raise _no_codes(fmt)
             if code not in _CODES:
-                raise DateFormatError(f"unknown format code {code!r} in {fmt!r}")
+                raise DateFormatError(f"unknown format code {code!r} in {fmt!r}; {CODES_TEXT}")
             if code in seen:
                 raise DateFormatError(f"format code {code} appears twice in {fmt!r}")
             seen.add(code)
@@ -77,6 +151,8 @@ def compile_format(fmt: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(fmt[i]))
             i += 1
+    if not seen:
+        raise _no_codes(fmt)
     if {"%m", "%b"} <= seen:
         raise DateFormatError(f"format {fmt!r} has both %m and %b")
     return re.compile("^" + "".join(out) + "$", re.IGNORECASE)

@@ -6,16 +6,24 @@ YAML is read with a safe loader that remembers the line of every key and list it
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 import yaml
 from pydantic import ValidationError
 
 from trialflow.errors import SpecError
-from trialflow.mapping.spec import DomainSpec, StudySpec
+from trialflow.mapping import shape
+from trialflow.mapping.spec import (
+    METHOD_KEYS,
+    DomainSpec,
+    StudySpec,
+    VariableSpec,
+    method_keys_text,
+)
 
 
 class _LineDict(dict):
@@ -73,7 +81,39 @@ def read_yaml(path: Path) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise SpecError(str(path), line, None, f"not valid YAML: {exc.problem}") from None
+        where = f"{path}:{line}:{mark.column + 1}" if mark else str(path)
+        error = SpecError(str(path), line, None, f"not valid YAML: {exc.problem}")
+        error.args = (f"{where}: not valid YAML: {exc.problem}{_yaml_hint(exc)}",)
+        raise error from None
+
+
+def _yaml_hint(exc: yaml.MarkedYAMLError) -> str:
+    """What usually causes a YAML parser error, said as the fix (empty when nothing fits)."""
+    problem, context = str(exc.problem or ""), str(exc.context or "")
+    opened = exc.context_mark
+    at = f"line {opened.line + 1}, column {opened.column + 1}" if opened else "above"
+    if "\\t" in problem:
+        return "; indent with spaces: YAML does not allow tabs"
+    if "that cannot start any token" in problem:
+        return '; a value that starts with % @ or ` must be quoted, e.g. "%d-%b-%Y"'
+    if "quoted scalar" in context:
+        return f"; the quote opened at {at} is not closed"
+    if "flow sequence" in context:
+        return f"; the [ opened at {at} is not closed, or an item before here lacks its comma"
+    if "flow mapping" in context:
+        return f"; the {{ opened at {at} is not closed, or an entry before here lacks its comma"
+    if "mapping values are not allowed" in problem:
+        return (
+            "; a value that holds ': ' must be quoted, e.g. title: \"Study: phase 2\", or the "
+            "key is indented deeper than the keys beside it"
+        )
+    if "could not find expected ':'" in problem:
+        return f"; the key at {at} needs a colon and a space after it (key: value)"
+    if "expected <block end>" in problem:
+        return "; this line is indented differently from the keys or items beside it"
+    if problem.startswith("duplicate key"):
+        return "; each key may appear once in a mapping"
+    return ""
 
 
 def _locate(data: Any, loc: tuple[Any, ...]) -> tuple[int | None, str]:
@@ -115,6 +155,94 @@ def _message(err: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def _unknown_key(model: type, data: Any, loc: tuple[Any, ...]) -> str:
+    """``unknown key`` and what to do: where the key belongs, the name meant, the keys here."""
+    name = str(loc[-1])
+    here = shape.model_at(model, loc[:-1])
+    if here is None:
+        return "unknown key"
+    valid = shape.keys_of(here)
+    holder = _node(data, loc[:-1])
+    method = holder.get("method") if isinstance(holder, dict) else None
+    if here is VariableSpec and isinstance(method, str) and method in METHOD_KEYS:
+        required, optional = METHOD_KEYS[method]
+        valid = ["name", "method", *sorted(k.rstrip("_") for k in required | optional)]
+    near = shape.closest(name, valid, cutoff=0.75)
+    if near is not None and near != name:
+        return f"unknown key; did you mean {near!r}?"
+    elsewhere = [p for p in shape.homes(model, name) if p.rsplit(".", 1)[0] != _generic(loc[:-1])]
+    if elsewhere:
+        parents = sorted({p.rsplit(".", 1)[0] if "." in p else "the top level" for p in elsewhere})
+        hint = f"; {name} belongs under {' or '.join(p + ':' for p in parents[:3])}"
+        if here is VariableSpec and name == "where":
+            hint += " (it keeps rows for the whole domain); a variable takes when: for its rows"
+        return "unknown key" + hint
+    near = shape.closest(name, valid)
+    if near is not None and near != name:
+        return f"unknown key; did you mean {near!r}?"
+    if here is VariableSpec and isinstance(method, str) and method in METHOD_KEYS:
+        return f"unknown key; method {method_keys_text(method)}"
+    return f"unknown key; the keys here are {', '.join(valid)}"
+
+
+def _generic(loc: tuple[Any, ...]) -> str:
+    """A location as a generic key path (``variables[3]`` -> ``variables[]``)."""
+    out = ""
+    for step in loc:
+        out += "[]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def _node(data: Any, loc: tuple[Any, ...]) -> Any:
+    for step in loc:
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _expected(model: type, err: dict[str, Any]) -> str | None:
+    """A wrong kind of value, said as the shape the key takes and what was given."""
+    key = shape.field_at(model, tuple(err["loc"]))
+    if key is None:
+        return None
+    value = err.get("input")
+    kinds = shape.members(key.field.annotation)
+    takes_list = any(get_origin(k) is list for k in kinds)
+    if isinstance(value, str) and takes_list and not any(k is str for k in kinds):
+        noun = f"of {key.key} " if key.key.endswith("s") else ""
+        single = json.dumps(value)
+        return f"expected a list {noun}such as {shape.flow([value])}, got a single text {single}"
+    example = _example(key)
+    return f"expected {shape.words(key.field.annotation)}{example}, got {shape.given(value)}"
+
+
+def _example(key: shape.Key) -> str:
+    examples = key.field.examples or []
+    return f" (e.g. {key.key}: {shape.flow(examples[0])})" if examples else ""
+
+
+def _required(model: type, err: dict[str, Any]) -> str:
+    key = shape.field_at(model, tuple(err["loc"]))
+    if key is None:
+        return "required key is missing"
+    return f"required key is missing: it takes {shape.words(key.field.annotation)}{_example(key)}"
+
+
+def _literal(model: type, err: dict[str, Any]) -> str:
+    value = err.get("input")
+    msg = f"{value!r} is not one of the allowed values ({err['ctx']['expected']})"
+    key = shape.field_at(model, tuple(err["loc"]))
+    allowed = shape.literal_values(key.field.annotation) if key else []
+    near = shape.closest(str(value), allowed) if isinstance(value, str) else None
+    return msg + (f"; did you mean {near!r}?" if near else "")
+
+
+_KIND_ERRORS = ("_type", "_parsing", "int_from_float")
+"""pydantic error types that mean a value of the wrong kind (text for a number, ...)."""
+
+
 def _validate(model: type, data: Any, path: Path) -> Any:
     if not isinstance(data, dict):
         raise SpecError(str(path), 1, None, "expected a mapping of keys at the top level")
@@ -126,14 +254,18 @@ def _validate(model: type, data: Any, path: Path) -> Any:
         line, key = _locate(data, tuple(err["loc"]))
         # a value that fits none of the types of a union fails once per type: one problem
         same = [e for e in errors if _locate(data, tuple(e["loc"]))[1] == key]
-        value = err.get("input")
+        kind = err.get("type", "")
         msg = _message(err)
-        if err.get("type") == "literal_error":
-            msg = f"{value!r} is not one of the allowed values ({err['ctx']['expected']})"
-        elif len(same) > 1 and all(e["type"].endswith("_type") for e in same):
-            msg = f"{value!r} is not a valid value here (expected text or a number)"
+        if kind == "extra_forbidden":
+            msg = _unknown_key(model, data, tuple(err["loc"]))
+        elif kind == "missing":
+            msg = _required(model, err)
+        elif kind == "literal_error":
+            msg = _literal(model, err)
+        elif all(e["type"].endswith(_KIND_ERRORS) for e in same):
+            msg = _expected(model, err) or msg
         rest = len(errors) - len(same)
-        more = f" (and {rest} more problems)" if rest > 0 else ""
+        more = f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest > 0 else ""
         raise SpecError(str(path), line, key or None, msg + more) from None
 
 

@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from trialflow.mapping.dates import compile_format
+from trialflow.mapping.dates import DateFormatError, compile_format
 
 Scalar = str | int | float
 Condition = dict[str, Scalar | list[Scalar]]
@@ -63,49 +63,119 @@ def _fail_at(loc: tuple[str | int, ...], message: str, value: object) -> Validat
 class StudyInfo(Strict):
     """Identity of the study."""
 
-    studyid: str = Field(min_length=1, max_length=20)
-    title: str = ""
-    synthetic: bool = False
-    usubjid_separator: str = "-"
+    studyid: str = Field(
+        min_length=1,
+        max_length=20,
+        description="STUDYID of every dataset (at most 20 characters)",
+        examples=["HUCMSC-T2DM"],
+    )
+    title: str = Field(
+        default="",
+        description="the study title shown in reports",
+        examples=["UC-MSC infusions in type 2 diabetes"],
+    )
+    synthetic: bool = Field(
+        default=False,
+        description="true labels the data as synthetic in every output",
+        examples=[True],
+    )
+    usubjid_separator: str = Field(
+        default="-",
+        description="USUBJID = STUDYID + this + the raw subject number",
+        examples=["-"],
+    )
 
 
 class ArmSpec(Strict):
     """One planned arm (ARMCD, ARM)."""
 
-    armcd: str = Field(min_length=1, max_length=20)
-    arm: str = Field(min_length=1, max_length=200)
+    armcd: str = Field(
+        min_length=1,
+        max_length=20,
+        description="ARMCD of the planned arm",
+        examples=["UCMSC"],
+    )
+    arm: str = Field(
+        min_length=1,
+        max_length=200,
+        description="ARM, the arm's description",
+        examples=["UC-MSC infusions"],
+    )
 
 
 class VisitSpec(Strict):
     """One planned visit: VISITNUM, VISIT, the planned day, its window and collected labels."""
 
-    visitnum: float
-    visit: str = Field(min_length=1, max_length=40)
-    day: int
-    window: int | None = Field(default=None, ge=0)
-    collected: list[str] = []
+    visitnum: float = Field(description="VISITNUM of the planned visit", examples=[2])
+    visit: str = Field(
+        min_length=1,
+        max_length=40,
+        description="VISIT, the visit's name",
+        examples=["DAY 14"],
+    )
+    day: int = Field(description="the planned study day (VISITDY)", examples=[14])
+    window: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "days either side of the planned day; a visit outside them is reported "
+            "(visit-out-of-window)"
+        ),
+        examples=[3],
+    )
+    collected: list[str] = Field(
+        default=[],
+        description="the labels sites type for this visit in the raw export",
+        examples=[["Day 14", "D14"]],
+    )
 
 
 class UnscheduledSpec(Strict):
     """How unscheduled visits are labelled and numbered (previous visit's VISITNUM + 0.01 ...)."""
 
-    visit: str = "UNSCHEDULED"
-    collected: list[str] = []
+    visit: str = Field(
+        default="UNSCHEDULED",
+        description="the name stem of unscheduled visits (UNSCHEDULED 4.01)",
+        examples=["UNSCHEDULED"],
+    )
+    collected: list[str] = Field(
+        default=[],
+        description="the labels that mark a raw visit as unscheduled",
+        examples=[["Unscheduled"]],
+    )
 
 
 class SiteSpec(Strict):
     """One study site: SITEID as the raw export writes it, and what the study knows of it."""
 
-    siteid: str = Field(min_length=1, max_length=20)
-    name: str = ""
-    country: str | None = Field(default=None, min_length=3, max_length=3)
+    siteid: str = Field(
+        min_length=1,
+        max_length=20,
+        description="SITEID as the raw export writes it",
+        examples=["01"],
+    )
+    name: str = Field(default="", description="the site's name", examples=["Site 01"])
+    country: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="COUNTRY, the ISO 3166 alpha-3 code",
+        examples=["CHN"],
+    )
 
 
 class ReferenceSpec(Strict):
     """How a DM reference date is found: the first or last date of DOMAIN.VAR (or several)."""
 
-    from_: str | list[str] = Field(alias="from")
-    pick: Literal["first", "last"]
+    from_: str | list[str] = Field(
+        alias="from",
+        description="the dates to pick from: DOMAIN.VAR or a list of them",
+        examples=["EX.EXSTDTC"],
+    )
+    pick: Literal["first", "last"] = Field(
+        description="first (earliest) or last (latest) complete date",
+        examples=["first"],
+    )
 
 
 class EpochSpec(Strict):
@@ -115,11 +185,28 @@ class EpochSpec(Strict):
     ``after: Y``: dates after Y.
     """
 
-    epoch: str
-    before: str | None = None
-    from_: str | None = Field(default=None, alias="from")
-    to: str | None = None
-    after: str | None = None
+    epoch: str = Field(description="EPOCH value", examples=["TREATMENT"])
+    before: str | None = Field(
+        default=None,
+        description="dates before this DM reference date variable",
+        examples=["RFXSTDTC"],
+    )
+    from_: str | None = Field(
+        default=None,
+        alias="from",
+        description="dates on or after this DM reference date variable",
+        examples=["RFXSTDTC"],
+    )
+    to: str | None = Field(
+        default=None,
+        description="dates on or before this DM reference date variable",
+        examples=["RFXENDTC"],
+    )
+    after: str | None = Field(
+        default=None,
+        description="dates after this DM reference date variable",
+        examples=["RFXENDTC"],
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> EpochSpec:
@@ -131,17 +218,61 @@ class EpochSpec(Strict):
 class StudySpec(Strict):
     """study.yaml: every study fact the mapping needs, and the domains to build."""
 
-    study: StudyInfo
-    domains: list[str] = Field(min_length=1)
-    sites: list[SiteSpec] = []
-    arms: list[ArmSpec] = Field(min_length=1)
-    reference_dates: dict[str, ReferenceSpec] = {}
-    visits: list[VisitSpec] = []
-    unscheduled: UnscheduledSpec | None = None
-    epochs: list[EpochSpec] = []
-    controlled_terms: dict[str, dict[str, list[Scalar]]] = {}
-    adam: AdamSpec | None = None
-    analysis: AnalysisSpec | None = None
+    study: StudyInfo = Field(
+        description="identity of the study",
+        examples=[{"studyid": "HUCMSC-T2DM", "synthetic": True}],
+    )
+    domains: list[str] = Field(
+        min_length=1,
+        description="the domains to build, in order, each from <domain>.yaml beside study.yaml",
+        examples=[["EX", "DM", "VS", "LB", "AE"]],
+    )
+    sites: list[SiteSpec] = Field(
+        default=[],
+        description="the study's sites; a SITEID outside the list is a site-unknown error",
+        examples=[[{"siteid": "01", "country": "CHN"}]],
+    )
+    arms: list[ArmSpec] = Field(
+        min_length=1,
+        description="the planned arms",
+        examples=[[{"armcd": "UCMSC", "arm": "UC-MSC infusions"}]],
+    )
+    reference_dates: dict[str, ReferenceSpec] = Field(
+        default={},
+        description="DM reference dates by variable, found by reference_date",
+        examples=[{"RFSTDTC": {"from": "EX.EXSTDTC", "pick": "first"}}],
+    )
+    visits: list[VisitSpec] = Field(
+        default=[],
+        description="the planned visits",
+        examples=[[{"visitnum": 2, "visit": "DAY 14", "day": 14, "window": 3}]],
+    )
+    unscheduled: UnscheduledSpec | None = Field(
+        default=None,
+        description="how unscheduled visits are named and recognised",
+        examples=[{"visit": "UNSCHEDULED", "collected": ["Unscheduled"]}],
+    )
+    epochs: list[EpochSpec] = Field(
+        default=[],
+        description="epochs bounded by DM reference dates",
+        examples=[[{"epoch": "SCREENING", "before": "RFXSTDTC"}]],
+    )
+    controlled_terms: dict[str, dict[str, list[Scalar]]] = Field(
+        default={},
+        description=(
+            "per codelist, per submission value, the collected values that mean it; a "
+            "codelist outside CDISC CT is a sponsor codelist of exactly these terms"
+        ),
+        examples=[{"SEX": {"M": ["Male"], "F": ["Female"]}}],
+    )
+    adam: AdamSpec | None = Field(
+        default=None,
+        description="how the ADaM datasets are derived (see The adam section)",
+    )
+    analysis: AnalysisSpec | None = Field(
+        default=None,
+        description="what the statistics and the report show (see The analysis section)",
+    )
 
     @model_validator(mode="after")
     def _analysis_visits(self) -> StudySpec:
@@ -233,25 +364,61 @@ class TransposeSpec(Strict):
     A blank cell makes no record.
     """
 
-    result: str
-    columns: dict[str, dict[str, Scalar]] = Field(min_length=1)
+    result: str = Field(
+        description="the variable that takes each listed cell",
+        examples=["VSORRES"],
+    )
+    columns: dict[str, dict[str, Scalar]] = Field(
+        min_length=1,
+        description=(
+            "each raw column and the values its records get; the values go through CT where "
+            "the variable's entry names a codelist"
+        ),
+        examples=[{"WEIGHT_KG": {"VSTESTCD": "WEIGHT", "VSORRESU": "kg"}}],
+    )
 
 
 class SourceSpec(Strict):
     """The raw sheet a domain is mapped from."""
 
-    sheet: str
-    subject: str
-    record_key: list[str] = []
-    where: Condition | None = None
-    transpose: TransposeSpec | None = None
+    sheet: str = Field(
+        description="the raw sheet, CSV file name without .csv, or the form of a single CSV file",
+        examples=["DEMOG"],
+    )
+    subject: str = Field(description="the raw column holding the subject number", examples=["SUBJ"])
+    record_key: list[str] = Field(
+        default=[],
+        description="raw columns that identify a record; a repeat is a raw-duplicate-record error",
+        examples=[["SUBJ", "VISIT"]],
+    )
+    where: Condition | None = Field(
+        default=None,
+        description=(
+            "keep only rows whose columns hold one of the listed values; the others are "
+            "reported as raw-row-excluded"
+        ),
+        examples=[{"GIVEN": ["Y", "Yes"]}],
+    )
+    transpose: TransposeSpec | None = Field(
+        default=None,
+        description="findings transposition: one record per listed column of a raw row",
+        examples=[{"result": "VSORRES", "columns": {"WEIGHT_KG": {"VSTESTCD": "WEIGHT"}}}],
+    )
 
 
 class ConvertSpec(Strict):
     """A unit conversion: multiply or divide the original value by a factor."""
 
-    multiply: float | None = None
-    divide: float | None = None
+    multiply: float | None = Field(
+        default=None,
+        description="the factor an original value is multiplied by",
+        examples=[331.1],
+    )
+    divide: float | None = Field(
+        default=None,
+        description="the factor an original value is divided by",
+        examples=[18.016],
+    )
 
     @model_validator(mode="after")
     def _one(self) -> ConvertSpec:
@@ -270,9 +437,24 @@ class ConvertSpec(Strict):
 class UnitSpec(Strict):
     """The standard unit of one test and the conversions into it."""
 
-    standard: str
-    convert: dict[str, ConvertSpec] = {}
-    digits: int | None = Field(default=None, ge=0, le=12)
+    standard: str = Field(
+        description="the standard unit (--STRESU), a term of codelist UNIT",
+        examples=["mmol/L"],
+    )
+    convert: dict[str, ConvertSpec] = Field(
+        default={},
+        description="factors from other units into the standard one",
+        examples=[{"mg/dL": {"divide": 18.016}}],
+    )
+    digits: int | None = Field(
+        default=None,
+        ge=0,
+        le=12,
+        description=(
+            "decimals converted results are rounded to (SAS ROUND); default 10 significant digits"
+        ),
+        examples=[2],
+    )
 
 
 # --- study.yaml: the analysis (ADaM) section ---------------------------------------------------
@@ -300,9 +482,24 @@ class TreatmentSpec(Strict):
     collected). Nothing is assumed: a dose without a date in ``end`` is reported.
     """
 
-    domain: Literal["EX"] = "EX"
-    min_dose: float = 0.0
-    end: Literal["EXENDTC", "EXSTDTC"] = "EXENDTC"
+    domain: Literal["EX"] = Field(
+        default="EX",
+        description="the exposure domain (EX)",
+        examples=["EX"],
+    )
+    min_dose: float = Field(
+        default=0.0,
+        description="EX records with EXDOSE above it and a full EXSTDTC date are doses",
+        examples=[0],
+    )
+    end: Literal["EXENDTC", "EXSTDTC"] = Field(
+        default="EXENDTC",
+        description=(
+            "the EX variable that holds each dose's end: EXENDTC (collected) or EXSTDTC (the "
+            "start counts as the end)"
+        ),
+        examples=["EXSTDTC"],
+    )
 
 
 class BaselineSpec(Strict):
@@ -312,21 +509,39 @@ class BaselineSpec(Strict):
     the reference date (``last_before`` excludes the reference date itself).
     """
 
-    rule: Literal["last_on_or_before", "last_before"]
-    reference: Literal["TRTSDT"] = "TRTSDT"
-    avisit: str = Field(default="BASELINE", min_length=1, max_length=40)
-    avisitn: float = 0
+    rule: Literal["last_on_or_before", "last_before"] = Field(
+        description="which record gets ABLFL = Y: last_on_or_before or last_before the reference",
+        examples=["last_on_or_before"],
+    )
+    reference: Literal["TRTSDT"] = Field(
+        default="TRTSDT",
+        description="the date baseline is taken against",
+        examples=["TRTSDT"],
+    )
+    avisit: str = Field(
+        default="BASELINE",
+        min_length=1,
+        max_length=40,
+        description="AVISIT of the baseline record",
+        examples=["BASELINE"],
+    )
+    avisitn: float = Field(default=0, description="AVISITN of the baseline record", examples=[0])
 
 
 class WindowSpec(Strict):
     """One analysis window: AVISITN/AVISIT for the days ``low`` to ``high`` (inclusive) around
     the ``target`` day, in the days of the analysis visits' ``reference``."""
 
-    avisitn: float
-    avisit: str = Field(min_length=1, max_length=40)
-    target: int
-    low: int
-    high: int
+    avisitn: float = Field(description="AVISITN of the window", examples=[2])
+    avisit: str = Field(
+        min_length=1,
+        max_length=40,
+        description="AVISIT of the window",
+        examples=["WEEK 2"],
+    )
+    target: int = Field(description="the target day", examples=[15])
+    low: int = Field(description="the window's first day (inclusive)", examples=[8])
+    high: int = Field(description="the window's last day (inclusive)", examples=[21])
 
     @model_validator(mode="after")
     def _order(self) -> WindowSpec:
@@ -344,7 +559,12 @@ _WINDOW_LIST = TypeAdapter(list[WindowSpec])
 class VisitReference(Strict):
     """A planned visit whose date is day 0 of the analysis days (``{visit: DAY 0}``)."""
 
-    visit: str = Field(min_length=1, max_length=40)
+    visit: str = Field(
+        min_length=1,
+        max_length=40,
+        description="the planned visit whose date is day 0",
+        examples=["DAY 0"],
+    )
 
 
 class AnalysisVisitsSpec(Strict):
@@ -359,9 +579,18 @@ class AnalysisVisitsSpec(Strict):
     ``window``: target its ``day``, low and high ``day`` -/+ ``window``) or a list of windows.
     """
 
-    by: Literal["nominal_visit", "window"]
-    reference: Literal["first_treatment"] | VisitReference
-    windows: list[WindowSpec] | Literal["schedule"]
+    by: Literal["nominal_visit", "window"] = Field(
+        description="window (the day decides AVISIT) or nominal_visit (the planned visit does)",
+        examples=["window"],
+    )
+    reference: Literal["first_treatment"] | VisitReference = Field(
+        description="where days count from: first_treatment (ADY) or {visit: NAME}",
+        examples=[{"visit": "DAY 0"}],
+    )
+    windows: list[WindowSpec] | Literal["schedule"] = Field(
+        description="schedule (the planned visits' day +/- window) or a list of windows",
+        examples=["schedule"],
+    )
 
     # The two either-or keys are read by hand, so that a mistake gets one message that says
     # what the key takes (pydantic would report a failure for each alternative).
@@ -425,8 +654,16 @@ class CensoredSpec(Strict):
     empty too, and is reported as a warning. AVALC always keeps the result's text.
     """
 
-    below: Literal["half_limit", "limit", "none"] | None = None
-    above: Literal["limit", "none"] | None = None
+    below: Literal["half_limit", "limit", "none"] | None = Field(
+        default=None,
+        description="AVAL of a result below a limit: half_limit, limit or none",
+        examples=["half_limit"],
+    )
+    above: Literal["limit", "none"] | None = Field(
+        default=None,
+        description="AVAL of a result above a limit: limit or none",
+        examples=["limit"],
+    )
 
     @model_validator(mode="after")
     def _something(self) -> CensoredSpec:
@@ -443,15 +680,42 @@ class ParameterSpec(Strict):
     decimals is reported, and the report shows the parameter's statistics by it.
     """
 
-    paramcd: str = Field(min_length=1, max_length=8)
-    param: str = Field(min_length=1, max_length=200)
-    paramn: int | None = None
-    parcat1: str | None = None
-    where: Condition = Field(min_length=1)
-    unit: str | None = None
-    convert: dict[str, ConvertSpec] = {}
-    digits: int | None = Field(default=None, ge=0, le=12)
-    censored: CensoredSpec | None = None
+    paramcd: str = Field(min_length=1, max_length=8, description="PARAMCD", examples=["FPG"])
+    param: str = Field(
+        min_length=1,
+        max_length=200,
+        description="PARAM",
+        examples=["Fasting plasma glucose (mmol/L)"],
+    )
+    paramn: int | None = Field(default=None, description="PARAMN", examples=[1])
+    parcat1: str | None = Field(default=None, description="PARCAT1", examples=["GLYCAEMIA"])
+    where: Condition = Field(
+        min_length=1,
+        description="conditions on SDTM variables that select the parameter's records",
+        examples=[{"LBTESTCD": "GLUC", "LBFAST": "Y"}],
+    )
+    unit: str | None = Field(
+        default=None,
+        description="the unit AVAL is in (--STRESU)",
+        examples=["mmol/L"],
+    )
+    convert: dict[str, ConvertSpec] = Field(
+        default={},
+        description="factors from other --STRESU units into unit",
+        examples=[{"ng/mL": {"multiply": 331.1}}],
+    )
+    digits: int | None = Field(
+        default=None,
+        ge=0,
+        le=12,
+        description="the decimals the parameter is measured to (see Precision)",
+        examples=[2],
+    )
+    censored: CensoredSpec | None = Field(
+        default=None,
+        description="AVAL of results beyond a limit",
+        examples=[{"below": "half_limit"}],
+    )
 
 
 class ComputedSpec(Strict):
@@ -466,15 +730,45 @@ class ComputedSpec(Strict):
     and the record is reported as a warning.
     """
 
-    paramcd: str = Field(min_length=1, max_length=8)
-    param: str = Field(min_length=1, max_length=200)
-    paramn: int | None = None
-    parcat1: str | None = None
-    formula: Formula
-    inputs: dict[str, str] = Field(min_length=1)
-    constant: list[str] = []
-    digits: int | None = Field(default=None, ge=0, le=12)
-    censored_inputs: Literal["imputed", "missing"] | None = None
+    paramcd: str = Field(min_length=1, max_length=8, description="PARAMCD", examples=["HOMAIR"])
+    param: str = Field(
+        min_length=1,
+        max_length=200,
+        description="PARAM",
+        examples=["HOMA-IR (C-peptide)"],
+    )
+    paramn: int | None = Field(default=None, description="PARAMN", examples=[10])
+    parcat1: str | None = Field(
+        default=None,
+        description="PARCAT1",
+        examples=["INSULIN RESISTANCE"],
+    )
+    formula: Formula = Field(
+        description="the named formula (see the formulas table)",
+        examples=["homa_ir_cpeptide"],
+    )
+    inputs: dict[str, str] = Field(
+        min_length=1,
+        description="the formula's inputs: role -> PARAMCD",
+        examples=[{"cpeptide": "FCP", "glucose": "FPG"}],
+    )
+    constant: list[str] = Field(
+        default=[],
+        description="inputs measured once per subject",
+        examples=[["HEIGHT"]],
+    )
+    digits: int | None = Field(
+        default=None,
+        ge=0,
+        le=12,
+        description="the decimals AVAL is rounded to",
+        examples=[2],
+    )
+    censored_inputs: Literal["imputed", "missing"] | None = Field(
+        default=None,
+        description="an input beyond a limit: imputed (use its imputed AVAL) or missing",
+        examples=["imputed"],
+    )
 
     @model_validator(mode="after")
     def _inputs(self) -> ComputedSpec:
@@ -497,10 +791,46 @@ class BdsSpec(Strict):
     ``pchg_digits``: the decimals PCHG is rounded to; without it, 10 significant digits.
     """
 
-    source: str = Field(min_length=2, max_length=2)
-    parameters: list[ParameterSpec] = Field(min_length=1)
-    computed: list[ComputedSpec] = []
-    pchg_digits: int | None = Field(default=None, ge=0, le=12)
+    source: str = Field(
+        min_length=2,
+        max_length=2,
+        description="the SDTM findings domain",
+        examples=["LB"],
+    )
+    parameters: list[ParameterSpec] = Field(
+        min_length=1,
+        description="parameters taken from SDTM records",
+        examples=[
+            [
+                {
+                    "paramcd": "FPG",
+                    "param": "Fasting plasma glucose (mmol/L)",
+                    "where": {"LBTESTCD": "GLUC"},
+                }
+            ]
+        ],
+    )
+    computed: list[ComputedSpec] = Field(
+        default=[],
+        description="parameters computed from others at the same visit",
+        examples=[
+            [
+                {
+                    "paramcd": "BMI",
+                    "param": "BMI (kg/m2)",
+                    "formula": "bmi",
+                    "inputs": {"weight": "WEIGHT", "height": "HEIGHT"},
+                }
+            ]
+        ],
+    )
+    pchg_digits: int | None = Field(
+        default=None,
+        ge=0,
+        le=12,
+        description="the decimals PCHG is rounded to",
+        examples=[2],
+    )
 
 
 class DiagnosisSpec(Strict):
@@ -510,38 +840,108 @@ class DiagnosisSpec(Strict):
     is not imputed) and ``flag_var`` says which part was (D or M).
     """
 
-    domain: Literal["MH"] = "MH"
-    where: Condition = Field(min_length=1)
-    date: str = "MHSTDTC"
-    date_var: str = Field(min_length=1, max_length=8)
-    flag_var: str | None = Field(default=None, min_length=1, max_length=8)
-    duration_var: str = Field(min_length=1, max_length=8)
-    imputation: Literal["first", "mid", "last"] = "mid"
+    domain: Literal["MH"] = Field(
+        default="MH",
+        description="the domain of the history record (MH)",
+        examples=["MH"],
+    )
+    where: Condition = Field(
+        min_length=1,
+        description="conditions on MH variables that select the record",
+        examples=[{"MHTERM": "TYPE 2 DIABETES MELLITUS"}],
+    )
+    date: str = Field(default="MHSTDTC", description="the MH date variable", examples=["MHSTDTC"])
+    date_var: str = Field(
+        min_length=1,
+        max_length=8,
+        description="the ADSL variable for the (imputed) date",
+        examples=["DIAGDT"],
+    )
+    flag_var: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=8,
+        description="the ADSL variable for its imputation flag (D or M)",
+        examples=["DIAGDTF"],
+    )
+    duration_var: str = Field(
+        min_length=1,
+        max_length=8,
+        description="the ADSL variable for the duration in years up to TRTSDT",
+        examples=["DURDIAG"],
+    )
+    imputation: Literal["first", "mid", "last"] = Field(
+        default="mid",
+        description="how a partial date is imputed: first, mid or last",
+        examples=["mid"],
+    )
 
 
 class AdslSpec(Strict):
     """ADSL facts: baseline values copied from BDS baseline records, populations, history."""
 
-    baseline: dict[str, str] = {}
-    diagnosis: DiagnosisSpec | None = None
-    full_analysis: list[str] = []
+    baseline: dict[str, str] = Field(
+        default={},
+        description="ADSL variable -> PARAMCD whose baseline AVAL it takes",
+        examples=[{"WEIGHTBL": "WEIGHT"}],
+    )
+    diagnosis: DiagnosisSpec | None = Field(
+        default=None,
+        description="disease history from MH",
+        examples=[
+            {
+                "where": {"MHDECOD": "Type 2 diabetes mellitus"},
+                "date_var": "DIAGDT",
+                "duration_var": "DURDIAG",
+            }
+        ],
+    )
+    full_analysis: list[str] = Field(
+        default=[],
+        description="FASFL = Y for treated subjects with a baseline and a change of each PARAMCD",
+        examples=[["HBA1C"]],
+    )
 
 
 class AdaeSpec(Strict):
     """ADAE facts: the treatment-emergent window after the last dose (days)."""
 
-    emergent_days: int = Field(ge=0)
+    emergent_days: int = Field(
+        ge=0,
+        description="TRTEMFL = Y up to this many days after TRTEDT",
+        examples=[30],
+    )
 
 
 class AdamSpec(Strict):
     """The analysis section of study.yaml: everything the ADaM templates need to know."""
 
-    treatment: TreatmentSpec
-    baseline: BaselineSpec
-    analysis_visits: AnalysisVisitsSpec
-    adsl: AdslSpec = AdslSpec()
-    datasets: dict[Literal["ADLB", "ADVS"], BdsSpec] = {}
-    adae: AdaeSpec | None = None
+    treatment: TreatmentSpec = Field(
+        description="which exposure records count as treatment",
+        examples=[{"min_dose": 0, "end": "EXSTDTC"}],
+    )
+    baseline: BaselineSpec = Field(
+        description="the baseline rule",
+        examples=[{"rule": "last_on_or_before"}],
+    )
+    analysis_visits: AnalysisVisitsSpec = Field(
+        description="how post-baseline records get AVISIT",
+        examples=[{"by": "window", "reference": {"visit": "DAY 0"}, "windows": "schedule"}],
+    )
+    adsl: AdslSpec = Field(
+        default=AdslSpec(),
+        description="ADSL facts: baseline values, populations, disease history",
+        examples=[{"baseline": {"WEIGHTBL": "WEIGHT"}}],
+    )
+    datasets: dict[Literal["ADLB", "ADVS"], BdsSpec] = Field(
+        default={},
+        description="the BDS datasets, ADLB and ADVS",
+    )
+    adae: AdaeSpec | None = Field(
+        default=None,
+        description="ADAE facts",
+        examples=[{"emergent_days": 30}],
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -591,8 +991,12 @@ class AdamSpec(Strict):
 class EndpointSpec(Strict):
     """Parameters of one BDS dataset to summarise by visit, test against baseline and plot."""
 
-    dataset: Literal["ADLB", "ADVS"]
-    paramcd: list[str] = Field(min_length=1)
+    dataset: Literal["ADLB", "ADVS"] = Field(description="ADLB or ADVS", examples=["ADLB"])
+    paramcd: list[str] = Field(
+        min_length=1,
+        description="the parameters",
+        examples=[["HBA1C", "FPG"]],
+    )
 
 
 class Table1Row(Strict):
@@ -602,12 +1006,35 @@ class Table1Row(Strict):
     (ABLFL = Y) is summarised. Continuous rows show mean +/- SD, categorical rows n (%).
     """
 
-    label: str = Field(min_length=1, max_length=80)
-    variable: str | None = None
-    dataset: Literal["ADLB", "ADVS"] | None = None
-    paramcd: str | None = None
-    kind: Literal["continuous", "categorical"] = "continuous"
-    digits: int = Field(default=2, ge=0, le=6)
+    label: str = Field(
+        min_length=1,
+        max_length=80,
+        description="the row's label",
+        examples=["Age (years)"],
+    )
+    variable: str | None = Field(default=None, description="an ADSL variable", examples=["AGE"])
+    dataset: Literal["ADLB", "ADVS"] | None = Field(
+        default=None,
+        description="the BDS dataset of paramcd",
+        examples=["ADVS"],
+    )
+    paramcd: str | None = Field(
+        default=None,
+        description="a parameter whose baseline AVAL is summarised",
+        examples=["WEIGHT"],
+    )
+    kind: Literal["continuous", "categorical"] = Field(
+        default="continuous",
+        description="continuous (mean +/- SD) or categorical (n (%))",
+        examples=["continuous"],
+    )
+    digits: int = Field(
+        default=2,
+        ge=0,
+        le=6,
+        description="the decimals of mean and SD",
+        examples=[1],
+    )
 
     @model_validator(mode="after")
     def _source(self) -> Table1Row:
@@ -628,22 +1055,76 @@ class SafetySpec(Strict):
     baseline. ``population``: the flag whose "Y" subjects count (default SAFFL).
     """
 
-    population: str = Field(default="SAFFL", min_length=1, max_length=8)
-    within_days: int = Field(ge=0)
-    parameters: list[EndpointSpec] = []
+    population: str = Field(
+        default="SAFFL",
+        min_length=1,
+        max_length=8,
+        description="the flag whose Y subjects count",
+        examples=["SAFFL"],
+    )
+    within_days: int = Field(
+        ge=0,
+        description=(
+            "an adverse event follows an infusion within the interval when it starts at most "
+            "this many days after it"
+        ),
+        examples=[1],
+    )
+    parameters: list[EndpointSpec] = Field(
+        default=[],
+        description="safety labs and vital signs summarised by visit",
+        examples=[[{"dataset": "ADLB", "paramcd": ["ALT"]}]],
+    )
 
 
 class AnalysisSpec(Strict):
     """How the statistics are computed and shown (issue-level facts of the SAP)."""
 
-    quantile_method: Literal["sas5", "spss", "r7"]
-    test: Literal["r", "spss", "asymptotic", "exact", "exact_pratt"] = "r"
-    population: str = Field(default="FASFL", min_length=1, max_length=8)
-    alpha: float = Field(default=0.05, gt=0, lt=1)
-    conf_level: float = Field(default=0.95, gt=0, lt=1)
-    endpoints: list[EndpointSpec] = Field(min_length=1)
-    table1: list[Table1Row] = []
-    safety: SafetySpec | None = None
+    quantile_method: Literal["sas5", "spss", "r7"] = Field(
+        description="sas5, spss or r7",
+        examples=["spss"],
+    )
+    test: Literal["r", "spss", "asymptotic", "exact", "exact_pratt"] = Field(
+        default="r",
+        description="how the signed-rank test is computed (see The signed-rank test)",
+        examples=["spss"],
+    )
+    population: str = Field(
+        default="FASFL",
+        min_length=1,
+        max_length=8,
+        description="the flag whose Y subjects are analysed",
+        examples=["FASFL"],
+    )
+    alpha: float = Field(
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="the level marked in the figures",
+        examples=[0.05],
+    )
+    conf_level: float = Field(
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="the Hodges-Lehmann confidence level",
+        examples=[0.95],
+    )
+    endpoints: list[EndpointSpec] = Field(
+        min_length=1,
+        description="parameters summarised per analysis visit and plotted",
+        examples=[[{"dataset": "ADLB", "paramcd": ["HBA1C"]}]],
+    )
+    table1: list[Table1Row] = Field(
+        default=[],
+        description="rows of the baseline table",
+        examples=[[{"label": "Age (years)", "variable": "AGE"}]],
+    )
+    safety: SafetySpec | None = Field(
+        default=None,
+        description="the safety section of the report",
+        examples=[{"within_days": 1}],
+    )
 
 
 Method = Literal[
@@ -694,6 +1175,110 @@ METHOD_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "normal_range_indicator": (frozenset({"result", "low", "high"}), frozenset()),
 }
 
+
+METHOD_DOCS: dict[str, tuple[str, dict[str, object]]] = {
+    "assign_no_ct": (
+        "the raw value as it is",
+        {"name": "AETERM", "method": "assign_no_ct", "raw": "AE_TERM"},
+    ),
+    "assign_ct": (
+        "the raw value mapped through controlled terminology (CDISC submission values, "
+        "synonyms and study.yaml's controlled_terms); an unmapped value stays empty and is "
+        "reported (ct-unmapped-value)",
+        {"name": "SEX", "method": "assign_ct", "raw": "SEX", "codelist": "SEX"},
+    ),
+    "hardcode_no_ct": (
+        "a fixed value (raw names the column shown in lineage)",
+        {"name": "EXTRT", "method": "hardcode_no_ct", "value": "UC-MSC"},
+    ),
+    "hardcode_ct": (
+        "a fixed value that must be a term of the codelist",
+        {"name": "EXROUTE", "method": "hardcode_ct", "value": "INTRAVENOUS", "codelist": "ROUTE"},
+    ),
+    "assign_datetime": (
+        "ISO 8601 from a date column (or [date, time]) read by the formats in order; UN/UNK "
+        "parts give partial dates; unreadable values are reported (dtc-unparseable)",
+        {"name": "LBDTC", "method": "assign_datetime", "raw": ["LAB_DATE", "LAB_TIME"],
+         "formats": [["%d-%b-%Y"], ["%H:%M"]]},
+    ),
+    "decode_ct": (
+        "the paired term by C-code, e.g. LBTEST from LBTESTCD",
+        {"name": "LBTEST", "method": "decode_ct", "from": "LBTESTCD", "codelist": "LBTEST"},
+    ),
+    "assign_visit": (
+        "VISITNUM from the visit label by study.yaml's visits; unscheduled visits numbered by "
+        "date",
+        {"name": "VISITNUM", "method": "assign_visit", "raw": "VISIT", "date": "LBDTC"},
+    ),
+    "visit_name": ("VISIT from VISITNUM", {"name": "VISIT", "method": "visit_name"}),
+    "usubjid": ("USUBJID again (it is always added)", {"name": "USUBJID", "method": "usubjid"}),
+    "subject_id": ("SUBJID: the raw subject number", {"name": "SUBJID", "method": "subject_id"}),
+    "site_id": (
+        "SITEID from a raw column, checked against study.yaml's sites",
+        {"name": "SITEID", "method": "site_id", "raw": "SITE"},
+    ),
+    "study_day": (
+        "--DY from the date and DM.RFSTDTC; no day 0; empty when either date is partial",
+        {"name": "LBDY", "method": "study_day", "date": "LBDTC"},
+    ),
+    "seq": (
+        "--SEQ within subject by order (default: the domain's SDTMIG keys), then raw row",
+        {"name": "LBSEQ", "method": "seq"},
+    ),
+    "epoch": (
+        "EPOCH from study.yaml's epochs and the DM reference dates",
+        {"name": "EPOCH", "method": "epoch", "date": "LBDTC"},
+    ),
+    "last_obs_before_exposure": (
+        "--LOBXFL = Y on the last record with a result before DM.RFXSTDTC, per subject and by",
+        {"name": "LBLOBXFL", "method": "last_obs_before_exposure", "date": "LBDTC",
+         "result": "LBORRES", "by": ["LBTESTCD"]},
+    ),
+    "reference_date": (
+        "a DM reference date from other domains (complete dates only); without from, the rule "
+        "in study.yaml's reference_dates",
+        {"name": "RFSTDTC", "method": "reference_date"},
+    ),
+    "age": (
+        "completed years between two DM dates",
+        {"name": "AGE", "method": "age", "birth": "BRTHDTC", "at": "RFICDTC"},
+    ),
+    "arm": (
+        "the planned arm of a single-arm study from study.yaml",
+        {"name": "ARMCD", "method": "arm", "field": "armcd"},
+    ),
+    "actual_arm": (
+        "the planned arm when the subject has exposure records, else untreated",
+        {"name": "ACTARMCD", "method": "actual_arm", "field": "armcd", "untreated": "NOTTRT"},
+    ),
+    "normal_range_indicator": (
+        "--NRIND: LOW, NORMAL or HIGH",
+        {"name": "LBNRIND", "method": "normal_range_indicator", "result": "LBSTRESN",
+         "low": "LBSTNRLO", "high": "LBSTNRHI"},
+    ),
+}  # fmt: skip
+"""What each method does and an example entry; the spec reference is generated from it."""
+
+
+def method_keys_text(method: str) -> str:
+    """``assign_ct takes raw, codelist and optionally when``: the keys of a method, in words."""
+    required, optional = METHOD_KEYS[method]
+    need = sorted(k.rstrip("_") for k in required)
+    may = sorted(k.rstrip("_") for k in optional)
+    if not need:
+        return f"{method} takes " + (f"optionally {', '.join(may)}" if may else "no other keys")
+    text = f"{method} takes {', '.join(need)}"
+    return text + (f" and optionally {', '.join(may)}" if may else "")
+
+
+def _taken_by(key: str) -> str:
+    users = sorted(m for m, (req, opt) in METHOD_KEYS.items() if key in req | opt)
+    if not users:
+        return ""
+    more = f" and {len(users) - 3} more" if len(users) > 3 else ""
+    return f"; {key.rstrip('_')} is a key of {', '.join(users[:3])}{more}"
+
+
 RAW_METHODS = frozenset(
     {"assign_no_ct", "assign_ct", "hardcode_no_ct", "hardcode_ct", "assign_datetime", "site_id"}
 )
@@ -703,26 +1288,110 @@ RAW_METHODS = frozenset(
 class VariableSpec(Strict):
     """One SDTM variable and the mapping method that fills it."""
 
-    name: str = Field(min_length=1, max_length=8)
-    method: Method
-    raw: str | list[str] | None = None
-    value: Scalar | None = None
-    codelist: str | None = None
-    formats: list[str] | list[list[str]] | None = None
-    when: Condition | None = None
-    from_: str | list[str] | None = Field(default=None, alias="from")
-    pick: Literal["first", "last"] | None = None
-    date: str | None = None
-    result: str | None = None
-    by: list[str] | None = None
-    order: list[str] | None = None
-    birth: str | None = None
-    at: str | None = None
-    low: str | None = None
-    high: str | None = None
-    field: Literal["armcd", "arm"] | None = None
-    untreated: str | None = None
-    exposure: str | None = None
+    name: str = Field(
+        min_length=1,
+        max_length=8,
+        description="the SDTM variable (at most 8 characters)",
+        examples=["SEX"],
+    )
+    method: Method = Field(
+        description="the mapping method that fills it (see Methods)",
+        examples=["assign_ct"],
+    )
+    raw: str | list[str] | None = Field(
+        default=None,
+        description="the raw column (or [date, time] for assign_datetime)",
+        examples=["GENDER"],
+    )
+    value: Scalar | None = Field(
+        default=None,
+        description="the fixed value of hardcode_no_ct and hardcode_ct",
+        examples=["INTRAVENOUS"],
+    )
+    codelist: str | None = Field(
+        default=None,
+        description="the codelist (CDISC short name or a sponsor codelist of controlled_terms)",
+        examples=["SEX"],
+    )
+    formats: list[str] | list[list[str]] | None = Field(
+        default=None,
+        description=(
+            "date formats tried in order (%d %m %b %Y %H %M %S), or [[date formats], [time "
+            "formats]]"
+        ),
+        examples=[["%d-%b-%Y", "%Y-%m-%d"]],
+    )
+    when: Condition | None = Field(
+        default=None,
+        description="apply the entry only to rows whose raw columns hold one of the listed values",
+        examples=[{"FASTING": "Y"}],
+    )
+    from_: str | list[str] | None = Field(
+        default=None,
+        alias="from",
+        description="decode_ct: the variable to decode; reference_date: DOMAIN.VAR or a list",
+        examples=["LBTESTCD"],
+    )
+    pick: Literal["first", "last"] | None = Field(
+        default=None,
+        description="reference_date: first or last date",
+        examples=["first"],
+    )
+    date: str | None = Field(
+        default=None,
+        description="the --DTC variable the method reads",
+        examples=["LBDTC"],
+    )
+    result: str | None = Field(
+        default=None,
+        description="the result variable (--ORRES or --STRESN)",
+        examples=["LBSTRESN"],
+    )
+    by: list[str] | None = Field(
+        default=None,
+        description="variables that group records (one flag per subject and group)",
+        examples=[["LBTESTCD"]],
+    )
+    order: list[str] | None = Field(
+        default=None,
+        description="variables that order records within a subject",
+        examples=[["LBTESTCD", "LBDTC"]],
+    )
+    birth: str | None = Field(
+        default=None,
+        description="the DM variable holding the birth date",
+        examples=["BRTHDTC"],
+    )
+    at: str | None = Field(
+        default=None,
+        description="the DM variable holding the date age is taken at",
+        examples=["RFSTDTC"],
+    )
+    low: str | None = Field(
+        default=None,
+        description="the variable holding the normal range's low end",
+        examples=["LBSTNRLO"],
+    )
+    high: str | None = Field(
+        default=None,
+        description="the variable holding the normal range's high end",
+        examples=["LBSTNRHI"],
+    )
+    field: Literal["armcd", "arm"] | None = Field(
+        default=None,
+        description="armcd or arm: which of the arm's values",
+        examples=["armcd"],
+    )
+    untreated: str | None = Field(
+        default=None,
+        description="the value for subjects without exposure",
+        examples=["NOTTRT"],
+    )
+    exposure: str | None = Field(
+        default=None,
+        description="the domain whose records mean the subject was treated (default EX)",
+        examples=["EX"],
+    )
 
     @model_validator(mode="after")
     def _method_keys(self) -> VariableSpec:
@@ -732,11 +1401,13 @@ class VariableSpec(Strict):
         if missing:
             raise ValueError(
                 f"method {self.method} needs {', '.join(k.rstrip('_') for k in missing)}"
+                f" ({method_keys_text(self.method)})"
             )
         extra = sorted(given - required - optional)
         if extra:
             raise ValueError(
                 f"method {self.method} does not take {', '.join(k.rstrip('_') for k in extra)}"
+                f" ({method_keys_text(self.method)}{_taken_by(extra[0])})"
             )
         if self.method == "assign_datetime":
             self._check_formats()
@@ -756,9 +1427,13 @@ class VariableSpec(Strict):
         groups = formats if nested else [formats]
         if not all(groups):
             raise ValueError("formats must not be empty")
-        for group in groups:
-            for fmt in group:
-                compile_format(str(fmt))
+        for g, group in enumerate(groups):
+            for f, fmt in enumerate(group):
+                try:
+                    compile_format(str(fmt))
+                except DateFormatError as exc:
+                    at = ("formats", g, f) if nested else ("formats", f)
+                    raise _fail_at(at, str(exc), fmt) from None
 
     @property
     def raw_columns(self) -> list[str]:
@@ -771,10 +1446,28 @@ class VariableSpec(Strict):
 class DomainSpec(Strict):
     """One domain's mapping spec (dm.yaml, lb.yaml, ...)."""
 
-    domain: str = Field(min_length=2, max_length=2)
-    source: SourceSpec
-    variables: list[VariableSpec] = Field(min_length=1)
-    units: dict[str, UnitSpec] = {}
+    domain: str = Field(
+        min_length=2,
+        max_length=2,
+        description="the two-letter domain code; must match the file name",
+        examples=["LB"],
+    )
+    source: SourceSpec = Field(
+        description="the raw sheet the domain is mapped from",
+        examples=[{"sheet": "LAB", "subject": "SUBJ"}],
+    )
+    variables: list[VariableSpec] = Field(
+        min_length=1,
+        description="the SDTM variables in order, each {name, method, ...} (see Methods)",
+        examples=[[{"name": "LBORRES", "method": "assign_no_ct", "raw": "RESULT"}]],
+    )
+    units: dict[str, UnitSpec] = Field(
+        default={},
+        description="findings domains: per --TESTCD, the standard unit and conversions",
+        examples=[
+            {"GLUC": {"standard": "mmol/L", "convert": {"mg/dL": {"divide": 18.016}}, "digits": 2}}
+        ],
+    )
 
 
 StudySpec.model_rebuild()

@@ -25,6 +25,7 @@ import pandas as pd
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError, emit
 from trialflow.mapping import methods as m
 from trialflow.mapping.load import Study, key_line, spec_line
+from trialflow.mapping.shape import closest, flow
 from trialflow.mapping.spec import RAW_METHODS, DomainSpec, VariableSpec
 from trialflow.numbers import format_fixed, sas_round
 from trialflow.raw import ROW, RawExport, RawSheet
@@ -72,6 +73,26 @@ class _Builder:
     def key_error(self, name: str, key: str, msg: str) -> SpecError:
         """A SpecError at a dotted key of study.yaml (``name="study"``) or a domain spec."""
         return SpecError(str(self.study.files[name]), key_line(self.study, name, key), key, msg)
+
+    def no_column(self, domain: str, key: str, col: str, sheet: RawSheet) -> RawInputError:
+        """A column the spec names that the raw sheet lacks: the spec's file, line and key, the
+        sheet, and the column meant (or the sheet's columns when none is close)."""
+        head, _, sub = key.partition("].")
+        if head.startswith("variables["):
+            line = spec_line(self.study, domain, int(head.removeprefix("variables[")), sub)
+        else:
+            line = key_line(self.study, domain, key)
+        file = self.study.files[domain]
+        where = f"{file}:{line}" if line else str(file)
+        near = closest(col, list(sheet.columns))
+        hint = (
+            f"did you mean {near!r}?"
+            if near is not None
+            else f"the sheet has columns {', '.join(sheet.columns)}"
+        )
+        return RawInputError(
+            f"{where}: {key}: no column {col!r} in sheet {sheet.sheet} ({sheet.file}); {hint}"
+        )
 
     def term_map(self, name: str, domain: str, index: int | None) -> m.TermMap:
         """The TermMap of a codelist: CDISC CT plus the study's collected values."""
@@ -174,18 +195,15 @@ class _Builder:
             needed.setdefault(col, "source.where")
         if src.transpose:
             for col in src.transpose.columns:
-                needed.setdefault(col, "source.transpose.columns")
+                needed.setdefault(col, f"source.transpose.columns.{col}")
         for i, var in enumerate(spec.variables):
-            for col in [*var.raw_columns, *(var.when or {})]:
-                needed.setdefault(col, f"variables[{i}]")
+            for col in var.raw_columns:
+                needed.setdefault(col, f"variables[{i}].raw")
+            for col in var.when or {}:
+                needed.setdefault(col, f"variables[{i}].when")
         missing = [c for c in needed if c not in sheet.columns]
         if missing:
-            col = missing[0]
-            raise RawInputError(
-                f"{sheet.file}, sheet {sheet.sheet}: no column {col!r} "
-                f"(named by {self.study.files[domain].name} {needed[col]}; "
-                f"columns: {', '.join(sheet.columns)})"
-            )
+            raise self.no_column(domain, needed[missing[0]], missing[0], sheet)
         frame = sheet.frame.copy()
         work = _Work(spec, sheet, frame)
         if frame.empty:
@@ -540,19 +558,18 @@ class _Builder:
             values=result,
             message=lambda v: f"result {v!r} has no unit; standard result left empty",
         )
-        self.flag(
-            work,
-            bad_unit,
-            code="unit-not-convertible",
-            severity="error",
-            variable=orresu,
-            column=col_unit,
-            values=units,
-            message=lambda v: (
-                f"unit {v!r} has no conversion to the standard unit declared in "
-                "the spec; standard result left empty"
-            ),
-        )
+        tests = frame[testcd].astype("str")
+        for test in sorted(tests[bad_unit.fillna(False)].dropna().unique()):
+            self.flag(
+                work,
+                bad_unit & (tests == test),
+                code="unit-not-convertible",
+                severity="error",
+                variable=orresu,
+                column=col_unit,
+                values=units,
+                message=self.unconvertible(d, test),
+            )
         numeric = pd.to_numeric(result, errors="coerce")
         qual = result.str.extract(r"^\s*([<>]=?)\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$")
         qual_num = pd.to_numeric(qual[1], errors="coerce")
@@ -597,6 +614,30 @@ class _Builder:
                     f"derived: {orig_col} in the standard unit", index=frame.index
                 )
         assert len(frame) == n
+
+    def unconvertible(self, domain: str, test: str) -> Callable[[str | None], str]:
+        """The message of ``unit-not-convertible`` for one test: the spec line of its units
+        entry, its standard unit and the conversion to add."""
+        unit = self.study.domains[domain].units[test]
+        key = f"units.{test}"
+        line = key_line(self.study, domain, key)
+        file = self.study.files[domain]
+        where = f"{file}:{line}" if line else str(file)
+
+        def message(value: str | None) -> str:
+            entry = flow({value: {"divide": "F"}}, None)
+            fix = (
+                f"{entry[1:-1]} (or multiply: F) to the convert of {key}"
+                if unit.convert
+                else f"convert: {entry} (or multiply: F) under {key}"
+            )
+            return (
+                f"{test} result in unit {value!r}, which has no conversion to the standard unit "
+                f"{unit.standard!r} under {key} ({where}); standard result left empty. Add "
+                f"{fix} in {file.name}"
+            )
+
+        return message
 
     # --- passes 2 and 3: derived -------------------------------------------------------------
 

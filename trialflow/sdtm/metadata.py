@@ -240,3 +240,46 @@ def codelist(name_or_code: str) -> Codelist:
         extensible=first["extensible"] == "Y",
         terms=rows[_TERM_COLUMNS].reset_index(drop=True).copy(),
     )
+
+
+_SEARCHED = {
+    "term": "submission value",
+    "synonyms": "synonym",
+    "preferred_term": "NCI preferred term",
+    "term_code": "term C-code",
+    "codelist": "codelist",
+    "codelist_name": "codelist name",
+    "codelist_code": "codelist C-code",
+}
+
+
+def search_ct(text: str, codelist_name: str | None = None) -> pd.DataFrame:
+    """Terms of the shipped CDISC CT whose submission value, synonyms, NCI preferred term,
+    C-code, codelist short name, codelist name or codelist C-code contain ``text``.
+
+    The search ignores case and surrounding blanks. ``codelist_name`` (a short name or C-code)
+    limits it to one codelist; an unknown one raises :class:`MetadataError`. Rows come best
+    first: a submission value equal to the text, then one that starts with it, then the rest,
+    each in codelist and term order; the column ``matched`` says where the text was found.
+
+    Example:
+        >>> hits = search_ct("10^6 therapeutic")
+        >>> hits[["codelist", "term", "term_code", "matched"]].values.tolist()
+        [['UNIT', '10^6 Therapeutic Cells', 'C187973', 'submission value']]
+        >>> search_ct("female", "SEX")["term"].tolist()
+        ['F']
+    """
+    ct = _ct()
+    if codelist_name is not None:
+        ct = ct[ct["codelist"] == str(_codelist_row(codelist_name)["codelist"].iloc[0])]
+    needle = str(text).strip().casefold()
+    matched = pd.Series("", index=ct.index, dtype="str")
+    for column, label in _SEARCHED.items():
+        hit = ct[column].str.casefold().str.contains(needle, regex=False) & (matched == "")
+        matched = matched.mask(hit, label)
+    found = ct[matched != ""].assign(matched=matched[matched != ""])
+    term = found["term"].str.casefold()
+    rank = (term != needle).astype(int) + (~term.str.startswith(needle)).astype(int)
+    found = found.assign(_rank=rank).sort_values(["_rank", "codelist", "term"], kind="stable")
+    columns = ["codelist", "codelist_code", "term", "term_code", "synonyms", "preferred_term"]
+    return found[[*columns, "matched"]].reset_index(drop=True)

@@ -1,0 +1,335 @@
+"""Each spec and mapping error names file and line, the shape the key takes and the name meant."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from support import EXAMPLE_SPECS, tiny_sheets, write_csv_export
+
+from trialflow.errors import RawInputError, SpecError
+from trialflow.mapping.dates import CODES_TEXT, suggest_format
+from trialflow.mapping.load import load_study
+from trialflow.raw import read_export
+from trialflow.sdtm.build import build_sdtm
+
+
+@pytest.fixture
+def study_dir(tmp_path):
+    target = tmp_path / "study"
+    shutil.copytree(EXAMPLE_SPECS, target)
+    return target
+
+
+def _replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def _error(study_dir: Path) -> str:
+    with pytest.raises(SpecError) as err:
+        load_study(study_dir)
+    return str(err.value)
+
+
+def _build(study_dir: Path, export: Path):
+    return build_sdtm(load_study(study_dir), read_export(export), on_issue="none")
+
+
+# --- raw columns ------------------------------------------------------------------------------
+
+
+def test_a_misspelt_raw_column_names_the_spec_line_and_the_column_meant(study_dir, tmp_path):
+    dm = study_dir / "dm.yaml"
+    _replace(dm, "raw: SEX, codelist: SEX", "raw: SEXE, codelist: SEX")
+    export = write_csv_export(tmp_path / "raw", tiny_sheets())
+    with pytest.raises(RawInputError) as err:
+        _build(study_dir, export)
+    line = _line_of(dm, "raw: SEXE")
+    assert str(err.value) == (
+        f"{dm}:{line}: variables[4].raw: no column 'SEXE' in sheet DEMOG "
+        "(raw/DEMOG.csv); did you mean 'SEX'?"
+    )
+
+
+def test_a_raw_column_with_no_near_name_lists_the_sheet_columns(study_dir, tmp_path):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "  subject: SUBJ", "  subject: PATIENT_NUMBER")
+    export = write_csv_export(tmp_path / "raw", tiny_sheets())
+    with pytest.raises(RawInputError) as err:
+        _build(study_dir, export)
+    columns = ", ".join(tiny_sheets()["INFUSION"][0])
+    assert str(err.value) == (
+        f"{ex}:{_line_of(ex, 'subject: PATIENT')}: source.subject: no column 'PATIENT_NUMBER' in "
+        f"sheet INFUSION (raw/INFUSION.csv); the sheet has columns {columns}"
+    )
+
+
+# --- date formats -----------------------------------------------------------------------------
+
+
+def test_a_single_format_text_asks_for_a_list(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(
+        dm,
+        'raw: BIRTH_DT, formats: ["%d-%b-%Y", "%Y/%m/%d", "%Y-%m-%d"]',
+        'raw: BIRTH_DT, formats: "%m/%d/%Y"',
+    )
+    line = _line_of(dm, 'formats: "%m/%d/%Y"')
+    assert _error(study_dir) == (
+        f'{dm}:{line}: variables[3].formats: expected a list of formats such as ["%m/%d/%Y"], '
+        'got a single text "%m/%d/%Y"'
+    )
+
+
+def test_a_sas_style_format_says_the_codes_and_the_format_to_write(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(
+        dm,
+        'raw: BIRTH_DT, formats: ["%d-%b-%Y", "%Y/%m/%d", "%Y-%m-%d"]',
+        'raw: BIRTH_DT, formats: ["MM/DD/YYYY"]',
+    )
+    line = _line_of(dm, "MM/DD/YYYY")
+    assert _error(study_dir) == (
+        f"{dm}:{line}: variables[3].formats[0]: 'MM/DD/YYYY' has no format codes; "
+        f'{CODES_TEXT}: write "%m/%d/%Y"'
+    )
+
+
+def test_a_two_digit_year_is_refused_with_the_reason(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(dm, 'raw: BIRTH_DT, formats: ["%d-%b-%Y"', 'raw: BIRTH_DT, formats: ["%d/%m/%y"')
+    assert _error(study_dir).endswith(
+        f"variables[3].formats[0]: '%d/%m/%y': two-digit years are not read (19 or 20?); "
+        f"{CODES_TEXT}, and the dates must hold four-digit years"
+    )
+
+
+def test_an_unknown_format_code_lists_the_codes(study_dir):
+    ae = study_dir / "ae.yaml"
+    _replace(ae, 'raw: END_DT, formats: ["%d-%b-%Y"', 'raw: END_DT, formats: ["%d-%q-%Y"')
+    assert _error(study_dir).endswith(
+        f"variables[10].formats[0]: unknown format code '%q' in '%d-%q-%Y'; {CODES_TEXT}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "strftime"),
+    [
+        ("MM/DD/YYYY", "%m/%d/%Y"),
+        ("dd/mm/yyyy", "%d/%m/%Y"),
+        ("DD-MON-YYYY", "%d-%b-%Y"),
+        ("DDMMMYYYY", "%d%b%Y"),
+        ("YYYY-MM-DD", "%Y-%m-%d"),
+        ("HH:MM", "%H:%M"),
+        ("HH24:MI:SS", "%H:%M:%S"),
+        ("hh:mm", "%H:%M"),
+        ("DATE9.", "%d%b%Y"),
+        ("yymmdd10.", "%Y-%m-%d"),
+        ("DD/MM/YY", None),
+        ("the date", None),
+    ],
+)
+def test_sas_excel_and_oracle_patterns_translate_to_format_codes(pattern, strftime):
+    assert suggest_format(pattern) == strftime
+
+
+# --- units ------------------------------------------------------------------------------------
+
+
+def test_a_unit_without_conversion_names_the_spec_line_standard_unit_and_fix(study_dir, tmp_path):
+    sheets = tiny_sheets()
+    sheets["LAB"][0]["UNIT"] = "mg%"  # a synonym of mg/dL, whose conversion is then taken away
+    export = write_csv_export(tmp_path / "raw", sheets)
+    lb = study_dir / "lb.yaml"
+    _replace(lb, "{standard: mmol/L, convert: {mg/dL: {divide: 18.016}}, digits: 2}",
+             "{standard: mmol/L, digits: 2}")  # fmt: skip
+    result = _build(study_dir, export)
+    found = [f for f in result.findings if f.code == "unit-not-convertible"]
+    line = _line_of(lb, "  GLUC: {standard: mmol/L")
+    assert {f.message for f in found} == {
+        f"GLUC result in unit 'mg/dL', which has no conversion to the standard unit 'mmol/L' "
+        f"under units.GLUC ({lb}:{line}); standard result left empty. Add convert: "
+        "{mg/dL: {divide: F}} (or multiply: F) under units.GLUC in lb.yaml"
+    }
+    assert {(f.value, f.source.column) for f in found} == {("mg/dL", "UNIT")}
+
+
+def test_a_unit_missing_from_an_existing_convert_says_to_add_it_there(study_dir, tmp_path):
+    sheets = tiny_sheets()
+    sheets["LAB"][0]["UNIT"] = "umol/L"
+    export = write_csv_export(tmp_path / "raw", sheets)
+    lb = study_dir / "lb.yaml"
+    [found] = [f for f in _build(study_dir, export).findings if f.code == "unit-not-convertible"]
+    assert found.message.endswith(
+        "standard result left empty. Add umol/L: {divide: F} (or multiply: F) to the convert of "
+        "units.GLUC in lb.yaml"
+    )
+    assert f"under units.GLUC ({lb}:{_line_of(lb, '  GLUC: {standard')})" in found.message
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+def test_where_at_the_top_of_a_domain_spec_says_it_belongs_under_source(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "variables:\n", "where: {GIVEN: [Y]}\nvariables:\n")
+    line = _line_of(ex, "where: {GIVEN: [Y]}")
+    assert _error(study_dir) == f"{ex}:{line}: where: unknown key; where belongs under source:"
+
+
+def test_where_on_a_variable_says_where_it_belongs_and_what_a_variable_takes(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "raw: DOSE}", "raw: DOSE, where: {GIVEN: Y}}")
+    line = _line_of(ex, "where: {GIVEN: Y}")
+    assert _error(study_dir) == (
+        f"{ex}:{line}: variables[1].where: unknown key; where belongs under source: (it keeps "
+        "rows for the whole domain); a variable takes when: for its rows"
+    )
+
+
+def test_a_misspelt_key_gets_the_name_meant(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(dm, "raw: SEX, codelist: SEX", "raw: SEX, codelst: SEX")
+    line = _line_of(dm, "codelst")
+    assert _error(study_dir) == (
+        f"{dm}:{line}: variables[4].codelst: unknown key; did you mean 'codelist'?"
+    )
+    shutil.copy(EXAMPLE_SPECS / "dm.yaml", dm)
+    study = study_dir / "study.yaml"
+    _replace(study, "\nvisits:", "\nvists:")
+    line = _line_of(study, "vists:")
+    assert _error(study_dir) == f"{study}:{line}: vists: unknown key; did you mean 'visits'?"
+
+
+def test_an_unknown_key_with_no_near_name_lists_the_keys_of_its_place(study_dir):
+    lb = study_dir / "lb.yaml"
+    _replace(lb, "  GLUC: {standard: mmol/L,", "  GLUC: {colour: red, standard: mmol/L,")
+    line = _line_of(lb, "colour: red")
+    assert _error(study_dir) == (
+        f"{lb}:{line}: units.GLUC.colour: unknown key; the keys here are standard, convert, digits"
+    )
+
+
+def test_a_misspelt_method_gets_the_method_meant(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(dm, "{name: SEX, method: assign_ct", "{name: SEX, method: asign_ct")
+    message = _error(study_dir)
+    assert message.startswith(f"{dm}:{_line_of(dm, 'asign_ct')}: variables[4].method: 'asign_ct'")
+    assert message.endswith("; did you mean 'assign_ct'?")
+
+
+def test_a_key_the_method_does_not_take_says_what_it_takes_and_whose_key_it_is(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(dm, "raw: SEX, codelist: SEX}", "raw: SEX, codelist: SEX, pick: first}")
+    assert _error(study_dir).endswith(
+        "variables[4]: method assign_ct does not take pick (assign_ct takes codelist, raw and "
+        "optionally when; pick is a key of reference_date)"
+    )
+
+
+def test_a_missing_key_says_what_it_takes(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "  subject: SUBJ\n", "")
+    line = _line_of(ex, "source:")
+    assert _error(study_dir) == (
+        f"{ex}:{line}: source.subject: required key is missing: it takes text (e.g. subject: SUBJ)"
+    )
+
+
+def test_a_value_of_the_wrong_kind_says_the_kind_expected(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "value: INTRAVENOUS", "value: [1, 2]")
+    line = _line_of(ex, "value: [1, 2]")
+    assert _error(study_dir) == (
+        f"{ex}:{line}: variables[5].value: expected text or a number "
+        "(e.g. value: INTRAVENOUS), got a list [1, 2]"
+    )
+
+
+# --- YAML -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "at", "hint"),
+    [
+        (
+            "  subject: SUBJ",
+            "\tsubject: SUBJ",
+            (0, 1),
+            "found character '\\t' that cannot start any token; indent with spaces: YAML does "
+            "not allow tabs",
+        ),
+        (
+            "method: epoch, date: EXSTDTC}",
+            'method: epoch, date: "EXSTDTC}',
+            None,
+            "found unexpected end of stream; the quote opened at line {line}, column {col('\"')} "
+            "is not closed",
+        ),
+        (
+            "record_key: [SUBJ, INF_NO]",
+            "record_key: [SUBJ, INF_NO",
+            (1, 8),
+            "expected ',' or ']', but got ':'; the [ opened at line {line}, column {col('[')} is "
+            "not closed, or an item before here lacks its comma",
+        ),
+        (
+            "  sheet: INFUSION",
+            "  sheet: INFUSION: 2018",
+            (0, 18),
+            "mapping values are not allowed here; a value that holds ': ' must be quoted, e.g. "
+            'title: "Study: phase 2", or the key is indented deeper than the keys beside it',
+        ),
+    ],
+)
+def test_yaml_errors_name_line_and_column_and_say_the_usual_cause(study_dir, old, new, at, hint):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, old, new)
+    line = _line_of(ex, new)
+    text = ex.read_text().splitlines()[line - 1]
+
+    def col(char: str) -> int:
+        return text.index(char) + 1
+
+    message = _error(study_dir)
+    match = re.match(rf"{re.escape(str(ex))}:(\d+):(\d+): not valid YAML: (.*)$", message)
+    assert match, message
+    if at is not None:  # the parser stops where it finds the problem, after the opener
+        assert (int(match[1]), int(match[2])) == (line + at[0], at[1])
+    expected = hint.replace("{line}", str(line))
+    for char in '"[':
+        if f"{{col('{char}')}}" in expected:
+            expected = expected.replace(f"{{col('{char}')}}", str(col(char)))
+    assert match[3] == expected
+
+
+def test_a_text_where_a_number_belongs_says_a_whole_number(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, "  adae: {emergent_days: 30}", "  adae: {emergent_days: thirty}")
+    line = _line_of(path, "emergent_days: thirty")
+    assert _error(study_dir) == (
+        f"{path}:{line}: adam.adae.emergent_days: expected a whole number "
+        '(e.g. emergent_days: 30), got the text "thirty"'
+    )
+
+
+def test_a_near_name_wins_over_a_home_elsewhere(study_dir):
+    # "visit" is a key of visits[] and unscheduled too, but at the top it is "visits" misspelt
+    path = study_dir / "study.yaml"
+    _replace(path, "\nvisits:", "\nvisit:")
+    assert _error(study_dir).endswith("visit: unknown key; did you mean 'visits'?")
+
+
+def test_a_method_with_optional_keys_only_says_so(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "{name: EXSEQ, method: seq}", '{name: EXSEQ, method: seq, formats: ["%d"]}')
+    assert _error(study_dir).endswith(
+        "variables[7]: method seq does not take formats (seq takes optionally order; formats is "
+        "a key of assign_datetime)"
+    )
