@@ -683,9 +683,9 @@ class _Builder:
         if var.convert is not None:
             result = result * var.convert.factor
             lineage = lineage + (
-                f" x {var.convert.multiply:g}"
+                f" x {var.convert.multiply:.15g}"
                 if var.convert.multiply is not None
-                else f" / {var.convert.divide:g}"
+                else f" / {var.convert.divide:.15g}"
             )
         digits = pd.Series(var.digits, index=frame.index, dtype="float64")
         values = _fmt(_round(result, digits)).astype("str")
