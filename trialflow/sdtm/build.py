@@ -575,8 +575,9 @@ class _Builder:
             rows["K"] = _full_date(raw[this_col], formats)
         cand = cand.dropna(subset=["S", "K"])
         if match is not None and match.kind == "on_or_before":
-            cand["K"] = pd.to_datetime(cand["K"])
-            rows["K"] = pd.to_datetime(rows["K"])
+            day = "datetime64[s]"  # one resolution on both sides, whatever the input
+            cand["K"] = pd.to_datetime(cand["K"], format="%Y-%m-%d").astype(day)
+            rows["K"] = pd.to_datetime(rows["K"], format="%Y-%m-%d").astype(day)
             ready = rows.dropna().sort_values("K").reset_index()
             nearest = pd.merge_asof(
                 ready,
@@ -607,9 +608,25 @@ class _Builder:
             base = pd.to_numeric(base_raw, errors="coerce")
         needs = when if base is None else when & raw[str(var.raw)].notna()
         key_text = raw[this_col].astype("str") if this_col else None
+        unusable = rows["K"].isna() & (n == 0)
+        if match is not None:
+            kind = "a planned visit" if match.kind == "visit" else "a complete date (formats)"
+            self.flag(
+                work,
+                needs & unusable,
+                code="lookup-no-record",
+                severity="error",
+                variable=var.name,
+                column=this_col,
+                values=key_text,
+                message=lambda v: (
+                    f"{this_col} {v!r} is not {kind} to match {where_text} by; "
+                    f"{var.name} left empty"
+                ),
+            )
         self.flag(
             work,
-            needs & (n == 0),
+            needs & (n == 0) & ~unusable,
             code="lookup-no-record",
             severity="error",
             variable=var.name,
