@@ -1375,7 +1375,8 @@ def build_sdtm(
         domains[code], lineage[code] = builder.finish(work)
         rows[f"{work.sheet.sheet}"] = len(work.sheet.frame)
     findings = emit(builder.findings, on_issue)
-    excluded = pd.concat(builder.excluded, ignore_index=True) if builder.excluded else None
+    columns = ["dataset", "source_file", "source_sheet", "source_row", "code", "reason"]
+    excluded = pd.concat([pd.DataFrame(columns=columns), *builder.excluded], ignore_index=True)
     return SdtmResult(domains, lineage, findings, rows, excluded)
 
 
