@@ -99,6 +99,9 @@ def test_lb_standard_units_and_visits(example):
 def test_every_raw_row_is_a_record_or_a_finding(example):
     export = read_export(EXAMPLE_EXPORT)
     found = {(f.source.sheet, f.source.row) for f in example.findings if f.source and f.source.row}
+    excluded = pd.read_csv(example.out / "lineage" / "excluded.csv", dtype=str)
+    pairs = zip(excluded["source_sheet"], excluded["source_row"], strict=True)
+    found |= {(sheet, int(row)) for sheet, row in pairs}
     for domain, spec in example.study.domains.items():
         sheet = spec.source.sheet
         mapped = set(example.sdtm.lineage[domain]["source_row"])

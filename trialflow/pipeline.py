@@ -107,6 +107,9 @@ def write_sdtm(result: SdtmResult, out: Path, progress: Progress | None = None) 
         files.append(
             reports.write_lineage_csv(result.lineage[code], out / "lineage" / f"{code.lower()}.csv")
         )
+    if result.excluded is not None:
+        # raw rows that made no record, each with its reason (the findings summarise them)
+        files.append(reports.write_lineage_csv(result.excluded, out / "lineage" / "excluded.csv"))
     return files
 
 

@@ -23,6 +23,7 @@ from trialflow.mapping.dates import (
     parse_times,
     time_dropped,
 )
+from trialflow.mapping.spec import Condition
 from trialflow.raw import ROW
 
 SOURCE_COLUMN = "__COLUMN__"
@@ -81,19 +82,45 @@ class TermMap:
         return _norm(values).map(self.table).astype("str")
 
 
-def condition_mask(frame: pd.DataFrame, when: Mapping[str, object] | None) -> pd.Series:
-    """Rows whose raw columns equal one of the listed values (trimmed, exact); all keys must hold.
+def condition_mask(frame: pd.DataFrame, when: Condition | Mapping[str, object] | None) -> pd.Series:
+    """Rows that meet a condition: each named column passes its test (AND), ``any`` holds
+    when one of its conditions does (OR). Cells compare as trimmed text, exactly.
+
+    A column test is a list of values (the cell holds one), ``blank``, ``filled`` or ``not``
+    (the cell is blank or holds none of the values). ``frame`` must hold a column for every
+    name the condition reads.
 
     Example:
         >>> f = pd.DataFrame({"TEST": ["FPG", "HbA1c", None]}, dtype="str")
         >>> condition_mask(f, {"TEST": ["FPG", "2hPG"]}).tolist()
         [True, False, False]
+        >>> condition_mask(f, {"TEST": {"not": ["FPG"]}}).tolist()
+        [False, True, True]
+        >>> condition_mask(f, {"any": [{"TEST": {"blank": True}}, {"TEST": ["FPG"]}]}).tolist()
+        [True, False, True]
     """
+    if when is None:
+        return pd.Series(True, index=frame.index)
+    cond = when if isinstance(when, Condition) else Condition.model_validate(dict(when))
     mask = pd.Series(True, index=frame.index)
-    for column, wanted in (when or {}).items():
-        values = wanted if isinstance(wanted, list) else [wanted]
-        texts = [_scalar_text(v) for v in values]
-        mask &= frame[column].astype("str").str.strip().isin(texts).fillna(False).astype(bool)
+    for column, test in cond.columns.items():
+        text = frame[column].astype("str").str.strip()
+        blank = (text.isna() | (text == "")).astype(bool)
+        if test.blank:
+            mask &= blank
+        if test.filled:
+            mask &= ~blank
+        if test.in_ is not None:
+            wanted = [_scalar_text(v) for v in test.in_]
+            mask &= text.isin(wanted).fillna(False).astype(bool)
+        if test.not_ is not None:
+            unwanted = [_scalar_text(v) for v in test.not_]
+            mask &= blank | ~text.isin(unwanted).fillna(False).astype(bool)
+    if cond.any_:
+        either = pd.Series(False, index=frame.index)
+        for part in cond.any_:
+            either |= condition_mask(frame, part)
+        mask &= either
     return mask
 
 

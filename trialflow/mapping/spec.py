@@ -33,7 +33,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from trialflow.mapping.dates import DateFormatError, compile_format
 
 Scalar = str | int | float
-Condition = dict[str, Scalar | list[Scalar]]
+ValueCondition = dict[str, Scalar | list[Scalar]]
+"""Conditions on SDTM variables in the adam section: each variable holds one of the values."""
 
 
 class Strict(BaseModel):
@@ -353,6 +354,186 @@ class StudySpec(Strict):
         return self
 
 
+# --- conditions (source.where, variables[].when, lookup.where) -------------------------------
+
+
+def _text(value: object) -> str:
+    """A listed value as the text a raw cell is compared with (7.0 -> '7')."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _relocate(exc: ValidationError, prefix: tuple[str | int, ...]) -> ValidationError:
+    """The errors of a nested validation, at their key paths below ``prefix``."""
+    return ValidationError.from_exception_data(
+        "spec",
+        [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "value_error", "{message}", {"message": _plain_message(e)}
+                ),
+                loc=(*prefix, *e["loc"]),
+                input=e.get("input"),
+            )
+            for e in exc.errors()
+        ],
+    )
+
+
+def _plain_message(error: object) -> str:
+    err = dict(error)  # type: ignore[call-overload]
+    if err.get("type") == "extra_forbidden":
+        return "unknown key"
+    return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
+class ColumnTest(Strict):
+    """What one column (or variable) of a row must hold for a condition to match.
+
+    Written ``COLUMN: [A, B]`` (one of the values, the short form of ``{in: [A, B]}``),
+    ``COLUMN: {blank: true}``, ``COLUMN: {filled: true}`` or ``COLUMN: {not: [A, B]}``; keys
+    combine (``{filled: true, not: [NA]}``). Values are compared with the trimmed cell text,
+    exactly (case matters).
+    """
+
+    in_: list[Scalar] | None = Field(
+        default=None,
+        alias="in",
+        min_length=1,
+        description="the cell holds one of these values (trimmed text, exact)",
+    )
+    not_: list[Scalar] | None = Field(
+        default=None,
+        alias="not",
+        min_length=1,
+        description="the cell holds none of these values; a blank cell matches too "
+        "(add filled: true to leave blank cells out)",
+    )
+    blank: bool | None = Field(default=None, description="true: the cell is empty")
+    filled: bool | None = Field(default=None, description="true: the cell holds a value")
+
+    @model_validator(mode="after")
+    def _can_match(self) -> ColumnTest:
+        if self.blank is False:
+            raise _fail_at(
+                ("blank",), "blank takes true; a cell with a value is filled: true", False
+            )
+        if self.filled is False:
+            raise _fail_at(("filled",), "filled takes true; an empty cell is blank: true", False)
+        if self.in_ is None and self.not_ is None and not self.blank and not self.filled:
+            raise ValueError("give in, not, blank or filled")
+        if self.blank and self.filled:
+            raise ValueError("a cell is never both blank and filled: this condition never matches")
+        if self.blank and self.in_ is not None:
+            raise ValueError(
+                "a blank cell holds none of the values in `in`: this condition never matches"
+            )
+        if self.in_ is not None and self.not_ is not None:
+            left = {_text(v) for v in self.in_} - {_text(v) for v in self.not_}
+            if not left:
+                raise ValueError(
+                    "every value of `in` is also under `not`: this condition never matches"
+                )
+        return self
+
+    def describe(self) -> str:
+        """The test in words, for messages (``blank``, ``one of Y, Yes``, ...)."""
+        parts = []
+        if self.blank:
+            parts.append("blank")
+        if self.filled:
+            parts.append("filled")
+        if self.in_ is not None:
+            parts.append("one of " + ", ".join(_text(v) for v in self.in_))
+        if self.not_ is not None:
+            parts.append("none of " + ", ".join(_text(v) for v in self.not_))
+        return " and ".join(parts)
+
+
+class Condition(Strict):
+    """A row condition: every column's test holds (AND); ``any`` holds when one of its
+    conditions does (OR).
+
+    YAML: ``{GIVEN: [Y, Yes, "1"]}``, ``{END_DT: {blank: true}}``,
+    ``{FORM: [AE], AE_TERM: {filled: true}}``, ``{any: [{A: [X]}, {B: {blank: true}}]}``.
+    ``[""]`` and ``[null]`` are errors (a blank cell is ``{blank: true}``); a test that can
+    never match is an error.
+    """
+
+    columns: dict[str, ColumnTest] = Field(
+        default={}, description="column (or variable) -> the test its value must pass"
+    )
+    any_: list[Condition] | None = Field(
+        default=None,
+        alias="any",
+        min_length=1,
+        description="conditions of which at least one must hold",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: object) -> object:
+        if isinstance(data, Condition):
+            return data
+        if not isinstance(data, dict):
+            raise ValueError(
+                "a condition maps columns to values, e.g. {GIVEN: [Y, Yes]} or "
+                "{END_DT: {blank: true}}"
+            )
+        columns: dict[str, ColumnTest] = {}
+        out: dict[str, object] = {"columns": columns}
+        for key, test in data.items():
+            if key == "any":
+                if not isinstance(test, list) or not test:
+                    raise _fail_at(("any",), "any takes a list of conditions", test)
+                parts = []
+                for k, part in enumerate(test):
+                    try:
+                        parts.append(Condition.model_validate(part))
+                    except ValidationError as exc:
+                        raise _relocate(exc, ("any", k)) from None
+                out["any"] = parts
+                continue
+            if not isinstance(key, str) or not key.strip():
+                raise _fail_at((str(key),), "a condition's keys are column names", key)
+            if isinstance(test, dict):
+                raw = dict(test)
+            else:
+                raw = {"in": test if isinstance(test, list) else [test]}
+            for name in ("in", "not"):
+                values = raw.get(name)
+                if isinstance(values, list) and any(v is None or _text(v) == "" for v in values):
+                    hint = "{blank: true}" if name == "in" else "{filled: true}"
+                    raise _fail_at(
+                        (key,),
+                        f"a blank cell is not a value to list: write {key}: {hint}",
+                        values,
+                    )
+            if raw.get("in") == []:
+                raise _fail_at((key,), "an empty list never matches", [])
+            try:
+                columns[key] = ColumnTest.model_validate(raw)
+            except ValidationError as exc:
+                raise _relocate(exc, (key,)) from None
+        return out
+
+    @property
+    def names(self) -> list[str]:
+        """Every column or variable the condition reads, in the order written."""
+        out = list(self.columns)
+        for part in self.any_ or []:
+            out += [n for n in part.names if n not in out]
+        return out
+
+    def describe(self) -> str:
+        """The condition in words, for messages."""
+        parts = [f"{name} {test.describe()}" for name, test in self.columns.items()]
+        if self.any_:
+            parts.append("(" + " or ".join(p.describe() for p in self.any_) + ")")
+        return " and ".join(parts)
+
+
 # --- domain specs -----------------------------------------------------------------------------
 
 
@@ -432,6 +613,97 @@ class ConvertSpec(Strict):
     def factor(self) -> float:
         """The number the original value is multiplied by."""
         return self.multiply if self.multiply is not None else 1.0 / self.divide  # type: ignore[operator]
+
+
+class MatchSpec(Strict):
+    """How a row finds its record on another form of the same subject: give one key.
+
+    Each takes ``[this form's column, the other form's column]``, or one name when both forms
+    call the column the same.
+    """
+
+    visit: str | list[str] | None = Field(
+        default=None,
+        description="the same planned visit: both visit labels read through study.yaml's "
+        "visits (collected labels), so D0 on one form matches Day 0 on the other",
+    )
+    date: str | list[str] | None = Field(
+        default=None, description="the same date (complete dates, read with lookup.formats)"
+    )
+    on_or_before: str | list[str] | None = Field(
+        default=None,
+        description="the latest record dated on or before this row's date (the nearest "
+        "preceding record; complete dates, read with lookup.formats)",
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> MatchSpec:
+        given = [k for k in ("visit", "date", "on_or_before") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of visit, date, on_or_before")
+        pair = self.columns
+        if not 1 <= len(pair) <= 2 or not all(pair):
+            raise _fail_at(
+                (given[0],),
+                "give this form's column and the other form's column, or one name for both",
+                getattr(self, given[0]),
+            )
+        return self
+
+    @property
+    def kind(self) -> Literal["visit", "date", "on_or_before"]:
+        """Which key was given."""
+        if self.visit is not None:
+            return "visit"
+        return "date" if self.date is not None else "on_or_before"
+
+    @property
+    def columns(self) -> tuple[str, str]:
+        """(this form's column, the other form's column)."""
+        value = getattr(self, self.kind)
+        names = [value] if isinstance(value, str) else list(value)
+        return (names[0], names[-1]) if names else ("", "")
+
+
+class LookupSpec(Strict):
+    """A value taken from another form (raw sheet) of the same subject.
+
+    ``{sheet: VITALS, column: WEIGHT_KG, match: {visit: [INF_VISIT, VISIT]}}`` takes the
+    weight recorded at the row's visit; ``{sheet: VITALS, column: HEIGHT_CM, where: {VISIT:
+    [Day 0]}}`` the subject's one height of Day 0. Only the other form's rows with a value in
+    ``column`` (and meeting ``where``) are candidates; no candidate or more than one is a
+    finding naming the row, and the variable stays empty.
+    """
+
+    sheet: str = Field(description="the other form: a sheet (or CSV file name) of the export")
+    column: str = Field(description="its column holding the value")
+    subject: str | None = Field(
+        default=None, description="its subject column (default: the name of source.subject)"
+    )
+    where: Condition | None = Field(
+        default=None, description="only the other form's rows meeting this condition"
+    )
+    match: MatchSpec | None = Field(
+        default=None,
+        description="visit, date or on_or_before; without it the subject must have one "
+        "candidate row",
+    )
+    formats: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="date formats of both date columns (match by date or on_or_before)",
+    )
+
+    @model_validator(mode="after")
+    def _formats(self) -> LookupSpec:
+        dated = self.match is not None and self.match.kind != "visit"
+        if dated and not self.formats:
+            raise ValueError(f"match by {self.match.kind} needs formats (the date formats)")  # type: ignore[union-attr]
+        if self.formats and not dated:
+            raise _fail_at(("formats",), "formats are for match by date or on_or_before", None)
+        for fmt in self.formats or []:
+            compile_format(str(fmt))
+        return self
 
 
 class UnitSpec(Strict):
@@ -689,7 +961,7 @@ class ParameterSpec(Strict):
     )
     paramn: int | None = Field(default=None, description="PARAMN", examples=[1])
     parcat1: str | None = Field(default=None, description="PARCAT1", examples=["GLYCAEMIA"])
-    where: Condition = Field(
+    where: ValueCondition = Field(
         min_length=1,
         description="conditions on SDTM variables that select the parameter's records",
         examples=[{"LBTESTCD": "GLUC", "LBFAST": "Y"}],
@@ -845,7 +1117,7 @@ class DiagnosisSpec(Strict):
         description="the domain of the history record (MH)",
         examples=["MH"],
     )
-    where: Condition = Field(
+    where: ValueCondition = Field(
         min_length=1,
         description="conditions on MH variables that select the record",
         examples=[{"MHTERM": "TYPE 2 DIABETES MELLITUS"}],
@@ -1148,6 +1420,7 @@ Method = Literal[
     "arm",
     "actual_arm",
     "normal_range_indicator",
+    "lookup",
 ]
 
 # method -> (required keys, optional keys); "name", "method" and "when" are always allowed
@@ -1173,6 +1446,10 @@ METHOD_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "arm": (frozenset({"field"}), frozenset()),
     "actual_arm": (frozenset({"field", "untreated"}), frozenset({"exposure"})),
     "normal_range_indicator": (frozenset({"result", "low", "high"}), frozenset()),
+    "lookup": (
+        frozenset({"lookup"}),
+        frozenset({"raw", "combine", "convert", "digits", "when"}),
+    ),
 }
 
 
@@ -1280,7 +1557,15 @@ def _taken_by(key: str) -> str:
 
 
 RAW_METHODS = frozenset(
-    {"assign_no_ct", "assign_ct", "hardcode_no_ct", "hardcode_ct", "assign_datetime", "site_id"}
+    {
+        "assign_no_ct",
+        "assign_ct",
+        "hardcode_no_ct",
+        "hardcode_ct",
+        "assign_datetime",
+        "site_id",
+        "lookup",
+    }
 )
 """Methods that read raw columns; they run before the derived ones."""
 
@@ -1323,7 +1608,10 @@ class VariableSpec(Strict):
     )
     when: Condition | None = Field(
         default=None,
-        description="apply the entry only to rows whose raw columns hold one of the listed values",
+        description=(
+            "apply the entry only to rows that meet the condition (raw columns, or variables "
+            "mapped above; see Conditions)"
+        ),
         examples=[{"FASTING": "Y"}],
     )
     from_: str | list[str] | None = Field(
@@ -1392,6 +1680,26 @@ class VariableSpec(Strict):
         description="the domain whose records mean the subject was treated (default EX)",
         examples=["EX"],
     )
+    lookup: LookupSpec | None = Field(
+        default=None,
+        description="lookup: the other form, its column and how a row finds its record there",
+    )
+    combine: Literal["multiply", "divide"] | None = Field(
+        default=None,
+        description="lookup with raw: the raw value multiplied or divided by the looked-up one "
+        "(DOSE_TOTAL divided by the weight gives a dose per kg)",
+    )
+    convert: ConvertSpec | None = Field(
+        default=None,
+        description="lookup: then multiplied or divided by a constant ({divide: 1000000})",
+    )
+    digits: int | None = Field(
+        default=None,
+        ge=0,
+        le=12,
+        description="lookup: decimals a computed value is rounded to (SAS ROUND); without it, "
+        "10 significant digits",
+    )
 
     @model_validator(mode="after")
     def _method_keys(self) -> VariableSpec:
@@ -1413,6 +1721,18 @@ class VariableSpec(Strict):
             self._check_formats()
         if self.method == "reference_date" and (self.from_ is None) != (self.pick is None):
             raise ValueError("reference_date takes both from and pick, or neither (study.yaml)")
+        if self.method == "lookup":
+            if (self.raw is None) != (self.combine is None):
+                raise ValueError(
+                    "lookup takes raw and combine together (the raw value, multiplied or "
+                    "divided by the looked-up one), or neither (the looked-up value itself)"
+                )
+            if not isinstance(self.raw, str | None):
+                raise _fail_at(("raw",), "lookup combines one raw column", self.raw)
+            if self.digits is not None and self.combine is None and self.convert is None:
+                raise _fail_at(
+                    ("digits",), "digits round a computed value: give combine or convert", None
+                )
         return self
 
     def _check_formats(self) -> None:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError, emit
 from trialflow.mapping import methods as m
+from trialflow.mapping.dates import parse_dates
 from trialflow.mapping.load import Study, key_line, spec_line
 from trialflow.mapping.shape import closest, flow
 from trialflow.mapping.spec import RAW_METHODS, DomainSpec, VariableSpec
@@ -42,6 +43,8 @@ class SdtmResult:
     lineage: dict[str, pd.DataFrame]
     findings: list[Finding]
     raw_rows: dict[str, int] = field(default_factory=dict)
+    excluded: pd.DataFrame | None = None
+    """Raw rows that became no record: dataset, source file, sheet, row, code and reason."""
 
 
 @dataclass
@@ -53,6 +56,10 @@ class _Work:
     frame: pd.DataFrame
     lineage: dict[str, pd.Series] = field(default_factory=dict)
     pending: list[tuple[object, Finding]] = field(default_factory=list)
+    raw: pd.DataFrame | None = None
+    """The raw columns of each row, kept for conditions after variables of the same name."""
+    when_keys: dict[int, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    """Per variable entry, each name its ``when`` reads -> ("raw", column) or ("var", name)."""
 
 
 class _Builder:
@@ -61,6 +68,7 @@ class _Builder:
         self.export = export
         self.findings: list[Finding] = []
         self.term_maps: dict[str, m.TermMap] = {}
+        self.excluded: list[pd.DataFrame] = []
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -191,7 +199,7 @@ class _Builder:
         needed: dict[str, str] = {src.subject: "source.subject"}
         for col in src.record_key:
             needed.setdefault(col, "source.record_key")
-        for col in src.where or {}:
+        for col in src.where.names if src.where else []:
             needed.setdefault(col, "source.where")
         if src.transpose:
             for col in src.transpose.columns:
@@ -199,13 +207,12 @@ class _Builder:
         for i, var in enumerate(spec.variables):
             for col in var.raw_columns:
                 needed.setdefault(col, f"variables[{i}].raw")
-            for col in var.when or {}:
-                needed.setdefault(col, f"variables[{i}].when")
+        when_keys = self.resolve_when(spec, sheet, needed)
         missing = [c for c in needed if c not in sheet.columns]
         if missing:
             raise self.no_column(domain, needed[missing[0]], missing[0], sheet)
         frame = sheet.frame.copy()
-        work = _Work(spec, sheet, frame)
+        work = _Work(spec, sheet, frame, when_keys=when_keys)
         if frame.empty:
             self.findings.append(
                 Finding(
@@ -229,18 +236,15 @@ class _Builder:
             message=lambda v: f"row has no subject number in {src.subject}; not mapped to {domain}",
         )
         keep = subject.notna()
+        self.exclude(work, ~keep, "raw-subject-missing", f"no subject number in {src.subject}")
         if src.where:
             selected = m.condition_mask(frame, src.where)
-            cols = ", ".join(src.where)
-            self.flag(
+            self.exclude(
                 work,
                 keep & ~selected,
-                code="raw-row-excluded",
-                severity="notice",
-                variable=None,
-                column=next(iter(src.where)),
-                values=frame[next(iter(src.where))],
-                message=lambda v: f"row left out of {domain} by the spec's source.where on {cols}",
+                "raw-row-excluded",
+                f"source.where: {src.where.describe()}",
+                finding=True,
             )
             keep &= selected
         self._resolve_pending_now(work)
@@ -271,16 +275,9 @@ class _Builder:
             empty = ~before[ROW].isin(frame[ROW])
             work.frame = before
             cols = ", ".join(src.transpose.columns)
-            self.flag(
-                work,
-                empty,
-                code="raw-row-no-results",
-                severity="notice",
-                variable=None,
-                column=None,
-                message=lambda v: f"row has no value in any of {cols}; no {domain} record",
+            self.exclude(
+                work, empty, "raw-row-no-results", f"no value in any of {cols}", finding=True
             )
-            self._resolve_pending_now(work)
             self._check_transpose_terms(spec, frame)
             work.lineage[src.transpose.result] = frame[m.SOURCE_COLUMN]
             for values in src.transpose.columns.values():
@@ -290,12 +287,127 @@ class _Builder:
         work.frame = frame
         for k, v in list(work.lineage.items()):
             work.lineage[k] = v.reset_index(drop=True)
+        work.raw = frame.copy()
         for i, var in enumerate(spec.variables):
             if var.method in RAW_METHODS:
                 self.apply_raw(work, i, var)
         if spec.units:
             self.standardise(work)
         return work
+
+    def exclude(
+        self, work: _Work, mask: pd.Series, code: str, reason: str, *, finding: bool = False
+    ) -> None:
+        """Raw rows that make no record: listed in the excluded-rows table, and with
+        ``finding`` summarised by one notice per sheet and reason (a row when only one)."""
+        rows = work.frame.loc[mask.fillna(False).astype(bool), ROW]
+        if rows.empty:
+            return
+        domain, sheet = work.spec.domain, work.sheet
+        self.excluded.append(
+            pd.DataFrame(
+                {
+                    "dataset": domain,
+                    "source_file": sheet.file,
+                    "source_sheet": sheet.sheet,
+                    "source_row": rows.astype("int64").to_numpy(),
+                    "code": code,
+                    "reason": reason,
+                }
+            )
+        )
+        if not finding:
+            return
+        n = len(rows)
+        what = "1 row" if n == 1 else f"{n} rows"
+        self.findings.append(
+            Finding(
+                code,
+                "notice",
+                f"{what} of sheet {sheet.sheet} left out of {domain} ({reason}); "
+                "the rows are listed in lineage/excluded.csv",
+                dataset=domain,
+                value=str(n),
+                source=Source(sheet.file, sheet.sheet, int(rows.iloc[0]) if n == 1 else None),
+            )
+        )
+
+    def resolve_when(
+        self, spec: DomainSpec, sheet: RawSheet, needed: dict[str, str]
+    ) -> dict[int, dict[str, tuple[str, str]]]:
+        """What each name in a ``when`` reads: a raw column or a variable mapped above.
+
+        ``raw.X`` is the raw column X and ``<DOMAIN>.X`` the variable X; a plain name is the
+        variable when a raw method above maps it (or source.transpose sets it), else the raw
+        column. A plain name that is both is a spec error, and so is a variable mapped later
+        or derived (conditions are evaluated while the raw columns are mapped).
+        """
+        d = spec.domain
+        mapped = {"USUBJID"}
+        if spec.source.transpose:
+            t = spec.source.transpose
+            mapped |= {t.result, *{n for v in t.columns.values() for n in v}}
+        out: dict[int, dict[str, tuple[str, str]]] = {}
+        for i, var in enumerate(spec.variables):
+            if var.when is not None:
+                keys: dict[str, tuple[str, str]] = {}
+                for key in var.when.names:
+                    if key.startswith("raw."):
+                        keys[key] = ("raw", key[4:])
+                    elif key.startswith(f"{d}."):
+                        name = key[len(d) + 1 :]
+                        if name not in mapped:
+                            raise self.when_order_error(spec, i, key, name)
+                        keys[key] = ("var", name)
+                    elif key in mapped and key in sheet.columns:
+                        raise self.spec_error(
+                            d,
+                            i,
+                            "when",
+                            f"{key} is both a column of sheet {sheet.sheet} and a variable "
+                            f"mapped above: write raw.{key} for the raw column or {d}.{key} "
+                            "for the mapped value",
+                        )
+                    elif key in mapped:
+                        keys[key] = ("var", key)
+                    elif key not in sheet.columns and any(v.name == key for v in spec.variables):
+                        raise self.when_order_error(spec, i, key, key)
+                    else:
+                        keys[key] = ("raw", key)
+                    if keys[key][0] == "raw":
+                        needed.setdefault(keys[key][1], f"variables[{i}].when")
+                out[i] = keys
+            if var.method in RAW_METHODS:
+                mapped.add(var.name)
+        return out
+
+    def when_order_error(self, spec: DomainSpec, i: int, key: str, name: str) -> SpecError:
+        """A ``when`` that reads a variable not mapped before it."""
+        j = next((k for k, v in enumerate(spec.variables) if v.name == name), None)
+        if j is None:
+            why = f"{name} is not a variable this spec maps"
+        elif spec.variables[j].method not in RAW_METHODS:
+            why = (
+                f"{name} is derived (method {spec.variables[j].method}) after the raw columns "
+                "are mapped; a when reads raw columns and variables of raw methods listed "
+                "before it"
+            )
+        else:
+            why = f"{name} is mapped later (variables[{j}]); list it before this entry"
+        return self.spec_error(spec.domain, i, "when", f"when reads {key}: {why}")
+
+    def when_mask(self, work: _Work, i: int, var: VariableSpec) -> pd.Series:
+        """Rows of the work frame where the variable entry's ``when`` holds (all without one)."""
+        frame = work.frame
+        if var.when is None:
+            return pd.Series(True, index=frame.index)
+        keys = work.when_keys.get(i, {})
+        data = {}
+        for key in var.when.names:
+            kind, name = keys.get(key, ("raw", key))
+            raw = work.raw if work.raw is not None else frame
+            data[key] = raw[name] if kind == "raw" and name in raw else frame[name]
+        return m.condition_mask(pd.DataFrame(data, index=frame.index), var.when)
 
     def _resolve_pending_now(self, work: _Work) -> None:
         """Row-level findings about raw rows that never become records carry no record number."""
@@ -325,7 +437,7 @@ class _Builder:
     ) -> None:
         """Put values into a variable, only where ``when`` holds; overlapping entries are errors."""
         frame = work.frame
-        mask = m.condition_mask(frame, var.when) if var.when else pd.Series(True, index=frame.index)
+        mask = self.when_mask(work, i, var)
         if var.name in frame.columns and var.when:
             taken = frame[var.name].notna() & mask & values.notna()
             if taken.any():
@@ -343,7 +455,7 @@ class _Builder:
 
     def apply_raw(self, work: _Work, i: int, var: VariableSpec) -> None:
         frame, domain = work.frame, work.spec.domain
-        when = m.condition_mask(frame, var.when) if var.when else pd.Series(True, index=frame.index)
+        when = self.when_mask(work, i, var)
         if var.method == "assign_no_ct":
             self.assign(work, i, var, m.assign_no_ct(frame, var.raw_columns[0]), var.raw_columns[0])
         elif var.method == "site_id":
@@ -435,6 +547,222 @@ class _Builder:
                     ),
                 )
             self.assign(work, i, var, result.iso, " + ".join(var.raw_columns))
+        elif var.method == "lookup":
+            self.lookup(work, i, var, when)
+        if var.name == "SITEID" and var.method != "site_id":
+            self.check_sites(work, i, var, when)
+
+    def lookup(self, work: _Work, i: int, var: VariableSpec, when: pd.Series) -> None:
+        """A value from another form of the same subject (``method: lookup``), optionally
+        multiplied or divided into the row's raw value and by a constant; lineage names both
+        raw cells, and a row without exactly one matching record is a finding."""
+        spec, d, frame = var.lookup, work.spec.domain, work.frame
+        assert spec is not None
+        raw = work.raw if work.raw is not None else frame
+        other_sheet = self.export.sheet(spec.sheet)
+        other = other_sheet.frame
+        subject = spec.subject or work.spec.source.subject
+        match = spec.match
+        this_col, other_col = match.columns if match else (None, None)
+        wanted = [subject, spec.column, *(spec.where.names if spec.where else [])]
+        for sheet, cols in ((other_sheet, [*wanted, other_col]), (work.sheet, [this_col])):
+            absent = [c for c in cols if c is not None and c not in sheet.frame.columns]
+            if absent:
+                raise RawInputError(
+                    f"{sheet.file}, sheet {sheet.sheet}: no column {absent[0]!r} (named by "
+                    f"{self.study.files[d].name} variables[{i}].lookup; columns: "
+                    f"{', '.join(sheet.columns)})"
+                )
+        chosen = other[spec.column].notna() & m.condition_mask(other, spec.where)
+        cand = pd.DataFrame(
+            {
+                "S": other.loc[chosen, subject].astype("str").str.strip(),
+                "V": other.loc[chosen, spec.column].astype("str"),
+                "R": other.loc[chosen, ROW],
+            }
+        )
+        rows = pd.DataFrame({"S": raw[work.spec.source.subject].astype("str").str.strip()})
+        if match is None:
+            cand["K"], rows["K"] = "", ""
+        elif match.kind == "visit":
+            cand["K"] = self.planned_visit(other.loc[chosen, other_col])
+            rows["K"] = self.planned_visit(raw[this_col])
+        else:
+            formats = [str(f) for f in spec.formats or []]
+            cand["K"] = _full_date(other.loc[chosen, other_col], formats)
+            rows["K"] = _full_date(raw[this_col], formats)
+        cand = cand.dropna(subset=["S", "K"])
+        if match is not None and match.kind == "on_or_before":
+            day = "datetime64[s]"  # one resolution on both sides, whatever the input
+            cand["K"] = pd.to_datetime(cand["K"], format="%Y-%m-%d").astype(day)
+            rows["K"] = pd.to_datetime(rows["K"], format="%Y-%m-%d").astype(day)
+            ready = rows.dropna().sort_values("K").reset_index()
+            nearest = pd.merge_asof(
+                ready,
+                cand.sort_values("K").assign(KEY=lambda c: c["K"]),
+                on="K",
+                by="S",
+                direction="backward",
+            )
+            counts = cand.groupby(["S", "K"]).size().rename("N").reset_index()
+            nearest = nearest.merge(
+                counts.rename(columns={"K": "KEY"}), on=["S", "KEY"], how="left"
+            ).set_index("index")
+            found = nearest.reindex(frame.index)
+        else:
+            counts = cand.groupby(["S", "K"]).size().rename("N").reset_index()
+            first = cand.drop_duplicates(["S", "K"]).merge(counts, on=["S", "K"])
+            found = rows.reset_index().merge(first, on=["S", "K"], how="left").set_index("index")
+            found = found.reindex(frame.index)
+        n = found["N"].fillna(0)
+        one = n == 1
+        looked = found["V"].where(one).astype("str")
+        where_text = f"{spec.sheet}.{spec.column}"
+        if match is not None:
+            where_text += f" ({match.kind} {this_col} = {other_col})"
+        base = None
+        if var.combine is not None:
+            base_raw = raw[str(var.raw)].astype("str")
+            base = pd.to_numeric(base_raw, errors="coerce")
+        needs = when if base is None else when & raw[str(var.raw)].notna()
+        key_text = raw[this_col].astype("str") if this_col else None
+        unusable = rows["K"].isna() & (n == 0)
+        if match is not None:
+            kind = "a planned visit" if match.kind == "visit" else "a complete date (formats)"
+            self.flag(
+                work,
+                needs & unusable,
+                code="lookup-no-record",
+                severity="error",
+                variable=var.name,
+                column=this_col,
+                values=key_text,
+                message=lambda v: (
+                    f"{this_col} {v!r} is not {kind} to match {where_text} by; "
+                    f"{var.name} left empty"
+                ),
+            )
+        self.flag(
+            work,
+            needs & (n == 0) & ~unusable,
+            code="lookup-no-record",
+            severity="error",
+            variable=var.name,
+            column=this_col or work.spec.source.subject,
+            values=key_text,
+            message=lambda v: (
+                f"no record with a value in {where_text} for this row"
+                + (f" ({this_col} {v!r})" if this_col else "")
+                + f"; {var.name} left empty"
+            ),
+        )
+        self.flag(
+            work,
+            needs & (n > 1),
+            code="lookup-ambiguous",
+            severity="error",
+            variable=var.name,
+            column=this_col or work.spec.source.subject,
+            values=key_text,
+            message=lambda v: (
+                f"several records with a value in {where_text} match this row"
+                + (f" ({this_col} {v!r})" if this_col else "")
+                + f"; {var.name} left empty (narrow lookup.where or lookup.match)"
+            ),
+        )
+        cell = spec.sheet + " row " + found["R"].astype("Int64").astype("str") + " " + spec.column
+        if base is None and var.convert is None:
+            self.assign(work, i, var, looked, cell.where(one))
+            return
+        number = pd.to_numeric(looked, errors="coerce")
+        self.flag(
+            work,
+            needs & one & number.isna(),
+            code="lookup-not-numeric",
+            severity="error",
+            variable=var.name,
+            column=this_col or work.spec.source.subject,
+            values=cell + " " + looked.fillna(""),
+            message=lambda v: f"{v!r} is not a number; {var.name} left empty",
+        )
+        result = number
+        lineage = cell
+        if base is not None:
+            op = " x " if var.combine == "multiply" else " / "
+            self.flag(
+                work,
+                when & raw[str(var.raw)].notna() & base.isna(),
+                code="lookup-not-numeric",
+                severity="error",
+                variable=var.name,
+                column=str(var.raw),
+                values=raw[str(var.raw)],
+                message=lambda v: f"{v!r} is not a number; {var.name} left empty",
+            )
+            if var.combine == "divide":
+                zero = number == 0
+                self.flag(
+                    work,
+                    needs & one & zero.fillna(False).astype(bool),
+                    code="lookup-not-numeric",
+                    severity="error",
+                    variable=var.name,
+                    column=this_col or work.spec.source.subject,
+                    values=cell,
+                    message=lambda v: f"{v} is 0 and cannot divide; {var.name} left empty",
+                )
+                result = base / number.where(number != 0)
+            else:
+                result = base * number
+            lineage = str(var.raw) + op + cell
+        if var.convert is not None:
+            result = result * var.convert.factor
+            lineage = lineage + (
+                f" x {var.convert.multiply:.15g}"
+                if var.convert.multiply is not None
+                else f" / {var.convert.divide:.15g}"
+            )
+        digits = pd.Series(var.digits, index=frame.index, dtype="float64")
+        values = _fmt(_round(result, digits)).astype("str")
+        self.assign(work, i, var, values, lineage.where(result.notna()))
+
+    def planned_visit(self, labels: pd.Series) -> pd.Series:
+        """VISITNUM of each raw visit label by study.yaml's planned visits (NA otherwise)."""
+        table: dict[str, float] = {}
+        for v in self.study.spec.visits:
+            table[v.visit.casefold()] = v.visitnum
+            for text in v.collected:
+                table[str(text).strip().casefold()] = v.visitnum
+        return labels.astype("str").str.strip().str.casefold().map(table).astype("float64")
+
+    def check_sites(self, work: _Work, i: int, var: VariableSpec, when: pd.Series) -> None:
+        """SITEID set by any method but site_id is checked against study.yaml's sites too: a
+        hardcoded one is a spec error, a raw one a ``site-unknown`` finding per row."""
+        sites = [s.siteid for s in self.study.spec.sites]
+        if not sites:
+            return
+        listed = ", ".join(sites)
+        if var.method in ("hardcode_no_ct", "hardcode_ct"):
+            value = m.hardcode(pd.DataFrame(index=range(1)), var.value).iloc[0]
+            if value not in sites:
+                raise self.spec_error(
+                    work.spec.domain,
+                    i,
+                    "value",
+                    f"site {value!r} is not among the sites of study.yaml ({listed})",
+                )
+            return
+        values = work.frame[var.name]
+        self.flag(
+            work,
+            when & values.notna() & ~values.isin(sites),
+            code="site-unknown",
+            severity="error",
+            variable=var.name,
+            column=work.lineage.get(var.name),
+            values=values,
+            message=lambda v: f"site {v!r} is not among the sites of study.yaml ({listed})",
+        )
 
     def flag_ambiguous_dates(
         self,
@@ -732,7 +1060,7 @@ class _Builder:
             )
             lin = f"derived: {var.result} against {var.low}/{var.high}"
         elif method == "seq":
-            keys = var.order or metadata.domain_keys(d)
+            keys = var.order or seq_keys(d, frame)
             values, lin = derive.seq(frame, keys), f"derived: order of {', '.join(keys)}"
         elif method == "reference_date":
             rule = var if var.from_ is not None else self.study.spec.reference_dates.get(var.name)
@@ -1088,7 +1416,32 @@ def build_sdtm(
         domains[code], lineage[code] = builder.finish(work)
         rows[f"{work.sheet.sheet}"] = len(work.sheet.frame)
     findings = emit(builder.findings, on_issue)
-    return SdtmResult(domains, lineage, findings, rows)
+    columns = ["dataset", "source_file", "source_sheet", "source_row", "code", "reason"]
+    excluded = pd.concat([pd.DataFrame(columns=columns), *builder.excluded], ignore_index=True)
+    return SdtmResult(domains, lineage, findings, rows, excluded)
+
+
+def seq_keys(domain: str, frame: pd.DataFrame) -> list[str]:
+    """The default order of --SEQ: the domain's SDTMIG keys, with the record's date and time
+    (--DTC, or --STDTC) right after VISITNUM, so that records of one visit follow the clock
+    (a fasting sample at 07:30 before the postprandial one at 10:00).
+
+    Example:
+        >>> seq_keys("LB", pd.DataFrame(columns=["LBDTC"]))
+        ['STUDYID', 'USUBJID', 'LBTESTCD', 'LBSPEC', 'VISITNUM', 'LBDTC', 'LBTPTREF', 'LBTPTNUM']
+    """
+    keys = metadata.domain_keys(domain)
+    dtc = next((f"{domain}{v}" for v in ("DTC", "STDTC") if f"{domain}{v}" in frame), None)
+    if dtc is None or dtc in keys or "VISITNUM" not in keys:
+        return keys
+    at = keys.index("VISITNUM") + 1
+    return [*keys[:at], dtc, *keys[at:]]
+
+
+def _full_date(values: pd.Series, formats: list[str]) -> pd.Series:
+    """The complete ISO date (YYYY-MM-DD) of each raw date; NA when partial or unreadable."""
+    iso = parse_dates(values, formats).iso
+    return iso.where(iso.str.len() >= 10).str.slice(0, 10)
 
 
 def _round(values: pd.Series, digits: pd.Series) -> pd.Series:
