@@ -281,11 +281,15 @@ def derive_fasfl(
         ['Y', 'N']
     """
     ok = adsl["SAFFL"].eq("Y")
+    # the (subject, parameter) pairs with a CHG, once per dataset, not per parameter
+    pairs = [
+        frame.loc[frame["CHG"].notna(), ["USUBJID", "PARAMCD"]].drop_duplicates()
+        for frame in bds.values()
+        if {"PARAMCD", "CHG"} <= set(frame.columns)
+    ]
     for paramcd in parameters:
         has = pd.Series(False, index=adsl.index)
-        for frame in bds.values():
-            if {"PARAMCD", "CHG"} <= set(frame.columns):
-                rows = frame[(frame["PARAMCD"] == paramcd) & frame["CHG"].notna()]
-                has |= adsl["USUBJID"].isin(rows["USUBJID"])
+        for pair in pairs:
+            has |= adsl["USUBJID"].isin(pair.loc[pair["PARAMCD"] == paramcd, "USUBJID"])
         ok &= has
     return adsl.assign(FASFL=np.where(ok, "Y", "N"))

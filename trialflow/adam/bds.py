@@ -327,15 +327,26 @@ def _computed(
         # SRCRECS holds the source records' index labels (= positions in ``base``): name
         # each one by its parameter and --SEQ, which is what a reviewer looks up.
         names = [*per_visit, *comp.constant]
-        described = [
-            "; ".join(f"{n}: {pre}SEQ {seq[int(x)]}" for n, x in zip(names, labels.split(","),
-                                                                      strict=True))
-            for labels in new["SRCRECS"]
-        ]  # fmt: skip
         sources = new["SRCRECS"]
+        described = _describe_sources(sources, names, seq, pre)
         new = new.assign(SRCRECS=described, SRCDOM=None, SRCVAR=None, SRCSEQ=np.nan)
         parts.append(_censored_inputs(new, sources, base, names, comp, pre))
     return pd.concat(parts, ignore_index=True)
+
+
+def _describe_sources(
+    sources: pd.Series, names: list[str], seq: np.ndarray, pre: str
+) -> np.ndarray:
+    """SRCRECS text per computed record: "FPG: LBSEQ 3; FCP: LBSEQ 7" from the source
+    positions ("3,7", in ``names`` order), built column by column over object arrays."""
+    if sources.empty:
+        return np.array([], dtype=object)
+    positions = sources.str.split(",", expand=True).astype("int64").to_numpy()
+    text = None
+    for k, name in enumerate(names):
+        part = f"{name}: {pre}SEQ " + seq[positions[:, k]]
+        text = part if text is None else text + "; " + part
+    return text
 
 
 def _limit_of(frame: pd.DataFrame) -> pd.Series:

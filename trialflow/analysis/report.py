@@ -342,7 +342,7 @@ def _validation(validation: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def _stats_cells(row: pd.Series | None, digits: Mapping[str, int]) -> str:
+def _stats_cells(row: Mapping[str, Any] | None, digits: Mapping[str, int]) -> str:
     if row is None:
         return f'<td class="num">{_DASH}</td>' * 3
     n = _float(row["N"])
@@ -369,21 +369,27 @@ def _cfb_table(
     digits = display_digits(precision)
     visits = rows.assign(_X=pd.to_numeric(rows["AVISITN"], errors="coerce"))
     visits = visits[visits["_X"].notna().to_numpy()].sort_values("_X", kind="stable")
+    # A table has a handful of rows: plain records, since selecting from a frame per visit
+    # and statistic cost more than the rest of the report.
+    by_visit: dict[float, list[dict]] = {}
+    for record in visits.to_dict("records"):
+        by_visit.setdefault(record["_X"], []).append(record)
     body = []
-    for avisitn, group in visits.groupby("_X", sort=True):
-        aval = group[group["VAR"] == "AVAL"]
-        chg = group[group["VAR"] == "CHG"]
-        chg_row = chg.iloc[0] if len(chg) else None
-        names = [_text(v) for v in group["AVISIT"] if _text(v)]
+    for avisitn in sorted(by_visit):
+        group = by_visit[avisitn]
+        aval = [r for r in group if _text(r["VAR"]) == "AVAL"]
+        chg = [r for r in group if _text(r["VAR"]) == "CHG"]
+        chg_row = chg[0] if chg else None
+        names = [_text(r["AVISIT"]) for r in group if _text(r["AVISIT"])]
         visit = _esc(names[0]) if names else f"visit {avisitn:g}"
         p = (
             format_p(chg_row["P_VALUE"])
-            if chg_row is not None and "P_VALUE" in chg.columns
+            if chg_row is not None and "P_VALUE" in visits.columns
             else _DASH
         )
         cells = [
             f'<th scope="row" class="label">{visit}</th>',
-            _stats_cells(aval.iloc[0] if len(aval) else None, digits),
+            _stats_cells(aval[0] if aval else None, digits),
             _stats_cells(chg_row, digits),
             f'<td class="num">{html.escape(p)}</td>',
         ]
