@@ -180,7 +180,9 @@ def test_where_at_the_top_of_a_domain_spec_says_it_belongs_under_source(study_di
     ex = study_dir / "ex.yaml"
     _replace(ex, "variables:\n", "where: {GIVEN: [Y]}\nvariables:\n")
     line = _line_of(ex, "where: {GIVEN: [Y]}")
-    assert _error(study_dir) == f"{ex}:{line}: where: unknown key; where belongs under source:"
+    assert _error(study_dir) == (
+        f"{ex}:{line}: where: unknown key; where belongs under source: or variables[].lookup:"
+    )
 
 
 def test_where_on_a_variable_says_where_it_belongs_and_what_a_variable_takes(study_dir):
@@ -188,8 +190,9 @@ def test_where_on_a_variable_says_where_it_belongs_and_what_a_variable_takes(stu
     _replace(ex, "raw: DOSE}", "raw: DOSE, where: {GIVEN: Y}}")
     line = _line_of(ex, "where: {GIVEN: Y}")
     assert _error(study_dir) == (
-        f"{ex}:{line}: variables[1].where: unknown key; where belongs under source: (it keeps "
-        "rows for the whole domain); a variable takes when: for its rows"
+        f"{ex}:{line}: variables[1].where: unknown key; where belongs under source: or "
+        "variables[].lookup: (it keeps rows for the whole domain); a variable takes when: for "
+        "its rows"
     )
 
 

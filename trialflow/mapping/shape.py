@@ -80,6 +80,12 @@ def is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
+def _leaf(model: type[BaseModel]) -> bool:
+    """A model the spec reference describes as one value, not key by key: its YAML is not its
+    fields (a condition is written ``{COLUMN: test}``, and may hold conditions itself)."""
+    return bool(getattr(model, "spec_words", None))
+
+
 def _literals(annotation: Any) -> list[Any]:
     return [v for m in members(annotation) if get_origin(m) is Literal for v in get_args(m)]
 
@@ -118,6 +124,8 @@ def _word(annotation: Any, *, plural: bool) -> str:
     if origin is dict:
         inner = _word(get_args(annotation)[1], plural=True)
         return "mappings of names to " + inner if plural else "a mapping of names to " + inner
+    if is_model(annotation) and _leaf(annotation):
+        return annotation.spec_words[1 if plural else 0]
     if is_model(annotation):
         return "mappings" if plural else f"a mapping ({', '.join(keys_of(annotation))})"
     simple = {
@@ -224,6 +232,8 @@ def model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | N
 def _inner_models(annotation: Any) -> list[type[BaseModel]]:
     out: list[type[BaseModel]] = []
     for m in members(annotation):
+        if is_model(m) and _leaf(m):
+            continue
         if is_model(m):
             out.append(m)
         elif get_origin(m) in (list, dict):
@@ -247,6 +257,8 @@ def _below(annotation: Any, name: str) -> list[tuple[type[BaseModel], str]]:
     out: list[tuple[type[BaseModel], str]] = []
     for m in members(annotation):
         origin = get_origin(m)
+        if is_model(m) and _leaf(m):
+            continue
         if is_model(m):
             out.append((m, ""))
         elif origin is list:

@@ -17,7 +17,7 @@ A domain spec reads as the mapping table a clinical programmer would write::
 from __future__ import annotations
 
 import itertools
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -460,6 +460,12 @@ class Condition(Strict):
     ``[""]`` and ``[null]`` are errors (a blank cell is ``{blank: true}``); a test that can
     never match is an error.
     """
+
+    spec_words: ClassVar[tuple[str, str]] = (
+        "a condition (see Conditions)",
+        "conditions (see Conditions)",
+    )
+    """How the spec reference names it: one value, written ``{COLUMN: test, any: [...]}``."""
 
     columns: dict[str, ColumnTest] = Field(
         default={}, description="column (or variable) -> the test its value must pass"
@@ -1486,6 +1492,17 @@ METHOD_DOCS: dict[str, tuple[str, dict[str, object]]] = {
         "VISITNUM from the visit label by study.yaml's visits; unscheduled visits numbered by "
         "date",
         {"name": "VISITNUM", "method": "assign_visit", "raw": "VISIT", "date": "LBDTC"},
+    ),
+    "lookup": (
+        "a value from another form of the same subject (matched by visit, date or the nearest "
+        "earlier record), optionally combined with a raw value (multiply or divide), then "
+        "converted and rounded; lineage names both cells; no or several matching records are "
+        "findings (lookup-no-record, lookup-ambiguous)",
+        {"name": "EXDOSE", "method": "lookup", "raw": "TOTAL_CELLS", "combine": "divide",
+         "convert": {"divide": 1000000},
+         "lookup": {"sheet": "VITALS", "column": "WEIGHT_KG",
+                    "match": {"on_or_before": ["INF_DATE", "VIS_DATE"]},
+                    "formats": ["%d-%b-%Y", "%Y-%m-%d"]}},
     ),
     "visit_name": ("VISIT from VISITNUM", {"name": "VISIT", "method": "visit_name"}),
     "usubjid": ("USUBJID again (it is always added)", {"name": "USUBJID", "method": "usubjid"}),
