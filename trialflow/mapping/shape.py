@@ -277,7 +277,7 @@ def homes(root: type[BaseModel], key: str) -> list[str]:
     Example:
         >>> from trialflow.mapping.spec import DomainSpec
         >>> homes(DomainSpec, "where")
-        ['source.where']
+        ['source.where', 'variables[].lookup.where']
     """
     return [k.path for k in walk(root) if k.key == key]
 
