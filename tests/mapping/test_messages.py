@@ -57,6 +57,32 @@ def test_a_misspelt_raw_column_names_the_spec_line_and_the_column_meant(study_di
     )
 
 
+def test_a_misspelt_sheet_names_the_spec_line_and_the_sheet_meant(study_dir, tmp_path):
+    lb = study_dir / "lb.yaml"
+    _replace(lb, "  sheet: LAB", "  sheet: LABS")
+    export = write_csv_export(tmp_path / "raw", tiny_sheets())
+    with pytest.raises(RawInputError) as err:
+        _build(study_dir, export)
+    assert str(err.value) == (
+        f"{lb}:{_line_of(lb, 'sheet: LABS')}: source.sheet: no sheet 'LABS' in raw; "
+        "did you mean 'LAB'?"
+    )
+
+
+def test_a_sheet_with_no_near_name_lists_the_exports_sheets(study_dir, tmp_path):
+    ae = study_dir / "ae.yaml"
+    _replace(ae, "  sheet: AE", "  sheet: ADVERSE_EVENTS_FORM")
+    export = write_csv_export(tmp_path / "raw", tiny_sheets())
+    with pytest.raises(RawInputError) as err:
+        _build(study_dir, export)
+    message = str(err.value)
+    assert message.startswith(
+        f"{ae}:{_line_of(ae, 'sheet: ADVERSE')}: source.sheet: no sheet 'ADVERSE_EVENTS_FORM' "
+        "in raw; its sheets are "
+    )
+    assert "DEMOG" in message and "LAB" in message
+
+
 def test_a_raw_column_with_no_near_name_lists_the_sheet_columns(study_dir, tmp_path):
     ex = study_dir / "ex.yaml"
     _replace(ex, "  subject: SUBJ", "  subject: PATIENT_NUMBER")

@@ -82,6 +82,26 @@ class _Builder:
         """A SpecError at a dotted key of study.yaml (``name="study"``) or a domain spec."""
         return SpecError(str(self.study.files[name]), key_line(self.study, name, key), key, msg)
 
+    def sheet_named(self, domain: str, name: str, key: str, index: int | None) -> RawSheet:
+        """The raw sheet a spec names; one the export lacks is an error naming the spec's file,
+        line and key, and the sheet meant (or the export's sheets when none is close)."""
+        if name not in self.export.sheet_names:
+            line = (
+                key_line(self.study, domain, key)
+                if index is None
+                else spec_line(self.study, domain, index, key)
+            )
+            file = self.study.files[domain]
+            where = f"{file}:{line}" if line else str(file)
+            at = key if index is None else f"variables[{index}].{key}"
+            near = closest(name, list(self.export.sheet_names))
+            have = ", ".join(self.export.sheet_names) or "none"
+            hint = f"did you mean {near!r}?" if near is not None else f"its sheets are {have}"
+            raise RawInputError(
+                f"{where}: {at}: no sheet {name!r} in {self.export.name}; {hint}"
+            )
+        return self.export.sheet(name)
+
     def no_column(self, domain: str, key: str, col: str, sheet: RawSheet) -> RawInputError:
         """A column the spec names that the raw sheet lacks: the spec's file, line and key, the
         sheet, and the column meant (or the sheet's columns when none is close)."""
@@ -195,7 +215,7 @@ class _Builder:
     def raw_pass(self, spec: DomainSpec) -> _Work:
         domain = spec.domain
         src = spec.source
-        sheet = self.export.sheet(src.sheet)
+        sheet = self.sheet_named(domain, src.sheet, "source.sheet", None)
         needed: dict[str, str] = {src.subject: "source.subject"}
         for col in src.record_key:
             needed.setdefault(col, "source.record_key")
@@ -559,7 +579,7 @@ class _Builder:
         spec, d, frame = var.lookup, work.spec.domain, work.frame
         assert spec is not None
         raw = work.raw if work.raw is not None else frame
-        other_sheet = self.export.sheet(spec.sheet)
+        other_sheet = self.sheet_named(d, spec.sheet, "lookup.sheet", i)
         other = other_sheet.frame
         subject = spec.subject or work.spec.source.subject
         match = spec.match
