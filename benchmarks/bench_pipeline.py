@@ -5,6 +5,15 @@ Usage: python benchmarks/bench_pipeline.py [N ...]   (default 1000 10000 subject
 Prints, per size, the seconds spent writing the synthetic workbook (not part of the pipeline),
 reading and mapping it, writing the SDTM XPT files and lineage, deriving and writing ADaM, and
 the statistics, figures and report, plus peak memory. Validation is timed by bench_validate.py.
+Each stage shows wall-clock seconds and, after the slash, the CPU seconds of the process: on a
+shared machine the CPU time moves far less with other work than the wall clock does.
+
+Comparing two versions: the specs come from the checkout of the ``trialflow`` that is imported,
+so an older checkout runs with its own specs. Run the two side by side, so that both see the
+same load, e.g. (with the older commit checked out in ../old)::
+
+    PYTHONPATH=../old python benchmarks/bench_pipeline.py 2000 &
+    python benchmarks/bench_pipeline.py 2000; wait
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import trialflow
 from trialflow.adam.build import build_adam
 from trialflow.analysis.build import build_analysis
 from trialflow.io.workbook import write_workbook
@@ -24,62 +34,65 @@ from trialflow.raw import read_export
 from trialflow.sdtm.build import build_sdtm
 from trialflow.synth import synthesize
 
-SPECS = Path(__file__).resolve().parents[1] / "mappings" / "hucmsc-t2dm"
+SPECS = Path(trialflow.__file__).resolve().parents[1] / "mappings" / "hucmsc-t2dm"
+"""The example specs of the checkout whose code is imported (PYTHONPATH may name another)."""
 
 
 def run(subjects: int, folder: Path) -> dict[str, float]:
-    t0 = time.perf_counter()
+    marks: list[tuple[float, float]] = []
+
+    def mark() -> None:
+        marks.append((time.perf_counter(), time.process_time()))
+
+    mark()
     sheets = synthesize(subjects=subjects, seed=7)
     path = write_workbook(sheets, folder / f"export-{subjects}.xlsx")
-    t1 = time.perf_counter()
+    mark()
     study = load_study(SPECS)
     export = read_export(path)
     for name in ("DEMOG", "VITALS", "LAB", "INFUSION", "AE"):
         export.sheet(name)
-    t2 = time.perf_counter()
+    mark()
     result = build_sdtm(study, export, on_issue="none")
-    t3 = time.perf_counter()
+    mark()
     out = folder / f"out-{subjects}"
     write_sdtm(result, out)
-    t4 = time.perf_counter()
+    mark()
     adam = build_adam(study.spec, result.domains, sdtm_lineage=result.lineage, on_issue="none")
     write_adam(adam, out)
-    t5 = time.perf_counter()
+    mark()
     summary = {"errors": 0, "warnings": 0, "notices": 0, "by_dataset": [], "top": []}
     analysis = build_analysis(study.spec, adam.datasets, {"study": study.studyid}, summary)
     write_analysis(analysis, out)
-    t6 = time.perf_counter()
-    records = sum(len(f) for f in result.domains.values())
-    return {
+    mark()
+    stages = ["synth+xlsx", "read", "map", "write", "adam", "analysis"]
+    out_times: dict[str, object] = {
         "subjects": subjects,
-        "records": records,
+        "records": sum(len(f) for f in result.domains.values()),
         "adam records": sum(len(f) for f in adam.datasets.values()),
-        "synth+xlsx": t1 - t0,
-        "read": t2 - t1,
-        "map": t3 - t2,
-        "write": t4 - t3,
-        "adam": t5 - t4,
-        "analysis": t6 - t5,
-        "pipeline": t6 - t1,
     }
+    for stage, (w0, c0), (w1, c1) in zip(stages, marks[:-1], marks[1:], strict=True):
+        out_times[stage] = (w1 - w0, c1 - c0)
+    out_times["pipeline"] = (marks[-1][0] - marks[1][0], marks[-1][1] - marks[1][1])
+    return out_times  # type: ignore[return-value]
 
 
 def main(argv: list[str]) -> None:
     sizes = [int(a) for a in argv] or [1000, 10000]
+    stages = ["synth+xlsx", "read", "map", "write", "adam", "analysis", "pipeline"]
     with tempfile.TemporaryDirectory() as tmp:
+        print(f"trialflow from {Path(trialflow.__file__).parent}; seconds as wall / CPU")
         print(
-            "subjects  SDTM rec  ADaM rec  synth+xlsx  read    map     write   adam    "
-            "analysis  pipeline  peak RSS"
+            f"{'subjects':>8} {'SDTM rec':>9} {'ADaM rec':>9} "
+            + " ".join(f"{s:>12}" for s in stages)
+            + "  peak RSS"
         )
         for n in sizes:
             r = run(n, Path(tmp))
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(
-                f"{r['subjects']:>8} {r['records']:>9} {r['adam records']:>9} "
-                f"{r['synth+xlsx']:>10.1f}s {r['read']:>6.1f}s {r['map']:>6.1f}s "
-                f"{r['write']:>6.1f}s {r['adam']:>6.1f}s {r['analysis']:>8.1f}s "
-                f"{r['pipeline']:>8.1f}s {peak:>7.0f} MB"
-            )
+            cells = " ".join(f"{r[s][0]:>6.1f}/{r[s][1]:<5.1f}" for s in stages)  # type: ignore[index]
+            counts = f"{r['subjects']:>8} {r['records']:>9} {r['adam records']:>9}"
+            print(f"{counts} {cells} {peak:>6.0f} MB")
 
 
 if __name__ == "__main__":

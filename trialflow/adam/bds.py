@@ -294,7 +294,7 @@ def _computed(
     """Step 5: computed parameters, with SRCRECS naming their source records."""
     base = frame.reset_index(drop=True)
     by = [c for c in dict.fromkeys([*COMPUTED_BY, *adsl_vars]) if c in base.columns]
-    seq = _seq_text(base["SRCSEQ"])
+    seq = base["SRCSEQ"]
     parts = [base.assign(SRCRECS=pd.Series(pd.NA, index=base.index, dtype="str"))]
     # A censored input without a value still makes its group: the record is kept (empty) and
     # reported, never skipped. The stand-in value (the limit) is never used as a result.
@@ -302,11 +302,15 @@ def _computed(
     standin = base
     if unimputed.any():
         standin = base.assign(AVAL=base["AVAL"].mask(unimputed, _limit_of(base)))
+    # derive_param_computed returns the dataset with the new records appended; only the new
+    # ones are kept here, so it gets the columns it reads, not a copy of every column per
+    # computed parameter (the other columns of the new records are empty either way).
+    narrow = standin[list(dict.fromkeys([*by, "PARAMCD", "AVAL"]))]
     for comp in computed:
         inputs = dict(comp.inputs)
         per_visit = [p for p in dict.fromkeys(inputs.values()) if p not in comp.constant]
         result = derive_param_computed(
-            standin,
+            narrow,
             by_vars=by,
             parameters=per_visit,
             constant_parameters=comp.constant,
@@ -335,16 +339,17 @@ def _computed(
 
 
 def _describe_sources(
-    sources: pd.Series, names: list[str], seq: np.ndarray, pre: str
+    sources: pd.Series, names: list[str], seq: pd.Series, pre: str
 ) -> np.ndarray:
     """SRCRECS text per computed record: "FPG: LBSEQ 3; FCP: LBSEQ 7" from the source
-    positions ("3,7", in ``names`` order), built column by column over object arrays."""
+    positions ("3,7", in ``names`` order) and the records' --SEQ (``seq``, by position),
+    built column by column over object arrays; only the sources' --SEQ are made text."""
     if sources.empty:
         return np.array([], dtype=object)
     positions = sources.str.split(",", expand=True).astype("int64").to_numpy()
     text = None
     for k, name in enumerate(names):
-        part = f"{name}: {pre}SEQ " + seq[positions[:, k]]
+        part = f"{name}: {pre}SEQ " + _seq_text(seq.iloc[positions[:, k]])
         text = part if text is None else text + "; " + part
     return text
 

@@ -1,0 +1,54 @@
+"""Lineage CSVs are the bytes pandas' CSV writer gives, whichever writer wrote them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trialflow.io.reports import _safe, write_lineage_csv
+
+
+def _pandas_bytes(frame: pd.DataFrame) -> bytes:
+    return _safe(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", "a, with comma", 'a "quoted" word', "two\nlines", "carriage\rreturn", " padded ",
+     "", "=1+1", "+SUM(A1)", "é 中 µ", None],
+)  # fmt: skip
+def test_text_of_every_kind_is_written_as_pandas_writes_it(tmp_path, text):
+    frame = pd.DataFrame(
+        {
+            "dataset": pd.Series(["ADLB", "ADLB"], dtype="str"),
+            "record": [1, 2],
+            "sdtm_record": pd.array([25, None], dtype="Int64"),
+            "computed_from": pd.Series([text, "FPG: LBSEQ 3; FCP: LBSEQ 7"], dtype="str"),
+        }
+    )
+    path = write_lineage_csv(frame, tmp_path / "adlb.csv")
+    assert path.read_bytes() == _pandas_bytes(frame)
+
+
+def test_numbers_are_written_as_pandas_writes_them(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "seq": [1.0, np.nan, -3.0, 0.0],
+            "ratio": [0.1, 2.5, np.nan, 1e-7],  # not whole: pandas' own text
+            "big": [1e16, 2.0, 3.0, 4.0],
+            "count": np.array([1, 2, 3, 4], dtype="int64"),
+        }
+    )
+    path = write_lineage_csv(frame, tmp_path / "x.csv")
+    assert path.read_bytes() == _pandas_bytes(frame)
+    whole = frame[["seq", "count"]]
+    path = write_lineage_csv(whole, tmp_path / "y.csv")
+    assert path.read_bytes() == _pandas_bytes(whole)
+    assert path.read_text().splitlines()[1:3] == ["1.0,1", ",2"]
+
+
+def test_formula_like_text_is_neutralised(tmp_path):
+    frame = pd.DataFrame({"v": pd.Series(["=cmd()", "ok"], dtype="str")})
+    lines = write_lineage_csv(frame, tmp_path / "z.csv").read_text().splitlines()
+    assert lines == ["v", "'=cmd()", "ok"]
