@@ -321,3 +321,87 @@ def test_lookup_spec_errors_name_their_line(study_copy):
         match=rf"ex\.yaml:{line}: variables\[1\]: lookup takes raw and combine together",
     ):
         load_study(study_copy)
+
+
+# --- lookup keys that can't be read -----------------------------------------------------------
+
+EXDOSE_ON_OR_BEFORE = (
+    "  - {name: EXDOSE, method: lookup,\n"
+    "     lookup: {sheet: VITALS, column: WEIGHT_KG, match: {on_or_before: [INF_DATE, "
+    "VIS_DATE]}, formats: [\"%d-%b-%Y\", \"%Y-%m-%d\"]}}"
+)
+
+
+def test_an_unreadable_date_on_the_other_form_leaves_its_subjects_rows_empty(
+    tmp_path, study_copy
+):
+    # VITALS row 3 (01-001, 2019/01/15) can't be read: 01-001's infusion of 22 Jan must not
+    # silently take the 1 Jan weight; 02-001 is not affected.
+    line = edit(study_copy / "ex.yaml", "  - {name: EXDOSE, method: assign_no_ct, raw: DOSE}",
+                EXDOSE_ON_OR_BEFORE)  # fmt: skip
+    sheets = tiny_sheets()
+    sheets["INFUSION"][1]["INF_DATE"] = "15-JAN-2019"
+    result = build(write_csv_export(tmp_path / "raw", sheets), study_copy)
+    fmts = "[%d-%b-%Y, %Y-%m-%d] (ex.yaml:" + str(line + 1) + ")"
+    [cell] = [f for f in result.findings if f.code == "lookup-date-unparseable"]
+    assert (cell.source.sheet, cell.source.row, cell.source.column, cell.value) == (
+        "VITALS", 3, "VIS_DATE", "2019/01/15",
+    )  # fmt: skip
+    assert cell.message == (
+        f"VIS_DATE '2019/01/15' can't be read with lookup.formats {fmts}: this record of "
+        "VITALS.WEIGHT_KG can't be matched for EX.EXDOSE; add its format"
+    )
+    rows = [f for f in result.findings if f.code == "lookup-no-record"]
+    assert {f.usubjid for f in rows} == {"HUCMSC-T2DM-01-001"}
+    by_date = {f.value: f for f in rows}
+    assert by_date["2019-01-22"].message == (
+        f"VITALS row 3 VIS_DATE '2019/01/15' can't be read with lookup.formats {fmts}, so "
+        "the record matching INF_DATE '2019-01-22' in VITALS.WEIGHT_KG (on_or_before "
+        "INF_DATE = VIS_DATE) is unknown and EXDOSE is left empty: add its format"
+    )
+    ex = result.domains["EX"]
+    assert ex.loc[ex["USUBJID"] == "HUCMSC-T2DM-01-001", "EXDOSE"].isna().all()
+    assert one(ex, USUBJID="HUCMSC-T2DM-02-001")["EXDOSE"] == 60.0
+
+
+def test_a_row_whose_own_date_is_unreadable_partial_or_blank_says_which(tmp_path, study_copy):
+    line = edit(study_copy / "ex.yaml", "  - {name: EXDOSE, method: assign_no_ct, raw: DOSE}",
+                EXDOSE_ON_OR_BEFORE)  # fmt: skip
+    sheets = tiny_sheets()
+    sheets["VITALS"][1]["VIS_DATE"] = "15-JAN-2019"
+    sheets["INFUSION"][1]["INF_DATE"] = "2019/01/15"  # unreadable with these formats
+    sheets["INFUSION"][2]["INF_DATE"] = "UN-JAN-2019"  # partial
+    sheets["INFUSION"][3]["INF_DATE"] = ""  # blank
+    result = build(write_csv_export(tmp_path / "raw", sheets), study_copy)
+    messages = {f.source.row: f.message for f in result.findings if f.code == "lookup-no-record"}
+    assert messages == {
+        3: "INF_DATE '2019/01/15' can't be read with lookup.formats [%d-%b-%Y, %Y-%m-%d] "
+        f"(ex.yaml:{line + 1}), so EXDOSE is left empty: add its format",
+        4: "INF_DATE 'UN-JAN-2019' is a partial date, so EXDOSE is left empty: matching "
+        "VITALS.WEIGHT_KG (on_or_before INF_DATE = VIS_DATE) needs a complete date",
+        5: "INF_DATE is blank, so EXDOSE is left empty: nothing to match VITALS.WEIGHT_KG "
+        "(on_or_before INF_DATE = VIS_DATE) by",
+    }
+
+
+def test_a_blank_or_unplanned_visit_to_match_by_says_which(tmp_path, study_copy):
+    edit(
+        study_copy / "lb.yaml",
+        "  - {name: LBSEQ, method: seq}",
+        "  - {name: LBWT, method: lookup,\n"
+        "     lookup: {sheet: VITALS, column: WEIGHT_KG, match: {visit: VISIT}}}\n"
+        "  - {name: LBSEQ, method: seq}",
+    )
+    sheets = tiny_sheets()
+    sheets["LAB"][0]["VISIT"] = ""
+    sheets["LAB"][1]["VISIT"] = "Week 99"
+    result = build(write_csv_export(tmp_path / "raw", sheets), study_copy)
+    messages = {f.source.row: f.message for f in result.findings if f.code == "lookup-no-record"}
+    assert messages[2] == (
+        "VISIT is blank, so LBWT is left empty: nothing to match VITALS.WEIGHT_KG "
+        "(visit VISIT = VISIT) by"
+    )
+    assert messages[3] == (
+        "VISIT 'Week 99' is not a planned visit of study.yaml, so LBWT is left empty: "
+        "nothing to match VITALS.WEIGHT_KG (visit VISIT = VISIT) by"
+    )

@@ -25,7 +25,7 @@ import pandas as pd
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError, emit
 from trialflow.mapping import methods as m
 from trialflow.mapping.dates import parse_dates
-from trialflow.mapping.load import Study, key_line, spec_line
+from trialflow.mapping.load import Study, key_line, read_yaml, spec_line
 from trialflow.mapping.shape import closest, flow
 from trialflow.mapping.spec import RAW_METHODS, DomainSpec, VariableSpec
 from trialflow.numbers import format_fixed, sas_round
@@ -594,6 +594,7 @@ class _Builder:
                     f"{', '.join(sheet.columns)})"
                 )
         chosen = other[spec.column].notna() & m.condition_mask(other, spec.where)
+        row_bad = pd.Series(False, index=frame.index)
         cand = pd.DataFrame(
             {
                 "S": other.loc[chosen, subject].astype("str").str.strip(),
@@ -609,8 +610,13 @@ class _Builder:
             rows["K"] = self.planned_visit(raw[this_col])
         else:
             formats = [str(f) for f in spec.formats or []]
-            cand["K"] = _full_date(other.loc[chosen, other_col], formats)
-            rows["K"] = _full_date(raw[this_col], formats)
+            theirs = parse_dates(other.loc[chosen, other_col], formats)
+            mine = parse_dates(raw[this_col], formats)
+            cand["K"] = _complete(theirs.iso)
+            rows["K"] = _complete(mine.iso)
+            cand["BAD"] = theirs.bad
+            row_bad = mine.bad
+        unreadable = cand[cand["BAD"]] if "BAD" in cand else cand.iloc[0:0]
         cand = cand.dropna(subset=["S", "K"])
         if match is not None and match.kind == "on_or_before":
             day = "datetime64[s]"  # one resolution on both sides, whatever the input
@@ -634,37 +640,25 @@ class _Builder:
             first = cand.drop_duplicates(["S", "K"]).merge(counts, on=["S", "K"])
             found = rows.reset_index().merge(first, on=["S", "K"], how="left").set_index("index")
             found = found.reindex(frame.index)
-        n = found["N"].fillna(0)
-        one = n == 1
-        looked = found["V"].where(one).astype("str")
-        where_text = f"{spec.sheet}.{spec.column}"
-        if match is not None:
-            where_text += f" ({match.kind} {this_col} = {other_col})"
         base = None
         if var.combine is not None:
             base_raw = raw[str(var.raw)].astype("str")
             base = pd.to_numeric(base_raw, errors="coerce")
         needs = when if base is None else when & raw[str(var.raw)].notna()
-        key_text = raw[this_col].astype("str") if this_col else None
-        unusable = rows["K"].isna() & (n == 0)
+        where_text = f"{spec.sheet}.{spec.column}"
         if match is not None:
-            kind = "a planned visit" if match.kind == "visit" else "a complete date (formats)"
-            self.flag(
-                work,
-                needs & unusable,
-                code="lookup-no-record",
-                severity="error",
-                variable=var.name,
-                column=this_col,
-                values=key_text,
-                message=lambda v: (
-                    f"{this_col} {v!r} is not {kind} to match {where_text} by; "
-                    f"{var.name} left empty"
-                ),
-            )
+            where_text += f" ({match.kind} {this_col} = {other_col})"
+        doubt = self.lookup_unreadable(work, i, var, unreadable, rows, needs, where_text)
+        n = found["N"].fillna(0).mask(doubt)  # NA: the match is unknown, no other finding
+        one = (n == 1).fillna(False).astype(bool)
+        looked = found["V"].where(one).astype("str")
+        key_text = raw[this_col].astype("str") if this_col else None
+        unusable = rows["K"].isna() & (n == 0).fillna(False).astype(bool)
+        if match is not None:
+            self.lookup_key_unusable(work, i, var, needs & unusable, row_bad, where_text)
         self.flag(
             work,
-            needs & (n == 0) & ~unusable,
+            needs & (n == 0).fillna(False).astype(bool) & ~unusable,
             code="lookup-no-record",
             severity="error",
             variable=var.name,
@@ -678,7 +672,7 @@ class _Builder:
         )
         self.flag(
             work,
-            needs & (n > 1),
+            needs & (n > 1).fillna(False).astype(bool),
             code="lookup-ambiguous",
             severity="error",
             variable=var.name,
@@ -745,6 +739,151 @@ class _Builder:
         digits = pd.Series(var.digits, index=frame.index, dtype="float64")
         values = _fmt(_round(result, digits)).astype("str")
         self.assign(work, i, var, values, lineage.where(result.notna()))
+
+    def entry_line(self, domain: str, index: int, key: str) -> int | None:
+        """Line of a dotted key inside ``variables[index]`` (``lookup.formats``); the line of
+        the deepest key found."""
+        node = read_yaml(self.study.files[domain]).get("variables")
+        if not isinstance(node, list) or index >= len(node):
+            return None
+        line = spec_line(self.study, domain, index)
+        node = node[index]
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                break
+            line = getattr(node, "lines", {}).get(part, line)
+            node = node[part]
+        return line
+
+    def at_key(self, domain: str, index: int, key: str) -> str:
+        """``file:line`` of a key inside a variable entry, for messages."""
+        line = self.entry_line(domain, index, key)
+        name = self.study.files[domain].name
+        return f"{name}:{line}" if line else name
+
+    def lookup_unreadable(
+        self,
+        work: _Work,
+        i: int,
+        var: VariableSpec,
+        unreadable: pd.DataFrame,
+        rows: pd.DataFrame,
+        needs: pd.Series,
+        where_text: str,
+    ) -> pd.Series:
+        """Candidate rows of the other form whose date lookup.formats can't read: a finding
+        naming each such cell, and the rows of its subject that need the value are left
+        empty with a finding (the unread record could be theirs). The mask of those rows."""
+        doubt = pd.Series(False, index=work.frame.index)
+        spec = var.lookup
+        if unreadable.empty or spec is None or spec.match is None:
+            return doubt
+        this_col, other_col = spec.match.columns
+        other = self.export.sheet(spec.sheet)
+        formats = ", ".join(str(f) for f in spec.formats or [])
+        at = self.at_key(work.spec.domain, i, "lookup.formats")
+        subjects = set(rows.loc[needs.fillna(False).astype(bool), "S"].dropna())
+        for subject, cells in unreadable.groupby("S", sort=False):
+            if subject not in subjects:
+                continue
+            texts = other.frame.loc[cells.index, other_col].astype("str")
+            for row, text in zip(cells["R"], texts, strict=True):
+                self.findings.append(
+                    Finding(
+                        "lookup-date-unparseable",
+                        "error",
+                        f"{other_col} {text!r} can't be read with lookup.formats [{formats}] "
+                        f"({at}): this record of {spec.sheet}.{spec.column} can't be matched "
+                        f"for {work.spec.domain}.{var.name}; add its format",
+                        dataset=work.spec.domain,
+                        variable=var.name,
+                        value=str(text),
+                        source=Source(other.file, other.sheet, int(row), other_col),
+                    )
+                )
+            first_row, first_text = int(cells["R"].iloc[0]), str(texts.iloc[0])
+            more = f" (and {len(cells) - 1} more)" if len(cells) > 1 else ""
+            mask = needs & (rows["S"] == subject) & rows["K"].notna()
+            doubt |= mask.fillna(False).astype(bool)
+            self.flag(
+                work,
+                mask,
+                code="lookup-no-record",
+                severity="error",
+                variable=var.name,
+                column=this_col,
+                values=work.raw[this_col] if work.raw is not None else None,
+                message=lambda v, r=first_row, t=first_text, more=more: (
+                    f"{spec.sheet} row {r} {other_col} {t!r}{more} can't be read with "
+                    f"lookup.formats [{formats}] ({at}), so the record matching {this_col} "
+                    f"{v!r} in {where_text} is unknown and {var.name} is left empty: add its "
+                    "format"
+                ),
+            )
+        return doubt
+
+    def lookup_key_unusable(
+        self,
+        work: _Work,
+        i: int,
+        var: VariableSpec,
+        mask: pd.Series,
+        bad: pd.Series,
+        where_text: str,
+    ) -> None:
+        """Rows whose own match key is blank, unreadable, partial or not a planned visit."""
+        spec = var.lookup
+        assert spec is not None and spec.match is not None
+        this_col = spec.match.columns[0]
+        raw = work.raw if work.raw is not None else work.frame
+        cells = raw[this_col]
+        blank = cells.astype("str").str.strip().fillna("").eq("")
+        common = dict(
+            code="lookup-no-record", severity="error", variable=var.name, column=this_col
+        )
+        self.flag(
+            work,
+            mask & blank,
+            **common,
+            message=lambda v: (
+                f"{this_col} is blank, so {var.name} is left empty: nothing to match "
+                f"{where_text} by"
+            ),
+        )
+        if spec.match.kind == "visit":
+            self.flag(
+                work,
+                mask & ~blank,
+                **common,
+                values=cells,
+                message=lambda v: (
+                    f"{this_col} {v!r} is not a planned visit of study.yaml, so {var.name} is "
+                    f"left empty: nothing to match {where_text} by"
+                ),
+            )
+            return
+        formats = ", ".join(str(f) for f in spec.formats or [])
+        at = self.at_key(work.spec.domain, i, "lookup.formats")
+        self.flag(
+            work,
+            mask & ~blank & bad,
+            **common,
+            values=cells,
+            message=lambda v: (
+                f"{this_col} {v!r} can't be read with lookup.formats [{formats}] ({at}), so "
+                f"{var.name} is left empty: add its format"
+            ),
+        )
+        self.flag(
+            work,
+            mask & ~blank & ~bad,
+            **common,
+            values=cells,
+            message=lambda v: (
+                f"{this_col} {v!r} is a partial date, so {var.name} is left empty: matching "
+                f"{where_text} needs a complete date"
+            ),
+        )
 
     def planned_visit(self, labels: pd.Series) -> pd.Series:
         """VISITNUM of each raw visit label by study.yaml's planned visits (NA otherwise)."""
@@ -1458,9 +1597,8 @@ def seq_keys(domain: str, frame: pd.DataFrame) -> list[str]:
     return [*keys[:at], dtc, *keys[at:]]
 
 
-def _full_date(values: pd.Series, formats: list[str]) -> pd.Series:
-    """The complete ISO date (YYYY-MM-DD) of each raw date; NA when partial or unreadable."""
-    iso = parse_dates(values, formats).iso
+def _complete(iso: pd.Series) -> pd.Series:
+    """The complete ISO date (YYYY-MM-DD) of each parsed date; NA when partial or missing."""
     return iso.where(iso.str.len() >= 10).str.slice(0, 10)
 
 
