@@ -94,9 +94,19 @@ class _Builder:
             file = self.study.files[domain]
             where = f"{file}:{line}" if line else str(file)
             at = key if index is None else f"variables[{index}].{key}"
-            near = closest(name, list(self.export.sheet_names))
-            have = ", ".join(self.export.sheet_names) or "none"
+            names = list(self.export.sheet_names)
+            near = closest(name, names)
+            have = ", ".join(names) or "none"
             hint = f"did you mean {near!r}?" if near is not None else f"its sheets are {have}"
+            if len(names) == 1 and near is None:
+                only = self.export.sheet(names[0])
+                form = next((c for c in only.columns if str(c).casefold() == "form"), "FORM")
+                block = "source" if index is None else "lookup"
+                hint = (
+                    f"this export is one sheet ({names[0]!r}): set {block}.sheet: {names[0]} "
+                    f"and pick the form's rows with {block}.where (e.g. where: "
+                    f"{{{form}: [{name}]}})"
+                )
             raise RawInputError(
                 f"{where}: {at}: no sheet {name!r} in {self.export.name}; {hint}"
             )
@@ -107,7 +117,7 @@ class _Builder:
         sheet, and the column meant (or the sheet's columns when none is close)."""
         head, _, sub = key.partition("].")
         if head.startswith("variables["):
-            line = spec_line(self.study, domain, int(head.removeprefix("variables[")), sub)
+            line = self.entry_line(domain, int(head.removeprefix("variables[")), sub)
         else:
             line = key_line(self.study, domain, key)
         file = self.study.files[domain]
@@ -584,15 +594,17 @@ class _Builder:
         subject = spec.subject or work.spec.source.subject
         match = spec.match
         this_col, other_col = match.columns if match else (None, None)
-        wanted = [subject, spec.column, *(spec.where.names if spec.where else [])]
-        for sheet, cols in ((other_sheet, [*wanted, other_col]), (work.sheet, [this_col])):
-            absent = [c for c in cols if c is not None and c not in sheet.frame.columns]
-            if absent:
-                raise RawInputError(
-                    f"{sheet.file}, sheet {sheet.sheet}: no column {absent[0]!r} (named by "
-                    f"{self.study.files[d].name} variables[{i}].lookup; columns: "
-                    f"{', '.join(sheet.columns)})"
-                )
+        at = f"variables[{i}].lookup"
+        theirs = {subject: f"{at}.subject" if spec.subject else "source.subject"}
+        theirs.setdefault(spec.column, f"{at}.column")
+        for name in spec.where.names if spec.where else []:
+            theirs.setdefault(name, f"{at}.where")
+        if other_col is not None:
+            theirs.setdefault(other_col, f"{at}.match")
+        for sheet, cols in ((other_sheet, theirs), (work.sheet, {this_col: f"{at}.match"})):
+            for col, key in cols.items():
+                if col is not None and col not in sheet.frame.columns:
+                    raise self.no_column(d, key, col, sheet)
         chosen = other[spec.column].notna() & m.condition_mask(other, spec.where)
         row_bad = pd.Series(False, index=frame.index)
         cand = pd.DataFrame(
