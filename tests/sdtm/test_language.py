@@ -75,7 +75,7 @@ def test_an_ongoing_adverse_event_is_keyed_on_its_blank_end_date(tmp_path, study
 
 def test_where_with_not_and_filled_picks_rows_of_a_flat_form(tmp_path, study_copy):
     # GIVEN is "not N" and a dose is filled: the not-given row and the row without a dose are
-    # left out, summarised as one notice with the count; each row is in the excluded table.
+    # left out, each under the first key it fails; each row is in the excluded table.
     edit(
         study_copy / "ex.yaml",
         'where: {GIVEN: [Y, "Yes", "1"]}',
@@ -85,13 +85,23 @@ def test_where_with_not_and_filled_picks_rows_of_a_flat_form(tmp_path, study_cop
     sheets["INFUSION"].append(dict(sheets["INFUSION"][3], INF_NO="3", DOSE="", GIVEN=""))
     result = build(write_csv_export(tmp_path / "raw", sheets), study_copy)
     assert len(result.domains["EX"]) == 4
-    [notice] = [f for f in result.findings if f.code == "raw-row-excluded"]
-    assert (notice.severity, notice.dataset, notice.value) == ("notice", "EX", "2")
-    assert notice.source.sheet == "INFUSION" and notice.source.row is None
-    assert "2 rows of sheet INFUSION left out of EX" in notice.message
-    assert "GIVEN none of N, No, 0 and DOSE filled" in notice.message
+    notices = [f for f in result.findings if f.code == "raw-row-excluded"]
+    assert [(f.severity, f.dataset, f.value, f.source.row) for f in notices] == [
+        ("notice", "EX", "1", 6),
+        ("notice", "EX", "1", 7),
+    ]
+    assert [f.message for f in notices] == [
+        "1 row of sheet INFUSION left out of EX: GIVEN is one of N, No, 0; the rows are "
+        "listed in lineage/excluded.csv",
+        "1 row of sheet INFUSION left out of EX: DOSE is blank; the rows are listed in "
+        "lineage/excluded.csv",
+    ]
     excluded = result.excluded
-    assert excluded.loc[excluded["dataset"] == "EX", "source_row"].tolist() == [6, 7]
+    ex_rows = excluded.loc[excluded["dataset"] == "EX"]
+    assert ex_rows[["source_row", "reason"]].values.tolist() == [
+        [6, "GIVEN is one of N, No, 0"],
+        [7, "DOSE is blank"],
+    ]
     assert set(excluded["code"]) == {"raw-row-excluded"}
 
 
@@ -404,4 +414,57 @@ def test_a_blank_or_unplanned_visit_to_match_by_says_which(tmp_path, study_copy)
     assert messages[3] == (
         "VISIT 'Week 99' is not a planned visit of study.yaml, so LBWT is left empty: "
         "nothing to match VITALS.WEIGHT_KG (visit VISIT = VISIT) by"
+    )
+
+
+# --- where: per-key exclusions, a where that keeps nothing --------------------------------------
+
+
+def _flat_infusion(tmp_path: Path) -> Path:
+    """INFUSION's rows with a FORM column, plus two rows of another form, in one sheet."""
+    rows = [dict(FORM="INFUSION", **r) for r in tiny_sheets()["INFUSION"]]
+    rows += [dict(rows[0], FORM="VITALS", INF_NO=str(k)) for k in (8, 9)]
+    folder = tmp_path / "raw"
+    folder.mkdir(parents=True)
+    write_sheet(folder, "INFUSION", rows)
+    return folder
+
+
+def test_each_excluded_row_is_put_down_to_the_first_where_key_it_fails(tmp_path, study_copy):
+    edit(study_copy / "ex.yaml", 'where: {GIVEN: [Y, "Yes", "1"]}',
+         'where: {FORM: [INFUSION], GIVEN: [Y, "Yes", "1"]}')  # fmt: skip
+    sheets = tiny_sheets()
+    folder = write_csv_export(tmp_path / "raw", sheets)
+    flat = _flat_infusion(tmp_path / "flat")
+    (folder / "INFUSION.csv").write_text((flat / "INFUSION.csv").read_text())
+    result = build(folder, study_copy)
+    notices = [f.message for f in result.findings if f.code == "raw-row-excluded"]
+    assert notices == [
+        "2 rows of sheet INFUSION left out of EX: FORM is not INFUSION; the rows are listed "
+        "in lineage/excluded.csv",
+        "1 row of sheet INFUSION left out of EX: GIVEN is not one of Y, Yes, 1; the rows are "
+        "listed in lineage/excluded.csv",
+    ]
+    ex_rows = result.excluded.loc[result.excluded["dataset"] == "EX"]
+    assert ex_rows[["source_row", "reason"]].values.tolist() == [
+        [7, "FORM is not INFUSION"],
+        [8, "FORM is not INFUSION"],
+        [6, "GIVEN is not one of Y, Yes, 1"],
+    ]
+
+
+def test_a_where_that_keeps_no_row_is_a_warning_naming_the_value_meant(tmp_path, study_copy):
+    line = edit(study_copy / "ex.yaml", 'where: {GIVEN: [Y, "Yes", "1"]}',
+                'where: {FORM: [Infusion], GIVEN: [Y, "Yes", "1"]}')  # fmt: skip
+    folder = write_csv_export(tmp_path / "raw", tiny_sheets())
+    flat = _flat_infusion(tmp_path / "flat")
+    (folder / "INFUSION.csv").write_text((flat / "INFUSION.csv").read_text())
+    result = build(folder, study_copy)
+    assert result.domains["EX"].empty
+    [warning] = [f for f in result.findings if f.code == "raw-where-keeps-nothing"]
+    assert (warning.severity, warning.dataset, warning.value) == ("warning", "EX", "7")
+    assert warning.message == (
+        f"ex.yaml:{line}: source.where (FORM one of Infusion and GIVEN one of Y, Yes, 1) "
+        "keeps no row of sheet INFUSION (7 rows), so EX has no records: FORM holds "
+        "'INFUSION', not 'Infusion': values are matched exactly"
     )

@@ -27,7 +27,13 @@ from trialflow.mapping import methods as m
 from trialflow.mapping.dates import parse_dates
 from trialflow.mapping.load import Study, key_line, read_yaml, spec_line
 from trialflow.mapping.shape import closest, flow
-from trialflow.mapping.spec import RAW_METHODS, DomainSpec, VariableSpec
+from trialflow.mapping.spec import (
+    RAW_METHODS,
+    ColumnTest,
+    Condition,
+    DomainSpec,
+    VariableSpec,
+)
 from trialflow.numbers import format_fixed, sas_round
 from trialflow.raw import ROW, RawExport, RawSheet
 from trialflow.sdtm import derive, metadata
@@ -269,13 +275,12 @@ class _Builder:
         self.exclude(work, ~keep, "raw-subject-missing", f"no subject number in {src.subject}")
         if src.where:
             selected = m.condition_mask(frame, src.where)
-            self.exclude(
-                work,
-                keep & ~selected,
-                "raw-row-excluded",
-                f"source.where: {src.where.describe()}",
-                finding=True,
-            )
+            left = keep & ~selected
+            for reason, fails in _where_failures(frame, src.where):
+                self.exclude(work, left & fails, "raw-row-excluded", reason, finding=True)
+                left &= ~fails
+            if keep.any() and not (keep & selected).any():
+                self.where_keeps_nothing(work, frame.loc[keep])
             keep &= selected
         self._resolve_pending_now(work)
         frame = frame.loc[keep]
@@ -354,11 +359,53 @@ class _Builder:
             Finding(
                 code,
                 "notice",
-                f"{what} of sheet {sheet.sheet} left out of {domain} ({reason}); "
+                f"{what} of sheet {sheet.sheet} left out of {domain}: {reason}; "
                 "the rows are listed in lineage/excluded.csv",
                 dataset=domain,
                 value=str(n),
                 source=Source(sheet.file, sheet.sheet, int(rows.iloc[0]) if n == 1 else None),
+            )
+        )
+
+    def where_keeps_nothing(self, work: _Work, rows: pd.DataFrame) -> None:
+        """A ``source.where`` that keeps none of the sheet's rows: a warning naming its line,
+        and for each listed value no cell holds, the cell value meant (case or spelling)."""
+        spec, sheet = work.spec, work.sheet
+        cond = spec.source.where
+        assert cond is not None
+        line = key_line(self.study, spec.domain, "source.where")
+        name = self.study.files[spec.domain].name
+        at = f"{name}:{line}" if line else name
+        hints = []
+        for column, test in cond.columns.items():
+            if test.in_ is None:
+                continue
+            cells = rows[column].astype("str").str.strip().dropna()
+            held = list(dict.fromkeys(c for c in cells if c))
+            wanted = [_value_text(v) for v in test.in_]
+            if any(v in held for v in wanted):
+                continue
+            for value in wanted:
+                same = [c for c in held if c.casefold() == value.casefold()]
+                near = same[0] if same else closest(value, held)
+                if near is not None:
+                    hints.append(f"{column} holds {near!r}, not {value!r}")
+                else:
+                    some = ", ".join(repr(c) for c in held[:10]) or "no value"
+                    more = ", ..." if len(held) > 10 else ""
+                    hints.append(f"{column} holds none of {value!r} (it holds {some}{more})")
+        why = (": " + "; ".join(hints) + ": values are matched exactly") if hints else ""
+        n = len(rows)
+        what = "1 row" if n == 1 else f"{n} rows"
+        self.findings.append(
+            Finding(
+                "raw-where-keeps-nothing",
+                "warning",
+                f"{at}: source.where ({cond.describe()}) keeps no row of sheet "
+                f"{sheet.sheet} ({what}), so {spec.domain} has no records{why}",
+                dataset=spec.domain,
+                value=str(n),
+                source=Source(sheet.file, sheet.sheet, None, None),
             )
         )
 
@@ -1612,6 +1659,42 @@ def seq_keys(domain: str, frame: pd.DataFrame) -> list[str]:
 def _complete(iso: pd.Series) -> pd.Series:
     """The complete ISO date (YYYY-MM-DD) of each parsed date; NA when partial or missing."""
     return iso.where(iso.str.len() >= 10).str.slice(0, 10)
+
+
+def _value_text(value: object) -> str:
+    """A listed condition value as the cell text it is compared with (1.0 -> '1')."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _fails_text(name: str, test: ColumnTest) -> str:
+    """Why a row fails one column's test, in words (``GIVEN is not one of Y, Yes, 1``)."""
+    parts = []
+    if test.blank:
+        parts.append("is not blank")
+    if test.filled:
+        parts.append("is blank")
+    for values, word in ((test.in_, "is not"), (test.not_, "is")):
+        if values is not None:
+            texts = [_value_text(v) for v in values]
+            one = len(texts) == 1
+            parts.append(f"{word} {texts[0]}" if one else f"{word} one of {', '.join(texts)}")
+    return f"{name} " + " or ".join(parts)
+
+
+def _where_failures(frame: pd.DataFrame, cond: Condition) -> list[tuple[str, pd.Series]]:
+    """Each key of a condition, in the spec's order, with why a row fails it and the rows that
+    fail it (``any`` is one key: none of its conditions holds)."""
+    out = []
+    for name, test in cond.columns.items():
+        alone = cond.model_copy(update={"columns": {name: test}, "any_": None})
+        out.append((_fails_text(name, test), ~m.condition_mask(frame, alone)))
+    if cond.any_:
+        alone = cond.model_copy(update={"columns": {}})
+        either = " or ".join(p.describe() for p in cond.any_)
+        out.append((f"none of ({either}) holds", ~m.condition_mask(frame, alone)))
+    return out
 
 
 def _round(values: pd.Series, digits: pd.Series) -> pd.Series:
