@@ -468,3 +468,27 @@ def test_a_where_that_keeps_no_row_is_a_warning_naming_the_value_meant(tmp_path,
         "keeps no row of sheet INFUSION (7 rows), so EX has no records: FORM holds "
         "'INFUSION', not 'Infusion': values are matched exactly"
     )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ("[GLUCOSE, CPEPTIDE]",
+         "GLUCOSE is not a term of codelist LBTESTCD (the values of LBTESTCD); did you mean "
+         "GLUC?"),
+        ("{not: [GLUCX]}",
+         "GLUCX is not a term of codelist LBTESTCD (the values of LBTESTCD); did you mean "
+         "GLUC?"),
+    ],
+)  # fmt: skip
+def test_when_on_a_coded_variable_takes_terms_of_its_codelist(study_copy, tmp_path, values,
+                                                              message):  # fmt: skip
+    line = edit(
+        study_copy / "lb.yaml",
+        "{name: LBFAST, method: assign_ct, raw: FASTING, codelist: NY}",
+        f"{{name: LBFAST, method: assign_ct, raw: FASTING, codelist: NY, when: {{LBTESTCD: "
+        f"{values}}}}}",
+    )
+    with pytest.raises(SpecError) as err:
+        build(write_csv_export(tmp_path / "raw", tiny_sheets()), study_copy)
+    assert str(err.value).endswith(f"lb.yaml:{line}: variables[12].when: {message}")

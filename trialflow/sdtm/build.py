@@ -425,6 +425,14 @@ class _Builder:
             t = spec.source.transpose
             mapped |= {t.result, *{n for v in t.columns.values() for n in v}}
         out: dict[int, dict[str, tuple[str, str]]] = {}
+        coded: dict[str, str] = {}  # mapped variable -> its codelist
+        if spec.source.transpose:
+            listed = metadata.domain_variables(d).set_index("name")["codelist"]
+            for values in spec.source.transpose.columns.values():
+                for name in values:
+                    cl = listed.get(name)
+                    if cl is not None and not pd.isna(cl) and str(cl):
+                        coded[name] = str(cl)
         for i, var in enumerate(spec.variables):
             if var.when is not None:
                 keys: dict[str, tuple[str, str]] = {}
@@ -454,9 +462,46 @@ class _Builder:
                     if keys[key][0] == "raw":
                         needed.setdefault(keys[key][1], f"variables[{i}].when")
                 out[i] = keys
+                self.check_when_terms(spec, i, var.when, keys, coded)
             if var.method in RAW_METHODS:
                 mapped.add(var.name)
+                if var.method in ("assign_ct", "hardcode_ct") and var.codelist:
+                    coded[var.name] = var.codelist
         return out
+
+    def check_when_terms(
+        self,
+        spec: DomainSpec,
+        i: int,
+        cond: Condition,
+        keys: dict[str, tuple[str, str]],
+        coded: dict[str, str],
+    ) -> None:
+        """Each value a ``when`` lists for a coded variable mapped above must be a term of its
+        codelist (the submission value the variable holds, or a sponsor term of the study),
+        else the condition would silently never match: a spec error with the term meant."""
+        for key, test in cond.columns.items():
+            kind, name = keys.get(key, ("raw", key))
+            codelist = coded.get(name) if kind == "var" else None
+            if codelist is None:
+                continue
+            tm = self.term_map(codelist, spec.domain, i)
+            allowed = set(tm.terms) | set(tm.table.values())
+            for value in [*(test.in_ or []), *(test.not_ or [])]:
+                text = _value_text(value)
+                if text in allowed:
+                    continue
+                mapped = tm.map(pd.Series([text])).iloc[0]
+                near = mapped if isinstance(mapped, str) else closest(text, sorted(allowed))
+                hint = f"; did you mean {near}?" if near else ""
+                raise self.spec_error(
+                    spec.domain,
+                    i,
+                    "when",
+                    f"{text} is not a term of codelist {codelist} (the values of {name}){hint}",
+                )
+        for part in cond.any_ or []:
+            self.check_when_terms(spec, i, part, keys, coded)
 
     def when_order_error(self, spec: DomainSpec, i: int, key: str, name: str) -> SpecError:
         """A ``when`` that reads a variable not mapped before it."""
