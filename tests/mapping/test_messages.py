@@ -362,3 +362,53 @@ def test_a_method_with_optional_keys_only_says_so(study_dir):
         "variables[7]: method seq does not take formats (seq takes optionally order; formats is "
         "a key of assign_datetime)"
     )
+
+
+# --- lookup columns and sheets of other shapes --------------------------------------------------
+
+
+def test_a_misspelt_lookup_column_names_its_key_line_and_the_column_meant(study_dir, tmp_path):
+    ex = study_dir / "ex.yaml"
+    _replace(
+        ex,
+        "  - {name: EXDOSE, method: assign_no_ct, raw: DOSE}",
+        "  - {name: EXDOSE, method: lookup,\n"
+        "     lookup: {sheet: VITALS,\n"
+        "              column: WEIGHT}}",
+    )
+    export = write_csv_export(tmp_path / "raw", tiny_sheets())
+    with pytest.raises(RawInputError) as err:
+        _build(study_dir, export)
+    assert str(err.value) == (
+        f"{ex}:{_line_of(ex, 'column: WEIGHT')}: variables[1].lookup.column: no column "
+        "'WEIGHT' in sheet VITALS (raw/VITALS.csv); did you mean 'WEIGHT_KG'?"
+    )
+
+
+def test_a_sheet_named_in_another_case_is_suggested(study_dir, tmp_path):
+    sheets = tiny_sheets()
+    sheets["infusion"] = sheets.pop("INFUSION")
+    export = write_csv_export(tmp_path / "raw", sheets)
+    ex = study_dir / "ex.yaml"
+    with pytest.raises(RawInputError) as err:
+        _build(study_dir, export)
+    assert str(err.value) == (
+        f"{ex}:{_line_of(ex, 'sheet: INFUSION')}: source.sheet: no sheet 'INFUSION' in raw; "
+        "did you mean 'infusion'?"
+    )
+
+
+def test_a_one_sheet_export_says_to_pick_the_forms_rows_with_where(study_dir, tmp_path):
+    rows = [dict(FORM="DEMOG", **r) for r in tiny_sheets()["DEMOG"]]
+    path = tmp_path / "export.csv"
+    path.write_text(
+        ",".join(rows[0]) + "\n" + "".join(",".join(r.values()) + "\n" for r in rows)
+    )
+    ex = study_dir / "ex.yaml"
+    with pytest.raises(RawInputError) as err:
+        _build(study_dir, path)
+    assert str(err.value) == (
+        f"{ex}:{_line_of(ex, 'sheet: INFUSION')}: source.sheet: no sheet 'INFUSION' in "
+        "export.csv; this export is one sheet ('export'): set source.sheet: export and pick "
+        "the form's rows with source.where (e.g. where: {FORM: [INFUSION]})"
+    )

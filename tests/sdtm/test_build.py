@@ -180,7 +180,9 @@ def test_missing_column_stops_with_a_line_naming_file_sheet_and_spec(tmp_path):
 def test_missing_sheet_is_one_line(tmp_path):
     sheets = tiny_sheets()
     del sheets["AE"]
-    with pytest.raises(RawInputError, match=r"raw: no sheet 'AE'"):
+    with pytest.raises(
+        RawInputError, match=r"ae\.yaml:5: source\.sheet: no sheet 'AE' in raw; its sheets are "
+    ):
         build(write_csv_export(tmp_path / "raw", sheets))
 
 

@@ -75,7 +75,7 @@ def test_an_ongoing_adverse_event_is_keyed_on_its_blank_end_date(tmp_path, study
 
 def test_where_with_not_and_filled_picks_rows_of_a_flat_form(tmp_path, study_copy):
     # GIVEN is "not N" and a dose is filled: the not-given row and the row without a dose are
-    # left out, summarised as one notice with the count; each row is in the excluded table.
+    # left out, each under the first key it fails; each row is in the excluded table.
     edit(
         study_copy / "ex.yaml",
         'where: {GIVEN: [Y, "Yes", "1"]}',
@@ -85,13 +85,23 @@ def test_where_with_not_and_filled_picks_rows_of_a_flat_form(tmp_path, study_cop
     sheets["INFUSION"].append(dict(sheets["INFUSION"][3], INF_NO="3", DOSE="", GIVEN=""))
     result = build(write_csv_export(tmp_path / "raw", sheets), study_copy)
     assert len(result.domains["EX"]) == 4
-    [notice] = [f for f in result.findings if f.code == "raw-row-excluded"]
-    assert (notice.severity, notice.dataset, notice.value) == ("notice", "EX", "2")
-    assert notice.source.sheet == "INFUSION" and notice.source.row is None
-    assert "2 rows of sheet INFUSION left out of EX" in notice.message
-    assert "GIVEN none of N, No, 0 and DOSE filled" in notice.message
+    notices = [f for f in result.findings if f.code == "raw-row-excluded"]
+    assert [(f.severity, f.dataset, f.value, f.source.row) for f in notices] == [
+        ("notice", "EX", "1", 6),
+        ("notice", "EX", "1", 7),
+    ]
+    assert [f.message for f in notices] == [
+        "1 row of sheet INFUSION left out of EX: GIVEN is one of N, No, 0; the rows are "
+        "listed in lineage/excluded.csv",
+        "1 row of sheet INFUSION left out of EX: DOSE is blank; the rows are listed in "
+        "lineage/excluded.csv",
+    ]
     excluded = result.excluded
-    assert excluded.loc[excluded["dataset"] == "EX", "source_row"].tolist() == [6, 7]
+    ex_rows = excluded.loc[excluded["dataset"] == "EX"]
+    assert ex_rows[["source_row", "reason"]].values.tolist() == [
+        [6, "GIVEN is one of N, No, 0"],
+        [7, "DOSE is blank"],
+    ]
     assert set(excluded["code"]) == {"raw-row-excluded"}
 
 
@@ -321,3 +331,164 @@ def test_lookup_spec_errors_name_their_line(study_copy):
         match=rf"ex\.yaml:{line}: variables\[1\]: lookup takes raw and combine together",
     ):
         load_study(study_copy)
+
+
+# --- lookup keys that can't be read -----------------------------------------------------------
+
+EXDOSE_ON_OR_BEFORE = (
+    "  - {name: EXDOSE, method: lookup,\n"
+    "     lookup: {sheet: VITALS, column: WEIGHT_KG, match: {on_or_before: [INF_DATE, "
+    "VIS_DATE]}, formats: [\"%d-%b-%Y\", \"%Y-%m-%d\"]}}"
+)
+
+
+def test_an_unreadable_date_on_the_other_form_leaves_its_subjects_rows_empty(
+    tmp_path, study_copy
+):
+    # VITALS row 3 (01-001, 2019/01/15) can't be read: 01-001's infusion of 22 Jan must not
+    # silently take the 1 Jan weight; 02-001 is not affected.
+    line = edit(study_copy / "ex.yaml", "  - {name: EXDOSE, method: assign_no_ct, raw: DOSE}",
+                EXDOSE_ON_OR_BEFORE)  # fmt: skip
+    sheets = tiny_sheets()
+    sheets["INFUSION"][1]["INF_DATE"] = "15-JAN-2019"
+    result = build(write_csv_export(tmp_path / "raw", sheets), study_copy)
+    fmts = "[%d-%b-%Y, %Y-%m-%d] (ex.yaml:" + str(line + 1) + ")"
+    [cell] = [f for f in result.findings if f.code == "lookup-date-unparseable"]
+    assert (cell.source.sheet, cell.source.row, cell.source.column, cell.value) == (
+        "VITALS", 3, "VIS_DATE", "2019/01/15",
+    )  # fmt: skip
+    assert cell.message == (
+        f"VIS_DATE '2019/01/15' can't be read with lookup.formats {fmts}: this record of "
+        "VITALS.WEIGHT_KG can't be matched for EX.EXDOSE; add its format"
+    )
+    rows = [f for f in result.findings if f.code == "lookup-no-record"]
+    assert {f.usubjid for f in rows} == {"HUCMSC-T2DM-01-001"}
+    by_date = {f.value: f for f in rows}
+    assert by_date["2019-01-22"].message == (
+        f"VITALS row 3 VIS_DATE '2019/01/15' can't be read with lookup.formats {fmts}, so "
+        "the record matching INF_DATE '2019-01-22' in VITALS.WEIGHT_KG (on_or_before "
+        "INF_DATE = VIS_DATE) is unknown and EXDOSE is left empty: add its format"
+    )
+    ex = result.domains["EX"]
+    assert ex.loc[ex["USUBJID"] == "HUCMSC-T2DM-01-001", "EXDOSE"].isna().all()
+    assert one(ex, USUBJID="HUCMSC-T2DM-02-001")["EXDOSE"] == 60.0
+
+
+def test_a_row_whose_own_date_is_unreadable_partial_or_blank_says_which(tmp_path, study_copy):
+    line = edit(study_copy / "ex.yaml", "  - {name: EXDOSE, method: assign_no_ct, raw: DOSE}",
+                EXDOSE_ON_OR_BEFORE)  # fmt: skip
+    sheets = tiny_sheets()
+    sheets["VITALS"][1]["VIS_DATE"] = "15-JAN-2019"
+    sheets["INFUSION"][1]["INF_DATE"] = "2019/01/15"  # unreadable with these formats
+    sheets["INFUSION"][2]["INF_DATE"] = "UN-JAN-2019"  # partial
+    sheets["INFUSION"][3]["INF_DATE"] = ""  # blank
+    result = build(write_csv_export(tmp_path / "raw", sheets), study_copy)
+    messages = {f.source.row: f.message for f in result.findings if f.code == "lookup-no-record"}
+    assert messages == {
+        3: "INF_DATE '2019/01/15' can't be read with lookup.formats [%d-%b-%Y, %Y-%m-%d] "
+        f"(ex.yaml:{line + 1}), so EXDOSE is left empty: add its format",
+        4: "INF_DATE 'UN-JAN-2019' is a partial date, so EXDOSE is left empty: matching "
+        "VITALS.WEIGHT_KG (on_or_before INF_DATE = VIS_DATE) needs a complete date",
+        5: "INF_DATE is blank, so EXDOSE is left empty: nothing to match VITALS.WEIGHT_KG "
+        "(on_or_before INF_DATE = VIS_DATE) by",
+    }
+
+
+def test_a_blank_or_unplanned_visit_to_match_by_says_which(tmp_path, study_copy):
+    edit(
+        study_copy / "lb.yaml",
+        "  - {name: LBSEQ, method: seq}",
+        "  - {name: LBWT, method: lookup,\n"
+        "     lookup: {sheet: VITALS, column: WEIGHT_KG, match: {visit: VISIT}}}\n"
+        "  - {name: LBSEQ, method: seq}",
+    )
+    sheets = tiny_sheets()
+    sheets["LAB"][0]["VISIT"] = ""
+    sheets["LAB"][1]["VISIT"] = "Week 99"
+    result = build(write_csv_export(tmp_path / "raw", sheets), study_copy)
+    messages = {f.source.row: f.message for f in result.findings if f.code == "lookup-no-record"}
+    assert messages[2] == (
+        "VISIT is blank, so LBWT is left empty: nothing to match VITALS.WEIGHT_KG "
+        "(visit VISIT = VISIT) by"
+    )
+    assert messages[3] == (
+        "VISIT 'Week 99' is not a planned visit of study.yaml, so LBWT is left empty: "
+        "nothing to match VITALS.WEIGHT_KG (visit VISIT = VISIT) by"
+    )
+
+
+# --- where: per-key exclusions, a where that keeps nothing --------------------------------------
+
+
+def _flat_infusion(tmp_path: Path) -> Path:
+    """INFUSION's rows with a FORM column, plus two rows of another form, in one sheet."""
+    rows = [dict(FORM="INFUSION", **r) for r in tiny_sheets()["INFUSION"]]
+    rows += [dict(rows[0], FORM="VITALS", INF_NO=str(k)) for k in (8, 9)]
+    folder = tmp_path / "raw"
+    folder.mkdir(parents=True)
+    write_sheet(folder, "INFUSION", rows)
+    return folder
+
+
+def test_each_excluded_row_is_put_down_to_the_first_where_key_it_fails(tmp_path, study_copy):
+    edit(study_copy / "ex.yaml", 'where: {GIVEN: [Y, "Yes", "1"]}',
+         'where: {FORM: [INFUSION], GIVEN: [Y, "Yes", "1"]}')  # fmt: skip
+    sheets = tiny_sheets()
+    folder = write_csv_export(tmp_path / "raw", sheets)
+    flat = _flat_infusion(tmp_path / "flat")
+    (folder / "INFUSION.csv").write_text((flat / "INFUSION.csv").read_text())
+    result = build(folder, study_copy)
+    notices = [f.message for f in result.findings if f.code == "raw-row-excluded"]
+    assert notices == [
+        "2 rows of sheet INFUSION left out of EX: FORM is not INFUSION; the rows are listed "
+        "in lineage/excluded.csv",
+        "1 row of sheet INFUSION left out of EX: GIVEN is not one of Y, Yes, 1; the rows are "
+        "listed in lineage/excluded.csv",
+    ]
+    ex_rows = result.excluded.loc[result.excluded["dataset"] == "EX"]
+    assert ex_rows[["source_row", "reason"]].values.tolist() == [
+        [7, "FORM is not INFUSION"],
+        [8, "FORM is not INFUSION"],
+        [6, "GIVEN is not one of Y, Yes, 1"],
+    ]
+
+
+def test_a_where_that_keeps_no_row_is_a_warning_naming_the_value_meant(tmp_path, study_copy):
+    line = edit(study_copy / "ex.yaml", 'where: {GIVEN: [Y, "Yes", "1"]}',
+                'where: {FORM: [Infusion], GIVEN: [Y, "Yes", "1"]}')  # fmt: skip
+    folder = write_csv_export(tmp_path / "raw", tiny_sheets())
+    flat = _flat_infusion(tmp_path / "flat")
+    (folder / "INFUSION.csv").write_text((flat / "INFUSION.csv").read_text())
+    result = build(folder, study_copy)
+    assert result.domains["EX"].empty
+    [warning] = [f for f in result.findings if f.code == "raw-where-keeps-nothing"]
+    assert (warning.severity, warning.dataset, warning.value) == ("warning", "EX", "7")
+    assert warning.message == (
+        f"ex.yaml:{line}: source.where (FORM one of Infusion and GIVEN one of Y, Yes, 1) "
+        "keeps no row of sheet INFUSION (7 rows), so EX has no records: FORM holds "
+        "'INFUSION', not 'Infusion': values are matched exactly"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ("[GLUCOSE, CPEPTIDE]",
+         "GLUCOSE is not a term of codelist LBTESTCD (the values of LBTESTCD); did you mean "
+         "GLUC?"),
+        ("{not: [GLUCX]}",
+         "GLUCX is not a term of codelist LBTESTCD (the values of LBTESTCD); did you mean "
+         "GLUC?"),
+    ],
+)  # fmt: skip
+def test_when_on_a_coded_variable_takes_terms_of_its_codelist(study_copy, tmp_path, values,
+                                                              message):  # fmt: skip
+    line = edit(
+        study_copy / "lb.yaml",
+        "{name: LBFAST, method: assign_ct, raw: FASTING, codelist: NY}",
+        f"{{name: LBFAST, method: assign_ct, raw: FASTING, codelist: NY, when: {{LBTESTCD: "
+        f"{values}}}}}",
+    )
+    with pytest.raises(SpecError) as err:
+        build(write_csv_export(tmp_path / "raw", tiny_sheets()), study_copy)
+    assert str(err.value).endswith(f"lb.yaml:{line}: variables[12].when: {message}")

@@ -25,9 +25,15 @@ import pandas as pd
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError, emit
 from trialflow.mapping import methods as m
 from trialflow.mapping.dates import parse_dates
-from trialflow.mapping.load import Study, key_line, spec_line
+from trialflow.mapping.load import Study, key_line, read_yaml, spec_line
 from trialflow.mapping.shape import closest, flow
-from trialflow.mapping.spec import RAW_METHODS, DomainSpec, VariableSpec
+from trialflow.mapping.spec import (
+    RAW_METHODS,
+    ColumnTest,
+    Condition,
+    DomainSpec,
+    VariableSpec,
+)
 from trialflow.numbers import format_fixed, sas_round
 from trialflow.raw import ROW, RawExport, RawSheet
 from trialflow.sdtm import derive, metadata
@@ -94,9 +100,19 @@ class _Builder:
             file = self.study.files[domain]
             where = f"{file}:{line}" if line else str(file)
             at = key if index is None else f"variables[{index}].{key}"
-            near = closest(name, list(self.export.sheet_names))
-            have = ", ".join(self.export.sheet_names) or "none"
+            names = list(self.export.sheet_names)
+            near = closest(name, names)
+            have = ", ".join(names) or "none"
             hint = f"did you mean {near!r}?" if near is not None else f"its sheets are {have}"
+            if len(names) == 1 and near is None:
+                only = self.export.sheet(names[0])
+                form = next((c for c in only.columns if str(c).casefold() == "form"), "FORM")
+                block = "source" if index is None else "lookup"
+                hint = (
+                    f"this export is one sheet ({names[0]!r}): set {block}.sheet: {names[0]} "
+                    f"and pick the form's rows with {block}.where (e.g. where: "
+                    f"{{{form}: [{name}]}})"
+                )
             raise RawInputError(
                 f"{where}: {at}: no sheet {name!r} in {self.export.name}; {hint}"
             )
@@ -107,7 +123,7 @@ class _Builder:
         sheet, and the column meant (or the sheet's columns when none is close)."""
         head, _, sub = key.partition("].")
         if head.startswith("variables["):
-            line = spec_line(self.study, domain, int(head.removeprefix("variables[")), sub)
+            line = self.entry_line(domain, int(head.removeprefix("variables[")), sub)
         else:
             line = key_line(self.study, domain, key)
         file = self.study.files[domain]
@@ -259,13 +275,12 @@ class _Builder:
         self.exclude(work, ~keep, "raw-subject-missing", f"no subject number in {src.subject}")
         if src.where:
             selected = m.condition_mask(frame, src.where)
-            self.exclude(
-                work,
-                keep & ~selected,
-                "raw-row-excluded",
-                f"source.where: {src.where.describe()}",
-                finding=True,
-            )
+            left = keep & ~selected
+            for reason, fails in _where_failures(frame, src.where):
+                self.exclude(work, left & fails, "raw-row-excluded", reason, finding=True)
+                left &= ~fails
+            if keep.any() and not (keep & selected).any():
+                self.where_keeps_nothing(work, frame.loc[keep])
             keep &= selected
         self._resolve_pending_now(work)
         frame = frame.loc[keep]
@@ -344,11 +359,53 @@ class _Builder:
             Finding(
                 code,
                 "notice",
-                f"{what} of sheet {sheet.sheet} left out of {domain} ({reason}); "
+                f"{what} of sheet {sheet.sheet} left out of {domain}: {reason}; "
                 "the rows are listed in lineage/excluded.csv",
                 dataset=domain,
                 value=str(n),
                 source=Source(sheet.file, sheet.sheet, int(rows.iloc[0]) if n == 1 else None),
+            )
+        )
+
+    def where_keeps_nothing(self, work: _Work, rows: pd.DataFrame) -> None:
+        """A ``source.where`` that keeps none of the sheet's rows: a warning naming its line,
+        and for each listed value no cell holds, the cell value meant (case or spelling)."""
+        spec, sheet = work.spec, work.sheet
+        cond = spec.source.where
+        assert cond is not None
+        line = key_line(self.study, spec.domain, "source.where")
+        name = self.study.files[spec.domain].name
+        at = f"{name}:{line}" if line else name
+        hints = []
+        for column, test in cond.columns.items():
+            if test.in_ is None:
+                continue
+            cells = rows[column].astype("str").str.strip().dropna()
+            held = list(dict.fromkeys(c for c in cells if c))
+            wanted = [_value_text(v) for v in test.in_]
+            if any(v in held for v in wanted):
+                continue
+            for value in wanted:
+                same = [c for c in held if c.casefold() == value.casefold()]
+                near = same[0] if same else closest(value, held)
+                if near is not None:
+                    hints.append(f"{column} holds {near!r}, not {value!r}")
+                else:
+                    some = ", ".join(repr(c) for c in held[:10]) or "no value"
+                    more = ", ..." if len(held) > 10 else ""
+                    hints.append(f"{column} holds none of {value!r} (it holds {some}{more})")
+        why = (": " + "; ".join(hints) + ": values are matched exactly") if hints else ""
+        n = len(rows)
+        what = "1 row" if n == 1 else f"{n} rows"
+        self.findings.append(
+            Finding(
+                "raw-where-keeps-nothing",
+                "warning",
+                f"{at}: source.where ({cond.describe()}) keeps no row of sheet "
+                f"{sheet.sheet} ({what}), so {spec.domain} has no records{why}",
+                dataset=spec.domain,
+                value=str(n),
+                source=Source(sheet.file, sheet.sheet, None, None),
             )
         )
 
@@ -368,6 +425,14 @@ class _Builder:
             t = spec.source.transpose
             mapped |= {t.result, *{n for v in t.columns.values() for n in v}}
         out: dict[int, dict[str, tuple[str, str]]] = {}
+        coded: dict[str, str] = {}  # mapped variable -> its codelist
+        if spec.source.transpose:
+            listed = metadata.domain_variables(d).set_index("name")["codelist"]
+            for values in spec.source.transpose.columns.values():
+                for name in values:
+                    cl = listed.get(name)
+                    if cl is not None and not pd.isna(cl) and str(cl):
+                        coded[name] = str(cl)
         for i, var in enumerate(spec.variables):
             if var.when is not None:
                 keys: dict[str, tuple[str, str]] = {}
@@ -397,9 +462,46 @@ class _Builder:
                     if keys[key][0] == "raw":
                         needed.setdefault(keys[key][1], f"variables[{i}].when")
                 out[i] = keys
+                self.check_when_terms(spec, i, var.when, keys, coded)
             if var.method in RAW_METHODS:
                 mapped.add(var.name)
+                if var.method in ("assign_ct", "hardcode_ct") and var.codelist:
+                    coded[var.name] = var.codelist
         return out
+
+    def check_when_terms(
+        self,
+        spec: DomainSpec,
+        i: int,
+        cond: Condition,
+        keys: dict[str, tuple[str, str]],
+        coded: dict[str, str],
+    ) -> None:
+        """Each value a ``when`` lists for a coded variable mapped above must be a term of its
+        codelist (the submission value the variable holds, or a sponsor term of the study),
+        else the condition would silently never match: a spec error with the term meant."""
+        for key, test in cond.columns.items():
+            kind, name = keys.get(key, ("raw", key))
+            codelist = coded.get(name) if kind == "var" else None
+            if codelist is None:
+                continue
+            tm = self.term_map(codelist, spec.domain, i)
+            allowed = set(tm.terms) | set(tm.table.values())
+            for value in [*(test.in_ or []), *(test.not_ or [])]:
+                text = _value_text(value)
+                if text in allowed:
+                    continue
+                mapped = tm.map(pd.Series([text])).iloc[0]
+                near = mapped if isinstance(mapped, str) else closest(text, sorted(allowed))
+                hint = f"; did you mean {near}?" if near else ""
+                raise self.spec_error(
+                    spec.domain,
+                    i,
+                    "when",
+                    f"{text} is not a term of codelist {codelist} (the values of {name}){hint}",
+                )
+        for part in cond.any_ or []:
+            self.check_when_terms(spec, i, part, keys, coded)
 
     def when_order_error(self, spec: DomainSpec, i: int, key: str, name: str) -> SpecError:
         """A ``when`` that reads a variable not mapped before it."""
@@ -584,16 +686,19 @@ class _Builder:
         subject = spec.subject or work.spec.source.subject
         match = spec.match
         this_col, other_col = match.columns if match else (None, None)
-        wanted = [subject, spec.column, *(spec.where.names if spec.where else [])]
-        for sheet, cols in ((other_sheet, [*wanted, other_col]), (work.sheet, [this_col])):
-            absent = [c for c in cols if c is not None and c not in sheet.frame.columns]
-            if absent:
-                raise RawInputError(
-                    f"{sheet.file}, sheet {sheet.sheet}: no column {absent[0]!r} (named by "
-                    f"{self.study.files[d].name} variables[{i}].lookup; columns: "
-                    f"{', '.join(sheet.columns)})"
-                )
+        at = f"variables[{i}].lookup"
+        theirs = {subject: f"{at}.subject" if spec.subject else "source.subject"}
+        theirs.setdefault(spec.column, f"{at}.column")
+        for name in spec.where.names if spec.where else []:
+            theirs.setdefault(name, f"{at}.where")
+        if other_col is not None:
+            theirs.setdefault(other_col, f"{at}.match")
+        for sheet, cols in ((other_sheet, theirs), (work.sheet, {this_col: f"{at}.match"})):
+            for col, key in cols.items():
+                if col is not None and col not in sheet.frame.columns:
+                    raise self.no_column(d, key, col, sheet)
         chosen = other[spec.column].notna() & m.condition_mask(other, spec.where)
+        row_bad = pd.Series(False, index=frame.index)
         cand = pd.DataFrame(
             {
                 "S": other.loc[chosen, subject].astype("str").str.strip(),
@@ -609,8 +714,13 @@ class _Builder:
             rows["K"] = self.planned_visit(raw[this_col])
         else:
             formats = [str(f) for f in spec.formats or []]
-            cand["K"] = _full_date(other.loc[chosen, other_col], formats)
-            rows["K"] = _full_date(raw[this_col], formats)
+            theirs = parse_dates(other.loc[chosen, other_col], formats)
+            mine = parse_dates(raw[this_col], formats)
+            cand["K"] = _complete(theirs.iso)
+            rows["K"] = _complete(mine.iso)
+            cand["BAD"] = theirs.bad
+            row_bad = mine.bad
+        unreadable = cand[cand["BAD"]] if "BAD" in cand else cand.iloc[0:0]
         cand = cand.dropna(subset=["S", "K"])
         if match is not None and match.kind == "on_or_before":
             day = "datetime64[s]"  # one resolution on both sides, whatever the input
@@ -634,37 +744,25 @@ class _Builder:
             first = cand.drop_duplicates(["S", "K"]).merge(counts, on=["S", "K"])
             found = rows.reset_index().merge(first, on=["S", "K"], how="left").set_index("index")
             found = found.reindex(frame.index)
-        n = found["N"].fillna(0)
-        one = n == 1
-        looked = found["V"].where(one).astype("str")
-        where_text = f"{spec.sheet}.{spec.column}"
-        if match is not None:
-            where_text += f" ({match.kind} {this_col} = {other_col})"
         base = None
         if var.combine is not None:
             base_raw = raw[str(var.raw)].astype("str")
             base = pd.to_numeric(base_raw, errors="coerce")
         needs = when if base is None else when & raw[str(var.raw)].notna()
-        key_text = raw[this_col].astype("str") if this_col else None
-        unusable = rows["K"].isna() & (n == 0)
+        where_text = f"{spec.sheet}.{spec.column}"
         if match is not None:
-            kind = "a planned visit" if match.kind == "visit" else "a complete date (formats)"
-            self.flag(
-                work,
-                needs & unusable,
-                code="lookup-no-record",
-                severity="error",
-                variable=var.name,
-                column=this_col,
-                values=key_text,
-                message=lambda v: (
-                    f"{this_col} {v!r} is not {kind} to match {where_text} by; "
-                    f"{var.name} left empty"
-                ),
-            )
+            where_text += f" ({match.kind} {this_col} = {other_col})"
+        doubt = self.lookup_unreadable(work, i, var, unreadable, rows, needs, where_text)
+        n = found["N"].fillna(0).mask(doubt)  # NA: the match is unknown, no other finding
+        one = (n == 1).fillna(False).astype(bool)
+        looked = found["V"].where(one).astype("str")
+        key_text = raw[this_col].astype("str") if this_col else None
+        unusable = rows["K"].isna() & (n == 0).fillna(False).astype(bool)
+        if match is not None:
+            self.lookup_key_unusable(work, i, var, needs & unusable, row_bad, where_text)
         self.flag(
             work,
-            needs & (n == 0) & ~unusable,
+            needs & (n == 0).fillna(False).astype(bool) & ~unusable,
             code="lookup-no-record",
             severity="error",
             variable=var.name,
@@ -678,7 +776,7 @@ class _Builder:
         )
         self.flag(
             work,
-            needs & (n > 1),
+            needs & (n > 1).fillna(False).astype(bool),
             code="lookup-ambiguous",
             severity="error",
             variable=var.name,
@@ -745,6 +843,151 @@ class _Builder:
         digits = pd.Series(var.digits, index=frame.index, dtype="float64")
         values = _fmt(_round(result, digits)).astype("str")
         self.assign(work, i, var, values, lineage.where(result.notna()))
+
+    def entry_line(self, domain: str, index: int, key: str) -> int | None:
+        """Line of a dotted key inside ``variables[index]`` (``lookup.formats``); the line of
+        the deepest key found."""
+        node = read_yaml(self.study.files[domain]).get("variables")
+        if not isinstance(node, list) or index >= len(node):
+            return None
+        line = spec_line(self.study, domain, index)
+        node = node[index]
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                break
+            line = getattr(node, "lines", {}).get(part, line)
+            node = node[part]
+        return line
+
+    def at_key(self, domain: str, index: int, key: str) -> str:
+        """``file:line`` of a key inside a variable entry, for messages."""
+        line = self.entry_line(domain, index, key)
+        name = self.study.files[domain].name
+        return f"{name}:{line}" if line else name
+
+    def lookup_unreadable(
+        self,
+        work: _Work,
+        i: int,
+        var: VariableSpec,
+        unreadable: pd.DataFrame,
+        rows: pd.DataFrame,
+        needs: pd.Series,
+        where_text: str,
+    ) -> pd.Series:
+        """Candidate rows of the other form whose date lookup.formats can't read: a finding
+        naming each such cell, and the rows of its subject that need the value are left
+        empty with a finding (the unread record could be theirs). The mask of those rows."""
+        doubt = pd.Series(False, index=work.frame.index)
+        spec = var.lookup
+        if unreadable.empty or spec is None or spec.match is None:
+            return doubt
+        this_col, other_col = spec.match.columns
+        other = self.export.sheet(spec.sheet)
+        formats = ", ".join(str(f) for f in spec.formats or [])
+        at = self.at_key(work.spec.domain, i, "lookup.formats")
+        subjects = set(rows.loc[needs.fillna(False).astype(bool), "S"].dropna())
+        for subject, cells in unreadable.groupby("S", sort=False):
+            if subject not in subjects:
+                continue
+            texts = other.frame.loc[cells.index, other_col].astype("str")
+            for row, text in zip(cells["R"], texts, strict=True):
+                self.findings.append(
+                    Finding(
+                        "lookup-date-unparseable",
+                        "error",
+                        f"{other_col} {text!r} can't be read with lookup.formats [{formats}] "
+                        f"({at}): this record of {spec.sheet}.{spec.column} can't be matched "
+                        f"for {work.spec.domain}.{var.name}; add its format",
+                        dataset=work.spec.domain,
+                        variable=var.name,
+                        value=str(text),
+                        source=Source(other.file, other.sheet, int(row), other_col),
+                    )
+                )
+            first_row, first_text = int(cells["R"].iloc[0]), str(texts.iloc[0])
+            more = f" (and {len(cells) - 1} more)" if len(cells) > 1 else ""
+            mask = needs & (rows["S"] == subject) & rows["K"].notna()
+            doubt |= mask.fillna(False).astype(bool)
+            self.flag(
+                work,
+                mask,
+                code="lookup-no-record",
+                severity="error",
+                variable=var.name,
+                column=this_col,
+                values=work.raw[this_col] if work.raw is not None else None,
+                message=lambda v, r=first_row, t=first_text, more=more: (
+                    f"{spec.sheet} row {r} {other_col} {t!r}{more} can't be read with "
+                    f"lookup.formats [{formats}] ({at}), so the record matching {this_col} "
+                    f"{v!r} in {where_text} is unknown and {var.name} is left empty: add its "
+                    "format"
+                ),
+            )
+        return doubt
+
+    def lookup_key_unusable(
+        self,
+        work: _Work,
+        i: int,
+        var: VariableSpec,
+        mask: pd.Series,
+        bad: pd.Series,
+        where_text: str,
+    ) -> None:
+        """Rows whose own match key is blank, unreadable, partial or not a planned visit."""
+        spec = var.lookup
+        assert spec is not None and spec.match is not None
+        this_col = spec.match.columns[0]
+        raw = work.raw if work.raw is not None else work.frame
+        cells = raw[this_col]
+        blank = cells.astype("str").str.strip().fillna("").eq("")
+        common = dict(
+            code="lookup-no-record", severity="error", variable=var.name, column=this_col
+        )
+        self.flag(
+            work,
+            mask & blank,
+            **common,
+            message=lambda v: (
+                f"{this_col} is blank, so {var.name} is left empty: nothing to match "
+                f"{where_text} by"
+            ),
+        )
+        if spec.match.kind == "visit":
+            self.flag(
+                work,
+                mask & ~blank,
+                **common,
+                values=cells,
+                message=lambda v: (
+                    f"{this_col} {v!r} is not a planned visit of study.yaml, so {var.name} is "
+                    f"left empty: nothing to match {where_text} by"
+                ),
+            )
+            return
+        formats = ", ".join(str(f) for f in spec.formats or [])
+        at = self.at_key(work.spec.domain, i, "lookup.formats")
+        self.flag(
+            work,
+            mask & ~blank & bad,
+            **common,
+            values=cells,
+            message=lambda v: (
+                f"{this_col} {v!r} can't be read with lookup.formats [{formats}] ({at}), so "
+                f"{var.name} is left empty: add its format"
+            ),
+        )
+        self.flag(
+            work,
+            mask & ~blank & ~bad,
+            **common,
+            values=cells,
+            message=lambda v: (
+                f"{this_col} {v!r} is a partial date, so {var.name} is left empty: matching "
+                f"{where_text} needs a complete date"
+            ),
+        )
 
     def planned_visit(self, labels: pd.Series) -> pd.Series:
         """VISITNUM of each raw visit label by study.yaml's planned visits (NA otherwise)."""
@@ -1458,10 +1701,45 @@ def seq_keys(domain: str, frame: pd.DataFrame) -> list[str]:
     return [*keys[:at], dtc, *keys[at:]]
 
 
-def _full_date(values: pd.Series, formats: list[str]) -> pd.Series:
-    """The complete ISO date (YYYY-MM-DD) of each raw date; NA when partial or unreadable."""
-    iso = parse_dates(values, formats).iso
+def _complete(iso: pd.Series) -> pd.Series:
+    """The complete ISO date (YYYY-MM-DD) of each parsed date; NA when partial or missing."""
     return iso.where(iso.str.len() >= 10).str.slice(0, 10)
+
+
+def _value_text(value: object) -> str:
+    """A listed condition value as the cell text it is compared with (1.0 -> '1')."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _fails_text(name: str, test: ColumnTest) -> str:
+    """Why a row fails one column's test, in words (``GIVEN is not one of Y, Yes, 1``)."""
+    parts = []
+    if test.blank:
+        parts.append("is not blank")
+    if test.filled:
+        parts.append("is blank")
+    for values, word in ((test.in_, "is not"), (test.not_, "is")):
+        if values is not None:
+            texts = [_value_text(v) for v in values]
+            one = len(texts) == 1
+            parts.append(f"{word} {texts[0]}" if one else f"{word} one of {', '.join(texts)}")
+    return f"{name} " + " or ".join(parts)
+
+
+def _where_failures(frame: pd.DataFrame, cond: Condition) -> list[tuple[str, pd.Series]]:
+    """Each key of a condition, in the spec's order, with why a row fails it and the rows that
+    fail it (``any`` is one key: none of its conditions holds)."""
+    out = []
+    for name, test in cond.columns.items():
+        alone = cond.model_copy(update={"columns": {name: test}, "any_": None})
+        out.append((_fails_text(name, test), ~m.condition_mask(frame, alone)))
+    if cond.any_:
+        alone = cond.model_copy(update={"columns": {}})
+        either = " or ".join(p.describe() for p in cond.any_)
+        out.append((f"none of ({either}) holds", ~m.condition_mask(frame, alone)))
+    return out
 
 
 def _round(values: pd.Series, digits: pd.Series) -> pd.Series:
