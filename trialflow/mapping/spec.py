@@ -23,6 +23,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictFloat,
+    StrictInt,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -32,7 +34,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from trialflow.mapping.dates import DateFormatError, compile_format
 
-Scalar = str | int | float
+Scalar = str | StrictInt | StrictFloat
+"""Text or a number; true and false are refused (never read as 1 and 0)."""
 ValueCondition = dict[str, Scalar | list[Scalar]]
 """Conditions on SDTM variables in the adam section: each variable holds one of the values."""
 
