@@ -455,3 +455,28 @@ def test_a_hardcoded_site_read_as_a_number_says_to_write_it_in_quotes(study_dir,
         f"{dm}:{line}: variables[1].value: site '1' is not among the sites of study.yaml "
         '(01, 02); 01 was read as the number 1: write value: "01"'
     )
+
+
+def test_a_quote_left_open_on_a_line_of_formats_is_named(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(dm, 'formats: ["%d-%b-%Y", "%Y/%m/%d"', 'formats: ["%d-%b-%Y, "%Y/%m/%d"')
+    line = _line_of(dm, '"%d-%b-%Y, "%Y')
+    column = (study_dir / "dm.yaml").read_text().splitlines()[line - 1].index('"%Y/%m') + 2
+    assert _error(study_dir) == (
+        f"{dm}:{line}:{column}: not valid YAML: found character '%' that cannot start any "
+        'token; a double quote opened earlier on the line is not closed, so "%d-%b-%Y, " was '
+        "read as one text"
+    )
+
+
+def test_a_quote_left_open_that_runs_to_the_next_line_names_where_it_opened(study_dir):
+    mh = study_dir / "mh.yaml"
+    _replace(mh, 'value: "Y", codelist: NY}', 'value: "Y, codelist: NY}')
+    line = _line_of(mh, 'value: "Y, codelist')
+    opened = mh.read_text().splitlines()[line - 1].index('"') + 1
+    closed = mh.read_text().splitlines()[line].index('"') + 1
+    assert _error(study_dir) == (
+        f"{mh}:{line + 1}:{closed + 1}: not valid YAML: expected ',' or '}}', but got "
+        f"'<scalar>'; the double quote opened at line {line}, column {opened} is not closed on "
+        f"its line, so the text runs on to the quote at line {line + 1}, column {closed}"
+    )

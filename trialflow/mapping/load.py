@@ -128,8 +128,50 @@ def read_yaml(path: Path) -> Any:
         line = mark.line + 1 if mark else None
         where = f"{path}:{line}:{mark.column + 1}" if mark else str(path)
         error = SpecError(str(path), line, None, f"not valid YAML: {exc.problem}")
-        error.args = (f"{where}: not valid YAML: {exc.problem}{_yaml_hint(exc)}",)
+        hint = _open_quote(text, exc) or _yaml_hint(exc)
+        error.args = (f"{where}: not valid YAML: {exc.problem}{hint}",)
         raise error from None
+
+
+def _open_quote(text: str, exc: yaml.MarkedYAMLError) -> str:
+    """When the parser stops just after a quoted text that closed too late (a quote left open
+    took everything up to the next quote), say where the quote left open is.
+
+    ``["%d-%b-%Y, "%Y/%m/%d"]`` reads ``"%d-%b-%Y, "`` as one text and then stops at ``%``;
+    ``{value: "Y, codelist: NY}`` runs on to the next line's quote.
+    """
+    mark = exc.problem_mark
+    if mark is None or "quoted scalar" in str(exc.context or ""):
+        return ""
+    line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""
+    before = line[: mark.column]
+    for quote, name in (('"', "double"), ("'", "single")):
+        # the parser stops right after a quote, and the line's quotes do not pair up
+        if before.endswith(quote) and line.count(quote) % 2 == 1 and before.count(quote) > 1:
+            written = before[before.rindex(quote, 0, len(before) - 1) :]
+            return (
+                f"; a {name} quote opened earlier on the line is not closed, so {written} was "
+                "read as one text"
+            )
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=_LineLoader):
+            if token.start_mark.index >= mark.index:
+                break
+            last = token
+    except yaml.YAMLError:
+        pass
+    if not isinstance(last, yaml.ScalarToken) or last.style not in ('"', "'"):
+        return ""
+    start, end = last.start_mark, last.end_mark
+    if start.line == end.line:
+        return ""
+    name = "double" if last.style == '"' else "single"
+    return (
+        f"; the {name} quote opened at line {start.line + 1}, column {start.column + 1} is not "
+        f"closed on its line, so the text runs on to the quote at line {end.line + 1}, "
+        f"column {end.column}"
+    )
 
 
 def _yaml_hint(exc: yaml.MarkedYAMLError) -> str:
