@@ -258,12 +258,33 @@ def test_ct_search_with_no_match_is_one_line_and_exit_1(runner):
     assert result.output == (
         "Error: no term of the codelists in CDISC CT 2024-09-27 matches 'furlongs per fortnight' "
         "(searched submission values, synonyms, NCI preferred terms, C-codes and codelist "
-        "names)\n"
+        "names); try a shorter text: 'per' matches 743 terms, 'fort' 2\n"
     )
     unknown = runner.invoke(cli, ["ct", "search", "x", "--codelist", "NOPE"])
     assert unknown.exit_code == 2
     assert unknown.output.startswith("Error: unknown codelist 'NOPE'")
     assert runner.invoke(cli, ["ct", "search", "  "]).exit_code == 2
+
+
+def test_ct_search_with_no_match_suggests_the_words_that_match(runner):
+    result = runner.invoke(cli, ["ct", "search", "cells/kg"])
+    assert result.exit_code == 1
+    assert result.output.rstrip().endswith(
+        "codelist names); try a shorter text: 'cells' matches 165 terms, 'kg' 65"
+    )
+    in_unit = runner.invoke(cli, ["ct", "search", "cells/kg", "--codelist", "UNIT"])
+    assert in_unit.output.rstrip().endswith("try a shorter text: 'cells' matches 22 terms, 'kg' 60")
+    nothing = runner.invoke(cli, ["ct", "search", "zzzz"])
+    assert nothing.output.rstrip().endswith(
+        "; no word of it matches either: check the spelling, or search a part of a word"
+    )
+
+
+def test_ct_search_within_a_codelist_says_to_raise_the_limit(runner):
+    result = runner.invoke(cli, ["ct", "search", "kg", "--codelist", "UNIT", "--limit", "2"])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "... and 58 more (raise --limit, or --limit 0)"
+    assert "--codelist" not in result.output
 
 
 def test_ct_search_and_spec_docs_have_help_with_an_example(runner):

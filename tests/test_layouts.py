@@ -140,3 +140,18 @@ def test_findings_name_the_cell_in_each_layout(
     [finding] = [f for f in result.findings if f.value == "Martian"]
     assert (finding.source.file, finding.source.sheet, finding.source.row) == (file, sheet, row)
     assert finding.source.column == "RACE"
+
+
+@pytest.mark.parametrize(
+    ("layout", "name", "out"),
+    [
+        ("sas", "export", "--layout sas --out DIR"),
+        ("odm", "export.xml", "--layout odm --out FILE.xml"),
+    ],
+)
+def test_the_readme_says_how_to_regenerate_this_layout(sheets, tmp_path, layout, name, out):
+    path = write_layout(sheets, tmp_path / name, layout)
+    text = (path / "README.txt" if layout == "sas" else path).read_text()
+    command = f"Regenerate with: trialflow synth --subjects {SUBJECTS} --seed {SEED} {out}"
+    assert command in text
+    assert "--out FILE.xlsx" not in text

@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 errors found in the data, 2 bad usage or input that can't be
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 from collections import Counter
@@ -438,7 +439,7 @@ def ct_search_command(text: str, codelist: str | None, limit: int) -> None:
         raise DataErrors(
             f"no term of {scope} in CDISC CT {metadata.ct_version()} matches {text!r} "
             "(searched submission values, synonyms, NCI preferred terms, C-codes and codelist "
-            "names)"
+            f"names); {_ct_shorter(text, codelist)}"
         )
     shown = hits if limit == 0 else hits.head(limit)
     terms = "1 term matches" if len(hits) == 1 else f"{len(hits)} terms match"
@@ -459,7 +460,38 @@ def ct_search_command(text: str, codelist: str | None, limit: int) -> None:
     for row in table.itertuples(index=False):
         click.echo("  ".join(cell(v, c) for c, v in zip(header, row, strict=True)).rstrip())
     if len(hits) > len(shown):
-        click.echo(f"... and {len(hits) - len(shown)} more (narrow with --codelist, or --limit 0)")
+        narrow = "raise --limit" if codelist else "narrow with --codelist"
+        click.echo(f"... and {len(hits) - len(shown)} more ({narrow}, or --limit 0)")
+
+
+def _ct_shorter(text: str, codelist: str | None) -> str:
+    """What to search instead when nothing contains ``text``: each of its words (split at
+    blanks and / , ; : ( )) that matches, else the longest start of a word that does.
+
+    Example:
+        >>> _ct_shorter("cells/kg", None)
+        "try a shorter text: 'cells' matches 165 terms, 'kg' 65"
+    """
+    from trialflow.sdtm import metadata
+
+    words = list(dict.fromkeys(w for w in re.split(r"[\s/,;:()]+", text.strip()) if w))
+    found: list[tuple[str, int]] = []
+    for word in words:
+        shortest = min(len(word), max(3, len(word) // 2))
+        for end in range(len(word), shortest - 1, -1):
+            part = word[:end]
+            if (part, end) == (text.strip(), len(word)):
+                continue  # the whole text, already searched
+            count = len(metadata.search_ct(part, codelist))
+            if count:
+                found.append((part, count))
+                break
+    if not found:
+        return "no word of it matches either: check the spelling, or search a part of a word"
+    first, *rest = found
+    counts = [f"{first[0]!r} matches {first[1]} term{'s' if first[1] > 1 else ''}"]
+    counts += [f"{w!r} {n}" for w, n in rest]
+    return "try a shorter text: " + ", ".join(counts)
 
 
 @cli.command("spec-docs", context_settings=CONTEXT)

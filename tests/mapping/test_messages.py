@@ -4,12 +4,14 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from support import EXAMPLE_SPECS, tiny_sheets, write_csv_export
 
 from trialflow.errors import RawInputError, SpecError
 from trialflow.mapping.dates import CODES_TEXT, suggest_format
 from trialflow.mapping.load import load_study
+from trialflow.mapping.methods import condition_mask, hardcode
 from trialflow.raw import read_export
 from trialflow.sdtm.build import build_sdtm
 
@@ -411,4 +413,120 @@ def test_a_one_sheet_export_says_to_pick_the_forms_rows_with_where(study_dir, tm
         f"{ex}:{_line_of(ex, 'sheet: INFUSION')}: source.sheet: no sheet 'INFUSION' in "
         "export.csv; this export is one sheet ('export'): set source.sheet: export and pick "
         "the form's rows with source.where (e.g. where: {FORM: [INFUSION]})"
+    )
+
+
+# --- YAML 1.2 values: yes/no stay text, true/false are not numbers, numbers keep their text ----
+
+
+def test_yes_no_on_off_stay_text_in_a_condition(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, 'where: {GIVEN: [Y, "Yes", "1"]}', "where: {GIVEN: [Y, Yes, No, On, Off, n]}")
+    where = load_study(study_dir).domains["EX"].source.where
+    assert where is not None
+    assert where.columns["GIVEN"].in_ == ["Y", "Yes", "No", "On", "Off", "n"]
+    frame = pd.DataFrame({"GIVEN": ["Y", "Yes", "1", "True"]}, dtype="str")
+    assert condition_mask(frame, where).tolist() == [True, True, False, False]
+
+
+def test_no_as_a_hardcoded_value_is_the_text_no(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "value: INTRAVENOUS", "value: No")
+    variable = load_study(study_dir).domains["EX"].variables[5]
+    assert variable.value == "No"
+    assert hardcode(pd.DataFrame(index=range(1)), variable.value).tolist() == ["No"]
+
+
+def test_octal_looking_numbers_times_and_dates_are_read_the_yaml_1_2_way(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "value: INTRAVENOUS", "value: 012")
+    assert load_study(study_dir).domains["EX"].variables[5].value == 12  # not octal 10
+    _replace(ex, "value: 012", "value: 08:30")
+    assert load_study(study_dir).domains["EX"].variables[5].value == "08:30"  # not 510
+    _replace(ex, "value: 08:30", "value: 2019-01-05")
+    assert load_study(study_dir).domains["EX"].variables[5].value == "2019-01-05"
+
+
+def test_a_hardcoded_no_not_in_the_codelist_names_no(study_dir, tmp_path):
+    dm = study_dir / "dm.yaml"
+    _replace(
+        dm,
+        "{name: COUNTRY, method: assign_ct, raw: COUNTRY, codelist: COUNTRY}",
+        "{name: COUNTRY, method: hardcode_ct, value: NO, codelist: COUNTRY}",
+    )
+    export = write_csv_export(tmp_path / "raw", tiny_sheets())
+    with pytest.raises(SpecError) as err:
+        _build(study_dir, export)
+    line = _line_of(dm, "value: NO")
+    assert str(err.value) == (
+        f"{dm}:{line}: variables[7].value: 'NO' is not a term of codelist COUNTRY"
+    )
+
+
+def test_true_where_text_or_a_number_belongs_is_an_error_saying_to_quote_it(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, "value: INTRAVENOUS", "value: true")
+    line = _line_of(ex, "value: true")
+    assert _error(study_dir) == (
+        f"{ex}:{line}: variables[5].value: expected text or a number "
+        '(e.g. value: INTRAVENOUS), got true; write it in quotes: value: "true"'
+    )
+
+
+def test_true_in_a_condition_is_an_error_saying_to_quote_it(study_dir):
+    ex = study_dir / "ex.yaml"
+    _replace(ex, 'where: {GIVEN: [Y, "Yes", "1"]}', "where: {GIVEN: [Y, True]}")
+    line = _line_of(ex, "GIVEN: [Y, True]")
+    assert _error(study_dir) == (
+        f"{ex}:{line}: source.where.GIVEN.in[1]: expected text or a number, got true; "
+        'write it in quotes: "True"'
+    )
+
+
+def test_a_number_where_text_belongs_says_to_quote_it_as_written(study_dir):
+    path = study_dir / "study.yaml"
+    _replace(path, '{siteid: "01"', "{siteid: 01")
+    line = _line_of(path, "{siteid: 01")
+    assert _error(study_dir) == (
+        f'{path}:{line}: sites[0].siteid: expected text (e.g. siteid: "01"), got the number 1; '
+        'write it in quotes to keep it as written: siteid: "01"'
+    )
+
+
+def test_a_hardcoded_site_read_as_a_number_says_to_write_it_in_quotes(study_dir, tmp_path):
+    dm = study_dir / "dm.yaml"
+    _replace(dm, "{name: SITEID, method: site_id, raw: SITE}",
+             "{name: SITEID, method: hardcode_no_ct, value: 01}")
+    export = write_csv_export(tmp_path / "raw", tiny_sheets())
+    with pytest.raises(SpecError) as err:
+        _build(study_dir, export)
+    line = _line_of(dm, "value: 01")
+    assert str(err.value) == (
+        f"{dm}:{line}: variables[1].value: site '1' is not among the sites of study.yaml "
+        '(01, 02); 01 was read as the number 1: write value: "01"'
+    )
+
+
+def test_a_quote_left_open_on_a_line_of_formats_is_named(study_dir):
+    dm = study_dir / "dm.yaml"
+    _replace(dm, 'formats: ["%d-%b-%Y", "%Y/%m/%d"', 'formats: ["%d-%b-%Y, "%Y/%m/%d"')
+    line = _line_of(dm, '"%d-%b-%Y, "%Y')
+    column = (study_dir / "dm.yaml").read_text().splitlines()[line - 1].index('"%Y/%m') + 2
+    assert _error(study_dir) == (
+        f"{dm}:{line}:{column}: not valid YAML: found character '%' that cannot start any "
+        'token; a double quote opened earlier on the line is not closed, so "%d-%b-%Y, " was '
+        "read as one text"
+    )
+
+
+def test_a_quote_left_open_that_runs_to_the_next_line_names_where_it_opened(study_dir):
+    mh = study_dir / "mh.yaml"
+    _replace(mh, 'value: "Y", codelist: NY}', 'value: "Y, codelist: NY}')
+    line = _line_of(mh, 'value: "Y, codelist')
+    opened = mh.read_text().splitlines()[line - 1].index('"') + 1
+    closed = mh.read_text().splitlines()[line].index('"') + 1
+    assert _error(study_dir) == (
+        f"{mh}:{line + 1}:{closed + 1}: not valid YAML: expected ',' or '}}', but got "
+        f"'<scalar>'; the double quote opened at line {line}, column {opened} is not closed on "
+        f"its line, so the text runs on to the quote at line {line + 1}, column {closed}"
     )

@@ -88,7 +88,7 @@ def write_layout(
     target = Path(path)
     forms = {name: frame for name, frame in sheets.items() if name != "README"}
     readme = sheets.get("README")
-    notes = [] if readme is None else [str(v) for v in readme.iloc[:, 0]]
+    notes = [] if readme is None else [_regenerate(str(v), layout) for v in readme.iloc[:, 0]]
     if layout == "workbook":
         from trialflow.io.workbook import write_workbook
 
@@ -103,6 +103,22 @@ def write_layout(
         _sas_folder(forms, target, notes)
         return target
     raise ValueError(f"unknown layout {layout!r} (layouts: {', '.join(LAYOUTS)})")
+
+
+_OUT = {"flat-csv": "FILE.csv", "odm": "FILE.xml", "sas": "DIR"}
+"""What ``--out`` names in each layout's regenerate command."""
+
+
+def _regenerate(note: str, layout: str) -> str:
+    """A README line's ``trialflow synth ... --out FILE.xlsx`` command, for this layout.
+
+    Example:
+        >>> _regenerate("Regenerate with: trialflow synth --seed 1 --out FILE.xlsx", "sas")
+        'Regenerate with: trialflow synth --seed 1 --layout sas --out DIR'
+    """
+    if layout not in _OUT or "trialflow synth" not in note:
+        return note
+    return note.replace("--out FILE.xlsx", f"--layout {layout} --out {_OUT[layout]}")
 
 
 def _text(frame: pd.DataFrame) -> dict[str, list[str | None]]:

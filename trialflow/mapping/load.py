@@ -28,20 +28,59 @@ from trialflow.mapping.spec import (
 
 class _LineDict(dict):
     lines: dict[Any, int]
+    texts: dict[Any, str]
+    """The text of each plain (unquoted) value as written, for a value read as a number or
+    boolean (``siteid: 01`` keeps ``01`` here while the value is the number 1)."""
 
 
 class _LineList(list):
     lines: list[int]
+    texts: list[str | None]
 
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records the line of each mapping key and sequence item."""
+    """SafeLoader that records the line of each mapping key and sequence item, and reads plain
+    values the YAML 1.2 way: only ``true`` and ``false`` (any case) are booleans, so ``Yes``,
+    ``No``, ``On``, ``Off``, ``Y`` and ``N`` stay text (YAML 1.1 would read ``No`` as false);
+    ``012`` is the number 12 (not octal), ``08:30``, ``1_000`` and ``2019-01-05`` stay text."""
+
+
+_BOOL_TAG, _INT_TAG, _FLOAT_TAG = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float"))
+_YAML_11 = (_BOOL_TAG, _INT_TAG, _FLOAT_TAG, "tag:yaml.org,2002:timestamp")
+"""Implicit types read the YAML 1.1 way by PyYAML, replaced below by YAML 1.2's (no dates:
+``2019-01-05`` stays text)."""
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _YAML_11]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?i:true|false)$"), list("tTfF"))
+# YAML 1.2 numbers: 012 is twelve (not octal ten), 08:30 and 1_000 stay text
+_LineLoader.add_implicit_resolver(
+    _INT_TAG, re.compile(r"^(?:[-+]?[0-9]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_LineLoader.add_implicit_resolver(
+    _FLOAT_TAG,
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+.0123456789"),
+)
+
+
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    return int(text, 16) if text.startswith("0x") else int(text, 10)
+
+
+_LineLoader.add_constructor(_INT_TAG, _construct_int)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
     loader.flatten_mapping(node)
     out = _LineDict()
     out.lines = {}
+    out.texts = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in out:
@@ -50,12 +89,18 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
             )
         out[key] = loader.construct_object(value_node, deep=True)
         out.lines[key] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.ScalarNode) and value_node.style is None:
+            out.texts[key] = value_node.value
     return out
 
 
 def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _LineList:
     out = _LineList(loader.construct_object(child, deep=True) for child in node.value)
     out.lines = [child.start_mark.line + 1 for child in node.value]
+    out.texts = [
+        child.value if isinstance(child, yaml.ScalarNode) and child.style is None else None
+        for child in node.value
+    ]
     return out
 
 
@@ -83,8 +128,50 @@ def read_yaml(path: Path) -> Any:
         line = mark.line + 1 if mark else None
         where = f"{path}:{line}:{mark.column + 1}" if mark else str(path)
         error = SpecError(str(path), line, None, f"not valid YAML: {exc.problem}")
-        error.args = (f"{where}: not valid YAML: {exc.problem}{_yaml_hint(exc)}",)
+        hint = _open_quote(text, exc) or _yaml_hint(exc)
+        error.args = (f"{where}: not valid YAML: {exc.problem}{hint}",)
         raise error from None
+
+
+def _open_quote(text: str, exc: yaml.MarkedYAMLError) -> str:
+    """When the parser stops just after a quoted text that closed too late (a quote left open
+    took everything up to the next quote), say where the quote left open is.
+
+    ``["%d-%b-%Y, "%Y/%m/%d"]`` reads ``"%d-%b-%Y, "`` as one text and then stops at ``%``;
+    ``{value: "Y, codelist: NY}`` runs on to the next line's quote.
+    """
+    mark = exc.problem_mark
+    if mark is None or "quoted scalar" in str(exc.context or ""):
+        return ""
+    line = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""
+    before = line[: mark.column]
+    for quote, name in (('"', "double"), ("'", "single")):
+        # the parser stops right after a quote, and the line's quotes do not pair up
+        if before.endswith(quote) and line.count(quote) % 2 == 1 and before.count(quote) > 1:
+            written = before[before.rindex(quote, 0, len(before) - 1) :]
+            return (
+                f"; a {name} quote opened earlier on the line is not closed, so {written} was "
+                "read as one text"
+            )
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=_LineLoader):
+            if token.start_mark.index >= mark.index:
+                break
+            last = token
+    except yaml.YAMLError:
+        pass
+    if not isinstance(last, yaml.ScalarToken) or last.style not in ('"', "'"):
+        return ""
+    start, end = last.start_mark, last.end_mark
+    if start.line == end.line:
+        return ""
+    name = "double" if last.style == '"' else "single"
+    return (
+        f"; the {name} quote opened at line {start.line + 1}, column {start.column + 1} is not "
+        f"closed on its line, so the text runs on to the quote at line {end.line + 1}, "
+        f"column {end.column}"
+    )
 
 
 def _yaml_hint(exc: yaml.MarkedYAMLError) -> str:
@@ -202,7 +289,7 @@ def _node(data: Any, loc: tuple[Any, ...]) -> Any:
     return data
 
 
-def _expected(model: type, err: dict[str, Any]) -> str | None:
+def _expected(model: type, err: dict[str, Any], data: Any) -> str | None:
     """A wrong kind of value, said as the shape the key takes and what was given."""
     key = shape.field_at(model, tuple(err["loc"]))
     if key is None:
@@ -215,7 +302,43 @@ def _expected(model: type, err: dict[str, Any]) -> str | None:
         single = json.dumps(value)
         return f"expected a list {noun}such as {shape.flow([value])}, got a single text {single}"
     example = _example(key)
-    return f"expected {shape.words(key.field.annotation)}{example}, got {shape.given(value)}"
+    takes = shape.words(key.field.annotation)
+    hint = _quote_hint(data, tuple(err["loc"]), value) if "text" in takes else ""
+    return f"expected {takes}{example}, got {shape.given(value)}{hint}"
+
+
+def _written(data: Any, loc: tuple[Any, ...]) -> tuple[str | None, str | None]:
+    """The text of the value at an error location as the YAML has it (``01`` for a value read
+    as the number 1), and the key it is written under (None for a list item)."""
+    node, text, key = data, None, None
+    for step in loc:
+        if isinstance(node, _LineDict):
+            name = "from" if step == "from_" and "from" in node else step
+            if name in node:
+                text, key, node = node.texts.get(name), str(name), node[name]
+        elif isinstance(node, _LineList) and isinstance(step, int) and step < len(node):
+            text, key, node = node.texts[step], None, node[step]
+    return text, key
+
+
+def _quote_hint(data: Any, loc: tuple[Any, ...], value: Any) -> str:
+    """For a number or true/false where text is expected: quote it, as it was written."""
+    if not isinstance(value, (bool, int, float)):
+        return ""
+    text, key = _written(data, loc)
+    if text is None:
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+    fix = f"{key}: {json.dumps(text)}" if key else json.dumps(text)
+    if isinstance(value, bool):
+        return f"; write it in quotes: {fix}"
+    return f"; write it in quotes to keep it as written: {fix}"
+
+
+def _kind_error(err: Any) -> bool:
+    """A value of the wrong kind, also when a condition re-raised it as a plain message."""
+    kind = str(err.get("type", ""))
+    plain = kind == "value_error" and str(err.get("msg", "")).startswith("Input should be a valid")
+    return kind.endswith(_KIND_ERRORS) or plain
 
 
 def _example(key: shape.Key) -> str:
@@ -263,7 +386,10 @@ def _validate(model: type, data: Any, path: Path) -> Any:
         elif kind == "literal_error":
             msg = _literal(model, err)
         elif all(e["type"].endswith(_KIND_ERRORS) for e in same):
-            msg = _expected(model, err) or msg
+            msg = _expected(model, err, data) or msg
+        elif isinstance(err.get("input"), bool) and all(_kind_error(e) for e in same):
+            hint = _quote_hint(data, tuple(err["loc"]), err["input"])
+            msg = f"expected text or a number, got {shape.given(err['input'])}{hint}"
         rest = len(errors) - len(same)
         more = f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest > 0 else ""
         raise SpecError(str(path), line, key or None, msg + more) from None
@@ -376,3 +502,19 @@ def spec_line(study: Study, domain: str, index: int, key: str | None = None) -> 
     if key and isinstance(item, _LineDict) and key in item:
         return item.lines[key]
     return variables.lines[index]
+
+
+def spec_text(study: Study, domain: str, index: int, key: str) -> str | None:
+    """The text of a plain value of ``variables[index]`` as the spec file has it (``01`` for
+    ``value: 01``, which YAML reads as the number 1); None when it is quoted or not a value.
+
+    Example:
+        >>> spec_text(study, "DM", 1, "value")  # doctest: +SKIP
+        '01'
+    """
+    data = read_yaml(study.files[domain])
+    variables = data.get("variables")
+    if not isinstance(variables, _LineList) or index >= len(variables):
+        return None
+    item = variables[index]
+    return item.texts.get(key) if isinstance(item, _LineDict) else None

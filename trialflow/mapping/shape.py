@@ -20,8 +20,9 @@ import json
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -69,7 +70,10 @@ def keys_of(model: type[BaseModel]) -> list[str]:
 
 
 def members(annotation: Any) -> list[Any]:
-    """The alternatives of a union (``None`` left out); a plain type is its own only member."""
+    """The alternatives of a union (``None`` left out); a plain type is its own only member.
+    ``Annotated`` types (``StrictInt``) count as the type they annotate."""
+    if get_origin(annotation) is Annotated:
+        return members(get_args(annotation)[0])
     if get_origin(annotation) in (Union, types.UnionType):
         return [m for a in get_args(annotation) for m in members(a)]
     return [] if annotation is type(None) else [annotation]
@@ -109,6 +113,8 @@ def words(annotation: Any) -> str:
 
 
 def _word(annotation: Any, *, plural: bool) -> str:
+    if get_origin(annotation) is Annotated:
+        return _word(get_args(annotation)[0], plural=plural)
     origin = get_origin(annotation)
     if origin is Literal:
         values = ", ".join(str(v) for v in get_args(annotation))
@@ -175,8 +181,22 @@ def _flow(value: Any, limit: int | None = 60) -> str:
 
 
 def _needs_quotes(text: str) -> bool:
+    """True when a text written plain would not read back as that text: it holds a character
+    YAML gives a meaning, or a YAML reader (1.1 or 1.2) takes it for a number, a date, true or
+    false, or nothing (``01``, ``1.5``, ``2019-01-05``, ``No``, ``null``).
+
+    Example:
+        >>> [t for t in ["01", "1.5", "2019-01-05", "No", "y", "null", "DAY 1"] if _needs_quotes(t)]
+        ['01', '1.5', '2019-01-05', 'No', 'y', 'null']
+    """
     special = any(c in text for c in ":%{}[],#'\"&*!|>@`") or text != text.strip()
-    return special or not text or text.lower() in ("y", "n", "yes", "no", "true", "false", "null")
+    if special or not text or text.lower() in ("y", "n", "yes", "no", "on", "off"):
+        return True
+    try:
+        read = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return True
+    return not isinstance(read, str) or read != text or text[0] in "-+.0123456789~"
 
 
 def flow(value: Any, limit: int | None = 60) -> str:

@@ -23,6 +23,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictFloat,
+    StrictInt,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -32,7 +34,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from trialflow.mapping.dates import DateFormatError, compile_format
 
-Scalar = str | int | float
+Scalar = str | StrictInt | StrictFloat
+"""Text or a number; true and false are refused (never read as 1 and 0)."""
 ValueCondition = dict[str, Scalar | list[Scalar]]
 """Conditions on SDTM variables in the adam section: each variable holds one of the values."""
 
@@ -632,14 +635,18 @@ class MatchSpec(Strict):
         default=None,
         description="the same planned visit: both visit labels read through study.yaml's "
         "visits (collected labels), so D0 on one form matches Day 0 on the other",
+        examples=[["INF_VISIT", "VISIT"]],
     )
     date: str | list[str] | None = Field(
-        default=None, description="the same date (complete dates, read with lookup.formats)"
+        default=None,
+        description="the same date (complete dates, read with lookup.formats)",
+        examples=[["INF_DATE", "VIS_DATE"]],
     )
     on_or_before: str | list[str] | None = Field(
         default=None,
         description="the latest record dated on or before this row's date (the nearest "
         "preceding record; complete dates, read with lookup.formats)",
+        examples=[["INF_DATE", "VIS_DATE"]],
     )
 
     @model_validator(mode="after")
@@ -681,23 +688,32 @@ class LookupSpec(Strict):
     finding naming the row, and the variable stays empty.
     """
 
-    sheet: str = Field(description="the other form: a sheet (or CSV file name) of the export")
-    column: str = Field(description="its column holding the value")
+    sheet: str = Field(
+        description="the other form: a sheet (or CSV file name) of the export",
+        examples=["VITALS"],
+    )
+    column: str = Field(description="its column holding the value", examples=["WEIGHT_KG"])
     subject: str | None = Field(
-        default=None, description="its subject column (default: the name of source.subject)"
+        default=None,
+        description="its subject column (default: the name of source.subject)",
+        examples=["SUBJ"],
     )
     where: Condition | None = Field(
-        default=None, description="only the other form's rows meeting this condition"
+        default=None,
+        description="only the other form's rows meeting this condition",
+        examples=[{"VISIT": ["Day 0"]}],
     )
     match: MatchSpec | None = Field(
         default=None,
         description="visit, date or on_or_before; without it the subject must have one "
         "candidate row",
+        examples=[{"on_or_before": ["INF_DATE", "VIS_DATE"]}],
     )
     formats: list[str] | None = Field(
         default=None,
         min_length=1,
         description="date formats of both date columns (match by date or on_or_before)",
+        examples=[["%d-%b-%Y", "%Y/%m/%d", "%Y-%m-%d"]],
     )
 
     @model_validator(mode="after")
@@ -1502,7 +1518,7 @@ METHOD_DOCS: dict[str, tuple[str, dict[str, object]]] = {
          "convert": {"divide": 1000000},
          "lookup": {"sheet": "VITALS", "column": "WEIGHT_KG",
                     "match": {"on_or_before": ["INF_DATE", "VIS_DATE"]},
-                    "formats": ["%d-%b-%Y", "%Y-%m-%d"]}},
+                    "formats": ["%d-%b-%Y", "%Y/%m/%d", "%Y-%m-%d"]}},
     ),
     "visit_name": ("VISIT from VISITNUM", {"name": "VISIT", "method": "visit_name"}),
     "usubjid": ("USUBJID again (it is always added)", {"name": "USUBJID", "method": "usubjid"}),
@@ -1700,15 +1716,18 @@ class VariableSpec(Strict):
     lookup: LookupSpec | None = Field(
         default=None,
         description="lookup: the other form, its column and how a row finds its record there",
+        examples=[{"sheet": "VITALS", "column": "HEIGHT_CM", "where": {"VISIT": ["Day 0"]}}],
     )
     combine: Literal["multiply", "divide"] | None = Field(
         default=None,
         description="lookup with raw: the raw value multiplied or divided by the looked-up one "
         "(DOSE_TOTAL divided by the weight gives a dose per kg)",
+        examples=["divide"],
     )
     convert: ConvertSpec | None = Field(
         default=None,
         description="lookup: then multiplied or divided by a constant ({divide: 1000000})",
+        examples=[{"divide": 1000000}],
     )
     digits: int | None = Field(
         default=None,
@@ -1716,6 +1735,7 @@ class VariableSpec(Strict):
         le=12,
         description="lookup: decimals a computed value is rounded to (SAS ROUND); without it, "
         "10 significant digits",
+        examples=[3],
     )
 
     @model_validator(mode="after")

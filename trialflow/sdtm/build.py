@@ -25,7 +25,7 @@ import pandas as pd
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError, emit
 from trialflow.mapping import methods as m
 from trialflow.mapping.dates import parse_dates
-from trialflow.mapping.load import Study, key_line, read_yaml, spec_line
+from trialflow.mapping.load import Study, key_line, read_yaml, spec_line, spec_text
 from trialflow.mapping.shape import closest, flow
 from trialflow.mapping.spec import (
     RAW_METHODS,
@@ -1008,11 +1008,15 @@ class _Builder:
         if var.method in ("hardcode_no_ct", "hardcode_ct"):
             value = m.hardcode(pd.DataFrame(index=range(1)), var.value).iloc[0]
             if value not in sites:
+                read = ""
+                if isinstance(var.value, (int, float)):
+                    text = spec_text(self.study, work.spec.domain, i, "value") or value
+                    read = f"; {text} was read as the number {value}: write value: \"{text}\""
                 raise self.spec_error(
                     work.spec.domain,
                     i,
                     "value",
-                    f"site {value!r} is not among the sites of study.yaml ({listed})",
+                    f"site {value!r} is not among the sites of study.yaml ({listed}){read}",
                 )
             return
         values = work.frame[var.name]
