@@ -234,3 +234,15 @@ def write_csv_export(folder: Path, sheets: dict[str, list[dict[str, str]]]) -> P
             writer.writeheader()
             writer.writerows(rows)
     return folder
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Replace the first ``old`` in a text file by ``new``; ``old`` must be there."""
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def line_of(path: Path, text: str) -> int:
+    """The number of the first line of a file that holds ``text``."""
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)

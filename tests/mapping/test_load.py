@@ -2,6 +2,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support import line_of, replace_once
 
 from trialflow.errors import SpecError
 from trialflow.mapping.load import load_study
@@ -9,17 +10,6 @@ from trialflow.mapping.load import load_study
 EXAMPLE = Path(__file__).resolve().parents[2] / "mappings" / "hucmsc-t2dm"
 
 
-@pytest.fixture
-def study_dir(tmp_path):
-    target = tmp_path / "study"
-    shutil.copytree(EXAMPLE, target)
-    return target
-
-
-def _replace(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
 
 
 def test_example_study_loads_every_domain():
@@ -29,18 +19,15 @@ def test_example_study_loads_every_domain():
     assert study.domains["LB"].units["GLUC"].convert["mg/dL"].factor == pytest.approx(1 / 18.016)
 
 
-def _line_of(path: Path, text: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
-
 
 def test_unknown_key_names_file_line_and_key(study_dir):
     ae = study_dir / "ae.yaml"
-    _replace(
+    replace_once(
         ae,
         "{name: AETERM, method: assign_no_ct, raw: AE_TERM}",
         "{name: AETERM, method: assign_no_ct, raw: AE_TERM, colour: red}",
     )
-    line = _line_of(ae, "colour: red")
+    line = line_of(ae, "colour: red")
     with pytest.raises(SpecError) as err:
         load_study(study_dir)
     assert str(err.value) == (
@@ -51,8 +38,8 @@ def test_unknown_key_names_file_line_and_key(study_dir):
 
 def test_unknown_method_is_named(study_dir):
     dm = study_dir / "dm.yaml"
-    _replace(dm, "{name: SEX, method: assign_ct", "{name: SEX, method: asign_ct")
-    line = _line_of(dm, "asign_ct")
+    replace_once(dm, "{name: SEX, method: assign_ct", "{name: SEX, method: asign_ct")
+    line = line_of(dm, "asign_ct")
     with pytest.raises(
         SpecError, match=rf"dm\.yaml:{line}: variables\[4\]\.method: 'asign_ct' is not one of"
     ):
@@ -61,7 +48,7 @@ def test_unknown_method_is_named(study_dir):
 
 def test_method_without_its_required_key(study_dir):
     dm = study_dir / "dm.yaml"
-    _replace(
+    replace_once(
         dm,
         "{name: SEX, method: assign_ct, raw: SEX, codelist: SEX}",
         "{name: SEX, method: assign_ct, raw: SEX}",
@@ -74,7 +61,7 @@ def test_method_without_its_required_key(study_dir):
 
 def test_method_with_a_key_it_does_not_take(study_dir):
     dm = study_dir / "dm.yaml"
-    _replace(
+    replace_once(
         dm,
         "{name: SEX, method: assign_ct, raw: SEX, codelist: SEX}",
         "{name: SEX, method: assign_ct, raw: SEX, codelist: SEX, pick: first}",
@@ -85,18 +72,18 @@ def test_method_with_a_key_it_does_not_take(study_dir):
 
 def test_unknown_key_in_study_yaml(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "  synthetic: true", "  synthetic: true\n  sponsor: ACME")
-    line = _line_of(path, "sponsor: ACME")
+    replace_once(path, "  synthetic: true", "  synthetic: true\n  sponsor: ACME")
+    line = line_of(path, "sponsor: ACME")
     with pytest.raises(SpecError, match=rf"study\.yaml:{line}: study\.sponsor: unknown key"):
         load_study(study_dir)
 
 
 def test_invalid_yaml_and_duplicate_keys(study_dir):
     path = study_dir / "vs.yaml"
-    _replace(path, "domain: VS", "domain: VS\ndomain: LB")
+    replace_once(path, "domain: VS", "domain: VS\ndomain: LB")
     with pytest.raises(SpecError, match=r"vs\.yaml:\d+:\d+: not valid YAML: duplicate key"):
         load_study(study_dir)
-    _replace(path, "domain: VS\ndomain: LB", "domain: [VS")
+    replace_once(path, "domain: VS\ndomain: LB", "domain: [VS")
     with pytest.raises(SpecError, match=r"vs\.yaml:\d+:\d+: not valid YAML"):
         load_study(study_dir)
 
@@ -108,14 +95,14 @@ def test_listed_domain_without_spec_file(study_dir):
 
 
 def test_domain_mismatch(study_dir):
-    _replace(study_dir / "ae.yaml", "domain: AE", "domain: CM")
+    replace_once(study_dir / "ae.yaml", "domain: AE", "domain: CM")
     with pytest.raises(SpecError, match="declares domain CM, expected AE"):
         load_study(study_dir)
 
 
 def test_conversion_needs_exactly_one_factor(study_dir):
     path = study_dir / "lb.yaml"
-    _replace(path, "{divide: 18.016}", "{divide: 18.016, multiply: 2}")
+    replace_once(path, "{divide: 18.016}", "{divide: 18.016, multiply: 2}")
     with pytest.raises(
         SpecError,
         match=r"lb\.yaml:\d+: units\.GLUC\.convert\.mg/dL: give exactly one of multiply, divide",
@@ -125,8 +112,8 @@ def test_conversion_needs_exactly_one_factor(study_dir):
 
 def test_a_list_where_a_value_belongs_is_one_problem(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, "value: INTRAVENOUS", "value: [1, 2]")
-    line = _line_of(ex, "value: [1, 2]")
+    replace_once(ex, "value: INTRAVENOUS", "value: [1, 2]")
+    line = line_of(ex, "value: [1, 2]")
     with pytest.raises(SpecError) as err:
         load_study(study_dir)
     assert str(err.value) == (
@@ -137,12 +124,12 @@ def test_a_list_where_a_value_belongs_is_one_problem(study_dir):
 
 def test_date_formats_are_checked_when_the_spec_loads(study_dir):
     ae = study_dir / "ae.yaml"
-    _replace(ae, 'raw: END_DT, formats: ["%d-%b-%Y"', 'raw: END_DT, formats: ["%d-%q-%Y"')
+    replace_once(ae, 'raw: END_DT, formats: ["%d-%b-%Y"', 'raw: END_DT, formats: ["%d-%q-%Y"')
     with pytest.raises(
         SpecError, match=r"ae\.yaml:\d+: variables\[10\]\.formats\[0\]: unknown format code '%q'"
     ):
         load_study(study_dir)
-    _replace(
+    replace_once(
         ae, 'raw: END_DT, formats: ["%d-%q-%Y"', 'raw: [END_DT, START_DT], formats: ["%d-%b-%Y"'
     )
     with pytest.raises(SpecError, match=r"with a date and a time column give formats"):
@@ -151,15 +138,15 @@ def test_date_formats_are_checked_when_the_spec_loads(study_dir):
 
 def test_unknown_key_in_the_adam_section_names_its_line(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "  adae: {emergent_days: 30}", "  adae: {emergent_days: 30, window: 30}")
-    line = _line_of(path, "emergent_days: 30, window")
+    replace_once(path, "  adae: {emergent_days: 30}", "  adae: {emergent_days: 30, window: 30}")
+    line = line_of(path, "emergent_days: 30, window")
     with pytest.raises(SpecError, match=rf"study\.yaml:{line}: adam\.adae\.window: unknown key"):
         load_study(study_dir)
 
 
 def test_a_formula_with_the_wrong_inputs_is_refused(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "inputs: {cpeptide: FCP, glucose: FPG}, censored_inputs: imputed}\n"
+    replace_once(path, "inputs: {cpeptide: FCP, glucose: FPG}, censored_inputs: imputed}\n"
              "        - {paramcd: HOMAB",
              "inputs: {insulin: FCP, glucose: FPG}, censored_inputs: imputed}\n"
              "        - {paramcd: HOMAB")  # fmt: skip
@@ -169,7 +156,7 @@ def test_a_formula_with_the_wrong_inputs_is_refused(study_dir):
 
 def test_a_computed_parameter_needs_measured_inputs(study_dir):
     path = study_dir / "study.yaml"
-    _replace(
+    replace_once(
         path, "inputs: {weight: WEIGHT, height: HEIGHT}", "inputs: {weight: WGT, height: HEIGHT}"
     )
     with pytest.raises(SpecError, match=r"BMI needs WGT, which is not one of the dataset's"):
@@ -178,15 +165,15 @@ def test_a_computed_parameter_needs_measured_inputs(study_dir):
 
 def test_adsl_baseline_must_name_a_defined_parameter(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "HBA1CBL: HBA1C}", "HBA1CBL: A1C}")
+    replace_once(path, "HBA1CBL: HBA1C}", "HBA1CBL: A1C}")
     with pytest.raises(SpecError, match=r"HBA1CBL takes PARAMCD A1C, which no dataset defines"):
         load_study(study_dir)
 
 
 def test_analysis_visits_reference_must_be_a_planned_visit(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "    reference: {visit: DAY 0}", "    reference: {visit: DAY 7}")
-    line = _line_of(path, "reference: {visit: DAY 7}")
+    replace_once(path, "    reference: {visit: DAY 0}", "    reference: {visit: DAY 7}")
+    line = line_of(path, "reference: {visit: DAY 7}")
     with pytest.raises(
         SpecError,
         match=rf"study\.yaml:{line}: adam\.analysis_visits\.reference\.visit: 'DAY 7' is not a "
@@ -197,8 +184,8 @@ def test_analysis_visits_reference_must_be_a_planned_visit(study_dir):
 
 def test_schedule_windows_count_from_the_day_0_visit(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "    reference: {visit: DAY 0}", "    reference: {visit: DAY 14}")
-    line = _line_of(path, "reference: {visit: DAY 14}")
+    replace_once(path, "    reference: {visit: DAY 0}", "    reference: {visit: DAY 14}")
+    line = line_of(path, "reference: {visit: DAY 14}")
     with pytest.raises(
         SpecError,
         match=rf"study\.yaml:{line}: adam\.analysis_visits\.reference\.visit: windows: schedule "
@@ -210,8 +197,8 @@ def test_schedule_windows_count_from_the_day_0_visit(study_dir):
 
 def test_analysis_visits_reference_and_windows_say_what_they_take(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "    reference: {visit: DAY 0}", "    reference: first_dose")
-    line = _line_of(path, "reference: first_dose")
+    replace_once(path, "    reference: {visit: DAY 0}", "    reference: first_dose")
+    line = line_of(path, "reference: first_dose")
     with pytest.raises(SpecError) as err:
         load_study(study_dir)
     assert str(err.value) == (
@@ -219,9 +206,9 @@ def test_analysis_visits_reference_and_windows_say_what_they_take(study_dir):
         "(days are ADY) or {visit: NAME} (days count from the subject's date of that planned "
         "visit)"
     )
-    _replace(path, "    reference: first_dose", "    reference: first_treatment")
-    _replace(path, "    windows: schedule", "    windows: scheduled")
-    line = _line_of(path, "windows: scheduled")
+    replace_once(path, "    reference: first_dose", "    reference: first_treatment")
+    replace_once(path, "    windows: schedule", "    windows: scheduled")
+    line = line_of(path, "windows: scheduled")
     with pytest.raises(
         SpecError, match=rf"study\.yaml:{line}: adam\.analysis_visits\.windows: 'scheduled': give "
     ):
@@ -235,8 +222,8 @@ def test_windows_by_day_may_not_overlap(study_dir):
         "      - {avisitn: 2, avisit: DAY 14, target: 14, low: 11, high: 17}\n"
         "      - {avisitn: 3, avisit: DAY 21, target: 21, low: 17, high: 24}\n"
     )
-    _replace(path, "    windows: schedule\n", listed)
-    line = _line_of(path, "avisit: DAY 21, target: 21")
+    replace_once(path, "    windows: schedule\n", listed)
+    line = line_of(path, "avisit: DAY 21, target: 21")
     with pytest.raises(
         SpecError,
         match=rf"study\.yaml:{line}: adam\.analysis_visits\.windows\[1\]: windows DAY 14 \(days "
@@ -244,14 +231,14 @@ def test_windows_by_day_may_not_overlap(study_dir):
     ):
         load_study(study_dir)
     # by nominal visit the same windows are fine: the visit decides, the window only measures
-    _replace(path, "    by: window", "    by: nominal_visit")
+    replace_once(path, "    by: window", "    by: nominal_visit")
     assert load_study(study_dir).spec.adam.analysis_visits.by == "nominal_visit"
 
 
 def test_schedule_windows_that_overlap_name_the_visit(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "visit: DAY 21, day: 21, window: 3", "visit: DAY 21, day: 21, window: 8")
-    line = _line_of(path, "visit: DAY 21, day: 21, window: 8")
+    replace_once(path, "visit: DAY 21, day: 21, window: 3", "visit: DAY 21, day: 21, window: 8")
+    line = line_of(path, "visit: DAY 21, day: 21, window: 8")
     with pytest.raises(
         SpecError,
         match=rf"study\.yaml:{line}: visits\[2\]\.window: the windows of DAY 14 \(day 14 \+/- 3\) "
@@ -262,10 +249,10 @@ def test_schedule_windows_that_overlap_name_the_visit(study_dir):
 
 def test_nominal_windows_are_numbered_as_planned_visits(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "    by: window", "    by: nominal_visit")
+    replace_once(path, "    by: window", "    by: nominal_visit")
     listed = "    windows: [{avisitn: 2.5, avisit: DAY 14, target: 14, low: 11, high: 17}]"
-    _replace(path, "    windows: schedule", listed)
-    line = _line_of(path, "avisitn: 2.5")
+    replace_once(path, "    windows: schedule", listed)
+    line = line_of(path, "avisitn: 2.5")
     with pytest.raises(
         SpecError,
         match=rf"study\.yaml:{line}: adam\.analysis_visits\.windows\[0\]\.avisitn: by "
@@ -277,15 +264,15 @@ def test_nominal_windows_are_numbered_as_planned_visits(study_dir):
 def test_a_window_needs_its_target_inside(study_dir):
     path = study_dir / "study.yaml"
     listed = "    windows: [{avisitn: 2, avisit: DAY 14, target: 20, low: 11, high: 17}]"
-    _replace(path, "    windows: schedule", listed)
+    replace_once(path, "    windows: schedule", listed)
     with pytest.raises(SpecError, match=r"windows\[0\]: need low <= target <= high, got low 11"):
         load_study(study_dir)
 
 
 def test_windows_at_the_old_place_say_where_they_went(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "  analysis_visits:\n", "  windows: [{avisitn: 2}]\n  analysis_visits:\n")
-    line = _line_of(path, "  windows: [{avisitn: 2}]")
+    replace_once(path, "  analysis_visits:\n", "  windows: [{avisitn: 2}]\n  analysis_visits:\n")
+    line = line_of(path, "  windows: [{avisitn: 2}]")
     with pytest.raises(
         SpecError,
         match=rf"study\.yaml:{line}: adam\.windows: windows now sit under analysis_visits.*"
@@ -297,12 +284,12 @@ def test_windows_at_the_old_place_say_where_they_went(study_dir):
 def test_locate_names_file_and_line_of_a_key_path():
     study = load_study(EXAMPLE)
     path = EXAMPLE / "study.yaml"
-    line = _line_of(path, "- {paramcd: HBA1C")
+    line = line_of(path, "- {paramcd: HBA1C")
     assert study.locate("adam.datasets.ADLB.parameters[2]") == (
         f"{path}:{line}: adam.datasets.ADLB.parameters[2]"
     )
     assert study.locate("analysis.population") == (
-        f"{path}:{_line_of(path, '  population: FASFL')}: analysis.population"
+        f"{path}:{line_of(path, '  population: FASFL')}: analysis.population"
     )
 
 
@@ -318,8 +305,8 @@ def test_the_example_names_its_test_method_and_safety_section():
 
 def test_an_unknown_test_method_names_its_line(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "  test: spss", "  test: sas")
-    line = _line_of(path, "  test: sas")
+    replace_once(path, "  test: spss", "  test: sas")
+    line = line_of(path, "  test: sas")
     with pytest.raises(SpecError) as err:
         load_study(study_dir)
     message = str(err.value)
@@ -329,30 +316,30 @@ def test_an_unknown_test_method_names_its_line(study_dir):
 
 def test_safety_parameters_must_be_defined(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "paramcd: [WBC, ALT, CREAT]", "paramcd: [WBC, AST, CREAT]")
+    replace_once(path, "paramcd: [WBC, ALT, CREAT]", "paramcd: [WBC, AST, CREAT]")
     with pytest.raises(SpecError, match=r"analysis: ADLB has no parameter AST in adam\.datasets"):
         load_study(study_dir)
 
 
 def test_safety_needs_adae_and_an_interval(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "    within_days: 1\n", "")
+    replace_once(path, "    within_days: 1\n", "")
     with pytest.raises(SpecError, match=r"analysis\.safety\.within_days: .*required"):
         load_study(study_dir)
     shutil.copy(EXAMPLE / "study.yaml", path)
-    _replace(path, "  adae: {emergent_days: 30}\n", "")
+    replace_once(path, "  adae: {emergent_days: 30}\n", "")
     with pytest.raises(SpecError, match=r"analysis\.safety needs adam\.adae"):
         load_study(study_dir)
 
 
 def test_a_parameter_precision_must_be_a_whole_number_of_decimals(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "unit: mmol/L, digits: 2, convert", "unit: mmol/L, digits: 2.5, convert")
-    line = _line_of(path, "digits: 2.5")
+    replace_once(path, "unit: mmol/L, digits: 2, convert", "unit: mmol/L, digits: 2.5, convert")
+    line = line_of(path, "digits: 2.5")
     with pytest.raises(
         SpecError, match=rf"study\.yaml:{line}: adam\.datasets\.ADLB\.parameters\[0\]\.digits: "
     ):
         load_study(study_dir)
-    _replace(path, "digits: 2.5", "digits: -1")
+    replace_once(path, "digits: 2.5", "digits: -1")
     with pytest.raises(SpecError, match=r"parameters\[0\]\.digits: .*greater than or equal to 0"):
         load_study(study_dir)

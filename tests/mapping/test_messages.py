@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support import EXAMPLE_SPECS, tiny_sheets, write_csv_export
+from support import EXAMPLE_SPECS, line_of, replace_once, tiny_sheets, write_csv_export
 
 from trialflow.errors import RawInputError, SpecError
 from trialflow.mapping.dates import CODES_TEXT, suggest_format
@@ -14,23 +14,6 @@ from trialflow.mapping.load import load_study
 from trialflow.mapping.methods import condition_mask, hardcode
 from trialflow.raw import read_export
 from trialflow.sdtm.build import build_sdtm
-
-
-@pytest.fixture
-def study_dir(tmp_path):
-    target = tmp_path / "study"
-    shutil.copytree(EXAMPLE_SPECS, target)
-    return target
-
-
-def _replace(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-
-
-def _line_of(path: Path, text: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
 def _error(study_dir: Path) -> str:
@@ -48,11 +31,11 @@ def _build(study_dir: Path, export: Path):
 
 def test_a_misspelt_raw_column_names_the_spec_line_and_the_column_meant(study_dir, tmp_path):
     dm = study_dir / "dm.yaml"
-    _replace(dm, "raw: SEX, codelist: SEX", "raw: SEXE, codelist: SEX")
+    replace_once(dm, "raw: SEX, codelist: SEX", "raw: SEXE, codelist: SEX")
     export = write_csv_export(tmp_path / "raw", tiny_sheets())
     with pytest.raises(RawInputError) as err:
         _build(study_dir, export)
-    line = _line_of(dm, "raw: SEXE")
+    line = line_of(dm, "raw: SEXE")
     assert str(err.value) == (
         f"{dm}:{line}: variables[4].raw: no column 'SEXE' in sheet DEMOG "
         "(raw/DEMOG.csv); did you mean 'SEX'?"
@@ -61,25 +44,25 @@ def test_a_misspelt_raw_column_names_the_spec_line_and_the_column_meant(study_di
 
 def test_a_misspelt_sheet_names_the_spec_line_and_the_sheet_meant(study_dir, tmp_path):
     lb = study_dir / "lb.yaml"
-    _replace(lb, "  sheet: LAB", "  sheet: LABS")
+    replace_once(lb, "  sheet: LAB", "  sheet: LABS")
     export = write_csv_export(tmp_path / "raw", tiny_sheets())
     with pytest.raises(RawInputError) as err:
         _build(study_dir, export)
     assert str(err.value) == (
-        f"{lb}:{_line_of(lb, 'sheet: LABS')}: source.sheet: no sheet 'LABS' in raw; "
+        f"{lb}:{line_of(lb, 'sheet: LABS')}: source.sheet: no sheet 'LABS' in raw; "
         "did you mean 'LAB'?"
     )
 
 
 def test_a_sheet_with_no_near_name_lists_the_exports_sheets(study_dir, tmp_path):
     ae = study_dir / "ae.yaml"
-    _replace(ae, "  sheet: AE", "  sheet: ADVERSE_EVENTS_FORM")
+    replace_once(ae, "  sheet: AE", "  sheet: ADVERSE_EVENTS_FORM")
     export = write_csv_export(tmp_path / "raw", tiny_sheets())
     with pytest.raises(RawInputError) as err:
         _build(study_dir, export)
     message = str(err.value)
     assert message.startswith(
-        f"{ae}:{_line_of(ae, 'sheet: ADVERSE')}: source.sheet: no sheet 'ADVERSE_EVENTS_FORM' "
+        f"{ae}:{line_of(ae, 'sheet: ADVERSE')}: source.sheet: no sheet 'ADVERSE_EVENTS_FORM' "
         "in raw; its sheets are "
     )
     assert "DEMOG" in message and "LAB" in message
@@ -87,13 +70,13 @@ def test_a_sheet_with_no_near_name_lists_the_exports_sheets(study_dir, tmp_path)
 
 def test_a_raw_column_with_no_near_name_lists_the_sheet_columns(study_dir, tmp_path):
     ex = study_dir / "ex.yaml"
-    _replace(ex, "  subject: SUBJ", "  subject: PATIENT_NUMBER")
+    replace_once(ex, "  subject: SUBJ", "  subject: PATIENT_NUMBER")
     export = write_csv_export(tmp_path / "raw", tiny_sheets())
     with pytest.raises(RawInputError) as err:
         _build(study_dir, export)
     columns = ", ".join(tiny_sheets()["INFUSION"][0])
     assert str(err.value) == (
-        f"{ex}:{_line_of(ex, 'subject: PATIENT')}: source.subject: no column 'PATIENT_NUMBER' in "
+        f"{ex}:{line_of(ex, 'subject: PATIENT')}: source.subject: no column 'PATIENT_NUMBER' in "
         f"sheet INFUSION (raw/INFUSION.csv); the sheet has columns {columns}"
     )
 
@@ -103,12 +86,12 @@ def test_a_raw_column_with_no_near_name_lists_the_sheet_columns(study_dir, tmp_p
 
 def test_a_single_format_text_asks_for_a_list(study_dir):
     dm = study_dir / "dm.yaml"
-    _replace(
+    replace_once(
         dm,
         'raw: BIRTH_DT, formats: ["%d-%b-%Y", "%Y/%m/%d", "%Y-%m-%d"]',
         'raw: BIRTH_DT, formats: "%m/%d/%Y"',
     )
-    line = _line_of(dm, 'formats: "%m/%d/%Y"')
+    line = line_of(dm, 'formats: "%m/%d/%Y"')
     assert _error(study_dir) == (
         f'{dm}:{line}: variables[3].formats: expected a list of formats such as ["%m/%d/%Y"], '
         'got a single text "%m/%d/%Y"'
@@ -117,12 +100,12 @@ def test_a_single_format_text_asks_for_a_list(study_dir):
 
 def test_a_sas_style_format_says_the_codes_and_the_format_to_write(study_dir):
     dm = study_dir / "dm.yaml"
-    _replace(
+    replace_once(
         dm,
         'raw: BIRTH_DT, formats: ["%d-%b-%Y", "%Y/%m/%d", "%Y-%m-%d"]',
         'raw: BIRTH_DT, formats: ["MM/DD/YYYY"]',
     )
-    line = _line_of(dm, "MM/DD/YYYY")
+    line = line_of(dm, "MM/DD/YYYY")
     assert _error(study_dir) == (
         f"{dm}:{line}: variables[3].formats[0]: 'MM/DD/YYYY' has no format codes; "
         f'{CODES_TEXT}: write "%m/%d/%Y"'
@@ -131,7 +114,7 @@ def test_a_sas_style_format_says_the_codes_and_the_format_to_write(study_dir):
 
 def test_a_two_digit_year_is_refused_with_the_reason(study_dir):
     dm = study_dir / "dm.yaml"
-    _replace(dm, 'raw: BIRTH_DT, formats: ["%d-%b-%Y"', 'raw: BIRTH_DT, formats: ["%d/%m/%y"')
+    replace_once(dm, 'raw: BIRTH_DT, formats: ["%d-%b-%Y"', 'raw: BIRTH_DT, formats: ["%d/%m/%y"')
     assert _error(study_dir).endswith(
         f"variables[3].formats[0]: '%d/%m/%y': two-digit years are not read (19 or 20?); "
         f"{CODES_TEXT}, and the dates must hold four-digit years"
@@ -140,7 +123,7 @@ def test_a_two_digit_year_is_refused_with_the_reason(study_dir):
 
 def test_an_unknown_format_code_lists_the_codes(study_dir):
     ae = study_dir / "ae.yaml"
-    _replace(ae, 'raw: END_DT, formats: ["%d-%b-%Y"', 'raw: END_DT, formats: ["%d-%q-%Y"')
+    replace_once(ae, 'raw: END_DT, formats: ["%d-%b-%Y"', 'raw: END_DT, formats: ["%d-%q-%Y"')
     assert _error(study_dir).endswith(
         f"variables[10].formats[0]: unknown format code '%q' in '%d-%q-%Y'; {CODES_TEXT}"
     )
@@ -175,11 +158,11 @@ def test_a_unit_without_conversion_names_the_spec_line_standard_unit_and_fix(stu
     sheets["LAB"][0]["UNIT"] = "mg%"  # a synonym of mg/dL, whose conversion is then taken away
     export = write_csv_export(tmp_path / "raw", sheets)
     lb = study_dir / "lb.yaml"
-    _replace(lb, "{standard: mmol/L, convert: {mg/dL: {divide: 18.016}}, digits: 2}",
+    replace_once(lb, "{standard: mmol/L, convert: {mg/dL: {divide: 18.016}}, digits: 2}",
              "{standard: mmol/L, digits: 2}")  # fmt: skip
     result = _build(study_dir, export)
     found = [f for f in result.findings if f.code == "unit-not-convertible"]
-    line = _line_of(lb, "  GLUC: {standard: mmol/L")
+    line = line_of(lb, "  GLUC: {standard: mmol/L")
     assert {f.message for f in found} == {
         f"GLUC result in unit 'mg/dL', which has no conversion to the standard unit 'mmol/L' "
         f"under units.GLUC ({lb}:{line}); standard result left empty. Add convert: "
@@ -198,7 +181,7 @@ def test_a_unit_missing_from_an_existing_convert_says_to_add_it_there(study_dir,
         "standard result left empty. Add umol/L: {divide: F} (or multiply: F) to the convert of "
         "units.GLUC in lb.yaml"
     )
-    assert f"under units.GLUC ({lb}:{_line_of(lb, '  GLUC: {standard')})" in found.message
+    assert f"under units.GLUC ({lb}:{line_of(lb, '  GLUC: {standard')})" in found.message
 
 
 # --- keys -------------------------------------------------------------------------------------
@@ -206,8 +189,8 @@ def test_a_unit_missing_from_an_existing_convert_says_to_add_it_there(study_dir,
 
 def test_where_at_the_top_of_a_domain_spec_says_it_belongs_under_source(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, "variables:\n", "where: {GIVEN: [Y]}\nvariables:\n")
-    line = _line_of(ex, "where: {GIVEN: [Y]}")
+    replace_once(ex, "variables:\n", "where: {GIVEN: [Y]}\nvariables:\n")
+    line = line_of(ex, "where: {GIVEN: [Y]}")
     assert _error(study_dir) == (
         f"{ex}:{line}: where: unknown key; where belongs under source: or variables[].lookup:"
     )
@@ -215,8 +198,8 @@ def test_where_at_the_top_of_a_domain_spec_says_it_belongs_under_source(study_di
 
 def test_where_on_a_variable_says_where_it_belongs_and_what_a_variable_takes(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, "raw: DOSE}", "raw: DOSE, where: {GIVEN: Y}}")
-    line = _line_of(ex, "where: {GIVEN: Y}")
+    replace_once(ex, "raw: DOSE}", "raw: DOSE, where: {GIVEN: Y}}")
+    line = line_of(ex, "where: {GIVEN: Y}")
     assert _error(study_dir) == (
         f"{ex}:{line}: variables[1].where: unknown key; where belongs under source: or "
         "variables[].lookup: (it keeps rows for the whole domain); a variable takes when: for "
@@ -226,22 +209,22 @@ def test_where_on_a_variable_says_where_it_belongs_and_what_a_variable_takes(stu
 
 def test_a_misspelt_key_gets_the_name_meant(study_dir):
     dm = study_dir / "dm.yaml"
-    _replace(dm, "raw: SEX, codelist: SEX", "raw: SEX, codelst: SEX")
-    line = _line_of(dm, "codelst")
+    replace_once(dm, "raw: SEX, codelist: SEX", "raw: SEX, codelst: SEX")
+    line = line_of(dm, "codelst")
     assert _error(study_dir) == (
         f"{dm}:{line}: variables[4].codelst: unknown key; did you mean 'codelist'?"
     )
     shutil.copy(EXAMPLE_SPECS / "dm.yaml", dm)
     study = study_dir / "study.yaml"
-    _replace(study, "\nvisits:", "\nvists:")
-    line = _line_of(study, "vists:")
+    replace_once(study, "\nvisits:", "\nvists:")
+    line = line_of(study, "vists:")
     assert _error(study_dir) == f"{study}:{line}: vists: unknown key; did you mean 'visits'?"
 
 
 def test_an_unknown_key_with_no_near_name_lists_the_keys_of_its_place(study_dir):
     lb = study_dir / "lb.yaml"
-    _replace(lb, "  GLUC: {standard: mmol/L,", "  GLUC: {colour: red, standard: mmol/L,")
-    line = _line_of(lb, "colour: red")
+    replace_once(lb, "  GLUC: {standard: mmol/L,", "  GLUC: {colour: red, standard: mmol/L,")
+    line = line_of(lb, "colour: red")
     assert _error(study_dir) == (
         f"{lb}:{line}: units.GLUC.colour: unknown key; the keys here are standard, convert, digits"
     )
@@ -249,15 +232,15 @@ def test_an_unknown_key_with_no_near_name_lists_the_keys_of_its_place(study_dir)
 
 def test_a_misspelt_method_gets_the_method_meant(study_dir):
     dm = study_dir / "dm.yaml"
-    _replace(dm, "{name: SEX, method: assign_ct", "{name: SEX, method: asign_ct")
+    replace_once(dm, "{name: SEX, method: assign_ct", "{name: SEX, method: asign_ct")
     message = _error(study_dir)
-    assert message.startswith(f"{dm}:{_line_of(dm, 'asign_ct')}: variables[4].method: 'asign_ct'")
+    assert message.startswith(f"{dm}:{line_of(dm, 'asign_ct')}: variables[4].method: 'asign_ct'")
     assert message.endswith("; did you mean 'assign_ct'?")
 
 
 def test_a_key_the_method_does_not_take_says_what_it_takes_and_whose_key_it_is(study_dir):
     dm = study_dir / "dm.yaml"
-    _replace(dm, "raw: SEX, codelist: SEX}", "raw: SEX, codelist: SEX, pick: first}")
+    replace_once(dm, "raw: SEX, codelist: SEX}", "raw: SEX, codelist: SEX, pick: first}")
     assert _error(study_dir).endswith(
         "variables[4]: method assign_ct does not take pick (assign_ct takes codelist, raw and "
         "optionally when; pick is a key of reference_date)"
@@ -266,8 +249,8 @@ def test_a_key_the_method_does_not_take_says_what_it_takes_and_whose_key_it_is(s
 
 def test_a_missing_key_says_what_it_takes(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, "  subject: SUBJ\n", "")
-    line = _line_of(ex, "source:")
+    replace_once(ex, "  subject: SUBJ\n", "")
+    line = line_of(ex, "source:")
     assert _error(study_dir) == (
         f"{ex}:{line}: source.subject: required key is missing: it takes text (e.g. subject: SUBJ)"
     )
@@ -275,8 +258,8 @@ def test_a_missing_key_says_what_it_takes(study_dir):
 
 def test_a_value_of_the_wrong_kind_says_the_kind_expected(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, "value: INTRAVENOUS", "value: [1, 2]")
-    line = _line_of(ex, "value: [1, 2]")
+    replace_once(ex, "value: INTRAVENOUS", "value: [1, 2]")
+    line = line_of(ex, "value: [1, 2]")
     assert _error(study_dir) == (
         f"{ex}:{line}: variables[5].value: expected text or a number "
         "(e.g. value: INTRAVENOUS), got a list [1, 2]"
@@ -321,8 +304,8 @@ def test_a_value_of_the_wrong_kind_says_the_kind_expected(study_dir):
 )
 def test_yaml_errors_name_line_and_column_and_say_the_usual_cause(study_dir, old, new, at, hint):
     ex = study_dir / "ex.yaml"
-    _replace(ex, old, new)
-    line = _line_of(ex, new)
+    replace_once(ex, old, new)
+    line = line_of(ex, new)
     text = ex.read_text().splitlines()[line - 1]
 
     def col(char: str) -> int:
@@ -342,8 +325,8 @@ def test_yaml_errors_name_line_and_column_and_say_the_usual_cause(study_dir, old
 
 def test_a_text_where_a_number_belongs_says_a_whole_number(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, "  adae: {emergent_days: 30}", "  adae: {emergent_days: thirty}")
-    line = _line_of(path, "emergent_days: thirty")
+    replace_once(path, "  adae: {emergent_days: 30}", "  adae: {emergent_days: thirty}")
+    line = line_of(path, "emergent_days: thirty")
     assert _error(study_dir) == (
         f"{path}:{line}: adam.adae.emergent_days: expected a whole number "
         '(e.g. emergent_days: 30), got the text "thirty"'
@@ -353,13 +336,13 @@ def test_a_text_where_a_number_belongs_says_a_whole_number(study_dir):
 def test_a_near_name_wins_over_a_home_elsewhere(study_dir):
     # "visit" is a key of visits[] and unscheduled too, but at the top it is "visits" misspelt
     path = study_dir / "study.yaml"
-    _replace(path, "\nvisits:", "\nvisit:")
+    replace_once(path, "\nvisits:", "\nvisit:")
     assert _error(study_dir).endswith("visit: unknown key; did you mean 'visits'?")
 
 
 def test_a_method_with_optional_keys_only_says_so(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, "{name: EXSEQ, method: seq}", '{name: EXSEQ, method: seq, formats: ["%d"]}')
+    replace_once(ex, "{name: EXSEQ, method: seq}", '{name: EXSEQ, method: seq, formats: ["%d"]}')
     assert _error(study_dir).endswith(
         "variables[7]: method seq does not take formats (seq takes optionally order; formats is "
         "a key of assign_datetime)"
@@ -371,7 +354,7 @@ def test_a_method_with_optional_keys_only_says_so(study_dir):
 
 def test_a_misspelt_lookup_column_names_its_key_line_and_the_column_meant(study_dir, tmp_path):
     ex = study_dir / "ex.yaml"
-    _replace(
+    replace_once(
         ex,
         "  - {name: EXDOSE, method: assign_no_ct, raw: DOSE}",
         "  - {name: EXDOSE, method: lookup,\n"
@@ -382,7 +365,7 @@ def test_a_misspelt_lookup_column_names_its_key_line_and_the_column_meant(study_
     with pytest.raises(RawInputError) as err:
         _build(study_dir, export)
     assert str(err.value) == (
-        f"{ex}:{_line_of(ex, 'column: WEIGHT')}: variables[1].lookup.column: no column "
+        f"{ex}:{line_of(ex, 'column: WEIGHT')}: variables[1].lookup.column: no column "
         "'WEIGHT' in sheet VITALS (raw/VITALS.csv); did you mean 'WEIGHT_KG'?"
     )
 
@@ -395,7 +378,7 @@ def test_a_sheet_named_in_another_case_is_suggested(study_dir, tmp_path):
     with pytest.raises(RawInputError) as err:
         _build(study_dir, export)
     assert str(err.value) == (
-        f"{ex}:{_line_of(ex, 'sheet: INFUSION')}: source.sheet: no sheet 'INFUSION' in raw; "
+        f"{ex}:{line_of(ex, 'sheet: INFUSION')}: source.sheet: no sheet 'INFUSION' in raw; "
         "did you mean 'infusion'?"
     )
 
@@ -410,7 +393,7 @@ def test_a_one_sheet_export_says_to_pick_the_forms_rows_with_where(study_dir, tm
     with pytest.raises(RawInputError) as err:
         _build(study_dir, path)
     assert str(err.value) == (
-        f"{ex}:{_line_of(ex, 'sheet: INFUSION')}: source.sheet: no sheet 'INFUSION' in "
+        f"{ex}:{line_of(ex, 'sheet: INFUSION')}: source.sheet: no sheet 'INFUSION' in "
         "export.csv; this export is one sheet ('export'): set source.sheet: export and pick "
         "the form's rows with source.where (e.g. where: {FORM: [INFUSION]})"
     )
@@ -421,7 +404,7 @@ def test_a_one_sheet_export_says_to_pick_the_forms_rows_with_where(study_dir, tm
 
 def test_yes_no_on_off_stay_text_in_a_condition(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, 'where: {GIVEN: [Y, "Yes", "1"]}', "where: {GIVEN: [Y, Yes, No, On, Off, n]}")
+    replace_once(ex, 'where: {GIVEN: [Y, "Yes", "1"]}', "where: {GIVEN: [Y, Yes, No, On, Off, n]}")
     where = load_study(study_dir).domains["EX"].source.where
     assert where is not None
     assert where.columns["GIVEN"].in_ == ["Y", "Yes", "No", "On", "Off", "n"]
@@ -431,7 +414,7 @@ def test_yes_no_on_off_stay_text_in_a_condition(study_dir):
 
 def test_no_as_a_hardcoded_value_is_the_text_no(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, "value: INTRAVENOUS", "value: No")
+    replace_once(ex, "value: INTRAVENOUS", "value: No")
     variable = load_study(study_dir).domains["EX"].variables[5]
     assert variable.value == "No"
     assert hardcode(pd.DataFrame(index=range(1)), variable.value).tolist() == ["No"]
@@ -439,17 +422,17 @@ def test_no_as_a_hardcoded_value_is_the_text_no(study_dir):
 
 def test_octal_looking_numbers_times_and_dates_are_read_the_yaml_1_2_way(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, "value: INTRAVENOUS", "value: 012")
+    replace_once(ex, "value: INTRAVENOUS", "value: 012")
     assert load_study(study_dir).domains["EX"].variables[5].value == 12  # not octal 10
-    _replace(ex, "value: 012", "value: 08:30")
+    replace_once(ex, "value: 012", "value: 08:30")
     assert load_study(study_dir).domains["EX"].variables[5].value == "08:30"  # not 510
-    _replace(ex, "value: 08:30", "value: 2019-01-05")
+    replace_once(ex, "value: 08:30", "value: 2019-01-05")
     assert load_study(study_dir).domains["EX"].variables[5].value == "2019-01-05"
 
 
 def test_a_hardcoded_no_not_in_the_codelist_names_no(study_dir, tmp_path):
     dm = study_dir / "dm.yaml"
-    _replace(
+    replace_once(
         dm,
         "{name: COUNTRY, method: assign_ct, raw: COUNTRY, codelist: COUNTRY}",
         "{name: COUNTRY, method: hardcode_ct, value: NO, codelist: COUNTRY}",
@@ -457,7 +440,7 @@ def test_a_hardcoded_no_not_in_the_codelist_names_no(study_dir, tmp_path):
     export = write_csv_export(tmp_path / "raw", tiny_sheets())
     with pytest.raises(SpecError) as err:
         _build(study_dir, export)
-    line = _line_of(dm, "value: NO")
+    line = line_of(dm, "value: NO")
     assert str(err.value) == (
         f"{dm}:{line}: variables[7].value: 'NO' is not a term of codelist COUNTRY"
     )
@@ -465,8 +448,8 @@ def test_a_hardcoded_no_not_in_the_codelist_names_no(study_dir, tmp_path):
 
 def test_true_where_text_or_a_number_belongs_is_an_error_saying_to_quote_it(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, "value: INTRAVENOUS", "value: true")
-    line = _line_of(ex, "value: true")
+    replace_once(ex, "value: INTRAVENOUS", "value: true")
+    line = line_of(ex, "value: true")
     assert _error(study_dir) == (
         f"{ex}:{line}: variables[5].value: expected text or a number "
         '(e.g. value: INTRAVENOUS), got true; write it in quotes: value: "true"'
@@ -475,8 +458,8 @@ def test_true_where_text_or_a_number_belongs_is_an_error_saying_to_quote_it(stud
 
 def test_true_in_a_condition_is_an_error_saying_to_quote_it(study_dir):
     ex = study_dir / "ex.yaml"
-    _replace(ex, 'where: {GIVEN: [Y, "Yes", "1"]}', "where: {GIVEN: [Y, True]}")
-    line = _line_of(ex, "GIVEN: [Y, True]")
+    replace_once(ex, 'where: {GIVEN: [Y, "Yes", "1"]}', "where: {GIVEN: [Y, True]}")
+    line = line_of(ex, "GIVEN: [Y, True]")
     assert _error(study_dir) == (
         f"{ex}:{line}: source.where.GIVEN.in[1]: expected text or a number, got true; "
         'write it in quotes: "True"'
@@ -485,8 +468,8 @@ def test_true_in_a_condition_is_an_error_saying_to_quote_it(study_dir):
 
 def test_a_number_where_text_belongs_says_to_quote_it_as_written(study_dir):
     path = study_dir / "study.yaml"
-    _replace(path, '{siteid: "01"', "{siteid: 01")
-    line = _line_of(path, "{siteid: 01")
+    replace_once(path, '{siteid: "01"', "{siteid: 01")
+    line = line_of(path, "{siteid: 01")
     assert _error(study_dir) == (
         f'{path}:{line}: sites[0].siteid: expected text (e.g. siteid: "01"), got the number 1; '
         'write it in quotes to keep it as written: siteid: "01"'
@@ -495,12 +478,12 @@ def test_a_number_where_text_belongs_says_to_quote_it_as_written(study_dir):
 
 def test_a_hardcoded_site_read_as_a_number_says_to_write_it_in_quotes(study_dir, tmp_path):
     dm = study_dir / "dm.yaml"
-    _replace(dm, "{name: SITEID, method: site_id, raw: SITE}",
+    replace_once(dm, "{name: SITEID, method: site_id, raw: SITE}",
              "{name: SITEID, method: hardcode_no_ct, value: 01}")
     export = write_csv_export(tmp_path / "raw", tiny_sheets())
     with pytest.raises(SpecError) as err:
         _build(study_dir, export)
-    line = _line_of(dm, "value: 01")
+    line = line_of(dm, "value: 01")
     assert str(err.value) == (
         f"{dm}:{line}: variables[1].value: site '1' is not among the sites of study.yaml "
         '(01, 02); 01 was read as the number 1: write value: "01"'
@@ -509,8 +492,8 @@ def test_a_hardcoded_site_read_as_a_number_says_to_write_it_in_quotes(study_dir,
 
 def test_a_quote_left_open_on_a_line_of_formats_is_named(study_dir):
     dm = study_dir / "dm.yaml"
-    _replace(dm, 'formats: ["%d-%b-%Y", "%Y/%m/%d"', 'formats: ["%d-%b-%Y, "%Y/%m/%d"')
-    line = _line_of(dm, '"%d-%b-%Y, "%Y')
+    replace_once(dm, 'formats: ["%d-%b-%Y", "%Y/%m/%d"', 'formats: ["%d-%b-%Y, "%Y/%m/%d"')
+    line = line_of(dm, '"%d-%b-%Y, "%Y')
     column = (study_dir / "dm.yaml").read_text().splitlines()[line - 1].index('"%Y/%m') + 2
     assert _error(study_dir) == (
         f"{dm}:{line}:{column}: not valid YAML: found character '%' that cannot start any "
@@ -521,8 +504,8 @@ def test_a_quote_left_open_on_a_line_of_formats_is_named(study_dir):
 
 def test_a_quote_left_open_that_runs_to_the_next_line_names_where_it_opened(study_dir):
     mh = study_dir / "mh.yaml"
-    _replace(mh, 'value: "Y", codelist: NY}', 'value: "Y, codelist: NY}')
-    line = _line_of(mh, 'value: "Y, codelist')
+    replace_once(mh, 'value: "Y", codelist: NY}', 'value: "Y, codelist: NY}')
+    line = line_of(mh, 'value: "Y, codelist')
     opened = mh.read_text().splitlines()[line - 1].index('"') + 1
     closed = mh.read_text().splitlines()[line].index('"') + 1
     assert _error(study_dir) == (
