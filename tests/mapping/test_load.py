@@ -126,7 +126,7 @@ def test_date_formats_are_checked_when_the_spec_loads(study_dir):
     ae = study_dir / "ae.yaml"
     replace_once(ae, 'raw: END_DT, formats: ["%d-%b-%Y"', 'raw: END_DT, formats: ["%d-%q-%Y"')
     with pytest.raises(
-        SpecError, match=r"ae\.yaml:\d+: variables\[10\]\.formats\[0\]: unknown format code '%q'"
+        SpecError, match=r"ae\.yaml:\d+: variables\[8\]\.formats\[0\]: unknown format code '%q'"
     ):
         load_study(study_dir)
     replace_once(

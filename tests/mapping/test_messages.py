@@ -125,7 +125,7 @@ def test_an_unknown_format_code_lists_the_codes(study_dir):
     ae = study_dir / "ae.yaml"
     replace_once(ae, 'raw: END_DT, formats: ["%d-%b-%Y"', 'raw: END_DT, formats: ["%d-%q-%Y"')
     assert _error(study_dir).endswith(
-        f"variables[10].formats[0]: unknown format code '%q' in '%d-%q-%Y'; {CODES_TEXT}"
+        f"variables[8].formats[0]: unknown format code '%q' in '%d-%q-%Y'; {CODES_TEXT}"
     )
 
 

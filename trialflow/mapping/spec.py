@@ -1800,6 +1800,33 @@ class VariableSpec(Strict):
         return [self.raw] if isinstance(self.raw, str) else list(self.raw)
 
 
+class CodingSpec(Strict):
+    """The dictionary coding of a domain's verbatim terms, from a coding team's file.
+
+    The file (CSV or a workbook sheet) has a row per verbatim term with the dictionary's
+    hierarchy, name and version (:mod:`trialflow.mapping.coding` lists its columns); the
+    domain's hierarchy variables (AELLT ... AESOCCD) are filled from it. A term the file lacks
+    is a ``term-not-coded`` finding naming the raw cell, and its variables stay empty.
+    """
+
+    file: str = Field(
+        min_length=1,
+        description="the coding file, relative to the spec's folder (.csv or .xlsx)",
+        examples=["ae-coding.csv"],
+    )
+    verbatim: str = Field(
+        min_length=1,
+        max_length=8,
+        description="the variable holding the verbatim term (mapped in variables)",
+        examples=["AETERM"],
+    )
+    sheet: str | None = Field(
+        default=None,
+        description="the workbook's sheet holding the coding (default: its only sheet)",
+        examples=["MedDRA"],
+    )
+
+
 class DomainSpec(Strict):
     """One domain's mapping spec (dm.yaml, lb.yaml, ...)."""
 
@@ -1824,6 +1851,11 @@ class DomainSpec(Strict):
         examples=[
             {"GLUC": {"standard": "mmol/L", "convert": {"mg/dL": {"divide": 18.016}}, "digits": 2}}
         ],
+    )
+    coding: CodingSpec | None = Field(
+        default=None,
+        description="dictionary coding of the verbatim terms from a coding team's file",
+        examples=[{"file": "ae-coding.csv", "verbatim": "AETERM"}],
     )
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError, emit
 from trialflow.mapping import methods as m
+from trialflow.mapping.coding import check_coding, code_terms, coded_variables
 from trialflow.mapping.dates import parse_dates
 from trialflow.mapping.load import Study, key_line, read_yaml, spec_line, spec_text
 from trialflow.mapping.shape import closest, flow
@@ -36,6 +37,7 @@ from trialflow.mapping.spec import (
 )
 from trialflow.numbers import format_fixed, sas_round
 from trialflow.raw import ROW, RawExport, RawSheet
+from trialflow.raw.coding import read_coding
 from trialflow.sdtm import derive, metadata
 
 Progress = Callable[[str], None]
@@ -51,6 +53,10 @@ class SdtmResult:
     raw_rows: dict[str, int] = field(default_factory=dict)
     excluded: pd.DataFrame | None = None
     """Raw rows that became no record: dataset, source file, sheet, row, code and reason."""
+    dictionaries: dict[str, dict[str, object]] = field(default_factory=dict)
+    """Per domain coded from a coding file: the dictionary's name and version, the file and
+    the variables filled (``{"AE": {"dictionary": "MedDRA", "version": "26.1", "file":
+    "ae-coding.csv", "variables": [...]}}``), for define.xml and TS."""
 
 
 @dataclass
@@ -75,6 +81,7 @@ class _Builder:
         self.findings: list[Finding] = []
         self.term_maps: dict[str, m.TermMap] = {}
         self.excluded: list[pd.DataFrame] = []
+        self.dictionaries: dict[str, dict[str, object]] = {}
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -328,7 +335,71 @@ class _Builder:
                 self.apply_raw(work, i, var)
         if spec.units:
             self.standardise(work)
+        if spec.coding:
+            self.code(work)
         return work
+
+    def code(self, work: _Work) -> None:
+        """Fill the dictionary hierarchy variables from the domain's coding file."""
+        spec = work.spec
+        d, c = spec.domain, spec.coding
+        assert c is not None
+        if c.verbatim not in [v.name for v in spec.variables]:
+            raise self.key_error(
+                d,
+                "coding.verbatim",
+                f"{c.verbatim} is not mapped in variables; map the verbatim term first "
+                f"(e.g. {{name: {c.verbatim}, method: assign_no_ct, raw: ...}})",
+            )
+        known = metadata.domain_variables(d)["name"].tolist()
+        targets = coded_variables(d, known)
+        for i, var in enumerate(spec.variables):
+            if var.name in targets:
+                raise self.spec_error(
+                    d,
+                    i,
+                    "name",
+                    f"{var.name} is filled from the coding file (coding.file); remove this "
+                    "entry or the coding block",
+                )
+        path = self.study.files[d].parent / c.file
+        if not path.is_file():
+            raise self.key_error(
+                d, "coding.file", f"no coding file {c.file} in {self.study.files[d].parent}"
+            )
+        coding = check_coding(read_coding(path, c.sheet))
+        terms = work.frame[c.verbatim]
+        coded = code_terms(coding, terms)
+        rows = coded[ROW]
+        hit = rows.notna()
+        place = coding.sheet.where()
+        at = pd.Series(pd.NA, index=terms.index, dtype="str")
+        at[hit] = f"coding: {place}, {coding.sheet.row_word} " + rows[hit].astype("int64").astype(
+            "str"
+        )
+        for var, col in targets.items():
+            work.frame[var] = coded[col]
+            work.lineage[var] = (at + f", column {col}").where(hit, "coding: not coded")
+        self.flag(
+            work,
+            terms.notna() & ~hit,
+            code="term-not-coded",
+            severity="error",
+            variable=c.verbatim,
+            column=work.lineage.get(c.verbatim),
+            values=terms,
+            message=lambda v: (
+                f"verbatim term {v!r} is not in the coding file {coding.file} "
+                f"({coding.dictionary} {coding.version}); {', '.join(targets)} are left "
+                "empty: have it coded and add its row to the file"
+            ),
+        )
+        self.dictionaries[d] = {
+            "dictionary": coding.dictionary,
+            "version": coding.version,
+            "file": coding.file,
+            "variables": list(targets),
+        }
 
     def exclude(
         self, work: _Work, mask: pd.Series, code: str, reason: str, *, finding: bool = False
@@ -942,9 +1013,7 @@ class _Builder:
         raw = work.raw if work.raw is not None else work.frame
         cells = raw[this_col]
         blank = cells.astype("str").str.strip().fillna("").eq("")
-        common = dict(
-            code="lookup-no-record", severity="error", variable=var.name, column=this_col
-        )
+        common = dict(code="lookup-no-record", severity="error", variable=var.name, column=this_col)
         self.flag(
             work,
             mask & blank,
@@ -1011,7 +1080,7 @@ class _Builder:
                 read = ""
                 if isinstance(var.value, (int, float)):
                     text = spec_text(self.study, work.spec.domain, i, "value") or value
-                    read = f"; {text} was read as the number {value}: write value: \"{text}\""
+                    read = f'; {text} was read as the number {value}: write value: "{text}"'
                 raise self.spec_error(
                     work.spec.domain,
                     i,
@@ -1053,8 +1122,7 @@ class _Builder:
         def message(value: str | None) -> str:
             r = said[value]
             why = (
-                f"the column also holds {r['evidence']!r}, which only reads as "
-                f"{r['other_format']}"
+                f"the column also holds {r['evidence']!r}, which only reads as {r['other_format']}"
                 if isinstance(r["evidence"], str)
                 else f"the formats declare both {r['format']} and {r['other_format']}"
             )
@@ -1537,6 +1605,8 @@ class _Builder:
             f"spec: STUDYID + {work.spec.source.subject}", index=frame.index
         )
         mapped = ["STUDYID", "DOMAIN", "USUBJID"] + [v.name for v in work.spec.variables]
+        if d in self.dictionaries:
+            mapped += list(self.dictionaries[d]["variables"])  # type: ignore[arg-type]
         if work.spec.source.transpose:
             t = work.spec.source.transpose
             mapped += [t.result, *{n for v in t.columns.values() for n in v}]
@@ -1685,7 +1755,7 @@ def build_sdtm(
     findings = emit(builder.findings, on_issue)
     columns = ["dataset", "source_file", "source_sheet", "source_row", "code", "reason"]
     excluded = pd.concat([pd.DataFrame(columns=columns), *builder.excluded], ignore_index=True)
-    return SdtmResult(domains, lineage, findings, rows, excluded)
+    return SdtmResult(domains, lineage, findings, rows, excluded, builder.dictionaries)
 
 
 def seq_keys(domain: str, frame: pd.DataFrame) -> list[str]:
