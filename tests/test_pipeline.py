@@ -118,6 +118,27 @@ def test_manifest_lists_every_file_with_its_sha256(example):
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
 
 
+def test_the_coding_dictionary_is_listed_in_the_manifest_and_report(example):
+    # the example AE spec codes from the synthetic ae-coding.csv: MedDRA 26.1, 9000xxxx codes
+    entry = {
+        "domain": "AE",
+        "dictionary": "MedDRA",
+        "version": "26.1",
+        "file": "ae-coding.csv",
+        "variables": ["AELLT", "AELLTCD", "AEDECOD", "AEPTCD", "AEHLT", "AEHLTCD", "AEHLGT",
+                      "AEHLGTCD", "AEBODSYS", "AESOC", "AEBDSYCD", "AESOCCD"],
+    }  # fmt: skip
+    for name in ("manifest.json", "validation/report.json"):
+        body = json.loads((example.out / name).read_text())
+        assert body["dictionaries"] == [entry], name
+    ae = example.sdtm.domains["AE"]
+    assert not [f for f in example.findings if f.code == "term-not-coded"]
+    assert set(zip(ae["AEDECOD"], ae["AEPTCD"], ae["AESOC"], ae["AESOCCD"], strict=True)) == {
+        ("Pyrexia", 90000001.0, "General disorders and administration site conditions", 90000301.0),
+        ("Hypoglycaemia", 90000011.0, "Metabolism and nutrition disorders", 90000311.0),
+    }
+
+
 def test_outputs_are_byte_identical_across_runs(example, tmp_path):
     again = map_study(EXAMPLE_SPECS, EXAMPLE_EXPORT, tmp_path, on_issue="none")
     first = json.loads((example.out / "manifest.json").read_text())

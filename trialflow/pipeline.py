@@ -266,6 +266,8 @@ def _context(study: Study, raw_name: str | None) -> dict:
 
 def _finish(run: RunResult, context: dict, progress: Progress | None) -> RunResult:
     """Validate what the run made (SDTM and ADaM together), write the reports and manifest."""
+    if run.sdtm.dictionaries:
+        context = {**context, "dictionaries": dictionaries(run.sdtm)}
     if progress:
         progress("validating the datasets")
     package = sdtm_package(run.sdtm)
@@ -293,6 +295,19 @@ def _finish(run: RunResult, context: dict, progress: Progress | None) -> RunResu
     run.files.append(reports.write_report_xlsx(run.findings, out / "validation" / "report.xlsx"))
     run.files.append(reports.write_manifest(out, run.files, **context))
     return run
+
+
+def dictionaries(result: SdtmResult) -> list[dict[str, object]]:
+    """The external dictionaries the SDTM domains were coded with, one entry per domain, as
+    report.json and manifest.json list them (and define.xml and TS will).
+
+    Example:
+        >>> r = SdtmResult({}, {}, [], dictionaries={"AE": {"dictionary": "MedDRA",
+        ...     "version": "26.1", "file": "ae-coding.csv", "variables": ["AEDECOD"]}})
+        >>> [(e["domain"], e["dictionary"], e["version"]) for e in dictionaries(r)]
+        [('AE', 'MedDRA', '26.1')]
+    """
+    return [{"domain": d, **result.dictionaries[d]} for d in sorted(result.dictionaries)]
 
 
 def validation_summary(findings: Sequence[Finding], package: Package) -> dict:
