@@ -41,7 +41,8 @@ REQUIRED_ORDER = {
     "ADAE": (
         "STUDYID USUBJID SUBJID SITEID AESEQ TRT01P TRT01A TRTA TRTAN TRTSDT TRTEDT SAFFL "
         "AETERM AEDECOD AEBODSYS AESOC AESEV AESER AEREL AEACN AEOUT AESTDTC AEENDTC ASTDT "
-        "ASTDTF AENDT AENDTF ASTDY AENDY ADURN ADURU IMPUTFL TRTEMFL PREFL INFNUM INFDT INFDAYS"
+        "ASTDTF AENDT AENDTF ASTDY AENDY ADURN ADURU IMPUTFL TRTEMFL PREFL INFNUM INFDT INFDAYS "
+        "AOCCFL AOCCSFL AOCCPFL"
     ),
 }
 
@@ -188,6 +189,9 @@ def test_advs_and_adlb_share_the_bds_rows():
         ("ADAE", "ADURN", "Analysis Duration (N)"),
         ("ADAE", "TRTA", "Actual Treatment"),
         ("ADAE", "AESOC", "Primary System Organ Class"),
+        ("ADAE", "AOCCFL", "1st Occurrence within Subject Flag"),
+        ("ADAE", "AOCCSFL", "1st Occurrence of SOC Flag"),
+        ("ADAE", "AOCCPFL", "1st Occurrence of Preferred Term Flag"),
     ],
 )
 def test_labels_of_known_variables(dataset, name, label):

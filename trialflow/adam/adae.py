@@ -12,6 +12,11 @@
    ``adam.adae.emergent_days``; PREFL = "Y" when ASTDT is before TRTSDT.
 4. The nearest preceding dose: INFNUM (its number among the subject's doses), INFDT and
    INFDAYS (days from that dose to the AE start; 0 = the same day).
+5. First-occurrence flags among the treatment-emergent records (TRTEMFL = "Y"), each the
+   first record by ASTDT then AESEQ (admiral's ``derive_var_extreme_flag``, mode first, under
+   ``restrict_derivation(filter = TRTEMFL == "Y")`` as in admiral's OCCDS examples and its
+   ADAE template's AOCCIFL): AOCCFL per subject, AOCCSFL per subject and AEBODSYS, AOCCPFL
+   per subject, AEBODSYS and AEDECOD (each only when its variables are in AE).
 
 Example:
     >>> ae = pd.DataFrame({"USUBJID": ["1"], "AESEQ": [1.0], "AESTDTC": ["2020-01-09"],
@@ -22,9 +27,9 @@ Example:
     ...                       "EXSTDT": pd.to_datetime(["2020-01-01", "2020-01-08"])})
     >>> adae, _ = derive_adae(ae, adsl, doses, AdaeSpec(emergent_days=30), ["TRTSDT", "TRTEDT"])
     >>> print(adae[["ASTDY", "AENDT", "AENDTF", "ADURN", "IMPUTFL", "TRTEMFL", "INFNUM",
-    ...             "INFDAYS"]].to_string())
-       ASTDY      AENDT AENDTF  ADURN IMPUTFL TRTEMFL  INFNUM  INFDAYS
-    0      9 2020-01-31      D   23.0       Y       Y     2.0      1.0
+    ...             "INFDAYS", "AOCCFL"]].to_string())
+       ASTDY      AENDT AENDTF  ADURN IMPUTFL TRTEMFL  INFNUM  INFDAYS AOCCFL
+    0      9 2020-01-31      D   23.0       Y       Y     2.0      1.0      Y
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import pandas as pd
 
 from trialflow.adam.common import text
 from trialflow.adam.dates import check_columns, derive_vars_dt, derive_vars_dy
+from trialflow.adam.derive import derive_var_extreme_flag
 from trialflow.errors import Finding
 from trialflow.mapping.spec import AdaeSpec
 
@@ -104,6 +110,9 @@ def derive_adae(
 
     adae = adae.sort_values(["USUBJID", "ASTDT", "AESEQ"], kind="stable", na_position="last")
     adae = adae.reset_index(drop=True)
+
+    # 5. first occurrences among the treatment-emergent records
+    adae = derive_vars_occurrence(adae)
     no_start = adae["ASTDT"].isna().to_numpy()
     for pos in np.flatnonzero(no_start):
         findings.append(
@@ -119,6 +128,48 @@ def derive_adae(
             )
         )
     return adae, findings
+
+
+OCCURRENCE_FLAGS: dict[str, tuple[str, ...]] = {
+    "AOCCFL": ("USUBJID",),
+    "AOCCSFL": ("USUBJID", "AEBODSYS"),
+    "AOCCPFL": ("USUBJID", "AEBODSYS", "AEDECOD"),
+}
+"""Each first-occurrence flag of ADAE and the variables of its groups."""
+
+
+def derive_vars_occurrence(adae: pd.DataFrame) -> pd.DataFrame:
+    """AOCCFL, AOCCSFL and AOCCPFL: "Y" on the first treatment-emergent record (TRTEMFL = "Y")
+    of each subject, subject and SOC, subject, SOC and PT, by ASTDT then AESEQ.
+
+    A flag whose group variables are not all in the dataset is not derived. Records that are
+    not treatment-emergent get no flag (null), as admiral's ``restrict_derivation``.
+
+    Example:
+        >>> adae = pd.DataFrame({"USUBJID": ["1"] * 3, "AESEQ": [1.0, 2.0, 3.0],
+        ...     "ASTDT": pd.to_datetime(["2020-01-05", "2020-01-02", "2020-01-09"]),
+        ...     "TRTEMFL": ["Y", "Y", "Y"], "AEBODSYS": ["Gen", "Gen", "Met"],
+        ...     "AEDECOD": ["Pyrexia", "Chills", "Hypoglycaemia"]})
+        >>> out = derive_vars_occurrence(adae)
+        >>> out[["AOCCFL", "AOCCSFL", "AOCCPFL"]].fillna("").values.tolist()
+        [['', '', 'Y'], ['Y', 'Y', 'Y'], ['', 'Y', 'Y']]
+    """
+    check_columns(adae, ["USUBJID", "AESEQ", "ASTDT", "TRTEMFL"], "ADAE")
+    out = adae
+    emergent = adae["TRTEMFL"] == "Y"
+    for flag, by_vars in OCCURRENCE_FLAGS.items():
+        if not all(v in adae.columns for v in by_vars):
+            continue
+        out = derive_var_extreme_flag(
+            out,
+            by_vars=list(by_vars),
+            order=["ASTDT", "AESEQ"],
+            new_var=flag,
+            mode="first",
+            filter=emergent,
+        )
+        out[flag] = out[flag].astype("str")
+    return out
 
 
 def _nearest_dose(adae: pd.DataFrame, doses: pd.DataFrame) -> pd.DataFrame:
