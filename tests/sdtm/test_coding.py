@@ -186,7 +186,7 @@ def test_a_workbook_coding_file_is_read_from_its_sheet(tmp_path, study_copy):
     replace_once(ae, "file: ae-coding.csv,", "file: ae-coding.xlsx,")
     with pytest.raises(RawInputError, match="has sheets MedDRA, Notes; name the coding sheet"):
         build(export_with_events(tmp_path / "raw"), study_copy)
-    replace_once(ae, "verbatim: AETERM}", "verbatim: AETERM, sheet: MedDRA}")
+    replace_once(ae, "verbatim: AETERM,", "verbatim: AETERM, sheet: MedDRA,")
     result = build(export_with_events(tmp_path / "raw"), study_copy)
     hypo = result.domains["AE"].set_index("AETERM").loc["low blood sugar at night"]
     assert hypo["AEDECOD"] == "Hypoglycaemia"
@@ -227,7 +227,7 @@ def test_spec_errors_name_the_file_line_and_key(tmp_path, study_copy):
         f"{ae}:{line}: coding.file: no coding file ae-coding.csv in {study_copy}"
     )
     # unknown keys are errors
-    replace_once(ae, "verbatim: AETERM}", "verbatim: AETERM, version: 26.1}")
+    replace_once(ae, "verbatim: AETERM,", "verbatim: AETERM, version: 26.1,")
     with pytest.raises(SpecError, match=r"coding"):
         load_study(study_copy)
 
@@ -245,3 +245,30 @@ def test_the_example_coding_file_codes_every_term_synth_writes(tmp_path, study_c
     edc = sheets["AE"].drop_duplicates("AE_TERM").set_index("AE_TERM")
     for r in rows:
         assert (r["PT_NAME"], r["SOC_NAME"]) == tuple(edc.loc[r["VERBATIM"], ["PT", "SOC"]])
+
+
+def test_the_sites_own_coding_in_the_export_is_compared_with_the_coded_values(
+    tmp_path, study_copy
+):
+    write_coding(study_copy / "ae-coding.csv", [FEVER, HYPO])
+    sheets = tiny_sheets()
+    sheets["AE"] = [
+        dict(AE_ROW, PT="pyrexia", SOC="General disorders"),  # row 2: same, other case
+        dict(AE_ROW, AE_NO="2", PT="Fever", SOC="General disorders"),  # row 3: PT differs
+    ]
+    result = build(write_csv_export(tmp_path / "raw", sheets), study_copy)
+    found = [f for f in result.findings if f.code == "coding-differs"]
+    assert [(f.severity, f.variable, f.value, f.source.row, f.source.column) for f in found] == [
+        ("warning", "AEDECOD", "Fever", 3, "PT")
+    ]
+    assert found[0].message == (
+        "the export's PT 'Fever' differs from AEDECOD coded from the coding file; check the "
+        "coding file or the site's coding"
+    )
+
+
+def test_compare_names_a_coded_variable(tmp_path, study_copy):
+    write_coding(study_copy / "ae-coding.csv", [FEVER, HYPO])
+    replace_once(study_copy / "ae.yaml", "compare: {AEDECOD: PT,", "compare: {AESEV: PT,")
+    with pytest.raises(SpecError, match=r"coding\.compare\.AESEV: AESEV is not filled by the "):
+        build(export_with_events(tmp_path / "raw"), study_copy)

@@ -1825,6 +1825,14 @@ class CodingSpec(Strict):
         description="the workbook's sheet holding the coding (default: its only sheet)",
         examples=["MedDRA"],
     )
+    compare: dict[str, str] = Field(
+        default={},
+        description=(
+            "coded variable -> the raw column where the export carries the site's own coding; "
+            "each record whose raw value differs from the coded one is a coding-differs warning"
+        ),
+        examples=[{"AEDECOD": "PT", "AEBODSYS": "SOC"}],
+    )
 
 
 class DomainSpec(Strict):

@@ -250,6 +250,8 @@ class _Builder:
         for i, var in enumerate(spec.variables):
             for col in var.raw_columns:
                 needed.setdefault(col, f"variables[{i}].raw")
+        for coded, col in (spec.coding.compare if spec.coding else {}).items():
+            needed.setdefault(col, f"coding.compare.{coded}")
         when_keys = self.resolve_when(spec, sheet, needed)
         missing = [c for c in needed if c not in sheet.columns]
         if missing:
@@ -394,12 +396,44 @@ class _Builder:
                 "empty: have it coded and add its row to the file"
             ),
         )
+        self.compare_coding(work, targets)
         self.dictionaries[d] = {
             "dictionary": coding.dictionary,
             "version": coding.version,
             "file": coding.file,
             "variables": list(targets),
         }
+
+    def compare_coding(self, work: _Work, targets: dict[str, str]) -> None:
+        """The site's own coding in the export (``coding.compare``) against the coded values:
+        a record whose raw value differs (trimmed, any case) is a coding-differs warning naming
+        the raw cell; so the export's coding columns are read, never dropped unread."""
+        c = work.spec.coding
+        assert c is not None
+        raw = work.raw if work.raw is not None else work.frame
+        for var, col in c.compare.items():
+            if var not in targets:
+                raise self.key_error(
+                    work.spec.domain,
+                    f"coding.compare.{var}",
+                    f"{var} is not filled by the coding file (it fills {', '.join(targets)})",
+                )
+            site = raw[col].astype("str").str.strip()
+            coded = work.frame[var].astype("str").str.strip()
+            differs = site.notna() & coded.notna() & site.str.casefold().ne(coded.str.casefold())
+            self.flag(
+                work,
+                differs.fillna(False).astype(bool),
+                code="coding-differs",
+                severity="warning",
+                variable=var,
+                column=col,
+                values=site,
+                message=lambda v, var=var, col=col: (
+                    f"the export's {col} {v!r} differs from {var} coded from the coding file; "
+                    "check the coding file or the site's coding"
+                ),
+            )
 
     def exclude(
         self, work: _Work, mask: pd.Series, code: str, reason: str, *, finding: bool = False
