@@ -109,14 +109,23 @@ def _exit_for(result) -> None:
 
 
 def _pipeline(
-    name: str, title: str, study_dir: Path, raw: Path, out: Path, *, strict: bool, quiet: bool
+    name: str,
+    title: str,
+    study_dir: Path,
+    raw: Path,
+    out: Path,
+    *,
+    strict: bool,
+    quiet: bool,
+    formats: str | None = None,
 ) -> None:
     """Run a pipeline function by name, render its summary, exit 1 when the data had errors."""
     from trialflow import pipeline
 
     func = getattr(pipeline, name)
     on_issue = "stop" if strict else "none"
-    result = _run(func, study_dir, raw, out, on_issue=on_issue, progress=_progress(quiet))
+    extra = {} if formats is None else {"formats": _run(pipeline.parse_formats, formats)}
+    result = _run(func, study_dir, raw, out, on_issue=on_issue, progress=_progress(quiet), **extra)
     _render(result, title)
     _exit_for(result)
 
@@ -145,6 +154,14 @@ strict_option = click.option(
     help="Stop at the first error in the data (exit 1) instead of reporting it.",
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+format_option = click.option(
+    "--format",
+    "formats",
+    default="xpt",
+    show_default=True,
+    help="Dataset files to write, comma-separated: xpt, dataset-json (<name>.json), ndjson "
+    "(<name>.ndjson), e.g. xpt,dataset-json.",
+)
 
 
 @click.group(context_settings=CONTEXT)
@@ -162,9 +179,12 @@ def cli() -> None:
 @study_arg
 @raw_option
 @out_option
+@format_option
 @strict_option
 @quiet_option
-def map_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool) -> None:
+def map_command(
+    study_dir: Path, raw: Path, out: Path, formats: str, strict: bool, quiet: bool
+) -> None:
     """Map a raw export to SDTM: DIR/sdtm/*.xpt, DIR/lineage/, DIR/validation/report.*.
 
     STUDY_DIR is a folder of mapping specs (study.yaml and one YAML per domain).
@@ -173,26 +193,70 @@ def map_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool
     Example:
         trialflow map mappings/hucmsc-t2dm --raw export.xlsx --out out
     """
-    _pipeline("map_study", "mapped", study_dir, raw, out, strict=strict, quiet=quiet)
+    _pipeline(
+        "map_study", "mapped", study_dir, raw, out, strict=strict, quiet=quiet, formats=formats
+    )
 
 
 @cli.command("run", context_settings=CONTEXT)
 @study_arg
 @raw_option
 @out_option
+@format_option
 @strict_option
 @quiet_option
-def run_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool) -> None:
+def run_command(
+    study_dir: Path, raw: Path, out: Path, formats: str, strict: bool, quiet: bool
+) -> None:
     """Run the whole pipeline on a raw export: SDTM, ADaM, validation, lineage.
 
     Writes DIR/sdtm/*.xpt, DIR/adam/*.xpt (when study.yaml has an adam section),
-    DIR/lineage/, DIR/validation/report.json and report.xlsx, DIR/manifest.json.
+    DIR/lineage/, DIR/validation/report.json and report.xlsx, DIR/manifest.json. With
+    --format xpt,dataset-json each dataset is also written as Dataset-JSON v1.1 (<name>.json).
+    Headers carry the date SOURCE_DATE_EPOCH gives, else study.run_date, else 1960-01-01.
 
     \b
     Example:
         trialflow run mappings/hucmsc-t2dm --raw export.xlsx --out out
+        trialflow run mappings/hucmsc-t2dm --raw export.xlsx --out out --format xpt,dataset-json
     """
-    _pipeline("run_study", "run", study_dir, raw, out, strict=strict, quiet=quiet)
+    _pipeline("run_study", "run", study_dir, raw, out, strict=strict, quiet=quiet, formats=formats)
+
+
+@cli.command("export", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "formats",
+    required=True,
+    help="Formats to write beside each .xpt, comma-separated: dataset-json (<name>.json), "
+    "ndjson (<name>.ndjson).",
+)
+@click.option(
+    "--study",
+    "study_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The study's spec folder, for its run_date (SOURCE_DATE_EPOCH overrides it).",
+)
+@quiet_option
+def export_command(run_dir: Path, formats: str, study_dir: Path | None, quiet: bool) -> None:
+    """Write the XPT datasets of a run folder (RUN_DIR/sdtm, RUN_DIR/adam) in other formats.
+
+    \b
+    Example:
+        trialflow export out --format dataset-json
+        trialflow export out --format dataset-json,ndjson
+    """
+    from trialflow.pipeline import export_run, parse_formats
+
+    chosen = _run(parse_formats, formats)
+    if chosen == ("xpt",):
+        raise UsageError("the datasets are already XPT; choose dataset-json or ndjson")
+    files = _run(export_run, run_dir, chosen, study_dir=study_dir, progress=_progress(quiet))
+    click.echo(f"export: {run_dir} ({', '.join(f for f in chosen if f != 'xpt')})")
+    for path in files:
+        click.echo(f"  {path.relative_to(run_dir).as_posix()}")
+    click.echo(f"  manifest: {run_dir / 'manifest.json'}")
 
 
 @cli.command("derive", context_settings=CONTEXT)

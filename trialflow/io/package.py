@@ -18,7 +18,9 @@ Supported formats:
   is text (timestamps as ISO 8601 ``YYYY-MM-DDThh:mm:ss``).
 * ``.json`` and ``.ndjson``: CDISC Dataset-JSON v1.1. The dataset name and label come from
   ``name`` and ``label``, variables and labels from ``columns``; dataTypes integer, float,
-  double and decimal (which may be a string) are numeric, all others text.
+  double and decimal (which may be a string) are numeric, all others text, except that a
+  date, datetime or time with targetDataType integer becomes the SAS number (days or seconds
+  since 1960-01-01), as in the XPT file the dataset came from.
 
 Every frame holds text columns as pandas ``str`` and numeric columns as ``float64``, plus
 :data:`~trialflow.validation.core.RECORD` (the 1-based row in its file) and
@@ -65,6 +67,9 @@ _FOLDER_NOTED = (".sas7bdat",)
 """Unsupported extensions still reported when found in a folder (datasets we can't read)."""
 
 _NUMERIC_JSON_TYPES = frozenset({"integer", "float", "double", "decimal"})
+_SAS_UNITS = frozenset({"date", "datetime", "time"})
+_ISO_FORMATS = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%dT%H:%M:%S", "time": "%Y-%m-%dT%H:%M:%S"}
+_SAS_EPOCH = pd.Timestamp("1960-01-01")
 _TWO_LETTERS = re.compile(r"[A-Z]{2}")
 _PLAIN_NUMBER = r"\s*[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*"
 
@@ -490,6 +495,23 @@ def _utf8(path: Path) -> str:
         raise _Undecodable(f"Dataset-JSON must be UTF-8: {_one_line(exc)}") from exc
 
 
+def _sas_numbers(column: pd.Series, name: str, kind: str) -> pd.Series:
+    """ISO 8601 dates, datetimes or times as SAS numbers (days or seconds from 1960-01-01)."""
+    text = column.astype("str")
+    text = text.where(text != "")
+    base = "1960-01-01T" if kind == "time" else ""
+    stamps = pd.to_datetime(base + text, format=_ISO_FORMATS[kind], errors="coerce")
+    bad = stamps.isna() & text.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+        raise _Unreadable(
+            f"variable {name} is a {kind} (targetDataType integer) but record {row} holds "
+            f"{text[bad].iloc[0]!r}, not ISO 8601"
+        )
+    seconds = (stamps - _SAS_EPOCH).dt.total_seconds()
+    return seconds / 86400.0 if kind == "date" else seconds
+
+
 def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
     if not isinstance(metadata, dict):
         raise _Unreadable("the top level is not a JSON object; not Dataset-JSON")
@@ -519,6 +541,10 @@ def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
         )
     frame = pd.DataFrame(rows, columns=names, dtype=object) if names else pd.DataFrame()
     numeric = {c["name"] for c in columns if c.get("dataType") in _NUMERIC_JSON_TYPES}
+    for c in columns:
+        if c.get("dataType") in _SAS_UNITS and c.get("targetDataType") == "integer":
+            frame[c["name"]] = _sas_numbers(frame[c["name"]], c["name"], c["dataType"])
+            numeric.add(c["name"])
     name = metadata.get("name")
     name = name.strip().upper() if isinstance(name, str) and name.strip() else path.stem.upper()
     label = metadata.get("label")
