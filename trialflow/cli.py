@@ -65,19 +65,21 @@ def _run(func, *args, **kwargs):
 def _render(result, title: str) -> None:
     """Print a short summary of a run: files, records, findings by severity and code."""
     click.echo(f"{title}: {result.study.studyid} -> {result.out}")
-    written = {p.name for p in result.files}
+    written = {
+        p.relative_to(result.out).as_posix() for p in result.files if p.is_relative_to(result.out)
+    }
     listed = [("sdtm", result.sdtm.domains)]
     if result.adam is not None:
         listed.append(("adam", result.adam.datasets))
     for folder, datasets in listed:
         for code, frame in datasets.items():
-            if f"{code.lower()}.xpt" not in written:
+            stem = f"{folder}/{code.lower()}"
+            files = [stem + s for s in (".xpt", ".json", ".ndjson") if stem + s in written]
+            if not files:
                 continue
             subjects = frame["USUBJID"].nunique() if "USUBJID" in frame else 0
-            click.echo(
-                f"  {code:<5}{len(frame):>7} records  {subjects:>6} subjects  "
-                f"{folder}/{code.lower()}.xpt"
-            )
+            shown = files[0] + "".join(f", {Path(f).suffix}" for f in files[1:])
+            click.echo(f"  {code:<5}{len(frame):>7} records  {subjects:>6} subjects  {shown}")
     counts = Counter(f.severity for f in result.findings)
     click.echo(
         f"  findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
@@ -334,15 +336,22 @@ def report_command(study_dir: Path, adam_dir: Path, out: Path, strict: bool, qui
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder.",
 )
+@click.option(
+    "--format",
+    "formats",
+    default="xpt,dataset-json",
+    show_default=True,
+    help="Dataset files to write, comma-separated: xpt, dataset-json, ndjson.",
+)
 @quiet_option
-def demo_command(out: Path, quiet: bool) -> None:
+def demo_command(out: Path, formats: str, quiet: bool) -> None:
     """Run the pipeline on the bundled example study (synthetic data).
 
     \b
     Example:
         trialflow demo --out trialflow-demo
     """
-    from trialflow.pipeline import example_paths, run_study
+    from trialflow.pipeline import example_paths, parse_formats, run_study
 
     study_dir, raw = example_paths()
     if not raw.exists() or not study_dir.exists():
@@ -350,7 +359,10 @@ def demo_command(out: Path, quiet: bool) -> None:
             f"the bundled example is not here ({raw}); demo runs from a source checkout of "
             "trialflow"
         )
-    result = _run(run_study, study_dir, raw, out, on_issue="none", progress=_progress(quiet))
+    chosen = _run(parse_formats, formats)
+    result = _run(
+        run_study, study_dir, raw, out, on_issue="none", progress=_progress(quiet), formats=chosen
+    )
     _render(result, "demo")
     click.echo(f"outputs are in {out.resolve()}")
     _exit_for(result)

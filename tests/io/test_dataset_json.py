@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
 
 from trialflow.cli import cli
-from trialflow.errors import DatasetJsonError
+from trialflow.errors import DatasetJsonError, RawInputError
 from trialflow.io.dataset_json import creation_datetime, dataset_json_columns, write_dataset_json
 from trialflow.io.package import read_package
 from trialflow.io.xpt import XptVariable, write_xpt
@@ -145,7 +145,7 @@ def test_creation_datetime_prefers_source_date_epoch_then_the_run_date():
 
 def test_parse_formats_names_the_choices():
     assert parse_formats("ndjson,XPT") == ("xpt", "ndjson")
-    with pytest.raises(Exception, match="unknown format 'sas7bdat'; choose from xpt, dataset"):
+    with pytest.raises(RawInputError, match="unknown format 'sas7bdat'; choose from xpt, dataset"):
         parse_formats("xpt,sas7bdat")
 
 
@@ -256,5 +256,5 @@ def test_a_date_that_is_not_iso_makes_the_file_unreadable(tmp_path):
     document = json.loads(path.read_text())
     document["rows"][1][5] = "11JAN1960"
     path.write_text(json.dumps(document))
-    with pytest.raises(Exception, match="TRTSDT is a date .*record 2 holds '11JAN1960'"):
+    with pytest.raises(RawInputError, match=r"TRTSDT is a date .*record 2 holds '11JAN1960'"):
         read_package([path])
