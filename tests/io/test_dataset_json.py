@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
 
 from trialflow.cli import cli
@@ -258,3 +261,30 @@ def test_a_date_that_is_not_iso_makes_the_file_unreadable(tmp_path):
     path.write_text(json.dumps(document))
     with pytest.raises(RawInputError, match=r"TRTSDT is a date .*record 2 holds '11JAN1960'"):
         read_package([path])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+        min_size=1,
+        max_size=20,
+    ),
+    st.lists(st.one_of(st.none(), st.text(max_size=12)), min_size=1, max_size=20),
+)
+def test_any_finite_number_and_any_text_read_back_unchanged(numbers, texts):
+    size = min(len(numbers), len(texts))
+    frame = pd.DataFrame(
+        {
+            "N": pd.Series(numbers[:size], dtype="float64"),
+            "T": pd.Series(texts[:size], dtype="object"),
+        }
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_dataset_json(frame, Path(folder) / "x.json", dataset="X")
+        jsonschema.Draft201909Validator(JSON_SCHEMA).validate(json.loads(path.read_text("utf-8")))
+        (read,) = read_package([path])[0].datasets.values()
+    assert np.array_equal(read.frame["N"].to_numpy(), frame["N"].to_numpy(), equal_nan=True)
+    blank = frame["T"].isna() | (frame["T"] == "")
+    assert read.frame["T"].isna().tolist() == blank.tolist()
+    assert read.frame["T"][~blank].tolist() == frame["T"][~blank].tolist()

@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
 from trialflow.errors import DatasetJsonError
@@ -57,6 +59,7 @@ DATASET_JSON_VERSION = "1.1.0"
 """The Dataset-JSON version written."""
 
 SAS_EPOCH = pd.Timestamp("1960-01-01")
+_EPOCH_SECONDS = -315619200  # 1960-01-01 in seconds since 1970-01-01
 
 _ROWS_PER_BLOCK = 50_000
 _EXACT_INT = 2.0**53
@@ -148,7 +151,8 @@ def _whole(values: np.ndarray) -> bool:
 def _resolve(
     df: pd.DataFrame, dataset: str, variables: Sequence[XptVariable] | None, keys: Sequence[str]
 ) -> list[tuple[dict[str, Any], pd.Series]]:
-    """Each column's Dataset-JSON metadata and its values (float64 for numbers)."""
+    """Each column's Dataset-JSON metadata and its values: float64 for numbers, the JSON text
+    of each value for strings."""
     meta = {v.name: v for v in variables or ()}
     key_order = {k: i for i, k in enumerate(dict.fromkeys(k for k in keys if k in df.columns), 1)}
     out = []
@@ -172,12 +176,18 @@ def _resolve(
         if kind == "Char":
             if _is_number(series.dtype) and series.notna().any():
                 raise DatasetJsonError(f"{dataset}.{name}: the variable is Char but holds numbers")
+            # Each distinct value once: its size in bytes and its JSON text. A blank and a
+            # missing character value are the same thing in SAS: both are null.
             text = series.astype("str")
-            sizes = text.dropna().str.encode("utf-8").str.len()
-            longest = int(sizes.max()) if len(sizes) else 0
+            codes, uniques = pd.factorize(text.where(text != ""), use_na_sentinel=True)
+            distinct = uniques.tolist()
+            longest = max((len(u.encode("utf-8")) for u in distinct), default=0)
             column["dataType"] = "string"
             column["length"] = var.length or max(longest, 1)
-            values = text
+            texts = pa.array(
+                [json.dumps(u, ensure_ascii=False) for u in distinct] + ["null"], pa.large_string()
+            )
+            values = texts.take(np.where(codes < 0, len(distinct), codes))  # -1 (missing): null
         else:
             values = pd.Series(_numbers(series, dataset, name), index=series.index)
             whole = _whole(values.to_numpy())
@@ -214,28 +224,42 @@ def dataset_json_columns(
     return [column for column, _ in _resolve(df, str(dataset), variables, keys)]
 
 
-def _encode(column: dict[str, Any], values: pd.Series) -> np.ndarray:
-    """Each value's JSON text (``null`` when missing), as an object array."""
+def _encode(column: dict[str, Any], values: Any) -> pa.Array:
+    """Each value's JSON text (``null`` when missing), as an Arrow string array.
+
+    Numbers are written by Arrow as the shortest text that reads back as the same double
+    (``2.45``, ``1e-7``; a whole double as ``7``), integers as digits, dates, datetimes and
+    times as quoted ISO 8601.
+    """
     kind = column["dataType"]
     if kind == "string":
-        # A blank and a missing character value are the same thing in SAS: both are null.
-        codes, uniques = pd.factorize(values.where(values != ""), use_na_sentinel=True)
-        texts = np.array(
-            [json.dumps(u, ensure_ascii=False) for u in uniques.tolist()] + ["null"], dtype=object
-        )
-        return texts[codes]  # code -1 (missing) takes the last: null
+        return values  # encoded by _resolve
     numbers = values.to_numpy(dtype=np.float64)
     missing = np.isnan(numbers)
-    out = np.full(len(numbers), "null", dtype=object)
-    present = numbers[~missing]
     if kind in _ISO:
-        unit = "s" if kind in ("datetime", "time") else "D"
-        stamps = SAS_EPOCH + pd.to_timedelta(present, unit=unit)
-        out[~missing] = [f'"{t}"' for t in pd.DatetimeIndex(stamps).strftime(_ISO[kind])]
+        unit = 86400 if kind == "date" else 1
+        seconds = np.where(missing, 0, numbers * unit).astype(np.int64)
+        stamps = pa.array(seconds + _EPOCH_SECONDS, pa.timestamp("s"), mask=missing)
+        iso = pc.strftime(stamps, format=_ISO[kind]).cast(pa.large_string())
+        text = pc.binary_join_element_wise(_QUOTE, iso, _QUOTE, _NONE)
     elif kind == "integer":
-        out[~missing] = list(map(str, present.astype(np.int64).tolist()))
+        ints = np.where(missing, 0, numbers).astype(np.int64)
+        text = pa.array(ints, mask=missing).cast(pa.large_string())
     else:
-        out[~missing] = list(map(repr, present.tolist()))
+        text = pa.array(numbers, mask=missing).cast(pa.large_string())
+    return pc.fill_null(text.cast(pa.large_string()), "null")
+
+
+_OPEN, _CLOSE, _COMMA, _QUOTE, _NONE = (
+    pa.scalar(text, pa.large_string()) for text in ("[", "]", ",", '"', "")
+)
+
+
+def _commas(columns: list[pa.Array]) -> list[pa.Array | pa.Scalar]:
+    """The columns with "," between them, for binary_join_element_wise with no separator."""
+    out: list[pa.Array | pa.Scalar] = []
+    for index, column in enumerate(columns):
+        out += [_COMMA, column] if index else [column]
     return out
 
 
@@ -299,8 +323,12 @@ def write_dataset_json(
             first = True
             for start in range(0, len(df), _ROWS_PER_BLOCK):
                 stop = min(start + _ROWS_PER_BLOCK, len(df))
-                encoded = [_encode(c, v.iloc[start:stop]) for c, v in resolved]
-                rows = ["[" + ",".join(r) + "]" for r in zip(*encoded, strict=True)]
+                encoded = [_encode(c, v[start:stop]) for c, v in resolved]
+                if encoded:
+                    joined = pc.binary_join_element_wise(_OPEN, *_commas(encoded), _CLOSE, _NONE)
+                    rows = joined.to_pylist()
+                else:
+                    rows = ["[]"] * (stop - start)
                 if ndjson:
                     fh.write("\n".join(rows) + "\n")
                 else:
