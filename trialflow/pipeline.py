@@ -59,6 +59,14 @@ def _sdtm_keys(code: str) -> list[str]:
     return metadata.domain_keys(code) if code in metadata.known_domains() else []
 
 
+def _adam_keys(name: str) -> list[str]:
+    """The key variables of an ADaM dataset; none for a name that is not an ADaM name."""
+    try:
+        return adam_metadata.adam_keys(name)
+    except adam_metadata.UnknownAdamDataset:
+        return []
+
+
 def _write_dataset(
     frame: pd.DataFrame,
     folder: Path,
@@ -301,7 +309,7 @@ def write_adam(
             name,
             label=adam_metadata.adam_label(name),
             variables=variables,
-            keys=[],
+            keys=adam_metadata.adam_keys(name),
             formats=formats,
             created=created,
         )
@@ -681,9 +689,9 @@ def export_run(
 
     Reads DIR/sdtm/*.xpt and DIR/adam/*.xpt and writes <name>.json (``dataset-json``) and
     <name>.ndjson (``ndjson``) with the labels, lengths and formats the XPT files hold and
-    the SDTMIG keys; the creation date is SOURCE_DATE_EPOCH, else the ``run_date`` of the
-    study in ``study_dir`` when given, else 1960-01-01. DIR/manifest.json is rewritten to list
-    the new files beside the run's others. Returns the files written.
+    the SDTMIG (or trialflow's ADaM) keys; the creation date is SOURCE_DATE_EPOCH, else the
+    ``run_date`` of the study in ``study_dir`` when given, else 1960-01-01. DIR/manifest.json
+    is rewritten to list the new files beside the run's others. Returns the files written.
 
     Example:
         >>> export_run("out", ["dataset-json"])  # doctest: +SKIP
@@ -713,7 +721,7 @@ def export_run(
             )
             for column in frame.columns
         ]
-        keys = _sdtm_keys(name) if path.parent.name == "sdtm" else []
+        keys = _sdtm_keys(name) if path.parent.name == "sdtm" else _adam_keys(name)
         written += _write_dataset(
             frame, path.parent, name, label=meta["label"], variables=variables, keys=keys,
             formats=wanted, created=created,

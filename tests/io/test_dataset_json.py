@@ -199,6 +199,28 @@ def test_lb_keys_are_the_sdtmig_natural_keys(run):
     )
 
 
+def test_adam_keys_are_the_order_the_records_are_sorted_in(run):
+    for name, wanted in [
+        ("adsl", ["STUDYID", "USUBJID"]),
+        ("adae", ["STUDYID", "USUBJID", "ASTDT", "AESEQ"]),
+    ]:
+        document = json.loads((run.out / "adam" / f"{name}.json").read_text())
+        keys = sorted(
+            (c["keySequence"], c["name"]) for c in document["columns"] if "keySequence" in c
+        )
+        assert [n for _, n in keys] == wanted
+    adlb = json.loads((run.out / "adam" / "adlb.json").read_text())
+    keys = [
+        c["name"]
+        for c in sorted(
+            (c for c in adlb["columns"] if "keySequence" in c), key=lambda c: c["keySequence"]
+        )
+    ]
+    assert keys[:4] == ["STUDYID", "USUBJID", "PARAMN", "PARAMCD"]
+    frame = run.adam.datasets["ADLB"]
+    assert frame.duplicated([k for k in keys if k != "STUDYID"]).sum() == 0
+
+
 def test_every_dataset_reads_back_as_its_xpt_reads(run):
     for xpt in _datasets(run.out):
         (a,) = read_package([xpt])[0].datasets.values()
