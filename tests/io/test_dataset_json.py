@@ -310,3 +310,43 @@ def test_any_finite_number_and_any_text_read_back_unchanged(numbers, texts):
     blank = frame["T"].isna() | (frame["T"] == "")
     assert read.frame["T"].isna().tolist() == blank.tolist()
     assert read.frame["T"][~blank].tolist() == frame["T"][~blank].tolist()
+
+
+def test_a_folder_with_a_dataset_in_two_formats_validates_the_xpt_once(tmp_path):
+    write_dataset_json(FRAME, tmp_path / "ae.json", dataset="AE", label="AE", variables=VARIABLES)
+    write_xpt(FRAME, tmp_path / "ae.xpt", dataset="AE", label="AE", variables=VARIABLES)
+    package, findings = read_package([tmp_path])
+    assert package.get("AE").files == ("ae.xpt",)
+    assert [(f.code, f.severity, f.message) for f in findings if f.code != "file-no-domain"] == [
+        (
+            "file-same-dataset",
+            "notice",
+            "ae.json: holds the same dataset as ae.xpt; validated once, as ae.xpt",
+        )
+    ]
+
+
+def test_another_format_that_differs_from_the_xpt_is_an_error(tmp_path):
+    write_xpt(FRAME, tmp_path / "ae.xpt", dataset="AE", label="AE", variables=VARIABLES)
+    changed = FRAME.assign(AVAL=[1.5, np.nan, -0.2])
+    write_dataset_json(changed, tmp_path / "ae.ndjson", dataset="AE", label="AE",
+                       variables=VARIABLES, ndjson=True)  # fmt: skip
+    package, findings = read_package([tmp_path])
+    assert package.get("AE").frame["AVAL"].tolist()[2] == -0.1
+    assert [(f.code, f.severity, f.message) for f in findings if f.code != "file-no-domain"] == [
+        (
+            "file-formats-differ",
+            "error",
+            "ae.ndjson: holds dataset AE as ae.xpt does, but differs from it: record 3, "
+            "variable AVAL: -0.2 here, -0.1 there; only ae.xpt is validated",
+        )
+    ]
+
+
+def test_validate_on_a_run_with_json_reads_each_dataset_once_without_errors(run):
+    package, findings = read_package([run.out / "sdtm", run.out / "adam"])
+    assert all(
+        ds.files[0].endswith(".xpt") and len(ds.files) == 1 for ds in package.datasets.values()
+    )
+    assert {f.code for f in findings} == {"file-same-dataset"}
+    assert len(findings) == 2 * len(package.datasets)

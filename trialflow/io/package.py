@@ -112,8 +112,11 @@ def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list
     are skipped; a ``.sas7bdat`` file is reported as unsupported). A named file that can't be
     used becomes a finding (``file-unreadable``, ``file-unsupported``, ``file-empty``,
     ``file-no-domain``, ``file-encoding-undecodable``, ``file-duplicate-dataset``,
-    ``file-split-type-mismatch``, or the notice ``file-encoding-fallback``) and the other
-    files are still read. Findings come in file order. A single path may be given as is.
+    ``file-split-type-mismatch``, ``file-formats-differ``, or the notices
+    ``file-encoding-fallback`` and ``file-same-dataset``) and the other files are still read.
+    Of one file name as XPT and as Dataset-JSON (``dm.xpt`` and ``dm.json``, as ``run
+    --format`` writes them), the XPT file is validated and the others are compared with it.
+    Findings come in file order. A single path may be given as is.
 
     Raises :class:`~trialflow.errors.RawInputError` when a path does not exist, and when no
     dataset at all could be read (its ``findings`` attribute then holds the findings).
@@ -653,6 +656,84 @@ def _file_notes(table: _Table, dataset: str) -> list[Finding]:
     return out
 
 
+_PAIRED = (".xpt", ".json", ".ndjson")
+"""Formats trialflow writes side by side (``run --format xpt,dataset-json``)."""
+
+
+def _stem(table: _Table) -> str:
+    return Path(table.file).stem.lower()
+
+
+def _suffix(table: _Table) -> str:
+    return Path(table.file).suffix.lower()
+
+
+def _paired(first: _Table, other: _Table) -> bool:
+    """True for an XPT file and a Dataset-JSON file of the same name (dm.xpt, dm.json)."""
+    return (
+        _stem(first) == _stem(other) and _suffix(first) == ".xpt" and _suffix(other) in _PAIRED[1:]
+    )
+
+
+def _xpt_first(members: list[_Table]) -> list[_Table]:
+    """The tables in file order, except that of one file name as XPT and as Dataset-JSON
+    (``dm.json``, ``dm.xpt``) the XPT file comes first: it is the one validated."""
+    first_seen: dict[str, int] = {}
+    for index, table in enumerate(members):
+        first_seen.setdefault(_stem(table), index)
+    order = {id(t): i for i, t in enumerate(members)}
+    return sorted(
+        members,
+        key=lambda t: (first_seen[_stem(t)], _suffix(t) in _PAIRED[1:], order[id(t)]),
+    )
+
+
+def _same_dataset(first: _Table, other: _Table, dataset: str) -> Finding:
+    """A notice when ``other`` (another format of the same file) holds what ``first`` holds,
+    else an error saying where they differ; either way only ``first`` is validated."""
+    a = first.frame.drop(columns=[FILE])
+    b = other.frame.drop(columns=[FILE])
+    problem = None
+    if list(a.columns) != list(b.columns):
+        only = [c for c in a.columns if c not in b.columns] + [
+            c for c in b.columns if c not in a.columns
+        ]
+        problem = f"the variables differ ({', '.join(only) or 'their order'})"
+    elif len(a) != len(b):
+        problem = f"{len(b)} records, {first.file} has {len(a)}"
+    else:
+        for column in a.columns:
+            left, right = a[column], b[column]
+            same = (left == right).fillna(False) | (left.isna() & right.isna())
+            if left.dtype != right.dtype:
+                problem = f"variable {column} is {right.dtype} here, {left.dtype} there"
+                break
+            if not bool(same.all()):
+                row = int(np.flatnonzero(~same.to_numpy(dtype=bool))[0])
+                here, there = right.iloc[[row]].tolist()[0], left.iloc[[row]].tolist()[0]
+                problem = f"record {row + 1}, variable {column}: {here!r} here, {there!r} there"
+                break
+    if problem is None and (first.label, first.labels) != (other.label, other.labels):
+        problem = "the dataset or variable labels differ"
+    if problem is None:
+        return _finding(
+            "file-same-dataset",
+            "notice",
+            f"{other.file}: holds the same dataset as {first.file}; validated once, "
+            f"as {first.file}",
+            other.file,
+            dataset,
+        )
+    return _finding(
+        "file-formats-differ",
+        "error",
+        f"{other.file}: holds dataset {other.name} as {first.file} does, but differs from it: "
+        f"{problem}; only {first.file} is validated",
+        other.file,
+        dataset,
+    )
+
+
 def _assemble(tables: list[_Table]) -> tuple[Package, list[Finding]]:
     """Group the files into datasets: drop duplicates, combine the parts of a split domain."""
     findings: list[Finding] = []
@@ -663,7 +744,12 @@ def _assemble(tables: list[_Table]) -> tuple[Package, list[Finding]]:
     for name, members in groups.items():
         kept: list[_Table] = []
         owners: dict[str, str] = {}
-        for table in members:
+        by_name: dict[str, _Table] = {}
+        for table in _xpt_first(members):
+            first = by_name.get(table.name)
+            if first is not None and _paired(first, table):
+                findings.append(_same_dataset(first, table, name))
+                continue
             if table.name in owners:
                 findings.append(
                     _finding(
@@ -677,6 +763,7 @@ def _assemble(tables: list[_Table]) -> tuple[Package, list[Finding]]:
                 )
                 continue
             owners[table.name] = table.file
+            by_name[table.name] = table
             kept.append(table)
             findings.extend(_file_notes(table, name))
         frame, found = _combine(name, kept)
