@@ -158,6 +158,8 @@ def test_demo_maps_the_bundled_example(runner, tmp_path):
     assert len(dm) == 16 and meta.table_name == "DM"
     assert sorted(dm["SEX"].value_counts().items()) == [("F", 4), ("M", 12)]
     assert "synthetic" in result.output
+    assert "sdtm/dm.xpt, .json" in result.output
+    assert json.loads((out / "adam" / "adsl.json").read_text())["records"] == 16
 
 
 def test_an_unexpected_failure_is_still_one_line(runner, tiny_export, tmp_path, monkeypatch):

@@ -65,19 +65,21 @@ def _run(func, *args, **kwargs):
 def _render(result, title: str) -> None:
     """Print a short summary of a run: files, records, findings by severity and code."""
     click.echo(f"{title}: {result.study.studyid} -> {result.out}")
-    written = {p.name for p in result.files}
+    written = {
+        p.relative_to(result.out).as_posix() for p in result.files if p.is_relative_to(result.out)
+    }
     listed = [("sdtm", result.sdtm.domains)]
     if result.adam is not None:
         listed.append(("adam", result.adam.datasets))
     for folder, datasets in listed:
         for code, frame in datasets.items():
-            if f"{code.lower()}.xpt" not in written:
+            stem = f"{folder}/{code.lower()}"
+            files = [stem + s for s in (".xpt", ".json", ".ndjson") if stem + s in written]
+            if not files:
                 continue
             subjects = frame["USUBJID"].nunique() if "USUBJID" in frame else 0
-            click.echo(
-                f"  {code:<5}{len(frame):>7} records  {subjects:>6} subjects  "
-                f"{folder}/{code.lower()}.xpt"
-            )
+            shown = files[0] + "".join(f", {Path(f).suffix}" for f in files[1:])
+            click.echo(f"  {code:<5}{len(frame):>7} records  {subjects:>6} subjects  {shown}")
     counts = Counter(f.severity for f in result.findings)
     click.echo(
         f"  findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
@@ -109,14 +111,23 @@ def _exit_for(result) -> None:
 
 
 def _pipeline(
-    name: str, title: str, study_dir: Path, raw: Path, out: Path, *, strict: bool, quiet: bool
+    name: str,
+    title: str,
+    study_dir: Path,
+    raw: Path,
+    out: Path,
+    *,
+    strict: bool,
+    quiet: bool,
+    formats: str | None = None,
 ) -> None:
     """Run a pipeline function by name, render its summary, exit 1 when the data had errors."""
     from trialflow import pipeline
 
     func = getattr(pipeline, name)
     on_issue = "stop" if strict else "none"
-    result = _run(func, study_dir, raw, out, on_issue=on_issue, progress=_progress(quiet))
+    extra = {} if formats is None else {"formats": _run(pipeline.parse_formats, formats)}
+    result = _run(func, study_dir, raw, out, on_issue=on_issue, progress=_progress(quiet), **extra)
     _render(result, title)
     _exit_for(result)
 
@@ -145,6 +156,14 @@ strict_option = click.option(
     help="Stop at the first error in the data (exit 1) instead of reporting it.",
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+format_option = click.option(
+    "--format",
+    "formats",
+    default="xpt",
+    show_default=True,
+    help="Dataset files to write, comma-separated: xpt, dataset-json (<name>.json), ndjson "
+    "(<name>.ndjson), e.g. xpt,dataset-json.",
+)
 
 
 @click.group(context_settings=CONTEXT)
@@ -162,9 +181,12 @@ def cli() -> None:
 @study_arg
 @raw_option
 @out_option
+@format_option
 @strict_option
 @quiet_option
-def map_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool) -> None:
+def map_command(
+    study_dir: Path, raw: Path, out: Path, formats: str, strict: bool, quiet: bool
+) -> None:
     """Map a raw export to SDTM: DIR/sdtm/*.xpt, DIR/lineage/, DIR/validation/report.*.
 
     STUDY_DIR is a folder of mapping specs (study.yaml and one YAML per domain).
@@ -173,26 +195,70 @@ def map_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool
     Example:
         trialflow map mappings/hucmsc-t2dm --raw export.xlsx --out out
     """
-    _pipeline("map_study", "mapped", study_dir, raw, out, strict=strict, quiet=quiet)
+    _pipeline(
+        "map_study", "mapped", study_dir, raw, out, strict=strict, quiet=quiet, formats=formats
+    )
 
 
 @cli.command("run", context_settings=CONTEXT)
 @study_arg
 @raw_option
 @out_option
+@format_option
 @strict_option
 @quiet_option
-def run_command(study_dir: Path, raw: Path, out: Path, strict: bool, quiet: bool) -> None:
+def run_command(
+    study_dir: Path, raw: Path, out: Path, formats: str, strict: bool, quiet: bool
+) -> None:
     """Run the whole pipeline on a raw export: SDTM, ADaM, validation, lineage.
 
     Writes DIR/sdtm/*.xpt, DIR/adam/*.xpt (when study.yaml has an adam section),
-    DIR/lineage/, DIR/validation/report.json and report.xlsx, DIR/manifest.json.
+    DIR/lineage/, DIR/validation/report.json and report.xlsx, DIR/manifest.json. With
+    --format xpt,dataset-json each dataset is also written as Dataset-JSON v1.1 (<name>.json).
+    Headers carry the date SOURCE_DATE_EPOCH gives, else study.run_date, else 1960-01-01.
 
     \b
     Example:
         trialflow run mappings/hucmsc-t2dm --raw export.xlsx --out out
+        trialflow run mappings/hucmsc-t2dm --raw export.xlsx --out out --format xpt,dataset-json
     """
-    _pipeline("run_study", "run", study_dir, raw, out, strict=strict, quiet=quiet)
+    _pipeline("run_study", "run", study_dir, raw, out, strict=strict, quiet=quiet, formats=formats)
+
+
+@cli.command("export", context_settings=CONTEXT)
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "formats",
+    required=True,
+    help="Formats to write beside each .xpt, comma-separated: dataset-json (<name>.json), "
+    "ndjson (<name>.ndjson).",
+)
+@click.option(
+    "--study",
+    "study_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The study's spec folder, for its run_date (SOURCE_DATE_EPOCH overrides it).",
+)
+@quiet_option
+def export_command(run_dir: Path, formats: str, study_dir: Path | None, quiet: bool) -> None:
+    """Write the XPT datasets of a run folder (RUN_DIR/sdtm, RUN_DIR/adam) in other formats.
+
+    \b
+    Example:
+        trialflow export out --format dataset-json
+        trialflow export out --format dataset-json,ndjson
+    """
+    from trialflow.pipeline import export_run, parse_formats
+
+    chosen = _run(parse_formats, formats)
+    if chosen == ("xpt",):
+        raise UsageError("the datasets are already XPT; choose dataset-json or ndjson")
+    files = _run(export_run, run_dir, chosen, study_dir=study_dir, progress=_progress(quiet))
+    click.echo(f"export: {run_dir} ({', '.join(f for f in chosen if f != 'xpt')})")
+    for path in files:
+        click.echo(f"  {path.relative_to(run_dir).as_posix()}")
+    click.echo(f"  manifest: {run_dir / 'manifest.json'}")
 
 
 @cli.command("derive", context_settings=CONTEXT)
@@ -270,15 +336,22 @@ def report_command(study_dir: Path, adam_dir: Path, out: Path, strict: bool, qui
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder.",
 )
+@click.option(
+    "--format",
+    "formats",
+    default="xpt,dataset-json",
+    show_default=True,
+    help="Dataset files to write, comma-separated: xpt, dataset-json, ndjson.",
+)
 @quiet_option
-def demo_command(out: Path, quiet: bool) -> None:
+def demo_command(out: Path, formats: str, quiet: bool) -> None:
     """Run the pipeline on the bundled example study (synthetic data).
 
     \b
     Example:
         trialflow demo --out trialflow-demo
     """
-    from trialflow.pipeline import example_paths, run_study
+    from trialflow.pipeline import example_paths, parse_formats, run_study
 
     study_dir, raw = example_paths()
     if not raw.exists() or not study_dir.exists():
@@ -286,7 +359,10 @@ def demo_command(out: Path, quiet: bool) -> None:
             f"the bundled example is not here ({raw}); demo runs from a source checkout of "
             "trialflow"
         )
-    result = _run(run_study, study_dir, raw, out, on_issue="none", progress=_progress(quiet))
+    chosen = _run(parse_formats, formats)
+    result = _run(
+        run_study, study_dir, raw, out, on_issue="none", progress=_progress(quiet), formats=chosen
+    )
     _render(result, "demo")
     click.echo(f"outputs are in {out.resolve()}")
     _exit_for(result)

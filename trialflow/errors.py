@@ -59,6 +59,10 @@ class XptError(TrialflowError):
     """A dataset can't be written to SAS XPORT without changing it (name, label, length, ...)."""
 
 
+class DatasetJsonError(TrialflowError):
+    """A dataset can't be written to Dataset-JSON as it is (a number JSON can't hold, ...)."""
+
+
 class DerivationError(TrialflowError):
     """An ADaM derivation can't run with these arguments or on this dataset.
 

@@ -20,7 +20,8 @@ from trialflow.adam.build import AdamResult, build_adam
 from trialflow.analysis.build import AnalysisResult, build_analysis
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, XptError, emit
 from trialflow.io import reports
-from trialflow.io.xpt import XptVariable, write_xpt
+from trialflow.io.dataset_json import creation_datetime, write_dataset_json
+from trialflow.io.xpt import XptVariable, read_xpt, write_xpt
 from trialflow.mapping.load import Study, load_study
 from trialflow.raw import read_export
 from trialflow.sdtm import metadata
@@ -31,6 +32,73 @@ from trialflow.validation.engine import validate_package
 Progress = Callable[[str], None]
 
 EXAMPLE_STUDY = "hucmsc-t2dm"
+
+FORMATS = ("xpt", "dataset-json", "ndjson")
+"""Dataset file formats a run or an export writes: SAS XPORT v5, Dataset-JSON v1.1 as JSON
+(<name>.json) and as NDJSON (<name>.ndjson)."""
+
+
+def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
+    """The formats a comma-separated ``--format`` value names, checked, in :data:`FORMATS` order.
+
+    Example:
+        >>> parse_formats("dataset-json, xpt")
+        ('xpt', 'dataset-json')
+    """
+    given = text.split(",") if isinstance(text, str) else list(text)
+    names = [g.strip().lower() for g in given if g.strip()]
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown or not names:
+        what = f"unknown format {unknown[0]!r}" if unknown else "no format given"
+        raise RawInputError(f"{what}; choose from {', '.join(FORMATS)} (comma-separated)")
+    return tuple(f for f in FORMATS if f in names)
+
+
+def _sdtm_keys(code: str) -> list[str]:
+    """The SDTMIG natural keys of a domain; none for a domain the metadata doesn't know."""
+    return metadata.domain_keys(code) if code in metadata.known_domains() else []
+
+
+def _adam_keys(name: str) -> list[str]:
+    """The key variables of an ADaM dataset; none for a name that is not an ADaM name."""
+    try:
+        return adam_metadata.adam_keys(name)
+    except adam_metadata.UnknownAdamDataset:
+        return []
+
+
+def _write_dataset(
+    frame: pd.DataFrame,
+    folder: Path,
+    name: str,
+    *,
+    label: str,
+    variables: list[XptVariable],
+    keys: list[str],
+    formats: Sequence[str],
+    created,
+) -> list[Path]:
+    """One dataset in each format asked for: folder/<name>.xpt, .json, .ndjson."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = name.lower()
+    files = []
+    if "xpt" in formats:
+        files.append(
+            write_xpt(
+                frame, folder / f"{stem}.xpt", dataset=name, label=label, variables=variables,
+                created=created,
+            )
+        )  # fmt: skip
+    for fmt, suffix in (("dataset-json", ".json"), ("ndjson", ".ndjson")):
+        if fmt in formats:
+            files.append(
+                write_dataset_json(
+                    frame, folder / f"{stem}{suffix}", dataset=name, label=label,
+                    variables=variables, keys=keys, created=created,
+                    ndjson=fmt == "ndjson", source_system=("trialflow", __version__),
+                )
+            )  # fmt: skip
+    return files
 
 
 @dataclass
@@ -80,8 +148,16 @@ def xpt_variables(domain: str, frame) -> list[XptVariable]:
     return out
 
 
-def write_sdtm(result: SdtmResult, out: Path, progress: Progress | None = None) -> list[Path]:
-    """Write each SDTM domain to DIR/sdtm/<domain>.xpt and its lineage to DIR/lineage/.
+def write_sdtm(
+    result: SdtmResult,
+    out: Path,
+    progress: Progress | None = None,
+    *,
+    formats: Sequence[str] = ("xpt",),
+    created=None,
+) -> list[Path]:
+    """Write each SDTM domain to DIR/sdtm/<domain>.xpt (and .json, .ndjson as ``formats`` ask)
+    and its lineage to DIR/lineage/. ``created`` is the files' creation datetime.
 
     Example:
         >>> write_sdtm(result, Path("out"))  # doctest: +SKIP
@@ -90,20 +166,20 @@ def write_sdtm(result: SdtmResult, out: Path, progress: Progress | None = None) 
     files = []
     for code, frame in result.domains.items():
         if progress:
-            progress(f"writing {code.lower()}.xpt ({len(frame)} records)")
-        path = out / "sdtm" / f"{code.lower()}.xpt"
-        path.parent.mkdir(parents=True, exist_ok=True)
+            progress(f"writing {code.lower()} ({', '.join(formats)}; {len(frame)} records)")
         try:
-            written = write_xpt(
+            files += _write_dataset(
                 frame,
-                path,
-                dataset=code,
+                out / "sdtm",
+                code,
                 label=metadata.domain_label(code),
                 variables=xpt_variables(code, frame),
+                keys=_sdtm_keys(code),
+                formats=formats,
+                created=created,
             )
         except XptError as exc:
             raise XptError(_with_source(exc, result.lineage[code])) from None
-        files.append(written)
         files.append(
             reports.write_lineage_csv(result.lineage[code], out / "lineage" / f"{code.lower()}.csv")
         )
@@ -207,8 +283,16 @@ def adam_xpt_frame(dataset: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, lis
     return out, variables
 
 
-def write_adam(result: AdamResult, out: Path, progress: Progress | None = None) -> list[Path]:
-    """Write each ADaM dataset to DIR/adam/<name>.xpt and its lineage to DIR/lineage/.
+def write_adam(
+    result: AdamResult,
+    out: Path,
+    progress: Progress | None = None,
+    *,
+    formats: Sequence[str] = ("xpt",),
+    created=None,
+) -> list[Path]:
+    """Write each ADaM dataset to DIR/adam/<name>.xpt (and .json, .ndjson as ``formats`` ask)
+    and its lineage to DIR/lineage/. ``created`` is the files' creation datetime.
 
     Example:
         >>> write_adam(result, Path("out"))  # doctest: +SKIP
@@ -217,14 +301,17 @@ def write_adam(result: AdamResult, out: Path, progress: Progress | None = None) 
     files = []
     for name, frame in result.datasets.items():
         if progress:
-            progress(f"writing {name.lower()}.xpt ({len(frame)} records)")
+            progress(f"writing {name.lower()} ({', '.join(formats)}; {len(frame)} records)")
         data, variables = adam_xpt_frame(name, frame)
-        path = out / "adam" / f"{name.lower()}.xpt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files.append(
-            write_xpt(
-                data, path, dataset=name, label=adam_metadata.adam_label(name), variables=variables
-            )
+        files += _write_dataset(
+            data,
+            out / "adam",
+            name,
+            label=adam_metadata.adam_label(name),
+            variables=variables,
+            keys=adam_metadata.adam_keys(name),
+            formats=formats,
+            created=created,
         )
         files.append(
             reports.write_lineage_csv(result.lineage[name], out / "lineage" / f"{name.lower()}.csv")
@@ -251,6 +338,17 @@ def adam_package(result: AdamResult) -> Package:
             for name, frame in result.datasets.items()
         }
     )
+
+
+def run_created(study: Study):
+    """The creation datetime of a run's files: SOURCE_DATE_EPOCH, else the study's
+    ``study.run_date``, else 1960-01-01 (never the clock, so reruns are byte-identical).
+
+    Example:
+        >>> run_created(load_study("mappings/hucmsc-t2dm"))  # doctest: +SKIP
+        datetime.datetime(1960, 1, 1, 0, 0)
+    """
+    return creation_datetime(study.spec.study.run_date)
 
 
 def _context(study: Study, raw_name: str | None) -> dict:
@@ -368,10 +466,13 @@ def map_study(
     on_issue: OnIssue = "warn",
     progress: Progress | None = None,
     adam: bool = False,
+    formats: Sequence[str] = ("xpt",),
 ) -> RunResult:
     """Map a raw export to SDTM and write DIR/sdtm/*.xpt, DIR/lineage/, the reports and manifest.
 
     With ``adam=True`` the ADaM datasets are derived too (DIR/adam/*.xpt), as ``run`` does.
+    ``formats`` (of :data:`FORMATS`) are the dataset files written; their creation date is
+    SOURCE_DATE_EPOCH, else the study's ``run_date``, else 1960-01-01 (:func:`run_created`).
 
     Example:
         >>> r = map_study("mappings/hucmsc-t2dm", "examples/hucmsc-t2dm/raw-export.xlsx",
@@ -384,7 +485,8 @@ def map_study(
     export = read_export(raw)
     result = build_sdtm(study, export, on_issue=on_issue, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
-    files = write_sdtm(result, out, progress)
+    created = run_created(study)
+    files = write_sdtm(result, out, progress, formats=formats, created=created)
     run = RunResult(out, study, result, files)
     if adam and study.spec.adam is not None:
         if progress:
@@ -396,7 +498,7 @@ def map_study(
             on_issue=on_issue,
             locate=study.locate,
         )
-        run.files += write_adam(run.adam, out, progress)
+        run.files += write_adam(run.adam, out, progress, formats=formats, created=created)
     run = _finish(run, _context(study, export.name), progress)
     emit(run.validation.findings, on_issue)
     return run
@@ -409,6 +511,7 @@ def run_study(
     *,
     on_issue: OnIssue = "warn",
     progress: Progress | None = None,
+    formats: Sequence[str] = ("xpt",),
 ) -> RunResult:
     """The whole pipeline: raw export -> SDTM -> ADaM, written and validated.
 
@@ -417,7 +520,9 @@ def run_study(
         ...           "out").errors  # doctest: +SKIP
         0
     """
-    return map_study(study_dir, raw, out, on_issue=on_issue, progress=progress, adam=True)
+    return map_study(
+        study_dir, raw, out, on_issue=on_issue, progress=progress, adam=True, formats=formats
+    )
 
 
 def _frames(package: Package, kind: str) -> dict[str, pd.DataFrame]:
@@ -469,7 +574,7 @@ def derive_study(
     run.adam = build_adam(
         study.spec, domains, sdtm_lineage=lineage, on_issue=on_issue, locate=study.locate
     )
-    run.files += write_adam(run.adam, out, progress)
+    run.files += write_adam(run.adam, out, progress, created=run_created(study))
     run = _finish(run, _context(study, None), progress)
     emit(run.validation.findings, on_issue)
     return run
@@ -586,3 +691,57 @@ def example_paths() -> tuple[Path, Path]:
     """
     root = Path(__file__).resolve().parent.parent
     return root / "mappings" / EXAMPLE_STUDY, root / "examples" / EXAMPLE_STUDY / "raw-export.xlsx"
+
+
+def export_run(
+    run_dir: str | Path,
+    formats: Sequence[str],
+    *,
+    study_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> list[Path]:
+    """Write the XPT datasets of a run folder in other formats, beside each .xpt file.
+
+    Reads DIR/sdtm/*.xpt and DIR/adam/*.xpt and writes <name>.json (``dataset-json``) and
+    <name>.ndjson (``ndjson``) with the labels, lengths and formats the XPT files hold and
+    the SDTMIG (or trialflow's ADaM) keys; the creation date is SOURCE_DATE_EPOCH, else the
+    ``run_date`` of the study in ``study_dir`` when given, else 1960-01-01. DIR/manifest.json
+    is rewritten to list the new files beside the run's others. Returns the files written.
+
+    Example:
+        >>> export_run("out", ["dataset-json"])  # doctest: +SKIP
+        [PosixPath('out/sdtm/ae.json'), ...]
+    """
+    run_dir = Path(run_dir)
+    wanted = [f for f in formats if f != "xpt"]
+    folders = [run_dir / sub for sub in ("sdtm", "adam") if (run_dir / sub).is_dir()]
+    sources = [p for folder in folders for p in sorted(folder.glob("*.xpt"))]
+    if not sources:
+        raise RawInputError(f"{run_dir}: no sdtm/*.xpt or adam/*.xpt to export")
+    fixed = load_study(study_dir).spec.study.run_date if study_dir is not None else None
+    created = creation_datetime(fixed)
+    written: list[Path] = []
+    for path in sources:
+        if progress:
+            progress(f"exporting {path.parent.name}/{path.name} ({', '.join(wanted)})")
+        frame, meta = read_xpt(path)
+        name = str(meta["dataset"] or path.stem).upper()
+        variables = [
+            XptVariable(
+                column,
+                meta["labels"].get(column, ""),
+                "Num" if pd.api.types.is_float_dtype(frame[column].dtype) else "Char",
+                meta["lengths"].get(column),
+                meta["formats"].get(column),
+            )
+            for column in frame.columns
+        ]
+        keys = _sdtm_keys(name) if path.parent.name == "sdtm" else _adam_keys(name)
+        written += _write_dataset(
+            frame, path.parent, name, label=meta["label"], variables=variables, keys=keys,
+            formats=wanted, created=created,
+        )  # fmt: skip
+    context = reports.manifest_context(run_dir)
+    kept = reports.manifest_files(run_dir, except_under="")
+    reports.write_manifest(run_dir, [*kept, *written], **context)
+    return written

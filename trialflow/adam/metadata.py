@@ -11,7 +11,7 @@ where each fact comes from and what could not be verified):
   variable), sponsor ("Y" for sponsor-defined variables the ADaMIG does not define) and
   method (one sentence on the derivation). Blank cells are empty strings.
 * ``adam-datasets.csv``: one row per ADaM dataset trialflow knows (label, class, which
-  variable rows it uses, ADaM class and subclass for define.xml).
+  variable rows it uses, ADaM class and subclass for define.xml, key variables).
 
 The files are read once (``functools.lru_cache``); every function returns a fresh copy, so a
 caller can change what it gets without changing what the next caller sees.
@@ -98,6 +98,25 @@ def adam_class(dataset: str) -> str:
     if name in datasets.index:
         return str(datasets.loc[name, "class"])
     return "BDS"
+
+
+def adam_keys(dataset: str) -> list[str]:
+    """The key variables of ``dataset`` in key order (define.xml KeySequence).
+
+    The ADaM documents define no keys; these are the order trialflow sorts the records in
+    (``adam-datasets.csv``). A BDS dataset trialflow ships no row for gets the BDS keys.
+
+    Example:
+        >>> adam_keys("ADSL"), adam_keys("ADAE")
+        (['STUDYID', 'USUBJID'], ['STUDYID', 'USUBJID', 'ASTDT', 'AESEQ'])
+        >>> adam_keys("ADEX") == adam_keys("ADLB")
+        True
+    """
+    name = _normalise(dataset)
+    datasets = _datasets()
+    if name not in datasets.index:
+        name = str(datasets.index[datasets["class"] == adam_class(name)][0])
+    return str(datasets.loc[name, "keys"]).split()
 
 
 def adam_variables(dataset: str) -> pd.DataFrame:

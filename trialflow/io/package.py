@@ -18,7 +18,9 @@ Supported formats:
   is text (timestamps as ISO 8601 ``YYYY-MM-DDThh:mm:ss``).
 * ``.json`` and ``.ndjson``: CDISC Dataset-JSON v1.1. The dataset name and label come from
   ``name`` and ``label``, variables and labels from ``columns``; dataTypes integer, float,
-  double and decimal (which may be a string) are numeric, all others text.
+  double and decimal (which may be a string) are numeric, all others text, except that a
+  date, datetime or time with targetDataType integer becomes the SAS number (days or seconds
+  since 1960-01-01), as in the XPT file the dataset came from.
 
 Every frame holds text columns as pandas ``str`` and numeric columns as ``float64``, plus
 :data:`~trialflow.validation.core.RECORD` (the 1-based row in its file) and
@@ -65,6 +67,9 @@ _FOLDER_NOTED = (".sas7bdat",)
 """Unsupported extensions still reported when found in a folder (datasets we can't read)."""
 
 _NUMERIC_JSON_TYPES = frozenset({"integer", "float", "double", "decimal"})
+_SAS_UNITS = frozenset({"date", "datetime", "time"})
+_ISO_FORMATS = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%dT%H:%M:%S", "time": "%Y-%m-%dT%H:%M:%S"}
+_SAS_EPOCH = pd.Timestamp("1960-01-01")
 _TWO_LETTERS = re.compile(r"[A-Z]{2}")
 _PLAIN_NUMBER = r"\s*[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*"
 
@@ -107,8 +112,11 @@ def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list
     are skipped; a ``.sas7bdat`` file is reported as unsupported). A named file that can't be
     used becomes a finding (``file-unreadable``, ``file-unsupported``, ``file-empty``,
     ``file-no-domain``, ``file-encoding-undecodable``, ``file-duplicate-dataset``,
-    ``file-split-type-mismatch``, or the notice ``file-encoding-fallback``) and the other
-    files are still read. Findings come in file order. A single path may be given as is.
+    ``file-split-type-mismatch``, ``file-formats-differ``, or the notices
+    ``file-encoding-fallback`` and ``file-same-dataset``) and the other files are still read.
+    Of one file name as XPT and as Dataset-JSON (``dm.xpt`` and ``dm.json``, as ``run
+    --format`` writes them), the XPT file is validated and the others are compared with it.
+    Findings come in file order. A single path may be given as is.
 
     Raises :class:`~trialflow.errors.RawInputError` when a path does not exist, and when no
     dataset at all could be read (its ``findings`` attribute then holds the findings).
@@ -490,6 +498,23 @@ def _utf8(path: Path) -> str:
         raise _Undecodable(f"Dataset-JSON must be UTF-8: {_one_line(exc)}") from exc
 
 
+def _sas_numbers(column: pd.Series, name: str, kind: str) -> pd.Series:
+    """ISO 8601 dates, datetimes or times as SAS numbers (days or seconds from 1960-01-01)."""
+    text = column.astype("str")
+    text = text.where(text != "")
+    base = "1960-01-01T" if kind == "time" else ""
+    stamps = pd.to_datetime(base + text, format=_ISO_FORMATS[kind], errors="coerce")
+    bad = stamps.isna() & text.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 1
+        raise _Unreadable(
+            f"variable {name} is a {kind} (targetDataType integer) but record {row} holds "
+            f"{text[bad].iloc[0]!r}, not ISO 8601"
+        )
+    seconds = (stamps - _SAS_EPOCH).dt.total_seconds()
+    return seconds / 86400.0 if kind == "date" else seconds
+
+
 def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
     if not isinstance(metadata, dict):
         raise _Unreadable("the top level is not a JSON object; not Dataset-JSON")
@@ -519,6 +544,10 @@ def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
         )
     frame = pd.DataFrame(rows, columns=names, dtype=object) if names else pd.DataFrame()
     numeric = {c["name"] for c in columns if c.get("dataType") in _NUMERIC_JSON_TYPES}
+    for c in columns:
+        if c.get("dataType") in _SAS_UNITS and c.get("targetDataType") == "integer":
+            frame[c["name"]] = _sas_numbers(frame[c["name"]], c["name"], c["dataType"])
+            numeric.add(c["name"])
     name = metadata.get("name")
     name = name.strip().upper() if isinstance(name, str) and name.strip() else path.stem.upper()
     label = metadata.get("label")
@@ -627,6 +656,84 @@ def _file_notes(table: _Table, dataset: str) -> list[Finding]:
     return out
 
 
+_PAIRED = (".xpt", ".json", ".ndjson")
+"""Formats trialflow writes side by side (``run --format xpt,dataset-json``)."""
+
+
+def _stem(table: _Table) -> str:
+    return Path(table.file).stem.lower()
+
+
+def _suffix(table: _Table) -> str:
+    return Path(table.file).suffix.lower()
+
+
+def _paired(first: _Table, other: _Table) -> bool:
+    """True for an XPT file and a Dataset-JSON file of the same name (dm.xpt, dm.json)."""
+    return (
+        _stem(first) == _stem(other) and _suffix(first) == ".xpt" and _suffix(other) in _PAIRED[1:]
+    )
+
+
+def _xpt_first(members: list[_Table]) -> list[_Table]:
+    """The tables in file order, except that of one file name as XPT and as Dataset-JSON
+    (``dm.json``, ``dm.xpt``) the XPT file comes first: it is the one validated."""
+    first_seen: dict[str, int] = {}
+    for index, table in enumerate(members):
+        first_seen.setdefault(_stem(table), index)
+    order = {id(t): i for i, t in enumerate(members)}
+    return sorted(
+        members,
+        key=lambda t: (first_seen[_stem(t)], _suffix(t) in _PAIRED[1:], order[id(t)]),
+    )
+
+
+def _same_dataset(first: _Table, other: _Table, dataset: str) -> Finding:
+    """A notice when ``other`` (another format of the same file) holds what ``first`` holds,
+    else an error saying where they differ; either way only ``first`` is validated."""
+    a = first.frame.drop(columns=[FILE])
+    b = other.frame.drop(columns=[FILE])
+    problem = None
+    if list(a.columns) != list(b.columns):
+        only = [c for c in a.columns if c not in b.columns] + [
+            c for c in b.columns if c not in a.columns
+        ]
+        problem = f"the variables differ ({', '.join(only) or 'their order'})"
+    elif len(a) != len(b):
+        problem = f"{len(b)} records, {first.file} has {len(a)}"
+    else:
+        for column in a.columns:
+            left, right = a[column], b[column]
+            same = (left == right).fillna(False) | (left.isna() & right.isna())
+            if left.dtype != right.dtype:
+                problem = f"variable {column} is {right.dtype} here, {left.dtype} there"
+                break
+            if not bool(same.all()):
+                row = int(np.flatnonzero(~same.to_numpy(dtype=bool))[0])
+                here, there = right.iloc[[row]].tolist()[0], left.iloc[[row]].tolist()[0]
+                problem = f"record {row + 1}, variable {column}: {here!r} here, {there!r} there"
+                break
+    if problem is None and (first.label, first.labels) != (other.label, other.labels):
+        problem = "the dataset or variable labels differ"
+    if problem is None:
+        return _finding(
+            "file-same-dataset",
+            "notice",
+            f"{other.file}: holds the same dataset as {first.file}; validated once, "
+            f"as {first.file}",
+            other.file,
+            dataset,
+        )
+    return _finding(
+        "file-formats-differ",
+        "error",
+        f"{other.file}: holds dataset {other.name} as {first.file} does, but differs from it: "
+        f"{problem}; only {first.file} is validated",
+        other.file,
+        dataset,
+    )
+
+
 def _assemble(tables: list[_Table]) -> tuple[Package, list[Finding]]:
     """Group the files into datasets: drop duplicates, combine the parts of a split domain."""
     findings: list[Finding] = []
@@ -637,7 +744,12 @@ def _assemble(tables: list[_Table]) -> tuple[Package, list[Finding]]:
     for name, members in groups.items():
         kept: list[_Table] = []
         owners: dict[str, str] = {}
-        for table in members:
+        by_name: dict[str, _Table] = {}
+        for table in _xpt_first(members):
+            first = by_name.get(table.name)
+            if first is not None and _paired(first, table):
+                findings.append(_same_dataset(first, table, name))
+                continue
             if table.name in owners:
                 findings.append(
                     _finding(
@@ -651,6 +763,7 @@ def _assemble(tables: list[_Table]) -> tuple[Package, list[Finding]]:
                 )
                 continue
             owners[table.name] = table.file
+            by_name[table.name] = table
             kept.append(table)
             findings.extend(_file_notes(table, name))
         frame, found = _combine(name, kept)

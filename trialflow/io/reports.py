@@ -239,6 +239,23 @@ def write_manifest(out: Path, files: Iterable[Path], **context: object) -> Path:
     return path
 
 
+def manifest_context(out: Path) -> dict:
+    """What DIR/manifest.json says besides its file list (study, versions, ...); {} without one.
+
+    Example:
+        >>> manifest_context(Path("/tmp/nowhere"))
+        {}
+    """
+    path = out / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        return {k: v for k, v in body.items() if k != "files"}
+    except (ValueError, AttributeError) as exc:
+        raise RawInputError(f"{path}: not a trialflow manifest ({exc})") from exc
+
+
 def manifest_files(out: Path, *, except_under: str) -> list[Path]:
     """The files DIR/manifest.json lists that still exist, except those under one folder.
 

@@ -88,6 +88,13 @@ class StudyInfo(Strict):
         description="USUBJID = STUDYID + this + the raw subject number",
         examples=["-"],
     )
+    run_date: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$",
+        description="creation date written in the XPT headers and Dataset-JSON files "
+        "(ISO 8601); SOURCE_DATE_EPOCH overrides it; with neither, 1960-01-01",
+        examples=["2024-05-01", "2024-05-01T09:00:00"],
+    )
 
 
 class ArmSpec(Strict):
