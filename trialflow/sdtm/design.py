@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from trialflow.errors import Finding, SpecError
-from trialflow.mapping.load import Study, key_line
+from trialflow.mapping.load import Study, read_yaml
 from trialflow.mapping.spec import TsNull, TsValue
 from trialflow.sdtm import derive, metadata
 
@@ -119,8 +120,34 @@ def _study_file(study: Study) -> str:
     return str(study.files["study"])
 
 
+@functools.lru_cache(maxsize=8)
+def _yaml_at(path: str, mtime_ns: int, size: int) -> object:
+    return read_yaml(Path(path))
+
+
+def _yaml(path: str) -> object:
+    """study.yaml with the line of each key, read once per version of the file."""
+    stat = Path(path).stat()
+    return _yaml_at(path, stat.st_mtime_ns, stat.st_size)
+
+
 def _line(study: Study, key: str) -> int:
-    return key_line(study, "study", key) or 0
+    """Line of a key path (``trial.elements[1].epoch``) in study.yaml: of its deepest part
+    found, 0 when none is."""
+    node, line = _yaml(_study_file(study)), 0
+    for part in key.split("."):
+        head, *indexes = part.split("[")
+        steps: list[str | int] = [head, *(int(i.rstrip("]")) for i in indexes)]
+        for step in steps:
+            lines = getattr(node, "lines", None)
+            if isinstance(node, dict) and step in node and isinstance(lines, dict):
+                line = lines.get(step, line)
+            elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+                line = lines[step] if isinstance(lines, list) else line
+            else:
+                return line
+            node = node[step]
+    return line
 
 
 def _missing(study: Study, key: str, msg: str) -> SpecError:
@@ -597,20 +624,25 @@ def subject_elements(study: Study, dm: pd.DataFrame, dm_lineage: pd.DataFrame | 
                 f"trial.elements[{i}].starts_at",
                 f"DM has no variable {e.starts_at}",
             )
-    end_var = "RFPENDTC" if "RFPENDTC" in dm else "RFENDTC"
+    # end of participation: RFPENDTC, or RFENDTC where RFPENDTC is empty or not in DM
+    last = dm["RFENDTC"] if "RFENDTC" in dm else pd.Series(pd.NA, index=dm.index, dtype="str")
+    if "RFPENDTC" in dm:
+        last = dm["RFPENDTC"].where(dm["RFPENDTC"].fillna("") != "", last)
+    last_origin = "DM.RFPENDTC (or RFENDTC)" if "RFPENDTC" in dm else "DM.RFENDTC"
     parts = []
     for armcd, sequence in trial.arms.items():
         subj = dm[dm["ARMCD"].astype("str") == armcd]
         for order, etcd in enumerate(sequence, start=1):
             el = elements[etcd]
             nxt = elements[sequence[order]].starts_at if order < len(sequence) else None
-            stop = (
-                subj[nxt]
-                if nxt
-                else subj[end_var].where(
-                    subj[end_var].fillna("") != "", subj.get("RFENDTC", subj[end_var])
-                )
-            )
+            # an element ends where the next starts; the last one, or one whose next element
+            # the subject never started, at the end of participation
+            stop = last.loc[subj.index]
+            end_origin = pd.Series(f"derived: {last_origin}", index=subj.index)
+            if nxt:
+                started = subj[nxt].fillna("") != ""
+                stop = subj[nxt].where(started, stop)
+                end_origin = end_origin.mask(started, f"derived: DM.{nxt}")
             parts.append(
                 pd.DataFrame(
                     {
@@ -623,7 +655,7 @@ def subject_elements(study: Study, dm: pd.DataFrame, dm_lineage: pd.DataFrame | 
                         "SEENDTC": stop.astype("str"),
                         "RFSTDTC": subj["RFSTDTC"].astype("str"),
                         "origin": f"derived: DM.{el.starts_at}",
-                        "end_origin": f"derived: DM.{nxt or end_var}",
+                        "end_origin": end_origin,
                         "row": subj.index,
                     }
                 )
@@ -714,8 +746,22 @@ def build_trial_design(
     made["SV"] = (sv, sv_lineage)
     if dm is not None:
         made["SE"] = subject_elements(study, dm, lineage.get("DM"))
-    return (
-        {code: frame for code, (frame, _) in made.items()},
-        {code: lin for code, (_, lin) in made.items()},
-        findings,
-    )
+    frames, lineages = {}, {}
+    for code, (frame, lin) in made.items():
+        frames[code], lineages[code] = _sorted(code, frame, lin)
+    return frames, lineages, findings
+
+
+def _sorted(domain: str, frame: pd.DataFrame, lineage: pd.DataFrame) -> Built:
+    """The dataset sorted as the mapped domains are: by USUBJID and --SEQ when it has --SEQ,
+    else by its SDTMIG keys; the lineage follows, its records renumbered."""
+    seq = f"{domain}SEQ"
+    if seq in frame and "USUBJID" in frame:
+        keys = ["USUBJID", seq]
+    else:
+        keys = [k for k in metadata.domain_keys(domain) if k != "STUDYID"]
+    order = frame.sort_values(keys, kind="stable", na_position="first").index
+    frame = frame.loc[order].reset_index(drop=True)
+    lineage = lineage.loc[order].reset_index(drop=True)
+    lineage["record"] = np.arange(1, len(frame) + 1)
+    return frame, lineage
