@@ -109,7 +109,8 @@ def test_a_missing_required_ts_parameter_names_the_key_to_add(study_copy):
     with pytest.raises(SpecError) as err:
         trial_summary(load_study(study_copy), _dm([{"USUBJID": "S-1", "ARMCD": "HUCMSC"}]))
     text = str(err.value)
-    assert "study.yaml" in text
+    # at the line of trial.summary, the mapping the key goes into
+    assert f"study.yaml:{line_of(study_copy / 'study.yaml', '  summary:')}" in text
     assert "trial.summary.SPONSOR" in text
     assert "add trial.summary.SPONSOR" in text
 
@@ -303,3 +304,10 @@ def test_no_trial_section_no_trial_design(study_copy):
     end = text.index("# Analysis datasets (ADaM).")
     (study_copy / "study.yaml").write_text(text[:start] + text[end:])
     assert build_trial_design(load_study(study_copy), {}, {}) == ({}, {}, [])
+
+
+def test_map_stops_on_a_missing_ts_parameter_before_mapping(study_copy, tiny_export, tmp_path):
+    replace_once(study_copy / "study.yaml", "    DCUTDTC: {nf: NA}             # final", "    # ")
+    with pytest.raises(SpecError, match=r"add trial\.summary\.DCUTDTC"):
+        map_study(study_copy, tiny_export, tmp_path / "out", on_issue="none")
+    assert not (tmp_path / "out").exists()

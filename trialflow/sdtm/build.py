@@ -1649,6 +1649,7 @@ def build_sdtm(
         >>> len(result.domains["DM"])  # doctest: +SKIP
         16
     """
+    design.check_trial_summary(study)  # a spec error before any data is mapped
     builder = _Builder(study, export)
     works: dict[str, _Work] = {}
     for code, spec in study.domains.items():

@@ -151,7 +151,8 @@ def _line(study: Study, key: str) -> int:
 
 
 def _missing(study: Study, key: str, msg: str) -> SpecError:
-    return SpecError(_study_file(study), _line(study, "trial"), key, msg)
+    """A spec error at the line of the deepest part of ``key`` that study.yaml has."""
+    return SpecError(_study_file(study), _line(study, key), key, msg)
 
 
 # --- TS -----------------------------------------------------------------------------------------
@@ -184,19 +185,16 @@ def _entries(value: object) -> list[object]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def trial_summary(study: Study, dm: pd.DataFrame | None = None) -> Built:
-    """TS: one record per parameter value, in the order of ts-parameters.csv, then any other
-    parameter study.yaml lists. Raises SpecError naming ``trial.summary.<TSPARMCD>`` when a
-    parameter FDA requires is missing, or a value is not a term of the parameter's codelist.
+def check_trial_summary(study: Study) -> None:
+    """Raise SpecError naming ``trial.summary.<TSPARMCD>`` when study.yaml leaves out a TS
+    parameter FDA requires or lists one trialflow derives; run before any data is mapped.
 
     Example:
-        >>> ts, lineage = trial_summary(study, dm)  # doctest: +SKIP
-        >>> ts.set_index("TSPARMCD").loc["ACTSUB", "TSVAL"]  # doctest: +SKIP
-        '16'
+        >>> check_trial_summary(study)  # doctest: +SKIP
     """
     trial = study.spec.trial
     if trial is None:
-        raise _missing(study, "trial", "the trial design needs the trial section")
+        return
     params = _ts_parameters()
     given = trial.summary
     derived = params[params["source"] != "study"]
@@ -219,6 +217,25 @@ def trial_summary(study: Study, dm: pd.DataFrame | None = None) -> Built:
             f"is required; add trial.summary.{absent[0]} (a value, or {{nf: NA}} when it does not "
             f"apply)" + (f"; also missing: {', '.join(absent[1:])}" if absent[1:] else ""),
         )
+
+
+def trial_summary(study: Study, dm: pd.DataFrame | None = None) -> Built:
+    """TS: one record per parameter value, in the order of ts-parameters.csv, then any other
+    parameter study.yaml lists. Raises SpecError naming ``trial.summary.<TSPARMCD>`` when a
+    parameter FDA requires is missing, or a value is not a term of the parameter's codelist.
+
+    Example:
+        >>> ts, lineage = trial_summary(study, dm)  # doctest: +SKIP
+        >>> ts.set_index("TSPARMCD").loc["ACTSUB", "TSVAL"]  # doctest: +SKIP
+        '16'
+    """
+    trial = study.spec.trial
+    if trial is None:
+        raise _missing(study, "trial", "the trial design needs the trial section")
+    check_trial_summary(study)
+    params = _ts_parameters()
+    given = trial.summary
+    derived = params[params["source"] != "study"]
     known = params.set_index("tsparmcd")
     order = [c for c in params["tsparmcd"] if c in given or c in set(derived["tsparmcd"])]
     order += [c for c in given if c not in known.index]
