@@ -17,7 +17,8 @@ from trialflow.sdtm.metadata import (
     known_domains,
 )
 
-DOMAINS = ["AE", "CM", "DM", "EX", "LB", "MH", "VS"]
+TRIAL_DESIGN = ["TS", "TA", "TE", "TV", "TI"]
+DOMAINS = ["AE", "CM", "DM", "EX", "LB", "MH", "SE", "SV", "TA", "TE", "TI", "TS", "TV", "VS"]
 
 
 def all_variables() -> pd.DataFrame:
@@ -50,6 +51,13 @@ def test_known_domains():
         ("AE", "Adverse Events", 60),
         ("CM", "Concomitant/Prior Medications", 41),
         ("MH", "Medical History", 27),
+        ("TS", "Trial Summary", 11),
+        ("TA", "Trial Arms", 10),
+        ("TE", "Trial Elements", 7),
+        ("TV", "Trial Visits", 9),
+        ("TI", "Trial Inclusion/Exclusion Criteria", 8),
+        ("SV", "Subject Visits", 16),
+        ("SE", "Subject Elements", 13),
     ],
 )
 def test_domain_label_and_completeness(domain, label, count):
@@ -167,6 +175,7 @@ def test_values_are_from_the_allowed_sets():
         "Result Qualifier",
         "Record Qualifier",
         "Variable Qualifier",
+        "Rule",  # trial design rules (TESTRL, TVSTRL, TATRANS, ...)
     }
     assert frame["codelist_code"].isin([""]).sum() > 0
     coded = frame.loc[frame["codelist_code"] != "", "codelist_code"]
@@ -197,8 +206,33 @@ def test_every_codelist_named_in_the_variables_exists_in_ct():
 def test_domain_keys_are_variables_of_the_domain(domain):
     keys = domain_keys(domain)
     names = domain_variables(domain)["name"].tolist()
-    assert keys[:2] == ["STUDYID", "USUBJID"]
+    # trial design datasets describe the plan: no subjects
+    first = ["STUDYID"] if domain in TRIAL_DESIGN else ["STUDYID", "USUBJID"]
+    assert keys[: len(first)] == first
     assert [k for k in keys if k not in names] == []
+
+
+def test_trial_design_keys_and_classes():
+    # SDTMIG 3.4 section 3.2.1 (dataset-level metadata)
+    assert {d: domain_keys(d) for d in [*TRIAL_DESIGN, "SV", "SE"]} == {
+        "TS": ["STUDYID", "TSPARMCD", "TSSEQ"],
+        "TA": ["STUDYID", "ARMCD", "TAETORD"],
+        "TE": ["STUDYID", "ETCD"],
+        "TV": ["STUDYID", "VISITNUM", "ARMCD"],
+        "TI": ["STUDYID", "IETESTCD"],
+        "SV": ["STUDYID", "USUBJID", "VISITNUM"],
+        "SE": ["STUDYID", "USUBJID", "ETCD", "SESTDTC"],
+    }
+    classes = {d: domain_variables(d)["class"].iloc[0] for d in [*TRIAL_DESIGN, "SV", "SE"]}
+    assert classes == {
+        **dict.fromkeys(TRIAL_DESIGN, "Trial Design"),
+        "SV": "Special-Purpose",
+        "SE": "Special-Purpose",
+    }
+    sv = domain_variables("SV").set_index("name")
+    assert sv.loc[["SVPRESP", "SVOCCUR"], "core"].tolist() == ["Exp", "Exp"]
+    assert sv.loc["SVOCCUR", "codelist"] == "NY"
+    assert domain_variables("TV").set_index("name").loc["VISITDY", "type"] == "Num"
 
 
 def test_domain_keys_values():

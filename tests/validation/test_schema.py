@@ -317,8 +317,28 @@ def test_unknown_domain_requires_identifiers():
 
 
 def test_trial_design_dataset_needs_no_usubjid():
-    ts = pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["TS"], "TSPARMCD": ["SSTDTC"]})
+    ts = pd.DataFrame(
+        {
+            "STUDYID": ["S"],
+            "DOMAIN": ["TS"],
+            "TSSEQ": [1.0],
+            "TSPARMCD": ["SSTDTC"],
+            "TSPARM": ["Study Start Date"],
+            "TSVAL": ["2019-01-02"],
+            "TSVALCD": [None],
+            "TSVCDREF": [None],
+            "TSVCDVER": [None],
+        }
+    )
     assert run(Package({"TS": Dataset.from_frame("TS", ts)})) == []
+
+
+def test_trial_design_dataset_is_checked_against_its_sdtmig_variables():
+    ts = pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["TS"], "TSPARMCD": ["SSTDTC"]})
+    found = {(f.code, f.variable) for f in run(Package({"TS": Dataset.from_frame("TS", ts)}))}
+    assert ("required-variable-missing", "TSSEQ") in found
+    assert ("required-variable-missing", "TSPARM") in found
+    assert not any(variable == "USUBJID" for _, variable in found)
 
 
 def supp_frame() -> pd.DataFrame:

@@ -226,6 +226,136 @@ class EpochSpec(Strict):
         return self
 
 
+NullFlavor = Literal["NI", "NA", "UNK", "ASKU", "NASK", "NAV", "MSK", "PINF", "NINF", "OTH", "INV"]
+"""ISO 21090 null flavours, as TSVALNF takes them (NA: not applicable, UNK: unknown, ...)."""
+
+
+class TsNull(Strict):
+    """A trial summary parameter that has no value: TSVAL empty, TSVALNF this null flavour."""
+
+    nf: NullFlavor = Field(
+        description="ISO 21090 null flavour (NA not applicable, UNK unknown, NI no information)",
+        examples=["NA"],
+    )
+
+
+class TsValue(Strict):
+    """A trial summary value with the code of its term in a reference terminology."""
+
+    value: Scalar = Field(description="TSVAL", examples=["OPEN LABEL"])
+    code: str | None = Field(
+        default=None,
+        description="TSVALCD, the term's code (e.g. its NCI C-code)",
+        examples=["C49659"],
+    )
+    dictionary: str | None = Field(
+        default=None,
+        description="TSVCDREF, the terminology of code (default CDISC CT)",
+        examples=["SNOMED"],
+    )
+    version: str | None = Field(
+        default=None,
+        description="TSVCDVER, its version (default: the CT version trialflow ships)",
+        examples=["2024-09-27"],
+    )
+
+
+TsEntry = Scalar | TsNull | TsValue | list[Scalar | TsValue]
+
+
+class ElementSpec(Strict):
+    """One planned element of the trial design (a TE record)."""
+
+    etcd: str = Field(min_length=1, max_length=8, description="ETCD", examples=["TRT"])
+    element: str = Field(
+        min_length=1, max_length=40, description="ELEMENT, its name", examples=["hUC-MSC"]
+    )
+    start: str = Field(
+        min_length=1,
+        description="TESTRL, the rule for the element's start",
+        examples=["First infusion"],
+    )
+    end: str | None = Field(
+        default=None, description="TEENRL, the rule for its end", examples=["Last infusion"]
+    )
+    duration: str | None = Field(
+        default=None, description="TEDUR, planned duration (ISO 8601)", examples=["P16W"]
+    )
+    epoch: str = Field(description="EPOCH of the element in every arm", examples=["TREATMENT"])
+    starts_at: str | None = Field(
+        default=None,
+        description=(
+            "the DM reference date (RFICDTC, RFSTDTC, RFXSTDTC, RFXENDTC, ...) the element "
+            "starts at, for SE; the element ends where the next one starts, the last at RFPENDTC "
+            "or RFENDTC"
+        ),
+        examples=["RFXSTDTC"],
+    )
+
+    @model_validator(mode="after")
+    def _end_or_duration(self) -> ElementSpec:
+        if self.end is None and self.duration is None:
+            raise ValueError("an element needs end (TEENRL) or duration (TEDUR)")
+        return self
+
+
+class CriterionSpec(Strict):
+    """One inclusion or exclusion criterion (a TI record)."""
+
+    ietestcd: str = Field(
+        min_length=1, max_length=8, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="IETESTCD", examples=["INCL01"],
+    )
+    ietest: str = Field(
+        min_length=1, max_length=200, description="IETEST, the criterion's text",
+        examples=["Age 18 to 70 years"],
+    )
+    category: Literal["INCLUSION", "EXCLUSION"] = Field(
+        description="IECAT", examples=["INCLUSION"]
+    )
+
+
+class TrialSpec(Strict):
+    """The trial design: the TS parameters, elements, each arm's elements, I/E criteria."""
+
+    summary: dict[str, TsEntry] = Field(
+        description=(
+            "TS parameters by TSPARMCD: a value, a list of values (one record each), "
+            "{value, code} or {nf: NA} when the parameter does not apply; every parameter "
+            "FDA requires must be listed (ACTSUB, NARMS, SDTIGVER and SDTMVER are derived)"
+        ),
+        examples=[{"SSTDTC": "2019-01-02", "RANDOM": "N", "COMPTRT": {"nf": "NA"}}],
+    )
+    elements: list[ElementSpec] = Field(
+        min_length=1,
+        description="the planned elements (TE)",
+        examples=[[{"etcd": "SCRN", "element": "Screening", "start": "Informed consent",
+                    "duration": "P2W", "epoch": "SCREENING"}]],
+    )
+    arms: dict[str, list[str]] = Field(
+        description="per ARMCD of arms, its elements' ETCDs in order (TA)",
+        examples=[{"UCMSC": ["RUNIN", "TRT", "FU"]}],
+    )
+    criteria: list[CriterionSpec] = Field(
+        default=[],
+        description="the inclusion and exclusion criteria (TI)",
+        examples=[[{"ietestcd": "INCL01", "ietest": "Age 18-70", "category": "INCLUSION"}]],
+    )
+
+    @model_validator(mode="after")
+    def _known_elements(self) -> TrialSpec:
+        codes = [e.etcd for e in self.elements]
+        for armcd, sequence in self.arms.items():
+            for i, etcd in enumerate(sequence):
+                if etcd not in codes:
+                    raise _fail_at(
+                        ("arms", armcd, i),
+                        f"{etcd!r} is not an element of trial.elements ({', '.join(codes)})",
+                        etcd,
+                    )
+        return self
+
+
 class StudySpec(Strict):
     """study.yaml: every study fact the mapping needs, and the domains to build."""
 
@@ -275,6 +405,10 @@ class StudySpec(Strict):
             "codelist outside CDISC CT is a sponsor codelist of exactly these terms"
         ),
         examples=[{"SEX": {"M": ["Male"], "F": ["Female"]}}],
+    )
+    trial: TrialSpec | None = Field(
+        default=None,
+        description="the trial design: TS parameters, elements, arms' elements, I/E criteria",
     )
     adam: AdamSpec | None = Field(
         default=None,
@@ -342,6 +476,27 @@ class StudySpec(Strict):
                         f"{w.avisitn:g} is not one of visits",
                         w.avisitn,
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _trial_arms(self) -> StudySpec:
+        if self.trial is None:
+            return self
+        planned = [a.armcd for a in self.arms]
+        for armcd in self.trial.arms:
+            if armcd not in planned:
+                raise _fail_at(
+                    ("trial", "arms", armcd),
+                    f"{armcd!r} is not an ARMCD of arms ({', '.join(planned)})",
+                    armcd,
+                )
+        for armcd in planned:
+            if armcd not in self.trial.arms:
+                raise _fail_at(
+                    ("trial", "arms"),
+                    f"arm {armcd} has no element sequence; add trial.arms.{armcd}",
+                    None,
+                )
         return self
 
     @model_validator(mode="after")

@@ -38,7 +38,7 @@ from trialflow.mapping.spec import (
 from trialflow.numbers import format_fixed, sas_round
 from trialflow.raw import ROW, RawExport, RawSheet
 from trialflow.raw.coding import read_coding
-from trialflow.sdtm import derive, metadata
+from trialflow.sdtm import derive, design, metadata
 
 Progress = Callable[[str], None]
 
@@ -1753,6 +1753,7 @@ def build_sdtm(
         >>> len(result.domains["DM"])  # doctest: +SKIP
         16
     """
+    design.check_trial_summary(study)  # a spec error before any data is mapped
     builder = _Builder(study, export)
     works: dict[str, _Work] = {}
     for code, spec in study.domains.items():
@@ -1786,6 +1787,13 @@ def build_sdtm(
     for code, work in works.items():
         domains[code], lineage[code] = builder.finish(work)
         rows[f"{work.sheet.sheet}"] = len(work.sheet.frame)
+    if study.spec.trial is not None:
+        if progress:
+            progress("building the trial design (TS, TA, TE, TV, TI) and SV, SE")
+        made, made_lineage, design_findings = design.build_trial_design(study, domains, lineage)
+        domains.update(made)
+        lineage.update(made_lineage)
+        builder.findings += design_findings
     findings = emit(builder.findings, on_issue)
     columns = ["dataset", "source_file", "source_sheet", "source_row", "code", "reason"]
     excluded = pd.concat([pd.DataFrame(columns=columns), *builder.excluded], ignore_index=True)

@@ -3,8 +3,9 @@
 Two CSV files under ``trialflow/sdtm/data`` hold the facts (see ``SOURCES.md`` next to them for
 where each fact comes from and what could not be verified):
 
-* ``sdtmig-3.4-variables.csv``: the SDTMIG 3.4 variables of DM, VS, LB, EX, AE, CM and MH in
-  IG order, with label, type, role, core, codelist and the domain's natural keys (on every row).
+* ``sdtmig-3.4-variables.csv``: the SDTMIG 3.4 variables of DM, VS, LB, EX, AE, CM, MH, the
+  trial design datasets TS, TA, TE, TV, TI and the subject-level SV and SE in IG order, with
+  label, type, role, core, codelist and the domain's natural keys (on every row).
 * ``sdtm-ct.csv``: CDISC CT codelists (package :data:`CT_VERSION`) with codelist and term
   C-codes, CDISC synonyms and NCI preferred terms. Blank cells are empty strings.
 
@@ -29,6 +30,8 @@ import pandas as pd
 from trialflow.errors import TrialflowError
 
 SDTMIG_VERSION = "3.4"
+SDTM_VERSION = "2.0"
+"""The SDTM model version SDTMIG 3.4 implements (TS SDTMVER)."""
 CT_VERSION = "2024-09-27"
 
 _VARIABLES_FILE = "sdtmig-3.4-variables.csv"
@@ -87,7 +90,7 @@ def known_domains() -> list[str]:
 
     Example:
         >>> known_domains()
-        ['AE', 'CM', 'DM', 'EX', 'LB', 'MH', 'VS']
+        ['AE', 'CM', 'DM', 'EX', 'LB', 'MH', 'SE', 'SV', 'TA', 'TE', 'TI', 'TS', 'TV', 'VS']
     """
     return sorted(_variables()["dataset"].unique().tolist())
 
