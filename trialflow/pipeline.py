@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -154,7 +155,7 @@ def write_sdtm(
     progress: Progress | None = None,
     *,
     formats: Sequence[str] = ("xpt",),
-    created=None,
+    created: datetime | None = None,
 ) -> list[Path]:
     """Write each SDTM domain to DIR/sdtm/<domain>.xpt (and .json, .ndjson as ``formats`` ask)
     and its lineage to DIR/lineage/. ``created`` is the files' creation datetime.
@@ -289,7 +290,7 @@ def write_adam(
     progress: Progress | None = None,
     *,
     formats: Sequence[str] = ("xpt",),
-    created=None,
+    created: datetime | None = None,
 ) -> list[Path]:
     """Write each ADaM dataset to DIR/adam/<name>.xpt (and .json, .ndjson as ``formats`` ask)
     and its lineage to DIR/lineage/. ``created`` is the files' creation datetime.
