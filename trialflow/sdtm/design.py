@@ -120,6 +120,12 @@ def _study_file(study: Study) -> str:
     return str(study.files["study"])
 
 
+def _study_name(study: Study) -> str:
+    """The spec file as lineage names it: its name only, as raw files are named, so the lineage
+    says nothing of where the specs happened to lie and reruns elsewhere give the same bytes."""
+    return Path(study.files["study"]).name
+
+
 @functools.lru_cache(maxsize=8)
 def _yaml_at(path: str, mtime_ns: int, size: int) -> object:
     return read_yaml(Path(path))
@@ -300,7 +306,7 @@ def trial_summary(study: Study, dm: pd.DataFrame | None = None) -> Built:
     lineage = _lineage(
         "TS",
         frame,
-        _study_file(study),
+        _study_name(study),
         sheets,
         rows,
         {
@@ -361,7 +367,7 @@ def trial_elements(study: Study) -> Built:
     )
     rows = [_line(study, f"trial.elements[{i}]") for i in range(len(els))]
     sheets = [f"trial.elements[{i}]" for i in range(len(els))]
-    return frame, _lineage("TE", frame, _study_file(study), sheets, rows, {})
+    return frame, _lineage("TE", frame, _study_name(study), sheets, rows, {})
 
 
 def trial_arms(study: Study) -> Built:
@@ -392,7 +398,7 @@ def trial_arms(study: Study) -> Built:
     )
     rows = [_line(study, f"trial.arms.{r[0]}") for r in recs]
     sheets = [f"trial.arms.{r[0]}" for r in recs]
-    return frame, _lineage("TA", frame, _study_file(study), sheets, rows, {})
+    return frame, _lineage("TA", frame, _study_name(study), sheets, rows, {})
 
 
 def trial_visits(study: Study) -> Built:
@@ -424,7 +430,7 @@ def trial_visits(study: Study) -> Built:
     )
     rows = [_line(study, f"visits[{i}]") for i in range(len(visits))]
     sheets = [f"visits[{i}]" for i in range(len(visits))]
-    return frame, _lineage("TV", frame, _study_file(study), sheets, rows, {})
+    return frame, _lineage("TV", frame, _study_name(study), sheets, rows, {})
 
 
 def trial_criteria(study: Study) -> Built:
@@ -447,7 +453,7 @@ def trial_criteria(study: Study) -> Built:
     )
     rows = [_line(study, f"trial.criteria[{i}]") for i in range(len(crit))]
     sheets = [f"trial.criteria[{i}]" for i in range(len(crit))]
-    return frame, _lineage("TI", frame, _study_file(study), sheets, rows, {})
+    return frame, _lineage("TI", frame, _study_name(study), sheets, rows, {})
 
 
 # --- SV, SE ----------------------------------------------------------------------------------
@@ -543,7 +549,7 @@ def subject_visits(
         SVOCCUR="N",
         SVSTDTC=pd.NA,
         SVENDTC=pd.NA,
-        source_file=_study_file(study),
+        source_file=_study_name(study),
         source_sheet="visits",
         source_row=missed["line"].astype("int64"),
         origin="derived: planned visit (study.yaml visits) with no record of the subject",
