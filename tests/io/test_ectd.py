@@ -166,6 +166,16 @@ def test_non_empty_out_is_refused_and_left_alone(run: Path, tmp_path: Path) -> N
     assert _tree(out) == ["keep.txt"]
 
 
+def test_out_holding_the_run_is_refused_even_with_force(run: Path) -> None:
+    for out in (run, run.parent):
+        result = CliRunner().invoke(cli, ["export", str(run), "--ectd", str(out), "--force"])
+        assert result.exit_code == 2
+        assert result.output == (
+            f"Error: {out} holds the run folder {run}: choose an --ectd folder outside it\n"
+        )
+    assert (run / "sdtm" / "dm.xpt").is_file()
+
+
 def test_empty_out_is_used(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "submission"
     out.mkdir()

@@ -115,8 +115,8 @@ def write_ectd(
     ``study_dir`` (the study's spec folder) adds the ADaM derivations declared in study.yaml
     to the ADRG draft. Returns the files written, sorted. Raises
     :class:`~trialflow.errors.RawInputError` when the run has no sdtm/*.xpt, no define.xml
-    beside its datasets, or no validation/report.json, and when ``out`` exists and is not
-    empty (without ``force``).
+    beside its datasets, or no validation/report.json, when ``out`` exists and is not empty
+    (without ``force``), and when ``out`` is the run folder or holds it.
 
     Example:
         >>> files = write_ectd("out", "submission")  # doctest: +SKIP
@@ -124,6 +124,10 @@ def write_ectd(
         'm5/datasets/hucmsc-t2dm/analysis/adam/datasets/adae.xpt'
     """
     run_dir, out = Path(run_dir), Path(out)
+    if run_dir.resolve().is_relative_to(out.resolve()):
+        raise RawInputError(
+            f"{out} holds the run folder {run_dir}: choose an --ectd folder outside it"
+        )
     _refuse_existing(out, force)
     parts = _parts(run_dir)
     study = load_study(study_dir) if study_dir is not None else None
