@@ -107,7 +107,9 @@ def test_stylesheet_beside_the_runs_define_is_preferred(run: Path, tmp_path: Pat
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     (copy / "sdtm" / "define2-1.xsl").write_bytes(b"<xsl:stylesheet/>\n")
+    (copy / "sdtm" / "dm.json").write_text("{}")  # Dataset-JSON stays out of the eCTD folder
     write_ectd(copy, tmp_path / "out")
+    assert _tree(tmp_path / "out") == EXPECTED_TREE
     assert (tmp_path / "out" / SDTM / "define2-1.xsl").read_bytes() == b"<xsl:stylesheet/>\n"
 
 
@@ -280,3 +282,38 @@ def test_formula_text_covers_every_named_formula() -> None:
     from trialflow.adam.bds import FORMULAS
 
     assert set(FORMULA_TEXT) == set(FORMULAS)
+
+
+def test_supp_dataset_is_listed_as_a_relationship_dataset(run: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from trialflow.io.xpt import write_xpt
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    supp = pd.DataFrame(
+        {
+            "STUDYID": ["HUCMSC-T2DM"] * 2,
+            "RDOMAIN": ["EX"] * 2,
+            "USUBJID": ["HUCMSC-T2DM-01-001", "HUCMSC-T2DM-01-002"],
+            "IDVAR": ["EXSEQ"] * 2,
+            "IDVARVAL": ["1"] * 2,
+            "QNAM": ["EXWEIGHT"] * 2,
+            "QVAL": ["70.1", "65.0"],
+        }
+    )
+    write_xpt(supp, copy / "sdtm" / "suppex.xpt", dataset="SUPPEX", label="Supplemental Exposure")
+    write_ectd(copy, tmp_path / "out")
+    assert (tmp_path / "out" / SDTM / "suppex.xpt").read_bytes() == (
+        copy / "sdtm" / "suppex.xpt"
+    ).read_bytes()
+    text = (tmp_path / "out" / SDTM / "csdrg.md").read_text(encoding="utf-8")
+    row = _table_rows(text, "| Dataset | Label |")["SUPPEX"]
+    assert row[1:] == [
+        "Supplemental Exposure",
+        "Relationship",
+        "2",
+        "2",
+        "STUDYID, RDOMAIN, USUBJID, IDVAR, IDVARVAL, QNAM",
+        "suppex.xpt",
+    ]

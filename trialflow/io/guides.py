@@ -82,7 +82,8 @@ _ACRONYMS = (
     ("SDTMIG", "SDTM Implementation Guide"),
 )
 
-_SDTM_CLASS = {"SUPP": "Relationship"}
+_SUPPQUAL_KEYS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"]
+"""The natural keys of a SUPP-- dataset (SDTMIG 3.4, section 8.4)."""
 
 _INPUT_RULE = {"imputed": "with its imputed value (IMPUTFL = Y)", "missing": "as missing"}
 _IMPUTED = {"first": "first day", "mid": "middle", "last": "last day"}
@@ -143,13 +144,13 @@ def _summary(path: Path, kind: str) -> tuple[DatasetSummary, pd.DataFrame]:
     name = str(meta["dataset"] or path.stem).upper()
     subjects = int(frame["USUBJID"].replace("", pd.NA).nunique()) if "USUBJID" in frame else None
     if kind == "sdtm":
-        known = name in metadata.known_domains()
-        klass = (
-            str(metadata.domain_variables(name)["class"].iloc[0])
-            if known
-            else _SDTM_CLASS.get(name[:4], "")
-        )
-        keys = metadata.domain_keys(name) if known else []
+        if name in metadata.known_domains():
+            klass = str(metadata.domain_variables(name)["class"].iloc[0])
+            keys = metadata.domain_keys(name)
+        elif name.startswith("SUPP"):
+            klass, keys = "Relationship", list(_SUPPQUAL_KEYS)
+        else:
+            klass, keys = "", []
     else:
         try:
             klass, keys = adam_metadata.adam_class(name), adam_metadata.adam_keys(name)
@@ -182,7 +183,7 @@ def _flow(lineage: Path, kind: str) -> list[tuple[str, str, int]]:
             computed = frame.get("computed_from", pd.Series("", index=frame.index)).ne("")
             source = frame["sdtm_dataset"].where(~computed, "computed from other parameters")
             source = source.replace("", "derived (no SDTM record)")
-        else:
+        elif {"source_file", "source_sheet"} <= set(frame.columns):
             source = pd.Series(
                 [
                     _source(f, s)
@@ -190,6 +191,8 @@ def _flow(lineage: Path, kind: str) -> list[tuple[str, str, int]]:
                 ],
                 index=frame.index,
             )
+        else:
+            source = pd.Series("(lineage names no source)", index=frame.index)
         for (src, dataset), n in (
             pd.DataFrame({"s": source, "d": frame["dataset"]}).value_counts(sort=False).items()
         ):
