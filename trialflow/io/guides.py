@@ -489,6 +489,8 @@ def _derivations(facts: RunFacts) -> list[str]:
     """The derivations worth a reviewer's note, as study.yaml declares them."""
     if facts.study is None or facts.study.spec.adam is None:
         return [
+            "### 3.2 Baseline, Visit Windowing, Derivation and Imputation Methods",
+            "",
             f"The study's specification was not given (trialflow export --study). {PLACEHOLDER}",
             "",
         ]
@@ -499,12 +501,12 @@ def _derivations(facts: RunFacts) -> list[str]:
         "last_before": "the last non-missing value before",
     }[base.rule]
     lines = [
-        "### 4.1 Baseline",
+        "### 3.2 Baseline",
         "",
         f"Baseline (ABLFL = Y) is {rule} {base.reference}; the baseline record has AVISIT "
         f"{base.avisit!r} (AVISITN {base.avisitn:g}). CHG and PCHG are derived after baseline.",
         "",
-        "### 4.2 Analysis Windows",
+        "### 3.3 Use of Visit Windowing",
         "",
     ]
     visits = adam.analysis_visits
@@ -527,7 +529,7 @@ def _derivations(facts: RunFacts) -> list[str]:
             "",
             table(["AVISIT", "Target day", "From day", "To day"], rows),
         ]
-    lines += ["### 4.3 Computed Parameters", ""]
+    lines += ["### 3.4 Derivation Methods: Computed Parameters", ""]
     computed = [
         [ds, c.paramcd, c.param, FORMULA_TEXT.get(c.formula, c.formula),
          ", ".join(f"{k}: {v}" for k, v in sorted(c.inputs.items()))]
@@ -539,7 +541,7 @@ def _derivations(facts: RunFacts) -> list[str]:
         if computed
         else "No computed parameter.\n"
     )
-    lines += ["### 4.4 Imputations", ""]
+    lines += ["### 3.5 Imputation Methods", ""]
     imputations = []
     for ds, bds in sorted(adam.datasets.items()):
         for p in bds.parameters:
@@ -574,7 +576,7 @@ def _derivations(facts: RunFacts) -> list[str]:
     )
     treatment = adam.treatment
     lines += [
-        "### 4.5 Treatment Dates",
+        "### 3.6 Treatment Variables",
         "",
         f"Treatment records are {treatment.domain} records with a dose above "
         f"{treatment.min_dose:g}; the last exposure is taken from {treatment.end}.",
@@ -648,10 +650,10 @@ def adrg_markdown(facts: RunFacts) -> str:
         table(["Flag (ADSL)", "Subjects with Y", "Used for"], populations)
         if populations
         else "No population flag in ADSL.\n",
+        *_derivations(facts),
         "## 4. Analysis Data Creation and Processing Issues",
         "",
-        *_derivations(facts),
-        "### 4.6 Data Dependencies",
+        "### 4.1 Data Dependencies",
         "",
         "Records of each ADaM dataset by the SDTM dataset they came from, counted from the "
         "run's lineage:",
