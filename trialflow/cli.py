@@ -230,35 +230,71 @@ def run_command(
 @click.option(
     "--format",
     "formats",
-    required=True,
     help="Formats to write beside each .xpt, comma-separated: dataset-json (<name>.json), "
     "ndjson (<name>.ndjson).",
+)
+@click.option(
+    "--ectd",
+    "ectd",
+    type=click.Path(path_type=Path),
+    help="Lay out the submission as an eCTD folder here: m5/datasets/<study>/tabulations/sdtm "
+    "and analysis/adam/datasets with the XPT files, define.xml, define2-1.xsl and drafts of "
+    "the reviewer's guides (csdrg.md, adrg.md).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --ectd: replace the folder when it exists and is not empty.",
 )
 @click.option(
     "--study",
     "study_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="The study's spec folder, for its run_date (SOURCE_DATE_EPOCH overrides it).",
+    help="The study's spec folder, for its run_date (SOURCE_DATE_EPOCH overrides it) and the "
+    "ADaM derivations the ADRG draft describes.",
 )
 @quiet_option
-def export_command(run_dir: Path, formats: str, study_dir: Path | None, quiet: bool) -> None:
-    """Write the XPT datasets of a run folder (RUN_DIR/sdtm, RUN_DIR/adam) in other formats.
+def export_command(
+    run_dir: Path,
+    formats: str | None,
+    ectd: Path | None,
+    force: bool,
+    study_dir: Path | None,
+    quiet: bool,
+) -> None:
+    """Write the XPT datasets of a run folder (RUN_DIR/sdtm, RUN_DIR/adam) in other formats,
+    or lay them out as an eCTD study-data folder with the reviewer's guide drafts.
 
     \b
     Example:
         trialflow export out --format dataset-json
         trialflow export out --format dataset-json,ndjson
+        trialflow export out --ectd submission --study mappings/hucmsc-t2dm
     """
     from trialflow.pipeline import export_run, parse_formats
 
-    chosen = _run(parse_formats, formats)
-    if chosen == ("xpt",):
-        raise UsageError("the datasets are already XPT; choose dataset-json or ndjson")
-    files = _run(export_run, run_dir, chosen, study_dir=study_dir, progress=_progress(quiet))
-    click.echo(f"export: {run_dir} ({', '.join(f for f in chosen if f != 'xpt')})")
-    for path in files:
-        click.echo(f"  {path.relative_to(run_dir).as_posix()}")
-    click.echo(f"  manifest: {run_dir / 'manifest.json'}")
+    if formats is None and ectd is None:
+        raise UsageError("nothing to export: give --format dataset-json[,ndjson] or --ectd OUT")
+    if force and ectd is None:
+        raise UsageError("--force replaces the --ectd folder; give --ectd OUT")
+    if formats is not None:
+        chosen = _run(parse_formats, formats)
+        if chosen == ("xpt",):
+            raise UsageError("the datasets are already XPT; choose dataset-json or ndjson")
+        files = _run(export_run, run_dir, chosen, study_dir=study_dir, progress=_progress(quiet))
+        click.echo(f"export: {run_dir} ({', '.join(f for f in chosen if f != 'xpt')})")
+        for path in files:
+            click.echo(f"  {path.relative_to(run_dir).as_posix()}")
+        click.echo(f"  manifest: {run_dir / 'manifest.json'}")
+    if ectd is not None:
+        from trialflow.io.ectd import write_ectd
+
+        files = _run(
+            write_ectd, run_dir, ectd, study_dir=study_dir, force=force, progress=_progress(quiet)
+        )
+        click.echo(f"ectd: {run_dir} -> {ectd}")
+        for path in files:
+            click.echo(f"  {path.relative_to(ectd).as_posix()}")
 
 
 @cli.command("derive", context_settings=CONTEXT)
