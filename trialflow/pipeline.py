@@ -22,6 +22,7 @@ from trialflow.analysis.build import AnalysisResult, build_analysis
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, XptError, emit
 from trialflow.io import reports
 from trialflow.io.dataset_json import creation_datetime, write_dataset_json
+from trialflow.io.define import STYLESHEET, DefineDataset, write_define
 from trialflow.io.xpt import XptVariable, read_xpt, write_xpt
 from trialflow.mapping.load import Study, load_study
 from trialflow.raw import read_export
@@ -245,6 +246,61 @@ def _with_source(error: XptError, lineage) -> str:
     return f"{error} [raw: {where}]"
 
 
+def write_sdtm_define(
+    result: SdtmResult, out: Path, study: Study, *, created: datetime | None = None
+) -> list[Path]:
+    """Write DIR/sdtm/define.xml (Define-XML 2.1) and the stylesheet beside it, from the
+    SDTM domains, their XPT metadata and keys, the lineage and the coding dictionaries.
+
+    Example:
+        >>> write_sdtm_define(result, Path("out"), study)  # doctest: +SKIP
+        [PosixPath('out/sdtm/define.xml'), PosixPath('out/sdtm/define2-1.xsl')]
+    """
+    datasets = [
+        DefineDataset(
+            code, frame, xpt_variables(code, frame), _sdtm_keys(code),
+            metadata.domain_label(code) if code in metadata.known_domains() else code,
+            result.lineage.get(code),
+        )
+        for code, frame in result.domains.items()
+    ]  # fmt: skip
+    return _define_files(datasets, out / "sdtm", "sdtm", study, created, dictionaries(result))
+
+
+def write_adam_define(
+    result: AdamResult,
+    out: Path,
+    study: Study,
+    *,
+    created: datetime | None = None,
+    sdtm: SdtmResult | None = None,
+) -> list[Path]:
+    """Write DIR/adam/define.xml (Define-XML 2.1 with ARM 1.0 when the study has an analysis
+    section) and the stylesheet beside it, from the ADaM datasets as written.
+
+    Example:
+        >>> write_adam_define(adam, Path("out"), study)  # doctest: +SKIP
+        [PosixPath('out/adam/define.xml'), PosixPath('out/adam/define2-1.xsl')]
+    """
+    datasets = []
+    for name, frame in result.datasets.items():
+        data, variables = adam_xpt_frame(name, frame)
+        datasets.append(
+            DefineDataset(name, data, variables, _adam_keys(name), adam_metadata.adam_label(name))
+        )
+    coded = dictionaries(sdtm) if sdtm is not None else []
+    return _define_files(datasets, out / "adam", "adam", study, created, coded)
+
+
+def _define_files(datasets, folder, kind, study: Study, created, coded) -> list[Path]:
+    path = write_define(
+        datasets, folder, kind=kind, studyid=study.studyid, title=study.spec.study.title or "",
+        spec=study.spec, created=created, dictionaries=coded,
+        source_system=("trialflow", __version__),
+    )  # fmt: skip
+    return [path, folder / STYLESHEET]
+
+
 SAS_EPOCH = pd.Timestamp("1960-01-01")
 
 
@@ -416,6 +472,7 @@ def validation_summary(findings: Sequence[Finding], package: Package) -> dict:
         >>> validation_summary([], Package())["errors"]
         0
     """
+
     def counts(name: str, records: int | None) -> dict:
         return {"dataset": name, "records": records, "errors": 0, "warnings": 0, "notices": 0}
 
@@ -488,6 +545,9 @@ def map_study(
     out.mkdir(parents=True, exist_ok=True)
     created = run_created(study)
     files = write_sdtm(result, out, progress, formats=formats, created=created)
+    if progress:
+        progress("writing sdtm/define.xml")
+    files += write_sdtm_define(result, out, study, created=created)
     run = RunResult(out, study, result, files)
     if adam and study.spec.adam is not None:
         if progress:
@@ -500,6 +560,9 @@ def map_study(
             locate=study.locate,
         )
         run.files += write_adam(run.adam, out, progress, formats=formats, created=created)
+        if progress:
+            progress("writing adam/define.xml")
+        run.files += write_adam_define(run.adam, out, study, created=created, sdtm=result)
     run = _finish(run, _context(study, export.name), progress)
     emit(run.validation.findings, on_issue)
     return run
@@ -575,7 +638,9 @@ def derive_study(
     run.adam = build_adam(
         study.spec, domains, sdtm_lineage=lineage, on_issue=on_issue, locate=study.locate
     )
-    run.files += write_adam(run.adam, out, progress, created=run_created(study))
+    created = run_created(study)
+    run.files += write_adam(run.adam, out, progress, created=created)
+    run.files += write_adam_define(run.adam, out, study, created=created)
     run = _finish(run, _context(study, None), progress)
     emit(run.validation.findings, on_issue)
     return run
