@@ -639,6 +639,26 @@ def _group_attrs(kind: Kind, ds: DefineDataset) -> dict[str, str]:
     }
 
 
+_CLASS_ORDER = [
+    "TRIAL DESIGN",
+    "SPECIAL PURPOSE",
+    "INTERVENTIONS",
+    "EVENTS",
+    "FINDINGS",
+    "FINDINGS ABOUT",
+    "RELATIONSHIP",
+]
+
+
+def _dataset_rank(kind: Kind, name: str) -> tuple[int, str]:
+    """Datasets in the order a reviewer expects: SDTM by class (trial design first), ADaM
+    with ADSL first; by name within."""
+    if kind == "adam":
+        return (0 if name == "ADSL" else 1, name)
+    cls = _group_attrs(kind, DefineDataset(name, pd.DataFrame()))["class"]
+    return (_CLASS_ORDER.index(cls) if cls in _CLASS_ORDER else len(_CLASS_ORDER), name)
+
+
 def _describe_dataset(
     kind: Kind, ds: DefineDataset, doc: _Doc, spec: Any, dictionaries: Mapping[str, dict]
 ) -> list[dict[str, Any]]:
@@ -968,7 +988,7 @@ def write_define(
     by_domain = {str(d.get("domain")): dict(d) for d in dictionaries}
     doc = _Doc(kind)
     groups = []
-    for ds in datasets:
+    for ds in sorted(datasets, key=lambda d: _dataset_rank(kind, d.name)):
         refs = _describe_dataset(kind, ds, doc, spec, by_domain)
         groups.append((ds, refs, _group_attrs(kind, ds)))
 
