@@ -42,17 +42,19 @@ Example:
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from lxml import etree
 
 from trialflow.adam import metadata as adam_metadata
@@ -148,7 +150,15 @@ def stylesheet_path() -> Path:
         >>> stylesheet_path().name
         'define2-1.xsl'
     """
-    return Path(str(resources.files("defineutils").joinpath("definehtml", STYLESHEET)))
+    return _defineutils() / "definehtml" / STYLESHEET
+
+
+def _defineutils() -> Path:
+    """The folder of the defineutils package, found without importing it (it is slow to)."""
+    spec = importlib.util.find_spec("defineutils")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("defineutils is not installed; it ships the Define-XML XSDs")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def define_schema_path(arm: bool = False) -> Path:
@@ -158,10 +168,10 @@ def define_schema_path(arm: bool = False) -> Path:
         >>> define_schema_path().name, define_schema_path(arm=True).name
         ('define2-1-0.xsd', 'arm1-0-0.xsd')
     """
-    base = resources.files("defineutils").joinpath("validate", "schema")
+    base = _defineutils() / "validate" / "schema"
     if arm:
-        return Path(str(base.joinpath("cdisc-arm-1.0", "arm1-0-0.xsd")))
-    return Path(str(base.joinpath("cdisc-define-2.1", "define2-1-0.xsd")))
+        return base / "cdisc-arm-1.0" / "arm1-0-0.xsd"
+    return base / "cdisc-define-2.1" / "define2-1-0.xsd"
 
 
 _SCHEMAS: dict[bool, etree.XMLSchema] = {}
@@ -313,8 +323,8 @@ def _lineage_origin(
     collected (a raw column), derived, coding, spec (assigned) and not collected."""
     if lineage is None or name not in lineage.columns:
         return None
-    values = lineage[name].to_numpy(dtype=object)
-    texts = [str(t) for t in pd.unique(values) if isinstance(t, str) and t.strip()]
+    column = lineage[name]
+    texts = [str(t) for t in column.dropna().unique().tolist() if str(t).strip()]
     if not texts:
         return None
     kinds = {t: _kind_of(t) for t in texts}
@@ -323,8 +333,8 @@ def _lineage_origin(
     chosen = [t for t in texts if kinds[t] == kind]
     sheets: list[str] = []
     if kind == "collected" and "source_sheet" in lineage.columns:
-        mask = np.isin(values, chosen)
-        sheets = [str(s) for s in pd.unique(lineage["source_sheet"].to_numpy(dtype=object)[mask])]
+        sheet = lineage.loc[column.isin(chosen), "source_sheet"].dropna().unique()
+        sheets = [str(s) for s in sheet.tolist()]
     return kind, chosen, sheets
 
 
@@ -659,11 +669,38 @@ def _dataset_rank(kind: Kind, name: str) -> tuple[int, str]:
     return (_CLASS_ORDER.index(cls) if cls in _CLASS_ORDER else len(_CLASS_ORDER), name)
 
 
+def _representative_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The few rows that decide each column's Dataset-JSON metadata: per text column its
+    longest value (in UTF-8 bytes), per number column a value that is not whole (else the
+    first present one). :func:`dataset_json_columns` gives the same dataType and length for
+    them as for the whole frame, without encoding every value."""
+    rows: set[int] = set()
+    for index in range(frame.shape[1]):
+        series = frame.iloc[:, index]
+        if not len(series):
+            continue
+        if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+            x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            present = ~np.isnan(x)
+            odd = present & ((np.floor(x) != x) | (np.abs(x) >= 2.0**53))
+            pick = np.flatnonzero(odd if odd.any() else present)
+            if len(pick):
+                rows.add(int(pick[0]))
+            continue
+        text = pa.array(series.astype("str"), type=pa.large_string(), from_pandas=True)
+        sizes = pc.fill_null(pc.binary_length(text), -1).to_numpy(zero_copy_only=False)
+        if len(sizes) and sizes.max() >= 0:
+            rows.add(int(np.argmax(sizes)))
+    return frame.iloc[sorted(rows)]
+
+
 def _describe_dataset(
     kind: Kind, ds: DefineDataset, doc: _Doc, spec: Any, dictionaries: Mapping[str, dict]
 ) -> list[dict[str, Any]]:
     """ItemRefs of one dataset (and its ItemDefs, methods, codelists in ``doc``)."""
-    columns = dataset_json_columns(ds.frame, dataset=ds.name, variables=ds.variables, keys=ds.keys)
+    columns = dataset_json_columns(
+        _representative_rows(ds.frame), dataset=ds.name, variables=ds.variables, keys=ds.keys
+    )
     meta = _sdtm_meta(ds.name) if kind == "sdtm" else _adam_meta(ds.name)
     study_methods = _adam_methods_from_study(spec) if kind == "adam" else {}
     coded = set(dictionaries.get(ds.name, {}).get("variables", []) or [])
@@ -1104,8 +1141,6 @@ def check_define(folder: str | Path, kind: Kind) -> list[Finding]:
         >>> [f.code for f in check_define(tempfile.mkdtemp(), "sdtm")]
         ['define-missing', 'ts-missing']
     """
-    from trialflow.io.xpt import read_xpt
-
     folder = Path(folder)
     out: list[Finding] = []
     path = folder / "define.xml"
@@ -1132,7 +1167,7 @@ def check_define(folder: str | Path, kind: Kind) -> list[Finding]:
                     source=Source(rel, row=line),
                 )
             )
-        out += _compare_with_xpts(path, folder, rel, read_xpt)
+        out += _compare_with_xpts(path, folder, rel)
     if kind == "sdtm" and not (folder / "ts.xpt").is_file():
         out.append(
             Finding(
@@ -1148,7 +1183,15 @@ def check_define(folder: str | Path, kind: Kind) -> list[Finding]:
     return out
 
 
-def _compare_with_xpts(path: Path, folder: Path, rel: str, read_xpt: Any) -> list[Finding]:
+def _xpt_columns(path: Path) -> list[str]:
+    """The variable names of an XPT file, from its header only."""
+    import pyreadstat
+
+    _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+    return [str(c) for c in meta.column_names]
+
+
+def _compare_with_xpts(path: Path, folder: Path, rel: str) -> list[Finding]:
     try:
         root = etree.parse(str(path)).getroot()
     except etree.XMLSyntaxError:
@@ -1186,8 +1229,11 @@ def _compare_with_xpts(path: Path, folder: Path, rel: str, read_xpt: Any) -> lis
                 )
             )
             continue
-        frame, _ = read_xpt(xpt)
-        for column in frame.columns:
+        try:
+            columns = _xpt_columns(xpt)
+        except Exception:  # an unreadable file: read_package reports it
+            continue
+        for column in columns:
             if column not in described[name]:
                 out.append(
                     Finding(
@@ -1199,7 +1245,7 @@ def _compare_with_xpts(path: Path, folder: Path, rel: str, read_xpt: Any) -> lis
                         source=Source(rel),
                     )
                 )
-        for column in sorted(described[name] - set(frame.columns)):
+        for column in sorted(described[name] - set(columns)):
             out.append(
                 Finding(
                     "define-variable-not-in-data",
