@@ -10,13 +10,21 @@ import shutil
 import subprocess
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 import pytest
 from lxml import etree
 from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
 
-from trialflow.io.define import check_define
-from trialflow.io.xpt import read_xpt
+from trialflow.io.dataset_json import dataset_json_columns
+from trialflow.io.define import (
+    DefineDataset,
+    _representative_rows,
+    check_define,
+    define_errors,
+    write_define,
+)
+from trialflow.io.xpt import XptVariable, read_xpt
 from trialflow.pipeline import export_run, run_study, validate_paths
 
 NS = {
@@ -347,3 +355,51 @@ def test_chromium_shows_the_define_page(run, chromium, tmp_path):
     assert "<table" in dom  # the stylesheet ran: the XML became an HTML page
     assert "adlb.xpt" in dom and "Laboratory Analysis Dataset" in dom
     assert "HOMA-IR = 1.5 + FCP x FPG / 2800" in dom
+
+
+# --- units ------------------------------------------------------------------------------------
+
+
+def test_a_sponsor_term_of_an_extensible_codelist_is_flagged_extended(tmp_path):
+    vs = pd.DataFrame(
+        {
+            "STUDYID": ["S1"] * 2,
+            "DOMAIN": ["VS"] * 2,
+            "USUBJID": ["S1-01"] * 2,
+            "VSTESTCD": ["SYSBP", "SYSBP"],
+            "VSORRESU": ["mmHg", "mm of water"],
+        }
+    )
+    path = write_define([DefineDataset("VS", vs)], tmp_path, kind="sdtm", studyid="S1")
+    root = etree.parse(str(path)).getroot()
+    # VSORRESU takes codelist VSRESU (C66770, extensible); mmHg is C49670 in CDISC CT
+    codelist = root.find(".//odm:CodeList[@OID='CL.VSRESU']", NS)
+    items = {i.get("CodedValue"): i for i in codelist.iterfind("odm:EnumeratedItem", NS)}
+    assert items["mmHg"].find("odm:Alias", NS).get("Name") == "C49670"
+    assert items["mmHg"].get(DEF + "ExtendedValue") is None
+    assert items["mm of water"].get(DEF + "ExtendedValue") == "Yes"
+    assert items["mm of water"].find("odm:Alias", NS) is None
+    assert define_errors(path) == []
+
+
+def test_metadata_from_the_deciding_rows_equals_the_metadata_of_all_rows():
+    rng = np.random.default_rng(3)
+    n = 5_000
+    # "ünïcödé" is 7 characters but 11 bytes in UTF-8, longer than "abcdefghi" (9 and 9)
+    words = np.array(["a", "bb", "ccc", "ünïcödé", "", "abcdefghi"])
+    frame = pd.DataFrame(
+        {
+            "TEXT": words[rng.integers(0, len(words), n)],
+            "WHOLE": rng.integers(-50, 50, n).astype("float64"),
+            "HALVES": rng.integers(0, 9, n) / 2,
+            "DATE": rng.integers(20000, 23000, n).astype("float64"),
+            "EMPTY": [None] * n,
+        }
+    )
+    frame.loc[rng.random(n) < 0.2, ["TEXT", "HALVES", "DATE"]] = None
+    variables = [XptVariable("DATE", "Date", "Num", format="DATE9.")]
+    full = dataset_json_columns(frame, dataset="X", variables=variables, keys=["TEXT"])
+    few = _representative_rows(frame)
+    assert len(few) <= frame.shape[1]
+    assert dataset_json_columns(few, dataset="X", variables=variables, keys=["TEXT"]) == full
+    assert full[0]["length"] == 11
