@@ -111,7 +111,13 @@ _ADAM_STRUCTURE = {
 }
 _REFERENCE = {"TA", "TE", "TV", "TI", "TS"}
 _ONE_PER_SUBJECT = {"DM", "ADSL"}
-_TESTCD = {"LB": ("LBTESTCD", ["LBORRES", "LBSTRESN"]), "VS": ("VSTESTCD", ["VSORRES", "VSSTRESN"])}
+# value-level metadata: domain -> (the variable whose values split it, its name variable, the
+# variables described per value)
+_TESTCD = {
+    "LB": ("LBTESTCD", "LBTEST", ["LBORRES", "LBSTRESN"]),
+    "VS": ("VSTESTCD", "VSTEST", ["VSORRES", "VSSTRESN"]),
+    "TS": ("TSPARMCD", "TSPARM", ["TSVAL"]),
+}
 _FORMULAS = {
     "homa_ir_cpeptide": "HOMA-IR = 1.5 + {cpeptide} x {glucose} / 2800 (C-peptide in pmol/L, "
     "glucose in mmol/L)",
@@ -366,6 +372,8 @@ def _sdtm_origin(
         return ("Assigned", "Vendor", text), None, None
     if kind == "assigned":
         text = "; ".join(t.removeprefix("spec:").strip() for t in texts[:5])
+        if ds.name in _REFERENCE:  # trial design: the protocol's facts, as study.yaml holds them
+            return ("Protocol", "Sponsor", f"From the protocol: {text}"), None, None
         return ("Assigned", "Sponsor", f"Assigned by the mapping specification: {text}"), None, None
     oid = f"COM.{ds.name}.{name}"
     doc.comments[oid] = "; ".join(
@@ -525,8 +533,8 @@ def _value_level(
 
 
 def _test_descriptions(frame: pd.DataFrame, domain: str, target: str) -> dict[str, str]:
-    """'<test name>, in <units>' per --TESTCD, from --TEST and the unit variable."""
-    testcd, test = f"{domain}TESTCD", f"{domain}TEST"
+    """'<target> of <test name> in <units>' per --TESTCD, from --TEST and the unit variable."""
+    testcd, test, _ = _TESTCD[domain]
     unit = f"{domain}STRESU" if "STRES" in target else f"{domain}ORRESU"
     cols = [c for c in (testcd, test, unit) if c in frame.columns]
     pairs = frame[cols].drop_duplicates().astype(str)
@@ -706,7 +714,7 @@ def _describe_dataset(
     coded = set(dictionaries.get(ds.name, {}).get("variables", []) or [])
     value_lists: dict[str, str] = {}
     if kind == "sdtm" and ds.name in _TESTCD:
-        by, targets = _TESTCD[ds.name]
+        by, _, targets = _TESTCD[ds.name]
         for target in targets:
             value_lists.update(
                 _value_level(
