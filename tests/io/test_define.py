@@ -13,9 +13,11 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from lxml import etree
 from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
 
+from trialflow.cli import cli
 from trialflow.io.dataset_json import dataset_json_columns
 from trialflow.io.define import (
     DefineDataset,
@@ -403,3 +405,22 @@ def test_metadata_from_the_deciding_rows_equals_the_metadata_of_all_rows():
     assert len(few) <= frame.shape[1]
     assert dataset_json_columns(few, dataset="X", variables=variables, keys=["TEXT"]) == full
     assert full[0]["length"] == 11
+
+
+def test_the_cli_exports_define_and_validates_the_run_folder(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run.out, copy)
+    (copy / "adam" / "define.xml").unlink()
+    runner = CliRunner()
+    failed = runner.invoke(cli, ["validate", str(copy)])
+    assert failed.exit_code == 1 and "define-missing" in failed.output
+    exported = runner.invoke(
+        cli, ["export", str(copy), "--format", "define", "--study", str(EXAMPLE_SPECS), "-q"]
+    )
+    assert exported.exit_code == 0, exported.output
+    assert "adam/define.xml" in exported.output
+    assert (copy / "adam" / "define.xml").read_bytes() == (
+        run.out / "adam" / "define.xml"
+    ).read_bytes()
+    passed = runner.invoke(cli, ["validate", str(copy)])
+    assert passed.exit_code == 0, passed.output
