@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -299,7 +300,15 @@ def write_adam_define(
     return _define_files(datasets, out / "adam", "adam", study, created, coded)
 
 
-def _define_files(datasets, folder, kind, study: Study, created, coded) -> list[Path]:
+def _define_files(
+    datasets: list[DefineDataset],
+    folder: Path,
+    kind: Literal["sdtm", "adam"],
+    study: Study,
+    created: datetime | None,
+    coded: list[dict[str, object]],
+) -> list[Path]:
+    """define.xml of one folder and the stylesheet beside it."""
     path = write_define(
         datasets, folder, kind=kind, studyid=study.studyid, title=study.spec.study.title or "",
         spec=study.spec, created=created, dictionaries=coded,
@@ -857,7 +866,11 @@ def export_run(
 
 
 def _export_define(
-    folder: Path, datasets: list[DefineDataset], study: Study | None, created, context: dict
+    folder: Path,
+    datasets: list[DefineDataset],
+    study: Study | None,
+    created: datetime | None,
+    context: dict,
 ) -> list[Path]:
     """define.xml of one folder of an exported run, from its XPT files' metadata."""
     studyid = str(context.get("study") or (study.studyid if study is not None else ""))

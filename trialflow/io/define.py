@@ -292,6 +292,7 @@ class _Item:
     codelist: str | None = None
     comment: str | None = None
     value_list: str | None = None
+    parent: str | None = None  # a value-level item: the variable it describes values of
 
 
 @dataclass
@@ -424,13 +425,13 @@ def _adam_methods_from_study(spec: Any) -> dict[str, tuple[str, str]]:
     out["ANL01FL"] = ("Computation", text)
     diagnosis = adam.adsl.diagnosis
     if diagnosis is not None:
+        where = ", ".join(f"{k} = {v}" for k, v in diagnosis.where.items())
+        point = {"first": "first day", "mid": "middle", "last": "last day"}[diagnosis.imputation]
+        flag = f" ({diagnosis.flag_var}: D or M)" if diagnosis.flag_var else ""
         out[diagnosis.date_var] = (
             "Imputation",
-            f"{diagnosis.domain}.{diagnosis.date} of the record where "
-            f"{', '.join(f'{k} = {v}' for k, v in diagnosis.where.items())}; a date known to the "
-            f"month or year only is imputed to its {diagnosis.imputation}dle"
-            if diagnosis.imputation == "mid"
-            else f"{diagnosis.domain}.{diagnosis.date}; imputation {diagnosis.imputation}",
+            f"{diagnosis.domain}.{diagnosis.date} of the record where {where}; a date known to "
+            f"the month or year only is imputed to the {point} of that month or year{flag}.",
         )
     return out
 
@@ -528,7 +529,7 @@ def _value_level(
             )
             doc.items[-1].label = describe.get(code, doc.items[-1].label)
             refs.append((item_oid, wc, method))
-            doc.items[-1].comment = target  # the parent variable, replaced by its origin below
+            doc.items[-1].parent = f"IT.{ds.name}.{target}"  # gets its parent's origin
     return out
 
 
@@ -786,9 +787,8 @@ def _describe_dataset(
             )
         )
         for vl_item in doc.items:
-            if vl_item.comment == name and vl_item.oid.startswith(f"{oid}."):
-                vl_item.comment = None
-                vl_item.origin = vl_item.origin or origin
+            if vl_item.parent == oid and vl_item.origin is None:
+                vl_item.origin = origin
         core = str(row["core"]) if row is not None and "core" in row.index else ""
         refs.append(
             {
