@@ -231,7 +231,7 @@ def run_command(
     "--format",
     "formats",
     help="Formats to write beside each .xpt, comma-separated: dataset-json (<name>.json), "
-    "ndjson (<name>.ndjson).",
+    "ndjson (<name>.ndjson), define (define.xml of each folder, from the XPT files).",
 )
 @click.option(
     "--ectd",
@@ -269,18 +269,21 @@ def export_command(
     Example:
         trialflow export out --format dataset-json
         trialflow export out --format dataset-json,ndjson
+        trialflow export out --format define --study mappings/hucmsc-t2dm
         trialflow export out --ectd submission --study mappings/hucmsc-t2dm
     """
-    from trialflow.pipeline import export_run, parse_formats
+    from trialflow.pipeline import EXPORT_FORMATS, export_run, parse_formats
 
     if formats is None and ectd is None:
-        raise UsageError("nothing to export: give --format dataset-json[,ndjson] or --ectd OUT")
+        raise UsageError(
+            "nothing to export: give --format dataset-json[,ndjson][,define] or --ectd OUT"
+        )
     if force and ectd is None:
         raise UsageError("--force replaces the --ectd folder; give --ectd OUT")
     if formats is not None:
-        chosen = _run(parse_formats, formats)
+        chosen = _run(parse_formats, formats, EXPORT_FORMATS)
         if chosen == ("xpt",):
-            raise UsageError("the datasets are already XPT; choose dataset-json or ndjson")
+            raise UsageError("the datasets are already XPT; choose dataset-json, ndjson or define")
         files = _run(export_run, run_dir, chosen, study_dir=study_dir, progress=_progress(quiet))
         click.echo(f"export: {run_dir} ({', '.join(f for f in chosen if f != 'xpt')})")
         for path in files:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -22,6 +23,7 @@ from trialflow.analysis.build import AnalysisResult, build_analysis
 from trialflow.errors import Finding, OnIssue, RawInputError, Source, XptError, emit
 from trialflow.io import reports
 from trialflow.io.dataset_json import creation_datetime, write_dataset_json
+from trialflow.io.define import STYLESHEET, DefineDataset, write_define
 from trialflow.io.xpt import XptVariable, read_xpt, write_xpt
 from trialflow.mapping.load import Study, load_study
 from trialflow.raw import read_export
@@ -39,20 +41,27 @@ FORMATS = ("xpt", "dataset-json", "ndjson")
 (<name>.json) and as NDJSON (<name>.ndjson)."""
 
 
-def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
-    """The formats a comma-separated ``--format`` value names, checked, in :data:`FORMATS` order.
+EXPORT_FORMATS = (*FORMATS, "define")
+"""What ``trialflow export`` writes: the dataset formats, and ``define`` (DIR/sdtm/define.xml
+and DIR/adam/define.xml rewritten from the XPT files)."""
+
+
+def parse_formats(text: str | Sequence[str], allowed: Sequence[str] = FORMATS) -> tuple[str, ...]:
+    """The formats a comma-separated ``--format`` value names, checked, in ``allowed`` order.
 
     Example:
         >>> parse_formats("dataset-json, xpt")
         ('xpt', 'dataset-json')
+        >>> parse_formats("define", EXPORT_FORMATS)
+        ('define',)
     """
     given = text.split(",") if isinstance(text, str) else list(text)
     names = [g.strip().lower() for g in given if g.strip()]
-    unknown = [n for n in names if n not in FORMATS]
+    unknown = [n for n in names if n not in allowed]
     if unknown or not names:
         what = f"unknown format {unknown[0]!r}" if unknown else "no format given"
-        raise RawInputError(f"{what}; choose from {', '.join(FORMATS)} (comma-separated)")
-    return tuple(f for f in FORMATS if f in names)
+        raise RawInputError(f"{what}; choose from {', '.join(allowed)} (comma-separated)")
+    return tuple(f for f in allowed if f in names)
 
 
 def _sdtm_keys(code: str) -> list[str]:
@@ -245,6 +254,69 @@ def _with_source(error: XptError, lineage) -> str:
     return f"{error} [raw: {where}]"
 
 
+def write_sdtm_define(
+    result: SdtmResult, out: Path, study: Study, *, created: datetime | None = None
+) -> list[Path]:
+    """Write DIR/sdtm/define.xml (Define-XML 2.1) and the stylesheet beside it, from the
+    SDTM domains, their XPT metadata and keys, the lineage and the coding dictionaries.
+
+    Example:
+        >>> write_sdtm_define(result, Path("out"), study)  # doctest: +SKIP
+        [PosixPath('out/sdtm/define.xml'), PosixPath('out/sdtm/define2-1.xsl')]
+    """
+    datasets = [
+        DefineDataset(
+            code, frame, xpt_variables(code, frame), _sdtm_keys(code),
+            metadata.domain_label(code) if code in metadata.known_domains() else code,
+            result.lineage.get(code),
+        )
+        for code, frame in result.domains.items()
+    ]  # fmt: skip
+    return _define_files(datasets, out / "sdtm", "sdtm", study, created, dictionaries(result))
+
+
+def write_adam_define(
+    result: AdamResult,
+    out: Path,
+    study: Study,
+    *,
+    created: datetime | None = None,
+    sdtm: SdtmResult | None = None,
+) -> list[Path]:
+    """Write DIR/adam/define.xml (Define-XML 2.1 with ARM 1.0 when the study has an analysis
+    section) and the stylesheet beside it, from the ADaM datasets as written.
+
+    Example:
+        >>> write_adam_define(adam, Path("out"), study)  # doctest: +SKIP
+        [PosixPath('out/adam/define.xml'), PosixPath('out/adam/define2-1.xsl')]
+    """
+    datasets = []
+    for name, frame in result.datasets.items():
+        data, variables = adam_xpt_frame(name, frame)
+        datasets.append(
+            DefineDataset(name, data, variables, _adam_keys(name), adam_metadata.adam_label(name))
+        )
+    coded = dictionaries(sdtm) if sdtm is not None else []
+    return _define_files(datasets, out / "adam", "adam", study, created, coded)
+
+
+def _define_files(
+    datasets: list[DefineDataset],
+    folder: Path,
+    kind: Literal["sdtm", "adam"],
+    study: Study,
+    created: datetime | None,
+    coded: list[dict[str, object]],
+) -> list[Path]:
+    """define.xml of one folder and the stylesheet beside it."""
+    path = write_define(
+        datasets, folder, kind=kind, studyid=study.studyid, title=study.spec.study.title or "",
+        spec=study.spec, created=created, dictionaries=coded,
+        source_system=("trialflow", __version__),
+    )  # fmt: skip
+    return [path, folder / STYLESHEET]
+
+
 SAS_EPOCH = pd.Timestamp("1960-01-01")
 
 
@@ -416,6 +488,7 @@ def validation_summary(findings: Sequence[Finding], package: Package) -> dict:
         >>> validation_summary([], Package())["errors"]
         0
     """
+
     def counts(name: str, records: int | None) -> dict:
         return {"dataset": name, "records": records, "errors": 0, "warnings": 0, "notices": 0}
 
@@ -488,6 +561,9 @@ def map_study(
     out.mkdir(parents=True, exist_ok=True)
     created = run_created(study)
     files = write_sdtm(result, out, progress, formats=formats, created=created)
+    if progress:
+        progress("writing sdtm/define.xml")
+    files += write_sdtm_define(result, out, study, created=created)
     run = RunResult(out, study, result, files)
     if adam and study.spec.adam is not None:
         if progress:
@@ -500,6 +576,9 @@ def map_study(
             locate=study.locate,
         )
         run.files += write_adam(run.adam, out, progress, formats=formats, created=created)
+        if progress:
+            progress("writing adam/define.xml")
+        run.files += write_adam_define(run.adam, out, study, created=created, sdtm=result)
     run = _finish(run, _context(study, export.name), progress)
     emit(run.validation.findings, on_issue)
     return run
@@ -575,7 +654,9 @@ def derive_study(
     run.adam = build_adam(
         study.spec, domains, sdtm_lineage=lineage, on_issue=on_issue, locate=study.locate
     )
-    run.files += write_adam(run.adam, out, progress, created=run_created(study))
+    created = run_created(study)
+    run.files += write_adam(run.adam, out, progress, created=created)
+    run.files += write_adam_define(run.adam, out, study, created=created)
     run = _finish(run, _context(study, None), progress)
     emit(run.validation.findings, on_issue)
     return run
@@ -667,9 +748,10 @@ def validate_paths(
     """
     from trialflow.io.package import read_package
 
-    package, read_findings = read_package(paths)
+    expanded, submission = _submission_checks(paths)
+    package, read_findings = read_package(expanded)
     report = validate_package(package, on_issue=on_issue)
-    result = ValidateResult(package, report, read_findings)
+    result = ValidateResult(package, report, read_findings + submission)
     context = {
         "validated": [str(p) for p in paths],
         "datasets": report.datasets,
@@ -681,6 +763,29 @@ def validate_paths(
     if xlsx_out:
         reports.write_report_xlsx(result.findings, Path(xlsx_out))
     return result
+
+
+def _submission_checks(paths: Sequence[str | Path]) -> tuple[list[Path], list[Finding]]:
+    """The paths to read, with a run folder (one holding sdtm/ or adam/) replaced by those
+    folders, and the submission findings: in a run folder, a missing ts.xpt or define.xml;
+    in any folder with a define.xml, its XSD errors and its disagreements with the XPTs."""
+    from trialflow.io.define import check_define
+
+    expanded: list[Path] = []
+    findings: list[Finding] = []
+    for given in paths:
+        path = Path(given)
+        subs = [path / kind for kind in ("sdtm", "adam") if (path / kind).is_dir()]
+        if path.is_dir() and subs:
+            expanded += subs
+            for sub in subs:
+                findings += check_define(sub, "adam" if sub.name == "adam" else "sdtm")
+            continue
+        expanded.append(path)
+        if path.is_dir() and (path / "define.xml").is_file():
+            kind = "adam" if path.name == "adam" else "sdtm"
+            findings += [f for f in check_define(path, kind) if f.code not in ("ts-missing",)]
+    return expanded, findings
 
 
 def example_paths() -> tuple[Path, Path]:
@@ -714,17 +819,18 @@ def export_run(
         [PosixPath('out/sdtm/ae.json'), ...]
     """
     run_dir = Path(run_dir)
-    wanted = [f for f in formats if f != "xpt"]
+    wanted = [f for f in formats if f not in ("xpt", "define")]
     folders = [run_dir / sub for sub in ("sdtm", "adam") if (run_dir / sub).is_dir()]
     sources = [p for folder in folders for p in sorted(folder.glob("*.xpt"))]
     if not sources:
         raise RawInputError(f"{run_dir}: no sdtm/*.xpt or adam/*.xpt to export")
-    fixed = load_study(study_dir).spec.study.run_date if study_dir is not None else None
-    created = creation_datetime(fixed)
+    study = load_study(study_dir) if study_dir is not None else None
+    created = creation_datetime(study.spec.study.run_date if study is not None else None)
     written: list[Path] = []
+    described: dict[Path, list[DefineDataset]] = {}
     for path in sources:
         if progress:
-            progress(f"exporting {path.parent.name}/{path.name} ({', '.join(wanted)})")
+            progress(f"exporting {path.parent.name}/{path.name} ({', '.join(formats)})")
         frame, meta = read_xpt(path)
         name = str(meta["dataset"] or path.stem).upper()
         variables = [
@@ -742,7 +848,41 @@ def export_run(
             frame, path.parent, name, label=meta["label"], variables=variables, keys=keys,
             formats=wanted, created=created,
         )  # fmt: skip
+        if "define" in formats:
+            lineage = run_dir / "lineage" / f"{name.lower()}.csv"
+            described.setdefault(path.parent, []).append(
+                DefineDataset(
+                    name, frame, variables, keys, meta["label"],
+                    pd.read_csv(lineage, dtype=str, keep_default_na=False)
+                    if path.parent.name == "sdtm" and lineage.is_file() else None,
+                )
+            )  # fmt: skip
     context = reports.manifest_context(run_dir)
+    for folder, datasets in described.items():
+        written += _export_define(folder, datasets, study, created, context)
     kept = reports.manifest_files(run_dir, except_under="")
     reports.write_manifest(run_dir, [*kept, *written], **context)
     return written
+
+
+def _export_define(
+    folder: Path,
+    datasets: list[DefineDataset],
+    study: Study | None,
+    created: datetime | None,
+    context: dict,
+) -> list[Path]:
+    """define.xml of one folder of an exported run, from its XPT files' metadata."""
+    studyid = str(context.get("study") or (study.studyid if study is not None else ""))
+    if not studyid:
+        frame = datasets[0].frame
+        studyid = str(frame["STUDYID"].iloc[0]) if "STUDYID" in frame and len(frame) else "STUDY"
+    kind = "adam" if folder.name == "adam" else "sdtm"
+    path = write_define(
+        datasets, folder, kind=kind, studyid=studyid,
+        title=study.spec.study.title or "" if study is not None else "",
+        spec=study.spec if study is not None else None, created=created,
+        dictionaries=list(context.get("dictionaries") or []),
+        source_system=("trialflow", __version__),
+    )  # fmt: skip
+    return [path, folder / STYLESHEET]

@@ -29,32 +29,14 @@ EXPECTED_TREE = sorted(
     + [f"{ADAM}/{n}.xpt" for n in ADAM_XPT]
     + [f"{ADAM}/define.xml", f"{ADAM}/define2-1.xsl", f"{ADAM}/adrg.md"]
 )
-PLACEHOLDER_DEFINE = {
-    "sdtm": b'<?xml version="1.0" encoding="UTF-8"?>\n<ODM FileOID="placeholder.sdtm"/>\n',
-    "adam": b'<?xml version="1.0" encoding="UTF-8"?>\n<ODM FileOID="placeholder.adam"/>\n',
-}
 
 
 @pytest.fixture(scope="module")
-def bare_run(tmp_path_factory) -> Path:
-    """The example run as `trialflow run` writes it (no define.xml on this branch yet)."""
+def run(tmp_path_factory) -> Path:
+    """The example run as `trialflow run` writes it (with DIR/sdtm and DIR/adam define.xml)."""
     out = tmp_path_factory.mktemp("run") / "run"
     run_study(EXAMPLE_SPECS, EXAMPLE_EXPORT, out, on_issue="none")
     return out
-
-
-@pytest.fixture(scope="module")
-def run(bare_run, tmp_path_factory) -> Path:
-    """A copy of the run with a placeholder define.xml in sdtm/ and adam/.
-
-    PLACEHOLDER: remove the define.xml writing below once `trialflow run` writes
-    DIR/sdtm/define.xml and DIR/adam/define.xml (then use ``bare_run`` directly).
-    """
-    copy = tmp_path_factory.mktemp("run-define") / "run"
-    shutil.copytree(bare_run, copy)
-    for part, content in PLACEHOLDER_DEFINE.items():
-        (copy / part / "define.xml").write_bytes(content)
-    return copy
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +80,9 @@ def test_datasets_and_define_are_the_runs_bytes(ectd: Path, run: Path) -> None:
             assert (ectd / folder / f"{name}.xpt").read_bytes() == (
                 run / part / f"{name}.xpt"
             ).read_bytes(), name
-        assert (ectd / folder / "define.xml").read_bytes() == PLACEHOLDER_DEFINE[part]
+        define = (ectd / folder / "define.xml").read_bytes()
+        assert define == (run / part / "define.xml").read_bytes()
+        assert b'<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3"' in define
         stylesheet = importlib.resources.files("defineutils") / "definehtml" / "define2-1.xsl"
         assert (ectd / folder / "define2-1.xsl").read_bytes() == stylesheet.read_bytes()
 
@@ -131,17 +115,18 @@ def test_rerun_is_byte_identical_and_force_replaces(ectd: Path, run: Path, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again"]  # no temporary folder left
 
 
-def test_missing_define_is_one_line_exit_2_and_nothing_written(
-    bare_run: Path, tmp_path: Path
-) -> None:
+def test_missing_define_is_one_line_exit_2_and_nothing_written(run: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "sdtm" / "define.xml").unlink()
     out = tmp_path / "submission"
-    result = CliRunner().invoke(cli, ["export", str(bare_run), "--ectd", str(out), "-q"])
+    result = CliRunner().invoke(cli, ["export", str(copy), "--ectd", str(out), "-q"])
     assert result.exit_code == 2
-    line = f"Error: {bare_run / 'sdtm' / 'define.xml'} is missing: "
+    line = f"Error: {copy / 'sdtm' / 'define.xml'} is missing: "
     assert result.output.startswith(line)
     assert len(result.output.strip().splitlines()) == 1
     assert not out.exists()
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
 def test_missing_adam_define_names_the_adam_file(run: Path, tmp_path: Path) -> None:

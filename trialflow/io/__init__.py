@@ -1,0 +1,30 @@
+"""Submission formats: XPT, Dataset-JSON, define.xml (read and write), reports.
+
+The define.xml writer is exported here and imported on first use (lxml is loaded only then).
+
+Example:
+    >>> from trialflow.io import write_define
+    >>> write_define.__name__
+    'write_define'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "DefineDataset",
+    "check_define",
+    "define_errors",
+    "define_schema_path",
+    "stylesheet_path",
+    "write_define",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from trialflow.io import define
+
+        return getattr(define, name)
+    raise AttributeError(f"module 'trialflow.io' has no attribute {name!r}")
