@@ -173,7 +173,7 @@ def test_empty_out_is_used(run: Path, tmp_path: Path) -> None:
 def test_export_needs_format_or_ectd(run: Path) -> None:
     result = CliRunner().invoke(cli, ["export", str(run)])
     assert result.exit_code == 2
-    assert "give --format dataset-json[,ndjson] or --ectd OUT" in result.output
+    assert "give --format dataset-json[,ndjson][,define] or --ectd OUT" in result.output
 
 
 def test_run_without_adam_gets_no_analysis_folder(run: Path, tmp_path: Path) -> None:
