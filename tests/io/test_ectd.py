@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
 
+from trialflow.adam.bds import FORMULA_TEXT
 from trialflow.cli import cli
 from trialflow.errors import RawInputError
 from trialflow.io.ectd import write_ectd
-from trialflow.io.guides import FORMULA_TEXT
 from trialflow.pipeline import run_study
 
 SDTM = "m5/datasets/hucmsc-t2dm/tabulations/sdtm"
@@ -246,8 +246,9 @@ def test_adrg_holds_the_analysis_values(ectd: Path, run: Path) -> None:
     populations = _table_rows(text, "| Flag (ADSL) |")
     assert populations["FASFL"][1:] == [str((adsl["FASFL"] == "Y").sum()), "efficacy analyses"]
     assert populations["SAFFL"][1:] == [str((adsl["SAFFL"] == "Y").sum()), "safety analyses"]
-    assert "| ADLB | HOMAIR | HOMA-IR (C-peptide) | HOMA-IR = 1.5 + C-peptide (pmol/L) x " in text
-    assert FORMULA_TEXT["homa_b_cpeptide"] in text
+    # study.yaml: HOMAIR and HOMAB are computed from FCP (C-peptide) and FPG (glucose)
+    assert "| ADLB | HOMAIR | HOMA-IR (C-peptide) | HOMA-IR = 1.5 + FCP x FPG / 2800 " in text
+    assert "HOMA-beta (%) = 0.27 x FCP / (FPG - 3.5)" in text
     assert "last non-missing value on or before TRTSDT" in text
     assert "| DAY 14 | 14 | 11 | 17 |" in text  # study.yaml: day 14, window 3
     assert "| ADLB | FCP | result below the limit of quantification: AVAL = half the limit" in text
@@ -267,6 +268,9 @@ def test_formula_text_covers_every_named_formula() -> None:
     from trialflow.adam.bds import FORMULAS
 
     assert set(FORMULA_TEXT) == set(FORMULAS)
+    assert FORMULA_TEXT["bmi"].format(weight="WEIGHT", height="HEIGHT") == (
+        "BMI = WEIGHT / (HEIGHT / 100)^2 (weight in kg, height in cm)"
+    )
 
 
 def test_supp_dataset_is_listed_as_a_relationship_dataset(run: Path, tmp_path: Path) -> None:

@@ -90,6 +90,20 @@ FORMULAS = {
 }
 """The named formulas of study.yaml (``computed: formula``); see docs/spec.md."""
 
+FORMULA_TEXT = {
+    "homa_ir_cpeptide": "HOMA-IR = 1.5 + {cpeptide} x {glucose} / 2800 (C-peptide in pmol/L, "
+    "glucose in mmol/L)",
+    "homa_b_cpeptide": "HOMA-beta (%) = 0.27 x {cpeptide} / ({glucose} - 3.5) (C-peptide in "
+    "pmol/L, glucose in mmol/L); missing when {glucose} <= 3.5",
+    "homa_ir_insulin": "HOMA-IR = {glucose} x {insulin} / 22.5 (insulin in uU/mL, glucose in "
+    "mmol/L)",
+    "homa_b_insulin": "HOMA-beta (%) = 20 x {insulin} / ({glucose} - 3.5); missing when "
+    "{glucose} <= 3.5",
+    "bmi": "BMI = {weight} / ({height} / 100)^2 (weight in kg, height in cm)",
+}
+"""How each named formula reads, with the PARAMCDs of its inputs (study.yaml ``inputs``) in
+braces: define.xml's computational methods and the ADRG quote it."""
+
 NULL_RESULT_REASON = {
     "homa_b_cpeptide": "HOMA-B is not computed when glucose <= 3.5 mmol/L",
     "homa_b_insulin": "HOMA-B is not computed when glucose <= 3.5 mmol/L",
@@ -147,8 +161,10 @@ def _censored(
     # only records without a number can hold a result beyond a limit (few): look at those
     without = rows.loc[value.isna().to_numpy()]
     result = (
-        text(without[stresc]) if stresc in rows.columns else pd.Series(pd.NA, index=without.index)
-    ).reindex(rows.index).astype("str")
+        (text(without[stresc]) if stresc in rows.columns else pd.Series(pd.NA, index=without.index))
+        .reindex(rows.index)
+        .astype("str")
+    )
     parts = result.dropna().str.extract(_LIMIT_RESULT).reindex(rows.index)
     comparator = parts[0].astype("str")
     limit = pd.to_numeric(parts[1], errors="coerce") * factor
@@ -227,8 +243,11 @@ def _parameters(sdtm: pd.DataFrame, spec: BdsSpec, dataset: str) -> tuple[pd.Dat
                 PARCAT1=p.parcat1,
                 **censored,
                 IMPUTFL=censored["DTYPE"].where(censored["DTYPE"].isna(), "Y"),
-                **{_UNIT_BAD: bad, _ROW: at + 1,
-                   _DIGITS: np.nan if p.digits is None else float(p.digits)},
+                **{
+                    _UNIT_BAD: bad,
+                    _ROW: at + 1,
+                    _DIGITS: np.nan if p.digits is None else float(p.digits),
+                },
             )
         )
     frame = pd.concat(pieces, ignore_index=True) if pieces else sdtm.iloc[0:0]
@@ -338,9 +357,7 @@ def _computed(
     return pd.concat(parts, ignore_index=True)
 
 
-def _describe_sources(
-    sources: pd.Series, names: list[str], seq: pd.Series, pre: str
-) -> np.ndarray:
+def _describe_sources(sources: pd.Series, names: list[str], seq: pd.Series, pre: str) -> np.ndarray:
     """SRCRECS text per computed record: "FPG: LBSEQ 3; FCP: LBSEQ 7" from the source
     positions ("3,7", in ``names`` order) and the records' --SEQ (``seq``, by position),
     built column by column over object arrays; only the sources' --SEQ are made text."""

@@ -58,6 +58,7 @@ import pyarrow.compute as pc
 from lxml import etree
 
 from trialflow.adam import metadata as adam_metadata
+from trialflow.adam.bds import FORMULA_TEXT
 from trialflow.errors import Finding, Source
 from trialflow.io.dataset_json import dataset_json_columns
 from trialflow.io.xpt import DEFAULT_CREATED, XptVariable
@@ -117,17 +118,6 @@ _TESTCD = {
     "LB": ("LBTESTCD", "LBTEST", ["LBORRES", "LBSTRESN"]),
     "VS": ("VSTESTCD", "VSTEST", ["VSORRES", "VSSTRESN"]),
     "TS": ("TSPARMCD", "TSPARM", ["TSVAL"]),
-}
-_FORMULAS = {
-    "homa_ir_cpeptide": "HOMA-IR = 1.5 + {cpeptide} x {glucose} / 2800 (C-peptide in pmol/L, "
-    "glucose in mmol/L)",
-    "homa_b_cpeptide": "HOMA-beta (%) = 0.27 x {cpeptide} / ({glucose} - 3.5) (C-peptide in "
-    "pmol/L, glucose in mmol/L); missing when {glucose} <= 3.5",
-    "homa_ir_insulin": "HOMA-IR = {glucose} x {insulin} / 22.5 (insulin in uU/mL, glucose in "
-    "mmol/L)",
-    "homa_b_insulin": "HOMA-beta (%) = 20 x {insulin} / ({glucose} - 3.5); missing when "
-    "{glucose} <= 3.5",
-    "bmi": "BMI = {weight} / ({height} / 100)^2 (weight in kg, height in cm)",
 }
 
 
@@ -563,7 +553,7 @@ def _bds_value_level(doc: _Doc, ds: DefineDataset, spec: Any) -> dict[str, str]:
     bds = (getattr(getattr(spec, "adam", None), "datasets", None) or {}).get(ds.name)
     for comp in getattr(bds, "computed", []) or []:
         oid = f"MT.{ds.name}.AVAL.{_oid(comp.paramcd)}"
-        formula = _FORMULAS[comp.formula].format(**comp.inputs)
+        formula = FORMULA_TEXT[comp.formula].format(**comp.inputs)
         extra = " Inputs are the same visit's values" + (
             f"; {', '.join(comp.constant)} is the subject's single value" if comp.constant else ""
         )

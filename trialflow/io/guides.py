@@ -31,13 +31,13 @@ from pathlib import Path
 import pandas as pd
 
 from trialflow.adam import metadata as adam_metadata
+from trialflow.adam.bds import FORMULA_TEXT
 from trialflow.errors import RawInputError
 from trialflow.io.xpt import read_xpt
 from trialflow.mapping.load import Study
 from trialflow.sdtm import metadata
 
 __all__ = [
-    "FORMULA_TEXT",
     "PLACEHOLDER",
     "POPULATION_FLAGS",
     "DatasetSummary",
@@ -53,17 +53,6 @@ PLACEHOLDER = "[sponsor to complete]"
 
 DEFINE_XML_VERSION = "2.1"
 
-FORMULA_TEXT = {
-    "homa_ir_cpeptide": "HOMA-IR = 1.5 + C-peptide (pmol/L) x glucose (mmol/L) / 2800",
-    "homa_b_cpeptide": "HOMA-B (%) = 0.27 x C-peptide (pmol/L) / (glucose (mmol/L) - 3.5); "
-    "not computed when glucose <= 3.5 mmol/L",
-    "homa_ir_insulin": "HOMA-IR = glucose (mmol/L) x insulin (uU/mL) / 22.5 (Matthews)",
-    "homa_b_insulin": "HOMA-B (%) = 20 x insulin (uU/mL) / (glucose (mmol/L) - 3.5); "
-    "not computed when glucose <= 3.5 mmol/L",
-    "bmi": "BMI (kg/m2) = weight (kg) / (height (cm) / 100)^2",
-}
-"""The definitions of the named formulas of study.yaml (``computed: formula``), as docs/spec.md
-gives them."""
 
 POPULATION_FLAGS = ("ITTFL", "SAFFL", "EFFFL", "FASFL", "PPROTFL", "COMPLFL", "RANDFL", "ENRLFL")
 """The ADaMIG's population flags of ADSL, in the order the ADRG lists them."""
@@ -531,7 +520,7 @@ def _derivations(facts: RunFacts) -> list[str]:
         ]
     lines += ["### 3.4 Derivation Methods: Computed Parameters", ""]
     computed = [
-        [ds, c.paramcd, c.param, FORMULA_TEXT.get(c.formula, c.formula),
+        [ds, c.paramcd, c.param, FORMULA_TEXT[c.formula].format(**c.inputs),
          ", ".join(f"{k}: {v}" for k, v in sorted(c.inputs.items()))]
         for ds, bds in sorted(adam.datasets.items())
         for c in bds.computed
