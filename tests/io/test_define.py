@@ -27,6 +27,7 @@ from trialflow.io.define import (
     write_define,
 )
 from trialflow.io.xpt import XptVariable, read_xpt
+from trialflow.mapping.load import load_study
 from trialflow.pipeline import export_run, run_study, validate_paths
 
 NS = {
@@ -254,6 +255,10 @@ def test_adam_classes_and_arm(run):
     # study.yaml analysis.endpoints: ADLB FPG, P2PG, HBA1C, FCP, P2CP, HOMAIR, HOMAB
     assert results == [f"AR.ADLB.{p}.CFB" for p in
                        ("FPG", "P2PG", "HBA1C", "FCP", "P2CP", "HOMAIR", "HOMAB")]  # fmt: skip
+    # study.yaml declares them primary (purpose: primary) in its analysis section, the SAP
+    roles = {(r.get("AnalysisPurpose"), r.get("AnalysisReason"))
+             for r in root.iterfind(".//arm:AnalysisResult", NS)}  # fmt: skip
+    assert roles == {("PRIMARY OUTCOME MEASURE", "SPECIFIED IN SAP")}
 
 
 # --- reruns, export ----------------------------------------------------------------------------
@@ -424,3 +429,20 @@ def test_the_cli_exports_define_and_validates_the_run_folder(run, tmp_path):
     ).read_bytes()
     passed = runner.invoke(cli, ["validate", str(copy)])
     assert passed.exit_code == 0, passed.output
+
+
+def test_analyses_without_a_declared_purpose_get_no_analysis_results(run, tmp_path):
+    """ARM's AnalysisPurpose is the SAP's to declare: an endpoint without `purpose` is left out
+    of the analysis results rather than given a role."""
+    study = load_study(EXAMPLE_SPECS)
+    endpoints = [e.model_copy(update={"purpose": None}) for e in study.spec.analysis.endpoints]
+    spec = study.spec.model_copy(
+        update={"analysis": study.spec.analysis.model_copy(update={"endpoints": endpoints})}
+    )
+    adlb, _ = read_xpt(run.out / "adam" / "adlb.xpt")
+    path = write_define(
+        [DefineDataset("ADLB", adlb)], tmp_path, kind="adam", studyid=study.studyid, spec=spec
+    )
+    root = etree.parse(str(path)).getroot()
+    assert root.find(".//arm:AnalysisResultDisplays", NS) is None
+    assert define_errors(path) == []

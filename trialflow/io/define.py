@@ -930,7 +930,9 @@ def _write_arm(mdv: etree._Element, spec: Any, doc: _Doc, datasets: Sequence[str
     analysis = getattr(spec, "analysis", None)
     if analysis is None:
         return
-    endpoints = [e for e in analysis.endpoints if e.dataset in datasets]
+    # analyses whose role the SAP (study.yaml) declares; the reason follows from where they
+    # are declared: the analysis section is the study's statistical analysis plan
+    endpoints = [e for e in analysis.endpoints if e.dataset in datasets and e.purpose]
     if not endpoints:
         return
     displays = _el(mdv, "arm:AnalysisResultDisplays")
@@ -954,7 +956,7 @@ def _write_arm(mdv: etree._Element, spec: Any, doc: _Doc, datasets: Sequence[str
                     "OID": f"AR.{e.dataset}.{_oid(paramcd)}.CFB",
                     "ParameterOID": f"IT.{e.dataset}.PARAMCD",
                     "AnalysisReason": "SPECIFIED IN SAP",
-                    "AnalysisPurpose": "PRIMARY OUTCOME MEASURE",
+                    "AnalysisPurpose": f"{e.purpose.upper()} OUTCOME MEASURE",
                 },
             )
             _text(

@@ -1453,6 +1453,12 @@ class EndpointSpec(Strict):
         description="the parameters",
         examples=[["HBA1C", "FPG"]],
     )
+    purpose: Literal["primary", "secondary", "exploratory"] | None = Field(
+        default=None,
+        description="the SAP's role of these analyses (define.xml's ARM AnalysisPurpose); "
+        "without it define.xml has no analysis results for them",
+        examples=["primary"],
+    )
 
 
 class Table1Row(Strict):
