@@ -100,6 +100,13 @@ def _render(result, title: str) -> None:
             f"  analysis: {result.out / 'analysis'} (cfb_summary.csv, table1.csv, {safety}"
             f"{len(result.analysis.figures)} figures, report.html)"
         )
+    defines = sorted(w for w in written if w.endswith("/define.xml") and w.count("/") == 1)
+    if defines:
+        click.echo(f"  define.xml: {', '.join(defines)} (Define-XML 2.1, stylesheet beside each)")
+    ectd = sorted(w for w in written if w.startswith("ectd/") and w.endswith(".md"))
+    if ectd:
+        click.echo(f"  eCTD folder: {result.out / 'ectd'} (reviewer's guide drafts: "
+                   f"{', '.join(Path(w).name for w in ectd)})")  # fmt: skip
     click.echo(f"  lineage: {result.out / 'lineage'}   manifest: {result.out / 'manifest.json'}")
     if result.study.spec.study.synthetic:
         click.echo("  note: the raw data of this study are synthetic")
@@ -120,13 +127,16 @@ def _pipeline(
     strict: bool,
     quiet: bool,
     formats: str | None = None,
+    ectd: bool = False,
 ) -> None:
     """Run a pipeline function by name, render its summary, exit 1 when the data had errors."""
     from trialflow import pipeline
 
     func = getattr(pipeline, name)
     on_issue = "stop" if strict else "none"
-    extra = {} if formats is None else {"formats": _run(pipeline.parse_formats, formats)}
+    extra: dict = {} if formats is None else {"formats": _run(pipeline.parse_formats, formats)}
+    if ectd:
+        extra["ectd"] = True
     result = _run(func, study_dir, raw, out, on_issue=on_issue, progress=_progress(quiet), **extra)
     _render(result, title)
     _exit_for(result)
@@ -205,10 +215,17 @@ def map_command(
 @raw_option
 @out_option
 @format_option
+@click.option(
+    "--ectd",
+    "ectd",
+    is_flag=True,
+    help="Also lay out the submission in DIR/ectd/: the eCTD m5 folder with the XPT files, "
+    "define.xml, define2-1.xsl and the reviewer's guide drafts (as export --ectd does).",
+)
 @strict_option
 @quiet_option
 def run_command(
-    study_dir: Path, raw: Path, out: Path, formats: str, strict: bool, quiet: bool
+    study_dir: Path, raw: Path, out: Path, formats: str, ectd: bool, strict: bool, quiet: bool
 ) -> None:
     """Run the whole pipeline on a raw export: SDTM, ADaM, validation, lineage.
 
@@ -216,13 +233,18 @@ def run_command(
     DIR/lineage/, DIR/validation/report.json and report.xlsx, DIR/manifest.json. With
     --format xpt,dataset-json each dataset is also written as Dataset-JSON v1.1 (<name>.json).
     Headers carry the date SOURCE_DATE_EPOCH gives, else study.run_date, else 1960-01-01.
+    With --ectd the eCTD submission folder is laid out in DIR/ectd/ too.
 
     \b
     Example:
         trialflow run mappings/hucmsc-t2dm --raw export.xlsx --out out
         trialflow run mappings/hucmsc-t2dm --raw export.xlsx --out out --format xpt,dataset-json
+        trialflow run mappings/hucmsc-t2dm --raw export.xlsx --out out --ectd
     """
-    _pipeline("run_study", "run", study_dir, raw, out, strict=strict, quiet=quiet, formats=formats)
+    _pipeline(
+        "run_study", "run", study_dir, raw, out, strict=strict, quiet=quiet, formats=formats,
+        ectd=ectd,
+    )  # fmt: skip
 
 
 @cli.command("export", context_settings=CONTEXT)
@@ -400,8 +422,9 @@ def demo_command(out: Path, formats: str, quiet: bool) -> None:
         )
     chosen = _run(parse_formats, formats)
     result = _run(
-        run_study, study_dir, raw, out, on_issue="none", progress=_progress(quiet), formats=chosen
-    )
+        run_study, study_dir, raw, out, on_issue="none", progress=_progress(quiet), formats=chosen,
+        ectd=True,
+    )  # fmt: skip
     _render(result, "demo")
     click.echo(f"outputs are in {out.resolve()}")
     _exit_for(result)

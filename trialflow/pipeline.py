@@ -45,6 +45,9 @@ EXPORT_FORMATS = (*FORMATS, "define")
 """What ``trialflow export`` writes: the dataset formats, and ``define`` (DIR/sdtm/define.xml
 and DIR/adam/define.xml rewritten from the XPT files)."""
 
+ECTD_FOLDER = "ectd"
+"""The folder of a run (``run --ectd``, ``demo``) that holds its eCTD submission tree."""
+
 
 def parse_formats(text: str | Sequence[str], allowed: Sequence[str] = FORMATS) -> tuple[str, ...]:
     """The formats a comma-separated ``--format`` value names, checked, in ``allowed`` order.
@@ -435,8 +438,14 @@ def _context(study: Study, raw_name: str | None) -> dict:
     }
 
 
-def _finish(run: RunResult, context: dict, progress: Progress | None) -> RunResult:
-    """Validate what the run made (SDTM and ADaM together), write the reports and manifest."""
+def _finish(
+    run: RunResult,
+    context: dict,
+    progress: Progress | None,
+    ectd_study: str | Path | None = None,
+) -> RunResult:
+    """Validate what the run made (SDTM and ADaM together), write the reports, the eCTD
+    folder DIR/ectd/ when ``ectd_study`` (the study's spec folder) is given, and the manifest."""
     if run.sdtm.dictionaries:
         context = {**context, "dictionaries": dictionaries(run.sdtm)}
     if progress:
@@ -464,6 +473,12 @@ def _finish(run: RunResult, context: dict, progress: Progress | None) -> RunResu
         reports.write_report_json(run.findings, out / "validation" / "report.json", **context)
     )
     run.files.append(reports.write_report_xlsx(run.findings, out / "validation" / "report.xlsx"))
+    if ectd_study is not None:
+        from trialflow.io.ectd import write_ectd  # only runs that ask for the folder load it
+
+        if progress:
+            progress("laying out the eCTD folder")
+        run.files += write_ectd(out, out / ECTD_FOLDER, study_dir=ectd_study, force=True)
     run.files.append(reports.write_manifest(out, run.files, **context))
     return run
 
@@ -541,10 +556,14 @@ def map_study(
     progress: Progress | None = None,
     adam: bool = False,
     formats: Sequence[str] = ("xpt",),
+    ectd: bool = False,
 ) -> RunResult:
     """Map a raw export to SDTM and write DIR/sdtm/*.xpt, DIR/lineage/, the reports and manifest.
 
     With ``adam=True`` the ADaM datasets are derived too (DIR/adam/*.xpt), as ``run`` does.
+    With ``ectd=True`` the submission folder is laid out in DIR/ectd/ too
+    (:func:`~trialflow.io.ectd.write_ectd`: the eCTD m5 tree with the XPT files, define.xml
+    and the reviewer's guide drafts), as ``export --ectd`` does.
     ``formats`` (of :data:`FORMATS`) are the dataset files written; their creation date is
     SOURCE_DATE_EPOCH, else the study's ``run_date``, else 1960-01-01 (:func:`run_created`).
 
@@ -579,7 +598,7 @@ def map_study(
         if progress:
             progress("writing adam/define.xml")
         run.files += write_adam_define(run.adam, out, study, created=created, sdtm=result)
-    run = _finish(run, _context(study, export.name), progress)
+    run = _finish(run, _context(study, export.name), progress, study_dir if ectd else None)
     emit(run.validation.findings, on_issue)
     return run
 
@@ -592,8 +611,10 @@ def run_study(
     on_issue: OnIssue = "warn",
     progress: Progress | None = None,
     formats: Sequence[str] = ("xpt",),
+    ectd: bool = False,
 ) -> RunResult:
-    """The whole pipeline: raw export -> SDTM -> ADaM, written and validated.
+    """The whole pipeline: raw export -> SDTM -> ADaM, written and validated; with ``ectd``
+    also the submission folder DIR/ectd/ (see :func:`map_study`).
 
     Example:
         >>> run_study("mappings/hucmsc-t2dm", "examples/hucmsc-t2dm/raw-export.xlsx",
@@ -601,8 +622,9 @@ def run_study(
         0
     """
     return map_study(
-        study_dir, raw, out, on_issue=on_issue, progress=progress, adam=True, formats=formats
-    )
+        study_dir, raw, out, on_issue=on_issue, progress=progress, adam=True, formats=formats,
+        ectd=ectd,
+    )  # fmt: skip
 
 
 def _frames(package: Package, kind: str) -> dict[str, pd.DataFrame]:

@@ -306,3 +306,23 @@ def test_supp_dataset_is_listed_as_a_relationship_dataset(run: Path, tmp_path: P
         "STUDYID, RDOMAIN, USUBJID, IDVAR, IDVARVAL, QNAM",
         "suppex.xpt",
     ]
+
+
+def test_run_with_ectd_lays_out_the_same_folder_in_the_run(ectd: Path, tmp_path: Path) -> None:
+    """`trialflow run --ectd` (and `demo`) write DIR/ectd/: what `export --ectd` writes from the
+    run folder, byte for byte, and listed in the manifest."""
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        cli,
+        ["run", str(EXAMPLE_SPECS), "--raw", str(EXAMPLE_EXPORT), "--out", str(out), "--ectd",
+         "-q"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"eCTD folder: {out / 'ectd'} (reviewer's guide drafts: adrg.md, csdrg.md)" in (
+        result.output
+    )
+    assert _tree(out / "ectd") == EXPECTED_TREE
+    for rel in EXPECTED_TREE:
+        assert (out / "ectd" / rel).read_bytes() == (ectd / rel).read_bytes(), rel
+    listed = {f["path"] for f in json.loads((out / "manifest.json").read_text())["files"]}
+    assert {f"ectd/{rel}" for rel in EXPECTED_TREE} <= listed
