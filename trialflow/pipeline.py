@@ -57,7 +57,10 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
 
 def _sdtm_keys(code: str) -> list[str]:
     """The SDTMIG natural keys of a domain; none for a domain the metadata doesn't know."""
-    return metadata.domain_keys(code) if code in metadata.known_domains() else []
+    try:
+        return metadata.domain_keys(code)
+    except metadata.UnknownDomain:
+        return []
 
 
 def _adam_keys(name: str) -> list[str]:

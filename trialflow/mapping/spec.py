@@ -1997,6 +1997,53 @@ class CodingSpec(Strict):
     )
 
 
+QOrig = Literal["CRF", "Collected", "Assigned", "Derived", "Protocol", "eDT", "Predecessor"]
+"""QORIG values: where a supplemental qualifier's value comes from (SDTMIG 3.4 SUPPQUAL)."""
+
+
+class SuppSpec(Strict):
+    """A raw field sent to a supplemental qualifier (a SUPP-- record per parent record).
+
+    Each parent record whose raw value is not empty gets one record in SUPP<domain> with
+    QNAM, QLABEL, QVAL (the raw text as collected), QORIG and QEVAL; IDVAR is the domain's
+    --SEQ (blank for DM), IDVARVAL its value. An empty raw value makes no record (SDTMIG 3.4
+    SUPPQUAL assumption: QVAL is never null).
+    """
+
+    qnam: str = Field(
+        min_length=1,
+        max_length=8,
+        pattern=r"^[A-Z][A-Z0-9_]*$",
+        description="QNAM: the qualifier's name, at most 8 characters, upper case letters, "
+        "digits and _, not starting with a digit; not a variable of the parent domain",
+        examples=["WEIGHTDS"],
+    )
+    qlabel: str = Field(
+        min_length=1,
+        max_length=40,
+        description="QLABEL: the qualifier's label (at most 40 characters)",
+        examples=["Weight Used for Dosing"],
+    )
+    raw: str = Field(
+        min_length=1,
+        description="the raw column of the domain's sheet whose value becomes QVAL",
+        examples=["WEIGHT_KG"],
+    )
+    qorig: QOrig = Field(
+        default="CRF",
+        description="QORIG: the value's origin (CRF, Collected, Assigned, Derived, Protocol, "
+        "eDT, Predecessor)",
+        examples=["CRF"],
+    )
+    qeval: str = Field(
+        default="",
+        max_length=200,
+        description="QEVAL: who evaluated the value, for evaluated data (INVESTIGATOR, ...); "
+        "empty for collected data",
+        examples=[""],
+    )
+
+
 class DomainSpec(Strict):
     """One domain's mapping spec (dm.yaml, lb.yaml, ...)."""
 
@@ -2027,6 +2074,23 @@ class DomainSpec(Strict):
         description="dictionary coding of the verbatim terms from a coding team's file",
         examples=[{"file": "ae-coding.csv", "verbatim": "AETERM"}],
     )
+    supp: list[SuppSpec] = Field(
+        default=[],
+        description="raw fields sent to supplemental qualifiers (SUPP<domain>), one entry "
+        "each {qnam, qlabel, raw, qorig, qeval}",
+        examples=[[{"qnam": "WEIGHTDS", "qlabel": "Weight Used for Dosing", "raw": "WEIGHT_KG"}]],
+    )
+
+    @model_validator(mode="after")
+    def _unique_qnam(self) -> DomainSpec:
+        seen: set[str] = set()
+        for i, entry in enumerate(self.supp):
+            if entry.qnam in seen:
+                raise _fail_at(
+                    ("supp", i, "qnam"), f"QNAM {entry.qnam} is listed twice in supp", entry.qnam
+                )
+            seen.add(entry.qnam)
+        return self
 
 
 StudySpec.model_rebuild()

@@ -74,9 +74,33 @@ def _ct() -> pd.DataFrame:
     return _read_csv(_CT_FILE)
 
 
+def supp_parent(name: str) -> str | None:
+    """The parent domain of a SUPP-- dataset name (``SUPPEX`` -> ``EX``); None otherwise.
+
+    Example:
+        >>> supp_parent("SUPPEX"), supp_parent("SUPPQUAL"), supp_parent("EX")
+        ('EX', None, None)
+    """
+    text = str(name).strip().upper()
+    if len(text) == 6 and text.startswith("SUPP") and text[4:].isalpha():
+        return text[4:]
+    return None
+
+
 def _domain_rows(domain: str) -> pd.DataFrame:
     frame = _variables()
-    rows = frame[frame["dataset"] == str(domain).strip().upper()]
+    name = str(domain).strip().upper()
+    parent = supp_parent(name)
+    if parent is not None:
+        rows = frame[frame["dataset"] == "SUPPQUAL"].copy()
+        label = f"Supplemental Qualifiers for {parent}"
+        if parent in set(frame["dataset"]):
+            full = f"Supplemental Qualifiers for {_domain_rows(parent)['dataset_label'].iloc[0]}"
+            label = full if len(full) <= 40 else label  # XPT labels hold 40 characters
+        rows["dataset"] = name
+        rows["dataset_label"] = label
+        return rows
+    rows = frame[frame["dataset"] == name]
     if rows.empty:
         raise UnknownDomain(
             f"unknown SDTM domain {domain!r}: trialflow ships SDTMIG {SDTMIG_VERSION} metadata "
