@@ -203,7 +203,11 @@ def sdtm_package(result: SdtmResult) -> Package:
     return Package(
         {
             code: Dataset.from_frame(
-                code, frame, file=f"sdtm/{code.lower()}.xpt", label=metadata.domain_label(code)
+                code,
+                frame,
+                file=f"sdtm/{code.lower()}.xpt",
+                label=metadata.domain_label(code),
+                kind="supp" if metadata.supp_parent(code) else "sdtm",
             )
             for code, frame in result.domains.items()
         }

@@ -18,7 +18,8 @@ from trialflow.sdtm.metadata import (
 )
 
 TRIAL_DESIGN = ["TS", "TA", "TE", "TV", "TI"]
-DOMAINS = ["AE", "CM", "DM", "EX", "LB", "MH", "SE", "SV", "TA", "TE", "TI", "TS", "TV", "VS"]
+DOMAINS = ["AE", "CM", "DM", "EX", "LB", "MH", "SE", "SUPPQUAL", "SV", "TA", "TE", "TI", "TS", "TV",
+           "VS"]  # fmt: skip
 
 
 def all_variables() -> pd.DataFrame:
@@ -208,6 +209,8 @@ def test_domain_keys_are_variables_of_the_domain(domain):
     names = domain_variables(domain)["name"].tolist()
     # trial design datasets describe the plan: no subjects
     first = ["STUDYID"] if domain in TRIAL_DESIGN else ["STUDYID", "USUBJID"]
+    if domain == "SUPPQUAL":  # SDTMIG 3.4 section 8.4: the related domain comes first
+        first = ["STUDYID", "RDOMAIN", "USUBJID"]
     assert keys[: len(first)] == first
     assert [k for k in keys if k not in names] == []
 

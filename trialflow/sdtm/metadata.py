@@ -112,9 +112,13 @@ def _domain_rows(domain: str) -> pd.DataFrame:
 def known_domains() -> list[str]:
     """The domains whose SDTMIG 3.4 variable metadata ships with trialflow, sorted.
 
+    SUPPQUAL stands for every SUPP-- dataset: :func:`domain_variables` of ``SUPPEX`` gives the
+    SUPPQUAL variables under the name SUPPEX.
+
     Example:
-        >>> known_domains()
-        ['AE', 'CM', 'DM', 'EX', 'LB', 'MH', 'SE', 'SV', 'TA', 'TE', 'TI', 'TS', 'TV', 'VS']
+        >>> known_domains()  # doctest: +NORMALIZE_WHITESPACE
+        ['AE', 'CM', 'DM', 'EX', 'LB', 'MH', 'SE', 'SUPPQUAL', 'SV', 'TA', 'TE', 'TI', 'TS',
+         'TV', 'VS']
     """
     return sorted(_variables()["dataset"].unique().tolist())
 
