@@ -117,8 +117,8 @@ def known_domains() -> list[str]:
 
     Example:
         >>> known_domains()  # doctest: +NORMALIZE_WHITESPACE
-        ['AE', 'CM', 'DM', 'EX', 'LB', 'MH', 'SE', 'SUPPQUAL', 'SV', 'TA', 'TE', 'TI', 'TS',
-         'TV', 'VS']
+        ['AE', 'CM', 'DM', 'DS', 'EX', 'LB', 'MH', 'SE', 'SUPPQUAL', 'SV', 'TA', 'TE', 'TI',
+         'TS', 'TV', 'VS']
     """
     return sorted(_variables()["dataset"].unique().tolist())
 
