@@ -1333,6 +1333,43 @@ class DiagnosisSpec(Strict):
     )
 
 
+class DispositionSpec(Strict):
+    """ADSL end-of-study variables from the disposition events of DS, as admiral's ADSL
+    template derives them (``derive_vars_merged`` with ``format_eosstt``).
+
+    EOSSTT is COMPLETED for a ``completed`` term, empty for a ``screen_failure`` term,
+    DISCONTINUED for any other, ONGOING when the subject has no disposition event; DCSREAS is
+    the DSDECOD of a discontinued subject; EOSDT the date of the event (DSSTDTC, complete dates
+    only), empty for a screen failure.
+    """
+
+    domain: Literal["DS"] = Field(
+        default="DS",
+        description="the domain of the disposition events (DS)",
+        examples=["DS"],
+    )
+    where: ValueCondition = Field(
+        default={"DSCAT": "DISPOSITION EVENT"},
+        min_length=1,
+        description=(
+            "conditions on DS variables that select the end-of-study disposition event "
+            "(one per subject)"
+        ),
+        examples=[{"DSCAT": "DISPOSITION EVENT"}],
+    )
+    completed: list[str] = Field(
+        default=["COMPLETED"],
+        min_length=1,
+        description="DSDECOD terms that mean the subject completed the study",
+        examples=[["COMPLETED"]],
+    )
+    screen_failure: list[str] = Field(
+        default=["SCREEN FAILURE"],
+        description="DSDECOD terms of subjects who never entered (EOSSTT and EOSDT empty)",
+        examples=[["SCREEN FAILURE"]],
+    )
+
+
 class AdslSpec(Strict):
     """ADSL facts: baseline values copied from BDS baseline records, populations, history."""
 
@@ -1356,6 +1393,11 @@ class AdslSpec(Strict):
         default=[],
         description="FASFL = Y for treated subjects with a baseline and a change of each PARAMCD",
         examples=[["HBA1C"]],
+    )
+    disposition: DispositionSpec | None = Field(
+        default=None,
+        description="EOSSTT, DCSREAS and EOSDT from the DS disposition events",
+        examples=[{"where": {"DSCAT": "DISPOSITION EVENT"}}],
     )
 
 
@@ -1386,7 +1428,7 @@ class AdamSpec(Strict):
     )
     adsl: AdslSpec = Field(
         default=AdslSpec(),
-        description="ADSL facts: baseline values, populations, disease history",
+        description="ADSL facts: baseline values, populations, disease history, end of study",
         examples=[{"baseline": {"WEIGHTBL": "WEIGHT"}}],
     )
     datasets: dict[Literal["ADLB", "ADVS"], BdsSpec] = Field(
