@@ -3,7 +3,7 @@
 Two CSV files under ``trialflow/sdtm/data`` hold the facts (see ``SOURCES.md`` next to them for
 where each fact comes from and what could not be verified):
 
-* ``sdtmig-3.4-variables.csv``: the SDTMIG 3.4 variables of DM, VS, LB, EX, AE, CM, MH, the
+* ``sdtmig-3.4-variables.csv``: the SDTMIG 3.4 variables of DM, VS, LB, EX, AE, CM, MH, DS, the
   trial design datasets TS, TA, TE, TV, TI and the subject-level SV and SE in IG order, with
   label, type, role, core, codelist and the domain's natural keys (on every row).
 * ``sdtm-ct.csv``: CDISC CT codelists (package :data:`CT_VERSION`) with codelist and term
