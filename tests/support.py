@@ -221,6 +221,10 @@ def tiny_sheets() -> dict[str, list[dict[str, str]]]:
             ),
         ],
         "AE": [],
+        "DISPOSITION": [
+            dict(SUBJ="01-001", DS_DATE="2019-01-22", STATUS="Completed", REASON=""),
+            dict(SUBJ="02-001", DS_DATE="20-FEB-2019", STATUS="Withdrew", REASON="Moved away"),
+        ],
     }
 
 

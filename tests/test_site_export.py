@@ -26,6 +26,7 @@ from trialflow.synth import synthesize
 
 SUBJECTS, SEED = 6, 11
 DATES = ("CONSENT_DT", "BIRTH_DT", "VIS_DATE", "LAB_DATE", "INF_DATE", "START_DT", "END_DT")
+DATES += ("DS_DATE",)
 WORKBOOK_FORMATS = ("%d-%b-%Y", "%Y/%m/%d", "%Y-%m-%d")
 SITE_FORMATS = ["%m/%d/%Y", "%d-%b-%Y"]  # month-first; partial dates as UN-MAR-2009
 DAY_0 = ["Baseline (Day 0)", "Day 0", "D0"]  # the sites' labels of the day-0 visit

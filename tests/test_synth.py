@@ -224,7 +224,7 @@ def test_sheets_and_columns_follow_the_contract(default):
 
 def test_column_types(default):
     date_cols = {"CONSENT_DT", "BIRTH_DT", "DIAB_DX_DT", "VIS_DATE", "LAB_DATE", "INF_DATE"}
-    date_cols |= {"START_DT", "END_DT"}
+    date_cols |= {"START_DT", "END_DT", "DS_DATE"}
     number_cols = {"HEIGHT_CM", "WEIGHT_KG", "SYSBP", "DIABP", "PULSE", "TEMP_C", "REF_LOW"}
     number_cols |= {"REF_HIGH", "INF_NO", "DOSE", "AE_NO"}
     for name, frame in default.items():
@@ -241,6 +241,8 @@ def test_column_types(default):
                 assert all(type(v) in (float, str) for v in values)
             else:
                 assert pd.api.types.is_string_dtype(frame[col].dtype), (name, col)
+                if (name, col) == ("DISPOSITION", "REASON"):  # blank for a completer
+                    values = frame[col].dropna().tolist()
                 assert all(isinstance(v, str) for v in values), (name, col)
 
 
@@ -612,8 +614,8 @@ def test_default_workbook_layout_is_the_bundled_example_byte_for_byte(tmp_path):
     ("layout", "name", "sheets"),
     [
         ("flat-csv", "export.csv", ["export"]),
-        ("odm", "export.xml", ["DEMOG", "VITALS", "LAB", "INFUSION", "AE"]),
-        ("sas", "export", ["ae", "demog", "infusion", "lab", "vitals"]),
+        ("odm", "export.xml", ["DEMOG", "VITALS", "LAB", "INFUSION", "AE", "DISPOSITION"]),
+        ("sas", "export", ["ae", "demog", "disposition", "infusion", "lab", "vitals"]),
     ],
 )
 def test_synth_writes_each_layout_with_the_same_records(layout, name, sheets, tmp_path):

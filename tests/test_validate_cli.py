@@ -32,14 +32,22 @@ def test_validate_a_clean_package_exits_0_and_writes_both_reports(demo, tmp_path
         cli, ["validate", str(demo.out / "sdtm"), "--json", str(json_out), "--xlsx", str(xlsx_out)]
     )
     assert result.exit_code == 0, result.output
-    # the six mapped domains and the seven trial design datasets (TS TA TE TV TI SV SE)
-    assert "validated 13 datasets" in result.output
-    assert all(f"\n  {name} " in result.output for name in ("TS", "TV", "SV", "SE"))
+    # the seven mapped domains (EX DM VS LB AE MH DS), SUPPEX and the seven trial design
+    # datasets (TS TA TE TV TI SV SE)
+    assert "validated 15 datasets" in result.output
+    assert all(f"\n  {name} " in result.output for name in ("TS", "TV", "SV", "SE", "DS"))
+    assert report_datasets(json_out) == {
+        "EX", "DM", "VS", "LB", "AE", "MH", "DS", "SUPPEX", "TS", "TA", "TE", "TV", "TI", "SV", "SE"
+    }  # fmt: skip
     report = json.loads(json_out.read_text())
     assert report["summary"]["by_severity"].get("error", 0) == 0
     assert report["datasets"]["LB"] == 609
     details = pd.read_excel(xlsx_out, sheet_name="Details", engine="calamine")
     assert list(details.columns[:3]) == ["severity", "code", "dataset"]
+
+
+def report_datasets(path) -> set[str]:
+    return set(json.loads(path.read_text())["datasets"])
 
 
 def _rewrite(out, domain, frame):
@@ -79,7 +87,7 @@ def test_one_unreadable_file_is_reported_and_the_rest_validated(demo, tmp_path):
     result = CliRunner().invoke(cli, ["validate", str(sdtm)])
     assert result.exit_code == 1
     assert "file-unreadable" in result.output and "ae.xpt" in result.output
-    assert "validated 12 datasets" in result.output
+    assert "validated 14 datasets" in result.output  # the 15 of the package but AE
 
 
 def test_missing_path_is_exit_2(tmp_path):

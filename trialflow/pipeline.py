@@ -69,7 +69,10 @@ def parse_formats(text: str | Sequence[str], allowed: Sequence[str] = FORMATS) -
 
 def _sdtm_keys(code: str) -> list[str]:
     """The SDTMIG natural keys of a domain; none for a domain the metadata doesn't know."""
-    return metadata.domain_keys(code) if code in metadata.known_domains() else []
+    try:
+        return metadata.domain_keys(code)
+    except metadata.UnknownDomain:
+        return []
 
 
 def _adam_keys(name: str) -> list[str]:
@@ -212,7 +215,11 @@ def sdtm_package(result: SdtmResult) -> Package:
     return Package(
         {
             code: Dataset.from_frame(
-                code, frame, file=f"sdtm/{code.lower()}.xpt", label=metadata.domain_label(code)
+                code,
+                frame,
+                file=f"sdtm/{code.lower()}.xpt",
+                label=metadata.domain_label(code),
+                kind="supp" if metadata.supp_parent(code) else "sdtm",
             )
             for code, frame in result.domains.items()
         }

@@ -1,10 +1,10 @@
 """Synthetic raw CRF export of the example study (hUC-MSC infusions in type 2 diabetes).
 
 :func:`synthesize` builds the sheets of a raw EDC export shaped as ``docs/raw-export.md``
-describes: README, DEMOG, VITALS, LAB, INFUSION and AE. The design (visits, infusions, lab
-schedule) follows the published single-arm pilot trial in World J Diabetes 2022;13(10):877-887;
-the baseline values are drawn so that the default example (16 subjects, seed 2022) lands close
-to the published baseline means and time course. Every record is synthetic.
+describes: README, DEMOG, VITALS, LAB, INFUSION, AE and DISPOSITION. The design (visits,
+infusions, lab schedule) follows the published single-arm pilot trial in World J Diabetes
+2022;13(10):877-887; the baseline values are drawn so that the default example (16 subjects,
+seed 2022) lands close to the published baseline means and time course. Every record is synthetic.
 
 The export carries the mess of a real one on purpose: visit labels typed several ways, dates as
 ``12-JAN-2019`` text, ``2019/01/12`` text or real date cells, partial dates, yes/no flags
@@ -22,8 +22,9 @@ per-visit measurement noise; fasting glucose falls on its excess over 4 mmol/L, 
 follows part of each visit's glucose deviation. With the default call the example reproduces
 the published pattern: FPG falls (lowest at Day 14), HbA1c falls by Day 84, HOMA-B rises at
 Day 28, while HOMA-IR falls and fasting and postprandial C-peptide change, none significantly.
-All randomness comes from one ``numpy.random.default_rng(seed)``; the result depends on nothing
-else.
+All randomness comes from one ``numpy.random.default_rng(seed)``, and the DISPOSITION form's
+from its own ``numpy.random.default_rng([seed, 0x4453])`` (added later, it leaves the other
+sheets of a seed as they were); the result depends on nothing else.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from trialflow.numbers import sas_round
 
 __all__ = ["COLUMNS", "MAX_SUBJECTS", "SHEETS", "synthesize"]
 
-SHEETS: tuple[str, ...] = ("README", "DEMOG", "VITALS", "LAB", "INFUSION", "AE")
+SHEETS: tuple[str, ...] = ("README", "DEMOG", "VITALS", "LAB", "INFUSION", "AE", "DISPOSITION")
 """Sheet names, in workbook order."""
 
 README_TITLE = "trialflow synthetic raw CRF export"
@@ -103,6 +104,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "OUTCOME",
         "ACTION",
     ),
+    "DISPOSITION": ("SUBJ", "DS_DATE", "STATUS", "REASON"),
 }
 """Column names of every sheet, in sheet order (README has its title as its only header)."""
 
@@ -112,7 +114,7 @@ MAX_SUBJECTS = 25_000
 # Columns holding a mix of text dates and date cells (object dtype).
 _DATE_COLUMNS = frozenset(
     {"CONSENT_DT", "BIRTH_DT", "DIAB_DX_DT", "VIS_DATE", "LAB_DATE", "INF_DATE"}
-    | {"START_DT", "END_DT"}
+    | {"START_DT", "END_DT", "DS_DATE"}
 )
 _NUMBER_COLUMNS = frozenset(
     {"HEIGHT_CM", "WEIGHT_KG", "SYSBP", "DIABP", "PULSE", "TEMP_C", "REF_LOW", "REF_HIGH"}
@@ -154,6 +156,20 @@ _WINDOW_P = np.array([0.04, 0.10, 0.20, 0.32, 0.20, 0.10, 0.04])
 _RUN_IN_DAYS = 112  # 16 weeks of run-in between consent and the Day 0 visit
 _CONSENT_FIRST = np.datetime64("2019-01-07", "D").astype(np.int64)
 _CONSENT_SPAN = 145  # consent dates from 7 Jan to 31 May 2019
+
+# The DISPOSITION form: its own random stream (0x4453 = "DS"), the share of subjects who do
+# not complete, and the reasons sites typed for them.
+_DISPOSITION_STREAM = 0x4453
+_NOT_COMPLETED_SHARE = 1 / 8
+_WITHDREW_REASONS = (
+    "Withdrew consent, moved to another city",
+    "Personal reasons",
+    "Unwilling to attend further visits",
+)
+_LOST_REASONS = (
+    "Did not return, not reachable by phone",
+    "Could not be contacted after the last visit",
+)
 
 _GLUCOSE_MGDL_PER_MMOLL = 18.016
 _CPEPTIDE_PMOLL_PER_NGML = 331.1
@@ -355,8 +371,8 @@ _CORR_PAIRS = {
 def synthesize(subjects: int = 16, seed: int = 2022) -> dict[str, pd.DataFrame]:
     """Build the synthetic raw export of the example study, one frame per sheet.
 
-    Returns README, DEMOG, VITALS, LAB, INFUSION and AE in that order, with the columns of
-    :data:`COLUMNS`. Date columns are object columns holding ``str`` (``12-JAN-2019``,
+    Returns README, DEMOG, VITALS, LAB, INFUSION, AE and DISPOSITION in that order, with the
+    columns of :data:`COLUMNS`. Date columns are object columns holding ``str`` (``12-JAN-2019``,
     ``2019/01/12``, partial ``UN-MAR-2009``) and ``datetime.date`` values; number columns are
     floats with NaN for blank; LAB ``RESULT`` holds floats and text such as ``<0.5``; the other
     columns are ``str``. The same arguments always give identical frames.
@@ -364,11 +380,15 @@ def synthesize(subjects: int = 16, seed: int = 2022) -> dict[str, pd.DataFrame]:
     Subjects are split between sites ``01`` and ``02`` (ids ``01-001``, ``02-001``, ...; four
     digits once a site has more than 999 subjects), about three men to one woman. With two or
     more subjects, one subject misses the Day 21 visit and another has an unscheduled visit.
+    DISPOSITION has one row a subject: most complete the study; about one in eight (none of
+    a single subject) withdraws or is lost to follow-up. The disposition form draws from its
+    own generator (``default_rng([seed, 0x4453])``), so every other sheet of a seed is what
+    it was before the form was added.
 
     Example:
         >>> sheets = synthesize(subjects=2, seed=1)
         >>> list(sheets)
-        ['README', 'DEMOG', 'VITALS', 'LAB', 'INFUSION', 'AE']
+        ['README', 'DEMOG', 'VITALS', 'LAB', 'INFUSION', 'AE', 'DISPOSITION']
         >>> sheets["DEMOG"]["SUBJ"].tolist()
         ['01-001', '02-001']
     """
@@ -387,6 +407,11 @@ def synthesize(subjects: int = 16, seed: int = 2022) -> dict[str, pd.DataFrame]:
         "INFUSION": _infusion(subj, visits, rng),
         "AE": _ae(subj, visits, rng),
     }
+    # The disposition form draws from its own generator, so that adding it left every other
+    # sheet of a seed exactly as it was.
+    sheets["DISPOSITION"] = _disposition(
+        subj, visits, np.random.default_rng([seed, _DISPOSITION_STREAM])
+    )
     return sheets
 
 
@@ -915,3 +940,47 @@ def _ae(
     columns = {k: np.asarray(a, dtype=object)[order] for k, a in columns.items()}
     columns["AE_NO"] = ae_no.astype(np.float64)
     return _frame(columns)
+
+
+def _disposition(
+    subj: dict[str, np.ndarray], visits: dict[str, np.ndarray], rng: np.random.Generator
+) -> pd.DataFrame:
+    """DISPOSITION: one row per subject, how and when the subject's participation ended.
+
+    About one subject in eight (rounded half up; none when there is a single subject) does not
+    complete: the first half of them (rounded up) withdraw, the others are lost to follow-up,
+    each with a free-text REASON. A completer's DS_DATE is the date of the last visit; a
+    non-completer's is the date of the visit before the last one plus 3 to 10 days. ``rng``
+    is the form's own generator, so the other sheets do not depend on this one.
+    """
+    n = int(subj["n"])
+    k = _round_half_up(n * _NOT_COMPLETED_SHARE) if n >= 2 else 0
+    who = rng.choice(n, size=k, replace=False)
+    n_withdrew = (k + 1) // 2
+    status = np.full(n, "Completed", dtype=object)
+    status[who[:n_withdrew]] = "Withdrew"
+    status[who[n_withdrew:]] = "Lost to follow-up"
+    reason = np.full(n, None, dtype=object)
+    reason[who[:n_withdrew]] = _pick(_WITHDREW_REASONS, n_withdrew, rng)
+    reason[who[n_withdrew:]] = _pick(_LOST_REASONS, k - n_withdrew, rng)
+
+    # Visit rows are sorted by subject and day: each subject's last and next-to-last visit
+    # (the last one again for a subject with a single visit).
+    s, day = visits["subj"], visits["day"]
+    last_row = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
+    prev_row = np.maximum(last_row - 1, 0)
+    prev_row = np.where(s[prev_row] == s[last_row], prev_row, last_row)
+    last = np.zeros(n, dtype=np.int64)
+    before_last = np.zeros(n, dtype=np.int64)
+    last[s[last_row]] = day[last_row]
+    before_last[s[last_row]] = day[prev_row]
+    date = last.copy()
+    date[who] = before_last[who] + rng.integers(3, 11, size=k)
+    return _frame(
+        {
+            "SUBJ": subj["id"],
+            "DS_DATE": _mixed_dates(date, rng),
+            "STATUS": status,
+            "REASON": reason,
+        }
+    )

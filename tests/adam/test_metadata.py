@@ -30,7 +30,7 @@ REQUIRED_ORDER = {
         "STUDYID USUBJID SUBJID SITEID COUNTRY AGE AGEU SEX RACE ETHNIC ARM ARMCD ACTARM "
         "ACTARMCD TRT01P TRT01PN TRT01A TRT01AN TRTSDT TRTSDTM TRTEDT TRTEDTM TRTDURD RFSTDTC "
         "RFENDTC RFXSTDTC RFXENDTC DTHFL SAFFL FASFL NINFUS CUMDOSE CUMDOSU HEIGHTBL WEIGHTBL "
-        "BMIBL DIABDXDT DIABDXF DIABDURY HBA1CBL"
+        "BMIBL DIABDXDT DIABDXF DIABDURY HBA1CBL EOSSTT EOSDT DCSREAS"
     ),
     "ADLB": (
         "STUDYID USUBJID SUBJID SITEID TRT01P TRT01A TRTSDT TRTEDT SAFFL FASFL PARAMCD PARAM "
@@ -72,7 +72,7 @@ SPONSOR = {
 }
 
 # ADaM CT codelists (not shipped in trialflow's SDTM CT file): ADaM CT 2025-03-28 C-codes.
-ADAM_CT = {"DATEFL", "TIMEFL", "DTYPE"}
+ADAM_CT = {"DATEFL", "TIMEFL", "DTYPE", "SBJTSTAT"}
 
 
 def _all() -> pd.DataFrame:
@@ -308,6 +308,19 @@ def test_codelists_are_shipped_and_char_lengths_fit_their_terms():
         else:
             assert int(row["length"]) >= terms.str.len().max(), row["name"]
     assert _row("ADAE", "ASTDTF")["codelist"] == "DATEFL"
+
+
+def test_end_of_study_variables_as_the_adamig_gives_them():
+    # ADaMIG 1.2/1.3 ADSL subject-level trial experience table: all Perm; EOSSTT on SBJTSTAT
+    rows = adam_variables("ADSL").set_index("name")
+    got = rows.loc[["EOSSTT", "EOSDT", "DCSREAS"], ["label", "type", "core", "codelist", "format"]]
+    assert got.values.tolist() == [
+        ["End of Study Status", "Char", "Perm", "SBJTSTAT", ""],
+        ["End of Study Date", "Num", "Perm", "", "DATE9."],
+        ["Reason for Discontinuation from Study", "Char", "Perm", "", ""],
+    ]
+    # the longest value EOSSTT takes: DISCONTINUED
+    assert int(rows.loc["EOSSTT", "length"]) >= len("DISCONTINUED")
 
 
 def test_every_flag_is_char_1_on_ny():

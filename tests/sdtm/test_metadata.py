@@ -18,7 +18,8 @@ from trialflow.sdtm.metadata import (
 )
 
 TRIAL_DESIGN = ["TS", "TA", "TE", "TV", "TI"]
-DOMAINS = ["AE", "CM", "DM", "EX", "LB", "MH", "SE", "SV", "TA", "TE", "TI", "TS", "TV", "VS"]
+DOMAINS = ["AE", "CM", "DM", "DS", "EX", "LB", "MH", "SE", "SUPPQUAL", "SV", "TA", "TE", "TI", "TS",
+           "TV", "VS"]  # fmt: skip
 
 
 def all_variables() -> pd.DataFrame:
@@ -208,8 +209,43 @@ def test_domain_keys_are_variables_of_the_domain(domain):
     names = domain_variables(domain)["name"].tolist()
     # trial design datasets describe the plan: no subjects
     first = ["STUDYID"] if domain in TRIAL_DESIGN else ["STUDYID", "USUBJID"]
+    if domain == "SUPPQUAL":  # SDTMIG 3.4 section 8.4: the related domain comes first
+        first = ["STUDYID", "RDOMAIN", "USUBJID"]
     assert keys[: len(first)] == first
     assert [k for k in keys if k not in names] == []
+
+
+def test_ds_variables_as_the_sdtmig_gives_them():
+    # SDTMIG 3.4 section 6.2.3 DS table; keys from section 3.2.1
+    ds = domain_variables("DS")
+    assert ds["name"].tolist() == [
+        "STUDYID", "DOMAIN", "USUBJID", "DSSEQ", "DSGRPID", "DSREFID", "DSSPID", "DSTERM",
+        "DSDECOD", "DSCAT", "DSSCAT", "EPOCH", "DSDTC", "DSSTDTC", "DSDY", "DSSTDY",
+    ]  # fmt: skip
+    assert domain_keys("DS") == ["STUDYID", "USUBJID", "DSDECOD", "DSSTDTC"]
+    assert domain_label("DS") == "Disposition"
+    assert set(ds["class"]) == {"Events"}
+    by = ds.set_index("name")
+    assert by.loc[["DSTERM", "DSDECOD", "DSCAT", "DSSTDTC", "DSSTDY"], "core"].tolist() == [
+        "Req", "Req", "Exp", "Exp", "Exp"]  # fmt: skip
+    assert by.loc["DSDECOD", ["codelist", "codelist_code"]].tolist() == ["NCOMPLT", "C66727"]
+    assert by.loc["DSCAT", ["codelist", "codelist_code"]].tolist() == ["DSCAT", "C74558"]
+    assert by.loc["DSSCAT", ["codelist", "codelist_code"]].tolist() == ["", "C170443"]
+    assert by.loc[["DSSEQ", "DSDY", "DSSTDY"], "type"].tolist() == ["Num"] * 3
+    assert by.loc["DSTERM", "label"] == "Reported Term for the Disposition Event"
+
+
+def test_disposition_codelists():
+    # CDISC CT: C74558 (not extensible) and the NCOMPLT terms the example uses
+    dscat = codelist("DSCAT")
+    assert dscat.code == "C74558" and not dscat.extensible
+    terms = all_ct().query("codelist == 'DSCAT'").set_index("term")["term_code"].to_dict()
+    assert terms == {
+        "DISPOSITION EVENT": "C74590", "OTHER EVENT": "C150824", "PROTOCOL MILESTONE": "C74588"
+    }  # fmt: skip
+    ncomplt = all_ct().query("codelist == 'NCOMPLT'").set_index("term")["term_code"]
+    assert ncomplt[["COMPLETED", "WITHDRAWAL BY SUBJECT", "LOST TO FOLLOW-UP"]].tolist() == [
+        "C25250", "C49634", "C48227"]  # fmt: skip
 
 
 def test_trial_design_keys_and_classes():

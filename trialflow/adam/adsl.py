@@ -10,7 +10,11 @@
 4. Disease history from MH (``adam.adsl.diagnosis``): diagnosis date (a partial date imputed
    by the spec's rule, e.g. admiral's "mid": the 15th, or June 30 when the month is missing,
    with its imputation flag) and the duration in years (365.25 days) at TRTSDT.
-5. After the BDS datasets exist, :func:`add_baseline_values` copies baseline values
+5. End of study from the disposition events of DS (``adam.adsl.disposition``), as admiral's
+   ADSL template: EOSSTT (COMPLETED, DISCONTINUED, or ONGOING without an event), DCSREAS
+   (DSDECOD of a discontinued subject) and EOSDT (the event's date):
+   :func:`derive_vars_disposition`.
+6. After the BDS datasets exist, :func:`add_baseline_values` copies baseline values
    (``adam.adsl.baseline``) and :func:`derive_fasfl` sets the full analysis set flag.
 
 Example:
@@ -35,7 +39,7 @@ import pandas as pd
 from trialflow.adam.common import full_datetime, matches, numbers, text
 from trialflow.adam.dates import check_columns, derive_vars_dt
 from trialflow.errors import Finding
-from trialflow.mapping.spec import DiagnosisSpec, TreatmentSpec
+from trialflow.mapping.spec import DiagnosisSpec, DispositionSpec, TreatmentSpec
 
 DM_VARS = [
     "STUDYID", "USUBJID", "SUBJID", "SITEID", "COUNTRY", "AGE", "AGEU", "SEX", "RACE",
@@ -235,6 +239,115 @@ def _diagnosis(
         out[spec.flag_var] = adsl["USUBJID"].map(dx["DXDTF"]).astype("str")
     years = (out["TRTSDT"] - out[spec.date_var]).dt.days / DAYS_PER_YEAR
     out[spec.duration_var] = years.astype("float64")
+    return out, findings
+
+
+def derive_vars_disposition(
+    adsl: pd.DataFrame, ds: pd.DataFrame | None, spec: DispositionSpec
+) -> tuple[pd.DataFrame, list[Finding]]:
+    """EOSSTT, DCSREAS and EOSDT from each subject's end-of-study disposition event.
+
+    The event is the DS record ``spec.where`` selects (DSCAT = DISPOSITION EVENT by default),
+    as admiral's ADSL template merges it (``derive_vars_merged`` with ``format_eosstt``):
+    EOSSTT is COMPLETED for a ``spec.completed`` DSDECOD, empty for a ``spec.screen_failure``
+    one, DISCONTINUED for any other, and ONGOING for a subject without an event (a notice
+    names each such subject); DCSREAS is the DSDECOD of a discontinued subject; EOSDT is the
+    date of DSSTDTC (a partial date gives none, with a warning), empty for a screen failure.
+    A subject with several events is an error finding; the latest one is used.
+
+    Example:
+        >>> adsl = pd.DataFrame({"USUBJID": ["1", "2", "3"]})
+        >>> ds = pd.DataFrame({"USUBJID": ["1", "2"], "DSCAT": ["DISPOSITION EVENT"] * 2,
+        ...                    "DSDECOD": ["COMPLETED", "LOST TO FOLLOW-UP"],
+        ...                    "DSSTDTC": ["2019-08-01", "2019-06-10"]})
+        >>> out, found = derive_vars_disposition(adsl, ds, DispositionSpec())
+        >>> print(out.to_string())
+          USUBJID        EOSSTT            DCSREAS      EOSDT
+        0       1     COMPLETED                NaN 2019-08-01
+        1       2  DISCONTINUED  LOST TO FOLLOW-UP 2019-06-10
+        2       3       ONGOING                NaN        NaT
+        >>> [f.code for f in found]
+        ['adam-disposition-missing']
+    """
+    findings: list[Finding] = []
+    if ds is None:
+        findings.append(
+            Finding(
+                "adam-source-missing",
+                "error",
+                f"study.yaml adam.adsl.disposition reads {spec.domain}, which is not in the "
+                "SDTM package; EOSSTT, DCSREAS and EOSDT are left empty",
+                dataset="ADSL",
+                variable="EOSSTT",
+            )
+        )
+        empty = pd.Series(pd.NA, index=adsl.index, dtype="str")
+        return adsl.assign(EOSSTT=empty, DCSREAS=empty, EOSDT=pd.NaT), findings
+    check_columns(ds, ["USUBJID", "DSDECOD", "DSSTDTC"], "ADSL disposition")
+    events = ds.loc[matches(ds, spec.where).to_numpy()]
+    events = events.assign(USUBJID=text(events["USUBJID"]), DSDECOD=text(events["DSDECOD"]))
+    dated = derive_vars_dt(events, new_vars_prefix="DSST", dtc="DSSTDTC")
+    where = ", ".join(f"{k} = {v}" for k, v in spec.where.items())
+    twice = dated["USUBJID"].duplicated(keep=False)
+    findings += [
+        Finding(
+            "adam-source-ambiguous",
+            "error",
+            f"{subject} has more than one {spec.domain} record with {where} "
+            "(adam.adsl.disposition.where); the latest is used for EOSSTT, DCSREAS and EOSDT",
+            dataset="ADSL",
+            variable="EOSSTT",
+            usubjid=str(subject),
+        )
+        for subject in dated.loc[twice, "USUBJID"].unique()
+    ]
+    last = (
+        dated.sort_values(["USUBJID", "DSSTDT"], kind="stable", na_position="first")
+        .drop_duplicates("USUBJID", keep="last")
+        .set_index("USUBJID")
+    )
+    subjects = text(adsl["USUBJID"])
+    decod = subjects.map(last["DSDECOD"])
+    has_event = subjects.isin(last.index)
+    completed = decod.isin(spec.completed)
+    screen = decod.isin(spec.screen_failure)
+    status = np.where(
+        ~has_event,
+        "ONGOING",
+        np.where(completed, "COMPLETED", np.where(screen, None, "DISCONTINUED")),
+    )
+    eosdt = subjects.map(last["DSSTDT"]).astype("datetime64[ns]").where(~screen)
+    out = adsl.assign(
+        EOSSTT=pd.Series(status, index=adsl.index, dtype="str"),
+        DCSREAS=decod.where(has_event & ~completed & ~screen).astype("str"),
+        EOSDT=eosdt,
+    )
+    findings += [
+        Finding(
+            "adam-disposition-missing",
+            "notice",
+            f"{subject} has no {spec.domain} record with {where}; EOSSTT is ONGOING",
+            dataset="ADSL",
+            variable="EOSSTT",
+            usubjid=str(subject),
+        )
+        for subject in subjects[~has_event]
+    ]
+    partial = has_event & ~screen & eosdt.isna()
+    raw_dates = subjects.map(last["DSSTDTC"])
+    findings += [
+        Finding(
+            "adam-disposition-date-partial",
+            "warning",
+            f"the disposition event of {subject} has no complete DSSTDTC ({value!r}); "
+            "EOSDT is left empty",
+            dataset="ADSL",
+            variable="EOSDT",
+            usubjid=str(subject),
+            value=None if pd.isna(value) else str(value),
+        )
+        for subject, value in zip(subjects[partial], raw_dates[partial], strict=True)
+    ]
     return out, findings
 
 

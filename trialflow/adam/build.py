@@ -26,7 +26,13 @@ import pandas as pd
 
 from trialflow.adam import bds as bds_template
 from trialflow.adam.adae import derive_adae
-from trialflow.adam.adsl import add_baseline_values, derive_adsl, derive_fasfl, treatment_records
+from trialflow.adam.adsl import (
+    add_baseline_values,
+    derive_adsl,
+    derive_fasfl,
+    derive_vars_disposition,
+    treatment_records,
+)
 from trialflow.adam.common import text
 from trialflow.adam.dates import derive_vars_dt
 from trialflow.adam.metadata import adam_variables
@@ -126,6 +132,10 @@ def build_adam(
     adsl, found = derive_adsl(sdtm["DM"], sdtm["EX"], mh, adam.treatment, adam.adsl.diagnosis,
                               arms)  # fmt: skip
     result.findings += found
+    if adam.adsl.disposition is not None:
+        disposition = adam.adsl.disposition
+        adsl, found = derive_vars_disposition(adsl, sdtm.get(disposition.domain), disposition)
+        result.findings += found
 
     # BDS datasets, with the analysis visits the study declares
     visits = analysis_visits(spec)

@@ -62,6 +62,7 @@ _ODM_EVENTS = {
     "LAB": ("SE.LAB", "group"),
     "INFUSION": ("SE.TREATMENT", "form"),
     "AE": ("SE.AE", "group"),
+    "DISPOSITION": ("SE.END_OF_STUDY", None),
 }
 
 

@@ -417,13 +417,24 @@ class Study:
             >>> study.locate("adam.datasets.ADLB.parameters[2]")  # doctest: +SKIP
             'mappings/hucmsc-t2dm/study.yaml:147: adam.datasets.ADLB.parameters[2]'
         """
+        line = self.line(key, name)
+        where = f"{self.files[name]}:{line}" if line else str(self.files[name])
+        return f"{where}: {key}"
+
+    def line(self, key: str, name: str = "study") -> int | None:
+        """The line of a key path (``supp[0].qnam``) of study.yaml or of a domain spec, by its
+        code; the line of the deepest part of the path found.
+
+        Example:
+            >>> study.line("supp[0].qnam", "EX")  # doctest: +SKIP
+            24
+        """
         steps: list[str | int] = []
         for part in key.split("."):
             head, *indexes = part.split("[")
             steps += [head, *(int(i.rstrip("]")) for i in indexes)]
         line, _ = _locate(read_yaml(self.files[name]), tuple(steps))
-        where = f"{self.files[name]}:{line}" if line else str(self.files[name])
-        return f"{where}: {key}"
+        return line
 
 
 def load_study(folder: str | Path) -> Study:

@@ -1333,6 +1333,43 @@ class DiagnosisSpec(Strict):
     )
 
 
+class DispositionSpec(Strict):
+    """ADSL end-of-study variables from the disposition events of DS, as admiral's ADSL
+    template derives them (``derive_vars_merged`` with ``format_eosstt``).
+
+    EOSSTT is COMPLETED for a ``completed`` term, empty for a ``screen_failure`` term,
+    DISCONTINUED for any other, ONGOING when the subject has no disposition event; DCSREAS is
+    the DSDECOD of a discontinued subject; EOSDT the date of the event (DSSTDTC, complete dates
+    only), empty for a screen failure.
+    """
+
+    domain: Literal["DS"] = Field(
+        default="DS",
+        description="the domain of the disposition events (DS)",
+        examples=["DS"],
+    )
+    where: ValueCondition = Field(
+        default={"DSCAT": "DISPOSITION EVENT"},
+        min_length=1,
+        description=(
+            "conditions on DS variables that select the end-of-study disposition event "
+            "(one per subject)"
+        ),
+        examples=[{"DSCAT": "DISPOSITION EVENT"}],
+    )
+    completed: list[str] = Field(
+        default=["COMPLETED"],
+        min_length=1,
+        description="DSDECOD terms that mean the subject completed the study",
+        examples=[["COMPLETED"]],
+    )
+    screen_failure: list[str] = Field(
+        default=["SCREEN FAILURE"],
+        description="DSDECOD terms of subjects who never entered (EOSSTT and EOSDT empty)",
+        examples=[["SCREEN FAILURE"]],
+    )
+
+
 class AdslSpec(Strict):
     """ADSL facts: baseline values copied from BDS baseline records, populations, history."""
 
@@ -1356,6 +1393,11 @@ class AdslSpec(Strict):
         default=[],
         description="FASFL = Y for treated subjects with a baseline and a change of each PARAMCD",
         examples=[["HBA1C"]],
+    )
+    disposition: DispositionSpec | None = Field(
+        default=None,
+        description="EOSSTT, DCSREAS and EOSDT from the DS disposition events",
+        examples=[{"where": {"DSCAT": "DISPOSITION EVENT"}}],
     )
 
 
@@ -1386,7 +1428,7 @@ class AdamSpec(Strict):
     )
     adsl: AdslSpec = Field(
         default=AdslSpec(),
-        description="ADSL facts: baseline values, populations, disease history",
+        description="ADSL facts: baseline values, populations, disease history, end of study",
         examples=[{"baseline": {"WEIGHTBL": "WEIGHT"}}],
     )
     datasets: dict[Literal["ADLB", "ADVS"], BdsSpec] = Field(
@@ -2003,6 +2045,53 @@ class CodingSpec(Strict):
     )
 
 
+QOrig = Literal["CRF", "Collected", "Assigned", "Derived", "Protocol", "eDT", "Predecessor"]
+"""QORIG values: where a supplemental qualifier's value comes from (SDTMIG 3.4 SUPPQUAL)."""
+
+
+class SuppSpec(Strict):
+    """A raw field sent to a supplemental qualifier (a SUPP-- record per parent record).
+
+    Each parent record whose raw value is not empty gets one record in SUPP<domain> with
+    QNAM, QLABEL, QVAL (the raw text as collected), QORIG and QEVAL; IDVAR is the domain's
+    --SEQ (blank for DM), IDVARVAL its value. An empty raw value makes no record (SDTMIG 3.4
+    SUPPQUAL assumption: QVAL is never null).
+    """
+
+    qnam: str = Field(
+        min_length=1,
+        max_length=8,
+        pattern=r"^[A-Z][A-Z0-9_]*$",
+        description="QNAM: the qualifier's name, at most 8 characters, upper case letters, "
+        "digits and _, not starting with a digit; not a variable of the parent domain",
+        examples=["WEIGHTDS"],
+    )
+    qlabel: str = Field(
+        min_length=1,
+        max_length=40,
+        description="QLABEL: the qualifier's label (at most 40 characters)",
+        examples=["Weight Used for Dosing"],
+    )
+    raw: str = Field(
+        min_length=1,
+        description="the raw column of the domain's sheet whose value becomes QVAL",
+        examples=["WEIGHT_KG"],
+    )
+    qorig: QOrig = Field(
+        default="CRF",
+        description="QORIG: the value's origin (CRF, Collected, Assigned, Derived, Protocol, "
+        "eDT, Predecessor)",
+        examples=["CRF"],
+    )
+    qeval: str = Field(
+        default="",
+        max_length=200,
+        description="QEVAL: who evaluated the value, for evaluated data (INVESTIGATOR, ...); "
+        "empty for collected data",
+        examples=[""],
+    )
+
+
 class DomainSpec(Strict):
     """One domain's mapping spec (dm.yaml, lb.yaml, ...)."""
 
@@ -2033,6 +2122,23 @@ class DomainSpec(Strict):
         description="dictionary coding of the verbatim terms from a coding team's file",
         examples=[{"file": "ae-coding.csv", "verbatim": "AETERM"}],
     )
+    supp: list[SuppSpec] = Field(
+        default=[],
+        description="raw fields sent to supplemental qualifiers (SUPP<domain>), one entry "
+        "each {qnam, qlabel, raw, qorig, qeval}",
+        examples=[[{"qnam": "WEIGHTDS", "qlabel": "Weight Used for Dosing", "raw": "WEIGHT_KG"}]],
+    )
+
+    @model_validator(mode="after")
+    def _unique_qnam(self) -> DomainSpec:
+        seen: set[str] = set()
+        for i, entry in enumerate(self.supp):
+            if entry.qnam in seen:
+                raise _fail_at(
+                    ("supp", i, "qnam"), f"QNAM {entry.qnam} is listed twice in supp", entry.qnam
+                )
+            seen.add(entry.qnam)
+        return self
 
 
 StudySpec.model_rebuild()

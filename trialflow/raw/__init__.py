@@ -139,7 +139,7 @@ def read_export(path: str | Path) -> RawExport:
     Example:
         >>> export = read_export("examples/hucmsc-t2dm/raw-export.xlsx")  # doctest: +SKIP
         >>> export.sheet_names  # doctest: +SKIP
-        ['README', 'DEMOG', 'VITALS', 'LAB', 'INFUSION', 'AE']
+        ['README', 'DEMOG', 'VITALS', 'LAB', 'INFUSION', 'AE', 'DISPOSITION']
     """
     path = Path(path)
     if not path.exists():

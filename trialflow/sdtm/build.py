@@ -42,6 +42,16 @@ from trialflow.sdtm import derive, design, metadata
 
 Progress = Callable[[str], None]
 
+SUPP_VARIABLES = (
+    "STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM", "QLABEL", "QVAL", "QORIG",
+    "QEVAL",
+)  # fmt: skip
+"""The SUPPQUAL variables in SDTMIG 3.4 order."""
+_SUPP_LINEAGE = [
+    "dataset", "record", "usubjid", "seq", "source_file", "source_sheet", "source_row",
+    *SUPP_VARIABLES,
+]  # fmt: skip
+
 
 @dataclass
 class SdtmResult:
@@ -82,6 +92,7 @@ class _Builder:
         self.term_maps: dict[str, m.TermMap] = {}
         self.excluded: list[pd.DataFrame] = []
         self.dictionaries: dict[str, dict[str, object]] = {}
+        self.supps: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -131,6 +142,8 @@ class _Builder:
         head, _, sub = key.partition("].")
         if head.startswith("variables["):
             line = self.entry_line(domain, int(head.removeprefix("variables[")), sub)
+        elif head.startswith("supp["):
+            line = self.study.line(key, domain)
         else:
             line = key_line(self.study, domain, key)
         file = self.study.files[domain]
@@ -252,6 +265,8 @@ class _Builder:
                 needed.setdefault(col, f"variables[{i}].raw")
         for coded, col in (spec.coding.compare if spec.coding else {}).items():
             needed.setdefault(col, f"coding.compare.{coded}")
+        for i, entry in enumerate(spec.supp):
+            needed.setdefault(entry.raw, f"supp[{i}].raw")
         when_keys = self.resolve_when(spec, sheet, needed)
         missing = [c for c in needed if c not in sheet.columns]
         if missing:
@@ -1730,7 +1745,113 @@ class _Builder:
         for name in columns:
             lin = work.lineage.get(name)
             lineage[name] = lin.loc[order_index].to_numpy() if lin is not None else None
-        return out.reset_index(drop=True), lineage
+        out = out.reset_index(drop=True)
+        if work.spec.supp:
+            self.supp(work, out, frame.loc[order_index, ROW].to_numpy(), order_index)
+        return out, lineage
+
+    def supp(
+        self, work: _Work, parent: pd.DataFrame, rows: np.ndarray, order_index: pd.Index
+    ) -> None:
+        """SUPP<domain> from the spec's supp entries: one record per parent record and entry
+        whose raw value is not empty, pointing at the parent by --SEQ (DM: by USUBJID alone)."""
+        d = work.spec.domain
+        seq_var = f"{d}SEQ"
+        listed = set(metadata.domain_variables(d)["name"]) | set(parent.columns)
+        for i, entry in enumerate(work.spec.supp):
+            if entry.qnam in listed:
+                raise SpecError(
+                    str(self.study.files[d]),
+                    self.study.line(f"supp[{i}].qnam", d),
+                    f"supp[{i}].qnam",
+                    f"{entry.qnam} is a variable of {d}; a supplemental qualifier needs a name "
+                    f"that is not (rename qnam)",
+                )
+        if d != "DM" and seq_var not in parent:
+            raise SpecError(
+                str(self.study.files[d]),
+                self.study.line("supp", d),
+                "supp",
+                f"SUPP{d} records point at their {d} record by {seq_var}; add "
+                f"{{name: {seq_var}, method: seq}} to variables",
+            )
+        raw = work.raw if work.raw is not None else work.frame
+        parts, lineages = [], []
+        for entry in work.spec.supp:
+            qval = m.assign_no_ct(raw, entry.raw).loc[order_index].to_numpy()
+            keep = pd.notna(qval) & (pd.Series(qval, dtype="str").str.strip() != "").to_numpy()
+            n = int(keep.sum())
+            if d == "DM":
+                idvar, idvarval = pd.NA, pd.Series(pd.NA, index=range(n), dtype="str")
+            else:
+                idvar = seq_var
+                idvarval = parent.loc[keep, seq_var].map(lambda v: format_fixed(v, 0)).astype(
+                    "str"
+                )
+            part = pd.DataFrame(
+                {
+                    "STUDYID": self.study.studyid,
+                    "RDOMAIN": d,
+                    "USUBJID": parent.loc[keep, "USUBJID"].to_numpy(),
+                    "IDVAR": idvar,
+                    "IDVARVAL": idvarval.to_numpy(),
+                    "QNAM": entry.qnam,
+                    "QLABEL": entry.qlabel,
+                    "QVAL": qval[keep],
+                    "QORIG": entry.qorig,
+                    "QEVAL": entry.qeval or pd.NA,
+                    ROW: rows[keep],
+                },
+                index=range(n),
+            )
+            parts.append(part)
+            lineages.append(
+                pd.DataFrame(
+                    {
+                        "QNAM": f"spec: supp qnam ({entry.qnam})",
+                        "QLABEL": "spec: supp qlabel",
+                        "QVAL": entry.raw,
+                        "QORIG": "spec: supp qorig",
+                        "QEVAL": "spec: supp qeval",
+                    },
+                    index=range(n),
+                )
+            )
+        frame = pd.concat(parts, ignore_index=True)
+        lin = pd.concat(lineages, ignore_index=True)
+        for name in SUPP_VARIABLES:
+            frame[name] = frame[name].astype("str")
+        # SDTMIG order: by the parent record (subject, --SEQ), then QNAM as the entries list them
+        order = np.lexsort(
+            (
+                np.arange(len(frame)),
+                pd.to_numeric(frame["IDVARVAL"]).fillna(0).to_numpy(),
+                frame["USUBJID"].to_numpy(),
+            )
+        )
+        frame, lin = frame.iloc[order].reset_index(drop=True), lin.iloc[order].reset_index(
+            drop=True
+        )
+        name = f"SUPP{d}"
+        lineage = pd.DataFrame(
+            {
+                "dataset": name,
+                "record": np.arange(1, len(frame) + 1),
+                "usubjid": frame["USUBJID"].to_numpy(),
+                "seq": pd.to_numeric(frame["IDVARVAL"]).to_numpy(),
+                "source_file": work.sheet.file,
+                "source_sheet": work.sheet.sheet,
+                "source_row": frame[ROW].to_numpy(),
+                "STUDYID": "spec: study.yaml studyid",
+                "RDOMAIN": "spec: domain",
+                "USUBJID": f"spec: STUDYID + {work.spec.source.subject}",
+                "IDVAR": f"spec: {seq_var}" if d != "DM" else None,
+                "IDVARVAL": f"{d}.{seq_var}" if d != "DM" else None,
+            }
+        )
+        for col in lin.columns:
+            lineage[col] = lin[col].to_numpy()
+        self.supps[name] = (frame[list(SUPP_VARIABLES)], lineage[_SUPP_LINEAGE])
 
 
 def build_sdtm(
@@ -1787,6 +1908,8 @@ def build_sdtm(
     for code, work in works.items():
         domains[code], lineage[code] = builder.finish(work)
         rows[f"{work.sheet.sheet}"] = len(work.sheet.frame)
+    for name, (frame, supp_lineage) in builder.supps.items():
+        domains[name], lineage[name] = frame, supp_lineage
     if study.spec.trial is not None:
         if progress:
             progress("building the trial design (TS, TA, TE, TV, TI) and SV, SE")

@@ -3,7 +3,7 @@
 Two CSV files under ``trialflow/sdtm/data`` hold the facts (see ``SOURCES.md`` next to them for
 where each fact comes from and what could not be verified):
 
-* ``sdtmig-3.4-variables.csv``: the SDTMIG 3.4 variables of DM, VS, LB, EX, AE, CM, MH, the
+* ``sdtmig-3.4-variables.csv``: the SDTMIG 3.4 variables of DM, VS, LB, EX, AE, CM, MH, DS, the
   trial design datasets TS, TA, TE, TV, TI and the subject-level SV and SE in IG order, with
   label, type, role, core, codelist and the domain's natural keys (on every row).
 * ``sdtm-ct.csv``: CDISC CT codelists (package :data:`CT_VERSION`) with codelist and term
@@ -74,9 +74,33 @@ def _ct() -> pd.DataFrame:
     return _read_csv(_CT_FILE)
 
 
+def supp_parent(name: str) -> str | None:
+    """The parent domain of a SUPP-- dataset name (``SUPPEX`` -> ``EX``); None otherwise.
+
+    Example:
+        >>> supp_parent("SUPPEX"), supp_parent("SUPPQUAL"), supp_parent("EX")
+        ('EX', None, None)
+    """
+    text = str(name).strip().upper()
+    if len(text) == 6 and text.startswith("SUPP") and text[4:].isalpha():
+        return text[4:]
+    return None
+
+
 def _domain_rows(domain: str) -> pd.DataFrame:
     frame = _variables()
-    rows = frame[frame["dataset"] == str(domain).strip().upper()]
+    name = str(domain).strip().upper()
+    parent = supp_parent(name)
+    if parent is not None:
+        rows = frame[frame["dataset"] == "SUPPQUAL"].copy()
+        label = f"Supplemental Qualifiers for {parent}"
+        if parent in set(frame["dataset"]):
+            full = f"Supplemental Qualifiers for {_domain_rows(parent)['dataset_label'].iloc[0]}"
+            label = full if len(full) <= 40 else label  # XPT labels hold 40 characters
+        rows["dataset"] = name
+        rows["dataset_label"] = label
+        return rows
+    rows = frame[frame["dataset"] == name]
     if rows.empty:
         raise UnknownDomain(
             f"unknown SDTM domain {domain!r}: trialflow ships SDTMIG {SDTMIG_VERSION} metadata "
@@ -88,9 +112,13 @@ def _domain_rows(domain: str) -> pd.DataFrame:
 def known_domains() -> list[str]:
     """The domains whose SDTMIG 3.4 variable metadata ships with trialflow, sorted.
 
+    SUPPQUAL stands for every SUPP-- dataset: :func:`domain_variables` of ``SUPPEX`` gives the
+    SUPPQUAL variables under the name SUPPEX.
+
     Example:
-        >>> known_domains()
-        ['AE', 'CM', 'DM', 'EX', 'LB', 'MH', 'SE', 'SV', 'TA', 'TE', 'TI', 'TS', 'TV', 'VS']
+        >>> known_domains()  # doctest: +NORMALIZE_WHITESPACE
+        ['AE', 'CM', 'DM', 'DS', 'EX', 'LB', 'MH', 'SE', 'SUPPQUAL', 'SV', 'TA', 'TE', 'TI',
+         'TS', 'TV', 'VS']
     """
     return sorted(_variables()["dataset"].unique().tolist())
 

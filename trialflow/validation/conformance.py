@@ -1642,7 +1642,7 @@ def visit_visitnum_not_one_to_one(package: Package) -> list[Finding]:
     "notice",
     "cross",
     checks="Variables of a standard domain trialflow has SDTMIG 3.4 metadata for (DM, VS, LB, "
-    "EX, AE, CM, MH) that the SDTMIG does not list for that domain.",
+    "EX, AE, CM, MH, DS) that the SDTMIG does not list for that domain.",
     why="A model permissible variable may be added to a standard domain, but it must be "
     "deliberate and described in define.xml; an unexpected one is often a leftover raw column "
     "that belongs in SUPP--.",

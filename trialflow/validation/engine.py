@@ -13,6 +13,7 @@ from trialflow.errors import Finding, OnIssue, emit
 from trialflow.validation import adam as _adam  # noqa: F401  (registers rules)
 from trialflow.validation import conformance as _conformance  # noqa: F401
 from trialflow.validation import schema as _schema  # noqa: F401
+from trialflow.validation import supp as _supp  # noqa: F401
 from trialflow.validation.core import RULES, Package, ValidationReport, validating
 
 
