@@ -79,7 +79,7 @@ def _render(result, title: str) -> None:
                 continue
             subjects = frame["USUBJID"].nunique() if "USUBJID" in frame else 0
             shown = files[0] + "".join(f", {Path(f).suffix}" for f in files[1:])
-            click.echo(f"  {code:<5}{len(frame):>7} records  {subjects:>6} subjects  {shown}")
+            click.echo(f"  {code:<8}{len(frame):>7} records  {subjects:>6} subjects  {shown}")
     counts = Counter(f.severity for f in result.findings)
     click.echo(
         f"  findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
