@@ -13,11 +13,11 @@ import pytest
 
 from trialflow.synth import synthesize
 
-# sha256 (first 16 hex digits) of each sheet as trialflow.synth made it before the DISPOSITION
-# form was added (commit c5484be on main), by _digest below.
+# sha256 (first 16 hex digits) of each data sheet as trialflow.synth made it before the
+# DISPOSITION form was added (commit c5484be on main), by _digest below. The README sheet lists
+# the sheets, so it names DISPOSITION now (test_the_readme_lists_the_disposition_form).
 BEFORE = {
     (16, 2022): {
-        "README": "da96c206e52b8c40",
         "DEMOG": "0bd7317112a5a906",
         "VITALS": "7f7a5999d94dbdae",
         "LAB": "65b7872bf9d0df26",
@@ -25,7 +25,6 @@ BEFORE = {
         "AE": "8ec760dc26887783",
     },
     (40, 7): {
-        "README": "eb4614f6224380b4",
         "DEMOG": "4fbd916988fcb184",
         "VITALS": "1562c41afb3f2ae0",
         "LAB": "90c3bda727650664",
@@ -67,10 +66,17 @@ def _date(value: object) -> dt.date:
 @pytest.mark.parametrize(("subjects", "seed"), list(BEFORE))
 def test_the_other_sheets_are_what_they_were(subjects, seed):
     sheets = synthesize(subjects, seed)
-    assert list(sheets) == [*BEFORE[(subjects, seed)], "DISPOSITION"]
-    assert {k: _digest(v) for k, v in sheets.items() if k != "DISPOSITION"} == BEFORE[
-        (subjects, seed)
-    ]
+    assert list(sheets) == ["README", *BEFORE[(subjects, seed)], "DISPOSITION"]
+    assert {k: _digest(v) for k, v in sheets.items() if k not in ("README", "DISPOSITION")} == (
+        BEFORE[(subjects, seed)]
+    )
+
+
+def test_the_readme_lists_the_disposition_form():
+    lines = synthesize(2, 1)["README"].iloc[:, 0].tolist()
+    assert "Sheets: DEMOG, VITALS, LAB, INFUSION, AE, DISPOSITION (one per CRF form); " in (
+        " ".join(lines)
+    )
 
 
 @pytest.mark.parametrize(("subjects", "seed"), [(16, 2022), (40, 7), (200, 3)])
@@ -98,7 +104,8 @@ def test_one_disposition_per_subject_dated_by_the_visits(subjects, seed):
         if status == "Completed":
             assert _date(date) == days[-1], subj
         else:
-            assert 3 <= (_date(date) - days[-2]).days <= 10, subj
+            # after the last visit: no record of the subject follows the end of participation
+            assert 3 <= (_date(date) - days[-1]).days <= 10, subj
 
 
 def test_the_default_example_has_one_withdrawal_and_one_lost(tmp_path):
