@@ -106,10 +106,14 @@ def _round_digits(x: np.ndarray, digits: float | np.ndarray) -> np.ndarray:
     given = ~np.isnan(d)
     if np.any(given & (d != np.floor(d))):
         raise ValueError("digits must be whole numbers")
+    # More than 308 places (a rounding unit below the smallest normal double, as the 10th
+    # significant digit of a value near 1e-308 asks): the double already holds the value as
+    # finely as it can, so it is kept.
+    given &= np.abs(np.where(given, d, 0.0)) <= 308
     if d.ndim == 0:
         if not given:
             return x.copy()
-        power = _POWERS[min(abs(int(d)), 308)]
+        power = _POWERS[abs(int(d))]
         up = bool(d >= 0)
         with np.errstate(over="ignore", invalid="ignore"):
             q = x * power if up else x / power
@@ -117,7 +121,7 @@ def _round_digits(x: np.ndarray, digits: float | np.ndarray) -> np.ndarray:
             out = n / power if up else n * power
         return np.where(np.abs(q) < _WHOLE, out, x)
     whole = np.where(given, d, 0.0)
-    power = _POWERS[np.minimum(np.abs(whole), 308).astype(np.intp)]
+    power = _POWERS[np.abs(whole).astype(np.intp)]
     up = whole >= 0
     with np.errstate(over="ignore", invalid="ignore"):
         q = np.where(up, x * power, x / power)

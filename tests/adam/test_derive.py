@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from trialflow.adam.derive import (
@@ -232,6 +232,8 @@ def test_chg_missing_columns_and_no_mutation():
         max_size=30,
     )
 )
+# the smallest normal double: its 10th significant digit lies below what a double can hold
+@example(pairs=[(0.0, 2.2250738585072014e-308)])
 def test_chg_is_aval_minus_base_at_the_tenth_significant_digit(pairs):
     # Without digits CHG is AVAL - BASE rounded at the 10th significant digit of the larger
     # of |AVAL| and |BASE|: within half that unit of the binary difference.

@@ -21,7 +21,9 @@ from trialflow.pipeline import run_study
 
 SDTM = "m5/datasets/hucmsc-t2dm/tabulations/sdtm"
 ADAM = "m5/datasets/hucmsc-t2dm/analysis/adam/datasets"
-SDTM_XPT = ("ae", "dm", "ex", "lb", "mh", "se", "sv", "ta", "te", "ti", "ts", "tv", "vs")
+SDTM_XPT = (
+    "ae", "dm", "ds", "ex", "lb", "mh", "se", "suppex", "sv", "ta", "te", "ti", "ts", "tv", "vs",
+)  # fmt: skip
 ADAM_XPT = ("adae", "adlb", "adsl", "advs")
 EXPECTED_TREE = sorted(
     [f"{SDTM}/{n}.xpt" for n in SDTM_XPT]
