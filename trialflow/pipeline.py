@@ -277,7 +277,9 @@ def write_sdtm_define(
     datasets = [
         DefineDataset(
             code, frame, xpt_variables(code, frame), _sdtm_keys(code),
-            metadata.domain_label(code) if code in metadata.known_domains() else code,
+            metadata.domain_label(code)
+            if code in metadata.known_domains() or metadata.supp_parent(code)
+            else code,
             result.lineage.get(code),
         )
         for code, frame in result.domains.items()

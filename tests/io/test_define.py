@@ -255,10 +255,14 @@ def test_adam_classes_and_arm(run):
     # study.yaml analysis.endpoints: ADLB FPG, P2PG, HBA1C, FCP, P2CP, HOMAIR, HOMAB
     assert results == [f"AR.ADLB.{p}.CFB" for p in
                        ("FPG", "P2PG", "HBA1C", "FCP", "P2CP", "HOMAIR", "HOMAB")]  # fmt: skip
-    # study.yaml declares them primary (purpose: primary) in its analysis section, the SAP
-    roles = {(r.get("AnalysisPurpose"), r.get("AnalysisReason"))
+    # study.yaml's analysis section (the SAP) declares FPG and HBA1C primary, the rest secondary
+    roles = {r.get("OID"): (r.get("AnalysisPurpose"), r.get("AnalysisReason"))
              for r in root.iterfind(".//arm:AnalysisResult", NS)}  # fmt: skip
-    assert roles == {("PRIMARY OUTCOME MEASURE", "SPECIFIED IN SAP")}
+    primary = ("PRIMARY OUTCOME MEASURE", "SPECIFIED IN SAP")
+    secondary = ("SECONDARY OUTCOME MEASURE", "SPECIFIED IN SAP")
+    params = ("FPG", "P2PG", "HBA1C", "FCP", "P2CP", "HOMAIR", "HOMAB")
+    assert roles == {f"AR.ADLB.{p}.CFB": primary if p in ("FPG", "HBA1C") else secondary
+                     for p in params}  # fmt: skip
 
 
 # --- reruns, export ----------------------------------------------------------------------------
@@ -431,6 +435,15 @@ def test_the_cli_exports_define_and_validates_the_run_folder(run, tmp_path):
     assert passed.exit_code == 0, passed.output
 
 
+def test_purpose_names_parameters_of_the_endpoint():
+    from pydantic import ValidationError
+
+    from trialflow.mapping.spec import EndpointSpec
+
+    with pytest.raises(ValidationError, match=r"purpose names HOMAB, not in paramcd \(FPG\)"):
+        EndpointSpec(dataset="ADLB", paramcd=["FPG"], purpose={"HOMAB": "primary"})
+
+
 def test_analyses_without_a_declared_purpose_get_no_analysis_results(run, tmp_path):
     """ARM's AnalysisPurpose is the SAP's to declare: an endpoint without `purpose` is left out
     of the analysis results rather than given a role."""
@@ -446,3 +459,12 @@ def test_analyses_without_a_declared_purpose_get_no_analysis_results(run, tmp_pa
     root = etree.parse(str(path)).getroot()
     assert root.find(".//arm:AnalysisResultDisplays", NS) is None
     assert define_errors(path) == []
+
+
+def test_supp_dataset_is_described_with_its_sdtmig_label(run):
+    group = parse(run, "sdtm").find(".//odm:ItemGroupDef[@OID='IG.SUPPEX']", NS)
+    assert group.get("Name") == "SUPPEX"
+    # SDTMIG: SUPP-- datasets are named "Supplemental Qualifiers for <parent domain label>"
+    assert group.find("odm:Description/odm:TranslatedText", NS).text == (
+        "Supplemental Qualifiers for Exposure"
+    )

@@ -932,7 +932,10 @@ def _write_arm(mdv: etree._Element, spec: Any, doc: _Doc, datasets: Sequence[str
         return
     # analyses whose role the SAP (study.yaml) declares; the reason follows from where they
     # are declared: the analysis section is the study's statistical analysis plan
-    endpoints = [e for e in analysis.endpoints if e.dataset in datasets and e.purpose]
+    endpoints = [
+        e for e in analysis.endpoints
+        if e.dataset in datasets and any(e.purpose_of(p) for p in e.paramcd)
+    ]  # fmt: skip
     if not endpoints:
         return
     displays = _el(mdv, "arm:AnalysisResultDisplays")
@@ -948,7 +951,7 @@ def _write_arm(mdv: etree._Element, spec: Any, doc: _Doc, datasets: Sequence[str
             f"{', '.join(e.paramcd)}: value and change from baseline by analysis visit, "
             f"population {analysis.population}",
         )
-        for paramcd in e.paramcd:
+        for paramcd in (p for p in e.paramcd if e.purpose_of(p)):
             result = _el(
                 display,
                 "arm:AnalysisResult",
@@ -956,7 +959,7 @@ def _write_arm(mdv: etree._Element, spec: Any, doc: _Doc, datasets: Sequence[str
                     "OID": f"AR.{e.dataset}.{_oid(paramcd)}.CFB",
                     "ParameterOID": f"IT.{e.dataset}.PARAMCD",
                     "AnalysisReason": "SPECIFIED IN SAP",
-                    "AnalysisPurpose": f"{e.purpose.upper()} OUTCOME MEASURE",
+                    "AnalysisPurpose": f"{e.purpose_of(paramcd).upper()} OUTCOME MEASURE",
                 },
             )
             _text(

@@ -1495,12 +1495,37 @@ class EndpointSpec(Strict):
         description="the parameters",
         examples=[["HBA1C", "FPG"]],
     )
-    purpose: Literal["primary", "secondary", "exploratory"] | None = Field(
+    purpose: (
+        Literal["primary", "secondary", "exploratory"]
+        | dict[str, Literal["primary", "secondary", "exploratory"]]
+        | None
+    ) = Field(
         default=None,
-        description="the SAP's role of these analyses (define.xml's ARM AnalysisPurpose); "
-        "without it define.xml has no analysis results for them",
-        examples=["primary"],
+        description="the SAP's role of these analyses (define.xml's ARM AnalysisPurpose): one "
+        "for all, or one per PARAMCD; a parameter without one gets no analysis results there",
+        examples=["primary", {"HBA1C": "primary", "FPG": "secondary"}],
     )
+
+    @model_validator(mode="after")
+    def _purposes_name_parameters(self) -> EndpointSpec:
+        if isinstance(self.purpose, dict):
+            unknown = [p for p in self.purpose if p not in self.paramcd]
+            if unknown:
+                named = ", ".join(self.paramcd)
+                raise ValueError(f"purpose names {', '.join(unknown)}, not in paramcd ({named})")
+        return self
+
+    def purpose_of(self, paramcd: str) -> str | None:
+        """The declared purpose of one parameter's analyses, or None.
+
+        Example:
+            >>> EndpointSpec(dataset="ADLB", paramcd=["FPG", "HBA1C"],
+            ...              purpose={"HBA1C": "primary"}).purpose_of("FPG") is None
+            True
+        """
+        if isinstance(self.purpose, dict):
+            return self.purpose.get(paramcd)
+        return self.purpose
 
 
 class Table1Row(Strict):
