@@ -21,6 +21,7 @@ import io
 import math
 import os
 import re
+import shutil
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -35,7 +36,7 @@ from openpyxl.cell.cell import ERROR_CODES
 if TYPE_CHECKING:
     from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-__all__ = ["FIXED_TIMESTAMP", "write_workbook"]
+__all__ = ["FIXED_TIMESTAMP", "save_workbook", "write_workbook"]
 
 FIXED_TIMESTAMP = dt.datetime(2000, 1, 1, 0, 0, 0)
 """Creation/modification time written into every workbook and onto every zip entry."""
@@ -134,3 +135,48 @@ def _normalise_zip(data: bytes) -> bytes:
             info.external_attr = 0o644 << 16
             target.writestr(info, content)
     return out.getvalue()
+
+
+def save_workbook(workbook: Workbook, path: str | os.PathLike[str]) -> Path:
+    """Save an openpyxl workbook byte-deterministically, streaming, and return the path.
+
+    The document dates are fixed (:data:`FIXED_TIMESTAMP`) and every zip entry is rewritten
+    with a fixed timestamp, as :func:`write_workbook` does, but entry by entry in chunks
+    through a temporary file beside ``path``: a write-only workbook of a million rows is
+    saved without holding its sheets in memory.
+
+    Example:
+        >>> import tempfile
+        >>> book = Workbook(write_only=True)
+        >>> book.create_sheet("S").append(["a"])
+        >>> save_workbook(book, Path(tempfile.mkdtemp()) / "s.xlsx").name
+        's.xlsx'
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    workbook.properties.creator = "trialflow"
+    workbook.properties.created = FIXED_TIMESTAMP
+    workbook.properties.modified = FIXED_TIMESTAMP
+    staging = target.with_name(f".{target.name}.unsorted")
+    try:
+        workbook.save(staging)
+        stamp = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        date_time = FIXED_TIMESTAMP.timetuple()[:6]
+        with (
+            zipfile.ZipFile(staging) as source,
+            zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as out,
+        ):
+            for entry in source.infolist():
+                info = zipfile.ZipInfo(entry.filename, date_time=date_time)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.create_system = 3
+                info.external_attr = 0o644 << 16
+                if entry.filename == _CORE_XML:
+                    content = source.read(entry.filename)
+                    out.writestr(info, _W3CDTF.sub(rb"\g<1>" + stamp + rb"\g<2>", content))
+                    continue
+                with source.open(entry) as reader, out.open(info, "w") as writer:
+                    shutil.copyfileobj(reader, writer, 1 << 20)
+    finally:
+        staging.unlink(missing_ok=True)
+    return target
