@@ -72,6 +72,22 @@ def test_report_json_lists_every_finding_in_the_documented_shape(tmp_path):
     assert body["datasets"] == {"AE": 500}
 
 
+def test_report_json_text_is_what_json_dumps_writes(tmp_path):
+    odd = Finding(
+        "value-leading-spaces",
+        "warning",
+        'AETERM " Céphalée\\x" starts\twith a space\n\x01',
+        dataset="AE",
+        variable="AETERM",
+        record=7,
+        value=" Céphalée",
+        refs=("SD1234", "CORE-000001"),
+        source=Source("raw/AE.csv", "AE", 8, "TERM"),
+    )
+    text = write_report_json([odd], tmp_path / "r.json").read_text(encoding="utf-8")
+    assert text.splitlines()[2] == "    " + json.dumps(odd.to_dict(), ensure_ascii=False)
+
+
 def test_report_json_streams_in_chunks_and_is_byte_identical_on_rerun(tmp_path, monkeypatch):
     monkeypatch.setattr(reports, "_CHUNK", 7)  # chunk joins are where a stream goes wrong
     found = end_missing(30)

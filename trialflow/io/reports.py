@@ -11,7 +11,8 @@ import hashlib
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from json.encoder import encode_basestring as _encode_text
 from pathlib import Path
 
 import pandas as pd
@@ -119,23 +120,31 @@ def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _finding_object(f: Finding) -> dict[str, object]:
-    """``f.to_dict()``, built directly (``dataclasses.asdict`` copies deeply, 10x slower)."""
+def _finding_json(f: Finding) -> str:
+    """``json.dumps(f.to_dict(), ensure_ascii=False)``, written field by field: the same text
+    at a fraction of the time (``dataclasses.asdict`` copies deeply, and each ``json.dumps``
+    call builds a new encoder)."""
     s = f.source
-    return {
-        "code": f.code,
-        "severity": f.severity,
-        "message": f.message,
-        "dataset": f.dataset,
-        "variable": f.variable,
-        "record": f.record,
-        "usubjid": f.usubjid,
-        "value": f.value,
-        "refs": list(f.refs),
-        "source": None
+    source = (
+        "null"
         if s is None
-        else {"file": s.file, "sheet": s.sheet, "row": s.row, "column": s.column},
-    }
+        else f'{{"file": {_js(s.file)}, "sheet": {_js(s.sheet)}, "row": {_jn(s.row)}, '
+        f'"column": {_js(s.column)}}}'
+    )
+    return (
+        f'{{"code": {_js(f.code)}, "severity": {_js(f.severity)}, "message": {_js(f.message)}, '
+        f'"dataset": {_js(f.dataset)}, "variable": {_js(f.variable)}, '
+        f'"record": {_jn(f.record)}, "usubjid": {_js(f.usubjid)}, "value": {_js(f.value)}, '
+        f'"refs": [{", ".join(_js(r) for r in f.refs)}], "source": {source}}}'
+    )
+
+
+def _js(text: str | None) -> str:
+    return "null" if text is None else _encode_text(text)
+
+
+def _jn(number: int | None) -> str:
+    return "null" if number is None else str(int(number))
 
 
 def write_report_json(findings: Sequence[Finding], path: Path, **context: object) -> Path:
@@ -155,14 +164,13 @@ def write_report_json(findings: Sequence[Finding], path: Path, **context: object
         (51, {'end-missing': 1})
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    encode = json.JSONEncoder(ensure_ascii=False).encode
     tail = {"summary": summarise(findings), **context}
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         fh.write('{\n  "findings": [')
         for start in range(0, len(findings), _CHUNK):
             chunk = findings[start : start + _CHUNK]
             lead = "\n    " if start == 0 else ",\n    "
-            fh.write(lead + ",\n    ".join(encode(_finding_object(f)) for f in chunk))
+            fh.write(lead + ",\n    ".join(_finding_json(f) for f in chunk))
         fh.write("\n  ]," if findings else "],")
         fh.write(json.dumps(tail, indent=2, ensure_ascii=False)[1:] + "\n")
     return path
@@ -227,7 +235,7 @@ def write_report_xlsx(
     """
     from openpyxl import Workbook
 
-    from trialflow.io.workbook import save_workbook
+    from trialflow.io.workbook import rows_xml, save_workbook
 
     sizes = dict(datasets or {})
     counts: dict[str, Counter] = {name: Counter() for name in sizes}
@@ -273,7 +281,7 @@ def write_report_xlsx(
             [
                 _text(name) or "-",
                 _text(code),
-                " ".join(first.refs),
+                " ".join(first.refs) or None,
                 severity,
                 _text(_rule_message(code, first)),
                 n,
@@ -281,30 +289,34 @@ def write_report_xlsx(
         )
     _filter(sheet, _ISSUES, len(issues))
 
+    streamed = {}
     for i, title in enumerate(titles):
-        chunk = findings[i * XLSX_MAX_ROWS : (i + 1) * XLSX_MAX_ROWS]
+        part = findings[i * XLSX_MAX_ROWS : (i + 1) * XLSX_MAX_ROWS]
         sheet = _sheet(book, title, _DETAILS)
-        for f in chunk:
-            s = f.source
-            sheet.append(
-                [
-                    _text(f.dataset),
-                    f.record,
-                    _text(f.usubjid),
-                    _text(f.variable),
-                    _text(f.value),
-                    f.code,
-                    " ".join(f.refs),
-                    f.severity,
-                    _text(f.message),
-                    _text(s.file) if s else None,
-                    _text(s.sheet) if s else None,
-                    s.row if s else None,
-                    _text(s.column) if s else None,
-                ]
-            )
-        _filter(sheet, _DETAILS, len(chunk))
-    return save_workbook(book, path)
+        _filter(sheet, _DETAILS, len(part))
+        streamed[title] = rows_xml(_detail_rows(part))
+    return save_workbook(book, path, rows=streamed)
+
+
+def _detail_rows(findings: Sequence[Finding]) -> Iterator[list[object]]:
+    """The Details sheet's row of each finding, formula-like text neutralised."""
+    for f in findings:
+        s = f.source
+        yield [
+            _text(f.dataset),
+            f.record,
+            _text(f.usubjid),
+            _text(f.variable),
+            _text(f.value),
+            f.code,
+            " ".join(f.refs) or None,
+            f.severity,
+            _text(f.message),
+            _text(s.file) if s else None,
+            _text(s.sheet) if s else None,
+            s.row if s else None,
+            _text(s.column) if s else None,
+        ]
 
 
 def _sheet(book: object, title: str, columns: tuple[tuple[str, int], ...]) -> object:

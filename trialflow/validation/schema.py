@@ -756,8 +756,10 @@ class _Rows:
         self._cols = [c for c in (RECORD, FILE, "USUBJID") if c in frame.columns]
         self._values = {c: frame[c].to_numpy(dtype=object) for c in self._cols}
 
-    def row(self, position: int) -> pd.Series:
-        return pd.Series({c: self._values[c][position] for c in self._cols}, dtype=object)
+    def row(self, position: int) -> Any:
+        """The record's values as a dict, read by :func:`core.finding` as it reads a row
+        (a Series per record would cost a millisecond each, minutes for a broken column)."""
+        return {c: self._values[c][position] for c in self._cols}
 
     def record(self, position: int) -> Any:
         values = self._values.get(RECORD)
