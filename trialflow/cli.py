@@ -492,7 +492,7 @@ def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
     "--xlsx",
     "xlsx_out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a workbook with a Summary and a Details sheet.",
+    help="Write a workbook as Pinnacle 21 lays it out: Dataset Summary, Issue Summary, Details.",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail the run too (exit 1).")
 @click.option(
