@@ -173,6 +173,15 @@ def test_details_continue_on_further_sheets_past_the_row_limit(tmp_path, monkeyp
     )
 
 
+def test_dataset_labels_are_the_implementation_guides(tmp_path):
+    path = write_report_xlsx([], tmp_path / "r.xlsx", datasets={"ADSL": 3, "LB": 9, "XX": 1})
+    assert [r[:3] for r in rows(load_workbook(path)["Dataset Summary"])[1:]] == [
+        ("ADSL", "Subject-Level Analysis Dataset", 3),
+        ("LB", "Laboratory Test Results", 9),
+        ("XX", None, 1),
+    ]
+
+
 @pytest.mark.parametrize("count", [0, 60])
 def test_workbook_is_byte_identical_on_rerun(tmp_path, count):
     found = end_missing(count)

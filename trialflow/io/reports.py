@@ -346,13 +346,19 @@ def _text(value: str | None) -> str | None:
 
 
 def _label(name: str) -> str | None:
-    """The SDTMIG label of a dataset trialflow knows (SUPP-- and ADaM datasets: none)."""
+    """The SDTMIG or ADaMIG label of a dataset trialflow ships one for; else None."""
     from trialflow.sdtm import metadata
 
-    try:
-        return metadata.domain_label(name) if name in metadata.known_domains() else None
-    except (KeyError, IndexError, ValueError):
-        return None
+    if name in metadata.known_domains():
+        return metadata.domain_label(name)
+    if name.upper().startswith("AD"):
+        from trialflow.adam.metadata import known_adam_datasets
+
+        if name.upper() in known_adam_datasets():
+            from trialflow.adam.metadata import adam_label
+
+            return adam_label(name)
+    return None
 
 
 def _rule_message(code: str, first: Finding) -> str:
