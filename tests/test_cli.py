@@ -313,3 +313,22 @@ def test_spec_docs_rewrites_only_the_generated_region(runner, tmp_path):
     assert refused.output.startswith(f"Error: {document}: no generated region: put the lines")
     printed = runner.invoke(cli, ["spec-docs"])
     assert printed.exit_code == 0 and printed.output == docs.reference_markdown()
+
+
+def test_the_console_shows_three_findings_per_rule_and_counts_the_rest(capsys):
+    from trialflow.cli import _echo_per_rule
+    from trialflow.errors import Finding
+
+    found = [
+        Finding("end-missing", "warning", "no end", dataset="AE", record=r) for r in range(1, 479)
+    ]
+    found.append(Finding("dm-missing", "error", "no DM"))
+    _echo_per_rule(found, "validation/report.json")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "    error dm-missing: no DM",
+        "    warning end-missing: AE record 1: no end",
+        "    warning end-missing: AE record 2: no end",
+        "    warning end-missing: AE record 3: no end",
+        "    ... and 475 more records (warning end-missing) in validation/report.json",
+    ]

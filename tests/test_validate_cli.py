@@ -43,7 +43,9 @@ def test_validate_a_clean_package_exits_0_and_writes_both_reports(demo, tmp_path
     assert report["summary"]["by_severity"].get("error", 0) == 0
     assert report["datasets"]["LB"] == 609
     details = pd.read_excel(xlsx_out, sheet_name="Details", engine="calamine")
-    assert list(details.columns[:3]) == ["severity", "code", "dataset"]
+    assert list(details.columns[:3]) == ["Dataset", "Record", "USUBJID"]
+    datasets = pd.read_excel(xlsx_out, sheet_name="Dataset Summary", engine="calamine")
+    assert datasets.set_index("Dataset").at["LB", "Records"] == 609
 
 
 def report_datasets(path) -> set[str]:
@@ -77,6 +79,43 @@ def test_seeded_defects_are_reported_at_dataset_variable_and_record(demo, tmp_pa
     assert ("study-day-mismatch", "LB", "LBDY", 11) in found
     assert ("stresc-stresn-mismatch", "LB", "LBSTRESC", 21) in found
     assert len(found) == 3
+
+
+def test_every_seeded_record_past_the_50th_is_reported_and_counted(demo, tmp_path):
+    sdtm = tmp_path / "sdtm"
+    shutil.copytree(demo.out / "sdtm", sdtm)
+    lb = demo.sdtm.domains["LB"].copy()
+    seeded = lb.index[lb["LBDY"].notna() & lb["LBDY"].ne(0)][:60]
+    lb.loc[seeded, "LBDY"] = 0.0  # no study day 0 in SDTM: each one a study-day-mismatch
+    _rewrite(sdtm, "LB", lb)
+    json_out, xlsx_out = tmp_path / "r.json", tmp_path / "r.xlsx"
+    args = ["validate", str(sdtm), "--json", str(json_out), "--xlsx", str(xlsx_out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    report = json.loads(json_out.read_text())
+    found = [
+        (f["record"], f["usubjid"]) for f in report["findings"] if f["code"] == "study-day-mismatch"
+    ]
+    assert found == [(int(i) + 1, lb.at[i, "USUBJID"]) for i in seeded]
+    assert report["summary"]["by_code"]["study-day-mismatch"] == 60
+    assert report["summary"]["by_dataset_severity"]["LB"] == {
+        "error": 60,
+        "warning": 0,
+        "notice": 0,
+    }
+    assert not any("more record" in f["message"] for f in report["findings"])
+    issues = pd.read_excel(xlsx_out, sheet_name="Issue Summary", engine="calamine")
+    row = issues[issues["Code"].eq("study-day-mismatch")]
+    assert (row["Dataset"].tolist(), row["Records"].tolist()) == (["LB"], [60])
+    details = pd.read_excel(xlsx_out, sheet_name="Details", engine="calamine")
+    assert details["Code"].eq("study-day-mismatch").sum() == 60
+    # the console: three findings of the rule and one line counting the other 57
+    lines = [line for line in result.output.splitlines() if "study-day-mismatch" in line]
+    assert len(lines) == 1 + 3 + 1  # the by-rule count, three findings, the rest
+    assert lines[-1].strip() == (
+        f"... and 57 more records (error study-day-mismatch) in {json_out}"
+    )
+    assert f"LB.LBDY record {int(seeded[0]) + 1} " in lines[1]
 
 
 def test_one_unreadable_file_is_reported_and_the_rest_validated(demo, tmp_path):

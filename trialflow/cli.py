@@ -62,6 +62,10 @@ def _run(func, *args, **kwargs):
             ) from None
 
 
+PER_RULE = 3
+"""Findings printed per rule and severity; the reports list every one."""
+
+
 def _render(result, title: str) -> None:
     """Print a short summary of a run: files, records, findings by severity and code."""
     click.echo(f"{title}: {result.study.studyid} -> {result.out}")
@@ -85,11 +89,8 @@ def _render(result, title: str) -> None:
         f"  findings: {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "
         f"{counts.get('notice', 0)} notices (validation/report.json, validation/report.xlsx)"
     )
-    shown = [f for f in result.findings if f.severity in ("error", "warning")]
-    for f in shown[:10]:
-        click.echo(f"    {f.one_line()}")
-    if len(shown) > 10:
-        click.echo(f"    ... and {len(shown) - 10} more in validation/report.json")
+    serious = [f for f in result.findings if f.severity in ("error", "warning")]
+    _echo_per_rule(serious, "validation/report.json")
     if getattr(result, "analysis", None) is not None:
         safety = (
             "ae_summary.csv, safety_by_visit.csv, "
@@ -491,15 +492,15 @@ def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
     "--xlsx",
     "xlsx_out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write a workbook with a Summary and a Details sheet.",
+    help="Write a workbook as Pinnacle 21 lays it out: Dataset Summary, Issue Summary, Details.",
 )
 @click.option("--strict", is_flag=True, help="Warnings fail the run too (exit 1).")
 @click.option(
     "--show",
-    default=20,
+    default=PER_RULE,
     show_default=True,
     type=click.IntRange(0),
-    help="How many findings to print.",
+    help="How many findings to print per rule (the reports list every one).",
 )
 def validate_command(
     paths: tuple[Path, ...], json_out: Path | None, xlsx_out: Path | None, strict: bool, show: int
@@ -515,7 +516,13 @@ def validate_command(
     from trialflow.pipeline import validate_paths
 
     result = _run(validate_paths, paths, json_out=json_out, xlsx_out=xlsx_out, on_issue="none")
-    _render_validation(result.findings, result.report.datasets, result.report.rules_run, show)
+    _render_validation(
+        result.findings,
+        result.report.datasets,
+        result.report.rules_run,
+        show,
+        str(json_out) if json_out else "the --json report",
+    )
     for label, path in (("json", json_out), ("xlsx", xlsx_out)):
         if path:
             click.echo(f"  {label} report: {path}")
@@ -659,8 +666,29 @@ def spec_docs_command(document: Path | None) -> None:
         click.echo(f"{document}: spec reference is up to date")
 
 
-def _render_validation(findings, datasets: dict[str, int], rules_run: int, show: int) -> None:
-    """Per dataset: records and findings by severity; per rule: counts; then the first findings."""
+def _echo_per_rule(findings, report: str, per_rule: int = PER_RULE) -> None:
+    """The first ``per_rule`` findings of each rule (errors first, then warnings, notices), and
+    a line counting the rule's other records, which ``report`` lists."""
+    order = {"error": 0, "warning": 1, "notice": 2}
+    groups: dict[tuple[str, str], list] = {}
+    for f in findings:
+        groups.setdefault((f.severity, f.code), []).append(f)
+    for (severity, code), group in sorted(
+        groups.items(), key=lambda kv: (order.get(kv[0][0], 3), kv[0][1])
+    ):
+        for f in group[:per_rule]:
+            click.echo(f"    {f.one_line()}")
+        rest = len(group) - per_rule
+        if rest > 0:
+            records = "record" if rest == 1 else "records"
+            click.echo(f"    ... and {rest} more {records} ({severity} {code}) in {report}")
+
+
+def _render_validation(
+    findings, datasets: dict[str, int], rules_run: int, show: int, report: str = "--json"
+) -> None:
+    """Per dataset: records and findings by severity; per rule: counts of records; then the
+    first ``show`` findings of each rule."""
     by_dataset: dict[str, Counter] = {name: Counter() for name in datasets}
     for f in findings:
         by_dataset.setdefault(f.dataset or "-", Counter())[f.severity] += 1
@@ -677,12 +705,7 @@ def _render_validation(findings, datasets: dict[str, int], rules_run: int, show:
         click.echo("  by rule:")
         for (code, severity), n in sorted(rules.items(), key=lambda kv: (-kv[1], kv[0])):
             click.echo(f"    {n:>6}  {severity:<8} {code}")
-    order = {"error": 0, "warning": 1, "notice": 2}
-    ranked = sorted(findings, key=lambda f: order.get(f.severity, 3))
-    for f in ranked[:show]:
-        click.echo(f"    {f.one_line()}")
-    if len(ranked) > show:
-        click.echo(f"    ... and {len(ranked) - show} more (see --json / --xlsx)")
+    _echo_per_rule(findings, report, per_rule=show)
     counts = Counter(f.severity for f in findings)
     click.echo(
         f"  {counts.get('error', 0)} errors, {counts.get('warning', 0)} warnings, "

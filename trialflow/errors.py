@@ -89,7 +89,7 @@ class FindingsError(TrialflowError):
         super().__init__(f"{first.one_line()}{more}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """Where a value came from in the raw export: file, sheet, 1-based row, column."""
 
@@ -109,7 +109,7 @@ class Source:
         return ", ".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One problem found in the data, with everything a person needs to act on it.
 

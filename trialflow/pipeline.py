@@ -481,7 +481,13 @@ def _finish(
     run.files.append(
         reports.write_report_json(run.findings, out / "validation" / "report.json", **context)
     )
-    run.files.append(reports.write_report_xlsx(run.findings, out / "validation" / "report.xlsx"))
+    run.files.append(
+        reports.write_report_xlsx(
+            run.findings,
+            out / "validation" / "report.xlsx",
+            datasets={name: len(ds.frame) for name, ds in package.datasets.items()},
+        )
+    )
     if ectd_study is not None:
         from trialflow.io.ectd import write_ectd  # only runs that ask for the folder load it
 
@@ -521,13 +527,13 @@ def validation_summary(findings: Sequence[Finding], package: Package) -> dict:
     for f in findings:
         name = f.dataset or "-"
         by.setdefault(name, counts(name, None))[plural[f.severity]] += 1
-    serious = [f.one_line() for f in findings if f.severity in ("error", "warning")]
+    serious = [f for f in findings if f.severity in ("error", "warning")][:10]
     return {
         "errors": sum(f.severity == "error" for f in findings),
         "warnings": sum(f.severity == "warning" for f in findings),
         "notices": sum(f.severity == "notice" for f in findings),
         "by_dataset": list(by.values()),
-        "top": serious[:10],
+        "top": [f.one_line() for f in serious],
     }
 
 
@@ -792,7 +798,7 @@ def validate_paths(
     if json_out:
         reports.write_report_json(result.findings, Path(json_out), **context)
     if xlsx_out:
-        reports.write_report_xlsx(result.findings, Path(xlsx_out))
+        reports.write_report_xlsx(result.findings, Path(xlsx_out), datasets=report.datasets)
     return result
 
 

@@ -252,15 +252,16 @@ def test_stresu_missing(sdtm):
     ]
 
 
-def test_findings_are_capped_per_dataset_variable_and_rule(sdtm):
+def test_every_violating_record_is_reported_past_the_50th(sdtm):
     vs = sdtm["VS"]
     rows = vs.index[vs["VSTESTCD"].eq("PULSE")][:60]
     vs.loc[rows, "VSSTRESU"] = np.nan
     result = RULES["stresu-missing"].run(package(sdtm))
-    assert [f.record for f in result[:50]] == [int(r) + 1 for r in rows[:50]]
-    assert len(result) == 51
-    assert (result[50].record, result[50].variable) == (None, "VSSTRESU")
-    assert result[50].message.startswith("10 more records of VS have the same problem")
+    # one finding per record the defect was seeded in, the 51st to 60th included
+    assert [(f.record, f.usubjid) for f in result] == [
+        (int(r) + 1, vs.at[r, "USUBJID"]) for r in rows
+    ]
+    assert not any("more records" in f.message for f in result)
 
 
 def test_stresu_multiple_per_test(sdtm):

@@ -21,8 +21,9 @@ import io
 import math
 import os
 import re
+import shutil
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,11 +32,12 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.utils import get_column_letter
 
 if TYPE_CHECKING:
     from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-__all__ = ["FIXED_TIMESTAMP", "write_workbook"]
+__all__ = ["FIXED_TIMESTAMP", "rows_xml", "save_workbook", "write_workbook"]
 
 FIXED_TIMESTAMP = dt.datetime(2000, 1, 1, 0, 0, 0)
 """Creation/modification time written into every workbook and onto every zip entry."""
@@ -134,3 +136,118 @@ def _normalise_zip(data: bytes) -> bytes:
             info.external_attr = 0o644 << 16
             target.writestr(info, content)
     return out.getvalue()
+
+
+_ILLEGAL_XML = [c for c in range(32) if chr(c) not in "\t\n\r"]
+_TEXT = '" t="inlineStr"><is><t xml:space="preserve">'
+_SPECIAL = re.compile("[&<>" + "".join(chr(c) for c in _ILLEGAL_XML) + "]")
+_ESCAPE = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", **{chr(c): f"_x{c:04X}_" for c in _ILLEGAL_XML}}
+)
+
+
+def rows_xml(rows: Iterable[Sequence[Any]], first: int = 2) -> Iterator[str]:
+    """The XML of worksheet rows (``<row>`` elements) numbered from ``first``, in chunks.
+
+    Text becomes an inline string (``&``, ``<``, ``>`` escaped; control characters XML
+    forbids written as OOXML's ``_xHHHH_``), ``int`` and ``float`` a number, ``None`` no cell.
+    This is what openpyxl's write-only mode writes, at a tenth of its time: for
+    :func:`save_workbook`'s ``rows``, a sheet of a million rows in seconds.
+
+    Example:
+        >>> xml = "".join(rows_xml([["a<b", 3, None]]))
+        >>> xml.count("<c "), ">a&lt;b</t>" in xml, "<v>3</v>" in xml
+        (2, True, True)
+    """
+    letters: list[str] = []
+    chunk: list[str] = []
+    for n, row in enumerate(rows, start=first):
+        while len(letters) < len(row):
+            letters.append(get_column_letter(len(letters) + 1))
+        cells = [f'<row r="{n}">']
+        for letter, value in zip(letters, row, strict=False):
+            if value is None:
+                continue
+            if isinstance(value, str):
+                if _SPECIAL.search(value):
+                    value = value.translate(_ESCAPE)
+                cells.append(f'<c r="{letter}{n}{_TEXT}{value}</t></is></c>')
+            elif isinstance(value, (bool, np.bool_)):
+                cells.append(f'<c r="{letter}{n}" t="b"><v>{int(value)}</v></c>')
+            elif isinstance(value, (int, np.integer)):
+                cells.append(f'<c r="{letter}{n}" t="n"><v>{int(value)}</v></c>')
+            elif math.isfinite(number := float(value)):
+                cells.append(f'<c r="{letter}{n}" t="n"><v>{number!r}</v></c>')
+        cells.append("</row>")
+        chunk.append("".join(cells))
+        if len(chunk) == 10_000:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
+        yield "".join(chunk)
+
+
+def save_workbook(
+    workbook: Workbook,
+    path: str | os.PathLike[str],
+    *,
+    rows: Mapping[str, Iterable[str]] | None = None,
+) -> Path:
+    """Save an openpyxl workbook byte-deterministically, streaming, and return the path.
+
+    The document dates are fixed (:data:`FIXED_TIMESTAMP`) and every zip entry is rewritten
+    with a fixed timestamp, as :func:`write_workbook` does, but entry by entry in chunks
+    through a temporary file beside ``path``: a write-only workbook of a million rows is
+    saved without holding its sheets in memory. ``rows`` maps a sheet's title to the XML of
+    further rows (:func:`rows_xml`) streamed into it after the rows appended with openpyxl.
+
+    Example:
+        >>> import tempfile
+        >>> book = Workbook(write_only=True)
+        >>> book.create_sheet("S").append(["a"])
+        >>> save_workbook(book, Path(tempfile.mkdtemp()) / "s.xlsx").name
+        's.xlsx'
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    workbook.properties.creator = "trialflow"
+    workbook.properties.created = FIXED_TIMESTAMP
+    workbook.properties.modified = FIXED_TIMESTAMP
+    staging = target.with_name(f".{target.name}.unsorted")
+    try:
+        workbook.save(staging)
+        stamp = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        date_time = FIXED_TIMESTAMP.timetuple()[:6]
+        with (
+            zipfile.ZipFile(staging) as source,
+            zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as out,
+        ):
+            entries = {
+                f"xl/worksheets/sheet{i}.xml": title
+                for i, title in enumerate(workbook.sheetnames, start=1)
+            }
+            for entry in source.infolist():
+                info = zipfile.ZipInfo(entry.filename, date_time=date_time)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.create_system = 3
+                info.external_attr = 0o644 << 16
+                if entry.filename == _CORE_XML:
+                    content = source.read(entry.filename)
+                    out.writestr(info, _W3CDTF.sub(rb"\g<1>" + stamp + rb"\g<2>", content))
+                    continue
+                more = (rows or {}).get(entries.get(entry.filename, ""))
+                with source.open(entry) as reader, out.open(info, "w") as writer:
+                    if more is None:
+                        shutil.copyfileobj(reader, writer, 1 << 20)
+                        continue
+                    head, end, tail = reader.read().partition(b"</sheetData>")
+                    if not end:  # an empty sheet is written <sheetData/>
+                        head, end, tail = head.partition(b"<sheetData/>")
+                        head += b"<sheetData>"
+                    writer.write(head)
+                    for text in more:
+                        writer.write(text.encode("utf-8"))
+                    writer.write(b"</sheetData>" + tail)
+    finally:
+        staging.unlink(missing_ok=True)
+    return target

@@ -1,8 +1,8 @@
 """ADaM rules: ADSL structure, flag values and the BDS baseline / change-from-baseline algebra.
 
 The rules run on the package's datasets of kind ``adam`` and, like the SDTM rules, report every
-violating record (at most :data:`~trialflow.validation.conformance.MAX_PER_VARIABLE` per
-dataset, variable and rule, then one finding counting the rest). A dataset without the variables
+violating record, one finding per record (see
+:data:`~trialflow.validation.conformance.MAX_PER_VARIABLE`). A dataset without the variables
 a rule needs is not checked by it.
 
 Example:

@@ -1,10 +1,11 @@
 """Cross-variable and cross-domain SDTM rules, and the SAS XPORT v5 limits of every dataset.
 
 Each rule takes the whole :class:`~trialflow.validation.core.Package`, finds the violating
-records with vectorised pandas (masks, merges, groupbys) and reports every one of them, at most
-:data:`MAX_PER_VARIABLE` per dataset, variable and rule followed by one finding that counts the
-rest. A rule whose dataset or variable is absent does not apply and reports nothing; the
-presence of required and expected variables is the schema rules' business.
+records with vectorised pandas (masks, merges, groupbys) and reports every one of them: one
+finding per violating record, however many there are (no cap, no "N more records" finding), so
+that every count is of records affected. A rule whose dataset or variable is absent does not
+apply and reports nothing; the presence of required and expected variables is the schema
+rules' business.
 
 Dates are compared as ISO 8601 text on the precision both values share ("2019-05" is neither
 before nor after "2019-05-12"), so partial dates never produce guessed findings. Numbers are
@@ -41,8 +42,9 @@ from trialflow.validation.core import (
     spread,
 )
 
-MAX_PER_VARIABLE = 50
-"""Findings listed per dataset, variable and rule; one more finding counts the rest."""
+MAX_PER_VARIABLE: int | None = None
+"""Findings listed per dataset, variable and rule: None lists every violating record (the
+default; a positive number lists that many and one more finding counts the rest)."""
 
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 """A plain number as text: "9.3", "-1", ".5", "1e3"; not "<0.5", "1,200" or "NEGATIVE"."""
@@ -335,23 +337,25 @@ def report_rows(
     message: Callable[[pd.Series], str],
     *,
     value: str | None = None,
-    limit: int = MAX_PER_VARIABLE,
+    limit: int | None = MAX_PER_VARIABLE,
 ) -> list[Finding]:
     """Findings of rule ``code`` for the flagged ``rows`` of ``dataset``, in record order.
 
-    At most ``limit`` records are listed; one more finding counts the rest. ``message`` builds
-    each record's sentence and ``value`` names the column whose value the finding shows.
+    Every record is listed unless ``limit`` is a number: then at most ``limit`` records are
+    listed and one more finding counts the rest. ``message`` builds each record's sentence (it
+    reads the record's values as ``r["VAR"]``) and ``value`` names the column whose value the
+    finding shows.
 
     Example:
         >>> ds = Dataset.from_frame("LB", pd.DataFrame({"USUBJID": ["A", "B", "C"]}))
-        >>> found = report_rows("demo", ds, ds.frame, "USUBJID", lambda r: "odd", limit=2)
-        >>> [(f.record, f.message) for f in found]  # doctest: +NORMALIZE_WHITESPACE
-        [(1, 'odd'), (2, 'odd'), (None, '1 more record of LB has the same problem in USUBJID;
-        only the first 2 are listed.')]
+        >>> found = report_rows("demo", ds, ds.frame, "USUBJID", lambda r: "odd")
+        >>> [(f.record, f.usubjid, f.message) for f in found]
+        [(1, 'A', 'odd'), (2, 'B', 'odd'), (3, 'C', 'odd')]
     """
     if rows.empty:
         return []
     ordered = rows.sort_values(RECORD, kind="stable") if RECORD in rows.columns else rows
+    listed = ordered if limit is None else ordered.head(limit)
     out = [
         finding(
             code,
@@ -361,9 +365,9 @@ def report_rows(
             row=row,
             value=row[value] if value is not None else None,
         )
-        for _, row in ordered.head(limit).iterrows()
+        for row in _RowView.each(listed)
     ]
-    rest = len(ordered) - limit
+    rest = 0 if limit is None else len(ordered) - limit
     if rest > 0:
         records = "record" if rest == 1 else "records"
         where = f" in {variable}" if variable else ""
@@ -377,6 +381,37 @@ def report_rows(
             )
         )
     return out
+
+
+class _RowView:
+    """One record of a frame read as ``row["VAR"]`` and ``"VAR" in row``, as a pandas row is,
+    without building a Series per record (a rule may flag a million records). Columns are
+    taken out of the frame once, when a message first reads them."""
+
+    __slots__ = ("_columns", "_frame", "_i")
+
+    def __init__(self, frame: pd.DataFrame, columns: dict[str, np.ndarray], i: int) -> None:
+        self._frame = frame
+        self._columns = columns
+        self._i = i
+
+    def __getitem__(self, name: str) -> object:
+        values = self._columns.get(name)
+        if values is None:
+            column = self._frame[name]
+            kind = getattr(column.dtype, "kind", "O")
+            values = column.to_numpy() if kind in "fiub" else column.to_numpy(dtype=object)
+            self._columns[name] = values
+        return values[self._i]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._frame.columns
+
+    @classmethod
+    def each(cls, frame: pd.DataFrame) -> Iterator[_RowView]:
+        columns: dict[str, np.ndarray] = {}
+        for i in range(len(frame)):
+            yield cls(frame, columns, i)
 
 
 def domain_prefix(dataset: Dataset) -> str:
