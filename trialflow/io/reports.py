@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 
 from trialflow.errors import Finding, RawInputError
-from trialflow.io.workbook import write_workbook
 from trialflow.numbers import sas_round
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -126,6 +125,8 @@ def write_report_xlsx(findings: Sequence[Finding], path: Path) -> Path:
         .reset_index(name="count")
     )
     sheets = {"Summary": _safe(summary), "Details": _safe(details)}
+    from trialflow.io.workbook import write_workbook  # openpyxl only when a workbook is asked for
+
     return write_workbook(sheets, path)
 
 
