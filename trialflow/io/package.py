@@ -435,9 +435,10 @@ def _read_xpt_v5(path: Path, start: int) -> _Fast | None:
             continue
         if (block == 0).any():
             return None
-        strings = np.ascontiguousarray(block).view(f"S{length}").reshape(-1)
+        offsets = np.arange(0, (rows + 1) * length, length, dtype=np.int32)
+        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(block))]
         try:
-            text = pc.cast(pa.array(strings, type=pa.binary()), pa.string())
+            text = pc.cast(pa.Array.from_buffers(pa.binary(), rows, buffers), pa.string())
         except pa.ArrowInvalid:
             return None
         text = pc.utf8_rtrim(text, characters=" ")
