@@ -79,13 +79,13 @@ def make_package(subjects: int, out: Path, env: dict[str, str]) -> Path:
 
 
 def records(folder: Path) -> dict[str, int]:
-    """Records per dataset, from the XPT headers' row counts as pyreadstat reads them."""
+    """Records per dataset (a v5 header holds no count: the files are read)."""
     import pyreadstat
 
     out = {}
     for path in sorted(folder.glob("*.xpt")):
-        _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
-        out[path.stem.upper()] = meta.number_rows
+        frame, _ = pyreadstat.read_xport(str(path))
+        out[path.stem.upper()] = len(frame)
     return out
 
 
