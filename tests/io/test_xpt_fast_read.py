@@ -114,3 +114,13 @@ def test_read_package_gives_the_same_package_either_way(tmp_path, monkeypatch):
         fast_package.get("AE").frame, general_package.get("AE").frame, check_exact=True
     )
     assert fast_findings == general_findings == []
+
+
+def test_a_damaged_header_goes_to_the_general_reader(tmp_path):
+    path = write_xpt(pd.DataFrame({"AESEQ": [1.0]}), tmp_path / "ae.xpt", dataset="AE")
+    data = bytearray(path.read_bytes())
+    names = data.find(b"HEADER RECORD*******NAMESTR")
+    data[names + 54 : names + 58] = b"00x1"  # the variable count is not a number
+    path.write_bytes(bytes(data))
+    start, _ = pkg._xpt_layout(path)
+    assert pkg._read_xpt_v5(path, start) is None

@@ -391,7 +391,10 @@ def _read_xpt_v5(path: Path, start: int) -> _Fast | None:
     names_at = member + 4 * _XPT_RECORD
     if data[names_at : names_at + len(_XPT_V5_NAMESTR)] != _XPT_V5_NAMESTR:
         return None
-    count = int(data[names_at + 54 : names_at + 58])
+    count_text = data[names_at + 54 : names_at + 58]
+    if not count_text.isdigit():
+        return None
+    count = int(count_text)
     end = names_at + _XPT_RECORD + count * _XPT_NAMESTR.itemsize
     end += -end % _XPT_RECORD
     if data[end : end + len(_XPT_V5_OBS)] != _XPT_V5_OBS or end + _XPT_RECORD != start:
@@ -411,6 +414,7 @@ def _read_xpt_v5(path: Path, start: int) -> _Fast | None:
         width <= 0
         or len(set(names)) != len(names)
         or any(t not in (1, 2) for t in types)
+        or any(n <= 0 for n in lengths)
         or any(t == 1 and not 2 <= n <= 8 for t, n in zip(types, lengths, strict=True))
         or any(p + n > width for p, n in zip(positions, lengths, strict=True))
     ):
