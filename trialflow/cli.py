@@ -513,7 +513,7 @@ def validate_command(
     Example:
         trialflow validate trialflow-demo/sdtm --json report.json --xlsx report.xlsx
     """
-    from trialflow.pipeline import validate_paths
+    from trialflow.io.validate import validate_paths
 
     result = _run(validate_paths, paths, json_out=json_out, xlsx_out=xlsx_out, on_issue="none")
     _render_validation(

@@ -24,6 +24,7 @@ from trialflow.errors import Finding, OnIssue, RawInputError, Source, XptError, 
 from trialflow.io import reports
 from trialflow.io.dataset_json import creation_datetime, write_dataset_json
 from trialflow.io.define import STYLESHEET, DefineDataset, write_define
+from trialflow.io.validate import ValidateResult, validate_paths  # noqa: F401  (re-exported)
 from trialflow.io.xpt import XptVariable, read_xpt, write_xpt
 from trialflow.mapping.load import Study, load_study
 from trialflow.raw import read_export
@@ -753,76 +754,6 @@ def report_study(
     run.files.append(reports.write_manifest(out, [*kept, *run.files], **context))
     emit(run.findings, on_issue)
     return run
-
-
-@dataclass
-class ValidateResult:
-    """What ``trialflow validate`` found: the package read and the report."""
-
-    package: Package
-    report: ValidationReport
-    read_findings: list[Finding]
-
-    @property
-    def findings(self) -> list[Finding]:
-        """Findings about the files, then the validation findings."""
-        return self.read_findings + self.report.findings
-
-
-def validate_paths(
-    paths: Sequence[str | Path],
-    *,
-    json_out: str | Path | None = None,
-    xlsx_out: str | Path | None = None,
-    on_issue: OnIssue = "warn",
-) -> ValidateResult:
-    """Read an SDTM/ADaM package from files or folders, validate it, write the reports asked for.
-
-    Example:
-        >>> r = validate_paths(["out/sdtm"], json_out="report.json")  # doctest: +SKIP
-        >>> r.report.valid  # doctest: +SKIP
-        True
-    """
-    from trialflow.io.package import read_package
-
-    expanded, submission = _submission_checks(paths)
-    package, read_findings = read_package(expanded)
-    report = validate_package(package, on_issue=on_issue)
-    result = ValidateResult(package, report, read_findings + submission)
-    context = {
-        "validated": [str(p) for p in paths],
-        "datasets": report.datasets,
-        "rules_run": report.rules_run,
-        "trialflow": __version__,
-    }
-    if json_out:
-        reports.write_report_json(result.findings, Path(json_out), **context)
-    if xlsx_out:
-        reports.write_report_xlsx(result.findings, Path(xlsx_out), datasets=report.datasets)
-    return result
-
-
-def _submission_checks(paths: Sequence[str | Path]) -> tuple[list[Path], list[Finding]]:
-    """The paths to read, with a run folder (one holding sdtm/ or adam/) replaced by those
-    folders, and the submission findings: in a run folder, a missing ts.xpt or define.xml;
-    in any folder with a define.xml, its XSD errors and its disagreements with the XPTs."""
-    from trialflow.io.define import check_define
-
-    expanded: list[Path] = []
-    findings: list[Finding] = []
-    for given in paths:
-        path = Path(given)
-        subs = [path / kind for kind in ("sdtm", "adam") if (path / kind).is_dir()]
-        if path.is_dir() and subs:
-            expanded += subs
-            for sub in subs:
-                findings += check_define(sub, "adam" if sub.name == "adam" else "sdtm")
-            continue
-        expanded.append(path)
-        if path.is_dir() and (path / "define.xml").is_file():
-            kind = "adam" if path.name == "adam" else "sdtm"
-            findings += [f for f in check_define(path, kind) if f.code not in ("ts-missing",)]
-    return expanded, findings
 
 
 def example_paths() -> tuple[Path, Path]:

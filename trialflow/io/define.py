@@ -58,7 +58,6 @@ import pyarrow.compute as pc
 from lxml import etree
 
 from trialflow.adam import metadata as adam_metadata
-from trialflow.adam.bds import FORMULA_TEXT
 from trialflow.errors import Finding, Source
 from trialflow.io.dataset_json import dataset_json_columns
 from trialflow.io.xpt import DEFAULT_CREATED, XptVariable
@@ -549,6 +548,8 @@ def _bds_value_level(doc: _Doc, ds: DefineDataset, spec: Any) -> dict[str, str]:
         describe = {
             str(c): f"AVAL of {p}" for c, p in zip(pairs["PARAMCD"], pairs["PARAM"], strict=True)
         }
+    from trialflow.adam.bds import FORMULA_TEXT  # the writer only: checking a define needs none
+
     methods: dict[str, str] = {}
     bds = (getattr(getattr(spec, "adam", None), "datasets", None) or {}).get(ds.name)
     for comp in getattr(bds, "computed", []) or []:

@@ -25,6 +25,7 @@ import functools
 from dataclasses import dataclass
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 from trialflow.errors import TrialflowError
@@ -238,10 +239,23 @@ class Codelist:
         return result.astype("str").rename(getattr(values, "name", None))
 
 
-def _codelist_row(name_or_code: str) -> pd.Series:
+@functools.lru_cache(maxsize=1)
+def _ct_rows() -> dict[str, np.ndarray]:
+    """Upper-case codelist short name or C-code -> positions of its rows in the CT, in order."""
+    ct = _ct()
+    found: dict[str, list[np.ndarray]] = {}
+    for column in ("codelist", "codelist_code"):
+        keys = ct[column].str.upper()
+        for key, rows in keys.groupby(keys, sort=False).indices.items():
+            found.setdefault(str(key), []).append(rows)
+    return {key: np.unique(np.concatenate(rows)) for key, rows in found.items()}
+
+
+def _codelist_row(name_or_code: str) -> pd.DataFrame:
     ct = _ct()
     key = str(name_or_code).strip().upper()
-    hit = ct[(ct["codelist"].str.upper() == key) | (ct["codelist_code"].str.upper() == key)]
+    rows = _ct_rows().get(key)
+    hit = ct.iloc[rows] if rows is not None else ct.iloc[:0]
     if hit.empty:
         raise MetadataError(
             f"unknown codelist {name_or_code!r}: not a short name or C-code of the CDISC CT "

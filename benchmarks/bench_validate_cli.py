@@ -1,0 +1,134 @@
+"""`trialflow validate DIR --json F` beside pointblank's validate_sdtmig, both as whole processes.
+
+Usage:
+    python benchmarks/bench_validate_cli.py [--subjects 1600] [--package DIR]
+        [--pointblank-python /tmp/pbvenv/bin/python] [--runs 5]
+
+The package is trialflow's own SDTM output for a synthetic export of the example design
+(`trialflow synth` then `trialflow map`, seed 7), as XPT v5 files with define.xml beside them;
+1,600 subjects give about 42,000 VS and 61,000 LB records (the CDISC pilot study has about 30,000
+and 60,000). ``--package`` times an existing folder instead.
+
+Each side is timed from process start to exit (wall clock, ``subprocess``), alternating, best of
+``--runs`` after one warm-up each, and its CPU time (user + system of the child) is shown too:
+on a shared machine the CPU seconds move less than the wall clock. The pointblank side runs in
+its own virtual environment (pointblank is not a trialflow dependency: ``python -m venv
+/tmp/pbvenv && /tmp/pbvenv/bin/pip install pointblank pyreadstat``); it reads the same XPT files
+with pyreadstat and calls ``pointblank.validate_sdtmig`` on the frames, as
+``benchmarks/bench_validate.py`` does in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "mappings" / "hucmsc-t2dm"
+
+POINTBLANK = """
+import sys
+from pathlib import Path
+import pyreadstat
+import pointblank as pb
+frames = {}
+for path in sorted(Path(sys.argv[1]).glob("*.xpt")):
+    frame, _ = pyreadstat.read_xport(str(path))
+    frames[path.stem.upper()] = frame
+report = pb.validate_sdtmig(frames)
+print(type(report).__name__)
+"""
+
+TRIALFLOW = """
+import sys
+from trialflow.cli import cli
+cli.main(args=sys.argv[1:], prog_name="trialflow")
+"""
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system) and exit code of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"{command[0]} failed ({result.returncode}):\n{result.stderr[-2000:]}")
+    return wall, cpu, result.returncode
+
+
+def make_package(subjects: int, out: Path, env: dict[str, str]) -> Path:
+    """trialflow synth + map: DIR/sdtm/*.xpt and define.xml."""
+    export = out / "export.xlsx"
+    for args in (
+        ["synth", "--subjects", str(subjects), "--seed", "7", "--out", str(export)],
+        ["map", str(SPECS), "--raw", str(export), "--out", str(out / "run"), "-q"],
+    ):
+        subprocess.run([sys.executable, "-c", TRIALFLOW, *args], env=env, check=True,
+                       capture_output=True)  # fmt: skip
+    return out / "run" / "sdtm"
+
+
+def records(folder: Path) -> dict[str, int]:
+    """Records per dataset (a v5 header holds no count: the files are read)."""
+    import pyreadstat
+
+    out = {}
+    for path in sorted(folder.glob("*.xpt")):
+        frame, _ = pyreadstat.read_xport(str(path))
+        out[path.stem.upper()] = len(frame)
+    return out
+
+
+def main() -> None:
+    """Build (or take) the package, time both commands, print a RESULTS.md row."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=1600)
+    parser.add_argument("--package", type=Path, help="an existing folder of XPT files")
+    parser.add_argument("--pointblank-python", default="/tmp/pbvenv/bin/python")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.package or make_package(args.subjects, Path(tmp), env)
+        sizes = records(folder)
+        print("package:", ", ".join(f"{k} {v:,}" for k, v in sizes.items() if v), flush=True)
+        json_out = str(Path(tmp) / "report.json")
+        ours = [sys.executable, "-c", TRIALFLOW, "validate", str(folder), "--json", json_out]
+        sides = {"trialflow validate --json": ours}
+        pb_python = Path(args.pointblank_python)
+        if pb_python.is_file():
+            sides["pointblank validate_sdtmig"] = [str(pb_python), "-c", POINTBLANK, str(folder)]
+        else:
+            print(f"pointblank: {pb_python} not found; timing trialflow alone")
+        best = {name: (float("inf"), float("inf")) for name in sides}
+        for command in sides.values():  # warm-up: file cache, .pyc files
+            timed(command, env)
+        for _ in range(args.runs):
+            for name, command in sides.items():
+                wall, cpu, _code = timed(command, env)
+                best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
+    for name, (wall, cpu) in best.items():
+        print(f"{name:<28} best wall {wall:5.2f} s   best CPU {cpu:5.2f} s")
+    if len(best) == 2:
+        (tw, tc), (pw, pc) = best.values()
+        print(
+            f"trialflow / pointblank: wall {tw / pw:.2f}, CPU {tc / pc:.2f} (target: 0.50 or less)"
+        )
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""``trialflow validate``: read a package from files, validate it, write the reports asked for.
+
+This module imports only the readers, the validation engine and the report writers, so that
+the command starts quickly: no mapping, ADaM, analysis (scipy, matplotlib) or define.xml (lxml)
+module is loaded unless a define.xml is there to check.
+
+Example:
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "dm.csv").write_text("STUDYID,DOMAIN,USUBJID\\nT1,DM,T1-001\\n")
+    >>> result = validate_paths([folder], on_issue="none")
+    >>> result.report.datasets
+    {'DM': 1}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from trialflow import __version__
+from trialflow.errors import Finding, OnIssue
+from trialflow.io import reports
+from trialflow.io.package import read_package
+from trialflow.validation.core import Package, ValidationReport
+from trialflow.validation.engine import validate_package
+
+__all__ = ["ValidateResult", "validate_paths"]
+
+
+@dataclass
+class ValidateResult:
+    """What ``trialflow validate`` found: the package read and the report.
+
+    Example:
+        >>> ValidateResult(Package(), ValidationReport([]), []).findings
+        []
+    """
+
+    package: Package
+    report: ValidationReport
+    read_findings: list[Finding]
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Findings about the files, then the validation findings."""
+        return self.read_findings + self.report.findings
+
+
+def validate_paths(
+    paths: Sequence[str | Path],
+    *,
+    json_out: str | Path | None = None,
+    xlsx_out: str | Path | None = None,
+    on_issue: OnIssue = "warn",
+) -> ValidateResult:
+    """Read an SDTM/ADaM package from files or folders, validate it, write the reports asked for.
+
+    Example:
+        >>> r = validate_paths(["out/sdtm"], json_out="report.json")  # doctest: +SKIP
+        >>> r.report.valid  # doctest: +SKIP
+        True
+    """
+    expanded, submission = _submission_checks(paths)
+    package, read_findings = read_package(expanded)
+    report = validate_package(package, on_issue=on_issue)
+    result = ValidateResult(package, report, read_findings + submission)
+    context = {
+        "validated": [str(p) for p in paths],
+        "datasets": report.datasets,
+        "rules_run": report.rules_run,
+        "trialflow": __version__,
+    }
+    if json_out:
+        reports.write_report_json(result.findings, Path(json_out), **context)
+    if xlsx_out:
+        reports.write_report_xlsx(result.findings, Path(xlsx_out), datasets=report.datasets)
+    return result
+
+
+def _submission_checks(paths: Sequence[str | Path]) -> tuple[list[Path], list[Finding]]:
+    """The paths to read, with a run folder (one holding sdtm/ or adam/) replaced by those
+    folders, and the submission findings: in a run folder, a missing ts.xpt or define.xml;
+    in any folder with a define.xml, its XSD errors and its disagreements with the XPTs.
+    The define.xml module (and lxml) is imported only when a folder is to be checked."""
+    expanded: list[Path] = []
+    findings: list[Finding] = []
+    for given in paths:
+        path = Path(given)
+        subs = [path / kind for kind in ("sdtm", "adam") if (path / kind).is_dir()]
+        if path.is_dir() and subs:
+            from trialflow.io.define import check_define
+
+            expanded += subs
+            for sub in subs:
+                findings += check_define(sub, "adam" if sub.name == "adam" else "sdtm")
+            continue
+        expanded.append(path)
+        if path.is_dir() and (path / "define.xml").is_file():
+            from trialflow.io.define import check_define
+
+            kind = "adam" if path.name == "adam" else "sdtm"
+            findings += [f for f in check_define(path, kind) if f.code not in ("ts-missing",)]
+    return expanded, findings
