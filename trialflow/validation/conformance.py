@@ -407,6 +407,10 @@ class _RowView:
     def __contains__(self, name: object) -> bool:
         return name in self._frame.columns
 
+    def get(self, name: str, default: object = None) -> object:
+        """The record's value of ``name``, or ``default`` when the frame has no such column."""
+        return self[name] if name in self._frame.columns else default
+
     @classmethod
     def each(cls, frame: pd.DataFrame) -> Iterator[_RowView]:
         columns: dict[str, np.ndarray] = {}
