@@ -27,3 +27,17 @@ def study_copy(tmp_path: Path) -> Path:
     target = tmp_path / "study"
     shutil.copytree(EXAMPLE_SPECS, target)
     return target
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+"""Headless browsers the page tests use, by the names Debian and Google install them as."""
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of a headless Chromium; the test skips, saying why, when there is none."""
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("Chromium not installed; .ci/run installs Debian's chromium")

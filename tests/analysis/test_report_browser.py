@@ -4,7 +4,6 @@ draws a page that is not blank, with the synthetic-data banner at the top when i
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,17 +15,7 @@ import pytest
 from trialflow.analysis.figures import figure_chg_boxplot, figure_median_iqr
 from trialflow.analysis.report import BANNER_COLOR, render_report
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 TIMEOUT = 120  # seconds per browser run; a cold start on a slow CI machine takes a few
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("Chromium not installed; .ci/run installs Debian's chromium")
 
 
 def bds() -> pd.DataFrame:

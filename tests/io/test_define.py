@@ -39,7 +39,6 @@ NS = {
 DEF = "{" + NS["def"] + "}"
 XLINK = "{" + NS["xlink"] + "}"
 SCHEMAS = resources.files("defineutils").joinpath("validate", "schema")
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
 @pytest.fixture(scope="module")
@@ -340,15 +339,6 @@ def test_the_stylesheet_renders_every_dataset_and_the_methods(run):
             assert path.name in body or path.stem.upper() in body
         assert "Methods" in body or "Computational Algorithms" in body
     assert "HOMA-IR = 1.5 + FCP x FPG / 2800" in rendered(run, "adam")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("Chromium not installed; .ci/run installs Debian's chromium")
 
 
 def test_chromium_shows_the_define_page(run, chromium, tmp_path):
