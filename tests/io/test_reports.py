@@ -189,3 +189,41 @@ def test_workbook_is_byte_identical_on_rerun(tmp_path, count):
     second = write_report_xlsx(found, tmp_path / "b.xlsx", datasets={"AE": 60}).read_bytes()
     assert first == second
     assert not list(tmp_path.glob(".*"))  # the staging file is gone
+
+
+HOSTILE = ["ok", "=1+1", "a<b&c>d", "x\x01y\x1fz", None, "+3", "-", "@a", "\tq", "é ünï", "'", ""]
+
+
+def test_details_columns_give_the_bytes_rows_xml_gives():
+    """The column-wise Details writer (pyarrow) and the row-by-row one agree byte for byte on
+    text XML must escape, control characters, formula-like text, nulls and numbers."""
+    from trialflow.io.workbook import columns_xml, rows_xml
+
+    text = [HOSTILE[i % len(HOSTILE)] for i in range(200)]
+    ints = [None if i % 7 == 0 else i * 1_000_003 for i in range(200)]
+    rows = [[t, n, t] for t, n in zip(text, ints, strict=True)]
+    expected = "".join(rows_xml(rows)).encode()
+    got = b"".join(columns_xml([(text, "text"), (ints, "int"), (text, "text")], chunk=64))
+    assert got == expected
+    assert b"_x0001_" in got and b"a&lt;b&amp;c&gt;d" in got
+
+
+def test_control_characters_and_formulas_in_every_sheet_are_written_as_text(tmp_path):
+    """A message or value with a control character (read from a hostile file) does not stop the
+    workbook: it is written as OOXML's _xHHHH_ escape in the summary and the details, and
+    formula-like text keeps its apostrophe."""
+    f = Finding(
+        "not-in-catalogue",
+        "error",
+        "bad\x01value",
+        dataset="LB",
+        value="=SUM(A1)",
+        record=4,
+        source=Source("lb.xpt", None, 4, "LBORRES"),
+    )
+    out = write_report_xlsx([f], tmp_path / "r.xlsx", datasets={"LB": 4})
+    book = load_workbook(out)
+    issue = [c.value for c in book["Issue Summary"][2]]
+    detail = [c.value for c in book["Details"][2]]
+    assert issue[4] == detail[8] == "bad_x0001_value"
+    assert detail[4] == "'=SUM(A1)" and detail[1] == 4

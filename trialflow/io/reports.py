@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring as _encode_text
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from trialflow.errors import Finding, RawInputError
 from trialflow.numbers import sas_round
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def neutralise(values: pd.Series) -> pd.Series:
@@ -235,19 +237,20 @@ def write_report_xlsx(
     """
     from openpyxl import Workbook
 
-    from trialflow.io.workbook import rows_xml, save_workbook
+    from trialflow.io.workbook import columns_xml, save_workbook
 
     sizes = dict(datasets or {})
     counts: dict[str, Counter] = {name: Counter() for name in sizes}
     issues: dict[tuple[str, str, str], list] = {}
     for f in findings:
         name = f.dataset or ""
-        counts.setdefault(name, Counter())[f.severity] += 1
         key = (name, f.code, f.severity)
         if key in issues:
             issues[key][0] += 1
         else:
             issues[key] = [1, f]
+    for (name, _, severity), (n, _) in issues.items():
+        counts.setdefault(name, Counter())[severity] += n
     parts = max(1, -(-len(findings) // XLSX_MAX_ROWS))
     titles = ["Details"] + [f"Details ({i})" for i in range(2, parts + 1)]
 
@@ -294,29 +297,65 @@ def write_report_xlsx(
         part = findings[i * XLSX_MAX_ROWS : (i + 1) * XLSX_MAX_ROWS]
         sheet = _sheet(book, title, _DETAILS)
         _filter(sheet, _DETAILS, len(part))
-        streamed[title] = rows_xml(_detail_rows(part))
+        streamed[title] = columns_xml(_detail_columns(part))
     return save_workbook(book, path, rows=streamed)
 
 
-def _detail_rows(findings: Sequence[Finding]) -> Iterator[list[object]]:
-    """The Details sheet's row of each finding, formula-like text neutralised."""
-    for f in findings:
-        s = f.source
-        yield [
-            _text(f.dataset),
-            f.record,
-            _text(f.usubjid),
-            _text(f.variable),
-            _text(f.value),
-            f.code,
-            " ".join(f.refs) or None,
-            f.severity,
-            _text(f.message),
-            _text(s.file) if s else None,
-            _text(s.sheet) if s else None,
-            s.row if s else None,
-            _text(s.column) if s else None,
-        ]
+def _detail_columns(findings: Sequence[Finding]) -> list[tuple[object, str]]:
+    """The Details sheet's columns (one row per finding), formula-like text neutralised.
+
+    Built column by column (one pass over the findings per column, text neutralised by
+    pyarrow) for :func:`~trialflow.io.workbook.columns_xml`.
+
+    Example:
+        >>> f = Finding("x", "error", "=bad", dataset="DM", record=3)
+        >>> [c[0].to_pylist() for c in _detail_columns([f])][:3]
+        [['DM'], [3], [None]]
+        >>> _detail_columns([f])[8][0].to_pylist()
+        ["'=bad"]
+    """
+    import pyarrow as pa
+
+    sources = [f.source for f in findings]
+
+    def text(values: list[str | None]) -> object:
+        return _neutralised(pa.array(values, type=pa.string()))
+
+    def number(values: list[int | None]) -> object:
+        return pa.array(values, type=pa.int64())
+
+    return [
+        (text([f.dataset for f in findings]), "text"),
+        (number([f.record for f in findings]), "int"),
+        (text([f.usubjid for f in findings]), "text"),
+        (text([f.variable for f in findings]), "text"),
+        (text([f.value for f in findings]), "text"),
+        (pa.array([f.code for f in findings], type=pa.string()), "text"),
+        (pa.array([" ".join(f.refs) or None for f in findings], type=pa.string()), "text"),
+        (pa.array([f.severity for f in findings], type=pa.string()), "text"),
+        (text([f.message for f in findings]), "text"),
+        (text([s.file if s else None for s in sources]), "text"),
+        (text([s.sheet if s else None for s in sources]), "text"),
+        (number([s.row if s else None for s in sources]), "int"),
+        (text([s.column if s else None for s in sources]), "text"),
+    ]
+
+
+def _neutralised(values: object) -> object:
+    """A pyarrow string array with text a spreadsheet would run as a formula prefixed with an
+    apostrophe (as :func:`_text` does one value at a time)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    risky = None
+    for start in _FORMULA_START:
+        hit = pc.starts_with(values, start)
+        risky = hit if risky is None else pc.or_(risky, hit)
+    risky = pc.fill_null(risky, False)
+    if not pc.any(risky).as_py():
+        return values
+    prefixed = pc.binary_join_element_wise(pa.scalar("'"), values, "")
+    return pc.if_else(risky, prefixed, values)
 
 
 def _sheet(book: object, title: str, columns: tuple[tuple[str, int], ...]) -> object:
@@ -339,8 +378,18 @@ def _filter(sheet: object, columns: tuple[tuple[str, int], ...], rows: int) -> N
 
 
 def _text(value: str | None) -> str | None:
-    """Text a spreadsheet would run as a formula, prefixed with an apostrophe."""
-    if value and value.startswith(_FORMULA_START):
+    """Text a spreadsheet would run as a formula, prefixed with an apostrophe; control
+    characters XML forbids written as OOXML's ``_xHHHH_`` (openpyxl refuses them).
+
+    Example:
+        >>> _text("=1+1"), _text("a\x01b")
+        ("'=1+1", 'a_x0001_b')
+    """
+    if not value:
+        return value
+    if _ILLEGAL.search(value):
+        value = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+    if value.startswith(_FORMULA_START):
         return "'" + value
     return value
 
