@@ -40,6 +40,7 @@ __all__ = [
     "merged_test_units",
     "parse_test_units",
     "shipped_test_units",
+    "test_unit",
 ]
 
 COLUMNS = ("domain", "testcd", "expects_unit", "reason", "source")
@@ -138,6 +139,20 @@ def merged_test_units(base: TestUnits, override: TestUnits | None) -> TestUnits:
     return {**base, **(override or {})}
 
 
+def test_unit(table: TestUnits, domain: str, testcd: str) -> TestUnit | None:
+    """The row of ``testcd`` for ``domain`` (else its ``*`` row), or None.
+
+    Example:
+        >>> test_unit(shipped_test_units(), "LB", " spgrav ").reason
+        'a ratio of two densities: dimensionless'
+    """
+    key = str(testcd).strip().upper()
+    return table.get((domain.strip().upper(), key)) or table.get(("*", key))
+
+
+test_unit.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
 def expects_unit(table: TestUnits, domain: str, testcd: str) -> bool | None:
     """Whether a numeric result of ``testcd`` in ``domain`` needs a unit; None for a test the
     table does not know (the rules then fall back to whether other records carry a unit).
@@ -146,6 +161,5 @@ def expects_unit(table: TestUnits, domain: str, testcd: str) -> bool | None:
         >>> expects_unit({("*", "X"): TestUnit("*", "X", True, "", "")}, "LB", "x")
         True
     """
-    key = str(testcd).strip().upper()
-    row = table.get((domain.upper(), key)) or table.get(("*", key))
+    row = test_unit(table, domain, testcd)
     return None if row is None else row.expects_unit
