@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from trialflow.io.reports import write_report_json, write_report_xlsx
-from trialflow.validation.conformance import report_rows
 from trialflow.validation.core import Dataset, Package
 from trialflow.validation.engine import validate_package
+from trialflow.validation.rules.common import report_rows
 
 
 def peak_mb() -> float:

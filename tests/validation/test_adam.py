@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialflow.validation import adam
 from trialflow.validation.core import RULES, Dataset, Package
+from trialflow.validation.rules import adam
 
 MINE = [
     code for code, r in RULES.items() if r.run is not None and r.run.__module__ == adam.__name__

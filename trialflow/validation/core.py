@@ -9,6 +9,7 @@ documentation is generated from the same place the checks run from.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -345,16 +346,18 @@ class ValidationReport:
         return self.errors == 0
 
 
-_SCOPES = {
-    "dataset": "Dataset rules (from SDTMIG metadata)",
-    "cross": "Conformance rules across variables and domains",
-    "xpt": "SAS XPORT v5 limits",
-    "adam": "ADaM rules",
-}
+def _module_title(module: str) -> str:
+    """The first sentence of a rule module's docstring (its topic), for docs/rules.md."""
+    doc = (getattr(sys.modules.get(module), "__doc__", None) or module).strip()
+    first = " ".join(doc.split("\n\n")[0].split())
+    return first.split(": ")[0].rstrip(".") if ": " in first else first.rstrip(".")
 
 
 def catalogue_markdown(rules: dict[str, Rule] | None = None) -> str:
     """The rule catalogue as Markdown (docs/rules.md is this text; a test keeps them equal).
+
+    One section per rule module, in the order the modules register their rules, so that the
+    section a rule is listed under names the file it is written in.
 
     Example:
         >>> catalogue_markdown({}).splitlines()[0]
@@ -368,16 +371,19 @@ def catalogue_markdown(rules: dict[str, Rule] | None = None) -> str:
         "hand: `trialflow rules --markdown > docs/rules.md` writes it again.",
         "",
         f"{len(rules)} rules. Severity: error, warning or notice. References are the CDISC",
-        "conformance rule ids (CG, CORE) and the ids validators commonly use (SD, CT, AD) where",
-        "one exists.",
+        "conformance rule ids (CG, CORE), the FDA business rule ids (FB) and the Pinnacle 21 ids",
+        "(SD, CT, DD, AD) where one exists. Each section is one module of",
+        "`trialflow/validation/`: the rule is written there.",
     ]
-    for scope, title in _SCOPES.items():
-        chosen = [r for r in rules.values() if r.scope == scope]
-        if not chosen:
-            continue
+    modules: dict[str, list[Rule]] = {}
+    for r in rules.values():
+        module = r.run.__module__ if r.run is not None else ""
+        modules.setdefault(module, []).append(r)
+    for module, chosen in modules.items():
+        path = module.removeprefix("trialflow.validation.").replace(".", "/") + ".py"
         lines += [
             "",
-            f"## {title}",
+            f"## {_module_title(module)} (`{path}`)" if module else "## Other rules",
             "",
             "| code | severity | checks | why | refs |",
             "|---|---|---|---|---|",

@@ -1,8 +1,9 @@
 """Run the rule catalogue over a package and collect the findings.
 
-Rules are registered by the modules imported below; each takes the whole package and returns
-findings, so dataset rules and cross-domain rules run the same way. A rule that fails with an
-unexpected error does not stop the others: it becomes a ``rule-failed`` finding naming it.
+Rules are registered by the modules of :mod:`trialflow.validation.rules`; each takes the
+whole package and returns findings, so dataset rules and cross-domain rules run the same way.
+A rule that fails with an unexpected error does not stop the others: it becomes a
+``rule-failed`` finding naming it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from trialflow.errors import Finding, OnIssue, emit
-from trialflow.validation import adam as _adam  # noqa: F401  (registers rules)
-from trialflow.validation import conformance as _conformance  # noqa: F401
-from trialflow.validation import schema as _schema  # noqa: F401
-from trialflow.validation import supp as _supp  # noqa: F401
+from trialflow.validation import rules as _rules  # noqa: F401  (registers every rule)
 from trialflow.validation.core import RULES, Package, ValidationReport, validating
 
 

@@ -24,15 +24,15 @@ import pandas as pd
 
 from trialflow.errors import Finding
 from trialflow.sdtm import metadata
-from trialflow.validation.conformance import (
-    _picked,
+from trialflow.validation.core import Dataset, Package, rule
+from trialflow.validation.rules.common import (
     fmt,
     numbers,
     present,
     report_rows,
+    rows_where,
     stripped,
 )
-from trialflow.validation.core import Dataset, Package, rule
 
 __all__ = ["supp_datasets", "supp_parent_missing", "supp_qnam_invalid"]
 
@@ -104,7 +104,7 @@ def supp_parent_missing(package: Package) -> list[Finding]:
         out += report_rows(
             "supp-parent-missing",
             ds,
-            _picked(f, bad),
+            rows_where(f, bad),
             "IDVARVAL",
             lambda r, name=ds.name: _orphan_message(name, r),
             value="IDVARVAL",
@@ -152,7 +152,7 @@ def supp_qnam_invalid(package: Package) -> list[Finding]:
         out += report_rows(
             "supp-qnam-invalid",
             ds,
-            _picked(f, (invalid | clash) & present(f["QNAM"])),
+            rows_where(f, (invalid | clash) & present(f["QNAM"])),
             "QNAM",
             lambda r: (
                 f"QNAM {fmt(r['QNAM'])} "

@@ -2,7 +2,7 @@
 
 The rules run on the package's datasets of kind ``adam`` and, like the SDTM rules, report every
 violating record, one finding per record (see
-:data:`~trialflow.validation.conformance.MAX_PER_VARIABLE`). A dataset without the variables
+:data:`~trialflow.validation.rules.common.MAX_PER_VARIABLE`). A dataset without the variables
 a rule needs is not checked by it.
 
 Example:
@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from trialflow.errors import Finding
-from trialflow.validation.conformance import (
+from trialflow.validation.core import Dataset, Package, rule
+from trialflow.validation.rules.common import (
     dominant,
     fmt,
     others,
@@ -26,7 +27,6 @@ from trialflow.validation.conformance import (
     report_rows,
     sdtm_datasets,
 )
-from trialflow.validation.core import Dataset, Package, rule
 
 CHG_RTOL = 1e-9
 """Relative tolerance of CHG against AVAL - BASE (plus 1e-12 absolute, for values near 0)."""

@@ -1,0 +1,35 @@
+"""The rule catalogue, one module per topic; importing this package registers every rule.
+
+A rule's code says where it lives (docs/rules.md lists each rule under its module):
+
+- :mod:`~trialflow.validation.schema`: dataset rules built from SDTMIG metadata (required and
+  expected variables, types, controlled terminology, ISO 8601, keys, lengths), run as pandera
+  schemas;
+- :mod:`.dm`: DM and what must agree with it (subjects, arms, reference and exposure dates);
+- :mod:`.structure`: records and variables of any SDTM dataset (--SEQ, duplicates, variables);
+- :mod:`.timing`: study days and starts before ends;
+- :mod:`.findings`: results, units, reference ranges and baseline flags of Findings domains;
+- :mod:`.events`: adverse-event seriousness, deaths, end points of events and interventions;
+- :mod:`.trial_design`: trial design datasets, visits and epochs;
+- :mod:`.supp`: SUPP-- datasets;
+- :mod:`.adam`: ADaM datasets (ADSL, BDS, OCCDS);
+- :mod:`.xpt`: SAS XPORT v5 limits.
+
+:mod:`.common` holds what the rules share (reading values, comparing partial dates, reporting
+every violating record).
+"""
+
+from __future__ import annotations
+
+from trialflow.validation import schema as _schema  # noqa: F401  (registers the dataset rules)
+from trialflow.validation.rules import (  # noqa: F401  (each module registers its rules)
+    adam,
+    dm,
+    events,
+    findings,
+    structure,
+    supp,
+    timing,
+    trial_design,
+    xpt,
+)

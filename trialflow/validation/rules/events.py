@@ -1,0 +1,265 @@
+"""Events and interventions: adverse-event seriousness, deaths and end points."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+
+from trialflow.errors import Finding
+from trialflow.validation.core import (
+    Dataset,
+    Package,
+    rule,
+)
+from trialflow.validation.rules.common import (
+    by_subject,
+    dm_dataset,
+    domain_prefix,
+    fmt,
+    in_set,
+    present,
+    report_rows,
+    rows_where,
+    sdtm_datasets,
+    stripped,
+    text,
+)
+
+_SERIOUS = ("AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESOD", "AESMIE")
+_END_CLASS_DOMAINS = ("AE", "CE", "MH", "HO", "CM", "EX", "EC", "PR", "SU", "AG", "ML")
+
+
+@rule(
+    "aeser-without-criterion",
+    "error",
+    "cross",
+    checks="When AE has seriousness criteria (AESCAN, AESCONG, AESDISAB, AESDTH, AESHOSP, "
+    "AESLIFE, AESOD, AESMIE): AESER = 'Y' has at least one of them = 'Y'.",
+    why="A serious event is serious for a reason; SDTMIG requires at least one criterion to be "
+    "'Y' when AESER is 'Y'.",
+    refs=["CORE-000266", "CG0042"],
+)
+def aeser_without_criterion(package: Package) -> list[Finding]:
+    """Serious events with no seriousness criterion."""
+    out: list[Finding] = []
+    for ds, criteria, any_yes in _ae_seriousness(package):
+        bad = text(ds.frame["AESER"]).eq("Y").fillna(False).astype(bool) & ~any_yes
+        listed = (
+            f"{criteria[0]} is not" if len(criteria) == 1 else f"none of {', '.join(criteria)} is"
+        )
+        out += report_rows(
+            "aeser-without-criterion",
+            ds,
+            rows_where(ds.frame, bad),
+            "AESER",
+            lambda r, c=listed: (
+                f"AESER is 'Y' but {c} 'Y'; set the criterion that made the event serious."
+            ),
+            value="AESER",
+        )
+    return out
+
+
+@rule(
+    "aeser-criterion-not-serious",
+    "error",
+    "cross",
+    checks="When any seriousness criterion (AESCAN ... AESMIE) is 'Y', AESER is 'Y'.",
+    why="An event that meets a seriousness criterion is serious by definition; AESER 'N' or "
+    "null under-reports serious adverse events.",
+    refs=["CORE-000022", "CG0041"],
+)
+def aeser_criterion_not_serious(package: Package) -> list[Finding]:
+    """Events meeting a seriousness criterion that are not marked serious."""
+    out: list[Finding] = []
+    for ds, criteria, any_yes in _ae_seriousness(package):
+        bad = any_yes & text(ds.frame["AESER"]).ne("Y").fillna(True).astype(bool)
+
+        def say(r: pd.Series, criteria: list[str] = criteria) -> str:
+            met = [c for c in criteria if str(r[c]).strip().upper() == "Y"]
+            return (
+                f"{', '.join(met)} {'is' if len(met) == 1 else 'are'} 'Y' but AESER is "
+                f"{fmt(r['AESER'])}; AESER must be 'Y'."
+            )
+
+        out += report_rows(
+            "aeser-criterion-not-serious",
+            ds,
+            rows_where(ds.frame, bad),
+            "AESER",
+            say,
+            value="AESER",
+        )
+    return out
+
+
+def _ae_seriousness(package: Package) -> Iterator[tuple[Dataset, list[str], pd.Series]]:
+    """(AE dataset, its seriousness criteria, mask of records with any criterion 'Y')."""
+    for ds in sdtm_datasets(package):
+        if domain_prefix(ds) != "AE" or "AESER" not in ds.frame.columns:
+            continue
+        criteria = [c for c in _SERIOUS if c in ds.frame.columns]
+        if not criteria:
+            continue
+        any_yes = pd.Series(False, index=ds.frame.index)
+        for c in criteria:
+            any_yes |= text(ds.frame[c]).eq("Y").fillna(False).astype(bool)
+        yield ds, criteria, any_yes
+
+
+def _fatal(package: Package) -> list[tuple[Dataset, pd.Series, pd.Series]]:
+    """(AE dataset, AEOUT = FATAL mask, AESDTH = Y mask) for each AE dataset."""
+    out = []
+    for ds in sdtm_datasets(package):
+        if domain_prefix(ds) != "AE" or "USUBJID" not in ds.frame.columns:
+            continue
+        f = ds.frame
+        no = pd.Series(False, index=f.index)
+        out_fatal = text(f["AEOUT"]).eq("FATAL").fillna(False) if "AEOUT" in f.columns else no
+        death = text(f["AESDTH"]).eq("Y").fillna(False) if "AESDTH" in f.columns else no
+        out.append((ds, out_fatal.astype(bool), death.astype(bool)))
+    return out
+
+
+@rule(
+    "fatal-ae-death-not-in-dm",
+    "error",
+    "cross",
+    checks="An AE with AEOUT = 'FATAL' or AESDTH = 'Y' belongs to a subject whose DM.DTHFL is "
+    "'Y' and DM.DTHDTC is populated.",
+    why="Deaths are counted from DM; a fatal adverse event whose subject is not marked dead in "
+    "DM is missing from every mortality summary.",
+    refs=["CORE-000253", "CG0135", "FB0604", "CORE-000254", "CG0134", "FB0603"],
+)
+def fatal_ae_death_not_in_dm(package: Package) -> list[Finding]:
+    """Fatal adverse events whose subject is not recorded as dead in DM."""
+    dm = dm_dataset(package)
+    if dm is None:
+        return []
+    subjects = by_subject(dm, ["DTHFL", "DTHDTC"])
+    flagged = text(subjects["DTHFL"]).eq("Y").fillna(False)
+    dated = present(subjects["DTHDTC"])
+    out: list[Finding] = []
+    for ds, out_fatal, death in _fatal(package):
+        subject = stripped(ds.frame["USUBJID"])
+        known = in_set(subject, subjects.index)
+        dead = in_set(subject, flagged.index[flagged.to_numpy()])
+        has_date = in_set(subject, dated.index[dated.to_numpy()])
+        wrong = known & ~(dead & has_date)
+        frame = ds.frame.assign(__DEAD__=dead)
+        for variable, mask, what in (
+            ("AEOUT", out_fatal, "AEOUT is 'FATAL'"),
+            ("AESDTH", death & ~out_fatal, "AESDTH is 'Y'"),
+        ):
+            out += report_rows(
+                "fatal-ae-death-not-in-dm",
+                ds,
+                rows_where(frame, wrong & mask),
+                variable,
+                lambda r, what=what: (
+                    f"{what} but DM "
+                    + ("DTHDTC is missing" if r["__DEAD__"] else "DTHFL is not 'Y'")
+                    + " for this subject; set DM.DTHFL = 'Y' and DM.DTHDTC."
+                ),
+                value=variable,
+            )
+    return out
+
+
+@rule(
+    "dthdtc-missing",
+    "warning",
+    "cross",
+    checks="DM records with DTHFL = 'Y' have DTHDTC (subjects with a fatal AE are reported by "
+    "fatal-ae-death-not-in-dm instead).",
+    why="DTHFL says the subject died; without DTHDTC time-to-death and on-study death "
+    "analyses cannot place the death.",
+    refs=["CORE-000705", "FB0610"],
+)
+def dthdtc_missing(package: Package) -> list[Finding]:
+    """Subjects flagged dead without a date of death."""
+    dm = dm_dataset(package)
+    if dm is None or "DTHFL" not in dm.frame.columns:
+        return []
+    f = dm.frame
+    fatal_subjects: set[str] = set()
+    for ds, out_fatal, death in _fatal(package):
+        picked = stripped(ds.frame.loc[out_fatal | death, "USUBJID"])
+        fatal_subjects |= set(picked)
+    no_date = ~present(f["DTHDTC"]) if "DTHDTC" in f.columns else pd.Series(True, index=f.index)
+    bad = (
+        text(f["DTHFL"]).eq("Y").fillna(False).astype(bool)
+        & no_date
+        & ~in_set(stripped(f["USUBJID"]), fatal_subjects)
+    )
+    return report_rows(
+        "dthdtc-missing",
+        dm,
+        rows_where(f, bad),
+        "DTHDTC",
+        lambda r: (
+            "DTHFL is 'Y' but DTHDTC is missing; record the date of death (partial if "
+            "that is all that is known)."
+        ),
+        value="DTHFL",
+    )
+
+
+@rule(
+    "end-missing",
+    "warning",
+    "cross",
+    checks="Event and intervention records (AE, CE, MH, HO, CM, EX, EC, PR, SU, AG, ML) have an "
+    "end point: --ENDTC, --ENRF or --ENRTPT (EX: EXENDTC); records with --OCCUR = 'N' are "
+    "exempt. EX records are not checked when EXENDTC is null on every record: the end was not "
+    "collected, which SDTM shows by keeping the Expected variable null.",
+    why="Without an end point an event or medication cannot be placed relative to treatment "
+    "or counted as ongoing; say 'ONGOING' in --ENRTPT/--ENRF when it had not ended.",
+)
+def end_missing(package: Package) -> list[Finding]:
+    """Events and interventions without any end point."""
+    out: list[Finding] = []
+    for ds in sdtm_datasets(package):
+        prefix = domain_prefix(ds)
+        if prefix not in _END_CLASS_DOMAINS:
+            continue
+        names = ("ENDTC",) if prefix == "EX" else ("ENDTC", "ENRF", "ENRTPT")
+        ends = [f"{prefix}{n}" for n in names if f"{prefix}{n}" in ds.frame.columns]
+        hint = (
+            "give the end of the administration (for an administration at a point in time, "
+            "the SDTMIG has EXSTDTC copied to EXENDTC)."
+            if prefix == "EX"
+            else f"give the end date, or say in {prefix}ENRTPT or {prefix}ENRF that it is ongoing."
+        )
+        if not ends:
+            continue
+        f = ds.frame
+        ended = pd.Series(False, index=f.index)
+        for column in ends:
+            ended |= present(f[column])
+        if prefix == "EX" and not ended.any():
+            # not collected (SDTMIG: an Expected variable is kept, null); RFXENDTC then rests on
+            # EXSTDTC, which rfxendtc-not-last-exposure checks
+            continue
+        occur = f"{prefix}OCCUR"
+        exempt = (
+            text(f[occur]).eq("N").fillna(False).astype(bool)
+            if occur in f.columns
+            else pd.Series(False, index=f.index)
+        )
+        out += report_rows(
+            "end-missing",
+            ds,
+            rows_where(f, ~ended & ~exempt),
+            ends[0],
+            lambda r, ends=ends, hint=hint: (
+                (
+                    f"None of {', '.join(ends)} is populated"
+                    if len(ends) > 1
+                    else f"{ends[0]} is missing"
+                )
+                + f"; {hint}"
+            ),
+        )
+    return out
