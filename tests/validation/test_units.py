@@ -23,6 +23,7 @@ from trialflow.errors import SpecError, TrialflowError
 from trialflow.io.units import read_test_units
 from trialflow.mapping.load import load_study
 from trialflow.pipeline import study_test_units
+from trialflow.sdtm.metadata import codelist
 from trialflow.validation import engine  # noqa: F401  (registers the rules)
 from trialflow.validation.core import RULES, Dataset, Package
 from trialflow.validation.units import (
@@ -93,7 +94,19 @@ def test_shipped_table_knows_the_tests_and_cites_its_sources():
     assert expects_unit(table, "LB", "ZZTEST") is None
     assert all(row.source.startswith("CDISC CT 2024-09-27") for row in table.values())
     assert all(row.reason for row in table.values())
-    assert table[("LB", "HCT")].source.endswith("term HCT (Hematocrit); UCUM %, L/L")
+    assert table[("LB", "HCT")].source.endswith("term HCT C64796 (Hematocrit); UCUM %, L/L")
+
+
+def test_every_shipped_row_is_a_ct_test_code_with_its_codelist_and_term_code():
+    # against trialflow's own CT extract (trialflow/sdtm/data/sdtm-ct.csv, CT 2024-09-27)
+    for (domain, testcd), row in shipped_test_units().items():
+        lists = codelist(f"{domain}TESTCD")
+        assert lists.code in row.source, (testcd, lists.code)
+        terms = lists.terms.set_index("term")
+        assert testcd in terms.index, testcd
+        code = terms.at[testcd, "term_code"]
+        expected = f"term {testcd} {code} (" if code else f"term {testcd} ("
+        assert expected in row.source, (testcd, code)
 
 
 def test_a_star_row_applies_to_every_domain_and_a_domain_row_wins():
