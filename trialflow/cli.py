@@ -502,8 +502,20 @@ def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
     type=click.IntRange(0),
     help="How many findings to print per rule (the reports list every one).",
 )
+@click.option(
+    "--units",
+    "units",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A CSV (domain,testcd,expects_unit,reason,source) whose rows replace the shipped "
+    "knowledge of which tests are measured in a unit (orresu-missing, stresu-missing).",
+)
 def validate_command(
-    paths: tuple[Path, ...], json_out: Path | None, xlsx_out: Path | None, strict: bool, show: int
+    paths: tuple[Path, ...],
+    json_out: Path | None,
+    xlsx_out: Path | None,
+    strict: bool,
+    show: int,
+    units: Path | None,
 ) -> None:
     """Validate SDTM or ADaM datasets (.xpt v5/v8, .csv, .parquet, Dataset-JSON) or folders.
 
@@ -515,7 +527,9 @@ def validate_command(
     """
     from trialflow.io.validate import validate_paths
 
-    result = _run(validate_paths, paths, json_out=json_out, xlsx_out=xlsx_out, on_issue="none")
+    result = _run(
+        validate_paths, paths, json_out=json_out, xlsx_out=xlsx_out, on_issue="none", units=units
+    )
     _render_validation(
         result.findings,
         result.report.datasets,

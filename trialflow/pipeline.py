@@ -20,10 +20,20 @@ from trialflow import __version__
 from trialflow.adam import metadata as adam_metadata
 from trialflow.adam.build import AdamResult, build_adam
 from trialflow.analysis.build import AnalysisResult, build_analysis
-from trialflow.errors import Finding, OnIssue, RawInputError, Source, XptError, emit
+from trialflow.errors import (
+    Finding,
+    OnIssue,
+    RawInputError,
+    Source,
+    SpecError,
+    TrialflowError,
+    XptError,
+    emit,
+)
 from trialflow.io import reports
 from trialflow.io.dataset_json import creation_datetime, write_dataset_json
 from trialflow.io.define import STYLESHEET, DefineDataset, write_define
+from trialflow.io.units import read_test_units
 from trialflow.io.validate import ValidateResult, validate_paths  # noqa: F401  (re-exported)
 from trialflow.io.xpt import XptVariable, read_xpt, write_xpt
 from trialflow.mapping.load import Study, load_study
@@ -32,6 +42,7 @@ from trialflow.sdtm import metadata
 from trialflow.sdtm.build import SdtmResult, build_sdtm
 from trialflow.validation.core import Dataset, Package, ValidationReport
 from trialflow.validation.engine import validate_package
+from trialflow.validation.units import TestUnits
 
 Progress = Callable[[str], None]
 
@@ -426,6 +437,26 @@ def adam_package(result: AdamResult) -> Package:
     )
 
 
+def study_test_units(study: Study) -> TestUnits | None:
+    """The rows of the CSV study.yaml names as ``test_units`` (None without the key); a missing
+    or malformed file is a SpecError naming study.yaml, the line and the key.
+
+    Example:
+        >>> study_test_units(load_study("mappings/hucmsc-t2dm")) is None  # doctest: +SKIP
+        True
+    """
+    name = study.spec.test_units
+    if name is None:
+        return None
+    path = study.folder / name
+    try:
+        return read_test_units(path)
+    except TrialflowError as exc:
+        raise SpecError(
+            str(study.files["study"]), study.line("test_units"), "test_units", str(exc)
+        ) from None
+
+
 def run_created(study: Study):
     """The creation datetime of a run's files: SOURCE_DATE_EPOCH, else the study's
     ``study.run_date``, else 1960-01-01 (never the clock, so reruns are byte-identical).
@@ -463,6 +494,7 @@ def _finish(
     package = sdtm_package(run.sdtm)
     if run.adam is not None:
         package.datasets.update(adam_package(run.adam).datasets)
+    package.test_units = study_test_units(run.study)
     checked = validate_package(package, on_issue="none")
     lineage = dict(run.sdtm.lineage)
     checked.findings = trace_to_raw(checked.findings, lineage)

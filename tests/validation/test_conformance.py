@@ -228,7 +228,7 @@ def test_orresu_missing(sdtm):
     ]
 
 
-def test_qualitative_results_and_unitless_tests_need_no_units(sdtm):
+def test_qualitative_results_need_no_units(sdtm):
     lb = sdtm["LB"]
     i = first(lb, lb["LBTESTCD"].eq("WBC"))
     lb.loc[i, ["LBORRES", "LBORRESU", "LBSTRESC", "LBSTRESN", "LBSTRESU"]] = [
@@ -239,9 +239,27 @@ def test_qualitative_results_and_unitless_tests_need_no_units(sdtm):
         np.nan,
     ]
     lb.loc[i, ["LBSTNRLO", "LBSTNRHI"]] = np.nan
+    assert found(package(sdtm)) == []
+
+
+def test_a_test_measured_in_a_unit_is_reported_even_when_no_record_has_one(sdtm):
+    # AFP is a concentration (test_units.csv): without any unit in the study, each of its
+    # numeric results is still incomplete. (tests/validation/test_units.py covers unitless
+    # tests, ratios and tests the table does not know.)
+    lb = sdtm["LB"]
     afp = lb["LBTESTCD"].eq("AFP")
     lb.loc[afp, ["LBORRESU", "LBSTRESU"]] = np.nan
-    assert found(package(sdtm)) == []
+    numeric = afp & pd.to_numeric(lb["LBORRES"], errors="coerce").fillna(0).ne(0)
+    standard = afp & pd.to_numeric(lb["LBSTRESN"], errors="coerce").fillna(0).ne(0)
+    assert numeric.sum() > 0
+    expected = [
+        ("orresu-missing", "LB", "LBORRESU", i + 1, lb.at[i, "USUBJID"])
+        for i in np.flatnonzero(numeric.to_numpy())
+    ] + [
+        ("stresu-missing", "LB", "LBSTRESU", i + 1, lb.at[i, "USUBJID"])
+        for i in np.flatnonzero(standard.to_numpy())
+    ]
+    assert found(package(sdtm)) == sorted(expected, key=str)
 
 
 def test_stresu_missing(sdtm):

@@ -23,6 +23,7 @@ from trialflow import __version__
 from trialflow.errors import Finding, OnIssue
 from trialflow.io import reports
 from trialflow.io.package import read_package
+from trialflow.io.units import read_test_units
 from trialflow.validation.core import Package, ValidationReport
 from trialflow.validation.engine import validate_package
 
@@ -54,8 +55,12 @@ def validate_paths(
     json_out: str | Path | None = None,
     xlsx_out: str | Path | None = None,
     on_issue: OnIssue = "warn",
+    units: str | Path | None = None,
 ) -> ValidateResult:
     """Read an SDTM/ADaM package from files or folders, validate it, write the reports asked for.
+
+    ``units`` is a study's test-units CSV (:func:`trialflow.io.units.read_test_units`): its rows
+    replace the shipped ones by (domain, testcd) for orresu-missing and stresu-missing.
 
     Example:
         >>> r = validate_paths(["out/sdtm"], json_out="report.json")  # doctest: +SKIP
@@ -63,7 +68,9 @@ def validate_paths(
         True
     """
     expanded, submission = _submission_checks(paths)
+    test_units = read_test_units(units) if units else None
     package, read_findings = read_package(expanded)
+    package.test_units = test_units
     report = validate_package(package, on_issue=on_issue)
     result = ValidateResult(package, report, read_findings + submission)
     context = {
@@ -72,6 +79,8 @@ def validate_paths(
         "rules_run": report.rules_run,
         "trialflow": __version__,
     }
+    if units:
+        context["units"] = str(units)
     if json_out:
         reports.write_report_json(result.findings, Path(json_out), **context)
     if xlsx_out:

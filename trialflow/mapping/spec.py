@@ -406,6 +406,16 @@ class StudySpec(Strict):
         ),
         examples=[{"SEX": {"M": ["Male"], "F": ["Female"]}}],
     )
+    test_units: str | None = Field(
+        default=None,
+        description=(
+            "a CSV beside study.yaml (columns domain, testcd, expects_unit yes/no, reason, "
+            "source) whose rows replace trialflow's knowledge of which tests are measured in "
+            "a unit, by (domain, testcd), for orresu-missing and stresu-missing; as "
+            "trialflow validate --units"
+        ),
+        examples=["test_units.csv"],
+    )
     trial: TrialSpec | None = Field(
         default=None,
         description="the trial design: TS parameters, elements, arms' elements, I/E criteria",

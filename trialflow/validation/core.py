@@ -72,6 +72,10 @@ class Package:
     """The datasets of one submission, by name (DM, LB, SUPPLB, ADSL, ...)."""
 
     datasets: dict[str, Dataset] = field(default_factory=dict)
+    test_units: dict | None = None
+    """The study's test-units rows (see :mod:`trialflow.validation.units`), replacing the
+    shipped rows of the same (domain, testcd); None to use the shipped table as it is. Read
+    from a file by :func:`trialflow.io.units.read_test_units`."""
     cache: dict = field(default_factory=dict, repr=False, compare=False)
     """Facts several rules derive from the same data, kept only while one validation runs
     (see :func:`cached`); empty otherwise."""

@@ -7,7 +7,9 @@ import pandas as pd
 
 from trialflow.errors import Finding
 from trialflow.validation.core import (
+    Dataset,
     Package,
+    factorized,
     rule,
 )
 from trialflow.validation.rules.common import (
@@ -28,6 +30,7 @@ from trialflow.validation.rules.common import (
     text,
     value_codes,
 )
+from trialflow.validation.units import merged_test_units, shipped_test_units, test_unit
 
 
 @rule(
@@ -77,15 +80,66 @@ def _units_apply(frame: pd.DataFrame, unit: str, testcd: str) -> pd.Series:
     return pd.Series(bool(has.any()), index=frame.index)
 
 
+def _unit_needed(
+    package: Package, ds: Dataset, unit: str, testcd: str
+) -> tuple[pd.Series, pd.Series]:
+    """Per record: whether its test is measured in a unit, and why.
+
+    The test-units table decides (shipped, with the study's rows of ``package.test_units``
+    replacing shipped ones); the reason is its ``reason``. A test the table does not know needs
+    a unit when other records of the test carry one; its reason is empty.
+    """
+    f = ds.frame
+    fallback = _units_apply(f, unit, testcd).to_numpy(dtype=bool)
+    if testcd not in f.columns:
+        return pd.Series(fallback, index=f.index), pd.Series("", index=f.index, dtype=object)
+    table = merged_test_units(shipped_test_units(), package.test_units)
+    domain = domain_prefix(ds)
+    codes, distinct = factorized(f[testcd])
+    rows = [test_unit(table, domain, t) for t in distinct]
+    # one slot more for the missing --TESTCD (code -1): not known, falls back
+    known = np.array([r is not None for r in rows] + [False], dtype=bool)
+    needs = np.array([r is not None and r.expects_unit for r in rows] + [False], dtype=bool)
+    reason = np.array([r.reason if r is not None else "" for r in rows] + [""], dtype=object)
+    need = np.where(known[codes], needs[codes], fallback)
+    return pd.Series(need, index=f.index), pd.Series(reason[codes], index=f.index)
+
+
+def _say_unit(value: str, unit: str, testcd: str, standard: bool):
+    """The message of a result without its unit: the test's reason, else the other records."""
+
+    def say(r: pd.Series) -> str:
+        test = f" ({testcd} {fmt(r[testcd])})" if testcd in r else ""
+        add = "add the standard unit" if standard else "add the unit"
+        if r["__WHY__"]:
+            why = r["__WHY__"]
+            return f"{value} {fmt(r[value])}{test} has no {unit}; the test is {why}; {add}."
+        return (
+            f"{value} {fmt(r[value])}{test} has no {unit} although other records of the test "
+            f"have one; {add}."
+        )
+
+    return say
+
+
+_UNIT_CHECKS = (
+    "A result of 0 is not reported (0 is 0 in every unit), nor a qualitative result "
+    "('NEGATIVE', '<0.5'). Whether a test is measured in a unit comes from "
+    "trialflow/validation/data/test_units.csv (LB and VS tests of CDISC CT 2024-09-27, with "
+    "their UCUM units: HCT, ANISO, KETONES yes; PH, SPGRAV, ratios and qualitative tests no), "
+    "whose rows a study replaces (trialflow validate --units FILE, study.yaml test_units); a "
+    "test absent from it is reported only when other records of the test carry a unit."
+)
+
+
 @rule(
     "orresu-missing",
     "warning",
     "cross",
-    checks="A numeric --ORRES has --ORRESU, for tests whose other records carry units. "
-    "Qualitative results ('NEGATIVE', '<0.5') and tests recorded without any unit "
-    "(pH, ratios, scores) are not reported.",
+    checks="A numeric --ORRES has --ORRESU when its test is measured in a unit. " + _UNIT_CHECKS,
     why="A number without its unit cannot be converted to standard units or compared with its "
     "reference range.",
+    refs=["SD0026"],
 )
 def orresu_missing(package: Package) -> list[Finding]:
     """Numeric original results without a unit."""
@@ -96,17 +150,17 @@ def orresu_missing(package: Package) -> list[Finding]:
         if res not in ds.frame.columns or unit not in ds.frame.columns:
             continue
         f = ds.frame
-        bad = numbers(f[res]).notna() & ~present(f[unit]) & _units_apply(f, unit, testcd)
+        number = numbers(f[res])
+        candidate = number.notna() & (number != 0) & ~present(f[unit])
+        if not candidate.any():
+            continue
+        need, why = _unit_needed(package, ds, unit, testcd)
         out += report_rows(
             "orresu-missing",
             ds,
-            rows_where(f, bad),
+            rows_where(f.assign(__WHY__=why), candidate & need),
             unit,
-            lambda r, res=res, unit=unit, t=testcd: (
-                f"{res} {fmt(r[res])}"
-                + (f" ({t} {fmt(r[t])})" if t in r else "")
-                + f" has no {unit} although other records of the test have one; add the unit."
-            ),
+            _say_unit(res, unit, testcd, standard=False),
             value=res,
         )
     return out
@@ -116,34 +170,37 @@ def orresu_missing(package: Package) -> list[Finding]:
     "stresu-missing",
     "error",
     "cross",
-    checks="A populated --STRESN has --STRESU, for tests whose other records carry standard "
-    "units. Tests recorded without any unit are not reported.",
+    checks="A numeric standard result (--STRESC a plain number, or --STRESN populated) has "
+    "--STRESU when its test is measured in a unit. " + _UNIT_CHECKS,
     why="Standard numeric results are pooled and summarised across subjects; without the unit "
     "a value cannot be interpreted or checked for consistency.",
+    refs=["SD0029"],
 )
 def stresu_missing(package: Package) -> list[Finding]:
     """Standard numeric results without a standard unit."""
     out: list[Finding] = []
     for ds in sdtm_datasets(package):
         prefix = domain_prefix(ds)
-        n, unit, testcd = f"{prefix}STRESN", f"{prefix}STRESU", f"{prefix}TESTCD"
-        if n not in ds.frame.columns or unit not in ds.frame.columns:
+        c, n, unit = f"{prefix}STRESC", f"{prefix}STRESN", f"{prefix}STRESU"
+        testcd = f"{prefix}TESTCD"
+        columns = ds.frame.columns
+        if unit not in columns or (c not in columns and n not in columns):
             continue
         f = ds.frame
-        has_n = pd.to_numeric(f[n], errors="coerce").notna()
-        bad = has_n & ~present(f[unit]) & _units_apply(f, unit, testcd)
+        number = numbers(f[c]) if c in columns else pd.Series(np.nan, index=f.index)
+        if n in columns:
+            number = number.fillna(pd.to_numeric(f[n], errors="coerce"))
+        candidate = number.notna() & (number != 0) & ~present(f[unit])
+        if not candidate.any():
+            continue
+        need, why = _unit_needed(package, ds, unit, testcd)
         out += report_rows(
             "stresu-missing",
             ds,
-            rows_where(f, bad),
+            rows_where(f.assign(__WHY__=why), candidate & need),
             unit,
-            lambda r, n=n, unit=unit, t=testcd: (
-                f"{n} is {fmt(r[n])}"
-                + (f" ({t} {fmt(r[t])})" if t in r else "")
-                + f" but {unit} is missing while other records of the test have one; add the "
-                "standard unit."
-            ),
-            value=n,
+            _say_unit(c if c in columns else n, unit, testcd, standard=True),
+            value=c if c in columns else n,
         )
     return out
 
