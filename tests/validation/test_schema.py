@@ -80,13 +80,14 @@ def test_rules_are_registered_with_verified_refs():
     for code in CODES:
         r = RULES[code]
         assert r.scope == "dataset" and r.run is not None and r.checks and r.why
-    assert RULES["required-variable-missing"].refs == ("SD0056", "CG0014")
-    assert RULES["required-value-missing"].refs == ("SD0002", "CG0014")
-    assert RULES["expected-variable-missing"].refs == ("SD0057", "CG0016")
-    assert RULES["variable-type-mismatch"].refs == ("SD0055", "CG0012")
+    assert RULES["required-variable-missing"].refs == ("SD0056", "CG0014", "CORE-000355")
+    assert RULES["required-value-missing"].refs == ("SD0002", "CG0014", "CORE-000356")
+    assert RULES["expected-variable-missing"].refs == ("SD0057", "CG0016", "CORE-000334")
+    assert RULES["variable-type-mismatch"].refs == ("SD0055",)
     assert RULES["ct-value-not-in-codelist"].refs == ("CT2001", "CT2002")
     assert RULES["dtc-not-iso8601"].refs == ("SD0003", "SD1011")
     assert RULES["value-leading-spaces"].refs == ("SD1021",)
+    assert RULES["key-not-unique"].refs == ("CG0019", "SD1117", "SD1201", "SD1352", "SD0086")
     assert RULES["char-length-exceeds-200"].refs == ()
     severities = {code: RULES[code].severity for code in CODES}
     assert severities["expected-variable-missing"] == "warning"

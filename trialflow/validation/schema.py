@@ -1020,8 +1020,8 @@ def _run(code: str, package: Package) -> list[Finding]:
 
 
 # --- the catalogue --------------------------------------------------------------------------
-# Reference ids are Pinnacle 21 rule ids (SDxxxx, CTxxxx) and the CDISC SDTM conformance rule
-# ids (CGxxxx) that Pinnacle 21 lists as the publisher ids of the same check.
+# Reference ids are Pinnacle 21 rule ids (SDxxxx, CTxxxx), CDISC SDTMIG conformance rule ids
+# (CGxxxx) and CDISC CORE ids of the same check; docs/rule-sources.md gives each one's source.
 
 
 @rule(
@@ -1032,7 +1032,7 @@ def _run(code: str, package: Package) -> list[Finding]:
     "STUDYID/DOMAIN/USUBJID for other domains) is a column of the dataset",
     why="a Required variable identifies the record or is needed to understand it; the IG does "
     "not allow leaving it out",
-    refs=("SD0056", "CG0014"),
+    refs=("SD0056", "CG0014", "CORE-000355"),
 )
 def required_variable_missing(package: Package) -> list[Finding]:
     """Required variables of each SDTM/SUPP-- dataset that are not columns of it.
@@ -1053,7 +1053,7 @@ def required_variable_missing(package: Package) -> list[Finding]:
     checks="Required variables are neither null nor blank on any record",
     why="Required variables cannot be null for any record; a blank identifier breaks every "
     "join and every count",
-    refs=("SD0002", "CG0014"),
+    refs=("SD0002", "CG0014", "CORE-000356"),
 )
 def required_value_missing(package: Package) -> list[Finding]:
     """Records where a Required variable is null or blank.
@@ -1075,7 +1075,7 @@ def required_value_missing(package: Package) -> list[Finding]:
     checks="every Expected variable of the domain is a column of the dataset",
     why="Expected variables are included even when no data was collected (null, with a comment "
     "in define.xml)",
-    refs=("SD0057", "CG0016"),
+    refs=("SD0057", "CG0016", "CORE-000334"),
 )
 def expected_variable_missing(package: Package) -> list[Finding]:
     """Expected variables of each SDTM/SUPP-- dataset that are not columns of it.
@@ -1096,7 +1096,7 @@ def expected_variable_missing(package: Package) -> list[Finding]:
     checks="Num variables are stored as numbers and Char variables as text (no coercion)",
     why="XPT writes a column with the type it has; a Num variable written as Char (or the "
     "reverse) does not conform to the SDTM type",
-    refs=("SD0055", "CG0012"),
+    refs=("SD0055",),
 )
 def variable_type_mismatch(package: Package) -> list[Finding]:
     """Variables whose column type is not their SDTMIG type (one finding per variable).
@@ -1162,7 +1162,7 @@ def dtc_not_iso8601(package: Package) -> list[Finding]:
     "STUDYID RDOMAIN USUBJID IDVAR IDVARVAL QNAM for SUPP--)",
     why="the natural keys identify a record; a repeat is a duplicated record or a missing "
     "qualifier",
-    refs=("SD1152", "CG0019", "SD1117", "SD0086", "CG0411"),
+    refs=("CG0019", "SD1117", "SD1201", "SD1352", "SD0086"),
 )
 def key_not_unique(package: Package) -> list[Finding]:
     """Records whose natural keys repeat those of another record (every such record).
