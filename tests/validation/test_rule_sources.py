@@ -32,7 +32,7 @@ MODULES_NOT_YET_SOURCED = {
 }
 
 _ROW = re.compile(r"^\|(?P<cells>.*)\|\s*$")
-_ID = re.compile(r"^(?:[A-Z]{2}\d{4}|CORE-\d{6}|FDA[A-Z]\d{3,4})$")
+_ID = re.compile(r"^(?:[A-Z]{2,4}\d{3,4}|CORE-\d{6})$")
 
 
 def module_of(rule: Rule) -> str:
