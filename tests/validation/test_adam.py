@@ -143,8 +143,8 @@ def test_base_may_differ_between_basetypes(adsl, adlb):
     # BASETYPE "LAST": the last visit is the baseline of its group.
     last = adlb["AVISIT"].eq("DAY 84")
     other = adlb.assign(BASETYPE="LAST", ABLFL=np.where(last, "Y", None))
-    other["BASE"] = other["AVAL"].where(last).groupby([other["USUBJID"], other["PARAMCD"]]).transform(
-        "max"
+    other["BASE"] = (
+        other["AVAL"].where(last).groupby([other["USUBJID"], other["PARAMCD"]]).transform("max")
     )
     other["CHG"] = (other["AVAL"] - other["BASE"]).where(~last)
     both = pd.concat([adlb.assign(BASETYPE="FIRST"), other], ignore_index=True)

@@ -115,9 +115,10 @@ def test_adsl_differs_from_dm(adsl, dm):
         ("adsl-differs-from-dm", "ADSL", "AGE", 3, "T-003"),
         ("adsl-differs-from-dm", "ADSL", "SEX", 1, "T-001"),
     ]
-    assert "ADSL SEX is 'F' but DM has 'M' for USUBJID 'T-001'" in messages(
-        pkg, "adsl-differs-from-dm"
-    )[1]
+    assert (
+        "ADSL SEX is 'F' but DM has 'M' for USUBJID 'T-001'"
+        in messages(pkg, "adsl-differs-from-dm")[1]
+    )
 
 
 def test_adsl_differs_from_dm_numbers_compare_as_numbers(adsl, dm):
@@ -129,9 +130,10 @@ def test_treatment_code_not_one_to_one(adsl):
     adsl.loc[2, "TRT01PN"] = 2.0
     pkg = package(adsl)
     assert found(pkg) == [("treatment-code-not-one-to-one", "ADSL", "TRT01PN", 3, "T-003")]
-    assert "TRT01PN is 2 here but 1 on 1 other record with TRT01P 'Drug A'" in messages(
-        pkg, "treatment-code-not-one-to-one"
-    )[0]
+    assert (
+        "TRT01PN is 2 here but 1 on 1 other record with TRT01P 'Drug A'"
+        in messages(pkg, "treatment-code-not-one-to-one")[0]
+    )
 
 
 def test_treatment_code_nulls_are_not_compared(adsl):

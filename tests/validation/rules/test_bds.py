@@ -201,9 +201,10 @@ def test_pchg_not_percent_change(adlb):
     adlb.loc[2, "PCHG"] = -12.67  # 100 * (6.2 - 7.1) / 7.1 = -12.676... shown as -12.68
     pkg = package(adlb)
     assert found(pkg) == [("pchg-not-percent-change", "ADLB", "PCHG", 3, "T-001")]
-    assert "100 * (AVAL 6.2 - BASE 7.1) / BASE is -12.6761" in messages(
-        pkg, "pchg-not-percent-change"
-    )[0]
+    assert (
+        "100 * (AVAL 6.2 - BASE 7.1) / BASE is -12.6761"
+        in messages(pkg, "pchg-not-percent-change")[0]
+    )
 
 
 def test_pchg_rounding_and_zero_base(adlb):
@@ -219,7 +220,9 @@ def test_pchg_rounding_and_zero_base(adlb):
         ("pchg-not-percent-change", "ADLB", "PCHG", 8, "T-002"),
         ("pchg-not-percent-change", "ADLB", "PCHG", 9, "T-002"),
     ]
-    assert "PCHG must be null when BASE is 0" in messages(package(adlb), "pchg-not-percent-change")[0]
+    assert (
+        "PCHG must be null when BASE is 0" in messages(package(adlb), "pchg-not-percent-change")[0]
+    )
 
 
 def test_baseline_indicator_differs(adlb):
