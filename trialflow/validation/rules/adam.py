@@ -591,7 +591,8 @@ def adam_usubjid_not_in_dm(package: Package) -> list[Finding]:
         lambda ds, v: present(ds.frame[v]) & ~stripped(ds.frame[v]).isin(known).fillna(False),
         lambda v: (
             lambda r: (
-                f"USUBJID {fmt(r['USUBJID'])} is not in SDTM DM; ADaM subjects must trace back to DM."  # type: ignore[index]
+                f"USUBJID {fmt(r['USUBJID'])} is not in SDTM DM; ADaM subjects must trace "  # type: ignore[index]
+                "back to DM."
             )
         ),
     )
