@@ -134,10 +134,10 @@ def pair_not_one_to_one(
     reverse), so the usual pairing is kept and the odd records are listed.
 
     Example:
-        >>> f = pd.DataFrame({"TRTP": ["A", "A", "B"], "TRTPN": [1, 2, 2]})
+        >>> f = pd.DataFrame({"TRTP": ["A", "A", "A", "B", "B"], "TRTPN": [1, 1, 2, 2, 2]})
         >>> ds = Dataset.from_frame("ADLB", f, kind="adam")
         >>> [x.record for x in pair_not_one_to_one("demo", ds, "TRTP", "TRTPN")]
-        [2]
+        [3]
     """
     f = ds.frame
     needed = [*within, left, right]
