@@ -30,6 +30,9 @@ from trialflow.validation.core import Dataset, Package, finding, rule
 from trialflow.validation.rules.common import (
     dominant,
     fmt,
+    hash_codes,
+    in_set,
+    one_value_per_group,
     others,
     present,
     report_rows,
@@ -37,6 +40,7 @@ from trialflow.validation.rules.common import (
     sdtm_datasets,
     stripped,
     text,
+    value_codes,
 )
 
 SECONDS_PER_DAY = 86400.0
@@ -119,6 +123,38 @@ def comparable(values: pd.Series) -> pd.Series:
     return stripped(values)
 
 
+def codes(values: pd.Series) -> np.ndarray:
+    """Codes equal where the values compare equal (text trimmed); missing values share one.
+
+    Example:
+        >>> codes(pd.Series([" A", "A", "B"], dtype="str")).tolist()
+        [0, 0, 1]
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        return hash_codes(values.astype("float64"))
+    return value_codes(stripped(values))
+
+
+def values_like(values: pd.Series, position: np.ndarray) -> pd.Series:
+    """``comparable(values)`` taken at ``position`` (-1 gives a missing value)."""
+    prepared = comparable(values).reset_index(drop=True)
+    if len(prepared) == 0:
+        return pd.Series([np.nan] * len(position), dtype="float64")
+    taken = prepared.take(np.clip(position, 0, None)).reset_index(drop=True)
+    return taken.where(pd.Series(position >= 0))
+
+
+def same_values(mine: pd.Series, theirs: pd.Series) -> np.ndarray:
+    """Where two aligned series of comparable values are equal or both missing."""
+    a, b = mine.reset_index(drop=True), theirs.reset_index(drop=True)
+    both_missing = (a.isna() & b.isna()).to_numpy(dtype=bool)
+    numeric = pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b)
+    if not numeric and (pd.api.types.is_numeric_dtype(a) or pd.api.types.is_numeric_dtype(b)):
+        a, b = a.astype(object), b.astype(object)
+    equal = a.eq(b).fillna(False).to_numpy(dtype=bool)
+    return both_missing | equal
+
+
 def pair_not_one_to_one(
     code: str,
     ds: Dataset,
@@ -147,6 +183,10 @@ def pair_not_one_to_one(
     for name in needed:
         both &= np.asarray(present(f[name]), dtype=bool)
     if not both.any():
+        return []
+    inner = [codes(f[w])[both] for w in within]
+    lc, rc = codes(f[left])[both], codes(f[right])[both]
+    if one_value_per_group([*inner, lc], rc) and one_value_per_group([*inner, rc], lc):
         return []
     work = pd.DataFrame({name: comparable(f[name])[both] for name in needed})
     by_left = dominant(work, [*within, left], right)
@@ -233,7 +273,7 @@ def flag_value_invalid(package: Package) -> list[Finding]:
         lambda ds: [
             v for v in ds.variables if v.upper().endswith("FL") and not Y_OR_NULL.match(v.upper())
         ],
-        lambda ds, v: present(ds.frame[v]) & ~stripped(ds.frame[v]).isin(["Y", "N"]).fillna(False),
+        lambda ds, v: present(ds.frame[v]) & ~in_set(stripped(ds.frame[v]), ["Y", "N"]),
         lambda v: lambda r: f"{v} is {fmt(r[v])}; a flag must be 'Y', 'N' or null.",  # type: ignore[index]
     )
 
@@ -559,7 +599,7 @@ def usubjid_not_in_adsl(package: Package) -> list[Finding]:
         "usubjid-not-in-adsl",
         [ds for ds in adam_datasets(package) if ds.name != "ADSL"],
         lambda ds: ["USUBJID"] if "USUBJID" in ds.frame.columns else [],
-        lambda ds, v: present(ds.frame[v]) & ~stripped(ds.frame[v]).isin(known).fillna(False),
+        lambda ds, v: present(ds.frame[v]) & ~in_set(stripped(ds.frame[v]), known),
         lambda v: (
             lambda r: (
                 f"USUBJID {fmt(r['USUBJID'])} is not in ADSL; every analysed subject must have an "  # type: ignore[index]
@@ -588,7 +628,7 @@ def adam_usubjid_not_in_dm(package: Package) -> list[Finding]:
         "adam-usubjid-not-in-dm",
         adam_datasets(package),
         lambda ds: ["USUBJID"] if "USUBJID" in ds.frame.columns else [],
-        lambda ds, v: present(ds.frame[v]) & ~stripped(ds.frame[v]).isin(known).fillna(False),
+        lambda ds, v: present(ds.frame[v]) & ~in_set(stripped(ds.frame[v]), known),
         lambda v: (
             lambda r: (
                 f"USUBJID {fmt(r['USUBJID'])} is not in SDTM DM; ADaM subjects must trace "  # type: ignore[index]
@@ -620,7 +660,7 @@ def adsl_copy_differs(package: Package) -> list[Finding]:
         return []
     a = adsl.frame.loc[np.asarray(present(adsl.frame["USUBJID"]), dtype=bool)]
     a = a.loc[~stripped(a["USUBJID"]).duplicated()]
-    index = pd.Index(stripped(a["USUBJID"]))
+    index = pd.Index(stripped(a["USUBJID"]).astype(object))
     skip = {"STUDYID", "USUBJID"}
     out: list[Finding] = []
     for ds in adam_datasets(package):
@@ -629,22 +669,14 @@ def adsl_copy_differs(package: Package) -> list[Finding]:
         shared = [v for v in ds.variables if v in a.columns and v not in skip]
         if not shared:
             continue
-        position = index.get_indexer(stripped(ds.frame["USUBJID"]).to_numpy(dtype=object))
+        position = index.get_indexer(stripped(ds.frame["USUBJID"]).astype(object))
         known = position >= 0
         for v in shared:
-            mine = comparable(ds.frame[v])
-            theirs_all = comparable(a[v]).to_numpy()
-            theirs = pd.Series(
-                np.where(known, theirs_all[np.clip(position, 0, None)], None)
-                if len(theirs_all)
-                else np.full(len(mine), None),
-                index=ds.frame.index,
-                dtype=object,
-            )
-            both_missing = mine.isna() & theirs.isna()
-            same = both_missing | (mine.astype(object) == theirs)
-            bad = known & ~np.asarray(same, dtype=bool)
-            frame = ds.frame.assign(__ADSL__=theirs)
+            theirs = values_like(a[v], position)
+            bad = known & ~same_values(comparable(ds.frame[v]), theirs)
+            if not bad.any():
+                continue
+            frame = ds.frame.assign(__ADSL__=theirs.set_axis(ds.frame.index))
             out += report_rows(
                 "adsl-copy-differs",
                 ds,

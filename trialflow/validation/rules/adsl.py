@@ -22,6 +22,8 @@ from trialflow.validation.rules.adam import (
     each_record,
     numeric_pairs,
     pair_not_one_to_one,
+    same_values,
+    values_like,
 )
 from trialflow.validation.rules.common import fmt, present, report_rows, rows_where, stripped
 
@@ -162,25 +164,18 @@ def adsl_differs_from_dm(package: Package) -> list[Finding]:
         return []
     d = dm.frame.loc[np.asarray(present(dm.frame["USUBJID"]), dtype=bool)]
     d = d.loc[~stripped(d["USUBJID"]).duplicated()]
-    index = pd.Index(stripped(d["USUBJID"]))
-    position = index.get_indexer(stripped(adsl.frame["USUBJID"]).to_numpy(dtype=object))
+    index = pd.Index(stripped(d["USUBJID"]).astype(object))
+    position = index.get_indexer(stripped(adsl.frame["USUBJID"]).astype(object))
     known = position >= 0
     out: list[Finding] = []
     for v in DM_COPIES:
         if v not in adsl.frame.columns or v not in d.columns:
             continue
-        mine = comparable(adsl.frame[v]).astype(object)
-        theirs_all = comparable(d[v]).astype(object).to_numpy()
-        theirs = pd.Series(
-            np.where(known, theirs_all[np.clip(position, 0, None)], None)
-            if len(theirs_all)
-            else np.full(len(mine), None),
-            index=adsl.frame.index,
-            dtype=object,
-        )
-        same = (mine.isna() & theirs.isna()) | (mine == theirs)
-        bad = known & ~np.asarray(same, dtype=bool)
-        frame = adsl.frame.assign(__DM__=theirs)
+        theirs = values_like(d[v], position)
+        bad = known & ~same_values(comparable(adsl.frame[v]), theirs)
+        if not bad.any():
+            continue
+        frame = adsl.frame.assign(__DM__=theirs.set_axis(adsl.frame.index))
         out += report_rows(
             "adsl-differs-from-dm",
             adsl,

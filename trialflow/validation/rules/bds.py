@@ -22,6 +22,7 @@ from trialflow.errors import Finding
 from trialflow.validation.core import Dataset, Package, rule  # noqa: F401  (doctests)
 from trialflow.validation.rules.adam import (
     bds_datasets,
+    codes,
     dataset_finding,
     each_record,
     numeric_pairs,
@@ -32,6 +33,8 @@ from trialflow.validation.rules.adam import (
 from trialflow.validation.rules.common import (
     dominant,
     fmt,
+    hash_codes,
+    one_value_per_group,
     others,
     present,
     report_rows,
@@ -244,6 +247,8 @@ def param_attribute_not_constant(package: Package) -> list[Finding]:
             )
             if not both.any():
                 continue
+            if one_value_per_group([codes(f["PARAMCD"])[both]], codes(f[v])[both]):
+                continue
             work = pd.DataFrame({"PARAMCD": stripped(f["PARAMCD"])[both], v: stripped(f[v])[both]})
             top = dominant(work, ["PARAMCD"], v)
             off = work[v].to_numpy() != top["dominant"].to_numpy()
@@ -286,6 +291,9 @@ def base_not_constant(package: Package) -> list[Finding]:
         base = sas_number(ds, "BASE")
         has = base.notna()
         if not has.any():
+            continue
+        mask = has.to_numpy()
+        if one_value_per_group([codes(f[k])[mask] for k in keys], hash_codes(base[has])):
             continue
         work = f.loc[has, keys].assign(__BASE__=base[has])
         top = dominant(work, keys, "__BASE__")
@@ -598,28 +606,42 @@ def criterion_flag_without_criterion(package: Package) -> list[Finding]:
     return out
 
 
-def _seq_index(package: Package) -> pd.MultiIndex:
-    """(dataset name, USUBJID, --SEQ) of every record of the package's SDTM datasets."""
-    parts = []
+SEQ_SPAN = 2**24
+"""--SEQ values are coded below this bound (an SDTM --SEQ is a small positive integer)."""
+
+
+def _seq_keys(domain: np.ndarray, subject: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """One int64 per (dataset code, subject code, integral --SEQ); -1 where unusable."""
+    whole = np.isfinite(seq) & (seq >= 0) & (seq < SEQ_SPAN) & (np.floor(seq) == seq)
+    ok = whole & (domain >= 0) & (subject >= 0)
+    key = (domain.astype(np.int64) * (2**24) + subject.astype(np.int64)) * SEQ_SPAN
+    key = key + np.where(whole, seq, 0).astype(np.int64)
+    return np.where(ok, key, -1)
+
+
+def _seq_index(package: Package) -> tuple[list[str], pd.Index, np.ndarray]:
+    """The SDTM datasets with --SEQ, their subjects and the keys of their records."""
+    names: list[str] = []
+    parts: list[tuple[int, pd.Series, pd.Series]] = []
     for name, ds in package.datasets.items():
         if ds.kind != "sdtm" or "USUBJID" not in ds.frame.columns:
             continue
         seq = [c for c in ds.frame.columns if c.endswith("SEQ") and len(c) == 5]
-        if not seq:
-            continue
-        parts.append(
-            pd.DataFrame(
-                {
-                    "D": name,
-                    "S": stripped(ds.frame["USUBJID"]).astype(object),
-                    "Q": pd.to_numeric(ds.frame[seq[0]], errors="coerce").astype("float64"),
-                }
-            )
-        )
+        if seq:
+            parts.append((len(names), stripped(ds.frame["USUBJID"]), ds.frame[seq[0]]))
+            names.append(name)
     if not parts:
-        return pd.MultiIndex.from_arrays([[], [], []])
-    both = pd.concat(parts, ignore_index=True)
-    return pd.MultiIndex.from_frame(both)
+        return [], pd.Index([]), np.array([], dtype=np.int64)
+    subjects = pd.Index(pd.unique(pd.concat([p[1] for p in parts]).dropna().astype(object)))
+    keys = [
+        _seq_keys(
+            np.full(len(subject), code),
+            subjects.get_indexer(subject.astype(object)),
+            pd.to_numeric(seq, errors="coerce").to_numpy(dtype="float64"),
+        )
+        for code, subject, seq in parts
+    ]
+    return names, subjects, np.unique(np.concatenate(keys))
 
 
 @rule(
@@ -637,27 +659,20 @@ def srcseq_not_found(package: Package) -> list[Finding]:
     datasets = [ds for ds in bds_datasets(package) if wanted <= set(ds.frame.columns)]
     if not datasets:
         return []
-    index = _seq_index(package)
+    names, subjects, known = _seq_index(package)
+    if not names:
+        return []
     out: list[Finding] = []
     for ds in datasets:
         f = ds.frame
-        domain = text(f["SRCDOM"])
-        seq = sas_number(ds, "SRCSEQ")
-        subject = stripped(f["USUBJID"])
-        domains = set(index.get_level_values(0))
-        checked = domain.isin(list(domains)).fillna(False).to_numpy(dtype=bool).copy()
-        checked &= seq.notna().to_numpy()
+        domain = pd.Index(names).get_indexer(text(f["SRCDOM"]).astype(object))
+        seq = sas_number(ds, "SRCSEQ").to_numpy(dtype="float64")
+        checked = (domain >= 0) & ~np.isnan(seq)
         if not checked.any():
             continue
-        keys = pd.MultiIndex.from_arrays(
-            [
-                domain[checked].astype(object),
-                subject[checked].astype(object),
-                seq[checked].astype("float64"),
-            ]
-        )
-        bad = np.zeros(len(f), dtype=bool)
-        bad[np.flatnonzero(checked)[~keys.isin(index)]] = True
+        subject = subjects.get_indexer(stripped(f["USUBJID"]).astype(object))
+        keys = _seq_keys(domain, subject, seq)
+        bad = checked & ~np.isin(keys, known)
         out += report_rows(
             "srcseq-not-found",
             ds,

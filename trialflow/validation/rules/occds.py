@@ -19,13 +19,15 @@ import numpy as np
 import pandas as pd
 
 from trialflow.errors import Finding
-from trialflow.validation.core import Dataset, Package, rule
+from trialflow.validation.core import Dataset, Package, rule  # noqa: F401  (doctests)
 from trialflow.validation.rules.adam import (
     adam_datasets,
     comparable,
     each_record,
     occds_datasets,
+    same_values,
     sas_number,
+    values_like,
     where,
 )
 from trialflow.validation.rules.common import fmt, present, report_rows, rows_where, stripped, text
@@ -152,12 +154,12 @@ def occurrence_flag_multiple(package: Package) -> list[Finding]:
     return out
 
 
-def _ae_by_key(ae: Dataset) -> tuple[pd.MultiIndex, pd.DataFrame]:
-    f = ae.frame
-    keys = pd.MultiIndex.from_arrays(
-        [stripped(f["USUBJID"]).astype(object), pd.to_numeric(f["AESEQ"], errors="coerce")]
-    )
-    return keys, f
+def _key(subject: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """One int64 per (subject code, integral AESEQ); -1 where either is unusable."""
+    whole = np.isfinite(seq) & (seq >= 0) & (seq < 2**31) & (np.floor(seq) == seq)
+    ok = whole & (subject >= 0)
+    key = subject.astype(np.int64) * 2**31 + np.where(whole, seq, 0).astype(np.int64)
+    return np.where(ok, key, -1)
 
 
 @rule(
@@ -174,34 +176,34 @@ def occds_coding_differs_from_sdtm(package: Package) -> list[Finding]:
     ae = package.get("AE")
     if ae is None or ae.kind != "sdtm" or not {"USUBJID", "AESEQ"} <= set(ae.frame.columns):
         return []
-    keys, source = _ae_by_key(ae)
-    first = ~keys.duplicated()
-    keys, source = keys[first], source.loc[first]
+    source = ae.frame
+    subjects = pd.Index(pd.unique(stripped(source["USUBJID"]).dropna().astype(object)))
+    seq_of = pd.to_numeric(source["AESEQ"], errors="coerce").to_numpy(dtype="float64")
+    theirs_key = _key(subjects.get_indexer(stripped(source["USUBJID"]).astype(object)), seq_of)
+    usable = theirs_key >= 0
+    lookup = pd.Index(theirs_key[usable])
+    first = ~lookup.duplicated()
+    lookup, rows = lookup[first], np.flatnonzero(usable)[first]
     out: list[Finding] = []
     for ds in occds_datasets(package):
         f = ds.frame
         if not {"USUBJID", "AESEQ"} <= set(f.columns):
             continue
-        mine = pd.MultiIndex.from_arrays(
-            [stripped(f["USUBJID"]).astype(object), pd.to_numeric(f["AESEQ"], errors="coerce")]
+        mine_key = _key(
+            subjects.get_indexer(stripped(f["USUBJID"]).astype(object)),
+            pd.to_numeric(f["AESEQ"], errors="coerce").to_numpy(dtype="float64"),
         )
-        position = keys.get_indexer(mine)
+        hit = lookup.get_indexer(mine_key)
+        position = np.where((mine_key >= 0) & (hit >= 0), rows[np.clip(hit, 0, None)], -1)
         known = position >= 0
         for v in SDTM_CODING:
             if v not in f.columns or v not in source.columns:
                 continue
-            theirs_all = comparable(source[v]).astype(object).to_numpy()
-            theirs = pd.Series(
-                np.where(known, theirs_all[np.clip(position, 0, None)], None)
-                if len(theirs_all)
-                else np.full(len(f), None),
-                index=f.index,
-                dtype=object,
-            )
-            here = comparable(f[v]).astype(object)
-            same = (here.isna() & theirs.isna()) | (here == theirs)
-            bad = known & ~np.asarray(same, dtype=bool)
-            frame = f.assign(__AE__=theirs)
+            theirs = values_like(source[v], position)
+            bad = known & ~same_values(comparable(f[v]), theirs)
+            if not bad.any():
+                continue
+            frame = f.assign(__AE__=theirs.set_axis(f.index))
             out += report_rows(
                 "occds-coding-differs-from-sdtm",
                 ds,
