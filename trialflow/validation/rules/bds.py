@@ -619,7 +619,7 @@ def _seq_keys(domain: np.ndarray, subject: np.ndarray, seq: np.ndarray) -> np.nd
     return np.where(ok, key, -1)
 
 
-def _seq_index(package: Package) -> tuple[list[str], pd.Index, np.ndarray]:
+def _seq_index(package: Package) -> tuple[list[str], pd.Index, pd.Index]:
     """The SDTM datasets with --SEQ, their subjects and the keys of their records."""
     names: list[str] = []
     parts: list[tuple[int, pd.Series, pd.Series]] = []
@@ -631,7 +631,7 @@ def _seq_index(package: Package) -> tuple[list[str], pd.Index, np.ndarray]:
             parts.append((len(names), stripped(ds.frame["USUBJID"]), ds.frame[seq[0]]))
             names.append(name)
     if not parts:
-        return [], pd.Index([]), np.array([], dtype=np.int64)
+        return [], pd.Index([]), pd.Index(np.array([], dtype=np.int64))
     subjects = pd.Index(pd.unique(pd.concat([p[1] for p in parts]).dropna().astype(object)))
     keys = [
         _seq_keys(
@@ -641,7 +641,7 @@ def _seq_index(package: Package) -> tuple[list[str], pd.Index, np.ndarray]:
         )
         for code, subject, seq in parts
     ]
-    return names, subjects, np.unique(np.concatenate(keys))
+    return names, subjects, pd.Index(np.concatenate(keys))
 
 
 @rule(
@@ -672,7 +672,7 @@ def srcseq_not_found(package: Package) -> list[Finding]:
             continue
         subject = subjects.get_indexer(stripped(f["USUBJID"]).astype(object))
         keys = _seq_keys(domain, subject, seq)
-        bad = checked & ~np.isin(keys, known)
+        bad = checked & ~np.asarray(pd.Index(keys).isin(known), dtype=bool)
         out += report_rows(
             "srcseq-not-found",
             ds,
