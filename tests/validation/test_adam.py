@@ -7,11 +7,10 @@ import pandas as pd
 import pytest
 
 from trialflow.validation.core import RULES, Dataset, Package
-from trialflow.validation.rules import adam
+from trialflow.validation.rules import adam, adsl, bds, occds
 
-MINE = [
-    code for code, r in RULES.items() if r.run is not None and r.run.__module__ == adam.__name__
-]
+MODULES = {m.__name__ for m in (adam, adsl, bds, occds)}
+MINE = [code for code, r in RULES.items() if r.run is not None and r.run.__module__ in MODULES]
 
 
 @pytest.fixture
@@ -20,6 +19,14 @@ def adsl() -> pd.DataFrame:
         {
             "STUDYID": ["T"] * 3,
             "USUBJID": ["T-001", "T-002", "T-003"],
+            "SUBJID": ["001", "002", "003"],
+            "SITEID": ["01"] * 3,
+            "AGE": [54.0, 61.0, 47.0],
+            "AGEU": ["YEARS"] * 3,
+            "SEX": ["M", "F", "M"],
+            "RACE": ["ASIAN"] * 3,
+            "ARM": ["hUC-MSC"] * 3,
+            "ACTARM": ["hUC-MSC"] * 3,
             "SAFFL": ["Y", "Y", "N"],
             "ITTFL": ["Y", "Y", "Y"],
             "TRT01P": ["hUC-MSC"] * 3,
@@ -70,16 +77,21 @@ def found(pkg: Package) -> list:
 
 
 def test_rules_are_registered_in_the_adam_scope():
-    assert sorted(MINE) == [
+    assert len(MINE) == 44
+    assert {
         "ablfl-multiple",
         "adsl-duplicate-subject",
         "base-not-constant",
         "chg-not-aval-minus-base",
         "flag-value-invalid",
         "param-paramcd-not-one-to-one",
-    ]
+    } <= set(MINE)
     assert {RULES[c].scope for c in MINE} == {"adam"}
-    assert {RULES[c].severity for c in MINE} == {"error"}
+    assert {c for c in MINE if RULES[c].severity != "error"} == {
+        "adsl-label-nonstandard",
+        "adsl-treatment-dates-missing",
+        "randdt-missing-for-randomized",
+    }
 
 
 def test_clean_adam_package_has_no_findings(adsl, adlb):
@@ -106,7 +118,7 @@ def test_flag_value_invalid_in_adsl_and_bds(adsl, adlb):
     adlb.loc[4, "ANL01FL"] = "1"
     adsl["FLAGNOTE"] = "anything"
     assert found(package(adsl, adlb)) == [
-        ("flag-value-invalid", "ADLB", "ANL01FL", 5, "T-001"),
+        ("analysis-flag-not-y-or-null", "ADLB", "ANL01FL", 5, "T-001"),
         ("flag-value-invalid", "ADSL", "SAFFL", 2, "T-002"),
     ]
 
@@ -115,7 +127,7 @@ def test_param_paramcd_not_one_to_one(adsl, adlb):
     adlb.loc[7, "PARAM"] = "Glucose (mg/dL)"
     assert adlb.at[7, "PARAMCD"] == "GLUC"
     assert found(package(adsl, adlb)) == [
-        ("param-paramcd-not-one-to-one", "ADLB", "PARAMCD", 8, "T-002")
+        ("param-paramcd-not-one-to-one", "ADLB", "PARAM", 8, "T-002")
     ]
     [f] = RULES["param-paramcd-not-one-to-one"].run(package(adsl, adlb))
     assert "'Glucose (mmol/L)' on 5 other records" in f.message
@@ -128,9 +140,16 @@ def test_base_not_constant(adsl, adlb):
 
 
 def test_base_may_differ_between_basetypes(adsl, adlb):
-    other = adlb.assign(BASETYPE="LAST", BASE=adlb["BASE"] + 1.0)
-    other["CHG"] = (other["AVAL"] - other["BASE"]).where(other["CHG"].notna())
+    # BASETYPE "LAST": the last visit is the baseline of its group.
+    last = adlb["AVISIT"].eq("DAY 84")
+    other = adlb.assign(BASETYPE="LAST", ABLFL=np.where(last, "Y", None))
+    other["BASE"] = (
+        other["AVAL"].where(last).groupby([other["USUBJID"], other["PARAMCD"]]).transform("max")
+    )
+    other["CHG"] = (other["AVAL"] - other["BASE"]).where(~last)
     both = pd.concat([adlb.assign(BASETYPE="FIRST"), other], ignore_index=True)
+    # FIRST bases 7.1, 8.0, 9.4, 9.1; LAST bases 6.2, 7.1, 8.1, 8.2
+    assert (both["BASE"].nunique(), both["ABLFL"].eq("Y").sum()) == (7, 8)
     assert found(package(adsl, both)) == []
 
 
@@ -160,4 +179,6 @@ def test_ablfl_multiple(adsl, adlb):
     assert found(package(adsl, adlb)) == [
         ("ablfl-multiple", "ADLB", "ABLFL", 1, "T-001"),
         ("ablfl-multiple", "ADLB", "ABLFL", 2, "T-001"),
+        # the second baseline record's BASE (7.1) is not its AVAL (7.3)
+        ("base-not-baseline-aval", "ADLB", "BASE", 2, "T-001"),
     ]

@@ -12,7 +12,10 @@ A rule's code says where it lives (docs/rules.md lists each rule under its modul
 - :mod:`.events`: adverse-event seriousness, deaths, end points of events and interventions;
 - :mod:`.trial_design`: trial design datasets, visits and epochs;
 - :mod:`.supp`: SUPP-- datasets;
-- :mod:`.adam`: ADaM datasets (ADSL, BDS, OCCDS);
+- :mod:`.adam`: any ADaM dataset (flags, dates, subjects) and what the ADaM modules share;
+- :mod:`.adsl`: ADSL (one record per subject, required variables, population flags, DM);
+- :mod:`.bds`: BDS datasets (parameters, baseline, change from baseline, visits);
+- :mod:`.occds`: OCCDS datasets (treatment-emergent and first-occurrence flags, coding);
 - :mod:`.xpt`: SAS XPORT v5 limits.
 
 :mod:`.common` holds what the rules share (reading values, comparing partial dates, reporting
@@ -24,9 +27,12 @@ from __future__ import annotations
 from trialflow.validation import schema as _schema  # noqa: F401  (registers the dataset rules)
 from trialflow.validation.rules import (  # noqa: F401  (each module registers its rules)
     adam,
+    adsl,
+    bds,
     dm,
     events,
     findings,
+    occds,
     structure,
     supp,
     timing,
