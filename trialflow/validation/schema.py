@@ -473,8 +473,8 @@ class _CodelistInfo:
 
 @functools.cache
 def _codelist_info(name: str) -> _CodelistInfo:
-    cl = metadata.codelist(name)
-    return _CodelistInfo(cl.name, cl.code, cl.extensible, tuple(cl.terms["term"].astype(str)))
+    cl = metadata.codelist_terms(name)
+    return _CodelistInfo(cl.name, cl.code, cl.extensible, cl.terms)
 
 
 @functools.cache
@@ -503,25 +503,29 @@ def _is_supp(name: str) -> bool:
     return name.upper().startswith("SUPP") and len(name) > 4
 
 
+@functools.cache
+def _known_domains() -> frozenset[str]:
+    return frozenset(metadata.known_domains())
+
+
 @functools.lru_cache(maxsize=64)
 def _structure(domain: str) -> _Structure:
     """The variables and keys of ``domain``: SDTMIG metadata, SUPPQUAL, or the generic few."""
     name = str(domain).strip().upper()
-    if name in metadata.known_domains():
-        rows = metadata.domain_variables(name)
+    if name in _known_domains():
+        rows = metadata.domain_variable_records(name)
         variables = tuple(
             _Var(
-                str(r.name),
-                str(r.type),
-                str(r.core),
-                _shipped_codelist(str(r.codelist)),
-                str(r.core) != "Req",
+                str(r["name"]),
+                str(r["type"]),
+                str(r["core"]),
+                _shipped_codelist(str(r["codelist"])),
+                str(r["core"]) != "Req",
             )
-            for r in rows.itertuples(index=False)
+            for r in rows
         )
-        return _Structure(
-            name, f"SDTMIG {metadata.SDTMIG_VERSION}", variables, tuple(metadata.domain_keys(name))
-        )
+        keys = tuple(str(rows[0]["keys"]).split())
+        return _Structure(name, f"SDTMIG {metadata.SDTMIG_VERSION}", variables, keys)
     if _is_supp(name):
         variables = tuple(
             _Var(v, "Char", "Req", "", v in _SUPP_NULLABLE) for v in _SUPP_REQUIRED
