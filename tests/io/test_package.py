@@ -863,3 +863,22 @@ def test_csv_keeps_sdtmig_character_variables_as_text_even_when_they_look_numeri
     lb = package.get("LB").frame
     assert str(lb["LBORRES"].dtype) == "str" and lb["LBORRES"].tolist() == ["9.3", "7"]
     assert lb["LBSTRESN"].dtype == "float64" and lb["LBSEQ"].dtype == "float64"
+
+
+def test_xpt_v5_names_are_the_names_pyreadstat_reads(tmp_path: Path) -> None:
+    import pyreadstat
+
+    from trialflow.io.package import xpt_v5_names
+    from trialflow.io.xpt import write_xpt
+
+    frame = pd.DataFrame({f"V{i}": ["a"] for i in range(40)} | {"AGE": [34.0], "_X": ["x"]})
+    path = write_xpt(frame, tmp_path / "xx.xpt", dataset="XX")
+    _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
+    assert xpt_v5_names(path) == list(meta.column_names) == list(frame.columns)
+    # Not v5 (or not XPT at all): None, and the caller asks pyreadstat.
+    v8 = b"HEADER RECORD*******LIBV8   HEADER RECORD!!!!!!!"
+    (tmp_path / "x.xpt").write_bytes(v8 + b" " * 32)
+    (tmp_path / "y.xpt").write_bytes(b"")
+    assert xpt_v5_names(tmp_path / "x.xpt") is None
+    assert xpt_v5_names(tmp_path / "y.xpt") is None
+    assert xpt_v5_names(tmp_path / "missing.xpt") is None

@@ -497,3 +497,32 @@ def test_codelist_is_frozen():
     sex = codelist("SEX")
     with pytest.raises(AttributeError):
         sex.name = "X"  # type: ignore[misc]
+
+
+def test_domain_variable_records_are_the_rows_of_domain_variables():
+    # The light view the validator reads must be the frame, row for row, for every domain.
+    for domain in md.known_domains():
+        assert list(md.domain_variable_records(domain)) == md.domain_variables(domain).to_dict(
+            "records"
+        )
+    sex = next(r for r in md.domain_variable_records("dm") if r["name"] == "SEX")
+    assert (sex["core"], sex["codelist"], sex["codelist_code"]) == ("Req", "SEX", "C66731")
+    # Fresh copies: changing one does not change the next answer.
+    sex["core"] = "Perm"
+    assert next(r for r in md.domain_variable_records("DM") if r["name"] == "SEX")["core"] == "Req"
+    with pytest.raises(md.UnknownDomain, match="'XX'"):
+        md.domain_variable_records("XX")
+
+
+def test_codelist_terms_agree_with_codelist():
+    ct = md.read_data_csv("trialflow.sdtm", "sdtm-ct.csv")
+    for key in sorted(set(ct["codelist"]) | set(ct["codelist_code"])):
+        full, light = md.codelist(key), md.codelist_terms(key)
+        assert (light.name, light.code, light.extensible) == (full.name, full.code, full.extensible)
+        assert light.terms == tuple(full.terms["term"])
+    # CDISC CT: SEX (C66731) is non-extensible with F, INTERSEX, M, U.
+    assert md.codelist_terms(" c66731 ") == md.CodelistTerms(
+        "SEX", "C66731", False, ("F", "INTERSEX", "M", "U")
+    )
+    with pytest.raises(md.MetadataError, match="'NOPE'"):
+        md.codelist_terms("NOPE")

@@ -1188,7 +1188,13 @@ def check_define(folder: str | Path, kind: Kind) -> list[Finding]:
 
 
 def _xpt_columns(path: Path) -> list[str]:
-    """The variable names of an XPT file, from its header only."""
+    """The variable names of an XPT file, from its header only (pyreadstat for what the v5
+    header reader does not take)."""
+    from trialflow.io.package import xpt_v5_names
+
+    names = xpt_v5_names(path)
+    if names is not None:
+        return names
     import pyreadstat
 
     _, meta = pyreadstat.read_xport(str(path), metadataonly=True)

@@ -55,7 +55,7 @@ import pandas as pd
 from trialflow.errors import Finding, RawInputError, Severity, Source
 from trialflow.validation.core import FILE, RECORD, Dataset, Kind, Package
 
-__all__ = ["ENCODINGS", "SUPPORTED_EXTENSIONS", "read_package"]
+__all__ = ["ENCODINGS", "SUPPORTED_EXTENSIONS", "read_package", "xpt_v5_names"]
 
 ENCODINGS: tuple[str, ...] = ("UTF-8", "cp1252", "latin1")
 """Text encodings tried in turn for XPT and CSV files; the first that decodes every byte wins."""
@@ -459,6 +459,51 @@ def _read_xpt_v5(path: Path, start: int) -> _Fast | None:
         encoding=ENCODINGS[0],
     )
     return _Fast(table, width)
+
+
+def xpt_v5_names(path: Path) -> list[str] | None:
+    """The variable names of a SAS XPORT v5 file, from its header alone; None when the file is
+    not a v5 file whose header the fast reader (:func:`_read_xpt_v5`) understands, so the
+    caller asks pyreadstat. The names are what pyreadstat reads (trailing blanks dropped).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from trialflow.io.xpt import write_xpt
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "dm.xpt"
+        >>> _ = write_xpt(pd.DataFrame({"STUDYID": ["S"], "AGE": [34.0]}), out, dataset="DM")
+        >>> xpt_v5_names(out), xpt_v5_names(out.with_name("none.xpt"))
+        (['STUDYID', 'AGE'], None)
+    """
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(6 * _XPT_RECORD)
+            member = data.find(_XPT_V5_MEMBER)
+            if (
+                not data.startswith(_XPT_V5_LIBRARY)
+                or member < 0
+                or data[member + 74 : member + 78] != b"0140"
+            ):
+                return None
+            names_at = member + 4 * _XPT_RECORD
+            data += fh.read(max(0, names_at + _XPT_RECORD - len(data)))
+            if data[names_at : names_at + len(_XPT_V5_NAMESTR)] != _XPT_V5_NAMESTR:
+                return None
+            count_text = data[names_at + 54 : names_at + 58]
+            if not count_text.isdigit():
+                return None
+            count = int(count_text)
+            end = names_at + _XPT_RECORD + count * _XPT_NAMESTR.itemsize
+            data += fh.read(max(0, end - len(data)))
+    except OSError:
+        return None
+    if len(data) < end:
+        return None
+    namestr = np.frombuffer(data, dtype=_XPT_NAMESTR, count=count, offset=names_at + _XPT_RECORD)
+    try:
+        names = [n.decode("utf-8").rstrip(" ") for n in namestr["nname"]]
+    except UnicodeDecodeError:
+        return None
+    return names if len(set(names)) == len(names) else None
 
 
 def _xpt_layout(path: Path) -> tuple[int, int | None]:

@@ -103,11 +103,15 @@ def _domain_rows(domain: str) -> pd.DataFrame:
         return rows
     rows = frame[frame["dataset"] == name]
     if rows.empty:
-        raise UnknownDomain(
-            f"unknown SDTM domain {domain!r}: trialflow ships SDTMIG {SDTMIG_VERSION} metadata "
-            f"for {', '.join(known_domains())}"
-        )
+        raise _unknown_domain(domain)
     return rows
+
+
+def _unknown_domain(domain: str) -> UnknownDomain:
+    return UnknownDomain(
+        f"unknown SDTM domain {domain!r}: trialflow ships SDTMIG {SDTMIG_VERSION} metadata "
+        f"for {', '.join(known_domains())}"
+    )
 
 
 def known_domains() -> list[str]:
@@ -285,6 +289,93 @@ def codelist(name_or_code: str) -> Codelist:
         extensible=first["extensible"] == "Y",
         terms=rows[_TERM_COLUMNS].reset_index(drop=True).copy(),
     )
+
+
+@dataclass(frozen=True)
+class CodelistTerms:
+    """A codelist's short name, C-code, extensibility and submission values, as plain text.
+
+    What :func:`codelist` gives without its frame of terms: cheap enough to ask for every
+    codelist-bound variable of a package (validation asks for dozens per run).
+
+    Example:
+        >>> sex = codelist_terms("C66731")
+        >>> sex.name, sex.extensible, sex.terms
+        ('SEX', False, ('F', 'INTERSEX', 'M', 'U'))
+    """
+
+    name: str
+    code: str
+    extensible: bool
+    terms: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=1)
+def _ct_text() -> dict[str, np.ndarray]:
+    """The CT's columns as arrays of Python strings (indexing them costs no frame operation)."""
+    ct = _ct()
+    return {
+        c: ct[c].to_numpy(dtype=object) for c in ("codelist", "codelist_code", "extensible", "term")
+    }
+
+
+def codelist_terms(name_or_code: str) -> CodelistTerms:
+    """The codelist with this short name or C-code as :class:`CodelistTerms` (terms in order).
+
+    Gives the values :func:`codelist` gives (``name``, ``code``, ``extensible`` and
+    ``terms["term"]``) and raises the same :class:`MetadataError` for an unknown codelist.
+
+    Example:
+        >>> ny = codelist_terms("ny")
+        >>> ny.name, ny.code, ny.extensible, ny.terms
+        ('NY', 'C66742', False, ('N', 'NA', 'U', 'Y'))
+    """
+    rows = _ct_rows().get(str(name_or_code).strip().upper())
+    if rows is None or not len(rows):
+        _codelist_row(name_or_code)  # raises the error naming the codelist
+        raise AssertionError("unreachable")
+    text = _ct_text()
+    first = rows[0]
+    return CodelistTerms(
+        name=str(text["codelist"][first]),
+        code=str(text["codelist_code"][first]),
+        extensible=text["extensible"][first] == "Y",
+        terms=tuple(str(t) for t in text["term"][rows]),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _variable_records() -> dict[str, tuple[dict[str, object], ...]]:
+    frame = _variables()
+    columns = {c: frame[c].to_numpy(dtype=object) for c in frame.columns}
+    by_dataset: dict[str, list[dict[str, object]]] = {}
+    for i in range(len(frame)):
+        row = {c: values[i] for c, values in columns.items()}
+        row["order"] = int(row["order"])  # type: ignore[call-overload]
+        by_dataset.setdefault(str(row["dataset"]), []).append(row)
+    return {
+        name: tuple(sorted(rows, key=lambda r: r["order"]))  # type: ignore[arg-type, return-value]
+        for name, rows in by_dataset.items()
+    }
+
+
+def domain_variable_records(domain: str) -> tuple[dict[str, object], ...]:
+    """The rows of :func:`domain_variables` as dicts (fresh copies), for a domain of
+    :func:`known_domains`: the same columns, values and order without building a frame.
+
+    Raises :class:`UnknownDomain` as :func:`domain_variables` does; unlike it, a SUPP--
+    name other than SUPPQUAL itself is unknown here.
+
+    Example:
+        >>> [(r["name"], r["core"], r["codelist"]) for r in domain_variable_records("DM")][3:5]
+        [('SUBJID', 'Req', ''), ('RFSTDTC', 'Exp', '')]
+        >>> domain_variable_records("DM")[0]["keys"]
+        'STUDYID USUBJID'
+    """
+    rows = _variable_records().get(str(domain).strip().upper())
+    if rows is None:
+        raise _unknown_domain(domain)
+    return tuple(dict(r) for r in rows)
 
 
 _SEARCHED = {
