@@ -113,7 +113,7 @@ def test_planned_visits_against_tv(sdtm: dict[str, pd.DataFrame]) -> None:
     assert run(sdtm, "planned-visit-not-in-tv") == [("VS", "VISIT", j + 1, SUBJ, "WEEK 2")]
     # the unscheduled visit 4.01 (SV: SVPRESP null) is not a planned visit
     unplanned = int((sdtm["LB"]["VISITNUM"] == 4.01).sum() + (vs["VISITNUM"] == 4.01).sum())
-    assert unplanned == 7  # 1 LB and 6 VS records of subject 01-004's unscheduled visit
+    assert unplanned == 7  # 2 LB and 5 VS records of subject 01-004's unscheduled visit
     # an SV record saying the visit was planned makes it one, decimals or not
     sv = sdtm["SV"]
     k = where(sv, VISITNUM=4.01)
