@@ -47,7 +47,7 @@ def where(frame: pd.DataFrame, **values: object) -> int:
 
 
 def test_registered() -> None:
-    assert len(MINE) == 18  # visit-visitnum-not-one-to-one and 17 more
+    assert len(MINE) == 20  # visit-visitnum-not-one-to-one and 19 more
 
 
 def test_example_is_clean(sdtm: dict[str, pd.DataFrame]) -> None:
@@ -190,3 +190,27 @@ def test_absent_datasets_report_nothing(sdtm: dict[str, pd.DataFrame]) -> None:
     for name in ("TA", "TE", "TV", "TI", "SV", "SE"):
         del sdtm[name]
     assert {c: run(sdtm, c) for c in MINE} == {c: [] for c in MINE}
+
+
+def test_tv_arm_not_in_ta(sdtm: dict[str, pd.DataFrame]) -> None:
+    tv = sdtm["TV"]
+    tv["ARMCD"] = tv["ARMCD"].astype(object)
+    tv.loc[1, "ARMCD"] = "HUCMSC"
+    tv.loc[2, "ARMCD"] = "PBO"
+    assert run(sdtm, "tv-arm-not-in-ta") == [("TV", "ARMCD", 3, None, "PBO")]
+    tv["ARM"] = None
+    tv.loc[0, "ARM"] = "Placebo"
+    assert run(sdtm, "tv-arm-not-in-ta") == [
+        ("TV", "ARMCD", 3, None, "PBO"),
+        ("TV", "ARM", 1, None, "Placebo"),
+    ]
+
+
+def test_etcd_too_long(sdtm: dict[str, pd.DataFrame]) -> None:
+    for name in ("TA", "TE", "SE"):
+        frame = sdtm[name]
+        frame.loc[frame["ETCD"] == "FU", "ETCD"] = "FOLLOWUP1"  # 9 characters
+    found = run(sdtm, "etcd-too-long")
+    counts = {name: sum(1 for d, *_ in found if d == name) for name in ("TA", "TE", "SE")}
+    assert counts == {"TA": 1, "TE": 1, "SE": 16}  # one follow-up element per subject
+    assert all(v == "FOLLOWUP1" for *_, v in found)

@@ -42,7 +42,7 @@ def row(ts: pd.DataFrame, code: str) -> int:
 
 
 def test_registered() -> None:
-    assert len(MINE) == 15
+    assert len(MINE) == 18
     assert all(RULES[c].scope == "cross" for c in MINE)
 
 
@@ -179,3 +179,27 @@ def test_counts_against_ta_and_dm(sdtm: dict[str, pd.DataFrame]) -> None:
 def test_absent_variables_report_nothing(sdtm: dict[str, pd.DataFrame]) -> None:
     sdtm["TS"] = sdtm["TS"][["STUDYID", "DOMAIN", "TSSEQ"]]
     assert {c: run(sdtm, c) for c in MINE} == {c: [] for c in MINE}
+
+
+def test_lengths(sdtm: dict[str, pd.DataFrame]) -> None:
+    ts = sdtm["TS"]
+    i, j = row(ts, "TITLE"), row(ts, "ADAPT")
+    ts.loc[i, "TSPARMCD"] = "TRIALTITLE"  # 10 characters
+    ts.loc[j, "TSPARM"] = "Adaptive Design " + "x" * 25  # 41 characters
+    found = run(sdtm, "ts-tsparmcd-too-long")
+    assert [(r, v) for _, _, r, v, _ in found] == [(i + 1, "TRIALTITLE")]
+    assert "is 10 characters long; TSPARMCD is limited to 8" in found[0][4]
+    found = run(sdtm, "ts-tsparm-too-long")
+    assert [r for _, _, r, _, _ in found] == [j + 1]
+    assert "is 41 characters long" in found[0][4]
+
+
+def test_tsval_tsvalcd_not_one_to_one(sdtm: dict[str, pd.DataFrame]) -> None:
+    ts = sdtm["TS"]
+    random = row(ts, "RANDOM")  # N / C49487, as ADAPT and others
+    ts.loc[random, "TSVALCD"] = "C49488"  # the code of Y
+    found = run(sdtm, "ts-tsval-tsvalcd-not-one-to-one")
+    # every record with TSVAL N or TSVALCD C49488 takes part in the broken pairs
+    expected = ts.index[(ts["TSVAL"] == "N") | (ts["TSVALCD"] == "C49488")] + 1
+    assert [r for _, _, r, _, _ in found] == list(expected)
+    assert random + 1 in expected and len(expected) > 2

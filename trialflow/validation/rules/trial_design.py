@@ -324,6 +324,74 @@ def dm_arm_not_in_ta(package: Package) -> list[Finding]:
 
 
 @rule(
+    "tv-arm-not-in-ta",
+    "error",
+    "cross",
+    checks="Where TV has ARMCD or ARM populated (visits that depend on the arm), they are an "
+    "ARMCD or ARM of TA.",
+    why="TV gives an arm only when the visit schedule differs by arm, and then the arm must be "
+    "one the trial design defines.",
+    refs=["CORE-000155", "CG0293", "CORE-000156", "CG0294"],
+)
+def tv_arm_not_in_ta(package: Package) -> list[Finding]:
+    """TV arms that are not TA arms."""
+    tv, ta = package.get("TV"), package.get("TA")
+    if tv is None or ta is None:
+        return []
+    out: list[Finding] = []
+    for column in ("ARMCD", "ARM"):
+        if column not in tv.frame.columns or column not in ta.frame.columns:
+            continue
+        f = tv.frame
+        bad = present(f[column]) & ~in_set(
+            stripped(f[column]).fillna(""), sorted(stripped(ta.frame[column]).dropna().unique())
+        )
+        out += report_rows(
+            "tv-arm-not-in-ta",
+            tv,
+            rows_where(f, bad),
+            column,
+            lambda r, c=column: (
+                f"{c} {fmt(r[c])} of VISITNUM {fmt(r.get('VISITNUM'))} is not "
+                f"a {c} of TA; use TA's arm, or leave it null when visits do not depend on the arm."
+            ),
+            value=column,
+        )
+    return out
+
+
+@rule(
+    "etcd-too-long",
+    "error",
+    "cross",
+    checks="ETCD in TA, TE and SE is at most 8 characters long.",
+    why="SDTMIG limits ETCD, the companion of ELEMENT, to 8 characters.",
+    refs=["CORE-000143", "CG0246"],
+)
+def etcd_too_long(package: Package) -> list[Finding]:
+    """ETCD longer than 8 characters."""
+    out: list[Finding] = []
+    for name in ("TA", "TE", "SE"):
+        ds = package.get(name)
+        if ds is None or "ETCD" not in ds.frame.columns:
+            continue
+        f = ds.frame
+        bad = stripped(f["ETCD"]).str.len().fillna(0) > 8
+        out += report_rows(
+            "etcd-too-long",
+            ds,
+            rows_where(f, bad),
+            "ETCD",
+            lambda r: (
+                f"ETCD {fmt(r['ETCD'])} is {len(str(r['ETCD']).strip())} characters long; "
+                "ETCD is limited to 8."
+            ),
+            value="ETCD",
+        )
+    return out
+
+
+@rule(
     "tv-visitdy-not-ascending",
     "warning",
     "cross",

@@ -526,3 +526,87 @@ def ts_actsub_exceeds_dm(package: Package) -> list[Finding]:
         ),
         value="TSVAL",
     )
+
+
+def _too_long(package: Package, code: str, variable: str, limit: int) -> list[Finding]:
+    ts = _ts(package, variable)
+    if ts is None:
+        return []
+    f = ts.frame
+    bad = stripped(f[variable]).str.len().fillna(0) > limit
+    return report_rows(
+        code,
+        ts,
+        rows_where(f, bad),
+        variable,
+        lambda r: (
+            f"{variable} {fmt(r[variable])} is {len(str(r[variable]).strip())} characters "
+            f"long; {variable} is limited to {limit}."
+        ),
+        value=variable,
+    )
+
+
+@rule(
+    "ts-tsparmcd-too-long",
+    "error",
+    "cross",
+    checks="TSPARMCD is at most 8 characters long.",
+    why="SDTMIG limits TSPARMCD, the companion of TSPARM, to 8 characters (the length of the "
+    "CDISC CT codes).",
+    refs=["CORE-000147", "CG0257"],
+)
+def ts_tsparmcd_too_long(package: Package) -> list[Finding]:
+    """TSPARMCD longer than 8 characters."""
+    return _too_long(package, "ts-tsparmcd-too-long", "TSPARMCD", 8)
+
+
+@rule(
+    "ts-tsparm-too-long",
+    "error",
+    "cross",
+    checks="TSPARM is at most 40 characters long.",
+    why="SDTMIG limits TSPARM to 40 characters (the length of the CDISC CT names).",
+    refs=["CORE-000148", "CG0258"],
+)
+def ts_tsparm_too_long(package: Package) -> list[Finding]:
+    """TSPARM longer than 40 characters."""
+    return _too_long(package, "ts-tsparm-too-long", "TSPARM", 40)
+
+
+@rule(
+    "ts-tsval-tsvalcd-not-one-to-one",
+    "error",
+    "cross",
+    checks="Where TSVAL and TSVALCD are both populated, each TSVAL has one TSVALCD and each "
+    "TSVALCD one TSVAL across TS.",
+    why="TSVALCD is the code of the term in TSVAL; one term with two codes (or one code for two "
+    "terms) means a code or a value is wrong.",
+    refs=["CORE-000152", "CG0265"],
+)
+def ts_tsval_tsvalcd_not_one_to_one(package: Package) -> list[Finding]:
+    """TSVAL and TSVALCD that do not pair one-to-one."""
+    ts = _ts(package, "TSVAL", "TSVALCD")
+    if ts is None:
+        return []
+    f = ts.frame
+    keep = present(f["TSVAL"]) & present(f["TSVALCD"])
+    value, code = stripped(f["TSVAL"]).where(keep), stripped(f["TSVALCD"]).where(keep)
+    pairs = pd.DataFrame({"v": value, "c": code})[keep].drop_duplicates()
+    values = pairs["v"][pairs["v"].duplicated()].unique()
+    codes = pairs["c"][pairs["c"].duplicated()].unique()
+    if not len(values) and not len(codes):
+        return []
+    bad = keep & (in_set(value.fillna(""), values) | in_set(code.fillna(""), codes))
+    return report_rows(
+        "ts-tsval-tsvalcd-not-one-to-one",
+        ts,
+        rows_where(f, bad),
+        "TSVALCD",
+        lambda r: (
+            f"TSVAL {fmt(r['TSVAL'])} has TSVALCD {fmt(r['TSVALCD'])} here (TSPARMCD "
+            f"{fmt(r['TSPARMCD'])}) but another TS record pairs one of them with a different "
+            "partner; a term has one code."
+        ),
+        value="TSVALCD",
+    )
