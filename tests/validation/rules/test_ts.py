@@ -42,7 +42,7 @@ def row(ts: pd.DataFrame, code: str) -> int:
 
 
 def test_registered() -> None:
-    assert len(MINE) == 18
+    assert len(MINE) == 20
     assert all(RULES[c].scope == "cross" for c in MINE)
 
 
@@ -74,7 +74,7 @@ def test_required_parameter_missing(sdtm: dict[str, pd.DataFrame]) -> None:
     sdtm["TS"] = ts[~ts["TSPARMCD"].isin(["TPHASE", "ADDON", "OBJSEC"])]  # OBJSEC: optional
     found = run(sdtm, "ts-required-parameter-missing")
     assert sorted(v for _, _, _, v, _ in found) == ["ADDON", "TPHASE"]
-    assert any("(Trial Phase Classification)" in m for *_, m in found)
+    assert any("(Trial Phase Classification; P21 SD2214)" in m for *_, m in found)
 
 
 def test_tsval_missing_and_with_tsvalnf(sdtm: dict[str, pd.DataFrame]) -> None:
@@ -203,3 +203,42 @@ def test_tsval_tsvalcd_not_one_to_one(sdtm: dict[str, pd.DataFrame]) -> None:
     expected = ts.index[(ts["TSVAL"] == "N") | (ts["TSVALCD"] == "C49488")] + 1
     assert [r for _, _, r, _, _ in found] == list(expected)
     assert random + 1 in expected and len(expected) > 2
+
+
+def test_conditional_parameters(sdtm: dict[str, pd.DataFrame]) -> None:
+    ts = sdtm["TS"]
+    # the example: STYPE INTERVENTIONAL, HLTSUBJI N, ADDON Y, INTTYPE BIOLOGIC
+    ts = ts[~ts["TSPARMCD"].isin(["TRT", "TDIGRP", "CURTRT", "PCLAS"])].reset_index(drop=True)
+    sdtm["TS"] = ts
+    found = run(sdtm, "ts-required-parameter-missing")
+    assert sorted(v for _, _, _, v, _ in found) == ["CURTRT", "PCLAS", "TDIGRP", "TRT"]
+    assert any("(Investigational Therapy or Treatment; P21 SD2219)" in m for *_, m in found)
+    # an observational study of healthy subjects, not added on, of a device: none is asked for
+    for code, value in (
+        ("STYPE", "OBSERVATIONAL"),
+        ("HLTSUBJI", "Y"),
+        ("ADDON", "N"),
+        ("INTTYPE", "DEVICE"),
+    ):
+        ts.loc[row(ts, code), "TSVAL"] = value
+    assert run(sdtm, "ts-required-parameter-missing") == []
+
+
+def test_tsvalnf_invalid(sdtm: dict[str, pd.DataFrame]) -> None:
+    ts = sdtm["TS"]
+    i = row(ts, "SPONSOR")  # UNK
+    ts.loc[i, "TSVALNF"] = "UNKNOWN"
+    found = run(sdtm, "ts-tsvalnf-invalid")
+    assert [(r, v) for _, _, r, v, _ in found] == [(i + 1, "UNKNOWN")]
+
+
+def test_sstdtc_incomplete(sdtm: dict[str, pd.DataFrame]) -> None:
+    ts = sdtm["TS"]
+    i = row(ts, "SSTDTC")
+    ts.loc[i, "TSVAL"] = "2019-01"
+    assert [(r, v) for _, _, r, v, _ in run(sdtm, "ts-sstdtc-incomplete")] == [(i + 1, "2019-01")]
+    ts.loc[i, "TSVAL"] = "2019-01-02T10:00"
+    assert run(sdtm, "ts-sstdtc-incomplete") == []
+    ts.loc[i, "TSVAL"] = "January 2019"  # not ISO 8601 at all: ts-date-not-iso8601's concern
+    assert run(sdtm, "ts-sstdtc-incomplete") == []
+    assert len(run(sdtm, "ts-date-not-iso8601")) == 1

@@ -296,6 +296,7 @@ def ta_taetord_not_consecutive(package: Package) -> list[Finding]:
     "NOTASSGN, NOTTRT and UNPLAN excepted).",
     why="A subject's planned and actual arms must be arms of the trial design; an arm TA does "
     "not describe has no elements, epochs or visits.",
+    refs=["SD2002"],
 )
 def dm_arm_not_in_ta(package: Package) -> list[Finding]:
     """DM arm codes that are not TA arms."""

@@ -93,6 +93,7 @@ def ts_missing(package: Package) -> list[Finding]:
     checks="TS has a study start date: a record with TSPARMCD = 'SSTDTC' and TSVAL populated.",
     why="FDA's technical rejection criteria read the study start date from TS (SSTDTC) to decide "
     "which data standards the study had to follow; without it the submission is rejected.",
+    refs=["SD2232", "CG0287"],
 )
 def ts_sstdtc_missing(package: Package) -> list[Finding]:
     """No populated SSTDTC record in TS."""
@@ -114,16 +115,47 @@ def ts_sstdtc_missing(package: Package) -> list[Finding]:
     ]
 
 
+P21_MISSING = {
+    "ADDON": "SD2201", "AGEMAX": "SD2202", "AGEMIN": "SD2203", "LENGTH": "SD2204",
+    "PLANSUB": "SD2205", "RANDOM": "SD2206", "SEXPOP": "SD2207", "STOPRULE": "SD2208",
+    "TBLIND": "SD2209", "TCNTRL": "SD2210", "TDIGRP": "SD2211", "TINDTP": "SD2212",
+    "TITLE": "SD2213", "TPHASE": "SD2214", "TTYPE": "SD2215", "CURTRT": "SD2216",
+    "OBJPRIM": "SD2217", "SPONSOR": "SD2218", "TRT": "SD2219", "REGID": "SD2221",
+    "OUTMSPRI": "SD2222", "PCLAS": "SD2223", "FCNTRY": "SD2224", "ADAPT": "SD2225",
+    "DCUTDTC": "SD2226", "DCUTDESC": "SD2227", "INTMODEL": "SD2228", "NARMS": "SD2229",
+    "STYPE": "SD2230", "INTTYPE": "SD2231", "SSTDTC": "SD2232", "SENDTC": "SD2233",
+    "ACTSUB": "SD2234", "HLTSUBJI": "SD2235", "EXTTIND": "SD2273", "PDPSTIND": "SD2276",
+    "PDSTIND": "SD2277", "PIPIND": "SD2278", "RDIND": "SD2279", "SDTIGVER": "SD2280",
+    "SDTMVER": "SD2281", "THERAREA": "SD2282",
+}  # fmt: skip
+"""The Pinnacle 21 rule reporting each missing TS parameter (SDTM-IG 3.4 FDA configuration)."""
+
+CONDITIONAL = {
+    "TDIGRP": ("HLTSUBJI", ("N",)),
+    "TINDTP": ("STYPE", ("INTERVENTIONAL",)),
+    "TRT": ("STYPE", ("INTERVENTIONAL",)),
+    "INTMODEL": ("STYPE", ("INTERVENTIONAL",)),
+    "INTTYPE": ("STYPE", ("INTERVENTIONAL",)),
+    "CURTRT": ("ADDON", ("Y",)),
+    "PCLAS": ("INTTYPE", ("BIOLOGIC", "DRUG")),
+}
+"""Parameters asked for only when another parameter has one of these values, as Pinnacle 21
+asks for them (TDIGRP for studies of unhealthy subjects, TRT for interventional studies, ...)."""
+
+
 @rule(
     "ts-required-parameter-missing",
     "warning",
     "cross",
-    checks="TS has a record for each parameter FDA asks for in every study (the parameters "
-    "marked required in trialflow's TS parameter list, e.g. SPONSOR, TITLE, TPHASE, ADDON, "
-    "AGEMIN, AGEMAX, PLANSUB, RANDOM, SEXPOP, TBLIND, TCNTRL, TTYPE, REGID, ...); a parameter "
-    "that does not apply is still present, with TSVALNF saying why. SSTDTC has its own rule.",
+    checks="TS has a record for each parameter FDA asks for (the parameters marked required in "
+    "trialflow's TS parameter list: SPONSOR, TITLE, TPHASE, ADDON, AGEMIN, AGEMAX, PLANSUB, "
+    "RANDOM, SEXPOP, TBLIND, TCNTRL, TTYPE, REGID, ...); a parameter that does not apply is "
+    "still present, with TSVALNF saying why. As Pinnacle 21 does, TDIGRP is asked for when "
+    "HLTSUBJI = 'N'; TINDTP, TRT, INTMODEL and INTTYPE when STYPE = 'INTERVENTIONAL'; CURTRT when "
+    "ADDON = 'Y'; PCLAS when INTTYPE is BIOLOGIC or DRUG. SSTDTC has its own rule.",
     why="The FDA Technical Conformance Guide lists the TS parameters a reviewer expects; a "
     "missing one must be added (with a null flavor when unknown) or explained.",
+    refs=["CG0287", *sorted(v for k, v in P21_MISSING.items() if k != "SSTDTC")],
 )
 def ts_required_parameter_missing(package: Package) -> list[Finding]:
     """Required TS parameters with no record."""
@@ -131,20 +163,35 @@ def ts_required_parameter_missing(package: Package) -> list[Finding]:
     if ts is None:
         return []
     known = _known()
-    wanted = [c for c in known.index[known["required"] == "Y"] if c != "SSTDTC"]
-    have = set(text(ts.frame["TSPARMCD"]).dropna())
+    code = text(ts.frame["TSPARMCD"])
+    have = set(code.dropna())
+    values = (
+        set(zip(code, text(ts.frame["TSVAL"]), strict=True))
+        if "TSVAL" in ts.frame.columns
+        else set()
+    )
+
+    def wanted(parameter: str) -> bool:
+        if parameter == "SSTDTC" or parameter in have:
+            return False
+        if parameter in CONDITIONAL:
+            other, accepted = CONDITIONAL[parameter]
+            return any((other, v) in values for v in accepted)
+        return True
+
     return [
         finding(
             "ts-required-parameter-missing",
-            f"TS has no record for TSPARMCD {fmt(code)} ({known.at[code, 'tsparm']}); add it "
-            "(study.yaml trial.summary) with its value, or with TSVALNF (e.g. NA, UNK) when it "
-            "does not apply or is unknown.",
+            f"TS has no record for TSPARMCD {fmt(parameter)} ({known.at[parameter, 'tsparm']}"
+            + (f"; P21 {P21_MISSING[parameter]}" if parameter in P21_MISSING else "")
+            + "); add it (study.yaml trial.summary) with its value, or with TSVALNF (e.g. NA, "
+            "UNK) when it does not apply or is unknown.",
             ts,
             variable="TSPARMCD",
-            value=code,
+            value=parameter,
         )
-        for code in wanted
-        if code not in have
+        for parameter in known.index[known["required"] == "Y"]
+        if wanted(parameter)
     ]
 
 
@@ -155,6 +202,7 @@ def ts_required_parameter_missing(package: Package) -> list[Finding]:
     checks="Each TS record has TSVAL or, when the value is unknown or does not apply, TSVALNF.",
     why="A TS parameter with neither a value nor a null flavor says nothing; the reviewer cannot "
     "tell an omission from a value that does not exist.",
+    refs=["SD2017", "CG0259", "CG0260"],
 )
 def ts_tsval_missing(package: Package) -> list[Finding]:
     """TS records with neither TSVAL nor TSVALNF."""
@@ -183,6 +231,7 @@ def ts_tsval_missing(package: Package) -> list[Finding]:
     "cross",
     checks="TSVALNF is null where TSVAL is populated.",
     why="TSVALNF explains an absent value; next to a value it contradicts it.",
+    refs=["SD2018"],
 )
 def ts_tsval_with_tsvalnf(package: Package) -> list[Finding]:
     """TS records with both TSVAL and TSVALNF."""
@@ -300,6 +349,7 @@ def _format_rule(
     checks="TSVAL of the date parameters (SSTDTC, SENDTC, DCUTDTC) is an ISO 8601 date.",
     why="Agencies read the study start date and data cutoff from TS to decide which standards "
     "apply; a date they cannot parse is a date they do not have.",
+    refs=["SD2245", "SD2247", "SD2248", "CG0283", "CG0285", "CG0286"],
 )
 def ts_date_not_iso8601(package: Package) -> list[Finding]:
     """Date-valued TS parameters whose TSVAL is not ISO 8601."""
@@ -347,6 +397,7 @@ def ts_duration_not_iso8601(package: Package) -> list[Finding]:
     checks="TSVAL of PLANSUB, ACTSUB and NARMS is a whole number.",
     why="Planned and actual numbers of subjects and the number of arms are counts; a value "
     "that is not a whole number cannot be compared with DM or TA.",
+    refs=["SD2246", "SD2249", "CG0284", "CG0457"],
 )
 def ts_count_not_integer(package: Package) -> list[Finding]:
     """Count-valued TS parameters whose TSVAL is not a whole number."""
@@ -609,4 +660,72 @@ def ts_tsval_tsvalcd_not_one_to_one(package: Package) -> list[Finding]:
             "partner; a term has one code."
         ),
         value="TSVALCD",
+    )
+
+
+NULL_FLAVORS = (
+    "NI", "INV", "OTH", "PINF", "NINF", "UNC", "DER", "UNK", "ASKU", "NAV", "NASK", "QS", "TRC",
+    "MSK", "NA",
+)  # fmt: skip
+"""The ISO 21090 null flavors TSVALNF may take (as Pinnacle 21 lists them for SD2283)."""
+
+
+@rule(
+    "ts-tsvalnf-invalid",
+    "error",
+    "cross",
+    checks="TSVALNF, where populated, is an ISO 21090 null flavor (NI, INV, OTH, PINF, NINF, "
+    "UNC, DER, UNK, ASKU, NAV, NASK, QS, TRC, MSK, NA).",
+    why="TSVALNF says why a parameter has no value in the terms of ISO 21090; any other text "
+    "cannot be read by machine.",
+    refs=["SD2283"],
+)
+def ts_tsvalnf_invalid(package: Package) -> list[Finding]:
+    """TSVALNF outside the ISO 21090 null flavors."""
+    ts = _ts(package, "TSVALNF")
+    if ts is None:
+        return []
+    f = ts.frame
+    bad = present(f["TSVALNF"]) & ~in_set(stripped(f["TSVALNF"]).fillna(""), NULL_FLAVORS)
+    return report_rows(
+        "ts-tsvalnf-invalid",
+        ts,
+        rows_where(f, bad),
+        "TSVALNF",
+        lambda r: (
+            f"TSVALNF {fmt(r['TSVALNF'])} (TSPARMCD {fmt(r['TSPARMCD'])}) is not an ISO "
+            f"21090 null flavor; use one of {', '.join(NULL_FLAVORS)}."
+        ),
+        value="TSVALNF",
+    )
+
+
+@rule(
+    "ts-sstdtc-incomplete",
+    "error",
+    "cross",
+    checks="The study start date (TSVAL of SSTDTC) is at least a complete date (YYYY-MM-DD).",
+    why="FDA's technical rejection criteria compare the study start date with the dates data "
+    "standards became required; a year or a month is not enough to decide.",
+    refs=["SD2247A"],
+)
+def ts_sstdtc_incomplete(package: Package) -> list[Finding]:
+    """SSTDTC that is ISO 8601 but not a complete date."""
+    ts = _ts(package, "TSVAL")
+    if ts is None:
+        return []
+    f = ts.frame
+    parts = iso_rows(f["TSVAL"])
+    partial = ~np.isnan(parts[:, 0]) & np.isnan(parts[:, 2])
+    bad = _of(ts, ["SSTDTC"]) & pd.Series(partial, index=f.index)
+    return report_rows(
+        "ts-sstdtc-incomplete",
+        ts,
+        rows_where(f, bad),
+        "TSVAL",
+        lambda r: (
+            f"The study start date (SSTDTC) is {fmt(r['TSVAL'])}; give at least the "
+            "complete date (YYYY-MM-DD)."
+        ),
+        value="TSVAL",
     )
