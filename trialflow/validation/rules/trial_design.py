@@ -9,16 +9,22 @@ import pandas as pd
 
 from trialflow.errors import Finding
 from trialflow.validation.core import (
+    FILE,
+    RECORD,
     Dataset,
     Package,
+    cached,
     rule,
+    spread,
 )
 from trialflow.validation.rules.common import (
     by_subject,
     compare_iso,
+    distinct_codes,
     dm_dataset,
     domain_prefix,
     dominant,
+    filled,
     fmt,
     in_set,
     others,
@@ -163,6 +169,17 @@ def _subject_datasets(package: Package, *variables: str) -> list[Dataset]:
     ]
 
 
+def _outside(values: pd.Series, allowed: list[str], *, upper: bool = True) -> pd.Series:
+    """True where ``values`` is populated and, trimmed (and upper-cased), not in ``allowed``;
+    decided once per distinct value."""
+    codes, distinct = distinct_codes(values)
+    trimmed = distinct.str.strip()
+    if upper:
+        trimmed = trimmed.str.upper()
+    off = filled(distinct) & ~trimmed.isin(allowed).to_numpy(dtype=bool)
+    return pd.Series(spread(codes, off, False), index=values.index)
+
+
 @rule(
     "ta-etcd-not-in-te",
     "error",
@@ -177,7 +194,7 @@ def ta_etcd_not_in_te(package: Package) -> list[Finding]:
     if ta is None or te is None or "ETCD" not in ta.frame.columns:
         return []
     f = ta.frame
-    bad = present(f["ETCD"]) & ~in_set(text(f["ETCD"]).fillna(""), _values(te, "ETCD"))
+    bad = _outside(f["ETCD"], _values(te, "ETCD"))
     return report_rows(
         "ta-etcd-not-in-te",
         ta,
@@ -205,7 +222,7 @@ def te_etcd_not_in_ta(package: Package) -> list[Finding]:
     if te is None or ta is None or "ETCD" not in te.frame.columns:
         return []
     f = te.frame
-    bad = present(f["ETCD"]) & ~in_set(text(f["ETCD"]).fillna(""), _values(ta, "ETCD"))
+    bad = _outside(f["ETCD"], _values(ta, "ETCD"))
     return report_rows(
         "te-etcd-not-in-ta",
         te,
@@ -448,7 +465,7 @@ def ie_ietestcd_not_in_ti(package: Package) -> list[Finding]:
     if ie is None or ti is None or "IETESTCD" not in ie.frame.columns:
         return []
     f = ie.frame
-    bad = present(f["IETESTCD"]) & ~in_set(text(f["IETESTCD"]).fillna(""), _values(ti, "IETESTCD"))
+    bad = _outside(f["IETESTCD"], _values(ti, "IETESTCD"))
     return report_rows(
         "ie-ietestcd-not-in-ti",
         ie,
@@ -472,6 +489,51 @@ def _tv_visitnums(package: Package) -> np.ndarray | None:
     return np.unique(pd.to_numeric(tv["VISITNUM"], errors="coerce").dropna().to_numpy())
 
 
+def _sv_visits(package: Package) -> tuple[pd.Index, pd.Index, pd.Index, np.ndarray] | None:
+    """SV's subjects, visit numbers, the (subject, visit) keys of its records (see
+    :func:`_visit_keys`) and each key's SVPRESP ('' when null); None without SV."""
+    sv = _design(package, "SV", "USUBJID", "VISITNUM")
+    if sv is None:
+        return None
+
+    def compute() -> tuple[pd.Index, pd.Index, pd.Index, np.ndarray]:
+        subject = stripped(sv["USUBJID"])
+        number = pd.to_numeric(sv["VISITNUM"], errors="coerce")
+        subjects = pd.Index(subject.dropna().unique())
+        numbers = pd.Index(np.unique(number.dropna().to_numpy()))
+        keys = _keys(subjects, numbers, subject, number)
+        says = (
+            text(sv["SVPRESP"]).fillna("").to_numpy(dtype=object)
+            if "SVPRESP" in sv.columns
+            else np.full(len(sv), "", dtype=object)
+        )
+        first = ~pd.Series(keys).duplicated().to_numpy() & (keys >= 0)
+        return subjects, numbers, pd.Index(keys[first]), says[first]
+
+    return cached(package, ("trial-design", "sv-visits"), compute)  # type: ignore[return-value]
+
+
+def _keys(
+    subjects: pd.Index, numbers: pd.Index, subject: pd.Series, number: pd.Series
+) -> np.ndarray:
+    """One integer per record for its (USUBJID, VISITNUM) among SV's; -1 when SV has neither
+    the subject nor the visit number."""
+    codes, distinct = distinct_codes(subject)
+    who = spread(codes, subjects.get_indexer(distinct.str.strip().to_numpy(dtype=object)), -1)
+    which = numbers.get_indexer(number.to_numpy(dtype="float64"))
+    return np.where((who >= 0) & (which >= 0), who * (len(numbers) + 1) + which, -1)
+
+
+def _visit_keys(package: Package, ds: Dataset) -> np.ndarray | None:
+    """The SV keys (:func:`_keys`) of the records of ``ds``; None without SV or USUBJID."""
+    visits = _sv_visits(package)
+    if visits is None or "USUBJID" not in ds.frame.columns:
+        return None
+    subjects, numbers, _, _ = visits
+    number = pd.to_numeric(ds.frame["VISITNUM"], errors="coerce")
+    return _keys(subjects, numbers, ds.frame["USUBJID"], number)
+
+
 def _planned(package: Package, ds: Dataset, number: pd.Series) -> np.ndarray:
     """Which records of ``ds`` are at planned visits.
 
@@ -482,24 +544,20 @@ def _planned(package: Package, ds: Dataset, number: pd.Series) -> np.ndarray:
     """
     whole = (number.notna() & (number == np.floor(number))).to_numpy()
     sv = package.get("SV")
-    if sv is None or not {"USUBJID", "VISITNUM", "SVPRESP"} <= set(sv.frame.columns):
+    visits = _sv_visits(package)
+    if sv is None or visits is None or "SVPRESP" not in sv.frame.columns:
         return whole
-    s = sv.frame
-    says = text(s["SVPRESP"]).fillna("")
+    _, _, keys, says = visits
     if not (says == "Y").any():
         return whole
     if ds.name == "SV":
-        return (says == "Y").to_numpy()
-    if "USUBJID" not in ds.frame.columns:
+        return (text(sv.frame["SVPRESP"]) == "Y").fillna(False).to_numpy(dtype=bool)
+    mine = _visit_keys(package, ds)
+    if mine is None:
         return whole
-    key = pd.MultiIndex.from_arrays(
-        [stripped(s["USUBJID"]).to_numpy(), pd.to_numeric(s["VISITNUM"], errors="coerce")]
-    )
-    resp = pd.Series(says.to_numpy(dtype=object), index=key)
-    resp = resp[~resp.index.duplicated()]
-    mine = pd.MultiIndex.from_arrays([stripped(ds.frame["USUBJID"]).to_numpy(), number.to_numpy()])
-    told = resp.reindex(mine).to_numpy(dtype=object)
-    return np.where(pd.notna(told), told == "Y", whole)
+    at = keys.get_indexer(mine)
+    told = np.where(at >= 0, says[np.maximum(at, 0)] == "Y", whole)
+    return told.astype(bool)
 
 
 @rule(
@@ -557,8 +615,7 @@ def planned_visit_not_in_tv(package: Package) -> list[Finding]:
     for ds in _subject_datasets(package, "VISITNUM", "VISIT"):
         f = ds.frame
         number = pd.to_numeric(f["VISITNUM"], errors="coerce")
-        bad = _planned(package, ds, number) & present(f["VISIT"]).to_numpy()
-        bad &= ~in_set(stripped(f["VISIT"]).fillna(""), names).to_numpy()
+        bad = _planned(package, ds, number) & _outside(f["VISIT"], names, upper=False).to_numpy()
         out += report_rows(
             "planned-visit-not-in-tv",
             ds,
@@ -667,20 +724,18 @@ def unplanned_visitdy_populated(package: Package) -> list[Finding]:
 )
 def visitnum_not_in_sv(package: Package) -> list[Finding]:
     """Subject visits with data but no SV record."""
-    sv = _design(package, "SV", "USUBJID", "VISITNUM")
-    if sv is None:
+    visits = _sv_visits(package)
+    if visits is None:
         return []
-    visits = pd.MultiIndex.from_arrays(
-        [stripped(sv["USUBJID"]).to_numpy(), pd.to_numeric(sv["VISITNUM"], errors="coerce")]
-    ).unique()
+    keys = visits[2]
     out: list[Finding] = []
     for ds in _subject_datasets(package, "USUBJID", "VISITNUM"):
         if ds.name == "SV":
             continue
         f = ds.frame
         number = pd.to_numeric(f["VISITNUM"], errors="coerce")
-        key = pd.MultiIndex.from_arrays([stripped(f["USUBJID"]).to_numpy(), number.to_numpy()])
-        bad = number.notna().to_numpy() & ~key.isin(visits)
+        mine = _visit_keys(package, ds)
+        bad = number.notna().to_numpy() & (keys.get_indexer(mine) < 0)
         out += report_rows(
             "visitnum-not-in-sv",
             ds,
@@ -713,7 +768,7 @@ def epoch_not_in_ta(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds in _subject_datasets(package, "EPOCH"):
         f = ds.frame
-        bad = present(f["EPOCH"]) & ~in_set(text(f["EPOCH"]).fillna(""), epochs)
+        bad = _outside(f["EPOCH"], epochs)
         out += report_rows(
             "epoch-not-in-ta",
             ds,
@@ -771,8 +826,10 @@ def _se_ordered(package: Package) -> tuple[pd.DataFrame, np.ndarray] | None:
     se = _design(package, "SE", "USUBJID", "SESTDTC")
     if se is None:
         return None
-    work = se.assign(__SUBJ__=stripped(se["USUBJID"]), __START__=stripped(se["SESTDTC"]))
-    work = work[present(se["USUBJID"]) & present(se["SESTDTC"])]
+    keep = (present(se["USUBJID"]) & present(se["SESTDTC"])).to_numpy()
+    columns = (RECORD, FILE, "USUBJID", "ETCD", "TAETORD", "SESTDTC", "SEENDTC")
+    work = se.loc[keep, [c for c in columns if c in se.columns]]
+    work = work.assign(__SUBJ__=stripped(work["USUBJID"]), __START__=stripped(work["SESTDTC"]))
     work = work.sort_values(["__SUBJ__", "__START__"], kind="stable")
     subject = work["__SUBJ__"].to_numpy(dtype=object)
     same_next = np.r_[subject[1:] == subject[:-1], False] if len(work) else np.array([], bool)

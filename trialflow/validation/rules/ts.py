@@ -48,6 +48,11 @@ def _known() -> pd.DataFrame:
     return ts_parameters().set_index("tsparmcd")
 
 
+@functools.lru_cache(maxsize=8)
+def _terms(name: str) -> tuple[str, ...]:
+    return tuple(metadata.codelist(name).terms["term"].astype(str))
+
+
 def _ts(package: Package, *variables: str) -> Dataset | None:
     """The TS dataset when it has TSPARMCD and ``variables``."""
     ts = package.get("TS")
@@ -435,7 +440,7 @@ def ts_value_not_in_codelist(package: Package) -> list[Finding]:
         mine = in_set(code.fillna(""), params) & present(f["TSVAL"])
         if not mine.any():
             continue
-        terms = metadata.codelist(name).terms["term"].astype(str).tolist()
+        terms = list(_terms(name))
         off = mine & ~in_set(value.fillna(""), terms)
         bad |= off
         names[off] = name
