@@ -19,7 +19,6 @@ from trialflow.validation.core import (
 )
 from trialflow.validation.rules.common import (
     by_subject,
-    compare_iso,
     distinct_codes,
     dm_dataset,
     domain_prefix,
@@ -27,6 +26,8 @@ from trialflow.validation.rules.common import (
     filled,
     fmt,
     in_set,
+    iso_rows,
+    numbers,
     others,
     present,
     report_rows,
@@ -284,7 +285,7 @@ def ta_taetord_not_consecutive(package: Package) -> list[Finding]:
     if ta is None or not {"ARMCD", "TAETORD"} <= set(ta.frame.columns):
         return []
     f = ta.frame
-    order = pd.to_numeric(f["TAETORD"], errors="coerce")
+    order = numbers(f["TAETORD"])
     keep = order.notna() & present(f["ARMCD"])
     arm = text(f["ARMCD"])
     rank = order[keep].groupby(arm[keep]).rank(method="first")
@@ -427,8 +428,8 @@ def tv_visitdy_not_ascending(package: Package) -> list[Finding]:
     work = pd.DataFrame(
         {
             "arm": text(f["ARMCD"]).fillna("") if "ARMCD" in f.columns else "",
-            "num": pd.to_numeric(f["VISITNUM"], errors="coerce"),
-            "dy": pd.to_numeric(f["VISITDY"], errors="coerce"),
+            "num": numbers(f["VISITNUM"]),
+            "dy": numbers(f["VISITDY"]),
         },
         index=f.index,
     ).dropna()
@@ -486,7 +487,7 @@ def _tv_visitnums(package: Package) -> np.ndarray | None:
     tv = _design(package, "TV", "VISITNUM")
     if tv is None:
         return None
-    return np.unique(pd.to_numeric(tv["VISITNUM"], errors="coerce").dropna().to_numpy())
+    return np.unique(numbers(tv["VISITNUM"]).dropna().to_numpy())
 
 
 def _sv_visits(package: Package) -> tuple[pd.Index, pd.Index, pd.Index, np.ndarray] | None:
@@ -498,30 +499,30 @@ def _sv_visits(package: Package) -> tuple[pd.Index, pd.Index, pd.Index, np.ndarr
 
     def compute() -> tuple[pd.Index, pd.Index, pd.Index, np.ndarray]:
         subject = stripped(sv["USUBJID"])
-        number = pd.to_numeric(sv["VISITNUM"], errors="coerce")
+        number = numbers(sv["VISITNUM"])
         subjects = pd.Index(subject.dropna().unique())
-        numbers = pd.Index(np.unique(number.dropna().to_numpy()))
-        keys = _keys(subjects, numbers, subject, number)
+        visitnums = pd.Index(np.unique(number.dropna().to_numpy()))
+        keys = _keys(subjects, visitnums, subject, number)
         says = (
             text(sv["SVPRESP"]).fillna("").to_numpy(dtype=object)
             if "SVPRESP" in sv.columns
             else np.full(len(sv), "", dtype=object)
         )
         first = ~pd.Series(keys).duplicated().to_numpy() & (keys >= 0)
-        return subjects, numbers, pd.Index(keys[first]), says[first]
+        return subjects, visitnums, pd.Index(keys[first]), says[first]
 
     return cached(package, ("trial-design", "sv-visits"), compute)  # type: ignore[return-value]
 
 
 def _keys(
-    subjects: pd.Index, numbers: pd.Index, subject: pd.Series, number: pd.Series
+    subjects: pd.Index, visitnums: pd.Index, subject: pd.Series, number: pd.Series
 ) -> np.ndarray:
     """One integer per record for its (USUBJID, VISITNUM) among SV's; -1 when SV has neither
     the subject nor the visit number."""
     codes, distinct = distinct_codes(subject)
     who = spread(codes, subjects.get_indexer(distinct.str.strip().to_numpy(dtype=object)), -1)
-    which = numbers.get_indexer(number.to_numpy(dtype="float64"))
-    return np.where((who >= 0) & (which >= 0), who * (len(numbers) + 1) + which, -1)
+    which = visitnums.get_indexer(number.to_numpy(dtype="float64"))
+    return np.where((who >= 0) & (which >= 0), who * (len(visitnums) + 1) + which, -1)
 
 
 def _visit_keys(package: Package, ds: Dataset) -> np.ndarray | None:
@@ -529,9 +530,9 @@ def _visit_keys(package: Package, ds: Dataset) -> np.ndarray | None:
     visits = _sv_visits(package)
     if visits is None or "USUBJID" not in ds.frame.columns:
         return None
-    subjects, numbers, _, _ = visits
-    number = pd.to_numeric(ds.frame["VISITNUM"], errors="coerce")
-    return _keys(subjects, numbers, ds.frame["USUBJID"], number)
+    subjects, visitnums, _, _ = visits
+    number = numbers(ds.frame["VISITNUM"])
+    return _keys(subjects, visitnums, ds.frame["USUBJID"], number)
 
 
 def _planned(package: Package, ds: Dataset, number: pd.Series) -> np.ndarray:
@@ -579,7 +580,7 @@ def planned_visitnum_not_in_tv(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds in _subject_datasets(package, "VISITNUM"):
         f = ds.frame
-        number = pd.to_numeric(f["VISITNUM"], errors="coerce")
+        number = numbers(f["VISITNUM"])
         bad = _planned(package, ds, number) & number.notna().to_numpy()
         bad &= ~np.isin(number.to_numpy(), planned_nums)
         out += report_rows(
@@ -614,7 +615,7 @@ def planned_visit_not_in_tv(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds in _subject_datasets(package, "VISITNUM", "VISIT"):
         f = ds.frame
-        number = pd.to_numeric(f["VISITNUM"], errors="coerce")
+        number = numbers(f["VISITNUM"])
         bad = _planned(package, ds, number) & _outside(f["VISIT"], names, upper=False).to_numpy()
         out += report_rows(
             "planned-visit-not-in-tv",
@@ -648,8 +649,8 @@ def visitdy_not_tv_visitdy(package: Package) -> list[Finding]:
     plan = (
         pd.DataFrame(
             {
-                "num": pd.to_numeric(tv["VISITNUM"], errors="coerce"),
-                "dy": pd.to_numeric(tv["VISITDY"], errors="coerce"),
+                "num": numbers(tv["VISITNUM"]),
+                "dy": numbers(tv["VISITDY"]),
             }
         )
         .dropna(subset=["num"])
@@ -659,8 +660,8 @@ def visitdy_not_tv_visitdy(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds in _subject_datasets(package, "VISITNUM", "VISITDY"):
         f = ds.frame
-        number = pd.to_numeric(f["VISITNUM"], errors="coerce")
-        day = pd.to_numeric(f["VISITDY"], errors="coerce")
+        number = numbers(f["VISITNUM"])
+        day = numbers(f["VISITDY"])
         expected = pd.Series(plan.reindex(number.to_numpy()).to_numpy(), index=f.index)
         bad = expected.notna() & day.notna() & (day != expected)
         rows = rows_where(f, bad).assign(__TV__=expected[bad])
@@ -695,9 +696,9 @@ def unplanned_visitdy_populated(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds in _subject_datasets(package, "VISITNUM", "VISITDY"):
         f = ds.frame
-        number = pd.to_numeric(f["VISITNUM"], errors="coerce")
+        number = numbers(f["VISITNUM"])
         bad = number.notna() & ~np.isin(number.to_numpy(), planned_nums)
-        bad &= pd.to_numeric(f["VISITDY"], errors="coerce").notna()
+        bad &= numbers(f["VISITDY"]).notna()
         out += report_rows(
             "unplanned-visitdy-populated",
             ds,
@@ -733,7 +734,7 @@ def visitnum_not_in_sv(package: Package) -> list[Finding]:
         if ds.name == "SV":
             continue
         f = ds.frame
-        number = pd.to_numeric(f["VISITNUM"], errors="coerce")
+        number = numbers(f["VISITNUM"])
         mine = _visit_keys(package, ds)
         bad = number.notna().to_numpy() & (keys.get_indexer(mine) < 0)
         out += report_rows(
@@ -895,10 +896,13 @@ def se_not_contiguous(package: Package) -> list[Finding]:
     if ordered is None or se is None or "SEENDTC" not in se.frame.columns:
         return []
     work, same_next = ordered
-    following = pd.Series(np.r_[work["__START__"].to_numpy()[1:], np.nan], index=work.index)
-    following = following.where(same_next)
-    gap = compare_iso(work["SEENDTC"], following).fillna(0) != 0
-    rows = work[gap.to_numpy()].assign(__NEXT__=following[gap])
+    # ISO parts of each element's end and of the next element's start (kept per column)
+    at = se.frame.index.get_indexer(work.index)
+    end = iso_rows(se.frame["SEENDTC"])[at]
+    start = iso_rows(se.frame["SESTDTC"])[at]
+    following = np.vstack([start[1:], np.full((1, start.shape[1]), np.nan)])
+    gap = same_next & (_compare(end, following) != 0)
+    rows = work[gap].assign(__NEXT__=np.r_[work["SESTDTC"].to_numpy(dtype=object)[1:], None][gap])
     return report_rows(
         "se-not-contiguous",
         se,
@@ -910,6 +914,19 @@ def se_not_contiguous(package: Package) -> list[Finding]:
         ),
         value="SEENDTC",
     )
+
+
+def _compare(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`compare_iso` on ISO parts rows: -1, 0 or 1 on the precision both share; 0 where
+    either is not a date."""
+    result = np.zeros(len(a))
+    undecided = ~np.isnan(a[:, 0]) & ~np.isnan(b[:, 0])
+    for k in range(a.shape[1]):
+        both = undecided & ~np.isnan(a[:, k]) & ~np.isnan(b[:, k])
+        later, earlier = both & (a[:, k] > b[:, k]), both & (a[:, k] < b[:, k])
+        result[later], result[earlier] = 1.0, -1.0
+        undecided = both & ~later & ~earlier
+    return result
 
 
 @rule(
@@ -927,7 +944,7 @@ def se_taetord_out_of_order(package: Package) -> list[Finding]:
         return []
     se = package.get("SE")
     work, same_next = ordered
-    order = pd.to_numeric(work["TAETORD"], errors="coerce").to_numpy()
+    order = numbers(work["TAETORD"]).to_numpy()
     same_prev = np.r_[False, same_next[:-1]] if len(work) else same_next
     previous = np.r_[np.nan, order[:-1]] if len(work) else order
     bad = same_prev & (order < previous)

@@ -15,7 +15,7 @@ import pandas as pd
 from trialflow.errors import Finding
 from trialflow.sdtm import metadata
 from trialflow.sdtm.design import ts_parameters
-from trialflow.validation.core import Dataset, Package, finding, rule
+from trialflow.validation.core import Dataset, Package, cached, finding, rule
 from trialflow.validation.rules.common import (
     dm_dataset,
     fmt,
@@ -63,9 +63,31 @@ def _ts(package: Package, *variables: str) -> Dataset | None:
     return ts
 
 
-def _of(ts: Dataset, codes: tuple[str, ...] | list[str]) -> pd.Series:
+def _view(package: Package, ts: Dataset) -> dict[str, np.ndarray]:
+    """TS's TSPARMCD (trimmed, upper case) and TSVAL (trimmed) as arrays, "" where null; kept
+    while a validation runs. TS is small: the rules work on these arrays and take records out
+    of the frame only when one is flagged."""
+
+    def compute() -> dict[str, np.ndarray]:
+        f = ts.frame
+        out = {"code": text(f["TSPARMCD"]).fillna("").to_numpy(dtype=object)}
+        if "TSVAL" in f.columns:
+            out["value"] = stripped(f["TSVAL"]).fillna("").to_numpy(dtype=object)
+        return out
+
+    return cached(package, ("ts-view", id(ts.frame)), compute)  # type: ignore[return-value]
+
+
+def _of(
+    ts: Dataset, codes: tuple[str, ...] | list[str], package: Package | None = None
+) -> pd.Series:
     """True on the TS records of the parameters ``codes``."""
-    return in_set(text(ts.frame["TSPARMCD"]).fillna(""), codes)
+    code = (
+        _view(package, ts)["code"]
+        if package is not None
+        else text(ts.frame["TSPARMCD"]).fillna("").to_numpy(dtype=object)
+    )
+    return pd.Series(np.isin(code, list(codes)), index=ts.frame.index)
 
 
 @rule(
@@ -105,7 +127,7 @@ def ts_sstdtc_missing(package: Package) -> list[Finding]:
     ts = _ts(package, "TSVAL")
     if ts is None:
         return []
-    if (_of(ts, ["SSTDTC"]) & present(ts.frame["TSVAL"])).any():
+    if (_of(ts, ["SSTDTC"], package) & present(ts.frame["TSVAL"])).any():
         return []
     return [
         finding(
@@ -336,7 +358,7 @@ def _format_rule(
     if ts is None:
         return []
     f = ts.frame
-    bad = _of(ts, parameters) & present(f["TSVAL"]) & ~ok
+    bad = _of(ts, parameters, package) & present(f["TSVAL"]) & ~ok
     return report_rows(
         code,
         ts,
@@ -431,19 +453,19 @@ def ts_value_not_in_codelist(package: Package) -> list[Finding]:
     f = ts.frame
     lists = _known()["codelist"].dropna()
     lists = lists[lists.astype(str).str.strip() != ""]
-    code = text(f["TSPARMCD"])
-    value = stripped(f["TSVAL"])
-    bad = pd.Series(False, index=f.index)
-    names = pd.Series(pd.NA, index=f.index, dtype=object)
+    view = _view(package, ts)
+    code, value = view["code"], view["value"]
+    off = np.zeros(len(f), dtype=bool)
+    names = np.full(len(f), None, dtype=object)
     for name in sorted(set(lists)):
-        params = list(lists.index[lists == name])
-        mine = in_set(code.fillna(""), params) & present(f["TSVAL"])
+        mine = np.isin(code, list(lists.index[lists == name])) & (value != "")
         if not mine.any():
             continue
-        terms = list(_terms(name))
-        off = mine & ~in_set(value.fillna(""), terms)
-        bad |= off
-        names[off] = name
+        wrong = mine & ~np.isin(value, list(_terms(name)))
+        off |= wrong
+        names[wrong] = name
+    bad = pd.Series(off, index=f.index)
+    names = pd.Series(names, index=f.index)
     rows = rows_where(f, bad).assign(__CL__=names[bad])
     return report_rows(
         "ts-value-not-in-codelist",
@@ -518,13 +540,14 @@ def ts_reference_without_version(package: Package) -> list[Finding]:
     )
 
 
-def _count(ts: Dataset, code: str) -> tuple[pd.DataFrame, float | None]:
-    """The records of TS parameter ``code`` and its value as a whole number (None if none)."""
-    f = ts.frame
-    rows = rows_where(f, _of(ts, [code]) & present(f["TSVAL"]))
-    values = stripped(rows["TSVAL"])
-    values = values[values.str.fullmatch(r"\d+").fillna(False).astype(bool)]
-    return rows.loc[values.index], (float(values.iloc[0]) if len(values) == 1 else None)
+def _count(package: Package, ts: Dataset, code: str) -> tuple[pd.DataFrame, float | None]:
+    """The records of TS parameter ``code`` and its value as a whole number (None unless the
+    parameter has exactly one record, with a whole number)."""
+    view = _view(package, ts)
+    at = np.flatnonzero(view["code"] == code)
+    if len(at) != 1 or not str(view["value"][at[0]]).isdigit():
+        return ts.frame.iloc[:0], None
+    return ts.frame.iloc[at], float(view["value"][at[0]])
 
 
 @rule(
@@ -540,7 +563,7 @@ def ts_narms_not_ta_arms(package: Package) -> list[Finding]:
     ts, ta = _ts(package, "TSVAL"), package.get("TA")
     if ts is None or ta is None or "ARMCD" not in ta.frame.columns:
         return []
-    rows, narms = _count(ts, "NARMS")
+    rows, narms = _count(package, ts, "NARMS")
     arms = text(ta.frame["ARMCD"]).dropna().nunique()
     if narms is None or narms == arms:
         return []
@@ -567,7 +590,7 @@ def ts_actsub_exceeds_dm(package: Package) -> list[Finding]:
     ts, dm = _ts(package, "TSVAL"), dm_dataset(package)
     if ts is None or dm is None:
         return []
-    rows, actsub = _count(ts, "ACTSUB")
+    rows, actsub = _count(package, ts, "ACTSUB")
     subjects = text(dm.frame["USUBJID"]).dropna().nunique()
     if actsub is None or actsub <= subjects:
         return []
@@ -722,7 +745,7 @@ def ts_sstdtc_incomplete(package: Package) -> list[Finding]:
     f = ts.frame
     parts = iso_rows(f["TSVAL"])
     partial = ~np.isnan(parts[:, 0]) & np.isnan(parts[:, 2])
-    bad = _of(ts, ["SSTDTC"]) & pd.Series(partial, index=f.index)
+    bad = _of(ts, ["SSTDTC"], package) & pd.Series(partial, index=f.index)
     return report_rows(
         "ts-sstdtc-incomplete",
         ts,
