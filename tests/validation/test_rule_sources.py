@@ -27,7 +27,6 @@ MODULES_NOT_YET_SOURCED = {
     "rules.findings",
     "rules.structure",
     "rules.timing",
-    "rules.trial_design",
 }
 
 _ROW = re.compile(r"^\|(?P<cells>.*)\|\s*$")

@@ -10,7 +10,8 @@ A rule's code says where it lives (docs/rules.md lists each rule under its modul
 - :mod:`.timing`: study days and starts before ends;
 - :mod:`.findings`: results, units, reference ranges and baseline flags of Findings domains;
 - :mod:`.events`: adverse-event seriousness, deaths, end points of events and interventions;
-- :mod:`.trial_design`: trial design datasets, visits and epochs;
+- :mod:`.trial_design`: trial design datasets, visits, epochs and subject elements;
+- :mod:`.ts`: the Trial Summary (TS) dataset;
 - :mod:`.supp`: SUPP-- datasets;
 - :mod:`.adam`: any ADaM dataset (flags, dates, subjects) and what the ADaM modules share;
 - :mod:`.adsl`: ADSL (one record per subject, required variables, population flags, DM);
@@ -37,5 +38,6 @@ from trialflow.validation.rules import (  # noqa: F401  (each module registers i
     supp,
     timing,
     trial_design,
+    ts,
     xpt,
 )
