@@ -23,7 +23,7 @@ from trialflow import __version__
 from trialflow.errors import Finding, OnIssue
 from trialflow.io import reports
 from trialflow.io.package import read_package
-from trialflow.validation.core import Package, ValidationReport
+from trialflow.validation.core import DefineMetadata, Package, ValidationReport
 from trialflow.validation.engine import validate_package
 
 __all__ = ["ValidateResult", "validate_paths"]
@@ -64,6 +64,8 @@ def validate_paths(
     """
     expanded, submission = _submission_checks(paths)
     package, read_findings = read_package(expanded)
+    package.define, define_findings = _read_defines(expanded)
+    submission += define_findings
     report = validate_package(package, on_issue=on_issue)
     result = ValidateResult(package, report, read_findings + submission)
     context = {
@@ -77,6 +79,26 @@ def validate_paths(
     if xlsx_out:
         reports.write_report_xlsx(result.findings, Path(xlsx_out), datasets=report.datasets)
     return result
+
+
+def _read_defines(folders: Sequence[Path]) -> tuple[DefineMetadata | None, list[Finding]]:
+    """What the define.xml files of the folders read say (None when there is none), for the
+    define rules; lxml is imported only when there is one."""
+    paths = [p / "define.xml" for p in folders if p.is_dir() and (p / "define.xml").is_file()]
+    if not paths:
+        return None, []
+    from trialflow.io.define_read import merge_defines, read_define
+
+    metas, findings = [], []
+    data = {".xpt", ".json", ".ndjson", ".csv", ".parquet"}
+    for path in paths:
+        meta, found = read_define(path)
+        findings += found
+        if meta is not None:
+            stems = {p.stem.upper() for p in path.parent.iterdir() if p.suffix.lower() in data}
+            meta.covered = frozenset(stems)
+            metas.append(meta)
+    return merge_defines(metas), findings
 
 
 def _submission_checks(paths: Sequence[str | Path]) -> tuple[list[Path], list[Finding]]:

@@ -13,7 +13,10 @@ A rule's code says where it lives (docs/rules.md lists each rule under its modul
 - :mod:`.trial_design`: trial design datasets, visits and epochs;
 - :mod:`.supp`: SUPP-- datasets;
 - :mod:`.adam`: ADaM datasets (ADSL, BDS, OCCDS);
-- :mod:`.xpt`: SAS XPORT v5 limits.
+- :mod:`.xpt`: SAS XPORT v5 limits;
+- :mod:`.define`: define.xml against the data;
+- :mod:`.dictionary`: dictionary coding (MedDRA hierarchy, WHODrug classes);
+- :mod:`.files`: file names and sizes FDA states.
 
 :mod:`.common` holds what the rules share (reading values, comparing partial dates, reporting
 every violating record).
@@ -24,8 +27,11 @@ from __future__ import annotations
 from trialflow.validation import schema as _schema  # noqa: F401  (registers the dataset rules)
 from trialflow.validation.rules import (  # noqa: F401  (each module registers its rules)
     adam,
+    define,
+    dictionary,
     dm,
     events,
+    files,
     findings,
     structure,
     supp,
