@@ -257,8 +257,11 @@ def test_read_define_refuses_entities_and_broken_files(tmp_path):
 @pytest.fixture
 def vs_folder(tmp_path):
     frame = pd.DataFrame(
-        {"USUBJID": ["S1-001", "S1-001", "S1-002"], "VSSEQ": [1.0, 2.0, 1.0],
-         "VSORRESU": ["kg", "stone", "lb2"]}  # fmt: skip
+        {
+            "USUBJID": ["S1-001", "S1-001", "S1-002"],
+            "VSSEQ": [1.0, 2.0, 1.0],
+            "VSORRESU": ["kg", "stone", "lb2"],
+        }  # fmt: skip
     )
     variables = [XptVariable("USUBJID", "", "Char", 6), XptVariable("VSSEQ", "", "Num", 8),
                  XptVariable("VSORRESU", "Original Units", "Char", 5)]  # fmt: skip

@@ -58,10 +58,15 @@ def _inconsistent(code: str, ds: Dataset, child: str, parent: str, what: str) ->
     odd = pairs["p"].ne(usual["dominant"])
     if not odd.any():
         return []
-    rows = rows_where(frame, both).loc[odd.index[odd]]
+    # show the usual value as written (its first record), not its normalised text
+    raw = frame.loc[both, parent]
+    written = pd.Series(raw.to_numpy(dtype=object), index=pairs["p"].to_numpy())
+    written = written[~written.index.duplicated()]
+    at = odd.index[odd]
+    rows = rows_where(frame, both).loc[at]
     rows = rows.assign(
-        __USUAL__=usual.loc[odd.index[odd], "dominant"],
-        __COUNT__=usual.loc[odd.index[odd], "count"],
+        __USUAL__=usual.loc[at, "dominant"].map(written).to_numpy(dtype=object),
+        __COUNT__=usual.loc[at, "count"].to_numpy(),
     )
     return report_rows(
         code,
