@@ -33,8 +33,13 @@ def dm_group(**changes: object) -> DefineGroup:
         DefineVariable("SEX", "text", 1, order=3, label="Sex", codelist=SEX),
         DefineVariable("AGE", "integer", 8, order=4, label="Age"),
     )
-    base = {"label": "Demographics", "cls": "SPECIAL PURPOSE", "structure": "One record per "
-            "subject", "leaf": "dm.xpt", "variables": variables}  # fmt: skip
+    base = {
+        "label": "Demographics",
+        "cls": "SPECIAL PURPOSE",
+        "structure": "One record per subject",
+        "leaf": "dm.xpt",
+        "variables": variables,
+    }
     base.update(changes)
     return DefineGroup("DM", **base)  # type: ignore[arg-type]
 
@@ -70,8 +75,12 @@ def test_rules_registered():
 
 
 def test_clean_package_has_no_finding():
-    clean = pkg(labels={"SEX": "Sex", "AGE": "Age"}, label="Demographics",
-                lengths={"STUDYID": 2, "USUBJID": 6, "SEX": 1}, files=("dm.xpt",))  # fmt: skip
+    clean = pkg(
+        labels={"SEX": "Sex", "AGE": "Age"},
+        label="Demographics",
+        lengths={"STUDYID": 2, "USUBJID": 6, "SEX": 1},
+        files=("dm.xpt",),
+    )
     assert [f for c in DEFINE_RULES for f in RULES[c].run(clean)] == []
 
 
@@ -139,7 +148,7 @@ def test_values_outside_define_codelists():
     frame = dm_frame().assign(SEX=["F", "U", None])
     assert run("define-value-not-in-codelist", pkg(frame)) == [("DM", "SEX", 2, "S1-002")]
     weight = DefineVariable("WTU", "text", 5, order=5, codelist=UNIT)
-    group = dm_group(variables=dm_group().variables + (weight,))
+    group = dm_group(variables=(*dm_group().variables, weight))
     frame = dm_frame().assign(WTU=["kg", "stone", "lb"])
     found = RULES["define-value-not-in-extended-codelist"].run(pkg(frame, group))
     assert [(f.record, f.value, f.severity) for f in found] == [(3, "lb", "warning")]
@@ -148,14 +157,18 @@ def test_values_outside_define_codelists():
 
 def test_numeric_codelist_values_compare_as_written():
     flag = DefineCodelist("CL.NY", "No Yes Response", frozenset({"0", "1"}))
-    group = dm_group(variables=dm_group().variables + (DefineVariable("FL", "integer", 8, 5, codelist=flag),))  # fmt: skip
+    group = dm_group(
+        variables=(*dm_group().variables, DefineVariable("FL", "integer", 8, 5, codelist=flag))
+    )
     frame = dm_frame().assign(FL=[1.0, 0.0, 2.0])
     assert run("define-value-not-in-codelist", pkg(frame, group)) == [("DM", "FL", 3, "S1-003")]
 
 
 def test_external_dictionary_codelist_is_not_a_term_list():
     meddra = DefineCodelist("CL.MEDDRA", "MedDRA", dictionary="MedDRA", version="26.1")
-    group = dm_group(variables=dm_group().variables + (DefineVariable("TERM", "text", 20, codelist=meddra),))  # fmt: skip
+    group = dm_group(
+        variables=(*dm_group().variables, DefineVariable("TERM", "text", 20, codelist=meddra))
+    )
     assert run("define-value-not-in-codelist", pkg(dm_frame().assign(TERM="Headache"), group)) == []
 
 
@@ -229,7 +242,11 @@ def test_read_define(tmp_path):
     assert found == []
     group = meta.groups["VS"]
     assert (group.label, group.cls, group.structure, group.leaf) == (
-        "Vital Signs", "FINDINGS", "One record per measurement", "vs.xpt")  # fmt: skip
+        "Vital Signs",
+        "FINDINGS",
+        "One record per measurement",
+        "vs.xpt",
+    )
     unit = group.variable("VSORRESU")
     assert (unit.label, unit.length, unit.order, unit.mandatory) == ("Original Units", 5, 3, False)
     assert unit.codelist.terms == {"kg", "stone"} and unit.codelist.extended == {"stone"}
@@ -261,10 +278,13 @@ def vs_folder(tmp_path):
             "USUBJID": ["S1-001", "S1-001", "S1-002"],
             "VSSEQ": [1.0, 2.0, 1.0],
             "VSORRESU": ["kg", "stone", "lb2"],
-        }  # fmt: skip
+        }
     )
-    variables = [XptVariable("USUBJID", "", "Char", 6), XptVariable("VSSEQ", "", "Num", 8),
-                 XptVariable("VSORRESU", "Original Units", "Char", 5)]  # fmt: skip
+    variables = [
+        XptVariable("USUBJID", "", "Char", 6),
+        XptVariable("VSSEQ", "", "Num", 8),
+        XptVariable("VSORRESU", "Original Units", "Char", 5),
+    ]
     write_xpt(frame, tmp_path / "vs.xpt", dataset="VS", label="Vital Signs", variables=variables)
     (tmp_path / "define.xml").write_text(DEFINE, encoding="utf-8")
     return tmp_path
@@ -276,8 +296,11 @@ def test_validate_reads_define_and_honours_its_sponsor_terms(vs_folder):
     ct = [(f.record, f.value) for f in result.findings if f.code == "ct-value-not-in-codelist"]
     # 'stone' is a sponsor term define.xml lists: no finding; 'lb2' is in neither
     assert ct == [(3, "lb2")]
-    ext = [(f.record, f.value) for f in result.findings
-           if f.code == "define-value-not-in-extended-codelist"]  # fmt: skip
+    ext = [
+        (f.record, f.value)
+        for f in result.findings
+        if f.code == "define-value-not-in-extended-codelist"
+    ]
     assert ext == [(3, "lb2")]
     define_codes = {f.code for f in result.findings if f.code.startswith("define-")}
     assert define_codes == {"define-value-not-in-extended-codelist", "define-xsd-invalid"}

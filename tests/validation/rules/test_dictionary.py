@@ -29,13 +29,23 @@ def ae_frame() -> pd.DataFrame:
             "AELLTCD": [10019211.0, 10019198.0, 10019211.0, 10028813.0],
             "AEDECOD": ["Headache", "Headache", "Headache", "Nausea"],
             "AEPTCD": [10019211.0, 10019211.0, 10019211.0, 10028813.0],
-            "AEHLT": ["Headaches NEC", "Headaches NEC", "Headaches NEC", "Nausea and vomiting symptoms"],
-            "AEHLGT": ["Headaches", "Headaches", "Headaches", "Gastrointestinal signs and symptoms"],
+            "AEHLT": [
+                "Headaches NEC",
+                "Headaches NEC",
+                "Headaches NEC",
+                "Nausea and vomiting symptoms",
+            ],
+            "AEHLGT": [
+                "Headaches",
+                "Headaches",
+                "Headaches",
+                "Gastrointestinal signs and symptoms",
+            ],
             "AEBODSYS": ["Nervous system disorders"] * 3 + ["Gastrointestinal disorders"],
             "AEBDSYCD": [10029205.0] * 3 + [10017947.0],
             "AESOC": ["Nervous system disorders"] * 3 + ["Gastrointestinal disorders"],
         }
-    )  # fmt: skip
+    )
 
 
 def ts_frame(ref: str = "MedDRA", ver: str | None = "26.1") -> pd.DataFrame:
@@ -47,7 +57,7 @@ def ts_frame(ref: str = "MedDRA", ver: str | None = "26.1") -> pd.DataFrame:
             "TSVAL": ["x"],
             "TSVCDREF": [ref],
             "TSVCDVER": [ver],
-        }  # fmt: skip
+        }
     )
 
 
@@ -146,9 +156,9 @@ def test_bodsys_not_primary_soc():
 @pytest.mark.parametrize(
     ("ts", "define", "expected"),
     [
-        (ts_frame(), None, []),
-        (ts_frame(ver=None), None, ["AE"]),
-        (ts_frame(ref="CDISC"), None, ["AE"]),
+        (ts_frame(), DefineCodelist("CL.ISO", dictionary="ISO 8601"), []),
+        (ts_frame(ver=None), DefineCodelist("CL.ISO", dictionary="ISO 8601"), ["AE"]),
+        (ts_frame(ref="CDISC"), DefineCodelist("CL.ISO", dictionary="ISO 8601"), ["AE"]),
         (None, DefineCodelist("CL.M", dictionary="MedDRA", version="26.1"), []),
         (None, DefineCodelist("CL.M", dictionary="MedDRA", version=""), ["AE"]),
     ],
@@ -156,13 +166,12 @@ def test_bodsys_not_primary_soc():
 def test_meddra_version(ts, define, expected):
     frames = {"AE": ae_frame()} if ts is None else {"AE": ae_frame(), "TS": ts}
     package = pkg(**frames)
-    if define is not None:
-        package.define = DefineMetadata(dictionaries=(define,))
+    package.define = DefineMetadata(dictionaries=(define,))
     assert [f.dataset for f in RULES["meddra-version-missing"].run(package)] == expected
 
 
-def test_meddra_version_needs_ts_or_define_to_judge():
-    assert RULES["meddra-version-missing"].run(pkg(AE=ae_frame())) == []
+def test_meddra_version_is_judged_with_a_define_only():
+    assert RULES["meddra-version-missing"].run(pkg(AE=ae_frame(), TS=ts_frame(ver=None))) == []
 
 
 def test_whodrug_class():
@@ -173,7 +182,7 @@ def test_whodrug_class():
             "CMDECOD": ["METFORMIN", "METFORMIN", "METFORMIN"],
             "CMCLAS": ["BIGUANIDES", "BIGUANIDES", "SULFONYLUREAS"],
             "CMCLASCD": ["A10BA", "A10BA", "A10BA"],
-        }  # fmt: skip
+        }
     )
     found = RULES["whodrug-class-inconsistent"].run(pkg(CM=cm))
     # record 3: METFORMIN in another class, and class code A10BA with another class name

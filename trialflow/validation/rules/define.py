@@ -71,6 +71,34 @@ def _variables(ds: Dataset, group: DefineGroup) -> Iterator[tuple[str, DefineVar
             yield name, var
 
 
+def _longest(column: pd.Series) -> int:
+    """The longest value of a text column in UTF-8 bytes (0 when all are missing)."""
+    array = column.array
+    if isinstance(array, pd.arrays.ArrowExtensionArray) or hasattr(array, "_pa_array"):
+        import pyarrow.compute as pc
+
+        data = array.__arrow_array__() if hasattr(array, "__arrow_array__") else array._pa_array
+        longest = pc.max(pc.binary_length(data)).as_py()
+        return int(longest or 0)
+    _, distinct = distinct_codes(column)
+    return int(distinct.str.encode("utf-8").str.len().max()) if len(distinct) else 0
+
+
+def _all_filled(column: pd.Series) -> bool:
+    """True when no value of ``column`` is missing or blank (quickly, on the Arrow data of
+    text columns); False when that is not known."""
+    if pd.api.types.is_numeric_dtype(column):
+        return not column.isna().any()
+    if not hasattr(column.array, "__arrow_array__"):
+        return False
+    import pyarrow.compute as pc
+
+    data = column.array.__arrow_array__()
+    if data.null_count:
+        return False
+    return not pc.any(pc.equal(pc.utf8_trim_whitespace(data), "")).as_py()
+
+
 def _stub(name: str) -> Dataset:
     return Dataset(name, pd.DataFrame())
 
@@ -226,14 +254,14 @@ def define_datatype_mismatch(package: Package) -> list[Finding]:
     for ds, group in _described(package):
         for name, var in _variables(ds, group):
             column = ds.frame[name]
-            if not column.notna().any():
-                continue
             numeric = pd.api.types.is_numeric_dtype(column)
             if var.data_type in _TEXT_TYPES and numeric:
                 have = "numeric"
             elif var.data_type in _NUMBER_TYPES and not numeric:
                 have = "character"
             else:
+                continue
+            if not column.notna().any():  # an all-missing column says nothing of its type
                 continue
             out.append(
                 finding(
@@ -264,6 +292,11 @@ def define_length_too_short(package: Package) -> list[Finding]:
         for name, var in _variables(ds, group):
             column = ds.frame[name]
             if var.length is None or pd.api.types.is_numeric_dtype(column):
+                continue
+            declared = ds.lengths.get(name)
+            if declared is not None and int(declared) <= var.length:
+                continue  # no value is longer than the file's storage width
+            if _longest(column) <= var.length:
                 continue
             codes, distinct = distinct_codes(column)
             if distinct.empty:
@@ -469,7 +502,7 @@ def define_mandatory_value_missing(package: Package) -> list[Finding]:
     out = []
     for ds, group in _described(package):
         for name, var in _variables(ds, group):
-            if not var.mandatory:
+            if not var.mandatory or _all_filled(ds.frame[name]):
                 continue
             missing = ~present(ds.frame[name])
             out += report_rows(

@@ -11,6 +11,7 @@ reported, naming where the others put it.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from trialflow.errors import Finding
@@ -30,6 +31,7 @@ from trialflow.validation.rules.common import (
     rows_where,
     sdtm_datasets,
     text,
+    value_codes,
 )
 
 _MEDDRA_DOMAINS = ("AE", "MH", "CE")
@@ -45,13 +47,23 @@ def _coded(package: Package, domains: tuple[str, ...]) -> list[tuple[Dataset, st
     return out
 
 
+def _consistent(child: pd.Series, parent: pd.Series, both: np.ndarray) -> bool:
+    """True when each ``child`` value has one ``parent`` value on the ``both`` records (exact
+    values: the quick test before the per-record work, which compares trimmed upper-case
+    text)."""
+    c = value_codes(child)[both].astype(np.int64)
+    p = value_codes(parent)[both].astype(np.int64)
+    pairs = np.unique(c * (int(p.max()) + 2) + p + 1)
+    return len(pairs) == len(np.unique(c))
+
+
 def _inconsistent(code: str, ds: Dataset, child: str, parent: str, what: str) -> list[Finding]:
     """Records whose ``parent`` is not the one most records with the same ``child`` have."""
     frame = ds.frame
     if child not in frame.columns or parent not in frame.columns:
         return []
     both = present(frame[child]) & present(frame[parent])
-    if not both.any():
+    if not both.any() or _consistent(frame[child], frame[parent], both.to_numpy(dtype=bool)):
         return []
     pairs = pd.DataFrame({"c": text(frame[child]), "p": text(frame[parent])})[both]
     usual = dominant(pairs, ["c"], "p")
@@ -278,15 +290,15 @@ def _meddra_declared(package: Package) -> bool:
     "meddra-version-missing",
     "warning",
     "cross",
-    checks="When AE, MH or CE holds MedDRA-coded terms and the package has TS or a define.xml, "
-    "the MedDRA version is declared: a TS record with TSVCDREF 'MedDRA' and TSVCDVER, or a "
-    "define.xml ExternalCodeList Dictionary='MedDRA' with a Version.",
+    checks="When AE, MH or CE holds MedDRA-coded terms and the package has a define.xml, the "
+    "MedDRA version is declared: a define.xml ExternalCodeList Dictionary='MedDRA' with a "
+    "Version (or a TS record with TSVCDREF 'MedDRA' and TSVCDVER).",
     why="Coded terms can be checked and pooled only against the dictionary version they were "
     "coded with; FDA's technical conformance guide asks for it.",
 )
 def meddra_version_missing(package: Package) -> list[Finding]:
     """Coded datasets in a package that names no MedDRA version (one finding per dataset)."""
-    if package.define is None and package.get("TS") is None:
+    if package.define is None:  # the version is declared in define.xml: judged with it only
         return []
     coded = [
         ds
