@@ -143,6 +143,8 @@ def test_code_missing():
     ae.loc[1, "AEBDSYCD"] = None
     found = run("meddra-code-missing", pkg(AE=ae))
     assert found == [("AE", "AEPTCD", 4, "S1-003"), ("AE", "AEBDSYCD", 1, "S1-001")]
+    # a code variable never populated (as in the CDISC pilot's AE) is not a partial coding
+    assert run("meddra-code-missing", pkg(AE=ae_frame().assign(AEPTCD=None))) == []
 
 
 def test_bodsys_not_primary_soc():

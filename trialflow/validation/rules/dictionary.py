@@ -214,10 +214,11 @@ _CODE_OF = {
 
 @rule(
     "meddra-code-missing",
-    "error",
+    "warning",
     "cross",
     checks="In AE, MH and CE, where a MedDRA term variable is populated and its code variable "
-    "exists (--PTCD, --BDSYCD, --LLTCD, --HLTCD, --HLGTCD, --SOCCD), the code is populated.",
+    "(--PTCD, --BDSYCD, --LLTCD, --HLTCD, --HLGTCD, --SOCCD) is populated on other records, "
+    "the code is populated too.",
     why="A dataset that carries MedDRA codes carries them for every coded term; a missing "
     "code makes the record uncoded for tools that work on codes.",
 )
@@ -229,7 +230,10 @@ def meddra_code_missing(package: Package) -> list[Finding]:
             t, c = prefix + term, prefix + code
             if t not in ds.frame.columns or c not in ds.frame.columns:
                 continue
-            missing = present(ds.frame[t]) & ~present(ds.frame[c])
+            coded = present(ds.frame[c])
+            if not coded.any():  # a code variable never populated is not a partial coding
+                continue
+            missing = present(ds.frame[t]) & ~coded
             out += report_rows(
                 "meddra-code-missing",
                 ds,
