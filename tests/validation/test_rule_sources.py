@@ -30,7 +30,7 @@ MODULES_NOT_YET_SOURCED = {
 }
 
 _ROW = re.compile(r"^\|(?P<cells>.*)\|\s*$")
-_ID = re.compile(r"^(?:[A-Z]{2,4}\d{3,4}[A-Z]?|CORE-\d{6})$")
+_ID = re.compile(r"^(?:[A-Z]{2,4}\d{3,4}[A-Z]?|CORE-\d{6}|FDA-TRC-\d{4})$")
 
 
 def module_of(rule: Rule) -> str:

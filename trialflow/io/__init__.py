@@ -17,12 +17,17 @@ __all__ = [
     "check_define",
     "define_errors",
     "define_schema_path",
+    "read_define",
     "stylesheet_path",
     "write_define",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "read_define":
+        from trialflow.io import define_read
+
+        return define_read.read_define
     if name in __all__:
         from trialflow.io import define
 

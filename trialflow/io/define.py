@@ -1136,14 +1136,16 @@ def _write_group(
 
 def check_define(folder: str | Path, kind: Kind) -> list[Finding]:
     """Submission checks of DIR/sdtm or DIR/adam: define.xml is there (FDA technical rejection
-    criterion 1736), valid against its XSD (one error per XSD error, with its line), and
-    agrees with the XPT files (each dataset in it on disk, each XPT in it, each variable of
-    each XPT in it); for SDTM, ts.xpt is there (criterion 1734).
+    criterion 1736) and valid against its XSD (one error per XSD error, with its line). A
+    missing TS (criterion 1734) is the catalogue rule ts-missing; what define.xml says is
+    compared with the data by the rules of :mod:`trialflow.validation.rules.define`
+    (``validate`` reads it into the package with
+    :func:`trialflow.io.define_read.read_define`).
 
     Example:
         >>> import tempfile
         >>> [f.code for f in check_define(tempfile.mkdtemp(), "sdtm")]
-        ['define-missing', 'ts-missing']
+        ['define-missing']
     """
     folder = Path(folder)
     out: list[Finding] = []
@@ -1169,101 +1171,6 @@ def check_define(folder: str | Path, kind: Kind) -> list[Finding]:
                     f"line {line}: {message}",
                     refs=("FDA-TRC-1736",),
                     source=Source(rel, row=line),
-                )
-            )
-        out += _compare_with_xpts(path, folder, rel)
-    if kind == "sdtm" and not (folder / "ts.xpt").is_file():
-        out.append(
-            Finding(
-                "ts-missing",
-                "error",
-                f"no ts.xpt in {folder}: a study without a Trial Summary dataset is rejected (FDA "
-                "technical rejection criterion 1734, SD1115)",
-                dataset="TS",
-                refs=("FDA-TRC-1734", "SD1115"),
-                source=Source(f"{folder.name}/ts.xpt"),
-            )
-        )
-    return out
-
-
-def _xpt_columns(path: Path) -> list[str]:
-    """The variable names of an XPT file, from its header only (pyreadstat for what the v5
-    header reader does not take)."""
-    from trialflow.io.package import xpt_v5_names
-
-    names = xpt_v5_names(path)
-    if names is not None:
-        return names
-    import pyreadstat
-
-    _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
-    return [str(c) for c in meta.column_names]
-
-
-def _compare_with_xpts(path: Path, folder: Path, rel: str) -> list[Finding]:
-    try:
-        root = etree.parse(str(path)).getroot()
-    except etree.XMLSyntaxError:
-        return []
-    ns = {"odm": ODM, "def": DEF, "xlink": XLINK}
-    items = {e.get("OID"): e.get("Name") for e in root.iterfind(".//odm:ItemDef", ns)}
-    described: dict[str, set[str]] = {}
-    for group in root.iterfind(".//odm:ItemGroupDef", ns):
-        name = str(group.get("Name"))
-        described[name] = {
-            str(items.get(r.get("ItemOID"))) for r in group.iterfind("odm:ItemRef", ns)
-        }
-    out = []
-    on_disk = {p.stem.upper(): p for p in sorted(folder.glob("*.xpt"))}
-    for name in described:
-        if name not in on_disk:
-            out.append(
-                Finding(
-                    "define-dataset-not-on-disk",
-                    "error",
-                    f"define.xml describes {name}, but {name.lower()}.xpt is not in {folder}",
-                    dataset=name,
-                    source=Source(rel),
-                )
-            )
-    for name, xpt in on_disk.items():
-        if name not in described:
-            out.append(
-                Finding(
-                    "define-dataset-missing",
-                    "error",
-                    f"{xpt.name} is not described in define.xml",
-                    dataset=name,
-                    source=Source(rel),
-                )
-            )
-            continue
-        try:
-            columns = _xpt_columns(xpt)
-        except Exception:  # an unreadable file: read_package reports it
-            continue
-        for column in columns:
-            if column not in described[name]:
-                out.append(
-                    Finding(
-                        "define-variable-missing",
-                        "error",
-                        f"{name}.{column} is in {xpt.name} but not in define.xml",
-                        dataset=name,
-                        variable=str(column),
-                        source=Source(rel),
-                    )
-                )
-        for column in sorted(described[name] - set(columns)):
-            out.append(
-                Finding(
-                    "define-variable-not-in-data",
-                    "error",
-                    f"define.xml lists {name}.{column}, which {xpt.name} does not have",
-                    dataset=name,
-                    variable=column,
-                    source=Source(rel),
                 )
             )
     return out

@@ -103,6 +103,8 @@ class _Table:
     labels: dict[str, str] = field(default_factory=dict)
     lengths: dict[str, int] = field(default_factory=dict)
     encoding: str | None = None
+    size: int = 0
+    member: str = ""
 
 
 def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list[Finding]]:
@@ -142,6 +144,7 @@ def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list
         table, found = _read_file(path)
         findings.extend(found)
         if table is not None:
+            table.size = path.stat().st_size
             tables.append(table)
     package, found = _assemble(tables)
     findings.extend(found)
@@ -320,6 +323,7 @@ def _read_xpt_general(path: Path, start: int, declared: int | None) -> _Table:
         labels={n: lab or "" for n, lab in (meta.column_names_to_labels or {}).items()},
         lengths={n: int(w) for n, w in widths.items() if n not in numeric},
         encoding=encoding,
+        member=str(meta.table_name or ""),
     )
 
 
@@ -404,6 +408,7 @@ def _read_xpt_v5(path: Path, start: int) -> _Fast | None:
         names = [n.decode("utf-8").rstrip(" ") for n in namestr["nname"]]
         labels = [n.decode("utf-8").rstrip(" ") for n in namestr["nlabel"]]
         label = data[member + 272 : member + 312].decode("utf-8").rstrip(" ")
+        stored = data[member + 168 : member + 176].decode("utf-8").rstrip(" ")
     except UnicodeDecodeError:
         return None
     types = namestr["ntype"].astype(int).tolist()
@@ -457,6 +462,7 @@ def _read_xpt_v5(path: Path, start: int) -> _Fast | None:
         labels=dict(zip(names, labels, strict=True)),
         lengths={n: w for n, t, w in zip(names, types, lengths, strict=True) if t == 2},
         encoding=ENCODINGS[0],
+        member=stored,
     )
     return _Fast(table, width)
 
@@ -977,6 +983,8 @@ def _assemble(tables: list[_Table]) -> tuple[Package, list[Finding]]:
             labels={v: t for v, t in labels.items() if v in frame.columns},
             lengths={v: n for v, n in lengths.items() if v in frame.columns},
             files=tuple(t.file for t in kept),
+            sizes=tuple(t.size for t in kept),
+            members=tuple(t.member for t in kept),
             encoding=", ".join(encodings) if encodings else None,
         )
     return package, findings

@@ -46,6 +46,11 @@ class Dataset:
     lengths: dict[str, int] = field(default_factory=dict)
     files: tuple[str, ...] = ()
     encoding: str | None = None
+    sizes: tuple[int, ...] = ()
+    """The size in bytes of each of ``files`` (empty when not read from files)."""
+    members: tuple[str, ...] = ()
+    """The dataset name stored inside each of ``files`` (the XPT member name; '' for formats
+    without one)."""
 
     @property
     def variables(self) -> list[str]:
@@ -67,9 +72,85 @@ class Dataset:
         return cls(name, out, **kw)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class DefineCodelist:
+    """A define.xml CodeList: its terms (CodedValue), whether the CDISC codelist it stands for
+    is extensible, the terms flagged ``def:ExtendedValue="Yes"``, or the external dictionary
+    (MedDRA, WHODrug, ...) and version it names instead of terms."""
+
+    oid: str
+    name: str = ""
+    terms: frozenset[str] = frozenset()
+    extended: frozenset[str] = frozenset()
+    extensible: bool = False
+    dictionary: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class DefineVariable:
+    """A variable as define.xml describes it (ItemRef and ItemDef)."""
+
+    name: str
+    data_type: str = ""
+    length: int | None = None
+    significant_digits: int | None = None
+    mandatory: bool = False
+    order: int | None = None
+    key_sequence: int | None = None
+    label: str = ""
+    codelist: DefineCodelist | None = None
+
+
+@dataclass(frozen=True)
+class DefineGroup:
+    """A dataset as define.xml describes it (ItemGroupDef): label, class, structure, the file
+    it points at (def:leaf) and its variables in ItemRef order."""
+
+    name: str
+    label: str = ""
+    cls: str = ""
+    structure: str = ""
+    leaf: str = ""
+    variables: tuple[DefineVariable, ...] = ()
+
+    def variable(self, name: str) -> DefineVariable | None:
+        """The variable called ``name``, or None."""
+        return next((v for v in self.variables if v.name == name), None)
+
+
+@dataclass
+class DefineMetadata:
+    """What the package's define.xml file(s) say about its datasets (read by
+    :mod:`trialflow.io.define_read`); rules of :mod:`trialflow.validation.rules.define` compare
+    it with the data."""
+
+    files: tuple[str, ...] = ()
+    groups: dict[str, DefineGroup] = field(default_factory=dict)
+    dictionaries: tuple[DefineCodelist, ...] = ()
+    covered: frozenset[str] = frozenset()
+    """The data files (upper-case names without extension) in the folders of the define.xml
+    files: the datasets the define must describe. Empty: every dataset of the package."""
+
+    def describes(self, dataset: Dataset) -> bool:
+        """Whether ``dataset`` was read beside a define.xml (so it must be described there)."""
+        if not self.covered:
+            return True
+        stems = {f.rsplit("/", 1)[-1].rsplit(".", 1)[0].upper() for f in dataset.files}
+        return dataset.name in self.covered or bool(stems & self.covered)
+
+    def lists(self, dataset: str | None, variable: str | None, value: object) -> bool:
+        """Whether define.xml lists ``value`` as a term of the codelist of ``variable`` in
+        ``dataset`` (a sponsor term of an extensible codelist, for instance)."""
+        group = self.groups.get(str(dataset))
+        var = group.variable(str(variable)) if group is not None else None
+        return var is not None and var.codelist is not None and str(value) in var.codelist.terms
+
+
 @dataclass
 class Package:
-    """The datasets of one submission, by name (DM, LB, SUPPLB, ADSL, ...)."""
+    """The datasets of one submission, by name (DM, LB, SUPPLB, ADSL, ...), and what its
+    define.xml says of them when one was read."""
 
     datasets: dict[str, Dataset] = field(default_factory=dict)
     test_units: dict | None = None
@@ -79,6 +160,7 @@ class Package:
     cache: dict = field(default_factory=dict, repr=False, compare=False)
     """Facts several rules derive from the same data, kept only while one validation runs
     (see :func:`cached`); empty otherwise."""
+    define: DefineMetadata | None = None
 
     def get(self, name: str) -> Dataset | None:
         """The dataset called ``name``, or None.

@@ -1149,7 +1149,12 @@ def ct_value_not_in_codelist(package: Package) -> list[Finding]:
         >>> [(f.record, f.severity) for f in ct_value_not_in_codelist(Package({"VS": ds}))]
         [(2, 'warning')]
     """
-    return _run("ct-value-not-in-codelist", package)
+    found = _run("ct-value-not-in-codelist", package)
+    define = package.define  # a sponsor term define.xml lists for the variable is no finding
+    if define is None:
+        return found
+    listed = [define.lists(f.dataset, f.variable, f.value) for f in found]
+    return [f for f, ok in zip(found, listed, strict=True) if f.severity == "error" or not ok]
 
 
 @rule(

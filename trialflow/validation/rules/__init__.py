@@ -17,7 +17,10 @@ A rule's code says where it lives (docs/rules.md lists each rule under its modul
 - :mod:`.adsl`: ADSL (one record per subject, required variables, population flags, DM);
 - :mod:`.bds`: BDS datasets (parameters, baseline, change from baseline, visits);
 - :mod:`.occds`: OCCDS datasets (treatment-emergent and first-occurrence flags, coding);
-- :mod:`.xpt`: SAS XPORT v5 limits.
+- :mod:`.xpt`: SAS XPORT v5 limits;
+- :mod:`.define`: define.xml against the data;
+- :mod:`.dictionary`: dictionary coding (MedDRA hierarchy, WHODrug classes);
+- :mod:`.files`: file names and sizes FDA states.
 
 :mod:`.common` holds what the rules share (reading values, comparing partial dates, reporting
 every violating record).
@@ -30,8 +33,11 @@ from trialflow.validation.rules import (  # noqa: F401  (each module registers i
     adam,
     adsl,
     bds,
+    define,
+    dictionary,
     dm,
     events,
+    files,
     findings,
     occds,
     structure,
