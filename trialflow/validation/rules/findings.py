@@ -631,6 +631,7 @@ def stresu_without_stresc(package: Package) -> list[Finding]:
     checks="In Findings datasets --STRESC is populated when --ORRES is.",
     why="Every original result has a standard result (the same value, converted, or the "
     "standardised text); analyses read --STRESC/--STRESN, so a result missing there is lost.",
+    refs=["SD0036"],
 )
 def stresc_missing(package: Package) -> list[Finding]:
     """Original results without a standard result."""

@@ -202,6 +202,7 @@ def _subject_datasets(package: Package) -> list[Dataset]:
     checks="Every SDTM and SUPP-- dataset in the package has at least one record.",
     why="An empty dataset should not be submitted: a domain with no data is left out and "
     "explained in the reviewer's guide.",
+    refs=["CORE-000579", "CG0408"],
 )
 def dataset_empty(package: Package) -> list[Finding]:
     """Datasets with no records."""
