@@ -291,6 +291,7 @@ def domain_length_invalid(package: Package) -> list[Finding]:
     "value DM uses (the one most DM records use).",
     why="STUDYID is the first key of every record; a record of another study (or a misspelled "
     "one) does not join to its subject.",
+    refs=["CORE-000172", "CG0409"],
 )
 def studyid_mismatch(package: Package) -> list[Finding]:
     """Records whose STUDYID differs from DM's."""
