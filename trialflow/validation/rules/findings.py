@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 
@@ -25,6 +23,7 @@ from trialflow.validation.rules.common import (
     dominant,
     findings_like,
     fmt,
+    ig_variables,
     in_set,
     numbers,
     one_value_per_group,
@@ -254,6 +253,7 @@ def stnrlo_above_stnrhi(package: Package) -> list[Finding]:
     "Reported once per subject and dataset (no record number).",
     why="Change from baseline is the primary analysis of most findings; a treated subject "
     "without a baseline record silently drops out of it.",
+    refs=["SD0006"],
 )
 def baseline_missing(package: Package) -> list[Finding]:
     """Treated subjects with no baseline record in a Findings dataset."""
@@ -319,12 +319,12 @@ def findings_datasets(package: Package) -> list[tuple[Dataset, str]]:
     return cached(package, ("findings-datasets",), compute)  # type: ignore[return-value]
 
 
-@functools.cache
 def _class_of(domain: str) -> str | None:
     """The SDTMIG class of a domain trialflow has metadata for (None for others)."""
-    if domain not in metadata.known_domains():
+    if metadata.supp_parent(domain):
         return None
-    return str(metadata.domain_variables(domain)["class"].iloc[0])
+    ig = ig_variables(domain)
+    return None if ig is None or ig.empty else str(ig["class"].iloc[0])
 
 
 def _is(values: pd.Series, wanted: str) -> pd.Series:
@@ -339,6 +339,27 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(pd.NA, index=frame.index, dtype="str")
 
 
+def _trimmed_codes(values: pd.Series) -> np.ndarray:
+    """Codes of ``values`` equal where the values are equal once trimmed (missing: -1)."""
+    codes, distinct = distinct_codes(values)
+    trimmed, _ = pd.factorize(distinct.str.strip())
+    return spread(codes, np.asarray(trimmed, dtype=np.int64), -1)
+
+
+def _flag(frame: pd.DataFrame, name: str, wanted: str) -> pd.Series:
+    """True where ``name`` holds ``wanted`` (trimmed, any case); all False without the column."""
+    if name not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return _is(frame[name], wanted)
+
+
+def _filled_column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """present() of the column ``name``; all False without the column."""
+    if name not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return present(frame[name])
+
+
 def _not_dominant(frame: pd.DataFrame, key: str, value: str) -> tuple[pd.Index, pd.DataFrame]:
     """Records (with both populated) whose ``value`` is not the most used one of their ``key``.
 
@@ -348,7 +369,7 @@ def _not_dominant(frame: pd.DataFrame, key: str, value: str) -> tuple[pd.Index, 
     if not both.any():
         return frame.index[:0], pd.DataFrame()
     mask = both.to_numpy()
-    k, v = value_codes(stripped(frame[key]))[mask], value_codes(stripped(frame[value]))[mask]
+    k, v = _trimmed_codes(frame[key])[mask], _trimmed_codes(frame[value])[mask]
     if one_value_per_group([k], v):
         return frame.index[:0], pd.DataFrame()
     work = pd.DataFrame(
@@ -370,9 +391,9 @@ def _not_dominant(frame: pd.DataFrame, key: str, value: str) -> tuple[pd.Index, 
     "name) use.",
     why="--TESTCD is the short name of --TEST; a code used for two tests (or two codes for one "
     "test) mixes results of different tests in every summary by test.",
-    refs=["CORE-000303", "FB0901"],
+    refs=["CORE-000303", "FB0901", "SD0040"],
 )
-def testcd_test_not_one_to_one(package: Package) -> list[Finding]:
+def bad_testcd_test_pairs(package: Package) -> list[Finding]:
     """Test codes with more than one test name, and test names with more than one code."""
     out: list[Finding] = []
     for ds, prefix in findings_datasets(package):
@@ -428,9 +449,9 @@ def testcd_test_not_one_to_one(package: Package) -> list[Finding]:
     "not start with a digit.",
     why="--TESTCD values become variable names when a Findings dataset is transposed (and "
     "PARAMCD in ADaM); a value that is not a valid SAS name cannot be one.",
-    refs=["CORE-000220", "CG0372"],
+    refs=["CORE-000220", "CG0372", "SD0018"],
 )
-def testcd_invalid(package: Package) -> list[Finding]:
+def invalid_testcd(package: Package) -> list[Finding]:
     """Test codes that are not valid names."""
     out: list[Finding] = []
     for ds, prefix in findings_datasets(package):
@@ -456,6 +477,41 @@ def testcd_invalid(package: Package) -> list[Finding]:
 
 
 @rule(
+    "test-too-long",
+    "error",
+    "cross",
+    checks="--TEST values are at most 40 characters (IETEST, which may hold up to 200, is not "
+    "concerned).",
+    why="--TEST becomes the label of the transposed variable (and PARAM in ADaM); SAS XPORT v5 "
+    "labels hold 40 characters.",
+    refs=["SD0017", "CORE-000199"],
+)
+def long_test_name(package: Package) -> list[Finding]:
+    """Test names longer than 40 characters."""
+    out: list[Finding] = []
+    for ds, prefix in findings_datasets(package):
+        name = f"{prefix}TEST"
+        if prefix == "IE" or name not in ds.frame.columns:
+            continue
+        f = ds.frame
+        codes, distinct = distinct_codes(f[name])
+        long = distinct.str.strip().str.len().gt(40).fillna(False).to_numpy(dtype=bool)
+        bad = spread(codes, long, False)
+        out += report_rows(
+            "test-too-long",
+            ds,
+            rows_where(f, pd.Series(bad, index=f.index)),
+            name,
+            lambda r, name=name: (
+                f"{name} {fmt(r[name])} has {len(str(r[name]).strip())} characters; shorten it "
+                "to 40."
+            ),
+            value=name,
+        )
+    return out
+
+
+@rule(
     "orres-missing",
     "warning",
     "cross",
@@ -463,7 +519,7 @@ def testcd_invalid(package: Package) -> list[Finding]:
     "populated) or the record is derived (--DRVFL = 'Y').",
     why="--ORRES is the result as collected; a record with neither a result nor a status says "
     "nothing and hides whether the test was done.",
-    refs=["CORE-000200", "CG0348"],
+    refs=["CORE-000200", "CG0348", "SD0047"],
 )
 def orres_missing(package: Package) -> list[Finding]:
     """Findings records with no result and no not-done status."""
@@ -473,7 +529,7 @@ def orres_missing(package: Package) -> list[Finding]:
         if res not in ds.frame.columns:
             continue
         f = ds.frame
-        bad = ~present(f[res]) & ~present(_column(f, stat)) & ~_is(_column(f, drvfl), "Y")
+        bad = ~present(f[res]) & ~_filled_column(f, stat) & ~_flag(f, drvfl, "Y")
         testcd = f"{prefix}TESTCD"
         out += report_rows(
             "orres-missing",
@@ -544,7 +600,7 @@ def reasnd_without_not_done(package: Package) -> list[Finding]:
         if prefix in _REASND_EXEMPT or reasnd not in ds.frame.columns:
             continue
         f = ds.frame
-        bad = present(f[reasnd]) & ~_is(_column(f, stat), "NOT DONE")
+        bad = present(f[reasnd]) & ~_flag(f, stat, "NOT DONE")
         out += report_rows(
             "reasnd-without-not-done",
             ds,
@@ -575,7 +631,7 @@ def not_done_without_reason(package: Package) -> list[Finding]:
         if stat not in ds.frame.columns:
             continue
         f = ds.frame
-        bad = _is(f[stat], "NOT DONE") & ~present(_column(f, reasnd))
+        bad = _is(f[stat], "NOT DONE") & ~_filled_column(f, reasnd)
         testcd = f"{prefix}TESTCD"
         out += report_rows(
             "not-done-without-reason",
@@ -823,23 +879,22 @@ def baseline_after_first_dose(package: Package) -> list[Finding]:
     for ds, prefix in findings_datasets(package):
         f = ds.frame
         dtc = f"{prefix}DTC"
-        if ds is dm or dtc not in f.columns or "USUBJID" not in f.columns:
+        flags = [f"{prefix}{s}" for s in ("BLFL", "LOBXFL") if f"{prefix}{s}" in f.columns]
+        if ds is dm or dtc not in f.columns or "USUBJID" not in f.columns or not flags:
             continue
-        for suffix in ("BLFL", "LOBXFL"):
-            flag = f"{prefix}{suffix}"
-            if flag not in f.columns:
-                continue
-            flagged = _is(f[flag], "Y")
-            if not flagged.any():
-                continue
-            rows = f.loc[flagged]
-            start = stripped(rows["USUBJID"]).map(first)
-            start = pd.Series(start.to_numpy(dtype=object), index=rows.index, dtype="str")
-            after = compare_iso(rows[dtc], start, levels=6).eq(1.0)
+        flagged = {flag: _is(f[flag], "Y") for flag in flags}
+        if not any(m.any() for m in flagged.values()):
+            continue
+        # Each record's RFXSTDTC, looked up once per distinct subject.
+        codes, subjects = distinct_codes(f["USUBJID"])
+        starts = subjects.str.strip().map(first).to_numpy(dtype=object)
+        start = pd.Series(spread(codes, starts, None), index=f.index, dtype="str")
+        after = compare_iso(f[dtc], start).eq(1.0)
+        for flag, mask in flagged.items():
             out += report_rows(
                 "baseline-after-first-dose",
                 ds,
-                rows.loc[after].assign(__FIRST__=start[after]),
+                rows_where(f.assign(__FIRST__=start), mask & after),
                 flag,
                 lambda r, flag=flag, dtc=dtc: (
                     f"{flag} = 'Y' on a record dated {fmt(r[dtc])}, after the first exposure "

@@ -5,8 +5,6 @@ the SDTMIG does not list or that are never used).
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 
@@ -24,9 +22,10 @@ from trialflow.validation.rules.common import (
     distinct_codes,
     dm_dataset,
     domain_prefix,
+    filled,
     fmt,
     hash_codes,
-    in_set,
+    ig_variables,
     numbers,
     present,
     report_rows,
@@ -202,7 +201,7 @@ def _subject_datasets(package: Package) -> list[Dataset]:
     checks="Every SDTM and SUPP-- dataset in the package has at least one record.",
     why="An empty dataset should not be submitted: a domain with no data is left out and "
     "explained in the reviewer's guide.",
-    refs=["CORE-000579", "CG0408"],
+    refs=["CORE-000579", "CG0408", "SD0001"],
 )
 def dataset_empty(package: Package) -> list[Finding]:
     """Datasets with no records."""
@@ -308,7 +307,9 @@ def studyid_mismatch(package: Package) -> list[Finding]:
         if "STUDYID" not in ds.frame.columns:
             continue
         f = ds.frame
-        bad = present(f["STUDYID"]) & ~in_set(stripped(f["STUDYID"]), [study])
+        codes, distinct = distinct_codes(f["STUDYID"])
+        other = distinct.str.strip().ne(study).to_numpy(dtype=bool) & filled(distinct)
+        bad = pd.Series(spread(codes, other, False), index=f.index)
         out += report_rows(
             "studyid-mismatch",
             ds,
@@ -326,21 +327,18 @@ def studyid_mismatch(package: Package) -> list[Finding]:
 # --- metadata against the SDTMIG ---------------------------------------------------------------
 
 
+def _never_filled(values: pd.Series) -> bool:
+    """True when no record of ``values`` holds a value (missing or blank everywhere)."""
+    if not values.notna().any():
+        return True
+    if pd.api.types.is_numeric_dtype(values):
+        return False
+    return not filled(distinct_codes(values)[1]).any()
+
+
 def _ig_frame(ds: Dataset) -> pd.DataFrame | None:
-    """SDTMIG 3.4 metadata of the dataset's domain (SUPP-- as SUPPQUAL), or None."""
-    name = ds.name.upper()
-    domain = name if name in metadata.known_domains() else None
-    if domain is None and metadata.supp_parent(name):
-        domain = "SUPPQUAL"
-    if domain is None:
-        return None
-    return _ig_variables(domain)
-
-
-@functools.cache
-def _ig_variables(domain: str) -> pd.DataFrame:
-    """metadata.domain_variables, read once per domain (callers do not change the frame)."""
-    return metadata.domain_variables(domain)
+    """SDTMIG 3.4 metadata of the dataset (SUPP-- as SUPPQUAL), or None for other datasets."""
+    return ig_variables(ds.name)
 
 
 @rule(
@@ -363,11 +361,12 @@ def dataset_label_not_sdtmig(package: Package) -> list[Finding]:
             continue
         parent = metadata.supp_parent(ds.name)
         if parent:
-            ok = label.upper().startswith("SUPPLEMENTAL QUALIFIERS FOR")
-            expected = f"Supplemental Qualifiers for {parent}"
+            expected = metadata.domain_label(ds.name)
+            allowed = {expected.upper(), f"SUPPLEMENTAL QUALIFIERS FOR {parent}"}
         else:
             expected = str(ig["dataset_label"].iloc[0]).strip()
-            ok = label.upper() == expected.upper()
+            allowed = {expected.upper()}
+        ok = label.upper() in allowed
         if not ok:
             out.append(
                 finding(
@@ -466,7 +465,7 @@ def permissible_variable_empty(package: Package) -> list[Finding]:
             continue
         perm = set(ig.loc[ig["core"].astype(str).str.strip() == "Perm", "name"])
         for variable in ds.variables:
-            if variable in perm and not present(ds.frame[variable]).any():
+            if variable in perm and _never_filled(ds.frame[variable]):
                 out.append(
                     finding(
                         "permissible-variable-empty",
@@ -476,4 +475,36 @@ def permissible_variable_empty(package: Package) -> list[Finding]:
                         variable=variable,
                     )
                 )
+    return out
+
+
+@rule(
+    "scat-equals-cat",
+    "warning",
+    "cross",
+    checks="--SCAT, when populated, differs from --CAT on the same record.",
+    why="A subcategory repeating its category adds nothing; it usually means the category was "
+    "copied into both variables instead of mapping the finer grouping.",
+    refs=["SD1041", "CORE-000237"],
+)
+def scat_equals_cat(package: Package) -> list[Finding]:
+    """Records whose subcategory repeats the category."""
+    out: list[Finding] = []
+    for ds in sdtm_datasets(package):
+        prefix = domain_prefix(ds)
+        cat, scat = f"{prefix}CAT", f"{prefix}SCAT"
+        if cat not in ds.frame.columns or scat not in ds.frame.columns:
+            continue
+        f = ds.frame
+        same = present(f[scat]) & stripped(f[scat]).eq(stripped(f[cat])).fillna(False)
+        out += report_rows(
+            "scat-equals-cat",
+            ds,
+            rows_where(f, same.astype(bool)),
+            scat,
+            lambda r, cat=cat, scat=scat: (
+                f"{scat} {fmt(r[scat])} repeats {cat}; leave {scat} null or give the subcategory."
+            ),
+            value=scat,
+        )
     return out

@@ -88,7 +88,7 @@ def _id_text(values: pd.Series) -> pd.Series:
     "there.",
     why="A supplemental qualifier only has meaning attached to its parent record; one that "
     "points at nothing is an orphan that a reviewer cannot merge back.",
-    refs=["CORE-000206", "CG0371"],
+    refs=["CORE-000206", "CG0371", "SD0077"],
 )
 def supp_parent_missing(package: Package) -> list[Finding]:
     """SUPP-- records whose parent record does not exist."""
@@ -207,7 +207,7 @@ def _rdomain(f: pd.DataFrame) -> pd.Series:
     checks="RDOMAIN of every SUPP-- record names a dataset present in the package.",
     why="A supplemental qualifier of a domain that was not submitted qualifies nothing and "
     "cannot be merged back.",
-    refs=["CORE-000457", "CG0373"],
+    refs=["CORE-000457", "CG0373", "SD0072"],
 )
 def supp_rdomain_not_in_package(package: Package) -> list[Finding]:
     """SUPP-- records whose RDOMAIN is not a dataset of the package."""
@@ -272,7 +272,7 @@ def supp_rdomain_mismatch(package: Package) -> list[Finding]:
     checks="A populated IDVAR names a variable of the parent dataset (RDOMAIN) in the package.",
     why="IDVAR and IDVARVAL are the key that attaches the qualifier to its parent record; with "
     "a variable the parent does not have, the qualifier cannot be attached.",
-    refs=["CORE-000712", "CG0370"],
+    refs=["CORE-000712", "CG0370", "SD0075"],
 )
 def supp_idvar_not_in_parent(package: Package) -> list[Finding]:
     """SUPP-- records whose IDVAR is not a variable of the parent dataset."""
