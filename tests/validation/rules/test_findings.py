@@ -11,6 +11,7 @@ from trialflow.validation.core import RULES, Dataset, Package
 NEW = [
     "testcd-test-not-one-to-one",
     "testcd-invalid",
+    "test-too-long",
     "orres-missing",
     "orres-with-stat",
     "reasnd-without-not-done",
@@ -84,6 +85,16 @@ def test_testcd_invalid():
     ds = lb(LBTESTCD=["GLUC", "1GLUC", "GLUCOSE12", "HB-A1C", "A_1", None, " "])
     assert [r for _, r, _, _ in run("testcd-invalid", ds)] == [2, 3, 4]
     assert "'1GLUC' is not a valid test code" in messages("testcd-invalid", ds)[0]
+
+
+def test_test_too_long_except_ie():
+    ds = lb(LBTEST=["A" * 40, "B" * 41, None])
+    assert run("test-too-long", ds) == [("LB", 2, "S-2", "LBTEST")]
+    assert "has 41 characters" in messages("test-too-long", ds)[0]
+    ie = Dataset.from_frame(
+        "IE", pd.DataFrame({"DOMAIN": ["IE"], "IETESTCD": ["IN01"], "IETEST": ["C" * 60]})
+    )
+    assert run("test-too-long", ie) == []
 
 
 # --- results and their status ------------------------------------------------------------------
@@ -176,15 +187,18 @@ def test_baseline_flag_multiple_per_subject_and_test():
         ("VS", 1, "S-1", "VSLOBXFL"),
         ("VS", 2, "S-1", "VSLOBXFL"),
     ]
-    assert "VSLOBXFL = 'Y' on 2 records of subject 'S-1' for VSTESTCD 'SYSBP'" in (
-        messages("baseline-flag-multiple", ds)[0]
+    assert (
+        "VSLOBXFL = 'Y' on 2 records of subject 'S-1' for VSTESTCD 'SYSBP'"
+        in (messages("baseline-flag-multiple", ds)[0])
     )
 
 
 def test_baseline_after_first_dose_compares_on_common_precision():
     dm = Dataset.from_frame(
         "DM",
-        pd.DataFrame({"USUBJID": ["S-1", "S-2", "S-3"], "RFXSTDTC": ["2024-01-10", "2024-02", None]}),
+        pd.DataFrame(
+            {"USUBJID": ["S-1", "S-2", "S-3"], "RFXSTDTC": ["2024-01-10", "2024-02", None]}
+        ),
     )
     ds = Dataset.from_frame(
         "LB",
@@ -192,7 +206,13 @@ def test_baseline_after_first_dose_compares_on_common_precision():
             {
                 "DOMAIN": ["LB"] * 5,
                 "USUBJID": ["S-1", "S-1", "S-2", "S-3", "S-1"],
-                "LBDTC": ["2024-01-10T08:00", "2024-01-11", "2024-02-20", "2024-05-01", "2024-02-01"],
+                "LBDTC": [
+                    "2024-01-10T08:00",
+                    "2024-01-11",
+                    "2024-02-20",
+                    "2024-05-01",
+                    "2024-02-01",
+                ],
                 "LBLOBXFL": ["Y", "Y", "Y", "Y", None],
             }
         ),

@@ -17,6 +17,7 @@ NEW = [
     "variable-label-not-sdtmig",
     "variable-order-not-sdtmig",
     "permissible-variable-empty",
+    "scat-equals-cat",
 ]
 
 
@@ -85,9 +86,7 @@ def test_studyid_mismatch_needs_dm():
 def test_dataset_label_not_sdtmig():
     good = Dataset.from_frame("LB", pd.DataFrame({"X": [1]}), label="laboratory test results ")
     bad = Dataset.from_frame("VS", pd.DataFrame({"X": [1]}), label="Vitals")
-    supp = Dataset.from_frame(
-        "SUPPLB", pd.DataFrame({"X": [1]}), kind="supp", label="Supp LB"
-    )
+    supp = Dataset.from_frame("SUPPLB", pd.DataFrame({"X": [1]}), kind="supp", label="Supp LB")
     unlabelled = Dataset.from_frame("DM", pd.DataFrame({"X": [1]}))
     custom = Dataset.from_frame("XY", pd.DataFrame({"X": [1]}), label="Anything")
     assert run("dataset-label-not-sdtmig", good, bad, supp, unlabelled, custom) == [
@@ -116,9 +115,10 @@ def test_variable_order_not_sdtmig_reports_the_first_misplaced_variable_once():
     frame = pd.DataFrame(columns=["STUDYID", "USUBJID", "DOMAIN", "EXTRA", "LBTESTCD", "LBSEQ"])
     ds = Dataset.from_frame("LB", frame)
     assert run("variable-order-not-sdtmig", ds) == [("LB", None, None, "USUBJID")]
-    assert "(STUDYID, DOMAIN, USUBJID, LBSEQ, LBTESTCD)" in messages(
-        "variable-order-not-sdtmig", ds
-    )[0]
+    assert (
+        "(STUDYID, DOMAIN, USUBJID, LBSEQ, LBTESTCD)"
+        in messages("variable-order-not-sdtmig", ds)[0]
+    )
     ordered = Dataset.from_frame("LB", frame[["STUDYID", "DOMAIN", "EXTRA", "USUBJID", "LBSEQ"]])
     assert run("variable-order-not-sdtmig", ordered) == []
 
@@ -135,3 +135,19 @@ def test_permissible_variable_empty():
     ds = Dataset.from_frame("LB", frame)
     # LBSPEC and LBMETHOD are Permissible, LBORRES Expected: only the never-used LBSPEC counts.
     assert run("permissible-variable-empty", ds) == [("LB", None, None, "LBSPEC")]
+
+
+def test_scat_equals_cat():
+    ds = Dataset.from_frame(
+        "LB",
+        pd.DataFrame(
+            {
+                "DOMAIN": ["LB"] * 4,
+                "USUBJID": list("ABCD"),
+                "LBCAT": ["CHEMISTRY", "CHEMISTRY", "CHEMISTRY", None],
+                "LBSCAT": ["CHEMISTRY ", "LIVER", None, None],
+            }
+        ),
+    )
+    assert run("scat-equals-cat", ds) == [("LB", 1, "A", "LBSCAT")]
+    assert "LBSCAT 'CHEMISTRY ' repeats LBCAT" in messages("scat-equals-cat", ds)[0]
