@@ -266,3 +266,15 @@ def test_nrind_inconsistent():
     assert messages("nrind-inconsistent", ds)[0].startswith(
         "LBNRIND is 'HIGH' but LBSTRESN 5 against range '3.9' to '6.1' says otherwise"
     )
+
+
+def test_nrind_normal_judged_at_the_precision_of_the_limit():
+    ds = lb(
+        LBSTRESN=[2.11, 2.2, 3.03, 0.082],
+        LBSTNRLO=[1.6, 1.6, 0.8, 0.042],
+        LBSTNRHI=[2.1, 2.1, 3.0, 0.112],
+        LBNRIND=["NORMAL", "NORMAL", "HIGH", "HIGH"],
+    )
+    # 2.11 rounds into a high limit written as 2.1; 2.2 does not; 3.03 is above 3 (HIGH is
+    # judged strictly); 0.082 is inside its range and cannot be HIGH.
+    assert [r for _, r, _, _ in run("nrind-inconsistent", ds)] == [2, 4]

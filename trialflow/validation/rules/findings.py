@@ -15,6 +15,7 @@ from trialflow.validation.core import (
     spread,
 )
 from trialflow.validation.rules.common import (
+    NUMBER,
     by_subject,
     compare_iso,
     distinct_codes,
@@ -970,12 +971,36 @@ def _filled(value: object) -> bool:
     return str(value).strip() != ""
 
 
+def _half_unit(frame: pd.DataFrame, name: str) -> pd.Series:
+    """Half a unit of the last decimal each value of ``name`` is written with (0.05 for '2.1').
+
+    Example:
+        >>> _half_unit(pd.DataFrame({"X": ["2.1", "40", None]}), "X").tolist()
+        [0.05, 0.5, 0.0]
+    """
+    if name not in frame.columns:
+        return pd.Series(0.0, index=frame.index)
+    values = frame[name]
+    if pd.api.types.is_numeric_dtype(values):
+        codes, uniques = pd.factorize(values)
+        distinct = pd.Series(
+            [np.format_float_positional(v, trim="-") for v in uniques], dtype="str"
+        )
+    else:
+        codes, distinct = distinct_codes(values)
+    trimmed = distinct.str.strip()
+    decimals = trimmed.str.extract(r"\.(\d+)$", expand=False).str.len().fillna(0)
+    half = np.where(trimmed.str.fullmatch(NUMBER).fillna(False), 0.5 * 10.0**-decimals, 0.0)
+    return pd.Series(spread(codes, half.astype("float64"), 0.0), index=frame.index)
+
+
 @rule(
     "nrind-inconsistent",
     "warning",
     "cross",
     checks="--NRIND agrees with --STRESN and the standard range: 'LOW' only below --STNRLO, "
-    "'HIGH' only above --STNRHI, 'NORMAL' only within the limits given. Records without a "
+    "'HIGH' only above --STNRHI, 'NORMAL' only within the limits given, a limit taken at the "
+    "precision it is written with (2.11 is within a high limit of 2.1). Records without a "
     "numeric result or limits, and other --NRIND values ('ABNORMAL'), are not judged.",
     why="--NRIND is what listings and shift tables read; one that contradicts the result and "
     "range misclassifies the subject.",
@@ -994,14 +1019,18 @@ def nrind_inconsistent(package: Package) -> list[Finding]:
         x = pd.to_numeric(f[n], errors="coerce")
         lo = numbers(_column(f, lo_v)) if lo_v in f.columns else pd.Series(np.nan, f.index)
         hi = numbers(_column(f, hi_v)) if hi_v in f.columns else pd.Series(np.nan, f.index)
+        # A result is judged against the limit at the limit's precision: 2.11 is within a high
+        # limit of 2.1 written with one decimal (laboratories round before they flag).
         below = (x < lo).fillna(False)
         above = (x > hi).fillna(False)
+        clearly_below = (x < lo - _half_unit(f, lo_v)).fillna(False)
+        clearly_above = (x > hi + _half_unit(f, hi_v)).fillna(False)
         judged = x.notna() & (lo.notna() | hi.notna())
         value = text(f[ind])
         bad = judged & (
             (value.eq("LOW").fillna(False) & ~below)
             | (value.eq("HIGH").fillna(False) & ~above)
-            | (value.eq("NORMAL").fillna(False) & (below | above))
+            | (value.eq("NORMAL").fillna(False) & (clearly_below | clearly_above))
         )
         out += report_rows(
             "nrind-inconsistent",

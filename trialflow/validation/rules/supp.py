@@ -29,11 +29,13 @@ from trialflow.validation.rules.common import (
     dominant,
     fmt,
     numbers,
+    one_value_per_group,
     others,
     present,
     report_rows,
     rows_where,
     stripped,
+    value_codes,
 )
 
 __all__ = [
@@ -108,11 +110,10 @@ def supp_parent_missing(package: Package) -> list[Finding]:
                 continue
             p = parent.frame
             if var == "":
-                keys = set(_text(p["USUBJID"]))
-                found[group] = subject[group].isin(keys)
+                found[group] = subject[group].isin(pd.unique(_text(p["USUBJID"])))
             elif var in p.columns:
-                keys = set(zip(_text(p["USUBJID"]), _id_text(p[var]), strict=True))
-                pairs = pd.Series(list(zip(subject[group], idval[group], strict=True)), index=group)
+                keys = pd.MultiIndex.from_arrays([_text(p["USUBJID"]), _id_text(p[var])])
+                pairs = pd.MultiIndex.from_arrays([subject[group], idval[group]])
                 found[group] = pairs.isin(keys)
             checked[group] = True
         bad = checked & ~found & present(f["USUBJID"])
@@ -391,6 +392,9 @@ def supp_qlabel_not_one_to_one(package: Package) -> list[Finding]:
             both = present(f[key]) & present(f[value])
             if not both.any():
                 continue
+            mask = both.to_numpy()
+            if one_value_per_group([value_codes(f[key])[mask]], value_codes(f[value])[mask]):
+                continue  # every name has one label (or every label one name): nothing to report
             work = pd.DataFrame(
                 {"K": _text(f.loc[both, key]), "V": _text(f.loc[both, value])},
                 index=f.index[both.to_numpy()],
