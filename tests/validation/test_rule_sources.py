@@ -24,8 +24,6 @@ SOURCES = Path(__file__).resolve().parents[2] / "docs" / "rule-sources.md"
 MODULES_NOT_YET_SOURCED = {
     "rules.dm",
     "rules.events",
-    "rules.findings",
-    "rules.structure",
     "rules.timing",
 }
 
