@@ -170,7 +170,10 @@ def test_start_after_end_on_an_event(sdtm):
     ae.loc[2, "AEENDTC"] = "2019-07-30"
     reference = ae["USUBJID"].map(sdtm["DM"].set_index("USUBJID")["RFSTDTC"])
     ae.loc[2, "AEENDY"] = study_day(ae["AEENDTC"], reference)[2]
-    assert found(package(sdtm)) == [("start-after-end", "AE", "AESTDTC", 3, ae.at[2, "USUBJID"])]
+    assert found(package(sdtm)) == [
+        ("start-after-end", "AE", "AESTDTC", 3, ae.at[2, "USUBJID"]),
+        ("study-day-after-end-day", "AE", "AESTDY", 3, ae.at[2, "USUBJID"]),
+    ]
 
 
 def test_start_after_end_compares_on_common_precision(sdtm):
@@ -417,6 +420,7 @@ def test_dthfl_without_dthdtc(sdtm):
 def test_end_missing(sdtm):
     ae, ex = sdtm["AE"], sdtm["EX"]
     ae.loc[3, ["AEENDTC", "AEENDY"]] = np.nan
+    ae.loc[3, "AEOUT"] = "NOT RECOVERED/NOT RESOLVED"  # a resolved AE without end is another rule's
     # the example does not collect the infusion end (EXENDTC null everywhere: not reported);
     # in a study that collects it, one record without it is
     assert ex["EXENDTC"].isna().all()
@@ -432,6 +436,7 @@ def test_end_missing(sdtm):
 def test_ongoing_or_not_occurred_needs_no_end(sdtm):
     ae = sdtm["AE"]
     ae.loc[3, ["AEENDTC", "AEENDY"]] = np.nan
+    ae.loc[3, "AEOUT"] = "NOT RECOVERED/NOT RESOLVED"
     ae["AEENRTPT"] = pd.Series(np.nan, index=ae.index, dtype="str")
     ae.loc[3, "AEENRTPT"] = "ONGOING"
     assert found(package(sdtm)) == []

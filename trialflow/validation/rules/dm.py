@@ -16,10 +16,12 @@ from trialflow.validation.core import (
     cached,
     finding,
     rule,
+    spread,
 )
 from trialflow.validation.rules.common import (
     RowView,
     compare_iso,
+    distinct_codes,
     dm_dataset,
     dominant,
     fmt,
@@ -502,8 +504,10 @@ def studyid_not_dm(package: Package) -> list[Finding]:
     for ds in sdtm_datasets(package, ("sdtm", "supp")):
         if ds is dm or "STUDYID" not in ds.frame.columns:
             continue
-        studies = ds.frame["STUDYID"]
-        bad = present(studies) & ~in_set(stripped(studies), known)
+        codes, distinct = distinct_codes(ds.frame["STUDYID"])
+        trimmed = distinct.str.strip()
+        other = (trimmed.ne("") & ~trimmed.isin(known)).fillna(False).to_numpy(dtype=bool)
+        bad = pd.Series(spread(codes, other, False), index=ds.frame.index)
         out += _flag(
             "studyid-not-dm",
             ds,

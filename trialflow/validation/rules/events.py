@@ -15,13 +15,11 @@ from trialflow.validation.core import (
 )
 from trialflow.validation.rules.common import (
     by_subject,
-    compare_iso,
     dm_dataset,
     domain_prefix,
     findings_like,
     fmt,
     in_set,
-    iso_rows,
     numbers,
     present,
     report_rows,
@@ -30,7 +28,7 @@ from trialflow.validation.rules.common import (
     stripped,
     text,
 )
-from trialflow.validation.rules.timing import blank, subject_values
+from trialflow.validation.rules.timing import after_subject, blank, subject_dates, subject_values
 
 _SERIOUS = ("AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESOD", "AESMIE")
 _END_CLASS_DOMAINS = ("AE", "CE", "MH", "HO", "CM", "EX", "EC", "PR", "SU", "AG", "ML")
@@ -589,19 +587,18 @@ def mh_start_after_rfstdtc(package: Package) -> list[Finding]:
     if dm is None or "RFSTDTC" not in dm.frame.columns:
         return []
     reference = by_subject(dm, ["RFSTDTC"])["RFSTDTC"]
+    dates = subject_dates(reference.astype("str").str.slice(0, 10))  # compared as dates
     out: list[Finding] = []
     for ds in sdtm_datasets(package):
         f = ds.frame
         if domain_prefix(ds) != "MH" or not {"USUBJID", "MHSTDTC"} <= set(f.columns):
             continue
-        rfstdtc = subject_values(f, reference)
-        order = compare_iso(f["MHSTDTC"], rfstdtc, levels=3)
-        both_days = ~np.isnan(iso_rows(f["MHSTDTC"])[:, 2]) & ~np.isnan(iso_rows(rfstdtc)[:, 2])
-        bad = ((order > 0) | ((order == 0) & both_days)).astype(bool)
+        bad = pd.Series(after_subject(f, "MHSTDTC", dates, same_day=True), index=f.index)
+        flagged = rows_where(f, bad)
         out += report_rows(
             "mh-start-after-rfstdtc",
             ds,
-            f.assign(__REF__=rfstdtc).loc[bad],
+            flagged.assign(__REF__=subject_values(flagged, reference)),
             "MHSTDTC",
             lambda r: (
                 f"MHSTDTC {fmt(r['MHSTDTC'])} is on or after DM.RFSTDTC {fmt(r['__REF__'])}; "

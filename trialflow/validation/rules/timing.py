@@ -202,6 +202,67 @@ def subject_values(frame: pd.DataFrame, per_subject: pd.Series) -> pd.Series:
     return pd.Series(values.array.take(codes, allow_fill=True), index=frame.index)
 
 
+_SubjectDates = tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]
+
+
+def subject_dates(per_subject: pd.Series) -> _SubjectDates:
+    """Dates by subject (``per_subject``, indexed by trimmed USUBJID) parsed once for
+    :func:`after_subject`: (subjects, text, date as datetime64, whether the text is a date
+    without time), each array with one more missing entry at the end for unknown subjects."""
+    text_values = per_subject.to_numpy(dtype=object)
+    days = date_part(pd.Series(text_values, dtype="object")).to_numpy(dtype="datetime64[ns]")
+    date_only = per_subject.astype("str").str.strip().str.len().eq(10).fillna(False)
+    return (
+        pd.Index(per_subject.index),
+        np.append(text_values, np.array([None], dtype=object)),
+        np.append(days, np.array(["NaT"], dtype="datetime64[ns]")),
+        np.append(date_only.to_numpy(dtype=bool), False),
+    )
+
+
+def after_subject(
+    frame: pd.DataFrame, column: str, dates: _SubjectDates, *, same_day: bool = False
+) -> np.ndarray:
+    """True where ``frame[column]`` is after the record's subject's date in ``dates`` (see
+    :func:`subject_dates`), on the precision both share; with ``same_day`` also where both are
+    complete dates of the same day.
+
+    Records whose complete date falls before the subject's complete date (or on it, when the
+    subject's date has no time) are settled from the dates the study-day rules parse anyway; only
+    the rest (partial dates, times on the same day) are compared component by component, so a
+    big Findings dataset costs little.
+
+    Example:
+        >>> f = pd.DataFrame({"USUBJID": ["A", "A", "B", "C"]})
+        >>> f["XXDTC"] = ["2019-05-02", "2019-05-01T10:00", "2019-07", "2020"]
+        >>> dates = subject_dates(pd.Series({"A": "2019-05-01", "B": "2019-06-30"}))
+        >>> after_subject(f, "XXDTC", dates).tolist()
+        [True, False, True, False]
+        >>> after_subject(f, "XXDTC", dates, same_day=True).tolist()
+        [True, True, True, False]
+    """
+    subjects_index, text_values, days, date_only = dates
+    codes, subjects = distinct_codes(stripped(frame["USUBJID"]))
+    where = subjects_index.get_indexer(subjects.to_numpy())
+    where[where < 0] = len(subjects_index)
+    row = spread(codes, where, len(subjects_index))  # each record's subject, or the missing one
+    day = _dates(frame[column])
+    # not after: an earlier day, or the same day when the subject's date has no time (both
+    # compared as dates); False wherever either date is not complete
+    on_the_day = day == days[row]
+    settled = (day < days[row]) | on_the_day & (date_only[row] | same_day)
+    subject_text = text_values[row]
+    undecided = np.flatnonzero(
+        ~settled & present(frame[column]).to_numpy() & pd.notna(subject_text)
+    )
+    out = np.zeros(len(frame), dtype=bool)
+    if undecided.size:
+        left = pd.Series(frame[column].to_numpy(dtype=object)[undecided], dtype="object")
+        right = pd.Series(subject_text[undecided], dtype="object")
+        out[undecided] = (compare_iso(left, right) > 0).to_numpy()
+    return out | (on_the_day & same_day)
+
+
 def blank(value: object) -> bool:
     """True for a missing or blank value (one record's value, as messages read it).
 
@@ -305,6 +366,7 @@ def date_after_participation_end(package: Package) -> list[Finding]:
     if dm is None or "RFPENDTC" not in dm.frame.columns:
         return []
     participation = by_subject(dm, ["RFPENDTC"])["RFPENDTC"]
+    dates = subject_dates(participation)
     out: list[Finding] = []
     for ds in sdtm_datasets(package):
         prefix = domain_prefix(ds)
@@ -314,13 +376,17 @@ def date_after_participation_end(package: Package) -> list[Finding]:
         columns = [c for c in columns if c in ds.frame.columns]
         if not columns:
             continue
-        f = ds.frame.assign(__PEND__=subject_values(ds.frame, participation))
+        f = ds.frame
         for column in columns:
-            later = (compare_iso(f[column], f["__PEND__"]) > 0).astype(bool)
+            later = pd.Series(after_subject(f, column, dates), index=f.index)
+            if not later.any():
+                continue
+            flagged = rows_where(f, later)
+            flagged = flagged.assign(__PEND__=subject_values(flagged, participation))
             out += report_rows(
                 "date-after-participation-end",
                 ds,
-                rows_where(f, later),
+                flagged,
                 column,
                 lambda r, c=column: (
                     f"{c} {fmt(r[c])} is after DM.RFPENDTC {fmt(r['__PEND__'])}, the end of the "
