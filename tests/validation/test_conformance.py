@@ -452,6 +452,7 @@ def test_dthfl_without_dthdtc(sdtm):
 def test_end_missing(sdtm):
     ae, ex = sdtm["AE"], sdtm["EX"]
     ae.loc[3, ["AEENDTC", "AEENDY"]] = np.nan
+    ae.loc[3, "AEOUT"] = "NOT RECOVERED/NOT RESOLVED"  # a resolved AE without end is another rule's
     # the example does not collect the infusion end (EXENDTC null everywhere: not reported);
     # in a study that collects it, one record without it is
     assert ex["EXENDTC"].isna().all()
@@ -467,6 +468,7 @@ def test_end_missing(sdtm):
 def test_ongoing_or_not_occurred_needs_no_end(sdtm):
     ae = sdtm["AE"]
     ae.loc[3, ["AEENDTC", "AEENDY"]] = np.nan
+    ae.loc[3, "AEOUT"] = "NOT RECOVERED/NOT RESOLVED"
     ae["AEENRTPT"] = pd.Series(np.nan, index=ae.index, dtype="str")
     ae.loc[3, "AEENRTPT"] = "ONGOING"
     assert found(package(sdtm)) == []
