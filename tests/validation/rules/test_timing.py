@@ -100,6 +100,21 @@ def test_collection_after_its_end(sdtm):
     ]
 
 
+def test_an_event_recorded_after_it_ended_is_not_a_collection_after_its_end(sdtm):
+    """CORE-000707 and CORE-000866 are Findings rules: an adverse event recorded at a visit after
+    it ended (AEDTC and AEDY after AEENDTC and AEENDY, as on the CDISC pilot's AE) is correct."""
+    ae = sdtm["AE"]
+    ae["AEDTC"] = ae["AEENDTC"]
+    ae["AEDY"] = ae["AEENDY"]
+    done = ae["AEENDTC"].notna() & (ae["AEENDTC"].str.len() == 10)
+    first = ae.index[done][0]
+    ae.loc[first, "AEDTC"] = (
+        pd.Timestamp(ae.at[first, "AEENDTC"]) + pd.Timedelta(days=9)
+    ).strftime("%Y-%m-%d")
+    ae.loc[first, "AEDY"] = ae.at[first, "AEENDY"] + 9
+    assert found(sdtm, ["study-day-after-end-day", "collection-after-end"]) == []
+
+
 def test_dates_after_the_end_of_participation(sdtm):
     vs, ae, dm = sdtm["VS"], sdtm["AE"], sdtm["DM"]
     end = dm.set_index("USUBJID")["RFPENDTC"]

@@ -192,7 +192,7 @@ def fmt(value: object) -> str:
     """A value as messages show it: text quoted, whole numbers without ".0", missing as missing.
 
     Example:
-        >>> fmt("2019-05"), fmt(5.0), fmt(9.3), fmt(None)
+        >>> fmt("2019-05"), fmt(5.0), fmt(9.299999999999999), fmt(None)
         ("'2019-05'", '5', '9.3', 'missing')
     """
     if value is None or (not isinstance(value, str) and pd.isna(value)):
@@ -202,7 +202,8 @@ def fmt(value: object) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
-        return str(int(value)) if float(value).is_integer() else str(float(value))
+        # 15 significant digits, as SAS's BEST formats show at most: 9.299999999999999 is 9.3
+        return str(int(value)) if float(value).is_integer() else f"{float(value):.15g}"
     return str(value)
 
 

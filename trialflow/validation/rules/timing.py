@@ -289,13 +289,16 @@ def _flag(
     "study-day-after-end-day",
     "error",
     "cross",
-    checks="--DY and --STDY are not greater than --ENDY on the same record.",
-    why="A record cannot start (or be collected) after it ends; study days in the wrong order "
-    "come from swapped dates or a wrong reference date.",
+    checks="--STDY is not greater than --ENDY on the same record; in Findings datasets (as "
+    "CORE-000707) --DY is not either. An event or intervention may be recorded (--DY) after it "
+    "ended, so --DY is not compared there.",
+    why="A record cannot start (or, for a Findings collection over an interval, be collected) "
+    "after it ends; study days in the wrong order come from swapped dates or a wrong reference "
+    "date.",
     refs=["CORE-000707", "FB3208"],
 )
 def study_day_after_end_day(package: Package) -> list[Finding]:
-    """--DY or --STDY after --ENDY."""
+    """--STDY after --ENDY; in Findings, --DY after --ENDY."""
     out: list[Finding] = []
     for ds in sdtm_datasets(package):
         prefix = domain_prefix(ds)
@@ -303,7 +306,8 @@ def study_day_after_end_day(package: Package) -> list[Finding]:
         if end not in ds.frame.columns:
             continue
         last = pd.to_numeric(ds.frame[end], errors="coerce")
-        for start in (f"{prefix}DY", f"{prefix}STDY"):
+        starts = [f"{prefix}STDY"] + ([f"{prefix}DY"] if findings_like(ds, prefix) else [])
+        for start in starts:
             if start not in ds.frame.columns:
                 continue
             first = pd.to_numeric(ds.frame[start], errors="coerce")
@@ -324,8 +328,9 @@ def study_day_after_end_day(package: Package) -> list[Finding]:
     "collection-after-end",
     "error",
     "cross",
-    checks="--DTC is not after --ENDTC on the same record (dates compared on the precision both "
-    "share).",
+    checks="In Findings datasets (as CORE-000866), --DTC is not after --ENDTC on the same "
+    "record (dates compared on the precision both share). Events and interventions are often "
+    "recorded after they ended, so they are not checked.",
     why="A collection that spans an interval (urine, ECG monitoring) starts at --DTC and ends at "
     "--ENDTC; a collection date after the end is a swapped or mistyped date.",
     refs=["CORE-000866", "FB3210"],
@@ -337,6 +342,8 @@ def collection_after_end(package: Package) -> list[Finding]:
         prefix = domain_prefix(ds)
         dtc, end = f"{prefix}DTC", f"{prefix}ENDTC"
         if dtc not in ds.frame.columns or end not in ds.frame.columns:
+            continue
+        if not findings_like(ds, prefix):
             continue
         later = (compare_iso(ds.frame[dtc], ds.frame[end]) > 0).astype(bool)
         out += _flag(

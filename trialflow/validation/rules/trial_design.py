@@ -39,6 +39,17 @@ from trialflow.validation.rules.common import (
 )
 
 
+def visit_numbers(values: pd.Series) -> pd.Series:
+    """VISITNUM as numbers, rounded to 10 decimals: a value that went through a binary or IBM
+    float conversion (9.299999999999999) is the visit 9.3 it was written as.
+
+    Example:
+        >>> visit_numbers(pd.Series([9.299999999999999, "9.3", "x"])).tolist()[:2]
+        [9.3, 9.3]
+    """
+    return numbers(values).round(10)
+
+
 def _visits_one_to_one(package: Package) -> bool:
     """True when each VISITNUM of the package has one VISIT and each VISIT one VISITNUM.
 
@@ -50,7 +61,7 @@ def _visits_one_to_one(package: Package) -> bool:
         f = ds.frame
         if "VISITNUM" not in f.columns or "VISIT" not in f.columns:
             continue
-        number = pd.to_numeric(f["VISITNUM"], errors="coerce")
+        number = visit_numbers(f["VISITNUM"])
         keep = (number.notna() & present(f["VISIT"])).to_numpy()
         visit = stripped(f["VISIT"])
         codes = pd.DataFrame({"n": value_codes(number)[keep], "v": value_codes(visit)[keep]})
@@ -86,14 +97,14 @@ def visit_visitnum_not_one_to_one(package: Package) -> list[Finding]:
         f = ds.frame
         if "VISITNUM" not in f.columns or "VISIT" not in f.columns:
             continue
-        keep = pd.to_numeric(f["VISITNUM"], errors="coerce").notna() & present(f["VISIT"])
+        keep = visit_numbers(f["VISITNUM"]).notna() & present(f["VISIT"])
         datasets[ds.name] = ds
         parts.append(
             pd.DataFrame(
                 {
                     "__DS__": ds.name,
                     "__IX__": f.index[keep.to_numpy()],
-                    "VISITNUM": pd.to_numeric(f.loc[keep, "VISITNUM"], errors="coerce"),
+                    "VISITNUM": visit_numbers(f.loc[keep, "VISITNUM"]),
                     "VISIT": stripped(f.loc[keep, "VISIT"]),
                 }
             ).reset_index(drop=True)
@@ -428,7 +439,7 @@ def tv_visitdy_not_ascending(package: Package) -> list[Finding]:
     work = pd.DataFrame(
         {
             "arm": text(f["ARMCD"]).fillna("") if "ARMCD" in f.columns else "",
-            "num": numbers(f["VISITNUM"]),
+            "num": visit_numbers(f["VISITNUM"]),
             "dy": numbers(f["VISITDY"]),
         },
         index=f.index,
@@ -487,7 +498,7 @@ def _tv_visitnums(package: Package) -> np.ndarray | None:
     tv = _design(package, "TV", "VISITNUM")
     if tv is None:
         return None
-    return np.unique(numbers(tv["VISITNUM"]).dropna().to_numpy())
+    return np.unique(visit_numbers(tv["VISITNUM"]).dropna().to_numpy())
 
 
 def _sv_visits(package: Package) -> tuple[pd.Index, pd.Index, pd.Index, np.ndarray] | None:
@@ -499,7 +510,7 @@ def _sv_visits(package: Package) -> tuple[pd.Index, pd.Index, pd.Index, np.ndarr
 
     def compute() -> tuple[pd.Index, pd.Index, pd.Index, np.ndarray]:
         subject = stripped(sv["USUBJID"])
-        number = numbers(sv["VISITNUM"])
+        number = visit_numbers(sv["VISITNUM"])
         subjects = pd.Index(subject.dropna().unique())
         visitnums = pd.Index(np.unique(number.dropna().to_numpy()))
         keys = _keys(subjects, visitnums, subject, number)
@@ -531,7 +542,7 @@ def _visit_keys(package: Package, ds: Dataset) -> np.ndarray | None:
     if visits is None or "USUBJID" not in ds.frame.columns:
         return None
     subjects, visitnums, _, _ = visits
-    number = numbers(ds.frame["VISITNUM"])
+    number = visit_numbers(ds.frame["VISITNUM"])
     return _keys(subjects, visitnums, ds.frame["USUBJID"], number)
 
 
@@ -580,7 +591,7 @@ def planned_visitnum_not_in_tv(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds in _subject_datasets(package, "VISITNUM"):
         f = ds.frame
-        number = numbers(f["VISITNUM"])
+        number = visit_numbers(f["VISITNUM"])
         bad = _planned(package, ds, number) & number.notna().to_numpy()
         bad &= ~np.isin(number.to_numpy(), planned_nums)
         out += report_rows(
@@ -615,7 +626,7 @@ def planned_visit_not_in_tv(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds in _subject_datasets(package, "VISITNUM", "VISIT"):
         f = ds.frame
-        number = numbers(f["VISITNUM"])
+        number = visit_numbers(f["VISITNUM"])
         bad = _planned(package, ds, number) & _outside(f["VISIT"], names, upper=False).to_numpy()
         out += report_rows(
             "planned-visit-not-in-tv",
@@ -649,7 +660,7 @@ def visitdy_not_tv_visitdy(package: Package) -> list[Finding]:
     plan = (
         pd.DataFrame(
             {
-                "num": numbers(tv["VISITNUM"]),
+                "num": visit_numbers(tv["VISITNUM"]),
                 "dy": numbers(tv["VISITDY"]),
             }
         )
@@ -660,7 +671,7 @@ def visitdy_not_tv_visitdy(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds in _subject_datasets(package, "VISITNUM", "VISITDY"):
         f = ds.frame
-        number = numbers(f["VISITNUM"])
+        number = visit_numbers(f["VISITNUM"])
         day = numbers(f["VISITDY"])
         expected = pd.Series(plan.reindex(number.to_numpy()).to_numpy(), index=f.index)
         bad = expected.notna() & day.notna() & (day != expected)
@@ -696,7 +707,7 @@ def unplanned_visitdy_populated(package: Package) -> list[Finding]:
     out: list[Finding] = []
     for ds in _subject_datasets(package, "VISITNUM", "VISITDY"):
         f = ds.frame
-        number = numbers(f["VISITNUM"])
+        number = visit_numbers(f["VISITNUM"])
         bad = number.notna() & ~np.isin(number.to_numpy(), planned_nums)
         bad &= numbers(f["VISITDY"]).notna()
         out += report_rows(
@@ -734,7 +745,7 @@ def visitnum_not_in_sv(package: Package) -> list[Finding]:
         if ds.name == "SV":
             continue
         f = ds.frame
-        number = numbers(f["VISITNUM"])
+        number = visit_numbers(f["VISITNUM"])
         mine = _visit_keys(package, ds)
         bad = number.notna().to_numpy() & (keys.get_indexer(mine) < 0)
         out += report_rows(
