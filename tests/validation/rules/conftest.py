@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
 
 from trialflow.pipeline import map_study
 from trialflow.validation.core import Dataset, Package
+
+
+@pytest.fixture(scope="session")
+def mapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    """The example study mapped by the project's own pipeline, once per test session."""
+    run = map_study(EXAMPLE_SPECS, EXAMPLE_EXPORT, tmp_path_factory.mktemp("out"), on_issue="none")
+    return {name: frame.reset_index(drop=True) for name, frame in run.sdtm.domains.items()}
+
+
+@pytest.fixture
+def sdtm(mapped: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """A fresh copy of the clean frames that a test may change."""
+    return {name: frame.copy() for name, frame in mapped.items()}
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
-from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
 
-from trialflow.pipeline import map_study
 from trialflow.validation.core import RULES, Dataset, Package
 
 TIMING_RULES = [
@@ -16,19 +13,6 @@ TIMING_RULES = [
     for code, r in RULES.items()
     if r.run is not None and r.run.__module__.rsplit(".", 1)[-1] == "timing"
 ]
-
-
-@pytest.fixture(scope="module")
-def mapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
-    """The example study mapped by the project's own pipeline."""
-    run = map_study(EXAMPLE_SPECS, EXAMPLE_EXPORT, tmp_path_factory.mktemp("out"), on_issue="none")
-    return {name: frame.reset_index(drop=True) for name, frame in run.sdtm.domains.items()}
-
-
-@pytest.fixture
-def sdtm(mapped: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """A fresh copy of the clean frames that a test may change."""
-    return {name: frame.copy() for name, frame in mapped.items()}
 
 
 def package(frames: dict[str, pd.DataFrame]) -> Package:
