@@ -189,6 +189,7 @@ def test_broken_supp_findings():
         ("key-not-unique", 2, None),
         ("required-value-missing", 3, "QVAL"),  # QVAL empty
         ("supp-parent-missing", 4, "IDVARVAL"),  # S-2 has no EX record
+        ("supp-qlabel-not-one-to-one", 5, "QLABEL"),  # EXDOSE reuses WEIGHTDS's label
         ("supp-qnam-invalid", 5, "QNAM"),  # EXDOSE is an EX variable
     ]
     orphan = next(f for f in report.findings if f.code == "supp-parent-missing")

@@ -14,10 +14,25 @@ from trialflow.pipeline import map_study
 from trialflow.sdtm.derive import study_day
 from trialflow.validation.core import RULES, Dataset, Package
 
+# The rules this file covers (rules added to these modules since are tested in
+# tests/validation/rules/, and may rightly fire on the defects seeded here).
+COVERED = {
+    "dm-missing", "usubjid-not-in-dm", "dm-duplicate-subject", "arm-armcd-not-one-to-one",
+    "actarm-actarmcd-not-one-to-one", "actarmcd-differs-from-armcd", "armnrs-missing",
+    "armnrs-with-arms", "rfxstdtc-missing", "rfxstdtc-not-first-exposure",
+    "rfxendtc-not-last-exposure", "aeser-without-criterion", "aeser-criterion-not-serious",
+    "fatal-ae-death-not-in-dm", "dthdtc-missing", "end-missing", "stresc-stresn-mismatch",
+    "orresu-missing", "stresu-missing", "stresu-multiple-per-test", "stnrlo-above-stnrhi",
+    "baseline-missing", "seq-not-unique", "seq-not-integer", "variable-not-in-sdtmig",
+    "duplicate-record", "study-day-mismatch", "study-day-with-partial-date", "start-after-end",
+    "visit-visitnum-not-one-to-one", "v5-dataset-name", "v5-variable-name", "v5-label-too-long",
+    "v5-label-not-ascii", "v5-length-over-200",
+}  # fmt: skip
 MINE = [
     code
     for code, r in RULES.items()
     if r.run is not None
+    and code in COVERED
     and r.run.__module__.rsplit(".", 1)[-1]
     in ("dm", "structure", "timing", "findings", "events", "trial_design", "xpt")
     # the trial design rules after the first are tested in tests/validation/rules/
@@ -437,6 +452,7 @@ def test_dthfl_without_dthdtc(sdtm):
 def test_end_missing(sdtm):
     ae, ex = sdtm["AE"], sdtm["EX"]
     ae.loc[3, ["AEENDTC", "AEENDY"]] = np.nan
+    ae.loc[3, "AEOUT"] = "NOT RECOVERED/NOT RESOLVED"  # a resolved AE without end is another rule's
     # the example does not collect the infusion end (EXENDTC null everywhere: not reported);
     # in a study that collects it, one record without it is
     assert ex["EXENDTC"].isna().all()
@@ -452,6 +468,7 @@ def test_end_missing(sdtm):
 def test_ongoing_or_not_occurred_needs_no_end(sdtm):
     ae = sdtm["AE"]
     ae.loc[3, ["AEENDTC", "AEENDY"]] = np.nan
+    ae.loc[3, "AEOUT"] = "NOT RECOVERED/NOT RESOLVED"
     ae["AEENRTPT"] = pd.Series(np.nan, index=ae.index, dtype="str")
     ae.loc[3, "AEENRTPT"] = "ONGOING"
     assert found(package(sdtm)) == []

@@ -18,17 +18,6 @@ from trialflow.validation.core import RULES, Rule
 
 SOURCES = Path(__file__).resolve().parents[2] / "docs" / "rule-sources.md"
 
-# Rule modules whose ids have no section in docs/rule-sources.md yet, relative to
-# trialflow.validation. This list only shrinks: a module leaves it when its section is added
-# (test_not_yet_sourced_list_only_shrinks fails while a listed module is fully sourced).
-MODULES_NOT_YET_SOURCED = {
-    "rules.dm",
-    "rules.events",
-    "rules.findings",
-    "rules.structure",
-    "rules.timing",
-}
-
 _ROW = re.compile(r"^\|(?P<cells>.*)\|\s*$")
 _ID = re.compile(r"^(?:[A-Z]{2,4}\d{3,4}[A-Z]?|CORE-\d{6}|FDA-TRC-\d{4})$")
 
@@ -90,23 +79,10 @@ def test_every_ref_of_every_rule_has_a_source_row(rows):
     missing = [
         f"{r.code} {ref} ({module_of(r)})"
         for r in RULES.values()
-        if module_of(r) not in MODULES_NOT_YET_SOURCED
         for ref in r.refs
         if (r.code, ref) not in sourced
     ]
     assert not missing, "ids without a row in docs/rule-sources.md: " + ", ".join(missing)
-
-
-def test_not_yet_sourced_list_only_shrinks(rows):
-    sourced = {(code, ref) for _, ref, code, _ in rows}
-    modules = {module_of(r) for r in RULES.values()}
-    assert not MODULES_NOT_YET_SOURCED - modules, "listed modules that do not exist"
-    for module in sorted(MODULES_NOT_YET_SOURCED):
-        refs = [(r.code, ref) for r in RULES.values() if module_of(r) == module for ref in r.refs]
-        assert any(p not in sourced for p in refs), (
-            f"{module} is fully sourced: remove it from MODULES_NOT_YET_SOURCED"
-        )
-    assert not {"schema", "rules.xpt"} & MODULES_NOT_YET_SOURCED
 
 
 def test_this_files_sections_are_named_after_their_modules():

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -466,3 +467,19 @@ def findings_like(dataset: Dataset, prefix: str) -> bool:
     if prefix in metadata.known_domains():
         return str(metadata.domain_variables(prefix)["class"].iloc[0]) == "Findings"
     return f"{prefix}TESTCD" in dataset.frame.columns
+
+
+@functools.cache
+def ig_variables(dataset_name: str) -> pd.DataFrame | None:
+    """SDTMIG 3.4 variables of a dataset by name (SUPP-- as SUPPQUAL), or None when unknown.
+
+    Read once per process and name, and shared by the rules; callers must not change the frame.
+
+    Example:
+        >>> ig_variables("LB")["name"].iloc[:3].tolist(), ig_variables("XY")
+        (['STUDYID', 'DOMAIN', 'USUBJID'], None)
+    """
+    name = str(dataset_name).strip().upper()
+    if name in metadata.known_domains() or metadata.supp_parent(name):
+        return metadata.domain_variables(name)
+    return None

@@ -4,6 +4,8 @@ exposure dates).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -14,14 +16,18 @@ from trialflow.validation.core import (
     cached,
     finding,
     rule,
+    spread,
 )
 from trialflow.validation.rules.common import (
+    RowView,
     compare_iso,
+    distinct_codes,
     dm_dataset,
     dominant,
     fmt,
     in_set,
     iso_rows,
+    numbers,
     one_value_per_group,
     others,
     present,
@@ -410,3 +416,468 @@ def rfxendtc_not_last_exposure(package: Package) -> list[Finding]:
         say,
         value="RFXENDTC",
     )
+
+
+# --- identifiers, age and death ---------------------------------------------------------------
+
+
+def _flag(
+    code: str, ds: Dataset, mask: pd.Series, variable: str, say: Callable[[RowView], str]
+) -> list[Finding]:
+    """Findings of ``code`` for the records of ``ds`` where ``mask`` holds, showing ``variable``
+    (its value when the dataset has it)."""
+    value = variable if variable in ds.frame.columns else None
+    return report_rows(code, ds, rows_where(ds.frame, mask), variable, say, value=value)
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """``frame[name]``, or a column of missing values when the frame has no such variable."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(np.nan, index=frame.index, dtype="object")
+
+
+def _is_y(values: pd.Series) -> pd.Series:
+    """True where the value reads 'Y' (trimmed, any case)."""
+    return text(values).eq("Y").fillna(False).astype(bool)
+
+
+@rule(
+    "subjid-not-unique",
+    "error",
+    "cross",
+    checks="In DM, each SUBJID belongs to one subject (USUBJID) within a STUDYID.",
+    why="SUBJID is the subject's identifier within the study; two subjects under one SUBJID "
+    "cannot be told apart in listings or traced back to the CRF.",
+    refs=["CORE-000186", "CG0150"],
+)
+def subjid_not_unique(package: Package) -> list[Finding]:
+    """SUBJID values shared by different subjects of the same study."""
+    dm = dm_dataset(package)
+    if dm is None or "SUBJID" not in dm.frame.columns:
+        return []
+    f = dm.frame
+    has = present(f["SUBJID"]) & present(f["USUBJID"])
+    work = pd.DataFrame(
+        {
+            "study": stripped(_column(f, "STUDYID")).fillna(""),
+            "subjid": stripped(f["SUBJID"]),
+            "subject": stripped(f["USUBJID"]),
+        }
+    )[has]
+    if work.empty:
+        return []
+    shared = work.groupby(["study", "subjid"])["subject"].transform("nunique")
+    bad = (shared.reindex(f.index) > 1).fillna(False).astype(bool)
+    return report_rows(
+        "subjid-not-unique",
+        dm,
+        f.assign(__N__=shared.reindex(f.index)).loc[bad],
+        "SUBJID",
+        lambda r: (
+            f"SUBJID {fmt(r['SUBJID'])} is used by {int(r['__N__'])} subjects (different "
+            "USUBJID) in this study; SUBJID must be unique within the study."
+        ),
+        value="SUBJID",
+    )
+
+
+@rule(
+    "studyid-not-dm",
+    "error",
+    "cross",
+    checks="The STUDYID of every record of every SDTM and SUPP-- dataset is a STUDYID of DM.",
+    why="All records of a study carry the same STUDYID; a record with another study's "
+    "identifier was mapped from the wrong source or with a mistyped constant.",
+    refs=["CORE-000172", "CG0409"],
+)
+def studyid_not_dm(package: Package) -> list[Finding]:
+    """STUDYID values that DM does not hold."""
+    dm = dm_dataset(package)
+    if dm is None or "STUDYID" not in dm.frame.columns:
+        return []
+    known = sorted(set(stripped(dm.frame["STUDYID"]).dropna()) - {""})
+    if not known:
+        return []
+    listed = ", ".join(fmt(k) for k in known)
+    out: list[Finding] = []
+    for ds in sdtm_datasets(package, ("sdtm", "supp")):
+        if ds is dm or "STUDYID" not in ds.frame.columns:
+            continue
+        codes, distinct = distinct_codes(ds.frame["STUDYID"])
+        trimmed = distinct.str.strip()
+        other = (trimmed.ne("") & ~trimmed.isin(known)).fillna(False).to_numpy(dtype=bool)
+        bad = pd.Series(spread(codes, other, False), index=ds.frame.index)
+        out += _flag(
+            "studyid-not-dm",
+            ds,
+            bad,
+            "STUDYID",
+            lambda r: (
+                f"STUDYID {fmt(r['STUDYID'])} is not the STUDYID of DM ({listed}); every "
+                "record of the study must carry DM's STUDYID."
+            ),
+        )
+    return out
+
+
+@rule(
+    "age-without-ageu",
+    "error",
+    "cross",
+    checks="In DM, AGEU is populated where AGE is.",
+    why="An age without its unit cannot be read (years, months, weeks); AGEU qualifies AGE.",
+    refs=["CORE-000189", "CG0665"],
+)
+def age_without_ageu(package: Package) -> list[Finding]:
+    """AGE populated without AGEU."""
+    dm = dm_dataset(package)
+    if dm is None or "AGE" not in dm.frame.columns:
+        return []
+    f = dm.frame
+    bad = present(f["AGE"]) & ~present(_column(f, "AGEU"))
+    return _flag(
+        "age-without-ageu",
+        dm,
+        bad,
+        "AGEU",
+        lambda r: f"AGE is {fmt(r['AGE'])} but AGEU is missing; give the unit of AGE (e.g. YEARS).",
+    )
+
+
+@rule(
+    "ageu-without-age",
+    "error",
+    "cross",
+    checks="In DM, AGE is populated where AGEU is.",
+    why="A unit without an age is a mapping slip: either AGE was lost or AGEU was set as a "
+    "constant for subjects whose age was not collected.",
+    refs=["CORE-000190", "CG0666"],
+)
+def ageu_without_age(package: Package) -> list[Finding]:
+    """AGEU populated without AGE."""
+    dm = dm_dataset(package)
+    if dm is None or "AGEU" not in dm.frame.columns:
+        return []
+    f = dm.frame
+    bad = present(f["AGEU"]) & ~present(_column(f, "AGE"))
+    return _flag(
+        "ageu-without-age",
+        dm,
+        bad,
+        "AGE",
+        lambda r: f"AGEU is {fmt(r['AGEU'])} but AGE is missing; give AGE or leave AGEU null.",
+    )
+
+
+@rule(
+    "age-negative",
+    "error",
+    "cross",
+    checks="In DM, AGE is not negative.",
+    why="FDA business rules: age, dose and durations are never negative; a negative age comes "
+    "from dates swapped in its derivation.",
+    refs=["CORE-000310", "FB4001"],
+)
+def age_negative(package: Package) -> list[Finding]:
+    """Negative AGE."""
+    dm = dm_dataset(package)
+    if dm is None or "AGE" not in dm.frame.columns:
+        return []
+    bad = (numbers(dm.frame["AGE"]) < 0).fillna(False).astype(bool)
+    return _flag(
+        "age-negative",
+        dm,
+        bad,
+        "AGE",
+        lambda r: f"AGE is {fmt(r['AGE'])}, a negative age; check BRTHDTC and the reference date.",
+    )
+
+
+def _screen_failure(f: pd.DataFrame) -> pd.Series:
+    """Subjects who failed screening: ARMCD or ACTARMCD 'SCRNFAIL', or ARMNRS 'SCREEN FAILURE'."""
+    out = text(_column(f, "ARMNRS")).eq("SCREEN FAILURE").fillna(False).astype(bool)
+    for column in ("ARMCD", "ACTARMCD"):
+        out |= text(_column(f, column)).eq("SCRNFAIL").fillna(False).astype(bool)
+    return out
+
+
+@rule(
+    "age-missing",
+    "warning",
+    "cross",
+    checks="When DM has AGE: AGE is populated for every subject except screen failures "
+    "(ARMCD or ACTARMCD 'SCRNFAIL', or ARMNRS 'SCREEN FAILURE').",
+    why="Age is a standard demographic of every summary; FDA expects it for every subject, "
+    "except where it was not collected for screen failures.",
+    refs=["CORE-001043", "FB0501"],
+)
+def age_missing(package: Package) -> list[Finding]:
+    """Subjects without AGE."""
+    dm = dm_dataset(package)
+    if dm is None or "AGE" not in dm.frame.columns:
+        return []
+    f = dm.frame
+    bad = present(f["USUBJID"]) & ~present(f["AGE"]) & ~_screen_failure(f)
+    return _flag(
+        "age-missing",
+        dm,
+        bad,
+        "AGE",
+        lambda r: "AGE is missing; give the subject's age (derive it from BRTHDTC if collected).",
+    )
+
+
+@rule(
+    "dthfl-not-y",
+    "error",
+    "cross",
+    checks="In DM, DTHFL is 'Y' or null.",
+    why="SDTM defines DTHFL as 'Y' or null; 'N' or any other value is read as 'died' by tools "
+    "that test for presence.",
+    refs=["CORE-000006", "CG0131"],
+)
+def dthfl_not_y(package: Package) -> list[Finding]:
+    """DTHFL other than 'Y' or null."""
+    dm = dm_dataset(package)
+    if dm is None or "DTHFL" not in dm.frame.columns:
+        return []
+    f = dm.frame
+    bad = present(f["DTHFL"]) & ~_is_y(f["DTHFL"])
+    return _flag(
+        "dthfl-not-y",
+        dm,
+        bad,
+        "DTHFL",
+        lambda r: (
+            f"DTHFL is {fmt(r['DTHFL'])}; DTHFL must be 'Y' for a subject who died and null "
+            "otherwise."
+        ),
+    )
+
+
+@rule(
+    "dthdtc-without-dthfl",
+    "error",
+    "cross",
+    checks="In DM, DTHFL is 'Y' where DTHDTC is populated.",
+    why="A date of death says the subject died; without DTHFL = 'Y' the death is missed by "
+    "every analysis that selects deaths by the flag.",
+    refs=["CORE-000007", "CG0435", "FB0606"],
+)
+def dthdtc_without_dthfl(package: Package) -> list[Finding]:
+    """DTHDTC populated but DTHFL not 'Y'."""
+    dm = dm_dataset(package)
+    if dm is None or "DTHDTC" not in dm.frame.columns:
+        return []
+    f = dm.frame
+    bad = present(f["DTHDTC"]) & ~_is_y(_column(f, "DTHFL"))
+    return _flag(
+        "dthdtc-without-dthfl",
+        dm,
+        bad,
+        "DTHFL",
+        lambda r: (
+            f"DTHDTC is {fmt(r['DTHDTC'])} but DTHFL is {fmt(r.get('DTHFL'))}; set DTHFL = 'Y'."
+        ),
+    )
+
+
+# --- reference dates ----------------------------------------------------------------------------
+
+
+def _after(code: str, dm: Dataset, first: str, then: str, advice: str) -> list[Finding]:
+    """DM records whose ``first`` date is after their ``then`` date (shared precision)."""
+    f = dm.frame
+    if first not in f.columns or then not in f.columns:
+        return []
+    later = (compare_iso(f[first], f[then]) > 0).astype(bool)
+    return _flag(
+        code,
+        dm,
+        later,
+        first,
+        lambda r: f"{first} {fmt(r[first])} is after {then} {fmt(r[then])}; {advice}",
+    )
+
+
+@rule(
+    "rficdtc-after-rfstdtc",
+    "error",
+    "cross",
+    checks="In DM, RFICDTC is not after RFSTDTC (dates compared on the precision both share).",
+    why="Informed consent comes before any study procedure; consent after the reference start "
+    "is either a data error or a GCP finding that must be explained.",
+    refs=["CORE-000713", "FB3411"],
+)
+def rficdtc_after_rfstdtc(package: Package) -> list[Finding]:
+    """Informed consent after the reference start."""
+    dm = dm_dataset(package)
+    if dm is None:
+        return []
+    advice = "informed consent must be on or before the reference start."
+    return _after("rficdtc-after-rfstdtc", dm, "RFICDTC", "RFSTDTC", advice)
+
+
+@rule(
+    "rficdtc-after-rfxstdtc",
+    "error",
+    "cross",
+    checks="In DM, RFICDTC is not after RFXSTDTC (dates compared on the precision both share).",
+    why="No subject may be treated before consenting; consent after the first exposure is a "
+    "data error or a GCP finding.",
+    refs=["CORE-000658", "FB3412"],
+)
+def rficdtc_after_rfxstdtc(package: Package) -> list[Finding]:
+    """Informed consent after the first exposure."""
+    dm = dm_dataset(package)
+    if dm is None:
+        return []
+    advice = "informed consent must be on or before the first study treatment."
+    return _after("rficdtc-after-rfxstdtc", dm, "RFICDTC", "RFXSTDTC", advice)
+
+
+@rule(
+    "brthdtc-after-rfstdtc",
+    "error",
+    "cross",
+    checks="In DM, BRTHDTC is not after RFSTDTC (dates compared on the precision both share).",
+    why="A subject cannot be born after entering the study; the dates are swapped or mistyped, "
+    "and AGE derived from them is wrong.",
+)
+def brthdtc_after_rfstdtc(package: Package) -> list[Finding]:
+    """Birth after the reference start."""
+    dm = dm_dataset(package)
+    if dm is None:
+        return []
+    advice = "check the year of birth and the reference start."
+    return _after("brthdtc-after-rfstdtc", dm, "BRTHDTC", "RFSTDTC", advice)
+
+
+@rule(
+    "rfendtc-after-rfpendtc",
+    "warning",
+    "cross",
+    checks="In DM, RFENDTC is not after RFPENDTC (dates compared on the precision both share).",
+    why="RFPENDTC is the end of the subject's participation, the last date of the subject in the "
+    "study; a reference end after it means one of the two is wrong.",
+)
+def rfendtc_after_rfpendtc(package: Package) -> list[Finding]:
+    """Reference end after the end of participation."""
+    dm = dm_dataset(package)
+    if dm is None:
+        return []
+    advice = "the end of participation (RFPENDTC) is the subject's last date in the study."
+    return _after("rfendtc-after-rfpendtc", dm, "RFENDTC", "RFPENDTC", advice)
+
+
+@rule(
+    "rfstdtc-missing",
+    "error",
+    "cross",
+    checks="In DM, RFSTDTC is populated for subjects assigned to an arm (ARMCD populated and not "
+    "SCRNFAIL or NOTASSGN) unless ARMNRS says why they have no arm.",
+    why="RFSTDTC anchors every study day; a subject assigned to an arm without it has no study "
+    "days and drops out of on-treatment windows.",
+)
+def rfstdtc_missing(package: Package) -> list[Finding]:
+    """Assigned subjects without RFSTDTC."""
+    dm = dm_dataset(package)
+    if dm is None or "RFSTDTC" not in dm.frame.columns or "ARMCD" not in dm.frame.columns:
+        return []
+    f = dm.frame
+    arm = text(f["ARMCD"])
+    assigned = arm.notna() & ~arm.isin(("SCRNFAIL", "NOTASSGN"))
+    bad = assigned.astype(bool) & ~present(f["RFSTDTC"]) & ~present(_column(f, "ARMNRS"))
+    return _flag(
+        "rfstdtc-missing",
+        dm,
+        bad,
+        "RFSTDTC",
+        lambda r: (
+            f"RFSTDTC is missing for a subject assigned to ARMCD {fmt(r['ARMCD'])}; set it to "
+            "the subject's reference start (usually the first dose)."
+        ),
+    )
+
+
+# --- arms ---------------------------------------------------------------------------------------
+
+
+def _name_without_code(code: str, dm: Dataset, name: str, short: str) -> list[Finding]:
+    f = dm.frame
+    if name not in f.columns:
+        return []
+    bad = present(f[name]) & ~present(_column(f, short))
+    return _flag(
+        code,
+        dm,
+        bad,
+        name,
+        lambda r: (
+            f"{name} is {fmt(r[name])} but {short} is null; when {short} is null {name} must "
+            "be null too, with the reason in ARMNRS."
+        ),
+    )
+
+
+@rule(
+    "arm-without-armcd",
+    "error",
+    "cross",
+    checks="In DM, ARM is null where ARMCD is null.",
+    why="SDTMIG 3.4: if ARMCD is null, ARM is null and ARMNRS gives the reason; a description "
+    "without its code breaks every table by arm.",
+    refs=["CORE-000119", "CG0521"],
+)
+def arm_without_armcd(package: Package) -> list[Finding]:
+    """ARM populated without ARMCD."""
+    dm = dm_dataset(package)
+    return _name_without_code("arm-without-armcd", dm, "ARM", "ARMCD") if dm else []
+
+
+@rule(
+    "actarm-without-actarmcd",
+    "error",
+    "cross",
+    checks="In DM, ACTARM is null where ACTARMCD is null.",
+    why="SDTMIG 3.4: if ACTARMCD is null, ACTARM is null and ARMNRS gives the reason.",
+    refs=["CORE-000120", "CG0522"],
+)
+def actarm_without_actarmcd(package: Package) -> list[Finding]:
+    """ACTARM populated without ACTARMCD."""
+    dm = dm_dataset(package)
+    return _name_without_code("actarm-without-actarmcd", dm, "ACTARM", "ACTARMCD") if dm else []
+
+
+@rule(
+    "armcd-too-long",
+    "error",
+    "cross",
+    checks="In DM, ARMCD and ACTARMCD values are at most 20 characters long.",
+    why="SDTMIG limits ARMCD and ACTARMCD to 20 characters; longer codes are truncated by tools "
+    "that rely on the limit.",
+    refs=["CORE-000010", "CG0153", "CORE-000185", "CG0123"],
+)
+def armcd_too_long(package: Package) -> list[Finding]:
+    """Arm codes longer than 20 characters."""
+    dm = dm_dataset(package)
+    if dm is None:
+        return []
+    out: list[Finding] = []
+    for column in ("ARMCD", "ACTARMCD"):
+        if column not in dm.frame.columns:
+            continue
+        values = dm.frame[column]
+        length = values.astype("str").str.len().where(present(values))
+        bad = (length > 20).fillna(False).astype(bool)
+        out += _flag(
+            "armcd-too-long",
+            dm,
+            bad,
+            column,
+            lambda r, c=column: (
+                f"{c} {fmt(r[c])} has {len(str(r[c]))} characters; {c} is limited to 20."
+            ),
+        )
+    return out

@@ -18,6 +18,7 @@ from trialflow.validation.rules.common import (
     domain_prefix,
     fmt,
     in_set,
+    numbers,
     present,
     report_rows,
     rows_where,
@@ -25,6 +26,7 @@ from trialflow.validation.rules.common import (
     stripped,
     text,
 )
+from trialflow.validation.rules.timing import after_subject, blank, subject_dates, subject_values
 
 _SERIOUS = ("AESCAN", "AESCONG", "AESDISAB", "AESDTH", "AESHOSP", "AESLIFE", "AESOD", "AESMIE")
 _END_CLASS_DOMAINS = ("AE", "CE", "MH", "HO", "CM", "EX", "EC", "PR", "SU", "AG", "ML")
@@ -261,5 +263,277 @@ def end_missing(package: Package) -> list[Finding]:
                 )
                 + f"; {hint}"
             ),
+        )
+    return out
+
+
+# --- adverse-event outcome and end ----------------------------------------------------------------
+
+
+def _ae_datasets(package: Package) -> Iterator[Dataset]:
+    """The package's AE datasets (by DOMAIN, so split AE datasets count too)."""
+    for ds in sdtm_datasets(package):
+        if domain_prefix(ds) == "AE":
+            yield ds
+
+
+@rule(
+    "aeout-recovered-without-end",
+    "warning",
+    "cross",
+    checks="AE records with AEOUT = 'RECOVERED/RESOLVED' have AEENDTC.",
+    why="A resolved event has ended; without its end date its duration and whether it was "
+    "ongoing at the end of treatment cannot be derived.",
+    refs=["CORE-000659", "FB3410"],
+)
+def aeout_recovered_without_end(package: Package) -> list[Finding]:
+    """Resolved adverse events without an end date."""
+    out: list[Finding] = []
+    for ds in _ae_datasets(package):
+        f = ds.frame
+        if "AEOUT" not in f.columns:
+            continue
+        resolved = text(f["AEOUT"]).eq("RECOVERED/RESOLVED").fillna(False).astype(bool)
+        end = f["AEENDTC"] if "AEENDTC" in f.columns else pd.Series(None, index=f.index)
+        out += report_rows(
+            "aeout-recovered-without-end",
+            ds,
+            rows_where(f, resolved & ~present(end)),
+            "AEENDTC",
+            lambda r: (
+                "AEOUT is 'RECOVERED/RESOLVED' but AEENDTC is missing; give the end date "
+                "(partial if that is all that is known)."
+            ),
+            value="AEOUT",
+        )
+    return out
+
+
+@rule(
+    "aeout-not-recovered-with-end",
+    "warning",
+    "cross",
+    checks="AE records with AEOUT = 'NOT RECOVERED/NOT RESOLVED' have no AEENDTC.",
+    why="An event that has not resolved has not ended; an end date contradicts the outcome and "
+    "one of the two is wrong.",
+    refs=["CORE-000657", "FB3409"],
+)
+def aeout_not_recovered_with_end(package: Package) -> list[Finding]:
+    """Unresolved adverse events with an end date."""
+    out: list[Finding] = []
+    for ds in _ae_datasets(package):
+        f = ds.frame
+        if "AEOUT" not in f.columns or "AEENDTC" not in f.columns:
+            continue
+        ongoing = text(f["AEOUT"]).eq("NOT RECOVERED/NOT RESOLVED").fillna(False).astype(bool)
+        out += report_rows(
+            "aeout-not-recovered-with-end",
+            ds,
+            rows_where(f, ongoing & present(f["AEENDTC"])),
+            "AEENDTC",
+            lambda r: (
+                f"AEOUT is 'NOT RECOVERED/NOT RESOLVED' but AEENDTC is {fmt(r['AEENDTC'])}; "
+                "an event that has not resolved has no end date."
+            ),
+            value="AEENDTC",
+        )
+    return out
+
+
+# --- doses --------------------------------------------------------------------------------------
+
+
+@rule(
+    "placebo-dose-not-zero",
+    "error",
+    "cross",
+    checks="EX records with EXTRT = 'PLACEBO' have EXDOSE = 0 where EXDOSE is populated.",
+    why="SDTMIG 3.4 (6.1.3.1, assumption 2b): a placebo dose is EXTRT 'PLACEBO' with EXDOSE 0, "
+    "0 mg of active ingredient; a non-zero dose is counted as drug exposure.",
+    refs=["CORE-000005", "CG0102"],
+)
+def placebo_dose_not_zero(package: Package) -> list[Finding]:
+    """Placebo administrations with a non-zero dose."""
+    out: list[Finding] = []
+    for ds in sdtm_datasets(package):
+        f = ds.frame
+        if domain_prefix(ds) != "EX" or not {"EXTRT", "EXDOSE"} <= set(f.columns):
+            continue
+        dose = numbers(f["EXDOSE"])
+        bad = text(f["EXTRT"]).eq("PLACEBO").fillna(False).astype(bool) & (dose != 0) & dose.notna()
+        out += report_rows(
+            "placebo-dose-not-zero",
+            ds,
+            rows_where(f, bad),
+            "EXDOSE",
+            lambda r: (
+                f"EXTRT is 'PLACEBO' but EXDOSE is {fmt(r['EXDOSE'])}; a placebo dose is "
+                "recorded as EXDOSE = 0."
+            ),
+            value="EXDOSE",
+        )
+    return out
+
+
+@rule(
+    "dose-negative",
+    "error",
+    "cross",
+    checks="--DOSE and --DOSTOT are not negative.",
+    why="FDA business rules: doses are never negative; a negative dose is a sign or unit error.",
+    refs=["CORE-000308", "FB4002", "CORE-000517"],
+)
+def dose_negative(package: Package) -> list[Finding]:
+    """Negative doses."""
+    out: list[Finding] = []
+    for ds in sdtm_datasets(package):
+        prefix = domain_prefix(ds)
+        for column in (f"{prefix}DOSE", f"{prefix}DOSTOT"):
+            if column not in ds.frame.columns:
+                continue
+            bad = (numbers(ds.frame[column]) < 0).fillna(False).astype(bool)
+            out += report_rows(
+                "dose-negative",
+                ds,
+                rows_where(ds.frame, bad),
+                column,
+                lambda r, c=column: (
+                    f"{c} is {fmt(r[c])}, a negative dose; doses are never negative."
+                ),
+                value=column,
+            )
+    return out
+
+
+@rule(
+    "dosu-missing",
+    "error",
+    "cross",
+    checks="Where --DOSE, --DOSTOT or --DOSTXT is populated, --DOSU is populated.",
+    why="A dose without its unit cannot be compared or summed; --DOSU is the unit of --DOSE, "
+    "--DOSTOT and --DOSTXT.",
+    refs=["CORE-000093", "CG0114"],
+)
+def dosu_missing(package: Package) -> list[Finding]:
+    """Doses without a unit."""
+    out: list[Finding] = []
+    for ds in sdtm_datasets(package):
+        f = ds.frame
+        prefix = domain_prefix(ds)
+        doses = [c for c in (f"{prefix}DOSE", f"{prefix}DOSTOT", f"{prefix}DOSTXT") if c in f]
+        if not doses:
+            continue
+        dosed = pd.Series(False, index=f.index)
+        for column in doses:
+            dosed |= present(f[column])
+        unit = f"{prefix}DOSU"
+        has_unit = present(f[unit]) if unit in f.columns else pd.Series(False, index=f.index)
+        out += report_rows(
+            "dosu-missing",
+            ds,
+            rows_where(f, dosed & ~has_unit),
+            unit,
+            lambda r, doses=doses, unit=unit: (
+                ", ".join(f"{c} {fmt(r[c])}" for c in doses if not blank(r[c]))
+                + f" but {unit} is missing; give the unit of the dose."
+            ),
+            value=doses[0],
+        )
+    return out
+
+
+# --- occurrence, status and timing -------------------------------------------------------------
+
+
+def _not_occurred_with(code: str, package: Package, suffix: str) -> list[Finding]:
+    """Records with --OCCUR = 'N' and --<suffix> populated."""
+    out: list[Finding] = []
+    for ds in sdtm_datasets(package):
+        f = ds.frame
+        prefix = domain_prefix(ds)
+        occur, column = f"{prefix}OCCUR", f"{prefix}{suffix}"
+        if occur not in f.columns or column not in f.columns:
+            continue
+        bad = text(f[occur]).eq("N").fillna(False).astype(bool) & present(f[column])
+        out += report_rows(
+            code,
+            ds,
+            rows_where(f, bad),
+            column,
+            lambda r, occur=occur, column=column: (
+                f"{occur} is 'N' but {column} is {fmt(r[column])}; an event or treatment that "
+                f"did not occur has no timing relative to the study, {column} must be null."
+            ),
+            value=column,
+        )
+    return out
+
+
+@rule(
+    "strf-when-not-occurred",
+    "error",
+    "cross",
+    checks="Records with --OCCUR = 'N' have --STRF null.",
+    why="--STRF places the start of something that happened relative to the study reference "
+    "period; a pre-specified event or treatment that did not occur has no start.",
+    refs=["CORE-000240", "CG0420"],
+)
+def strf_when_not_occurred(package: Package) -> list[Finding]:
+    """--STRF populated for what did not occur."""
+    return _not_occurred_with("strf-when-not-occurred", package, "STRF")
+
+
+@rule(
+    "enrf-when-not-occurred",
+    "error",
+    "cross",
+    checks="Records with --OCCUR = 'N' have --ENRF null.",
+    why="--ENRF places the end of something that happened relative to the study reference "
+    "period; a pre-specified event or treatment that did not occur has no end.",
+    refs=["CORE-000241", "CG0421"],
+)
+def enrf_when_not_occurred(package: Package) -> list[Finding]:
+    """--ENRF populated for what did not occur."""
+    return _not_occurred_with("enrf-when-not-occurred", package, "ENRF")
+
+
+_REASND_EXEMPT = ("EX", "AE", "DS", "DV", "IE")
+
+
+@rule(
+    "mh-start-after-rfstdtc",
+    "warning",
+    "cross",
+    checks="MHSTDTC is before DM.RFSTDTC: not after it on the precision both share, and not on "
+    "the same day when both dates are complete.",
+    why="Medical history holds the conditions present before the study; a condition that "
+    "started on or after the reference start is an adverse event or clinical event.",
+    refs=["CORE-000236", "CG0079"],
+)
+def mh_start_after_rfstdtc(package: Package) -> list[Finding]:
+    """Medical history starting on or after the reference start."""
+    dm = dm_dataset(package)
+    if dm is None or "RFSTDTC" not in dm.frame.columns:
+        return []
+    reference = by_subject(dm, ["RFSTDTC"])["RFSTDTC"]
+    dates = subject_dates(reference.astype("str").str.slice(0, 10))  # compared as dates
+    out: list[Finding] = []
+    for ds in sdtm_datasets(package):
+        f = ds.frame
+        if domain_prefix(ds) != "MH" or not {"USUBJID", "MHSTDTC"} <= set(f.columns):
+            continue
+        bad = pd.Series(after_subject(f, "MHSTDTC", dates, same_day=True), index=f.index)
+        flagged = rows_where(f, bad)
+        out += report_rows(
+            "mh-start-after-rfstdtc",
+            ds,
+            flagged.assign(__REF__=subject_values(flagged, reference)),
+            "MHSTDTC",
+            lambda r: (
+                f"MHSTDTC {fmt(r['MHSTDTC'])} is on or after DM.RFSTDTC {fmt(r['__REF__'])}; "
+                "medical history holds conditions that began before the study (record later "
+                "ones in AE or CE)."
+            ),
+            value="MHSTDTC",
         )
     return out

@@ -26,15 +26,31 @@ from trialflow.errors import Finding
 from trialflow.sdtm import metadata
 from trialflow.validation.core import Dataset, Package, rule
 from trialflow.validation.rules.common import (
+    dominant,
     fmt,
     numbers,
+    one_value_per_group,
+    others,
     present,
     report_rows,
     rows_where,
     stripped,
+    value_codes,
 )
 
-__all__ = ["supp_datasets", "supp_parent_missing", "supp_qnam_invalid"]
+__all__ = [
+    "supp_datasets",
+    "supp_idvar_idvarval_mismatch",
+    "supp_idvar_missing",
+    "supp_idvar_not_in_parent",
+    "supp_parent_missing",
+    "supp_qlabel_not_one_to_one",
+    "supp_qlabel_too_long",
+    "supp_qnam_invalid",
+    "supp_qorig_invalid",
+    "supp_rdomain_mismatch",
+    "supp_rdomain_not_in_package",
+]
 
 _QNAM = re.compile(r"[A-Z][A-Z0-9_]{0,7}")
 
@@ -74,6 +90,7 @@ def _id_text(values: pd.Series) -> pd.Series:
     "there.",
     why="A supplemental qualifier only has meaning attached to its parent record; one that "
     "points at nothing is an orphan that a reviewer cannot merge back.",
+    refs=["CORE-000206", "CG0371", "SD0077"],
 )
 def supp_parent_missing(package: Package) -> list[Finding]:
     """SUPP-- records whose parent record does not exist."""
@@ -93,11 +110,10 @@ def supp_parent_missing(package: Package) -> list[Finding]:
                 continue
             p = parent.frame
             if var == "":
-                keys = set(_text(p["USUBJID"]))
-                found[group] = subject[group].isin(keys)
+                found[group] = subject[group].isin(pd.unique(_text(p["USUBJID"])))
             elif var in p.columns:
-                keys = set(zip(_text(p["USUBJID"]), _id_text(p[var]), strict=True))
-                pairs = pd.Series(list(zip(subject[group], idval[group], strict=True)), index=group)
+                keys = pd.MultiIndex.from_arrays([_text(p["USUBJID"]), _id_text(p[var])])
+                pairs = pd.MultiIndex.from_arrays([subject[group], idval[group]])
                 found[group] = pairs.isin(keys)
             checked[group] = True
         bad = checked & ~found & present(f["USUBJID"])
@@ -129,6 +145,7 @@ def _orphan_message(name: str, r: pd.Series) -> str:
     "and _, not starting with a digit) that is not a variable of the parent domain.",
     why="QNAM becomes a column when SUPP-- is merged back to its parent (and in define.xml's "
     "value-level metadata); it must be a valid name that does not collide with a standard one.",
+    refs=["CORE-000221", "CG0417"],
 )
 def supp_qnam_invalid(package: Package) -> list[Finding]:
     """QNAM values that are not valid names or name a variable of the parent domain."""
@@ -178,3 +195,301 @@ def _parent_variables(package: Package, domain: str) -> set[str]:
     if parent is not None:
         names |= set(parent.frame.columns)
     return names
+
+
+def _rdomain(f: pd.DataFrame) -> pd.Series:
+    return _text(f["RDOMAIN"]).str.upper()
+
+
+@rule(
+    "supp-rdomain-not-in-package",
+    "error",
+    "cross",
+    checks="RDOMAIN of every SUPP-- record names a dataset present in the package.",
+    why="A supplemental qualifier of a domain that was not submitted qualifies nothing and "
+    "cannot be merged back.",
+    refs=["CORE-000457", "CG0373", "SD0072"],
+)
+def supp_rdomain_not_in_package(package: Package) -> list[Finding]:
+    """SUPP-- records whose RDOMAIN is not a dataset of the package."""
+    names = {str(n).upper() for n in package.datasets}
+    out: list[Finding] = []
+    for ds in supp_datasets(package):
+        f = ds.frame
+        if "RDOMAIN" not in f.columns:
+            continue
+        bad = present(f["RDOMAIN"]) & ~_rdomain(f).isin(names)
+        out += report_rows(
+            "supp-rdomain-not-in-package",
+            ds,
+            rows_where(f, bad),
+            "RDOMAIN",
+            lambda r: (
+                f"RDOMAIN is {fmt(r['RDOMAIN'])} but the package has no such dataset; submit "
+                "the parent domain or correct RDOMAIN."
+            ),
+            value="RDOMAIN",
+        )
+    return out
+
+
+@rule(
+    "supp-rdomain-mismatch",
+    "error",
+    "cross",
+    checks="RDOMAIN is the domain code in the SUPP-- dataset's name (characters 5 and 6: EX "
+    "in SUPPEX and in SUPPEXAB).",
+    why="A SUPP-- dataset holds the qualifiers of one parent domain; a record pointing at "
+    "another domain is in the wrong dataset.",
+    refs=["CORE-000538", "CG0334"],
+)
+def supp_rdomain_mismatch(package: Package) -> list[Finding]:
+    """SUPP-- records whose RDOMAIN is not the domain in the dataset name."""
+    out: list[Finding] = []
+    for ds in supp_datasets(package):
+        f = ds.frame
+        expected = ds.name.upper()[4:6]
+        if "RDOMAIN" not in f.columns or len(expected) != 2:
+            continue
+        bad = present(f["RDOMAIN"]) & _rdomain(f).ne(expected)
+        out += report_rows(
+            "supp-rdomain-mismatch",
+            ds,
+            rows_where(f, bad),
+            "RDOMAIN",
+            lambda r, name=ds.name, expected=expected: (
+                f"RDOMAIN is {fmt(r['RDOMAIN'])} in {name}, which holds the qualifiers of "
+                f"{expected}; move the record to the SUPP-- dataset of its domain."
+            ),
+            value="RDOMAIN",
+        )
+    return out
+
+
+@rule(
+    "supp-idvar-not-in-parent",
+    "error",
+    "cross",
+    checks="A populated IDVAR names a variable of the parent dataset (RDOMAIN) in the package.",
+    why="IDVAR and IDVARVAL are the key that attaches the qualifier to its parent record; with "
+    "a variable the parent does not have, the qualifier cannot be attached.",
+    refs=["CORE-000712", "CG0370", "SD0075"],
+)
+def supp_idvar_not_in_parent(package: Package) -> list[Finding]:
+    """SUPP-- records whose IDVAR is not a variable of the parent dataset."""
+    out: list[Finding] = []
+    for ds in supp_datasets(package):
+        f = ds.frame
+        if not {"RDOMAIN", "IDVAR"} <= set(f.columns):
+            continue
+        rdomain, idvar = _rdomain(f), _text(f["IDVAR"]).str.upper()
+        bad = pd.Series(False, index=f.index)
+        for dom in rdomain[present(f["IDVAR"])].unique():
+            parent = package.get(dom)
+            if parent is None:
+                continue  # supp-rdomain-not-in-package reports it
+            rows = (rdomain == dom) & present(f["IDVAR"])
+            bad |= rows & ~idvar.isin({str(c).upper() for c in parent.variables})
+        out += report_rows(
+            "supp-idvar-not-in-parent",
+            ds,
+            rows_where(f, bad),
+            "IDVAR",
+            lambda r: (
+                f"IDVAR is {fmt(r['IDVAR'])} but {fmt(r['RDOMAIN'])} has no such variable; "
+                "name the parent's identifying variable (such as its --SEQ)."
+            ),
+            value="IDVAR",
+        )
+    return out
+
+
+@rule(
+    "supp-idvar-idvarval-mismatch",
+    "error",
+    "cross",
+    checks="IDVAR and IDVARVAL are populated together: IDVARVAL is given when IDVAR is, and is "
+    "null when IDVAR is.",
+    why="IDVAR names the parent's identifying variable and IDVARVAL its value; one without the "
+    "other points at no record.",
+    refs=["CORE-000135", "CG0204", "CORE-000218", "CG0465"],
+)
+def supp_idvar_idvarval_mismatch(package: Package) -> list[Finding]:
+    """SUPP-- records with IDVAR but no IDVARVAL, or IDVARVAL but no IDVAR."""
+    out: list[Finding] = []
+    for ds in supp_datasets(package):
+        f = ds.frame
+        if not {"IDVAR", "IDVARVAL"} <= set(f.columns):
+            continue
+        has_var, has_val = present(f["IDVAR"]), present(f["IDVARVAL"])
+        out += report_rows(
+            "supp-idvar-idvarval-mismatch",
+            ds,
+            rows_where(f, has_var != has_val),
+            "IDVARVAL",
+            lambda r: (
+                f"IDVAR is {fmt(r['IDVAR'])} but IDVARVAL is {fmt(r['IDVARVAL'])}; give both "
+                "(the parent's identifying variable and its value) or neither."
+            ),
+            value="IDVARVAL",
+        )
+    return out
+
+
+@rule(
+    "supp-idvar-missing",
+    "error",
+    "cross",
+    checks="IDVAR is populated in SUPP-- records of every domain other than DM.",
+    why="Only DM has one record per subject; a qualifier of any other domain must say which "
+    "record it qualifies.",
+    refs=["CORE-000134", "CG0203"],
+)
+def supp_idvar_missing(package: Package) -> list[Finding]:
+    """SUPP-- records of domains other than DM without IDVAR."""
+    out: list[Finding] = []
+    for ds in supp_datasets(package):
+        f = ds.frame
+        if not {"RDOMAIN", "IDVAR"} <= set(f.columns):
+            continue
+        bad = present(f["RDOMAIN"]) & _rdomain(f).ne("DM") & ~present(f["IDVAR"])
+        out += report_rows(
+            "supp-idvar-missing",
+            ds,
+            rows_where(f, bad),
+            "IDVAR",
+            lambda r: (
+                f"IDVAR is missing on a qualifier of {fmt(r['RDOMAIN'])} (QNAM "
+                f"{fmt(r.get('QNAM'))}); name the parent record's identifying variable, such as "
+                "its --SEQ."
+            ),
+            value="QNAM",
+        )
+    return out
+
+
+@rule(
+    "supp-qlabel-not-one-to-one",
+    "error",
+    "cross",
+    checks="In each SUPP-- dataset QNAM and QLABEL have a one-to-one relationship. The records "
+    "reported are those whose label (or name) differs from the one most records of the name "
+    "(or label) use.",
+    why="QLABEL is QNAM's label in define.xml and in the merged dataset; two labels for one "
+    "qualifier (or one label for two) leave the reader guessing which is meant.",
+    refs=["CORE-000302", "FB0920"],
+)
+def supp_qlabel_not_one_to_one(package: Package) -> list[Finding]:
+    """Qualifier names with more than one label, and labels with more than one name."""
+    out: list[Finding] = []
+    for ds in supp_datasets(package):
+        f = ds.frame
+        if not {"QNAM", "QLABEL"} <= set(f.columns):
+            continue
+        odd: pd.Index = f.index[:0]
+        why = pd.Series("", index=f.index, dtype=object)
+        for key, value in (("QNAM", "QLABEL"), ("QLABEL", "QNAM")):
+            both = present(f[key]) & present(f[value])
+            if not both.any():
+                continue
+            mask = both.to_numpy()
+            if one_value_per_group([value_codes(f[key])[mask]], value_codes(f[value])[mask]):
+                continue  # every name has one label (or every label one name): nothing to report
+            work = pd.DataFrame(
+                {"K": _text(f.loc[both, key]), "V": _text(f.loc[both, value])},
+                index=f.index[both.to_numpy()],
+            )
+            top = dominant(work, ["K"], "V")
+            rows = work.index[work["V"].to_numpy() != top["dominant"].to_numpy()]
+            rows = rows.difference(odd)
+            why[rows] = [
+                f"{key} {fmt(k)} has {value} {fmt(t)} on {others(n)}"
+                for k, t, n in zip(
+                    work.loc[rows, "K"],
+                    top.loc[rows, "dominant"],
+                    top.loc[rows, "count"],
+                    strict=True,
+                )
+            ]
+            odd = odd.union(rows)
+        out += report_rows(
+            "supp-qlabel-not-one-to-one",
+            ds,
+            f.assign(__WHY__=why).loc[odd],
+            "QLABEL",
+            lambda r: (
+                f"QNAM {fmt(r['QNAM'])} with QLABEL {fmt(r['QLABEL'])}: {r['__WHY__']}; give "
+                "each qualifier one label."
+            ),
+            value="QLABEL",
+        )
+    return out
+
+
+@rule(
+    "supp-qlabel-too-long",
+    "error",
+    "cross",
+    checks="QLABEL is at most 40 characters.",
+    why="QLABEL becomes the variable label when the qualifier is merged back; SAS XPORT v5 "
+    "labels hold 40 characters.",
+    refs=["CORE-000222", "CG0416"],
+)
+def supp_qlabel_too_long(package: Package) -> list[Finding]:
+    """Qualifier labels longer than 40 characters."""
+    out: list[Finding] = []
+    for ds in supp_datasets(package):
+        f = ds.frame
+        if "QLABEL" not in f.columns:
+            continue
+        bad = _text(f["QLABEL"]).str.len().gt(40).fillna(False).astype(bool)
+        out += report_rows(
+            "supp-qlabel-too-long",
+            ds,
+            rows_where(f, bad),
+            "QLABEL",
+            lambda r: (
+                f"QLABEL {fmt(r['QLABEL'])} has {len(str(r['QLABEL']).strip())} characters; "
+                "shorten it to 40."
+            ),
+            value="QLABEL",
+        )
+    return out
+
+
+_QORIG = frozenset(
+    {"CRF", "EDT", "DERIVED", "ASSIGNED", "PROTOCOL", "PREDECESSOR", "COLLECTED", "NOT AVAILABLE"}
+)
+"""Origin types of define.xml 2.0 (CRF, eDT, Derived, Assigned, Protocol, Predecessor) and 2.1
+(Collected, Derived, Assigned, Protocol, Predecessor, Not Available), compared in upper case."""
+
+
+@rule(
+    "supp-qorig-invalid",
+    "warning",
+    "cross",
+    checks="QORIG is one of the define.xml origin types: CRF, eDT, Derived, Assigned, Protocol, "
+    "Predecessor (define.xml 2.0), Collected or Not Available (2.1), in any case.",
+    why="QORIG tells the reviewer where the qualifier's value came from, and define.xml's "
+    "origin of the value-level metadata repeats it; a free-text origin cannot be matched.",
+)
+def supp_qorig_invalid(package: Package) -> list[Finding]:
+    """Qualifier origins that are not define.xml origin types."""
+    out: list[Finding] = []
+    for ds in supp_datasets(package):
+        f = ds.frame
+        if "QORIG" not in f.columns:
+            continue
+        bad = present(f["QORIG"]) & ~_text(f["QORIG"]).str.upper().isin(_QORIG)
+        out += report_rows(
+            "supp-qorig-invalid",
+            ds,
+            rows_where(f, bad),
+            "QORIG",
+            lambda r: (
+                f"QORIG is {fmt(r['QORIG'])}; use an origin type: CRF, eDT, Derived, Assigned, "
+                "Protocol, Predecessor, Collected or Not Available."
+            ),
+            value="QORIG",
+        )
+    return out
