@@ -5,7 +5,7 @@ import math
 import pandas as pd
 
 from trialflow.validation.core import Package, validating
-from trialflow.validation.rules.common import compare_iso, iso_parts
+from trialflow.validation.rules.common import compare_iso, in_set, iso_parts
 
 
 def rows(frame: pd.DataFrame) -> list[list[float | None]]:
@@ -53,3 +53,12 @@ def test_compare_iso_decides_on_the_precision_both_values_share():
     end = pd.Series(["2019-05-12T10:00:00.5", "2019-05-11T23:59", "2019-05-12", "x"])
     assert compare_iso(start, end).tolist()[:3] == [-1.0, 1.0, 0.0]
     assert math.isnan(compare_iso(start, end).tolist()[3])
+
+
+def test_in_set_answers_isin_for_lists_indexes_and_missing_values():
+    values = pd.Series(["S-1", "S-2", None, " S-1"], dtype="str")
+    for wanted in (["S-1"], pd.Index(["S-1", "S-9"], dtype="str"), pd.Series(["S-1"], dtype="str")):
+        assert in_set(values, wanted).tolist() == [True, False, False, False]
+    with_missing = pd.Index(["S-2", None], dtype="str")
+    assert in_set(values, with_missing).tolist() == values.isin(with_missing).tolist()
+    assert in_set(pd.Series([1.0, 2.0]), pd.Index(["1"], dtype="str")).tolist() == [False, False]

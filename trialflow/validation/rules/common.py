@@ -86,11 +86,23 @@ def stripped(values: pd.Series) -> pd.Series:
 
 
 def in_set(values: pd.Series, wanted: Iterable[object]) -> pd.Series:
-    """``values.isin(wanted)`` for text, looking each distinct value up once."""
-    wanted = list(wanted)
-    if values.dtype != STR_DTYPE or not all(isinstance(w, str) for w in wanted):
-        return values.isin(wanted)
-    known = pd.Index(pd.unique(np.asarray(wanted, dtype=object)), dtype=object)
+    """``values.isin(wanted)`` for text, looking each distinct value up once.
+
+    Example:
+        >>> in_set(pd.Series(["a", "b", None], dtype="str"), pd.Index(["b", "c"])).tolist()
+        [False, True, False]
+    """
+    if isinstance(wanted, (pd.Index, pd.Series)) and wanted.dtype == STR_DTYPE:
+        # Text, so no Python loop over its Arrow strings (most cross-domain rules look their
+        # records' subjects up in an index of DM's).
+        words = wanted.to_numpy(dtype=object)
+        text_only = not wanted.isna().any()
+    else:
+        words = list(wanted)
+        text_only = all(isinstance(w, str) for w in words)
+    if values.dtype != STR_DTYPE or not text_only:
+        return values.isin(words)
+    known = pd.Index(pd.unique(np.asarray(words, dtype=object)), dtype=object)
     codes, uniques = distinct_codes(values)
     member = known.get_indexer(uniques.to_numpy(dtype=object)) >= 0
     return pd.Series(spread(codes, member, False), index=values.index, name=values.name)
