@@ -98,6 +98,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     env = dict(os.environ)
+    # An installed package has its modules compiled; with PYTHONDONTWRITEBYTECODE set (as in
+    # some development shells) trialflow's would be compiled again in every run (0.2 s), while
+    # pointblank's environment has its .pyc files. The warm-up run writes them.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.package or make_package(args.subjects, Path(tmp), env)

@@ -39,6 +39,8 @@ PIPELINE = {
     "trialflow.pipeline",
     "trialflow.mapping",
     "trialflow.mapping.spec",
+    "trialflow.mapping.load",
+    "trialflow.sdtm.design",
     "trialflow.sdtm.build",
     "trialflow.adam.build",
     "trialflow.adam.bds",

@@ -22,7 +22,7 @@ from support import EXAMPLE_EXPORT, EXAMPLE_SPECS
 from trialflow.errors import Finding
 from trialflow.pipeline import map_study
 from trialflow.validation import schema
-from trialflow.validation.core import FILE, RECORD, RULES, Dataset, Package
+from trialflow.validation.core import FILE, RECORD, RULES, Dataset, Package, validating
 
 CODES = (
     "required-variable-missing",
@@ -544,3 +544,48 @@ def test_categorical_text_is_text(frames: Frames):
     frames["DM"]["RACE"] = frames["DM"]["RACE"].astype("category")
     frames["DM"].loc[1, "RACE"] = np.nan
     assert new_findings(before, run(package(frames))) == Counter()
+
+
+def test_checks_known_to_pass_are_left_out_of_the_pandera_run_without_changing_failures():
+    # One dataset with every kind of column failure beside clean columns: a numeric column in
+    # text (dtype), a null and a blank Required value, a value outside the SEX codelist, a
+    # date that is not ISO 8601, a leading space and a value of 201 bytes.
+    frame = pd.DataFrame(
+        {
+            "STUDYID": ["S", "S", "S", "S"],
+            "DOMAIN": ["DM"] * 4,
+            "USUBJID": ["S-1", "S-2", None, " "],
+            "SUBJID": ["1", "2", "3", "4"],
+            "SEX": ["F", "M", "X", "F"],
+            "RFSTDTC": ["2020-01-01", "01/02/2020", "2020-01-03", ""],
+            "AGE": ["34", "51", "22", "40"],
+            "RACE": ["WHITE", " ASIAN", "WHITE", "x" * 201],
+            "COUNTRY": ["USA"] * 4,
+        }
+    )
+    ds = Dataset.from_frame("DM", frame)
+    with validating(Package({"DM": ds})) as package:
+        schema._judge_package(package)
+        _, full = schema._failures(ds, schema._PARTS)
+        _, pruned = schema._failures(ds, schema._PARTS, prune=True)
+        frame_run = ds.frame.set_axis(pd.RangeIndex(len(frame)), axis=0)
+        runs = [(schema._PARTS - {"dtype"}, frame_run)]
+        passing = schema._known_passing(schema._structure("DM"), runs, tuple(ds.variables))
+
+    def cases(failures: pd.DataFrame) -> list[tuple]:
+        kept = failures[["column", "check", "failure_case", "index"]].astype(str)
+        return sorted(map(tuple, kept.to_numpy().tolist()))
+
+    assert cases(pruned) == cases(full)
+    assert {(c, ch) for c, ch, *_ in cases(full)} >= {
+        ("USUBJID", "not_nullable"),
+        ("USUBJID", "not_blank"),
+        ("SEX", "ct:SEX"),
+        ("RFSTDTC", "iso8601:datetime"),
+        ("RACE", "no_leading_space"),
+        ("RACE", f"max_bytes:{schema.MAX_BYTES}"),
+    }
+    # The clean columns' checks are the ones left out; the failing ones stay.
+    assert ("COUNTRY", "length") in passing and ("STUDYID", "required") in passing
+    assert ("SEX", "ct") not in passing and ("USUBJID", "required") not in passing
+    assert ("RACE", "leading") not in passing and ("RACE", "length") not in passing

@@ -102,7 +102,7 @@ def _extensible(element: etree._Element, extended: frozenset[str]) -> bool:
     from trialflow.sdtm import metadata
 
     try:
-        return metadata.codelist(str(alias.get("Name"))).extensible
+        return metadata.codelist_terms(str(alias.get("Name"))).extensible
     except Exception:  # a codelist trialflow's CT subset does not hold: not known extensible
         return False
 

@@ -49,22 +49,15 @@ SUBJECT_DOMAINS = ("SV", "SE")
 Built = tuple[pd.DataFrame, pd.DataFrame]
 
 
-@functools.lru_cache(maxsize=1)
-def _ts_parameters() -> pd.DataFrame:
-    return metadata.read_data_csv("trialflow.sdtm", "ts-parameters.csv")
-
-
 def ts_parameters() -> pd.DataFrame:
-    """The TS parameters trialflow writes, in order: tsparmcd, tsparm, required (Y: FDA asks for
-    it in every study; N: when the protocol defines it), source (study: from study.yaml
-    trial.summary; otherwise derived) and codelist (the shipped CT codelist of its values).
+    """The TS parameters trialflow writes (:func:`trialflow.sdtm.metadata.ts_parameters`).
 
     Example:
         >>> ts = ts_parameters()
         >>> ts.set_index("tsparmcd").loc["ACTSUB", ["tsparm", "required", "source"]].tolist()
         ['Actual Number of Subjects', 'Y', 'dm_subjects']
     """
-    return _ts_parameters().copy()
+    return metadata.ts_parameters()
 
 
 def _frame(domain: str, columns: dict[str, list]) -> pd.DataFrame:
@@ -201,7 +194,7 @@ def check_trial_summary(study: Study) -> None:
     trial = study.spec.trial
     if trial is None:
         return
-    params = _ts_parameters()
+    params = metadata.ts_parameters()
     given = trial.summary
     derived = params[params["source"] != "study"]
     for code in derived["tsparmcd"]:
@@ -239,7 +232,7 @@ def trial_summary(study: Study, dm: pd.DataFrame | None = None) -> Built:
     if trial is None:
         raise _missing(study, "trial", "the trial design needs the trial section")
     check_trial_summary(study)
-    params = _ts_parameters()
+    params = metadata.ts_parameters()
     given = trial.summary
     derived = params[params["source"] != "study"]
     known = params.set_index("tsparmcd")

@@ -64,6 +64,28 @@ def _read_csv(name: str) -> pd.DataFrame:
 
 
 @functools.lru_cache(maxsize=1)
+def _ts_parameters() -> pd.DataFrame:
+    return read_data_csv("trialflow.sdtm", "ts-parameters.csv")
+
+
+def ts_parameters() -> pd.DataFrame:
+    """The TS parameters trialflow writes, in order: tsparmcd, tsparm, required (Y: FDA asks for
+    it in every study; N: when the protocol defines it), source (study: from study.yaml
+    trial.summary; otherwise derived) and codelist (the shipped CT codelist of its values).
+
+    Read from ``trialflow/sdtm/data/ts-parameters.csv``; here rather than in
+    :mod:`trialflow.sdtm.design` so that the validation rules read it without importing the
+    mapping layer.
+
+    Example:
+        >>> ts = ts_parameters()
+        >>> ts.set_index("tsparmcd").loc["ACTSUB", ["tsparm", "required", "source"]].tolist()
+        ['Actual Number of Subjects', 'Y', 'dm_subjects']
+    """
+    return _ts_parameters().copy()
+
+
+@functools.lru_cache(maxsize=1)
 def _variables() -> pd.DataFrame:
     frame = _read_csv(_VARIABLES_FILE)
     frame["order"] = frame["order"].astype("int64")

@@ -2,7 +2,7 @@
 
 The parameters trialflow knows (codes, CDISC names, whether FDA asks for them in every study and
 the codelist of their values) are the ones its TS builder writes:
-:func:`trialflow.sdtm.design.ts_parameters` (``trialflow/sdtm/data/ts-parameters.csv``).
+:func:`trialflow.sdtm.metadata.ts_parameters` (``trialflow/sdtm/data/ts-parameters.csv``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import pandas as pd
 
 from trialflow.errors import Finding
 from trialflow.sdtm import metadata
-from trialflow.sdtm.design import ts_parameters
 from trialflow.validation.core import Dataset, Package, cached, finding, rule
 from trialflow.validation.rules.common import (
     dm_dataset,
@@ -45,7 +44,7 @@ DURATION = (
 
 @functools.lru_cache(maxsize=1)
 def _known() -> pd.DataFrame:
-    return ts_parameters().set_index("tsparmcd")
+    return metadata.ts_parameters().set_index("tsparmcd")
 
 
 @functools.lru_cache(maxsize=8)
