@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trialflow.numbers import sas_round
 from trialflow.validation.core import RULES, Dataset, Package
 from trialflow.validation.rules import bds as module
 
@@ -46,8 +47,10 @@ def adlb() -> pd.DataFrame:
                         "AVISITN": float(visitn),
                         "AVAL": value,
                         "BASE": base,
-                        "CHG": np.nan if visitn == 0 else round(value - base, 10),
-                        "PCHG": np.nan if visitn == 0 else round(100 * (value - base) / base, 2),
+                        "CHG": np.nan if visitn == 0 else sas_round(value - base, 10),
+                        "PCHG": (
+                            np.nan if visitn == 0 else sas_round(100 * (value - base) / base, 2)
+                        ),
                         "ABLFL": "Y" if visitn == 0 else None,
                         "ANL01FL": "Y",
                         "ANRIND": "HIGH" if value > 7.0 else "NORMAL",
@@ -167,7 +170,7 @@ def test_param_attribute_not_constant(adlb):
 def test_base_not_baseline_aval(adlb):
     adlb.loc[3:5, "BASE"] = 8.5
     adlb.loc[4:5, "CHG"] = adlb.loc[4:5, "AVAL"] - 8.5
-    adlb.loc[4:5, "PCHG"] = (100 * adlb.loc[4:5, "CHG"] / 8.5).round(2)
+    adlb.loc[4:5, "PCHG"] = sas_round(100 * adlb.loc[4:5, "CHG"] / 8.5, 2)
     adlb.loc[3, "BNRIND"] = "HIGH"
     pkg = package(adlb)
     assert found(pkg) == [("base-not-baseline-aval", "ADLB", "BASE", 4, "T-001")]

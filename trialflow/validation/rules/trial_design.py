@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from trialflow.errors import Finding
+from trialflow.numbers import sas_round
 from trialflow.validation.core import (
     FILE,
     RECORD,
@@ -47,7 +48,7 @@ def visit_numbers(values: pd.Series) -> pd.Series:
         >>> visit_numbers(pd.Series([9.299999999999999, "9.3", "x"])).tolist()[:2]
         [9.3, 9.3]
     """
-    return numbers(values).round(10)
+    return sas_round(numbers(values), 10)
 
 
 def _visits_one_to_one(package: Package) -> bool:
