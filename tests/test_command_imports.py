@@ -137,3 +137,37 @@ def test_catalogue_and_lookup_commands_stay_light(args):
     assert code == 0
     assert modules & (ANALYSIS_STACK | DEFINE | {"openpyxl"}) == set()
     assert modules & (PIPELINE - {"trialflow.mapping", "trialflow.mapping.spec"}) == set()
+
+
+def test_validate_imports_pandera_only_when_a_dataset_check_fails(package, tmp_path):
+    """Every column and key check passes on this package before pandera is needed, so
+    pandera (half a second of import) is never loaded; one value outside its codelist brings it
+    in, and pandera reports the failure as the dataset rules always have."""
+    code, modules = loaded("validate", str(package), "--json", str(tmp_path / "r.json"))
+    findings = json.loads((tmp_path / "r.json").read_text())["findings"]
+    assert not [f for f in findings if f["code"] == "ct-value-not-in-codelist"]
+    assert "pandera" not in modules
+
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "vs.xpt").write_bytes((package / "vs.xpt").read_bytes())
+    dm = pd.DataFrame(
+        {
+            "STUDYID": ["S1", "S1"],
+            "DOMAIN": ["DM", "DM"],
+            "USUBJID": ["S1-001", "S1-002"],
+            "SUBJID": ["001", "002"],
+            "AGE": [34.0, 51.0],
+            "SEX": ["F", "X"],
+        }
+    )
+    write_xpt(dm, folder / "dm.xpt", dataset="DM")
+    code, modules = loaded("validate", str(folder), "--json", str(tmp_path / "bad.json"))
+    findings = json.loads((tmp_path / "bad.json").read_text())["findings"]
+    ct = [
+        (f["dataset"], f["record"], f["value"])
+        for f in findings
+        if f["code"] == "ct-value-not-in-codelist"
+    ]
+    assert code == 1 and ct == [("DM", 2, "X")]
+    assert "pandera" in modules

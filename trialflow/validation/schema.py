@@ -43,13 +43,10 @@ import inspect
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera import dtypes, extensions
-from pandera.engines import pandas_engine
 
 from trialflow.errors import Finding, Severity
 from trialflow.sdtm import metadata
@@ -134,6 +131,9 @@ _CHECK_UNIQUE = "multiple_fields_uniqueness"
 _CHECK_DTYPE = "dtype("
 
 _SDTM_KINDS = ("sdtm", "supp")
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
 _TEXT_DTYPE = pd.Series([], dtype="str").dtype  # the dtype pandera's ``str`` stands for
 
 
@@ -394,47 +394,62 @@ def _judge_columns(package: Package) -> None:
             column_fact(series, key, lambda verdict=verdict: verdict)
 
 
-def _register(func: Any, statistics: Sequence[str]) -> None:
-    """Register ``func`` as ``pa.Check.<name without the underscore>`` (once per process)."""
-    name = func.__name__.lstrip("_")
-    if hasattr(pa.Check, name):  # the module was imported again: keep the first registration
-        return
+@functools.cache
+def _pandera() -> tuple[Any, Any]:
+    """pandera (``pandera.pandas``) with trialflow's checks registered, and the ``str`` data
+    type the schemas use; imported on first use.
 
-    def check(obj: pd.Series, **kwargs: Any) -> bool | pd.Series:
-        return func(obj, **kwargs)
-
-    check.__name__ = name
-    check.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
-    extensions.register_check_method(check, statistics=list(statistics), supported_types=pd.Series)
-
-
-for _func, _stats in (
-    (_sdtm_codelist, ["codelist"]),
-    (_sdtm_iso8601, ["kind"]),
-    (_sdtm_not_blank, []),
-    (_sdtm_max_bytes, ["limit"]),
-    (_sdtm_no_leading_space, []),
-):
-    _register(_func, _stats)
-
-
-@dtypes.immutable(init=True)
-class _Char(pandas_engine.STRING):
-    """pandera's ``str`` data type, answering True for a column that passes as a whole.
-
-    pandera's own check answers a column of ``str`` dtype with one True per record, and pandera
-    then formats failure cases and a message for every such column although none failed. Any
-    other answer is passed on unchanged, so the same columns fail with the same failure cases.
+    Most packages pass every column check and key check before pandera is needed (see
+    :func:`_known_passing`), and a clean package then never imports pandera: its import is
+    half a second of every ``trialflow validate``. A check that fails is run and reported by
+    pandera, as before.
     """
+    import pandera.pandas as pa
+    from pandera import dtypes, extensions
+    from pandera.engines import pandas_engine
 
-    def check(self, pandera_dtype: dtypes.DataType, data_container: pd.Series | None = None) -> Any:
-        result = super().check(pandera_dtype, data_container)
-        if not isinstance(result, bool) and bool(np.all(result)):
-            return True
-        return result
+    def register(func: Any, statistics: Sequence[str]) -> None:
+        name = func.__name__.lstrip("_")
+        if hasattr(pa.Check, name):  # registered by an earlier import of this module
+            return
 
+        def check(obj: pd.Series, **kwargs: Any) -> bool | pd.Series:
+            return func(obj, **kwargs)
 
-_CHAR = _Char()
+        check.__name__ = name
+        check.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+        extensions.register_check_method(
+            check, statistics=list(statistics), supported_types=pd.Series
+        )
+
+    for func, stats in (
+        (_sdtm_codelist, ["codelist"]),
+        (_sdtm_iso8601, ["kind"]),
+        (_sdtm_not_blank, []),
+        (_sdtm_max_bytes, ["limit"]),
+        (_sdtm_no_leading_space, []),
+    ):
+        register(func, stats)
+
+    @dtypes.immutable(init=True)
+    class Char(pandas_engine.STRING):
+        """pandera's ``str`` data type, answering True for a column that passes as a whole.
+
+        pandera's own check answers a column of ``str`` dtype with one True per record, and
+        pandera then formats failure cases and a message for every such column although none
+        failed. Any other answer is passed on unchanged, so the same columns fail with the same
+        failure cases.
+        """
+
+        def check(
+            self, pandera_dtype: dtypes.DataType, data_container: pd.Series | None = None
+        ) -> Any:
+            result = super().check(pandera_dtype, data_container)
+            if not isinstance(result, bool) and bool(np.all(result)):
+                return True
+            return result
+
+    return pa, Char()
 
 
 # --- metadata -------------------------------------------------------------------------------
@@ -575,6 +590,7 @@ def _check(kind: str, arg: Any = None) -> pa.Check:
     Building a registered check validates its arguments against the function's signature, a
     cost paid once here rather than once per column and schema. The checks hold no state.
     """
+    pa, _ = _pandera()
     # The checks pass null values themselves; given the whole column rather than pandera's
     # copy without nulls, they reuse its factorisation (see ``_passes``).
     whole = {"ignore_na": False}
@@ -599,6 +615,7 @@ def _build_schema(
 ) -> pa.DataFrameSchema:
     """The schema of the ``parts`` for these ``columns``, without the (column, part) checks
     in ``passing``: those the data is known to pass (:func:`_known_passing`)."""
+    pa, char = _pandera()
     structure = _structure(domain)
     schema_columns: dict[str, pa.Column] = {}
     for name in columns:
@@ -612,7 +629,7 @@ def _build_schema(
 
         if var is not None:
             if wanted("dtype"):
-                dtype = _CHAR if var.type == "Char" else "float64"
+                dtype = char if var.type == "Char" else "float64"
             if wanted("required") and not var.nullable:
                 nullable = False
                 checks.append(_check("required"))
@@ -766,6 +783,35 @@ def _known_passing(
     return frozenset(out)
 
 
+def _nothing_left(
+    structure: _Structure,
+    columns: Sequence[str],
+    parts: frozenset[str],
+    passing: frozenset[tuple[str, str]],
+    frame: pd.DataFrame,
+) -> bool:
+    """True when the schema of these ``parts`` would hold no check the data is not known to
+    pass: every column check is in ``passing`` and no two records share the key values
+    (pandera's ``unique`` counts records equal on the keys, nulls equal to nulls, as
+    ``DataFrame.duplicated`` does)."""
+    for name in columns:
+        var = structure.by_name.get(name)
+        wanted = []
+        if var is not None:
+            wanted.append("dtype")
+            if not var.nullable:
+                wanted.append("required")
+            if var.codelist:
+                wanted.append("ct")
+        if _suffix_check(name):
+            wanted.append("dtc")
+        wanted += ["length", "leading"]
+        if any(part in parts and (name, part) not in passing for part in wanted):
+            return False
+    keys = list(_key_columns(structure, columns)) if "keys" in parts else []
+    return not (keys and frame.duplicated(subset=keys).any())
+
+
 def _failures(
     ds: Dataset, parts: frozenset[str], prune: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -787,9 +833,12 @@ def _failures(
     passing = _known_passing(structure, runs, columns) if prune else frozenset()
     found = []
     for chosen, checked in runs:
+        if prune and _nothing_left(structure, columns, chosen, passing, checked):
+            continue  # every check passes: pandera has nothing to report (nor to import)
         schema = _build_schema(domain, columns, chosen, passing)
         if not schema.columns and not schema.unique:
             continue
+        pa, _ = _pandera()
         try:
             schema.validate(checked, lazy=True, inplace=True)
         except pa.errors.SchemaErrors as err:
