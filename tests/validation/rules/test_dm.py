@@ -32,7 +32,6 @@ def messages(frames: dict[str, pd.DataFrame], code: str) -> list[str]:
 
 def test_the_new_rules_are_registered_with_their_ids():
     assert RULES["subjid-not-unique"].refs == ("CORE-000186", "CG0150")
-    assert RULES["studyid-not-dm"].refs == ("CORE-000172", "CG0409")
     assert RULES["age-missing"].severity == "warning"
     assert RULES["rfendtc-after-rfpendtc"].severity == "warning"
     assert RULES["brthdtc-after-rfstdtc"].refs == ()
@@ -69,10 +68,13 @@ def test_studyid_not_in_dm(sdtm):
     ae = sdtm["AE"]
     ae.loc[1, "STUDYID"] = "HUCMSC-T2DM2"
     ae.loc[2, "STUDYID"] = np.nan  # a missing STUDYID is the schema's Required check
-    assert found(sdtm) == [("studyid-not-dm", "AE", "STUDYID", 2, ae.at[1, "USUBJID"])]
-    assert messages(sdtm, "studyid-not-dm") == [
-        "STUDYID 'HUCMSC-T2DM2' is not the STUDYID of DM ('HUCMSC-T2DM'); every record of the "
-        "study must carry DM's STUDYID."
+    # one rule for CORE-000172: structure.py's studyid-mismatch
+    assert found(sdtm, ["studyid-mismatch"]) == [
+        ("studyid-mismatch", "AE", "STUDYID", 2, ae.at[1, "USUBJID"])
+    ]
+    assert messages(sdtm, "studyid-mismatch") == [
+        "STUDYID is 'HUCMSC-T2DM2' but the study is 'HUCMSC-T2DM' (DM); every record carries "
+        "the study's identifier."
     ]
 
 

@@ -16,12 +16,10 @@ from trialflow.validation.core import (
     cached,
     finding,
     rule,
-    spread,
 )
 from trialflow.validation.rules.common import (
     RowView,
     compare_iso,
-    distinct_codes,
     dm_dataset,
     dominant,
     fmt,
@@ -480,45 +478,6 @@ def subjid_not_unique(package: Package) -> list[Finding]:
         ),
         value="SUBJID",
     )
-
-
-@rule(
-    "studyid-not-dm",
-    "error",
-    "cross",
-    checks="The STUDYID of every record of every SDTM and SUPP-- dataset is a STUDYID of DM.",
-    why="All records of a study carry the same STUDYID; a record with another study's "
-    "identifier was mapped from the wrong source or with a mistyped constant.",
-    refs=["CORE-000172", "CG0409"],
-)
-def studyid_not_dm(package: Package) -> list[Finding]:
-    """STUDYID values that DM does not hold."""
-    dm = dm_dataset(package)
-    if dm is None or "STUDYID" not in dm.frame.columns:
-        return []
-    known = sorted(set(stripped(dm.frame["STUDYID"]).dropna()) - {""})
-    if not known:
-        return []
-    listed = ", ".join(fmt(k) for k in known)
-    out: list[Finding] = []
-    for ds in sdtm_datasets(package, ("sdtm", "supp")):
-        if ds is dm or "STUDYID" not in ds.frame.columns:
-            continue
-        codes, distinct = distinct_codes(ds.frame["STUDYID"])
-        trimmed = distinct.str.strip()
-        other = (trimmed.ne("") & ~trimmed.isin(known)).fillna(False).to_numpy(dtype=bool)
-        bad = pd.Series(spread(codes, other, False), index=ds.frame.index)
-        out += _flag(
-            "studyid-not-dm",
-            ds,
-            bad,
-            "STUDYID",
-            lambda r: (
-                f"STUDYID {fmt(r['STUDYID'])} is not the STUDYID of DM ({listed}); every "
-                "record of the study must carry DM's STUDYID."
-            ),
-        )
-    return out
 
 
 @rule(
