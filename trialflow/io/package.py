@@ -73,6 +73,9 @@ _SAS_EPOCH = pd.Timestamp("1960-01-01")
 _TWO_LETTERS = re.compile(r"[A-Z]{2}")
 _PLAIN_NUMBER = r"\s*[+-]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*"
 
+_READ_THREADS = 2
+"""Files read at the same time (see :func:`_read_files`); more gained nothing on two cores."""
+
 _XPT_RECORD = 80
 _XPT_LIBRARY = b"HEADER RECORD*******LIB"
 _XPT_MEMBER = b"HEADER RECORD*******MEMB"
@@ -140,8 +143,7 @@ def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list
     files = _expand(paths)
     findings: list[Finding] = []
     tables: list[_Table] = []
-    for path in files:
-        table, found = _read_file(path)
+    for path, (table, found) in zip(files, _read_files(files), strict=True):
         findings.extend(found)
         if table is not None:
             table.size = path.stat().st_size
@@ -198,6 +200,31 @@ def _finding(
 
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
+
+
+def _read_files(files: list[Path]) -> list[tuple[_Table | None, list[Finding]]]:
+    """:func:`_read_file` of each file, in the order given, two files at a time.
+
+    The XPT reader spends most of its time in numpy and Arrow, which release the GIL, so two
+    threads read a package in about 0.7 of the time of one (0.37 s -> 0.27 s for the 15 files
+    of the 1,600-subject bench package). The largest files start first, so that one large
+    file does not end the reading alone; each file is read exactly as on its own.
+    """
+    workers = min(_READ_THREADS, os.cpu_count() or 1, len(files))
+    if workers < 2:
+        return [_read_file(path) for path in files]
+    from concurrent.futures import ThreadPoolExecutor
+
+    def size(path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 0
+
+    largest_first = sorted(range(len(files)), key=lambda i: -size(files[i]))
+    with ThreadPoolExecutor(workers, thread_name_prefix="trialflow-read") as pool:
+        futures = {i: pool.submit(_read_file, files[i]) for i in largest_first}
+    return [futures[i].result() for i in range(len(files))]
 
 
 def _read_file(path: Path) -> tuple[_Table | None, list[Finding]]:
