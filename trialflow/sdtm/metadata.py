@@ -111,8 +111,18 @@ def supp_parent(name: str) -> str | None:
 
 
 def _domain_rows(domain: str) -> pd.DataFrame:
+    rows = _rows_of(str(domain).strip().upper())
+    if rows is None:
+        raise _unknown_domain(domain)
+    return rows
+
+
+@functools.lru_cache(maxsize=256)
+def _rows_of(name: str) -> pd.DataFrame | None:
+    """The variables of one dataset name in IG order, None for a name trialflow does not know
+    (cached: the validation rules ask for the same few domains hundreds of times; callers get
+    copies or read only)."""
     frame = _variables()
-    name = str(domain).strip().upper()
     parent = supp_parent(name)
     if parent is not None:
         rows = frame[frame["dataset"] == "SUPPQUAL"].copy()
@@ -122,11 +132,11 @@ def _domain_rows(domain: str) -> pd.DataFrame:
             label = full if len(full) <= 40 else label  # XPT labels hold 40 characters
         rows["dataset"] = name
         rows["dataset_label"] = label
-        return rows
+        return rows.sort_values("order").reset_index(drop=True)
     rows = frame[frame["dataset"] == name]
     if rows.empty:
-        raise _unknown_domain(domain)
-    return rows
+        return None
+    return rows.sort_values("order").reset_index(drop=True)
 
 
 def _unknown_domain(domain: str) -> UnknownDomain:
@@ -165,7 +175,7 @@ def domain_variables(domain: str) -> pd.DataFrame:
         >>> dm.loc[dm["name"] == "SEX", ["core", "codelist", "codelist_code"]].values.tolist()
         [['Req', 'SEX', 'C66731']]
     """
-    return _domain_rows(domain).sort_values("order").reset_index(drop=True).copy()
+    return _domain_rows(domain).copy()
 
 
 def domain_label(domain: str) -> str:
