@@ -411,12 +411,19 @@ class RowView:
     without building a Series per record (a rule may flag a million records). Columns are
     taken out of the frame once, when a message first reads them."""
 
-    __slots__ = ("_columns", "_frame", "_i")
+    __slots__ = ("_columns", "_frame", "_i", "_names")
 
-    def __init__(self, frame: pd.DataFrame, columns: dict[str, np.ndarray], i: int) -> None:
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        columns: dict[str, np.ndarray],
+        i: int,
+        names: frozenset[object] | None = None,
+    ) -> None:
         self._frame = frame
         self._columns = columns
         self._i = i
+        self._names = frozenset(frame.columns) if names is None else names
 
     def __getitem__(self, name: str) -> object:
         values = self._columns.get(name)
@@ -428,17 +435,19 @@ class RowView:
         return values[self._i]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._frame.columns
+        return name in self._names
 
     def get(self, name: str, default: object = None) -> object:
         """The record's value of ``name``, or ``default`` when the frame has no such column."""
-        return self[name] if name in self._frame.columns else default
+        return self[name] if name in self._names else default
 
     @classmethod
     def each(cls, frame: pd.DataFrame) -> Iterator[RowView]:
+        """A view of each record in turn (the columns taken out once for all of them)."""
         columns: dict[str, np.ndarray] = {}
+        names = frozenset(frame.columns)
         for i in range(len(frame)):
-            yield cls(frame, columns, i)
+            yield cls(frame, columns, i, names)
 
 
 def domain_prefix(dataset: Dataset) -> str:

@@ -26,6 +26,7 @@ from trialflow.errors import Finding
 from trialflow.sdtm import metadata
 from trialflow.validation.core import Dataset, Package, rule
 from trialflow.validation.rules.common import (
+    STR_DTYPE,
     dominant,
     fmt,
     numbers,
@@ -70,14 +71,28 @@ def supp_datasets(package: Package) -> list[Dataset]:
 
 
 def _text(values: pd.Series) -> pd.Series:
-    return stripped(values.astype("str")).fillna("")
+    """Values as trimmed text, "" where missing (text columns keep their Arrow data, so the
+    trimmed values are the ones kept for the validation)."""
+    if values.dtype != STR_DTYPE:
+        values = values.astype("str")
+    return stripped(values).fillna("")
 
 
 def _id_text(values: pd.Series) -> pd.Series:
-    """Identifier values as text compared with IDVARVAL: numbers written without ``.0``."""
+    """Identifier values as text compared with IDVARVAL: numbers written without ``.0``.
+
+    Example:
+        >>> _id_text(pd.Series([1.0, 2.5, None])).tolist()
+        ['1', '2.5', '']
+    """
     as_number = numbers(values)
-    whole = as_number.notna() & (as_number == as_number.round())
-    text = _text(values)
+    whole = (as_number.notna() & (as_number == as_number.round())).to_numpy()
+    if values.dtype == STR_DTYPE or whole.all():
+        text = _text(values) if values.dtype == STR_DTYPE else pd.Series("", index=values.index)
+    else:  # a number column: only the values that are not whole numbers are written as such
+        text = pd.Series("", index=values.index, dtype="str")
+        rest = ~whole & values.notna().to_numpy()
+        text[rest] = _text(values[rest])
     return text.mask(whole, as_number.where(whole).astype("Int64").astype("str"))
 
 
