@@ -49,7 +49,7 @@ from typing import Any, overload
 import numpy as np
 import pandas as pd
 
-__all__ = ["format_fixed", "sas_round"]
+__all__ = ["DECIMAL_PATTERN", "format_fixed", "parse_decimal", "sas_round"]
 
 FUZZ_ABSOLUTE = 5e-12
 """Absolute fuzz on the quotient, in rounding units: ROUND(2.5 - 1e-12) is 3, 2.5 - 1e-11 is 2."""
@@ -259,3 +259,29 @@ def format_fixed(value: Any, digits: int) -> str:
     if not math.isfinite(number):
         return "" if math.isnan(number) else str(number)
     return f"{_round_scalar(number, int(digits)):.{int(digits)}f}"
+
+
+DECIMAL_PATTERN = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+"""A plain decimal number as a result is written: digits with an optional ``.`` decimal point,
+sign and exponent (``5``, ``-0.25``, ``.5``, ``1.2e3``); no thousands separator, no comma
+decimal, no ``_``, no hexadecimal, no ``nan`` or ``inf``."""
+
+_DECIMAL = rf"\s*{DECIMAL_PATTERN}\s*"
+
+
+def parse_decimal(values: pd.Series) -> pd.Series:
+    """The float of each text that is a plain decimal number; NaN for any other text.
+
+    Only :data:`DECIMAL_PATTERN` counts as a number (surrounding blanks allowed); values that
+    Python's ``float`` or pandas would also read (``1_000``, ``nan``, ``inf``, ``Infinity``) and
+    numbers beyond the range of a double (``1e999``) are not numbers here.
+
+    Example:
+        >>> parse_decimal(pd.Series(["78.5", " 1e3", "78,5", "1_000", "nan", "inf", "<0.1"],
+        ...     dtype="str")).tolist()
+        [78.5, 1000.0, nan, nan, nan, nan, nan]
+    """
+    text = values.astype("str")
+    plain = text.str.fullmatch(_DECIMAL).fillna(False).astype(bool)
+    numbers = pd.to_numeric(text.where(plain), errors="coerce").astype("float64")
+    return numbers.where(np.isfinite(numbers))

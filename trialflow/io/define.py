@@ -532,7 +532,9 @@ def _test_descriptions(frame: pd.DataFrame, domain: str, target: str) -> dict[st
     for code, group in pairs.groupby(testcd, sort=True):
         name = group[test].iloc[0] if test in group else code
         units = (
-            sorted(u for u in group[unit].unique() if u.strip() and u != "nan")
+            sorted(
+                u for u in group[unit].unique() if isinstance(u, str) and u.strip() and u != "nan"
+            )
             if (unit in group)
             else []
         )

@@ -35,7 +35,7 @@ from trialflow.mapping.spec import (
     DomainSpec,
     VariableSpec,
 )
-from trialflow.numbers import format_fixed, sas_round
+from trialflow.numbers import DECIMAL_PATTERN, format_fixed, parse_decimal, sas_round
 from trialflow.raw import ROW, RawExport, RawSheet
 from trialflow.raw.coding import read_coding
 from trialflow.sdtm import derive, design, metadata
@@ -93,6 +93,8 @@ class _Builder:
         self.excluded: list[pd.DataFrame] = []
         self.dictionaries: dict[str, dict[str, object]] = {}
         self.supps: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+        self.read: dict[tuple[str, str], tuple[RawSheet, str, set[str]]] = {}
+        """Per raw sheet read, the columns some spec reads (for ``raw-column-unmapped``)."""
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -246,6 +248,32 @@ class _Builder:
                 )
             )
 
+    def reads(self, sheet: RawSheet, domain: str, columns: object) -> None:
+        """Note that a domain's spec reads these columns of a raw sheet."""
+        _, _, used = self.read.setdefault((sheet.file, sheet.sheet), (sheet, domain, set()))
+        used.update(c for c in columns if c is not None)  # type: ignore[attr-defined]
+
+    def flag_unmapped_columns(self) -> None:
+        """One ``raw-column-unmapped`` notice per column of a sheet the specs read that no
+        spec reads, with the number of non-empty cells it holds (none of them is mapped)."""
+        for sheet, domain, used in self.read.values():
+            for column in sheet.columns:
+                if column in used or column == ROW:
+                    continue
+                filled = int(sheet.frame[column].astype("str").str.strip().fillna("").ne("").sum())
+                self.findings.append(
+                    Finding(
+                        "raw-column-unmapped",
+                        "notice",
+                        f"column {column} of {sheet.where()} is read by no spec: its "
+                        f"{filled} non-empty values are in no SDTM dataset (map it, e.g. "
+                        "with a supp entry, if it should be submitted)",
+                        dataset=domain,  # type: ignore[arg-type]
+                        value=str(filled),
+                        source=Source(sheet.file, sheet.sheet, None, column),
+                    )
+                )
+
     # --- pass 1: raw ---------------------------------------------------------------------------
 
     def raw_pass(self, spec: DomainSpec) -> _Work:
@@ -268,6 +296,7 @@ class _Builder:
         for i, entry in enumerate(spec.supp):
             needed.setdefault(entry.raw, f"supp[{i}].raw")
         when_keys = self.resolve_when(spec, sheet, needed)
+        self.reads(sheet, domain, needed)
         missing = [c for c in needed if c not in sheet.columns]
         if missing:
             raise self.no_column(domain, needed[missing[0]], missing[0], sheet)
@@ -813,6 +842,8 @@ class _Builder:
             theirs.setdefault(name, f"{at}.where")
         if other_col is not None:
             theirs.setdefault(other_col, f"{at}.match")
+        self.reads(other_sheet, d, theirs)
+        self.reads(work.sheet, d, [this_col])
         for sheet, cols in ((other_sheet, theirs), (work.sheet, {this_col: f"{at}.match"})):
             for col, key in cols.items():
                 if col is not None and col not in sheet.frame.columns:
@@ -1239,12 +1270,19 @@ class _Builder:
                 factor = factor.mask((rows & (units == orig)).fillna(False), conv.factor)
         result = frame[orres].astype("str")
         has = result.notna()
+        # Only plain decimal numbers are numbers (not '1_000', 'nan', 'inf', '0x10', '78,5');
+        # a limit ('<0.1', '>=500') is a valid character result, converted like a number.
+        numeric = parse_decimal(result)
+        qual = result.str.extract(rf"^\s*([<>]=?)\s*({DECIMAL_PATTERN})\s*$")
+        qual_num = parse_decimal(qual[1])
+        text = has & numeric.isna() & qual_num.isna()
         undeclared = has & ~declared.fillna(False)
         # tests without a declared standard keep their original result and unit
         factor = factor.mask(undeclared, 1.0)
         std_unit = std_unit.mask(undeclared, units)
-        no_unit = has & declared & units.isna() & (orresu in frame)
-        bad_unit = has & declared & units.notna() & factor.isna()
+        # a text result is in no unit: it needs no unit and no conversion
+        no_unit = has & ~text & declared & units.isna() & (orresu in frame)
+        bad_unit = has & ~text & declared & units.notna() & factor.isna()
         col_res = work.lineage.get(orres)
         col_unit = work.lineage.get(orresu, pd.Series(None, index=frame.index))
         self.flag(
@@ -1282,9 +1320,6 @@ class _Builder:
                 values=units,
                 message=self.unconvertible(d, test),
             )
-        numeric = pd.to_numeric(result, errors="coerce")
-        qual = result.str.extract(r"^\s*([<>]=?)\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*$")
-        qual_num = pd.to_numeric(qual[1], errors="coerce")
         converted = numeric * factor
         conv_qual = qual_num * factor
         rounded = _round(converted, digits)
@@ -1294,33 +1329,71 @@ class _Builder:
         stresc = stresc.mask(identity & has, result)
         stresc = stresc.mask(~identity & numeric.notna(), _fmt(rounded))
         stresc = stresc.mask(~identity & qual_num.notna(), qual[0] + _fmt(rounded_qual))
-        text_only = has & numeric.isna() & qual_num.isna() & factor.notna() & ~identity
-        stresc = stresc.mask(text_only, result)
+        # SDTMIG: --STRESC of a result that is not a number is the original text; --STRESU
+        # is the unit of --STRESC/--STRESN, which a text is not in, so it stays empty.
+        stresc = stresc.mask(text, result)
+        numeric_test = declared.fillna(False) | units.notna()
+        comma = (
+            text
+            & numeric_test
+            & result.str.fullmatch(r"\s*[-+]?[0-9]*,[0-9]+\s*").fillna(False).astype(bool)
+        )
         self.flag(
             work,
-            text_only,
+            comma,
+            code="result-decimal-comma",
+            severity="error",
+            variable=orres,
+            column=col_res,
+            values=result,
+            message=lambda v: (
+                f"result {v!r} has a comma where trialflow reads only a '.' decimal point "
+                f"(a decimal comma, or a thousands separator); it is kept as text in {d}STRESC "
+                f"with {d}STRESN and {d}STRESU empty, so it is not analysed: write it as a "
+                "plain number in the export"
+            ),
+        )
+        self.flag(
+            work,
+            text & numeric_test & ~comma,
             code="result-not-numeric",
             severity="warning",
             variable=orres,
             column=col_res,
             values=result,
             message=lambda v: (
-                f"result {v!r} is not a number and cannot be converted; copied "
-                "to the standard result unchanged"
+                f"result {v!r} of a test with numeric results is not a number (a plain "
+                "decimal such as 5.2 or 1.2e3, or a limit such as <0.1); it is kept as text "
+                f"in {d}STRESC with {d}STRESN and {d}STRESU empty, so it is not analysed"
             ),
         )
         frame[f"{d}STRESC"] = stresc
         frame[f"{d}STRESN"] = (
             rounded.where(factor.notna()).where(~identity, numeric).astype("float64")
         )
-        frame[f"{d}STRESU"] = std_unit.where(factor.notna() | undeclared).astype("str")
+        # no unit for a record without a result (reported by orres-missing) or with a text one
+        in_unit = (factor.notna() | undeclared) & has & ~text
+        frame[f"{d}STRESU"] = std_unit.where(in_unit).astype("str")
         derived = f"derived: {orres} in the standard unit ({orresu} and spec units)"
         for name in ("STRESC", "STRESN", "STRESU"):
             work.lineage[f"{d}{name}"] = pd.Series(derived, index=frame.index)
         for lo_hi in ("LO", "HI"):
             orig_col = f"{d}ORNR{lo_hi}"
             if orig_col in frame:
-                value = pd.to_numeric(frame[orig_col], errors="coerce")
+                value = parse_decimal(frame[orig_col])
+                self.flag(
+                    work,
+                    frame[orig_col].notna() & value.isna(),
+                    code="value-not-numeric",
+                    severity="error",
+                    variable=f"{d}STNR{lo_hi}",
+                    column=work.lineage.get(orig_col),
+                    values=frame[orig_col],
+                    message=lambda v, name=f"{d}STNR{lo_hi}", orig=orig_col: (
+                        f"{name} is numeric in SDTMIG; {orig} {v!r} is not a plain decimal "
+                        f"number, so {name} is left empty ({orig} keeps it)"
+                    ),
+                )
                 frame[f"{d}STNR{lo_hi}"] = _round(value * factor, digits).where(~identity, value)
                 work.lineage[f"{d}STNR{lo_hi}"] = pd.Series(
                     f"derived: {orig_col} in the standard unit", index=frame.index
@@ -1702,7 +1775,7 @@ class _Builder:
             values = frame[name]
             if types.get(name) == "Num":
                 if values.dtype == "str" or values.dtype == object:
-                    numbers = pd.to_numeric(values, errors="coerce")
+                    numbers = parse_decimal(values)
                     bad = values.notna() & numbers.isna()
                     self.flag(
                         work,
@@ -1908,6 +1981,7 @@ def build_sdtm(
     for code, work in works.items():
         domains[code], lineage[code] = builder.finish(work)
         rows[f"{work.sheet.sheet}"] = len(work.sheet.frame)
+    builder.flag_unmapped_columns()
     for name, (frame, supp_lineage) in builder.supps.items():
         domains[name], lineage[name] = frame, supp_lineage
     if study.spec.trial is not None:
