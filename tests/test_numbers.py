@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trialflow.numbers import format_fixed, sas_round
+from trialflow.numbers import format_fixed, parse_decimal, sas_round
 
 # --- SAS 9.4 Functions and CALL Routines: the documented examples -------------------------------
 
@@ -183,3 +183,29 @@ def test_one_value_rounds_as_the_same_value_in_an_array(values, digits):
         "" if math.isnan(r) else f"{r:.{max(digits, 0)}f}"
         for r in sas_round(np.array([v for v in values if not math.isnan(v)]), max(digits, 0))
     ]
+
+
+# --- parse_decimal: what counts as a number in a result ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("5", 5.0), ("-0.25", -0.25), (".5", 0.5), ("5.", 5.0), ("+1.2e3", 1200.0), (" 9.3 ", 9.3),
+     ("1E-2", 0.01)],
+)  # fmt: skip
+def test_plain_decimals_are_numbers(text, number):
+    assert parse_decimal(pd.Series([text], dtype="str")).tolist() == [number]
+
+
+@pytest.mark.parametrize(
+    "text",
+    # Python's float() reads the next four; pandas reads inf and Infinity; 1e999 overflows
+    ["1_000", "nan", "inf", "Infinity", "1e999", "0x10", "78,5", "1,000", "1.2.3", "<0.1",
+     "５", "", "e5", "-", "."],
+)  # fmt: skip
+def test_anything_else_is_not_a_number(text):
+    assert math.isnan(parse_decimal(pd.Series([text], dtype="str")).iloc[0])
+
+
+def test_missing_stays_missing():
+    assert parse_decimal(pd.Series([None, "1"], dtype="str")).isna().tolist() == [True, False]
