@@ -122,7 +122,7 @@ def test_dataset_json_alone_takes_non_ascii_text(runner, tmp_path):
 
 
 def test_a_control_character_is_a_mapping_finding_naming_the_raw_cell(runner, tmp_path):
-    export = _export(tmp_path, ["Head\x1bache", "Nau\tsea"])
+    export = _export(tmp_path, ["Head\x1bache", "Nau\tsea\n"])
     out = tmp_path / "o"
     args = ["map", str(EXAMPLE_SPECS), "--raw", str(export), "--out", str(out), "-q"]
     result = runner.invoke(cli, args)
@@ -134,14 +134,24 @@ def test_a_control_character_is_a_mapping_finding_naming_the_raw_cell(runner, tm
     ] == [
         ("AE", "AETERM", 1, "Head\\x1bache",
          {"file": "raw/AE.csv", "sheet": "AE", "row": 2, "column": "AE_TERM"}),
-        ("AE", "AETERM", 2, "Nau\\tsea",
+        ("AE", "AETERM", 2, "Nau\\tsea\\n",
          {"file": "raw/AE.csv", "sheet": "AE", "row": 3, "column": "AE_TERM"}),
     ]  # fmt: skip
-    # ESC is U+001B, TAB U+0009 (ASCII)
-    assert "U+001B (ESC)" in found[0]["message"] and "U+0009 (TAB)" in found[1]["message"]
+    # the mapping names the same raw cells, and keeps the trailing line break of the second
+    raw = [f for f in _report(out)["findings"] if f["code"] == "raw-control-character"]
+    assert [
+        (f["severity"], f["value"], f["source"]["row"], f["source"]["column"]) for f in raw
+    ] == [
+        ("warning", "Head\\x1bache", 2, "AE_TERM"),
+        ("warning", "Nau\\tsea\\n", 3, "AE_TERM"),
+    ]
+    # ESC is U+001B, TAB U+0009, LF U+000A (ASCII)
+    assert (
+        "U+001B (ESC)" in found[0]["message"] and "U+0009 (TAB), U+000A (LF)" in found[1]["message"]
+    )
     # the value is kept as it was, not altered silently: the XPT holds the raw text
     ae, _ = __import__("pyreadstat").read_xport(str(out / "sdtm" / "ae.xpt"))
-    assert ae["AETERM"].tolist() == ["Head\x1bache", "Nau\tsea"]
+    assert ae["AETERM"].tolist() == ["Head\x1bache", "Nau\tsea\n"]
 
     # validate on the written XPT package finds the same values
     result = runner.invoke(cli, ["validate", str(out / "sdtm"), "--json", str(tmp_path / "v.json")])

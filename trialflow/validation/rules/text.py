@@ -9,41 +9,11 @@ an escape (``\\x1b``) and by its code point (U+001B).
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
-from trialflow.errors import Finding
+from trialflow.errors import CONTROL, Finding, control_names, escaped
 from trialflow.validation.core import Package, rule
 from trialflow.validation.rules.common import report_rows, rows_where
-
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-"""The characters :func:`value_control_character` reports: C0 controls (including tab, line
-feed and carriage return), DEL and the C1 controls."""
-
-_NAMES = {0x00: "NUL", 0x01: "SOH", 0x09: "TAB", 0x0A: "LF", 0x0D: "CR", 0x1B: "ESC", 0x7F: "DEL"}
-
-
-def escaped(text: str) -> str:
-    """``text`` with each control character written as a Python escape (``\\x1b``, ``\\n``).
-
-    Example:
-        >>> escaped("Head\\x1bache\\n")
-        'Head\\\\x1bache\\\\n'
-    """
-    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-
-
-def control_names(text: str) -> str:
-    """The control characters of ``text``, each once in order of first appearance, as
-    ``U+001B (ESC)``.
-
-    Example:
-        >>> control_names("a\\tb\\x00c\\t")
-        'U+0009 (TAB), U+0000 (NUL)'
-    """
-    seen = dict.fromkeys(ord(c) for c in CONTROL.findall(text))
-    return ", ".join(f"U+{c:04X}" + (f" ({_NAMES[c]})" if c in _NAMES else "") for c in seen)
 
 
 def _text_columns(frame: pd.DataFrame, variables: list[str]) -> list[str]:
