@@ -9,8 +9,6 @@ from click.testing import CliRunner
 from support import EXAMPLE_SPECS, tiny_sheets, write_csv_export
 
 from trialflow.cli import cli
-from trialflow.validation.core import Dataset, Package
-from trialflow.validation.rules.text import value_control_character
 
 AE = dict(
     SUBJ="01-001",
@@ -190,19 +188,3 @@ def test_validate_finds_control_characters_in_a_csv_package(runner, tmp_path):
     ]
     assert "U+000D (CR), U+000A (LF)" in found[0]["message"]
     assert "U+007F (DEL)" in found[1]["message"]
-
-
-@pytest.mark.parametrize(
-    ("value", "shown", "named"),
-    [
-        ("A\x00B", "A\\x00B", "U+0000 (NUL)"),
-        ("\x01X", "\\x01X", "U+0001 (SOH)"),
-        ("X\x85", "X\\x85", "U+0085"),  # NEL, a C1 control
-        ("two\nlines", "two\\nlines", "U+000A (LF)"),
-    ],
-)
-def test_the_rule_names_each_control_character(value, shown, named):
-    ds = Dataset.from_frame("CM", pd.DataFrame({"CMTRT": ["ASPIRIN", value, "ÉPOXY"]}))
-    [f] = value_control_character(Package({"CM": ds}))
-    assert (f.variable, f.record, f.value) == ("CMTRT", 2, shown)
-    assert f"control character(s) {named};" in f.message
