@@ -4,6 +4,7 @@ with the raw cell it came from, and control characters reported when mapping and
 import json
 
 import pandas as pd
+import pyreadstat
 import pytest
 from click.testing import CliRunner
 from support import EXAMPLE_SPECS, tiny_sheets, write_csv_export
@@ -148,7 +149,7 @@ def test_a_control_character_is_a_mapping_finding_naming_the_raw_cell(runner, tm
         "U+001B (ESC)" in found[0]["message"] and "U+0009 (TAB), U+000A (LF)" in found[1]["message"]
     )
     # the value is kept as it was, not altered silently: the XPT holds the raw text
-    ae, _ = __import__("pyreadstat").read_xport(str(out / "sdtm" / "ae.xpt"))
+    ae, _ = pyreadstat.read_xport(str(out / "sdtm" / "ae.xpt"))
     assert ae["AETERM"].tolist() == ["Head\x1bache", "Nau\tsea\n"]
 
     # validate on the written XPT package finds the same values
@@ -188,3 +189,27 @@ def test_validate_finds_control_characters_in_a_csv_package(runner, tmp_path):
     ]
     assert "U+000D (CR), U+000A (LF)" in found[0]["message"]
     assert "U+007F (DEL)" in found[1]["message"]
+
+
+def test_derive_reports_every_adam_value_xpt_cannot_hold_and_writes_no_dataset(runner, tmp_path):
+    export = _export(tmp_path, ["Headache"])
+    mapped = tmp_path / "o"
+    args = ["map", str(EXAMPLE_SPECS), "--raw", str(export), "--out", str(mapped), "-q"]
+    assert runner.invoke(cli, args).exit_code in (0, 1)
+    # an SDTM package as CSV (UTF-8) whose AE term XPT can't hold reaches ADAE
+    ae, _ = pyreadstat.read_xport(str(mapped / "sdtm" / "ae.xpt"))
+    ae.loc[0, "AETERM"] = "Fièvre"
+    (mapped / "sdtm" / "ae.xpt").unlink()
+    ae.to_csv(mapped / "sdtm" / "ae.csv", index=False)
+    out = tmp_path / "a"
+    args = ["derive", str(EXAMPLE_SPECS), "--sdtm", str(mapped / "sdtm"), "--out", str(out), "-q"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    assert "internal error" not in result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("Error: 1 value or attribute can't be written to SAS XPORT v5")
+    assert lines[1].startswith("  error xpt-value-not-ascii: ADAE.AETERM record 1: value 'Fièvre'")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "validation/report.json",
+        "validation/report.xlsx",
+    ]

@@ -798,6 +798,8 @@ def derive_study(
     run.adam = build_adam(
         study.spec, domains, sdtm_lineage=lineage, on_issue=on_issue, locate=study.locate
     )
+    if problems := xpt_problems(SdtmResult({}, {}, []), run.adam):
+        _refuse_unwritable(problems, read_findings + run.adam.findings, out, _context(study, None))
     created = run_created(study)
     run.files += write_adam(run.adam, out, progress, created=created)
     run.files += write_adam_define(run.adam, out, study, created=created)
