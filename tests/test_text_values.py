@@ -213,3 +213,23 @@ def test_derive_reports_every_adam_value_xpt_cannot_hold_and_writes_no_dataset(r
         "validation/report.json",
         "validation/report.xlsx",
     ]
+
+
+def test_every_offending_record_is_listed_in_the_report_and_20_per_variable_on_screen(tmp_path):
+    from trialflow.errors import XptError
+    from trialflow.pipeline import _refuse_unwritable, xpt_problems
+    from trialflow.sdtm.build import SdtmResult
+
+    # 25 records XPT can't hold in one variable: write_xpt's own message stops at 20 + a count
+    terms = pd.DataFrame({"AETERM": [f"NAUSÉE {i}" for i in range(25)]})
+    problems = xpt_problems(SdtmResult({"AE": terms}, {}, []))
+    assert [f.record for f in problems] == list(range(1, 26))
+    assert {f.code for f in problems} == {"xpt-value-not-ascii"}
+    with pytest.raises(XptError) as caught:
+        _refuse_unwritable(problems, [], tmp_path, {})
+    lines = str(caught.value).splitlines()
+    assert lines[0].startswith("25 values or attributes can't be written")
+    assert len(lines) == 1 + 20 + 1
+    assert lines[-1] == "  ... and 5 more xpt-value-not-ascii in AE.AETERM (each in the report)"
+    report = json.loads((tmp_path / "validation" / "report.json").read_text(encoding="utf-8"))
+    assert len(report["findings"]) == 25

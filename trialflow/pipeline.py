@@ -8,6 +8,7 @@ they return; nothing here prints.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -278,7 +279,8 @@ def _with_source(error: XptError, lineage) -> str:
 
 def xpt_problems(sdtm: SdtmResult, adam: AdamResult | None = None) -> list[Finding]:
     """Every value or attribute of the SDTM (and ADaM) datasets that SAS XPORT v5 can't hold
-    unchanged, across all datasets at once, each SDTM finding with the raw cell it came from.
+    unchanged, across all datasets at once, every offending record listed (no cap), each SDTM
+    finding with the raw cell it came from.
 
     :func:`~trialflow.io.xpt.write_xpt` stops at the first dataset with a problem; a run
     checks them all first so that the user fixes every one in a single round.
@@ -295,13 +297,18 @@ def xpt_problems(sdtm: SdtmResult, adam: AdamResult | None = None) -> list[Findi
             dataset=code,
             label=metadata.domain_label(code),
             variables=xpt_variables(code, frame),
+            limit=None,
         )
     found = [_derived_from_column(f, sdtm.lineage) for f in trace_to_raw(found, sdtm.lineage)]
     if adam is not None:
         for name, frame in adam.datasets.items():
             data, variables = adam_xpt_frame(name, frame)
             found += xpt_findings(
-                data, dataset=name, label=adam_metadata.adam_label(name), variables=variables
+                data,
+                dataset=name,
+                label=adam_metadata.adam_label(name),
+                variables=variables,
+                limit=None,
             )
     return found
 
@@ -321,6 +328,11 @@ def _derived_from_column(finding: Finding, lineage: dict) -> Finding:
     return dataclasses.replace(finding, source=dataclasses.replace(finding.source, column=column))
 
 
+PROBLEMS_SHOWN = 20
+"""XPT problems printed per code, dataset and variable when a run refuses to write; the
+report lists every one."""
+
+
 def _refuse_unwritable(
     problems: list[Finding], findings: list[Finding], out: Path, context: dict
 ) -> None:
@@ -335,7 +347,18 @@ def _refuse_unwritable(
         f"to SAS XPORT v5 unchanged, so no dataset was written; fix them all and rerun "
         f"(each is in {report}):"
     ]
-    lines += [f"  {f.one_line()}" for f in problems]
+    shown: Counter = Counter()
+    for f in problems:
+        key = (f.code, f.dataset, f.variable)
+        shown[key] += 1
+        if shown[key] <= PROBLEMS_SHOWN:
+            lines.append(f"  {f.one_line()}")
+    for (code, dataset, variable), count in shown.items():
+        if count > PROBLEMS_SHOWN:
+            where = ".".join(p for p in (dataset, variable) if p)
+            lines.append(
+                f"  ... and {count - PROBLEMS_SHOWN} more {code} in {where} (each in the report)"
+            )
     error = XptError("\n".join(lines))
     error.findings = problems  # type: ignore[attr-defined]
     raise error
