@@ -200,11 +200,12 @@ def test_a_value_xpt_v5_cannot_hold_stops_naming_dataset_variable_value_and_raw_
     args = ["map", str(EXAMPLE_SPECS), "--raw", str(export), "--out", str(tmp_path / "o"), "-q"]
     result = runner.invoke(cli, args)
     assert result.exit_code == 2
-    [line] = result.output.strip().splitlines()
-    assert line.startswith("Error: error xpt-value-not-ascii: AE.AETERM record 1")
+    head, line = result.output.strip().splitlines()
+    assert head.startswith("Error: 1 value or attribute can't be written to SAS XPORT v5")
+    assert line.startswith("  error xpt-value-not-ascii: AE.AETERM record 1")
     assert "Fièvre" in line
-    assert line.endswith("[raw: raw/AE.csv, sheet AE, row 2, column AE_TERM]")
-    assert not (tmp_path / "o" / "sdtm" / "ae.xpt").exists()
+    assert line.endswith("[raw/AE.csv, sheet AE, row 2, column AE_TERM]")
+    assert not (tmp_path / "o" / "sdtm").exists()
 
 
 def test_a_site_not_in_study_yaml_is_reported(runner, tmp_path):

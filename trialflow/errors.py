@@ -16,6 +16,7 @@ means ``stop``.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -197,3 +198,33 @@ def emit(findings: Iterable[Finding], on_issue: OnIssue = "warn") -> list[Findin
         else:
             warnings.warn(f.one_line(), TrialflowWarning, stacklevel=2)
     return found
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Characters that have no place in a one-line value, reported wherever a value holds one
+(``raw-control-character`` when mapping, ``value-control-character`` when validating): the C0
+controls (including tab, line feed and carriage return), DEL and the C1 controls."""
+
+_NAMES = {0x00: "NUL", 0x01: "SOH", 0x09: "TAB", 0x0A: "LF", 0x0D: "CR", 0x1B: "ESC", 0x7F: "DEL"}
+
+
+def escaped(text: str) -> str:
+    """``text`` with each control character written as a Python escape (``\\x1b``, ``\\n``).
+
+    Example:
+        >>> escaped("Head\\x1bache\\n")
+        'Head\\\\x1bache\\\\n'
+    """
+    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def control_names(text: str) -> str:
+    """The control characters of ``text``, each once in order of first appearance, as
+    ``U+001B (ESC)``.
+
+    Example:
+        >>> control_names("a\\tb\\x00c\\t")
+        'U+0009 (TAB), U+0000 (NUL)'
+    """
+    seen = dict.fromkeys(ord(c) for c in CONTROL.findall(text))
+    return ", ".join(f"U+{c:04X}" + (f" ({_NAMES[c]})" if c in _NAMES else "") for c in seen)

@@ -8,6 +8,7 @@ they return; nothing here prints.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +36,7 @@ from trialflow.io.dataset_json import creation_datetime, write_dataset_json
 from trialflow.io.define import STYLESHEET, DefineDataset, write_define
 from trialflow.io.units import read_test_units
 from trialflow.io.validate import ValidateResult, validate_paths  # noqa: F401  (re-exported)
-from trialflow.io.xpt import XptVariable, read_xpt, write_xpt
+from trialflow.io.xpt import XptVariable, read_xpt, write_xpt, xpt_findings
 from trialflow.mapping.load import Study, load_study
 from trialflow.raw import read_export
 from trialflow.sdtm import metadata
@@ -274,6 +275,93 @@ def _with_source(error: XptError, lineage) -> str:
     if isinstance(column, str) and not column.startswith(("spec:", "derived:")):
         where += f", column {column}"
     return f"{error} [raw: {where}]"
+
+
+def xpt_problems(sdtm: SdtmResult, adam: AdamResult | None = None) -> list[Finding]:
+    """Every value or attribute of the SDTM (and ADaM) datasets that SAS XPORT v5 can't hold
+    unchanged, across all datasets at once, every offending record listed (no cap), each SDTM
+    finding with the raw cell it came from.
+
+    :func:`~trialflow.io.xpt.write_xpt` stops at the first dataset with a problem; a run
+    checks them all first so that the user fixes every one in a single round.
+
+    Example:
+        >>> r = SdtmResult({"AE": pd.DataFrame({"AETERM": ["NAUSÉE"]})}, {}, [])
+        >>> [(f.code, f.record, f.value) for f in xpt_problems(r)]
+        [('xpt-value-not-ascii', 1, 'NAUSÉE')]
+    """
+    found: list[Finding] = []
+    for code, frame in sdtm.domains.items():
+        found += xpt_findings(
+            frame,
+            dataset=code,
+            label=metadata.domain_label(code),
+            variables=xpt_variables(code, frame),
+            limit=None,
+        )
+    found = [_derived_from_column(f, sdtm.lineage) for f in trace_to_raw(found, sdtm.lineage)]
+    if adam is not None:
+        for name, frame in adam.datasets.items():
+            data, variables = adam_xpt_frame(name, frame)
+            found += xpt_findings(
+                data,
+                dataset=name,
+                label=adam_metadata.adam_label(name),
+                variables=variables,
+                limit=None,
+            )
+    return found
+
+
+def _derived_from_column(finding: Finding, lineage: dict) -> Finding:
+    """A value derived from one raw column ("derived: VSORRES in the standard unit") is named
+    by that column, so the user sees the cell to fix."""
+    table = lineage.get(finding.dataset or "")
+    if finding.source is None or finding.source.column or table is None or not finding.variable:
+        return finding
+    row = table.iloc[finding.record - 1]
+    how = str(row.get(finding.variable, ""))
+    first = how.removeprefix("derived: ").split(" ", 1)[0] if how.startswith("derived: ") else ""
+    column = row.get(first) if first in table.columns else None
+    if not isinstance(column, str) or column.startswith(("spec:", "derived:")):
+        return finding
+    return dataclasses.replace(finding, source=dataclasses.replace(finding.source, column=column))
+
+
+PROBLEMS_SHOWN = 20
+"""XPT problems printed per code, dataset and variable when a run refuses to write; the
+report lists every one."""
+
+
+def _refuse_unwritable(
+    problems: list[Finding], findings: list[Finding], out: Path, context: dict
+) -> None:
+    """Write DIR/validation/report.json and report.xlsx with every finding so far and the XPT
+    problems, then raise one XptError listing each problem; no dataset file is written."""
+    everything = findings + problems
+    report = reports.write_report_json(everything, out / "validation" / "report.json", **context)
+    reports.write_report_xlsx(everything, out / "validation" / "report.xlsx")
+    n = len(problems)
+    lines = [
+        f"{n} value{'s' if n > 1 else ''} or attribute{'s' if n > 1 else ''} can't be written "
+        f"to SAS XPORT v5 unchanged, so no dataset was written; fix them all and rerun "
+        f"(each is in {report}):"
+    ]
+    shown: Counter = Counter()
+    for f in problems:
+        key = (f.code, f.dataset, f.variable)
+        shown[key] += 1
+        if shown[key] <= PROBLEMS_SHOWN:
+            lines.append(f"  {f.one_line()}")
+    for (code, dataset, variable), count in shown.items():
+        if count > PROBLEMS_SHOWN:
+            where = ".".join(p for p in (dataset, variable) if p)
+            lines.append(
+                f"  ... and {count - PROBLEMS_SHOWN} more {code} in {where} (each in the report)"
+            )
+    error = XptError("\n".join(lines))
+    error.findings = problems  # type: ignore[attr-defined]
+    raise error
 
 
 def write_sdtm_define(
@@ -625,6 +713,23 @@ def map_study(
     study = load_study(study_dir)
     export = read_export(raw)
     result = build_sdtm(study, export, on_issue=on_issue, progress=progress)
+    context = _context(study, export.name)
+    # every XPT problem of every dataset before any file: all reported, nothing half-written
+    if "xpt" in formats and (problems := xpt_problems(result)):
+        _refuse_unwritable(problems, result.findings, out, context)
+    derived = None
+    if adam and study.spec.adam is not None:
+        if progress:
+            progress("deriving the ADaM datasets")
+        derived = build_adam(
+            study.spec,
+            result.domains,
+            sdtm_lineage=result.lineage,
+            on_issue=on_issue,
+            locate=study.locate,
+        )
+        if "xpt" in formats and (problems := xpt_problems(SdtmResult({}, {}, []), derived)):
+            _refuse_unwritable(problems, result.findings + derived.findings, out, context)
     out.mkdir(parents=True, exist_ok=True)
     created = run_created(study)
     files = write_sdtm(result, out, progress, formats=formats, created=created)
@@ -632,21 +737,13 @@ def map_study(
         progress("writing sdtm/define.xml")
     files += write_sdtm_define(result, out, study, created=created)
     run = RunResult(out, study, result, files)
-    if adam and study.spec.adam is not None:
-        if progress:
-            progress("deriving the ADaM datasets")
-        run.adam = build_adam(
-            study.spec,
-            result.domains,
-            sdtm_lineage=result.lineage,
-            on_issue=on_issue,
-            locate=study.locate,
-        )
+    if derived is not None:
+        run.adam = derived
         run.files += write_adam(run.adam, out, progress, formats=formats, created=created)
         if progress:
             progress("writing adam/define.xml")
         run.files += write_adam_define(run.adam, out, study, created=created, sdtm=result)
-    run = _finish(run, _context(study, export.name), progress, study_dir if ectd else None)
+    run = _finish(run, context, progress, study_dir if ectd else None)
     emit(run.validation.findings, on_issue)
     return run
 
@@ -724,6 +821,8 @@ def derive_study(
     run.adam = build_adam(
         study.spec, domains, sdtm_lineage=lineage, on_issue=on_issue, locate=study.locate
     )
+    if problems := xpt_problems(SdtmResult({}, {}, []), run.adam):
+        _refuse_unwritable(problems, read_findings + run.adam.findings, out, _context(study, None))
     created = run_created(study)
     run.files += write_adam(run.adam, out, progress, created=created)
     run.files += write_adam_define(run.adam, out, study, created=created)

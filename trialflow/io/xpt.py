@@ -127,6 +127,7 @@ class _Check:
     dataset: str
     findings: list[Finding] = field(default_factory=list)
     problems: int = 0
+    limit: int | None = MAX_VALUE_FINDINGS  # value findings per variable and code; None: all
 
     def add(self, code: str, message: str, variable: str | None = None, **kw: Any) -> None:
         self.findings.append(
@@ -137,12 +138,12 @@ class _Check:
     def values(
         self, code: str, variable: str, rows: np.ndarray, values: Sequence[Any], what: Any
     ) -> None:
-        """One finding per offending row, capped at MAX_VALUE_FINDINGS plus one for the rest.
+        """One finding per offending row, capped at ``limit`` plus one for the rest.
 
         ``rows`` are 0-based positions, ``values`` the offending values in the same order and
         ``what(value)`` the message for one value.
         """
-        for row, value in zip(rows[:MAX_VALUE_FINDINGS], values[:MAX_VALUE_FINDINGS], strict=False):
+        for row, value in zip(rows[: self.limit], values[: self.limit], strict=False):
             self.findings.append(
                 Finding(
                     code,
@@ -154,13 +155,13 @@ class _Check:
                     value=str(value),
                 )
             )
-        rest = len(rows) - MAX_VALUE_FINDINGS
+        rest = 0 if self.limit is None else len(rows) - self.limit
         if rest > 0:
             self.findings.append(
                 Finding(
                     code,
                     "error",
-                    f"{rest} more rows with this problem (first {MAX_VALUE_FINDINGS} listed)",
+                    f"{rest} more rows with this problem (first {self.limit} listed)",
                     dataset=self.dataset,
                     variable=variable,
                 )
@@ -174,14 +175,15 @@ def xpt_findings(
     dataset: str,
     label: str = "",
     variables: Sequence[XptVariable] | None = None,
+    limit: int | None = MAX_VALUE_FINDINGS,
 ) -> list[Finding]:
     """Every reason ``df`` can't be written to SAS XPORT v5 unchanged, as error findings.
 
     Checks the dataset name and label, the variable names, labels, types, lengths and formats
     (from ``variables`` where given) and every value: character values must be ASCII and fit
     the variable's length (at most 200 bytes), numbers must fit the IBM range. Value findings
-    carry the 1-based ``record`` and the offending ``value``; after 20 for one variable and
-    code, one more finding counts the rest.
+    carry the 1-based ``record`` and the offending ``value``; after ``limit`` (20) for one
+    variable and code, one more finding counts the rest (``limit=None`` lists every one).
 
     Example:
         >>> import pandas as pd
@@ -189,7 +191,7 @@ def xpt_findings(
         >>> [f.one_line() for f in xpt_findings(df, dataset="AE")]
         ["error xpt-value-not-ascii: AE.AETERM record 2: value 'NAUSÉE' has non-ASCII character 'É' (U+00C9); XPT v5 text is ASCII"]
     """  # noqa: E501
-    return _analyse(df, dataset, label, variables)[0].findings
+    return _analyse(df, dataset, label, variables, limit=limit)[0].findings
 
 
 def write_xpt(
@@ -299,6 +301,7 @@ def _analyse(
     label: str,
     variables: Sequence[XptVariable] | None,
     worker: ThreadPoolExecutor | None = None,
+    limit: int | None = MAX_VALUE_FINDINGS,
 ) -> tuple[_Check, list[_Column]]:
     """Check everything and convert the values; the columns are only usable without findings.
 
@@ -307,7 +310,7 @@ def _analyse(
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
-    check = _Check(str(dataset))
+    check = _Check(str(dataset), limit=limit)
     _check_dataset(check, dataset, label, df.shape[1])
     meta = _metadata(check, df, variables)
     seen: dict[str, str] = {}
@@ -552,7 +555,7 @@ def _char_values(
             "xpt-type-mismatch",
             name,
             rows,
-            series.iloc[rows[:MAX_VALUE_FINDINGS]].tolist(),
+            series.iloc[rows[: check.limit]].tolist(),
             lambda v: f"value {v!r} is a number but the variable is Char",
         )
         return None
@@ -568,7 +571,7 @@ def _char_values(
             "xpt-type-mismatch",
             name,
             bad,
-            [objects[i] for i in bad[:MAX_VALUE_FINDINGS]],
+            [objects[i] for i in bad[: check.limit]],
             lambda v: f"value {v!r} is not text ({type(v).__name__}) but the variable is Char",
         )
         return None
@@ -590,7 +593,7 @@ def _char_values(
             "xpt-value-too-long",
             name,
             too_long,
-            values[too_long[:MAX_VALUE_FINDINGS]].tolist(),
+            values[too_long[: check.limit]].tolist(),
             lambda v: f"value {_show(v)} is {_utf8_len(v)} bytes, XPT v5 allows {MAX_CHAR_BYTES}",
         )
     if not ascii_:
@@ -598,7 +601,7 @@ def _char_values(
             "xpt-value-not-ascii",
             name,
             wide,
-            values[wide[:MAX_VALUE_FINDINGS]].tolist(),
+            values[wide[: check.limit]].tolist(),
             lambda v: f"value {_show(v)} has {_first_non_ascii(v)}; XPT v5 text is ASCII",
         )
     if declared is not None:
@@ -608,7 +611,7 @@ def _char_values(
                 "xpt-length-exceeded",
                 name,
                 over,
-                values[over[:MAX_VALUE_FINDINGS]].tolist(),
+                values[over[: check.limit]].tolist(),
                 lambda v: (
                     f"value {_show(v)} is {_utf8_len(v)} bytes, longer than the "
                     f"declared length {declared}"
@@ -635,7 +638,7 @@ def _num_values(check: _Check, series: pd.Series, name: str) -> np.ndarray | Non
                 "xpt-type-mismatch",
                 name,
                 bad,
-                [objects[i] for i in bad[:MAX_VALUE_FINDINGS]],
+                [objects[i] for i in bad[: check.limit]],
                 lambda v: (
                     f"value {v!r} is not a number ({type(v).__name__}) but the variable is Num"
                 ),
@@ -669,7 +672,7 @@ def _num_values(check: _Check, series: pd.Series, name: str) -> np.ndarray | Non
             "xpt-number-out-of-range",
             name,
             out,
-            series.iloc[out[:MAX_VALUE_FINDINGS]].tolist(),
+            series.iloc[out[: check.limit]].tolist(),
             lambda v: (
                 f"value {_clip(str(v))} is outside the range of XPT numbers "
                 "(magnitude below 16**63, about 7.2E+75)"

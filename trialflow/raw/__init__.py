@@ -15,7 +15,9 @@ that are blank in every cell.
 
 How cells become text:
 
-* text cells: leading and trailing spaces removed; an empty cell is missing (NA);
+* text cells: leading and trailing spaces (and other blank characters that are not control
+  characters) removed; a tab, line break or other control character is kept, for the mapping
+  to report (``raw-control-character``); an empty cell is missing (NA);
 * number cells: shortest form that reads back the same (``9.3``, ``120``, ``0.05``);
 * date cells: ISO 8601 (``2019-01-12``; ``2019-01-12T07:30`` when the cell has a time);
 * time cells: ``HH:MM`` or ``HH:MM:SS``; booleans: ``TRUE`` / ``FALSE``.
@@ -39,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trialflow.errors import RawInputError
+from trialflow.errors import CONTROL, RawInputError
 
 ROW = "__ROW__"
 """Name of the column that holds each record's 1-based row number in its sheet."""
@@ -333,6 +335,11 @@ def _filled(value: object) -> bool:
     return _cell_text(value) is not None
 
 
+_BLANKS = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and not CONTROL.match(c))
+"""What :func:`cell_text` strips from the ends of text: the blank characters that are not
+control characters (space, no-break space, the Unicode spaces)."""
+
+
 def cell_text(value: object) -> str | None:
     """One cell as text (None when empty); see the module docstring for the rules.
 
@@ -343,7 +350,7 @@ def cell_text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        text = value.strip()
+        text = value.strip(_BLANKS)
         return text or None
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
@@ -366,7 +373,7 @@ def cell_text(value: object) -> str | None:
     if isinstance(value, dt.timedelta):
         total = int(value.total_seconds())
         return f"{total // 3600:02d}:{total % 3600 // 60:02d}"
-    text = str(value).strip()
+    text = str(value).strip(_BLANKS)
     return text or None
 
 

@@ -22,7 +22,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from trialflow.errors import Finding, OnIssue, RawInputError, Source, SpecError, emit
+from trialflow.errors import (
+    CONTROL,
+    Finding,
+    OnIssue,
+    RawInputError,
+    Source,
+    SpecError,
+    control_names,
+    emit,
+    escaped,
+)
 from trialflow.mapping import methods as m
 from trialflow.mapping.coding import check_coding, code_terms, coded_variables
 from trialflow.mapping.dates import parse_dates
@@ -133,9 +143,7 @@ class _Builder:
                     f"and pick the form's rows with {block}.where (e.g. where: "
                     f"{{{form}: [{name}]}})"
                 )
-            raise RawInputError(
-                f"{where}: {at}: no sheet {name!r} in {self.export.name}; {hint}"
-            )
+            raise RawInputError(f"{where}: {at}: no sheet {name!r} in {self.export.name}; {hint}")
         return self.export.sheet(name)
 
     def no_column(self, domain: str, key: str, col: str, sheet: RawSheet) -> RawInputError:
@@ -357,6 +365,9 @@ class _Builder:
                 ),
             )
             self._resolve_pending_now(work)
+        work.frame = frame
+        self.flag_control_characters(work, list(needed))
+        self._resolve_pending_now(work)
         if src.transpose:
             before = frame
             frame = m.transpose(frame, src.transpose.columns, src.transpose.result)
@@ -679,6 +690,32 @@ class _Builder:
             raw = work.raw if work.raw is not None else frame
             data[key] = raw[name] if kind == "raw" and name in raw else frame[name]
         return m.condition_mask(pd.DataFrame(data, index=frame.index), var.when)
+
+    def flag_control_characters(self, work: _Work, columns: list[str]) -> None:
+        """A warning per raw cell of ``columns`` holding a control character (NUL, ESC, a tab
+        or line break, ...; :data:`~trialflow.errors.CONTROL`), shown escaped. The value is
+        kept as it is; where it reaches a dataset, validation reports it again
+        (``value-control-character``)."""
+        for col in columns:
+            values = work.frame[col]
+            mask = values.astype("str").str.contains(CONTROL.pattern, regex=True, na=False)
+            if not mask.any():
+                continue
+            bad = values[mask]
+            names = dict(zip(bad.map(escaped), bad.map(control_names), strict=True))
+            self.flag(
+                work,
+                mask,
+                code="raw-control-character",
+                severity="warning",
+                variable=None,
+                column=col,
+                values=bad.map(escaped),
+                message=lambda v, names=names: (
+                    f"'{v}' holds control character(s) {names[v]}; kept as it is: remove them "
+                    "in the raw export"
+                ),
+            )
 
     def _resolve_pending_now(self, work: _Work) -> None:
         """Row-level findings about raw rows that never become records carry no record number."""
@@ -1858,9 +1895,7 @@ class _Builder:
                 idvar, idvarval = pd.NA, pd.Series(pd.NA, index=range(n), dtype="str")
             else:
                 idvar = seq_var
-                idvarval = parent.loc[keep, seq_var].map(lambda v: format_fixed(v, 0)).astype(
-                    "str"
-                )
+                idvarval = parent.loc[keep, seq_var].map(lambda v: format_fixed(v, 0)).astype("str")
             part = pd.DataFrame(
                 {
                     "STUDYID": self.study.studyid,
@@ -1902,8 +1937,9 @@ class _Builder:
                 frame["USUBJID"].to_numpy(),
             )
         )
-        frame, lin = frame.iloc[order].reset_index(drop=True), lin.iloc[order].reset_index(
-            drop=True
+        frame, lin = (
+            frame.iloc[order].reset_index(drop=True),
+            lin.iloc[order].reset_index(drop=True),
         )
         name = f"SUPP{d}"
         lineage = pd.DataFrame(

@@ -18,6 +18,7 @@ A rule's code says where it lives (docs/rules.md lists each rule under its modul
 - :mod:`.bds`: BDS datasets (parameters, baseline, change from baseline, visits);
 - :mod:`.occds`: OCCDS datasets (treatment-emergent and first-occurrence flags, coding);
 - :mod:`.xpt`: SAS XPORT v5 limits;
+- :mod:`.text`: text values of any dataset (control characters);
 - :mod:`.define`: define.xml against the data;
 - :mod:`.dictionary`: dictionary coding (MedDRA hierarchy, WHODrug classes);
 - :mod:`.files`: file names and sizes FDA states.
@@ -42,6 +43,7 @@ from trialflow.validation.rules import (  # noqa: F401  (each module registers i
     occds,
     structure,
     supp,
+    text,
     timing,
     trial_design,
     ts,
