@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trialflow.errors import RawInputError
+from trialflow.errors import Finding, RawInputError, Source
 
 ROW = "__ROW__"
 """Name of the column that holds each record's 1-based row number in its sheet."""
@@ -75,6 +75,9 @@ class RawSheet:
     sheet_word: str | None = "sheet"
     row_word: str = "row"
     row_detail: Callable[[int], str | None] | None = field(default=None, repr=False)
+    findings: list[Finding] = field(default_factory=list, repr=False)
+    """What the reader found while reading: cells it could only read as empty (a formula
+    without a saved result, an Excel error value), each naming the cell."""
 
     def where(self, column: str | None = None, row: int | None = None) -> str:
         """Describe a place in this sheet for a message.
@@ -229,7 +232,52 @@ def _read_sheet(path: Path, name: str, file: Path | None = None) -> RawSheet:
         rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except Exception as exc:
         raise RawInputError(f"{path.name}, sheet {name}: cannot be read ({exc})") from exc
-    return _sheet_from_rows(rows, path.name, name)
+    sheet = _sheet_from_rows(rows, path.name, name)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        sheet.findings.extend(_lost_cell_findings(path, sheet, rows))
+    return sheet
+
+
+def _lost_cell_findings(path: Path, sheet: RawSheet, rows: list[list[object]]) -> list[Finding]:
+    """A finding per cell the workbook holds no value for that a person could read: a formula
+    without a saved result (nothing is evaluated) or an Excel error value."""
+    from trialflow.raw.cells import lost_cells
+
+    cells = lost_cells(str(path), sheet.sheet, MAX_FILE_BYTES)
+    if not cells:
+        return []
+    start = next((i for i, r in enumerate(rows) if any(_filled(c) for c in r)), 0)
+    names = {j: n for j, n in enumerate(sheet.columns)}
+    findings = []
+    for cell in cells:
+        column = names.get(cell.column, _letters(cell.column)) if cell.row > start + 1 else None
+        where = f"cell {cell.cell}"
+        if cell.kind == "formula":
+            code = "raw-formula-no-value"
+            value = cell.formula
+            text = (
+                f"{where} holds the formula {cell.formula} with no saved result (the workbook "
+                "was written by a program that does not calculate); read as empty, nothing is "
+                "evaluated: open and save the file in Excel, or enter the value"
+            )
+        else:
+            code = "raw-error-cell"
+            value = cell.error
+            made = f" (from the formula {cell.formula})" if cell.formula else ""
+            text = (
+                f"{where} holds the Excel error {cell.error}{made}; read as empty: correct "
+                "the cell in the export"
+            )
+        findings.append(
+            Finding(
+                code,
+                "error",
+                text,
+                value=value,
+                source=Source(sheet.file, sheet.sheet, cell.row, column or _letters(cell.column)),
+            )
+        )
+    return findings
 
 
 def _sheet_from_rows(
