@@ -21,8 +21,10 @@ How cells become text:
 * time cells: ``HH:MM`` or ``HH:MM:SS``; booleans: ``TRUE`` / ``FALSE``.
 
 Workbooks are read with python-calamine (a Rust reader, several times faster than openpyxl);
-CSV files with Python's csv module, as UTF-8 (with or without BOM) or, failing that,
-Windows-1252.
+CSV files with Python's csv module, as UTF-8 (with or without BOM), UTF-16 or UTF-32 (by
+BOM or by their NUL bytes) or, failing that, Windows-1252 when the bytes read plausibly as it
+(:func:`decode_text`); quoting is read strictly, so a quote never closed is an error naming
+its line, never rows merged.
 
 Limits are checked before a file is decompressed, decoded or parsed: :data:`MAX_FILE_BYTES`
 for a CSV, SAS or XML file, :data:`MAX_CELLS` for the rows times columns of one sheet.
@@ -340,28 +342,65 @@ def _read_csv(path: Path, file: str, sheet: str, flat: bool = False) -> RawSheet
     if not path.exists():
         raise RawInputError(f"{file}: no such file for sheet {sheet!r}")
     check_size(path, file)
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="strict") if _is_cp1252(data) else None
-        if text is None:
-            raise RawInputError(f"{path.name}: not UTF-8 or Windows-1252 text") from None
+    text = decode_text(path.read_bytes(), file)
     import csv
     import io
 
     # Each record is numbered by the line it starts on, so that a quoted value spanning
-    # lines does not shift the numbers of the records after it.
-    reader = csv.reader(io.StringIO(text))
+    # lines does not shift the numbers of the records after it. Quoting is read strictly:
+    # a quote never closed, or text after a closing quote, is an error naming the line,
+    # never two rows silently merged into one.
+    reader = csv.reader(io.StringIO(text), strict=True)
     rows: list[list[object]] = []
     numbers: list[int] = []
+    start = 1
     try:
         for record in reader:
-            numbers.append(reader.line_num - _record_lines(record) + 1)
+            start = reader.line_num - _record_lines(record) + 1
+            numbers.append(start)
             rows.append(record)
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise RawInputError(f"{file}, line {reader.line_num}: not readable CSV ({exc})") from exc
+        if "end of data" in str(exc):
+            raise RawInputError(
+                f"{file}, line {start}: a quoted value opened on this line is never closed "
+                f"(it runs to the end of the file, line {reader.line_num}); close the quote"
+            ) from exc
+        raise RawInputError(
+            f"{file}, line {reader.line_num}: not readable CSV ({exc}); a quote inside a "
+            'value must be doubled ("")'
+        ) from exc
+    _check_spans(rows, numbers, file)
     return _sheet_from_rows(rows, file, sheet, numbers, flat=flat)
+
+
+def _check_spans(rows: list[list[object]], numbers: list[int], file: str) -> None:
+    """Refuse a record whose quoted value spans lines when that merged rows: the record then
+    has another number of values than the header, or a line inside the value has as many
+    commas as a whole row (a quote opened on one line and closed by a stray quote later)."""
+    header = next((r for r in rows if any(_filled(c) for c in r)), None)
+    if header is None:
+        return
+    width = len(header)
+    for record, line in zip(rows, numbers, strict=True):
+        spans = _record_lines(record)  # type: ignore[arg-type]
+        if spans == 1 or record is header:
+            continue
+        last = line + spans - 1
+        if len(record) != width:
+            raise RawInputError(
+                f"{file}, line {line}: a quoted value runs on to line {last}, and the record "
+                f"so read has {len(record)} values, not the header's {width}: an unterminated "
+                "quote merged rows; close the quote"
+            )
+        for value in record:
+            inner = str(value).split("\n")[1:]
+            if width >= 3 and any(part.count(",") >= width - 1 for part in inner):
+                raise RawInputError(
+                    f"{file}, line {line}: a quoted value runs on to line {last} and holds a "
+                    "line with as many commas as a whole row: an unterminated quote merged "
+                    "rows; close the quote"
+                )
 
 
 def _record_lines(record: list[str]) -> int:
@@ -369,12 +408,113 @@ def _record_lines(record: list[str]) -> int:
     return 1 + sum(value.count("\n") for value in record)
 
 
-def _is_cp1252(data: bytes) -> bool:
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32"),
+    (b"\xff\xfe", "utf-16-le", "UTF-16"),
+    (b"\xfe\xff", "utf-16-be", "UTF-16"),
+)
+_TRIED = (
+    "trialflow reads CSV text as UTF-8 (with or without BOM), UTF-16 or UTF-32, or "
+    "Windows-1252; save the file as UTF-8 (CSV UTF-8 in Excel)"
+)
+
+
+def decode_text(data: bytes, file: str) -> str:
+    """A CSV file's bytes as text: UTF-8 (BOM or none), UTF-16/UTF-32 (by BOM, or by the NUL
+    bytes of mostly-ASCII text), else Windows-1252 when the bytes read plausibly as it.
+
+    Bytes that are none of these (GBK, Big5 or Shift-JIS text, which Windows-1252 would turn
+    into mojibake: their characters are runs of two or more high bytes, where Windows-1252
+    text has an accented letter between ASCII ones) raise RawInputError with one line naming
+    the file and the encodings tried.
+
+    Example:
+        >>> decode_text("SUBJ,SEX".encode("utf-16"), "dm.csv")
+        'SUBJ,SEX'
+        >>> decode_text("caf\u00e9".encode("cp1252"), "x.csv")
+        'café'
+        >>> try:
+        ...     decode_text("头痛发热".encode("gbk"), "ae.csv")
+        ... except RawInputError as exc:
+        ...     print(str(exc)[:60])
+        ae.csv: not UTF-8 text, and not Windows-1252 either (on line
+    """
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            return _decode_as(data[len(bom) :], codec, name, file)
+    wide = _nul_pattern(data[:4096])
+    if wide is not None:
+        return _decode_as(data, wide, wide[:6].upper(), file)
     try:
-        data.decode("cp1252")
-    except UnicodeDecodeError:
-        return False
-    return True
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8 = exc
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        first = data[: utf8.start].count(b"\n") + 1
+        raise RawInputError(
+            f"{file}: not UTF-8 text (line {first}), and not "
+            f"Windows-1252 either (byte 0x{data[exc.start]:02X} on line {line} is not a "
+            f"Windows-1252 character); {_TRIED}"
+        ) from None
+    line = _high_runs(data)
+    if line is not None:
+        raise RawInputError(
+            f"{file}: not UTF-8 text, and not Windows-1252 either (on line {line} non-ASCII "
+            "bytes stand in runs, as in GBK, Big5 or Shift-JIS text, not one accented letter "
+            f"at a time); {_TRIED}"
+        )
+    return text
+
+
+def _decode_as(data: bytes, codec: str, name: str, file: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise RawInputError(
+            f"{file}: looks like {name} text ({codec}) but byte {exc.start} does not decode; "
+            f"{_TRIED}"
+        ) from None
+
+
+def _nul_pattern(sample: bytes) -> str | None:
+    """The UTF-16/UTF-32 byte order of BOM-less text whose NUL bytes show it (ASCII in UTF-16
+    is every other byte NUL), or None. A stray NUL in UTF-8 text does not count."""
+    if len(sample) < 4 or sample.count(0) < len(sample) // 3:
+        return None
+    n = len(sample) - len(sample) % 4
+    quads = [sample[i : i + 4] for i in range(0, n, 4)]
+    if sum(q[0] != 0 and q[1:] == b"\0\0\0" for q in quads) > len(quads) // 2:
+        return "utf-32-le"
+    if sum(q[:3] == b"\0\0\0" and q[3] != 0 for q in quads) > len(quads) // 2:
+        return "utf-32-be"
+    odd = sample[1::2].count(0)
+    even = sample[0::2].count(0)
+    half = len(sample) // 2
+    if odd > half * 0.6 and even < half * 0.1:
+        return "utf-16-le"
+    if even > half * 0.6 and odd < half * 0.1:
+        return "utf-16-be"
+    return None
+
+
+def _high_runs(data: bytes) -> int | None:
+    """Where non-UTF-8 bytes read implausibly as Windows-1252: more than half of the non-ASCII
+    bytes stand in runs of three or more (Western European text in Windows-1252 has accented
+    letters between ASCII ones; a double-byte encoding such as GBK has a run of two bytes per
+    character, so a word of two characters is four). Returns the first line with such a run,
+    or None."""
+    import re
+
+    high = re.compile(rb"[\x80-\xff]{3,}")
+    total = len(data.translate(None, bytes(range(128))))
+    if not total or sum(m.end() - m.start() for m in high.finditer(data)) * 2 <= total:
+        return None
+    first = high.search(data)
+    return data[: first.start()].count(b"\n") + 1 if first else None
 
 
 def _filled(value: object) -> bool:
