@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,7 +117,7 @@ class RawExport:
     @property
     def name(self) -> str:
         """The export's file or folder name, as findings show it."""
-        return self.path.name
+        return shown_path(self.path.name)
 
     def sheet(self, name: str) -> RawSheet:
         """The sheet called ``name``; RawInputError naming the sheets there are if it is missing.
@@ -148,7 +149,7 @@ def read_export(path: str | Path) -> RawExport:
     """
     path = Path(path)
     if not path.exists():
-        raise RawInputError(f"{path}: no such file or folder")
+        raise RawInputError(f"{shown_path(path)}: no such file or folder")
     if path.is_dir():
         return _open_folder(path)
     suffix = path.suffix.lower()
@@ -163,13 +164,53 @@ def read_export(path: str | Path) -> RawExport:
         return RawExport(path, list(sheets), _loaded=dict(sheets))
     if suffix not in WORKBOOK_SUFFIXES:
         raise RawInputError(
-            f"{path}: not a raw export (expected .xlsx, .xls, .ods, .csv, .sas7bdat, .xpt, "
+            f"{shown_path(path)}: not a raw export (expected .xlsx, .xls, .ods, .csv, .sas7bdat, .xpt, "
             ".xml (CDISC ODM) or a folder of .csv, .sas7bdat or .xpt files)"
         )
-    if suffix in (".xlsx", ".xlsm", ".xlsb") and not zipfile.is_zipfile(path):
-        raise RawInputError(f"{path}: not a readable {suffix} workbook (the file is not a zip)")
+    if suffix in (".xlsx", ".xlsm", ".xlsb"):
+        _check_ooxml(path, suffix)
     workbook = _open_workbook(path)
     return RawExport(path, list(workbook.sheet_names))
+
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""The first bytes of an OLE2 compound file: an Excel 97-2003 .xls, or an encrypted .xlsx."""
+
+
+def _check_ooxml(path: Path, suffix: str) -> None:
+    """Refuse a file named .xlsx/.xlsm/.xlsb that is not an Office Open XML zip, saying what it
+    is where that is cheap to tell: an encrypted workbook or an .xls (OLE2 compound files, told
+    apart by their EncryptedPackage or Workbook stream), an OpenDocument spreadsheet."""
+    shown = shown_path(path)
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as book:
+                names = set(book.namelist())
+                mimetype = book.read("mimetype")[:100] if "mimetype" in names else b""
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise RawInputError(f"{shown}: not a readable {suffix} workbook ({exc})") from exc
+        if "[Content_Types].xml" not in names and b"opendocument" in mimetype:
+            raise RawInputError(
+                f"{shown}: is an OpenDocument spreadsheet (.ods) renamed {suffix}; save it as "
+                ".xlsx, or name it .ods"
+            )
+        return
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head != OLE2_MAGIC:
+        raise RawInputError(f"{shown}: not a readable {suffix} workbook (the file is not a zip)")
+    check_size(path, shown)
+    data = path.read_bytes()
+    if "EncryptedPackage".encode("utf-16-le") in data:
+        raise RawInputError(f"{shown}: is an encrypted workbook; save it without a password")
+    if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
+        raise RawInputError(
+            f"{shown}: is an Excel 97-2003 .xls file renamed {suffix}; save it as .xlsx"
+        )
+    raise RawInputError(
+        f"{shown}: is an OLE2 compound file (an older Office format), not a {suffix} workbook; "
+        "save it as .xlsx"
+    )
 
 
 def _open_folder(path: Path) -> RawExport:
@@ -178,16 +219,28 @@ def _open_folder(path: Path) -> RawExport:
         p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", *SAS_SUFFIXES)
     )
     if not files:
-        raise RawInputError(f"{path}: folder holds no .csv, .sas7bdat or .xpt files")
+        raise RawInputError(f"{shown_path(path)}: folder holds no .csv, .sas7bdat or .xpt files")
     by_name: dict[str, Path] = {}
     for file in files:
-        if file.stem in by_name:
+        stem = shown_path(file.stem)
+        if stem in by_name:
             raise RawInputError(
-                f"{path}: {by_name[file.stem].name} and {file.name} would both be sheet "
-                f"{file.stem!r}; keep one of them"
+                f"{shown_path(path)}: {shown_path(by_name[stem].name)} and "
+                f"{shown_path(file.name)} would both be sheet {stem!r}; keep one of them"
             )
-        by_name[file.stem] = file
+        by_name[stem] = file
     return RawExport(path, list(by_name), _files=by_name)
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as text safe to print and to write: bytes of a file name that are not UTF-8
+    (a name made on a Latin-1 system) shown as ``\\xe9`` escapes instead of failing.
+
+    Example:
+        >>> shown_path(Path(b"caf\\xe9.csv".decode("utf-8", "surrogateescape")))
+        'caf\\\\xe9.csv'
+    """
+    return os.fsencode(str(path)).decode("utf-8", errors="backslashreplace")
 
 
 def check_size(path: Path, shown: str, limit: int | None = None) -> None:
@@ -213,28 +266,35 @@ def _open_workbook(path: Path):
     from python_calamine import CalamineWorkbook
 
     try:
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:  # a file name calamine cannot open by name
+            with path.open("rb") as handle:
+                return CalamineWorkbook.from_filelike(handle)
         return CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types per format
-        raise RawInputError(f"{path}: not a readable workbook ({exc})") from exc
+        raise RawInputError(f"{shown_path(path)}: not a readable workbook ({exc})") from exc
 
 
 def _read_sheet(path: Path, name: str, file: Path | None = None) -> RawSheet:
     if file is not None and file.suffix.lower() in SAS_SUFFIXES:
         from trialflow.raw.sas import read_sas
 
-        shown = f"{path.name}/{file.name}" if path.is_dir() else file.name
+        shown = shown_path(f"{path.name}/{file.name}" if path.is_dir() else file.name)
         return read_sas(file, shown, name)
     if path.is_dir():
         target = file if file is not None else path / f"{name}.csv"
-        return _read_csv(target, f"{path.name}/{target.name}", name)
+        return _read_csv(target, shown_path(f"{path.name}/{target.name}"), name)
     if path.suffix.lower() == ".csv":
-        return _read_csv(path, path.name, name, flat=True)
+        return _read_csv(path, shown_path(path.name), name, flat=True)
     workbook = _open_workbook(path)
     try:
         rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except Exception as exc:
-        raise RawInputError(f"{path.name}, sheet {name}: cannot be read ({exc})") from exc
-    sheet = _sheet_from_rows(rows, path.name, name)
+        raise RawInputError(
+            f"{shown_path(path.name)}, sheet {name}: cannot be read ({exc})"
+        ) from exc
+    sheet = _sheet_from_rows(rows, shown_path(path.name), name)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         sheet.findings.extend(_lost_cell_findings(path, sheet, rows))
     return sheet
