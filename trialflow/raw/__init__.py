@@ -164,8 +164,8 @@ def read_export(path: str | Path) -> RawExport:
         return RawExport(path, list(sheets), _loaded=dict(sheets))
     if suffix not in WORKBOOK_SUFFIXES:
         raise RawInputError(
-            f"{shown_path(path)}: not a raw export (expected .xlsx, .xls, .ods, .csv, .sas7bdat, .xpt, "
-            ".xml (CDISC ODM) or a folder of .csv, .sas7bdat or .xpt files)"
+            f"{shown_path(path)}: not a raw export (expected .xlsx, .xls, .ods, .csv, .sas7bdat, "
+            ".xpt, .xml (CDISC ODM) or a folder of .csv, .sas7bdat or .xpt files)"
         )
     if suffix in (".xlsx", ".xlsm", ".xlsb"):
         _check_ooxml(path, suffix)
@@ -373,8 +373,7 @@ def _sheet_from_rows(
     if extra:
         i, j = extra[0]
         raise RawInputError(
-            f"{where}, {word} {numbers[start + 1 + i]}: value in column {_letters(j)} "
-            "has no header"
+            f"{where}, {word} {numbers[start + 1 + i]}: value in column {_letters(j)} has no header"
         )
     frame = pd.DataFrame(columns, dtype="str")
     frame[ROW] = pd.array(numbers[start + 1 :], dtype="int64")

@@ -22,15 +22,22 @@ from xml.etree import ElementTree
 
 __all__ = ["LostCell", "lost_cells"]
 
-_NS = r"(?:[A-Za-z_][\w.-]*:)?"
-_CELL = re.compile(
-    rb"<" + _NS.encode() + rb"c\b([^>]*?)(?:/>|>(.*?)</" + _NS.encode() + rb"c>)", re.DOTALL
-)
-_FORMULA = re.compile(rb"<" + _NS.encode() + rb"f\b([^>]*?)(?:/>|>(.*?)</" + _NS.encode() + rb"f>)", re.DOTALL)
-_VALUE = re.compile(rb"<" + _NS.encode() + rb"v\b[^>]*?(?:/>|>(.*?)</" + _NS.encode() + rb"v>)", re.DOTALL)
+_NS = rb"(?:[A-Za-z_][\w.-]*:)?"
+
+
+def _element(name: bytes, attrs: bytes) -> re.Pattern[bytes]:
+    """An XML element ``name`` (any namespace prefix): empty, or with its content."""
+    return re.compile(
+        rb"<" + _NS + name + rb"\b" + attrs + rb"(?:/>|>(.*?)</" + _NS + name + rb">)", re.DOTALL
+    )
+
+
+_CELL = _element(b"c", rb"([^>]*?)")
+_FORMULA = _element(b"f", rb"([^>]*?)")
+_VALUE = _element(b"v", rb"[^>]*?")
 _ATTR = re.compile(rb'\b(r|t)\s*=\s*"([^"]*)"')
 _REF = re.compile(r"([A-Z]+)(\d+)")
-_PREFILTER = re.compile(rb'<' + _NS.encode() + rb'f\b|\bt\s*=\s*"e"')
+_PREFILTER = re.compile(rb"<" + _NS + rb'f\b|\bt\s*=\s*"e"')
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
 
 
