@@ -45,6 +45,7 @@ import json
 import mmap
 import os
 import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,8 +157,7 @@ def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list
         where = ", ".join(str(p) for p in paths) or "(no paths given)"
         text = f"no readable datasets in {where}"
         if findings:
-            more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-            text += f": {findings[0].message}{more}"
+            text += ": " + "; ".join(f.message for f in findings)  # every one, not a count
         error = RawInputError(text)
         error.findings = findings  # type: ignore[attr-defined]
         raise error
@@ -307,6 +307,7 @@ def _to_float(column: pd.Series, name: str) -> pd.Series:
 
 def _read_xpt(path: Path) -> _Table:
     start, declared = _xpt_layout(path)
+    _xpt_check_namestr(path, start)
     fast = _read_xpt_v5(path, start)
     if fast is not None:
         _xpt_check_end(path, start, declared, len(fast.frame), fast.width)
@@ -572,6 +573,77 @@ def _xpt_layout(path: Path) -> tuple[int, int | None]:
             if count and count[0].isdigit():
                 declared = int(count[0])
     return start, declared
+
+
+def _xpt_check_namestr(path: Path, start: int) -> None:
+    """Raise _Unreadable naming the field when the NAMESTR header or a NAMESTR record (one per
+    variable: type, length, name, position in the record) is corrupt, before a reader
+    misreads the observations by it (which looks like a truncated file, or reads wrong values
+    without a word)."""
+    with path.open("rb") as fh:
+        data = fh.read(start)
+    member = data.find(_XPT_MEMBER)
+    names_at = data.find(b"HEADER RECORD*******NAMSTV8", member)
+    v8 = names_at >= 0
+    if not v8:
+        names_at = data.find(b"HEADER RECORD*******NAMESTR", member)
+    if member < 0 or names_at < 0:
+        raise _Unreadable("the NAMESTR header record (the list of variables) is missing")
+    size_text = data[member + 74 : member + 78]
+    size = int(size_text) if size_text.isdigit() else 0
+    if size not in (136, 140):
+        raise _Unreadable(
+            f"the member header is corrupt: the NAMESTR record size is {_shown(size_text)}, "
+            "not 0140"
+        )
+    count_text = data[names_at + 54 : names_at + 58]
+    if not count_text.isdigit():
+        raise _Unreadable(
+            f"the NAMESTR header record is corrupt: its variable count is "
+            f"{_shown(count_text)}, not a number"
+        )
+    count = int(count_text)
+    first = names_at + _XPT_RECORD
+    end = first + count * size
+    fits = end + (-end % _XPT_RECORD) + _XPT_RECORD
+    # v8 may hold LABELV8/V9 records (long labels) between the NAMESTR records and OBS
+    if fits > start or (not v8 and fits != start):
+        raise _Unreadable(
+            f"the NAMESTR header record is corrupt: it declares {count} variables, but the "
+            f"NAMESTR records before the observations header hold {(start - first) // size}"
+        )
+    records = [data[first + i * size : first + (i + 1) * size].ljust(140) for i in range(count)]
+    fields = [_XPT_NAMESTR_STRUCT.unpack(r) for r in records]
+    width = sum(max(f[1], 0) for f in fields)
+    problems = []
+    for i, (kind, length, raw_name, position) in enumerate(fields, start=1):
+        name = raw_name.decode("latin-1").rstrip(" ") or "(blank)"
+        where = f"NAMESTR record {i} (variable {name})"
+        if not raw_name.strip(b" \0"):
+            problems.append(f"{where}: nname (the name) is blank")
+        if kind not in (1, 2):
+            problems.append(f"{where}: ntype is {kind}, not 1 (numeric) or 2 (character)")
+        if length <= 0:
+            problems.append(f"{where}: nlng (the length) is {length}")
+        elif kind == 1 and not 2 <= length <= 8:
+            problems.append(f"{where}: nlng is {length}; a numeric variable is 2 to 8 bytes")
+        elif kind == 2 and not v8 and length > 200:
+            problems.append(f"{where}: nlng is {length}; XPT v5 text is at most 200 bytes")
+        if length > 0 and not 0 <= position <= width - length:
+            problems.append(
+                f"{where}: npos (its place in the record) is {position}, outside the "
+                f"{width}-byte record"
+            )
+    if problems:
+        raise _Unreadable("the NAMESTR records are corrupt: " + "; ".join(problems))
+
+
+_XPT_NAMESTR_STRUCT = struct.Struct(">h2xh2x8s68xi52x")
+"""ntype, nlng, nname and npos of a 140-byte NAMESTR record."""
+
+
+def _shown(raw: bytes) -> str:
+    return repr(raw.decode("latin-1"))
 
 
 def _xpt_check_end(path: Path, start: int, declared: int | None, rows: int, width: int) -> None:
