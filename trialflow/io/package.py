@@ -42,6 +42,7 @@ not exist, or a package in which nothing could be read, raises
 from __future__ import annotations
 
 import json
+import math
 import mmap
 import os
 import re
@@ -817,6 +818,46 @@ def _sas_numbers(column: pd.Series, name: str, kind: str) -> pd.Series:
     return seconds / 86400.0 if kind == "date" else seconds
 
 
+def _check_json_numbers(column: pd.Series, name: str, kind: str) -> None:
+    """Raise _Unreadable naming the record and the variable when a number of a numeric column
+    is out of range: beyond a double's range (``1e400`` or a 400-digit integer), or for an
+    integer column beyond 64 bits, so that it would become infinity or lose digits."""
+    try:  # vectorised first; the values are walked one by one only to name a problem
+        values = pd.to_numeric(column, errors="coerce").astype("float64")
+    except (OverflowError, TypeError, ValueError):
+        values = None
+    if values is not None:
+        suspect = ~np.isfinite(values) & column.notna().to_numpy()
+        if kind == "integer":
+            suspect |= np.abs(values.fillna(0)).to_numpy() >= 2.0**63
+        if not suspect.any():
+            return
+    for record, value in enumerate(column.tolist(), start=1):
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            if kind == "integer" and not -(2**63) <= value < 2**63:
+                problem = "beyond the 64-bit integer range"
+            elif abs(value) >= 2**1024:
+                problem = "beyond the range of a number (a double)"
+            else:
+                continue
+            digits = len(str(value)) if value.bit_length() < 10_000 else None
+            shown = (
+                str(value)
+                if digits is not None and digits <= 25
+                else f"an integer of {digits or 'thousands of'} digits"
+            )
+            raise _Unreadable(f"variable {name} ({kind}) record {record} holds {shown}, {problem}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Unreadable(
+                f"variable {name} ({kind}) record {record} holds a number beyond the range of a "
+                "double (read as infinity)"
+                if not math.isnan(value)
+                else f"variable {name} ({kind}) record {record} holds NaN, not a number"
+            )
+
+
 def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
     if not isinstance(metadata, dict):
         raise _Unreadable("the top level is not a JSON object; not Dataset-JSON")
@@ -846,6 +887,9 @@ def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
         )
     frame = pd.DataFrame(rows, columns=names, dtype=object) if names else pd.DataFrame()
     numeric = {c["name"] for c in columns if c.get("dataType") in _NUMERIC_JSON_TYPES}
+    for c in columns:
+        if c["name"] in numeric:
+            _check_json_numbers(frame[c["name"]], c["name"], str(c.get("dataType")))
     for c in columns:
         if c.get("dataType") in _SAS_UNITS and c.get("targetDataType") == "integer":
             frame[c["name"]] = _sas_numbers(frame[c["name"]], c["name"], c["dataType"])
