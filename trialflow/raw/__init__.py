@@ -515,8 +515,8 @@ def decode_text(data: bytes, file: str) -> str:
         line = data[: exc.start].count(b"\n") + 1
         first = data[: utf8.start].count(b"\n") + 1
         raise RawInputError(
-            f"{file}: not UTF-8 text (line {first}), and not "
-            f"Windows-1252 either (byte 0x{data[exc.start]:02X} on line {line} is not a "
+            f"{file}: not UTF-8 text, and not Windows-1252 either (the first byte that is not "
+            f"UTF-8 is on line {first}; byte 0x{data[exc.start]:02X} on line {line} is no "
             f"Windows-1252 character); {_TRIED}"
         ) from None
     line = _high_runs(data)
@@ -561,19 +561,28 @@ def _nul_pattern(sample: bytes) -> str | None:
 
 
 def _high_runs(data: bytes) -> int | None:
-    """Where non-UTF-8 bytes read implausibly as Windows-1252: more than half of the non-ASCII
-    bytes stand in runs of three or more (Western European text in Windows-1252 has accented
-    letters between ASCII ones; a double-byte encoding such as GBK has a run of two bytes per
-    character, so a word of two characters is four). Returns the first line with such a run,
-    or None."""
+    """Where non-UTF-8 bytes read implausibly as Windows-1252, the first line showing it (else
+    None). Western European text in Windows-1252 has its accented letters one at a time
+    between ASCII ones (``Céphalée``), with now and then two together (``Größe``); a double-byte
+    encoding (GBK, Big5, Shift-JIS) has two bytes per character, so runs of two, four, six
+    non-ASCII bytes. Implausible: more than half of the non-ASCII bytes stand in runs of
+    three or more, or in runs of two or more when there are at least three such runs."""
     import re
 
-    high = re.compile(rb"[\x80-\xff]{3,}")
     total = len(data.translate(None, bytes(range(128))))
-    if not total or sum(m.end() - m.start() for m in high.finditer(data)) * 2 <= total:
+    if not total:
         return None
-    first = high.search(data)
-    return data[: first.start()].count(b"\n") + 1 if first else None
+    long = [m for m in re.finditer(rb"[\x80-\xff]{3,}", data)]
+    pairs = [m for m in re.finditer(rb"[\x80-\xff]{2,}", data)]
+    in_long = sum(m.end() - m.start() for m in long)
+    in_pairs = sum(m.end() - m.start() for m in pairs)
+    if in_long * 2 > total:
+        first = long[0]
+    elif len(pairs) >= 3 and in_pairs * 2 > total:
+        first = pairs[0]
+    else:
+        return None
+    return data[: first.start()].count(b"\n") + 1
 
 
 def _filled(value: object) -> bool:
