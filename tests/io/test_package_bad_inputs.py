@@ -141,3 +141,23 @@ def test_validate_cli_on_a_dataset_json_overflow_is_exit_2_naming_it(tmp_path):
     assert result.exit_code == 2
     assert "variable AGE (integer) record 2 holds an integer of 401 digits" in result.output
     assert "internal error" not in result.output and "OverflowError" not in result.output
+
+
+def test_validate_on_a_non_utf8_file_name_writes_a_report_naming_it_escaped(tmp_path):
+    import os
+
+    folder = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"sub\xe9")))
+    try:
+        folder.mkdir()
+    except (OSError, UnicodeError):  # a file system that only takes UTF-8 names
+        pytest.skip("the file system refuses non-UTF-8 names")
+    _dm_xpt(folder / "dm.xpt")
+    (folder / "dm.xpt").rename(Path(os.fsdecode(os.path.join(os.fsencode(folder), b"d\xe9.xpt"))))
+    report = tmp_path / "report.json"
+
+    result = CliRunner().invoke(cli, ["validate", str(folder), "--json", str(report)])
+
+    assert result.exit_code in (0, 1), result.output
+    assert "internal error" not in result.output
+    document = json.loads(report.read_text(encoding="utf-8"))
+    assert document["validated"] == [f"{tmp_path}/sub\\xe9"]

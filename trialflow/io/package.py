@@ -152,10 +152,10 @@ def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list
             tables.append(table)
     package, found = _assemble(tables)
     findings.extend(found)
-    order = {path.name: i for i, path in reversed(list(enumerate(files)))}
+    order = {_name(path): i for i, path in reversed(list(enumerate(files)))}
     findings.sort(key=lambda f: order.get(f.source.file, len(order)) if f.source else len(order))
     if not package.datasets:
-        where = ", ".join(str(p) for p in paths) or "(no paths given)"
+        where = ", ".join(_name(p, whole=True) for p in paths) or "(no paths given)"
         text = f"no readable datasets in {where}"
         if findings:
             text += ": " + "; ".join(f.message for f in findings)  # every one, not a count
@@ -174,7 +174,7 @@ def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for given in paths:
         path = Path(given)
         if not path.exists():
-            raise RawInputError(f"{os.fspath(given)}: no such file or folder")
+            raise RawInputError(f"{_name(given, whole=True)}: no such file or folder")
         if not path.is_dir():
             files.append(path)
             continue
@@ -191,6 +191,13 @@ def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
             seen.add(key)
             unique.append(path)
     return unique
+
+
+def _name(path: str | os.PathLike[str], whole: bool = False) -> str:
+    """A file's name (or whole path) as text safe to print and to write: bytes of a name that
+    are not UTF-8 shown as ``\\xe9`` escapes, as the raw readers show them."""
+    text = os.fspath(path) if whole else Path(path).name
+    return os.fsencode(text).decode("utf-8", errors="backslashreplace")
 
 
 def _finding(
@@ -230,9 +237,9 @@ def _read_files(files: list[Path]) -> list[tuple[_Table | None, list[Finding]]]:
 
 def _read_file(path: Path) -> tuple[_Table | None, list[Finding]]:
     """Read one file; a file that can't be used gives a finding instead of a table."""
-    file = path.name
+    file = _name(path)
     suffix = path.suffix.lower()
-    stem = path.stem.upper()
+    stem = _name(path.stem).upper()
     if suffix not in _READERS:
         if suffix == ".sas7bdat":
             what = "SAS data sets (.sas7bdat) are not read; provide SAS transport (.xpt)"
@@ -345,9 +352,9 @@ def _read_xpt_general(path: Path, start: int, declared: int | None) -> _Table:
     # as spaces); _typed makes every empty string a missing value.
     typed = _typed(frame, numeric)
     return _Table(
-        file=path.name,
-        name=path.stem.upper(),
-        frame=_with_bookkeeping(typed, path.name),
+        file=_name(path),
+        name=_name(path.stem).upper(),
+        frame=_with_bookkeeping(typed, _name(path)),
         label=meta.file_label or "",
         labels={n: lab or "" for n, lab in (meta.column_names_to_labels or {}).items()},
         lengths={n: int(w) for n, w in widths.items() if n not in numeric},
@@ -489,9 +496,9 @@ def _read_xpt_v5(path: Path, start: int) -> _Fast | None:
         columns[name] = pd.Series(text, dtype="str")
     frame = pd.DataFrame(columns, columns=names)
     table = _Table(
-        file=path.name,
-        name=path.stem.upper(),
-        frame=_with_bookkeeping(frame, path.name),
+        file=_name(path),
+        name=_name(path.stem).upper(),
+        frame=_with_bookkeeping(frame, _name(path)),
         label=label,
         labels=dict(zip(names, labels, strict=True)),
         lengths={n: w for n, t, w in zip(names, types, lengths, strict=True) if t == 2},
@@ -707,12 +714,12 @@ def _read_csv(path: Path) -> _Table:
     }
     # CSV carries no types: where the SDTMIG knows the variable, its type decides (LBORRES
     # holding only numbers is still a character variable); elsewhere the values do.
-    types = _sdtmig_types(path.stem.upper(), text)
+    types = _sdtmig_types(_name(path.stem).upper(), text)
     numeric = {n for n in numeric if types.get(n, "Num") == "Num"}
     return _Table(
-        file=path.name,
-        name=path.stem.upper(),
-        frame=_with_bookkeeping(_typed(frame, numeric), path.name),
+        file=_name(path),
+        name=_name(path.stem).upper(),
+        frame=_with_bookkeeping(_typed(frame, numeric), _name(path)),
         encoding=encoding,
     )
 
@@ -754,9 +761,9 @@ def _read_parquet(path: Path) -> _Table:
             raise _Unreadable(f"column {fld.name} of type {kind} can't be a variable") from exc
     frame = pa.table(columns).to_pandas() if columns else pd.DataFrame()
     return _Table(
-        file=path.name,
-        name=path.stem.upper(),
-        frame=_with_bookkeeping(_typed(frame, numeric), path.name),
+        file=_name(path),
+        name=_name(path.stem).upper(),
+        frame=_with_bookkeeping(_typed(frame, numeric), _name(path)),
     )
 
 
@@ -895,12 +902,14 @@ def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
             frame[c["name"]] = _sas_numbers(frame[c["name"]], c["name"], c["dataType"])
             numeric.add(c["name"])
     name = metadata.get("name")
-    name = name.strip().upper() if isinstance(name, str) and name.strip() else path.stem.upper()
+    name = (
+        name.strip().upper() if isinstance(name, str) and name.strip() else _name(path.stem).upper()
+    )
     label = metadata.get("label")
     return _Table(
-        file=path.name,
+        file=_name(path),
         name=name,
-        frame=_with_bookkeeping(_typed(frame, numeric), path.name),
+        frame=_with_bookkeeping(_typed(frame, numeric), _name(path)),
         label=label if isinstance(label, str) else "",
         labels={c["name"]: str(c.get("label") or "") for c in columns},
         lengths={
