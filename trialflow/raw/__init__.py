@@ -410,13 +410,16 @@ def _read_csv(path: Path, file: str, sheet: str, flat: bool = False) -> RawSheet
     # a quote never closed, or text after a closing quote, is an error naming the line,
     # never two rows silently merged into one.
     reader = csv.reader(io.StringIO(text), strict=True)
-    rows: list[list[object]] = []
+    rows: list[list[str]] = []
     numbers: list[int] = []
+    spanning: list[int] = []  # the records whose quoted values run over lines
     start = 1
     try:
         for record in reader:
-            start = reader.line_num - _record_lines(record) + 1
-            numbers.append(start)
+            lines = _record_lines(record)
+            if lines > 1:
+                spanning.append(len(rows))
+            numbers.append(reader.line_num - lines + 1)
             rows.append(record)
             start = reader.line_num + 1
     except csv.Error as exc:
@@ -429,11 +432,12 @@ def _read_csv(path: Path, file: str, sheet: str, flat: bool = False) -> RawSheet
             f"{file}, line {reader.line_num}: not readable CSV ({exc}); a quote inside a "
             'value must be doubled ("")'
         ) from exc
-    _check_spans(rows, numbers, file)
+    if spanning:
+        _check_spans(rows, numbers, spanning, file)
     return _sheet_from_rows(rows, file, sheet, numbers, flat=flat)
 
 
-def _check_spans(rows: list[list[object]], numbers: list[int], file: str) -> None:
+def _check_spans(rows: list[list[str]], numbers: list[int], spanning: list[int], file: str) -> None:
     """Refuse a record whose quoted value spans lines when that merged rows: the record then
     has another number of values than the header, or a line inside the value has as many
     commas as a whole row (a quote opened on one line and closed by a stray quote later)."""
@@ -441,11 +445,11 @@ def _check_spans(rows: list[list[object]], numbers: list[int], file: str) -> Non
     if header is None:
         return
     width = len(header)
-    for record, line in zip(rows, numbers, strict=True):
-        spans = _record_lines(record)  # type: ignore[arg-type]
-        if spans == 1 or record is header:
+    for i in spanning:
+        record, line = rows[i], numbers[i]
+        if record is header:
             continue
-        last = line + spans - 1
+        last = line + _record_lines(record) - 1
         if len(record) != width:
             raise RawInputError(
                 f"{file}, line {line}: a quoted value runs on to line {last}, and the record "
