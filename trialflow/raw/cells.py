@@ -37,7 +37,12 @@ _FORMULA = _element(b"f", rb"([^>]*?)")
 _VALUE = _element(b"v", rb"[^>]*?")
 _ATTR = re.compile(rb'\b(r|t)\s*=\s*"([^"]*)"')
 _REF = re.compile(r"([A-Z]+)(\d+)")
-_PREFILTER = re.compile(rb"<" + _NS + rb'f\b|\bt\s*=\s*"e"')
+_PREFILTER = re.compile(
+    rb'\bt\s*=\s*"e"|<' + _NS + rb"f\b[^>]*(?:/>|>[^<]*</" + _NS + rb"f>)\s*"
+    rb"(?:<" + _NS + rb"v\s*/>|<" + _NS + rb"v>\s*</" + _NS + rb"v>)?\s*</" + _NS + rb"c>"
+)
+"""An error cell, or a formula with no value after it: only then are the cells walked (a sheet
+Excel saved holds a value after every formula)."""
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
 
 
