@@ -832,7 +832,13 @@ def test_nothing_readable_raises_with_the_findings(tmp_path: Path) -> None:
     assert str(error.value).startswith(
         f"no readable datasets in {tmp_path / 'ae.xpt'}, {tmp_path / 'notes.txt'}: ae.xpt: "
     )
-    assert str(error.value).endswith("(and 1 more)")
+    # every file's problem is in the line, none summarised as "(and 1 more)"
+    assert str(error.value).endswith(
+        "ae.xpt: can't be read as SAS transport (XPT): it does not start with a SAS transport "
+        "LIBRARY header record; notes.txt: unsupported file type '.txt'; supported are .xpt, "
+        ".csv, .parquet, .json, .ndjson"
+    )
+    assert "more)" not in str(error.value)
     assert codes(error.value.findings) == ["file-unreadable", "file-unsupported"]
 
     (tmp_path / "empty").mkdir()

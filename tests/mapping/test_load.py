@@ -343,3 +343,18 @@ def test_a_parameter_precision_must_be_a_whole_number_of_decimals(study_copy):
     replace_once(path, "digits: 2.5", "digits: -1")
     with pytest.raises(SpecError, match=r"parameters\[0\]\.digits: .*greater than or equal to 0"):
         load_study(study_copy)
+
+
+def test_every_problem_of_a_spec_is_listed_with_its_line_not_counted(study_copy):
+    ae = study_copy / "ae.yaml"
+    replace_once(ae, "  subject: SUBJ\n", "  subject: SUBJ\n  subjct: X\n")
+    replace_once(ae, "domain: AE\n", "domain: AE\ncolour: red\n")
+    first, second = line_of(ae, "subjct: X"), line_of(ae, "colour: red")
+    with pytest.raises(SpecError) as err:
+        load_study(study_copy)
+    assert str(err.value) == (
+        f"{ae}:{first}: source.subjct: unknown key; did you mean 'subject'?; also line "
+        f"{second}: colour: unknown key; the keys here are domain, source, variables, units, "
+        "coding, supp"
+    )
+    assert "more problem" not in str(err.value)

@@ -42,9 +42,11 @@ not exist, or a package in which nothing could be read, raises
 from __future__ import annotations
 
 import json
+import math
 import mmap
 import os
 import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,14 +152,13 @@ def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list
             tables.append(table)
     package, found = _assemble(tables)
     findings.extend(found)
-    order = {path.name: i for i, path in reversed(list(enumerate(files)))}
+    order = {_name(path): i for i, path in reversed(list(enumerate(files)))}
     findings.sort(key=lambda f: order.get(f.source.file, len(order)) if f.source else len(order))
     if not package.datasets:
-        where = ", ".join(str(p) for p in paths) or "(no paths given)"
+        where = ", ".join(_name(p, whole=True) for p in paths) or "(no paths given)"
         text = f"no readable datasets in {where}"
         if findings:
-            more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-            text += f": {findings[0].message}{more}"
+            text += ": " + "; ".join(f.message for f in findings)  # every one, not a count
         error = RawInputError(text)
         error.findings = findings  # type: ignore[attr-defined]
         raise error
@@ -173,7 +174,7 @@ def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for given in paths:
         path = Path(given)
         if not path.exists():
-            raise RawInputError(f"{os.fspath(given)}: no such file or folder")
+            raise RawInputError(f"{_name(given, whole=True)}: no such file or folder")
         if not path.is_dir():
             files.append(path)
             continue
@@ -190,6 +191,13 @@ def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
             seen.add(key)
             unique.append(path)
     return unique
+
+
+def _name(path: str | os.PathLike[str], whole: bool = False) -> str:
+    """A file's name (or whole path) as text safe to print and to write: bytes of a name that
+    are not UTF-8 shown as ``\\xe9`` escapes, as the raw readers show them."""
+    text = os.fspath(path) if whole else Path(path).name
+    return os.fsencode(text).decode("utf-8", errors="backslashreplace")
 
 
 def _finding(
@@ -229,9 +237,9 @@ def _read_files(files: list[Path]) -> list[tuple[_Table | None, list[Finding]]]:
 
 def _read_file(path: Path) -> tuple[_Table | None, list[Finding]]:
     """Read one file; a file that can't be used gives a finding instead of a table."""
-    file = path.name
+    file = _name(path)
     suffix = path.suffix.lower()
-    stem = path.stem.upper()
+    stem = _name(path.stem).upper()
     if suffix not in _READERS:
         if suffix == ".sas7bdat":
             what = "SAS data sets (.sas7bdat) are not read; provide SAS transport (.xpt)"
@@ -307,6 +315,7 @@ def _to_float(column: pd.Series, name: str) -> pd.Series:
 
 def _read_xpt(path: Path) -> _Table:
     start, declared = _xpt_layout(path)
+    _xpt_check_namestr(path, start)
     fast = _read_xpt_v5(path, start)
     if fast is not None:
         _xpt_check_end(path, start, declared, len(fast.frame), fast.width)
@@ -343,9 +352,9 @@ def _read_xpt_general(path: Path, start: int, declared: int | None) -> _Table:
     # as spaces); _typed makes every empty string a missing value.
     typed = _typed(frame, numeric)
     return _Table(
-        file=path.name,
-        name=path.stem.upper(),
-        frame=_with_bookkeeping(typed, path.name),
+        file=_name(path),
+        name=_name(path.stem).upper(),
+        frame=_with_bookkeeping(typed, _name(path)),
         label=meta.file_label or "",
         labels={n: lab or "" for n, lab in (meta.column_names_to_labels or {}).items()},
         lengths={n: int(w) for n, w in widths.items() if n not in numeric},
@@ -487,9 +496,9 @@ def _read_xpt_v5(path: Path, start: int) -> _Fast | None:
         columns[name] = pd.Series(text, dtype="str")
     frame = pd.DataFrame(columns, columns=names)
     table = _Table(
-        file=path.name,
-        name=path.stem.upper(),
-        frame=_with_bookkeeping(frame, path.name),
+        file=_name(path),
+        name=_name(path.stem).upper(),
+        frame=_with_bookkeeping(frame, _name(path)),
         label=label,
         labels=dict(zip(names, labels, strict=True)),
         lengths={n: w for n, t, w in zip(names, types, lengths, strict=True) if t == 2},
@@ -574,6 +583,77 @@ def _xpt_layout(path: Path) -> tuple[int, int | None]:
     return start, declared
 
 
+def _xpt_check_namestr(path: Path, start: int) -> None:
+    """Raise _Unreadable naming the field when the NAMESTR header or a NAMESTR record (one per
+    variable: type, length, name, position in the record) is corrupt, before a reader
+    misreads the observations by it (which looks like a truncated file, or reads wrong values
+    without a word)."""
+    with path.open("rb") as fh:
+        data = fh.read(start)
+    member = data.find(_XPT_MEMBER)
+    names_at = data.find(b"HEADER RECORD*******NAMSTV8", member)
+    v8 = names_at >= 0
+    if not v8:
+        names_at = data.find(b"HEADER RECORD*******NAMESTR", member)
+    if member < 0 or names_at < 0:
+        raise _Unreadable("the NAMESTR header record (the list of variables) is missing")
+    size_text = data[member + 74 : member + 78]
+    size = int(size_text) if size_text.isdigit() else 0
+    if size not in (136, 140):
+        raise _Unreadable(
+            f"the member header is corrupt: the NAMESTR record size is {_shown(size_text)}, "
+            "not 0140"
+        )
+    count_text = data[names_at + 54 : names_at + 58]
+    if not count_text.isdigit():
+        raise _Unreadable(
+            f"the NAMESTR header record is corrupt: its variable count is "
+            f"{_shown(count_text)}, not a number"
+        )
+    count = int(count_text)
+    first = names_at + _XPT_RECORD
+    end = first + count * size
+    fits = end + (-end % _XPT_RECORD) + _XPT_RECORD
+    # v8 may hold LABELV8/V9 records (long labels) between the NAMESTR records and OBS
+    if fits > start or (not v8 and fits != start):
+        raise _Unreadable(
+            f"the NAMESTR header record is corrupt: it declares {count} variables, but the "
+            f"NAMESTR records before the observations header hold {(start - first) // size}"
+        )
+    records = [data[first + i * size : first + (i + 1) * size].ljust(140) for i in range(count)]
+    fields = [_XPT_NAMESTR_STRUCT.unpack(r) for r in records]
+    width = sum(max(f[1], 0) for f in fields)
+    problems = []
+    for i, (kind, length, raw_name, position) in enumerate(fields, start=1):
+        name = raw_name.decode("latin-1").rstrip(" ") or "(blank)"
+        where = f"NAMESTR record {i} (variable {name})"
+        if not raw_name.strip(b" \0"):
+            problems.append(f"{where}: nname (the name) is blank")
+        if kind not in (1, 2):
+            problems.append(f"{where}: ntype is {kind}, not 1 (numeric) or 2 (character)")
+        if length <= 0:
+            problems.append(f"{where}: nlng (the length) is {length}")
+        elif kind == 1 and not 2 <= length <= 8:
+            problems.append(f"{where}: nlng is {length}; a numeric variable is 2 to 8 bytes")
+        elif kind == 2 and not v8 and length > 200:
+            problems.append(f"{where}: nlng is {length}; XPT v5 text is at most 200 bytes")
+        if length > 0 and not 0 <= position <= width - length:
+            problems.append(
+                f"{where}: npos (its place in the record) is {position}, outside the "
+                f"{width}-byte record"
+            )
+    if problems:
+        raise _Unreadable("the NAMESTR records are corrupt: " + "; ".join(problems))
+
+
+_XPT_NAMESTR_STRUCT = struct.Struct(">h2xh2x8s68xi52x")
+"""ntype, nlng, nname and npos of a 140-byte NAMESTR record."""
+
+
+def _shown(raw: bytes) -> str:
+    return repr(raw.decode("latin-1"))
+
+
 def _xpt_check_end(path: Path, start: int, declared: int | None, rows: int, width: int) -> None:
     """Raise _Unreadable when records are missing: the reader stops quietly at a cut."""
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
@@ -634,12 +714,12 @@ def _read_csv(path: Path) -> _Table:
     }
     # CSV carries no types: where the SDTMIG knows the variable, its type decides (LBORRES
     # holding only numbers is still a character variable); elsewhere the values do.
-    types = _sdtmig_types(path.stem.upper(), text)
+    types = _sdtmig_types(_name(path.stem).upper(), text)
     numeric = {n for n in numeric if types.get(n, "Num") == "Num"}
     return _Table(
-        file=path.name,
-        name=path.stem.upper(),
-        frame=_with_bookkeeping(_typed(frame, numeric), path.name),
+        file=_name(path),
+        name=_name(path.stem).upper(),
+        frame=_with_bookkeeping(_typed(frame, numeric), _name(path)),
         encoding=encoding,
     )
 
@@ -681,9 +761,9 @@ def _read_parquet(path: Path) -> _Table:
             raise _Unreadable(f"column {fld.name} of type {kind} can't be a variable") from exc
     frame = pa.table(columns).to_pandas() if columns else pd.DataFrame()
     return _Table(
-        file=path.name,
-        name=path.stem.upper(),
-        frame=_with_bookkeeping(_typed(frame, numeric), path.name),
+        file=_name(path),
+        name=_name(path.stem).upper(),
+        frame=_with_bookkeeping(_typed(frame, numeric), _name(path)),
     )
 
 
@@ -745,6 +825,46 @@ def _sas_numbers(column: pd.Series, name: str, kind: str) -> pd.Series:
     return seconds / 86400.0 if kind == "date" else seconds
 
 
+def _check_json_numbers(column: pd.Series, name: str, kind: str) -> None:
+    """Raise _Unreadable naming the record and the variable when a number of a numeric column
+    is out of range: beyond a double's range (``1e400`` or a 400-digit integer), or for an
+    integer column beyond 64 bits, so that it would become infinity or lose digits."""
+    try:  # vectorised first; the values are walked one by one only to name a problem
+        values = pd.to_numeric(column, errors="coerce").astype("float64")
+    except (OverflowError, TypeError, ValueError):
+        values = None
+    if values is not None:
+        suspect = ~np.isfinite(values) & column.notna().to_numpy()
+        if kind == "integer":
+            suspect |= np.abs(values.fillna(0)).to_numpy() >= 2.0**63
+        if not suspect.any():
+            return
+    for record, value in enumerate(column.tolist(), start=1):
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            if kind == "integer" and not -(2**63) <= value < 2**63:
+                problem = "beyond the 64-bit integer range"
+            elif abs(value) >= 2**1024:
+                problem = "beyond the range of a number (a double)"
+            else:
+                continue
+            digits = len(str(value)) if value.bit_length() < 10_000 else None
+            shown = (
+                str(value)
+                if digits is not None and digits <= 25
+                else f"an integer of {digits or 'thousands of'} digits"
+            )
+            raise _Unreadable(f"variable {name} ({kind}) record {record} holds {shown}, {problem}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Unreadable(
+                f"variable {name} ({kind}) record {record} holds a number beyond the range of a "
+                "double (read as infinity)"
+                if not math.isnan(value)
+                else f"variable {name} ({kind}) record {record} holds NaN, not a number"
+            )
+
+
 def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
     if not isinstance(metadata, dict):
         raise _Unreadable("the top level is not a JSON object; not Dataset-JSON")
@@ -775,16 +895,21 @@ def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
     frame = pd.DataFrame(rows, columns=names, dtype=object) if names else pd.DataFrame()
     numeric = {c["name"] for c in columns if c.get("dataType") in _NUMERIC_JSON_TYPES}
     for c in columns:
+        if c["name"] in numeric:
+            _check_json_numbers(frame[c["name"]], c["name"], str(c.get("dataType")))
+    for c in columns:
         if c.get("dataType") in _SAS_UNITS and c.get("targetDataType") == "integer":
             frame[c["name"]] = _sas_numbers(frame[c["name"]], c["name"], c["dataType"])
             numeric.add(c["name"])
     name = metadata.get("name")
-    name = name.strip().upper() if isinstance(name, str) and name.strip() else path.stem.upper()
+    name = (
+        name.strip().upper() if isinstance(name, str) and name.strip() else _name(path.stem).upper()
+    )
     label = metadata.get("label")
     return _Table(
-        file=path.name,
+        file=_name(path),
         name=name,
-        frame=_with_bookkeeping(_typed(frame, numeric), path.name),
+        frame=_with_bookkeeping(_typed(frame, numeric), _name(path)),
         label=label if isinstance(label, str) else "",
         labels={c["name"]: str(c.get("label") or "") for c in columns},
         lengths={

@@ -24,6 +24,7 @@ from trialflow.errors import Finding, OnIssue
 from trialflow.io import reports
 from trialflow.io.package import read_package
 from trialflow.io.units import read_test_units
+from trialflow.raw import shown_path
 from trialflow.validation.core import DefineMetadata, Package, ValidationReport
 from trialflow.validation.engine import validate_package
 
@@ -76,13 +77,13 @@ def validate_paths(
     report = validate_package(package, on_issue=on_issue)
     result = ValidateResult(package, report, read_findings + submission)
     context = {
-        "validated": [str(p) for p in paths],
+        "validated": [shown_path(p) for p in paths],
         "datasets": report.datasets,
         "rules_run": report.rules_run,
         "trialflow": __version__,
     }
     if units:
-        context["units"] = str(units)
+        context["units"] = shown_path(units)
     if json_out:
         reports.write_report_json(result.findings, Path(json_out), **context)
     if xlsx_out:

@@ -229,10 +229,8 @@ def write_xpt(
             for column in columns:
                 if column.strip is not None:
                     column.strip.cancel()
-            more = check.problems - 1
-            text = check.findings[0].one_line()
-            if more:
-                text += f" (and {more} more problem{'s' if more > 1 else ''})"
+            # every problem listed, not a count of the others: the user fixes them in one round
+            text = "; ".join(f.one_line() for f in check.findings)
             error = XptError(text)
             error.findings = check.findings  # type: ignore[attr-defined]
             raise error

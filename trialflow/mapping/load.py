@@ -366,6 +366,24 @@ _KIND_ERRORS = ("_type", "_parsing", "int_from_float")
 """pydantic error types that mean a value of the wrong kind (text for a number, ...)."""
 
 
+def _problem(model: type, data: Any, err: dict[str, Any], same: list[dict[str, Any]]) -> str:
+    """The message of one spec problem (``same``: pydantic's errors at the same key)."""
+    kind = err.get("type", "")
+    msg = _message(err)
+    if kind == "extra_forbidden":
+        msg = _unknown_key(model, data, tuple(err["loc"]))
+    elif kind == "missing":
+        msg = _required(model, err)
+    elif kind == "literal_error":
+        msg = _literal(model, err)
+    elif all(e["type"].endswith(_KIND_ERRORS) for e in same):
+        msg = _expected(model, err, data) or msg
+    elif isinstance(err.get("input"), bool) and all(_kind_error(e) for e in same):
+        hint = _quote_hint(data, tuple(err["loc"]), err["input"])
+        msg = f"expected text or a number, got {shape.given(err['input'])}{hint}"
+    return msg
+
+
 def _validate(model: type, data: Any, path: Path) -> Any:
     if not isinstance(data, dict):
         raise SpecError(str(path), 1, None, "expected a mapping of keys at the top level")
@@ -373,25 +391,20 @@ def _validate(model: type, data: Any, path: Path) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        err = errors[0]
-        line, key = _locate(data, tuple(err["loc"]))
-        # a value that fits none of the types of a union fails once per type: one problem
-        same = [e for e in errors if _locate(data, tuple(e["loc"]))[1] == key]
-        kind = err.get("type", "")
-        msg = _message(err)
-        if kind == "extra_forbidden":
-            msg = _unknown_key(model, data, tuple(err["loc"]))
-        elif kind == "missing":
-            msg = _required(model, err)
-        elif kind == "literal_error":
-            msg = _literal(model, err)
-        elif all(e["type"].endswith(_KIND_ERRORS) for e in same):
-            msg = _expected(model, err, data) or msg
-        elif isinstance(err.get("input"), bool) and all(_kind_error(e) for e in same):
-            hint = _quote_hint(data, tuple(err["loc"]), err["input"])
-            msg = f"expected text or a number, got {shape.given(err['input'])}{hint}"
-        rest = len(errors) - len(same)
-        more = f" (and {rest} more problem{'s' if rest > 1 else ''})" if rest > 0 else ""
+        problems: list[tuple[int | None, str, str]] = []
+        while errors:
+            err = errors[0]
+            line, key = _locate(data, tuple(err["loc"]))
+            # a value that fits none of the types of a union fails once per type: one problem
+            same = [e for e in errors if _locate(data, tuple(e["loc"]))[1] == key]
+            problems.append((line, key, _problem(model, data, err, same)))
+            errors = [e for e in errors if e not in same]
+        line, key, msg = problems[0]
+        # every other problem listed too, each with its line and key: fixed in one round
+        more = "".join(
+            f"; also {f'line {n}: ' if n else ''}{k + ': ' if k else ''}{m}"
+            for n, k, m in problems[1:]
+        )
         raise SpecError(str(path), line, key or None, msg + more) from None
 
 

@@ -23,8 +23,10 @@ How cells become text:
 * time cells: ``HH:MM`` or ``HH:MM:SS``; booleans: ``TRUE`` / ``FALSE``.
 
 Workbooks are read with python-calamine (a Rust reader, several times faster than openpyxl);
-CSV files with Python's csv module, as UTF-8 (with or without BOM) or, failing that,
-Windows-1252.
+CSV files with Python's csv module, as UTF-8 (with or without BOM), UTF-16 or UTF-32 (by
+BOM or by their NUL bytes) or, failing that, Windows-1252 when the bytes read plausibly as it
+(:func:`decode_text`); quoting is read strictly, so a quote never closed is an error naming
+its line, never rows merged.
 
 Limits are checked before a file is decompressed, decoded or parsed: :data:`MAX_FILE_BYTES`
 for a CSV, SAS or XML file, :data:`MAX_CELLS` for the rows times columns of one sheet.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +44,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trialflow.errors import CONTROL, RawInputError
+from trialflow.errors import CONTROL, Finding, RawInputError, Source
 
 ROW = "__ROW__"
 """Name of the column that holds each record's 1-based row number in its sheet."""
@@ -77,6 +80,9 @@ class RawSheet:
     sheet_word: str | None = "sheet"
     row_word: str = "row"
     row_detail: Callable[[int], str | None] | None = field(default=None, repr=False)
+    findings: list[Finding] = field(default_factory=list, repr=False)
+    """What the reader found while reading: cells it could only read as empty (a formula
+    without a saved result, an Excel error value), each naming the cell."""
 
     def where(self, column: str | None = None, row: int | None = None) -> str:
         """Describe a place in this sheet for a message.
@@ -113,7 +119,7 @@ class RawExport:
     @property
     def name(self) -> str:
         """The export's file or folder name, as findings show it."""
-        return self.path.name
+        return shown_path(self.path.name)
 
     def sheet(self, name: str) -> RawSheet:
         """The sheet called ``name``; RawInputError naming the sheets there are if it is missing.
@@ -145,7 +151,7 @@ def read_export(path: str | Path) -> RawExport:
     """
     path = Path(path)
     if not path.exists():
-        raise RawInputError(f"{path}: no such file or folder")
+        raise RawInputError(f"{shown_path(path)}: no such file or folder")
     if path.is_dir():
         return _open_folder(path)
     suffix = path.suffix.lower()
@@ -160,13 +166,53 @@ def read_export(path: str | Path) -> RawExport:
         return RawExport(path, list(sheets), _loaded=dict(sheets))
     if suffix not in WORKBOOK_SUFFIXES:
         raise RawInputError(
-            f"{path}: not a raw export (expected .xlsx, .xls, .ods, .csv, .sas7bdat, .xpt, "
-            ".xml (CDISC ODM) or a folder of .csv, .sas7bdat or .xpt files)"
+            f"{shown_path(path)}: not a raw export (expected .xlsx, .xls, .ods, .csv, .sas7bdat, "
+            ".xpt, .xml (CDISC ODM) or a folder of .csv, .sas7bdat or .xpt files)"
         )
-    if suffix in (".xlsx", ".xlsm", ".xlsb") and not zipfile.is_zipfile(path):
-        raise RawInputError(f"{path}: not a readable {suffix} workbook (the file is not a zip)")
+    if suffix in (".xlsx", ".xlsm", ".xlsb"):
+        _check_ooxml(path, suffix)
     workbook = _open_workbook(path)
     return RawExport(path, list(workbook.sheet_names))
+
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""The first bytes of an OLE2 compound file: an Excel 97-2003 .xls, or an encrypted .xlsx."""
+
+
+def _check_ooxml(path: Path, suffix: str) -> None:
+    """Refuse a file named .xlsx/.xlsm/.xlsb that is not an Office Open XML zip, saying what it
+    is where that is cheap to tell: an encrypted workbook or an .xls (OLE2 compound files, told
+    apart by their EncryptedPackage or Workbook stream), an OpenDocument spreadsheet."""
+    shown = shown_path(path)
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as book:
+                names = set(book.namelist())
+                mimetype = book.read("mimetype")[:100] if "mimetype" in names else b""
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise RawInputError(f"{shown}: not a readable {suffix} workbook ({exc})") from exc
+        if "[Content_Types].xml" not in names and b"opendocument" in mimetype:
+            raise RawInputError(
+                f"{shown}: is an OpenDocument spreadsheet (.ods) renamed {suffix}; save it as "
+                ".xlsx, or name it .ods"
+            )
+        return
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head != OLE2_MAGIC:
+        raise RawInputError(f"{shown}: not a readable {suffix} workbook (the file is not a zip)")
+    check_size(path, shown)
+    data = path.read_bytes()
+    if "EncryptedPackage".encode("utf-16-le") in data:
+        raise RawInputError(f"{shown}: is an encrypted workbook; save it without a password")
+    if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
+        raise RawInputError(
+            f"{shown}: is an Excel 97-2003 .xls file renamed {suffix}; save it as .xlsx"
+        )
+    raise RawInputError(
+        f"{shown}: is an OLE2 compound file (an older Office format), not a {suffix} workbook; "
+        "save it as .xlsx"
+    )
 
 
 def _open_folder(path: Path) -> RawExport:
@@ -175,16 +221,28 @@ def _open_folder(path: Path) -> RawExport:
         p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".csv", *SAS_SUFFIXES)
     )
     if not files:
-        raise RawInputError(f"{path}: folder holds no .csv, .sas7bdat or .xpt files")
+        raise RawInputError(f"{shown_path(path)}: folder holds no .csv, .sas7bdat or .xpt files")
     by_name: dict[str, Path] = {}
     for file in files:
-        if file.stem in by_name:
+        stem = shown_path(file.stem)
+        if stem in by_name:
             raise RawInputError(
-                f"{path}: {by_name[file.stem].name} and {file.name} would both be sheet "
-                f"{file.stem!r}; keep one of them"
+                f"{shown_path(path)}: {shown_path(by_name[stem].name)} and "
+                f"{shown_path(file.name)} would both be sheet {stem!r}; keep one of them"
             )
-        by_name[file.stem] = file
+        by_name[stem] = file
     return RawExport(path, list(by_name), _files=by_name)
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as text safe to print and to write: bytes of a file name that are not UTF-8
+    (a name made on a Latin-1 system) shown as ``\\xe9`` escapes instead of failing.
+
+    Example:
+        >>> shown_path(Path(b"caf\\xe9.csv".decode("utf-8", "surrogateescape")))
+        'caf\\\\xe9.csv'
+    """
+    return os.fsencode(str(path)).decode("utf-8", errors="backslashreplace")
 
 
 def check_size(path: Path, shown: str, limit: int | None = None) -> None:
@@ -210,28 +268,80 @@ def _open_workbook(path: Path):
     from python_calamine import CalamineWorkbook
 
     try:
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:  # a file name calamine cannot open by name
+            with path.open("rb") as handle:
+                return CalamineWorkbook.from_filelike(handle)
         return CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types per format
-        raise RawInputError(f"{path}: not a readable workbook ({exc})") from exc
+        raise RawInputError(f"{shown_path(path)}: not a readable workbook ({exc})") from exc
 
 
 def _read_sheet(path: Path, name: str, file: Path | None = None) -> RawSheet:
     if file is not None and file.suffix.lower() in SAS_SUFFIXES:
         from trialflow.raw.sas import read_sas
 
-        shown = f"{path.name}/{file.name}" if path.is_dir() else file.name
+        shown = shown_path(f"{path.name}/{file.name}" if path.is_dir() else file.name)
         return read_sas(file, shown, name)
     if path.is_dir():
         target = file if file is not None else path / f"{name}.csv"
-        return _read_csv(target, f"{path.name}/{target.name}", name)
+        return _read_csv(target, shown_path(f"{path.name}/{target.name}"), name)
     if path.suffix.lower() == ".csv":
-        return _read_csv(path, path.name, name, flat=True)
+        return _read_csv(path, shown_path(path.name), name, flat=True)
     workbook = _open_workbook(path)
     try:
         rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except Exception as exc:
-        raise RawInputError(f"{path.name}, sheet {name}: cannot be read ({exc})") from exc
-    return _sheet_from_rows(rows, path.name, name)
+        raise RawInputError(
+            f"{shown_path(path.name)}, sheet {name}: cannot be read ({exc})"
+        ) from exc
+    sheet = _sheet_from_rows(rows, shown_path(path.name), name)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        sheet.findings.extend(_lost_cell_findings(path, sheet, rows))
+    return sheet
+
+
+def _lost_cell_findings(path: Path, sheet: RawSheet, rows: list[list[object]]) -> list[Finding]:
+    """A finding per cell the workbook holds no value for that a person could read: a formula
+    without a saved result (nothing is evaluated) or an Excel error value."""
+    from trialflow.raw.cells import lost_cells
+
+    cells = lost_cells(str(path), sheet.sheet, MAX_FILE_BYTES)
+    if not cells:
+        return []
+    start = next((i for i, r in enumerate(rows) if any(_filled(c) for c in r)), 0)
+    names = {j: n for j, n in enumerate(sheet.columns)}
+    findings = []
+    for cell in cells:
+        column = names.get(cell.column, _letters(cell.column)) if cell.row > start + 1 else None
+        where = f"cell {cell.cell}"
+        if cell.kind == "formula":
+            code = "raw-formula-no-value"
+            value = cell.formula
+            text = (
+                f"{where} holds the formula {cell.formula} with no saved result (the workbook "
+                "was written by a program that does not calculate); read as empty, nothing is "
+                "evaluated: open and save the file in Excel, or enter the value"
+            )
+        else:
+            code = "raw-error-cell"
+            value = cell.error
+            made = f" (from the formula {cell.formula})" if cell.formula else ""
+            text = (
+                f"{where} holds the Excel error {cell.error}{made}; read as empty: correct "
+                "the cell in the export"
+            )
+        findings.append(
+            Finding(
+                code,
+                "error",
+                text,
+                value=value,
+                source=Source(sheet.file, sheet.sheet, cell.row, column or _letters(cell.column)),
+            )
+        )
+    return findings
 
 
 def _sheet_from_rows(
@@ -265,8 +375,7 @@ def _sheet_from_rows(
     if extra:
         i, j = extra[0]
         raise RawInputError(
-            f"{where}, {word} {numbers[start + 1 + i]}: value in column {_letters(j)} "
-            "has no header"
+            f"{where}, {word} {numbers[start + 1 + i]}: value in column {_letters(j)} has no header"
         )
     frame = pd.DataFrame(columns, dtype="str")
     frame[ROW] = pd.array(numbers[start + 1 :], dtype="int64")
@@ -294,28 +403,69 @@ def _read_csv(path: Path, file: str, sheet: str, flat: bool = False) -> RawSheet
     if not path.exists():
         raise RawInputError(f"{file}: no such file for sheet {sheet!r}")
     check_size(path, file)
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="strict") if _is_cp1252(data) else None
-        if text is None:
-            raise RawInputError(f"{path.name}: not UTF-8 or Windows-1252 text") from None
+    text = decode_text(path.read_bytes(), file)
     import csv
     import io
 
     # Each record is numbered by the line it starts on, so that a quoted value spanning
-    # lines does not shift the numbers of the records after it.
-    reader = csv.reader(io.StringIO(text))
-    rows: list[list[object]] = []
+    # lines does not shift the numbers of the records after it. Quoting is read strictly:
+    # a quote never closed, or text after a closing quote, is an error naming the line,
+    # never two rows silently merged into one.
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows: list[list[str]] = []
     numbers: list[int] = []
+    spanning: list[int] = []  # the records whose quoted values run over lines
+    start = 1
     try:
         for record in reader:
-            numbers.append(reader.line_num - _record_lines(record) + 1)
+            lines = _record_lines(record)
+            if lines > 1:
+                spanning.append(len(rows))
+            numbers.append(reader.line_num - lines + 1)
             rows.append(record)
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise RawInputError(f"{file}, line {reader.line_num}: not readable CSV ({exc})") from exc
+        if "end of data" in str(exc):
+            raise RawInputError(
+                f"{file}, line {start}: a quoted value opened on this line is never closed "
+                f"(it runs to the end of the file, line {reader.line_num}); close the quote"
+            ) from exc
+        raise RawInputError(
+            f"{file}, line {reader.line_num}: not readable CSV ({exc}); a quote inside a "
+            'value must be doubled ("")'
+        ) from exc
+    if spanning:
+        _check_spans(rows, numbers, spanning, file)
     return _sheet_from_rows(rows, file, sheet, numbers, flat=flat)
+
+
+def _check_spans(rows: list[list[str]], numbers: list[int], spanning: list[int], file: str) -> None:
+    """Refuse a record whose quoted value spans lines when that merged rows: the record then
+    has another number of values than the header, or a line inside the value has as many
+    commas as a whole row (a quote opened on one line and closed by a stray quote later)."""
+    header = next((r for r in rows if any(_filled(c) for c in r)), None)
+    if header is None:
+        return
+    width = len(header)
+    for i in spanning:
+        record, line = rows[i], numbers[i]
+        if record is header:
+            continue
+        last = line + _record_lines(record) - 1
+        if len(record) != width:
+            raise RawInputError(
+                f"{file}, line {line}: a quoted value runs on to line {last}, and the record "
+                f"so read has {len(record)} values, not the header's {width}: an unterminated "
+                "quote merged rows; close the quote"
+            )
+        for value in record:
+            inner = str(value).split("\n")[1:]
+            if width >= 3 and any(part.count(",") >= width - 1 for part in inner):
+                raise RawInputError(
+                    f"{file}, line {line}: a quoted value runs on to line {last} and holds a "
+                    "line with as many commas as a whole row: an unterminated quote merged "
+                    "rows; close the quote"
+                )
 
 
 def _record_lines(record: list[str]) -> int:
@@ -323,12 +473,122 @@ def _record_lines(record: list[str]) -> int:
     return 1 + sum(value.count("\n") for value in record)
 
 
-def _is_cp1252(data: bytes) -> bool:
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32"),
+    (b"\xff\xfe", "utf-16-le", "UTF-16"),
+    (b"\xfe\xff", "utf-16-be", "UTF-16"),
+)
+_TRIED = (
+    "trialflow reads CSV text as UTF-8 (with or without BOM), UTF-16 or UTF-32, or "
+    "Windows-1252; save the file as UTF-8 (CSV UTF-8 in Excel)"
+)
+
+
+def decode_text(data: bytes, file: str) -> str:
+    """A CSV file's bytes as text: UTF-8 (BOM or none), UTF-16/UTF-32 (by BOM, or by the NUL
+    bytes of mostly-ASCII text), else Windows-1252 when the bytes read plausibly as it.
+
+    Bytes that are none of these (GBK, Big5 or Shift-JIS text, which Windows-1252 would turn
+    into mojibake: their characters are runs of two or more high bytes, where Windows-1252
+    text has an accented letter between ASCII ones) raise RawInputError with one line naming
+    the file and the encodings tried.
+
+    Example:
+        >>> decode_text("SUBJ,SEX".encode("utf-16"), "dm.csv")
+        'SUBJ,SEX'
+        >>> decode_text("caf\u00e9".encode("cp1252"), "x.csv")
+        'café'
+        >>> try:
+        ...     decode_text("头痛发热".encode("gbk"), "ae.csv")
+        ... except RawInputError as exc:
+        ...     print(str(exc)[:60])
+        ae.csv: not UTF-8 text, and not Windows-1252 either (on line
+    """
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            return _decode_as(data[len(bom) :], codec, name, file)
+    wide = _nul_pattern(data[:4096])
+    if wide is not None:
+        return _decode_as(data, wide, wide[:6].upper(), file)
     try:
-        data.decode("cp1252")
-    except UnicodeDecodeError:
-        return False
-    return True
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8 = exc
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        first = data[: utf8.start].count(b"\n") + 1
+        raise RawInputError(
+            f"{file}: not UTF-8 text, and not Windows-1252 either (the first byte that is not "
+            f"UTF-8 is on line {first}; byte 0x{data[exc.start]:02X} on line {line} is no "
+            f"Windows-1252 character); {_TRIED}"
+        ) from None
+    line = _high_runs(data)
+    if line is not None:
+        raise RawInputError(
+            f"{file}: not UTF-8 text, and not Windows-1252 either (on line {line} non-ASCII "
+            "bytes stand in runs, as in GBK, Big5 or Shift-JIS text, not one accented letter "
+            f"at a time); {_TRIED}"
+        )
+    return text
+
+
+def _decode_as(data: bytes, codec: str, name: str, file: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise RawInputError(
+            f"{file}: looks like {name} text ({codec}) but byte {exc.start} does not decode; "
+            f"{_TRIED}"
+        ) from None
+
+
+def _nul_pattern(sample: bytes) -> str | None:
+    """The UTF-16/UTF-32 byte order of BOM-less text whose NUL bytes show it (ASCII in UTF-16
+    is every other byte NUL), or None. A stray NUL in UTF-8 text does not count."""
+    if len(sample) < 4 or sample.count(0) < len(sample) // 3:
+        return None
+    n = len(sample) - len(sample) % 4
+    quads = [sample[i : i + 4] for i in range(0, n, 4)]
+    if sum(q[0] != 0 and q[1:] == b"\0\0\0" for q in quads) > len(quads) // 2:
+        return "utf-32-le"
+    if sum(q[:3] == b"\0\0\0" and q[3] != 0 for q in quads) > len(quads) // 2:
+        return "utf-32-be"
+    odd = sample[1::2].count(0)
+    even = sample[0::2].count(0)
+    half = len(sample) // 2
+    if odd > half * 0.6 and even < half * 0.1:
+        return "utf-16-le"
+    if even > half * 0.6 and odd < half * 0.1:
+        return "utf-16-be"
+    return None
+
+
+def _high_runs(data: bytes) -> int | None:
+    """Where non-UTF-8 bytes read implausibly as Windows-1252, the first line showing it (else
+    None). Western European text in Windows-1252 has its accented letters one at a time
+    between ASCII ones (``Céphalée``), with now and then two together (``Größe``); a double-byte
+    encoding (GBK, Big5, Shift-JIS) has two bytes per character, so runs of two, four, six
+    non-ASCII bytes. Implausible: more than half of the non-ASCII bytes stand in runs of
+    three or more, or in runs of two or more when there are at least three such runs."""
+    import re
+
+    total = len(data.translate(None, bytes(range(128))))
+    if not total:
+        return None
+    long = [m for m in re.finditer(rb"[\x80-\xff]{3,}", data)]
+    pairs = [m for m in re.finditer(rb"[\x80-\xff]{2,}", data)]
+    in_long = sum(m.end() - m.start() for m in long)
+    in_pairs = sum(m.end() - m.start() for m in pairs)
+    if in_long * 2 > total:
+        first = long[0]
+    elif len(pairs) >= 3 and in_pairs * 2 > total:
+        first = pairs[0]
+    else:
+        return None
+    return data[: first.start()].count(b"\n") + 1
 
 
 def _filled(value: object) -> bool:

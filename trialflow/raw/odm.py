@@ -41,7 +41,7 @@ from xml.parsers import expat
 import pandas as pd
 
 from trialflow.errors import RawInputError
-from trialflow.raw import ROW, RawSheet, check_cells, check_size
+from trialflow.raw import ROW, RawSheet, check_cells, check_size, shown_path
 
 __all__ = ["KEY_COLUMNS", "MAX_DEPTH", "MAX_ELEMENTS", "read_odm"]
 
@@ -101,7 +101,7 @@ def read_odm(path: Path) -> dict[str, RawSheet]:
         >>> sheets["LAB"].columns[:2]  # doctest: +SKIP
         ['SubjectKey', 'SiteRef']
     """
-    shown = path.name
+    shown = shown_path(path.name)
     check_size(path, shown)
     state = _State()
     parser = expat.ParserCreate(namespace_separator=" ")

@@ -105,6 +105,7 @@ class _Builder:
         self.supps: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
         self.read: dict[tuple[str, str], tuple[RawSheet, str, set[str]]] = {}
         """Per raw sheet read, the columns some spec reads (for ``raw-column-unmapped``)."""
+        self.sheets_read: set[str] = set()
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -144,7 +145,11 @@ class _Builder:
                     f"{{{form}: [{name}]}})"
                 )
             raise RawInputError(f"{where}: {at}: no sheet {name!r} in {self.export.name}; {hint}")
-        return self.export.sheet(name)
+        sheet = self.export.sheet(name)
+        if name not in self.sheets_read:  # what the reader found, once per sheet
+            self.sheets_read.add(name)
+            self.findings.extend(dataclasses.replace(f, dataset=domain) for f in sheet.findings)
+        return sheet
 
     def no_column(self, domain: str, key: str, col: str, sheet: RawSheet) -> RawInputError:
         """A column the spec names that the raw sheet lacks: the spec's file, line and key, the
