@@ -18,7 +18,7 @@ import pandas as pd
 
 from trialflow import __version__
 from trialflow.adam import metadata as adam_metadata
-from trialflow.adam.build import AdamResult, build_adam
+from trialflow.adam.build import AdamResult, DmNotOnePerSubject, build_adam
 from trialflow.analysis.build import AnalysisResult, build_analysis
 from trialflow.errors import (
     Finding,
@@ -141,12 +141,15 @@ class RunResult:
     validation: ValidationReport | None = None
     adam: AdamResult | None = None
     analysis: AnalysisResult | None = None
+    skipped: list[Finding] = field(default_factory=list)
+    """Stages the run could not do (``adam-not-derived``), each with the reason."""
 
     @property
     def findings(self) -> list[Finding]:
         """Every finding of the run: mapping, then deriving, then validation."""
         return (
             self.sdtm.findings
+            + self.skipped
             + (self.adam.findings if self.adam else [])
             + (self.validation.findings if self.validation else [])
             + (self.analysis.findings if self.analysis else [])
@@ -635,17 +638,26 @@ def map_study(
     if adam and study.spec.adam is not None:
         if progress:
             progress("deriving the ADaM datasets")
-        run.adam = build_adam(
-            study.spec,
-            result.domains,
-            sdtm_lineage=result.lineage,
-            on_issue=on_issue,
-            locate=study.locate,
-        )
-        run.files += write_adam(run.adam, out, progress, formats=formats, created=created)
-        if progress:
-            progress("writing adam/define.xml")
-        run.files += write_adam_define(run.adam, out, study, created=created, sdtm=result)
+        try:
+            run.adam = build_adam(
+                study.spec,
+                result.domains,
+                sdtm_lineage=result.lineage,
+                on_issue=on_issue,
+                locate=study.locate,
+            )
+        except DmNotOnePerSubject as exc:
+            # the duplicate is reported by mapping (raw-duplicate-record) and validation;
+            # SDTM and the reports are still written, ADaM is left out and says why
+            if progress:
+                progress(str(exc))
+            run.skipped.append(Finding("adam-not-derived", "warning", str(exc), dataset="DM",
+                                       variable="USUBJID"))  # fmt: skip
+        if run.adam is not None:
+            run.files += write_adam(run.adam, out, progress, formats=formats, created=created)
+            if progress:
+                progress("writing adam/define.xml")
+            run.files += write_adam_define(run.adam, out, study, created=created, sdtm=result)
     run = _finish(run, _context(study, export.name), progress, study_dir if ectd else None)
     emit(run.validation.findings, on_issue)
     return run
