@@ -164,6 +164,23 @@ def test_parquet_date32_of_year_1_is_a_date(mapped, tmp_path):
     _check_days(strict_json(tmp_path / "r.json"), dm, vs, first, other, "0001-01-01")
 
 
+def test_run_with_raw_dates_of_year_1_and_9999_fails_no_rule(tmp_path):
+    sheets = tiny_sheets()
+    sheets["DEMOG"][0]["BIRTH_DT"] = "0001-01-01"
+    sheets["DEMOG"][1]["CONSENT_DT"] = "9999-12-31"
+    sheets["INFUSION"][0]["INF_DATE"] = "0001-01-01"
+    raw = write_csv_export(tmp_path / "raw", sheets)
+    out = tmp_path / "out"
+    result = invoke("run", EXAMPLE_SPECS, "--raw", raw, "--out", out, "-q")
+    assert result.exit_code in (0, 1), result.output
+    found = strict_json(out / "validation" / "report.json")["findings"]
+    assert [f for f in found if f["code"] == "rule-failed"] == []
+    dm, _ = read_xpt(out / "sdtm" / "dm.xpt")
+    assert dm["BRTHDTC"].tolist()[0] == "0001-01-01"
+    assert dm["RFICDTC"].tolist()[1] == "9999-12-31"
+    assert (out / "adam" / "adsl.xpt").exists()
+
+
 # --- 3. report.json is strict JSON ------------------------------------------------------------
 
 
