@@ -46,6 +46,10 @@ def test_run_with_a_duplicate_subject_row_reports_it_and_writes_the_report(tmp_p
     sheets["DEMOG"].append(dict(sheets["DEMOG"][0], BIRTH_DT="1967-01-01"))
     raw = write_csv_export(tmp_path / "raw", sheets)
     out = tmp_path / "out"
+    # an earlier, clean run into the same folder: its ADaM and analysis must not survive
+    clean = write_csv_export(tmp_path / "clean", tiny_sheets())
+    assert invoke("run", EXAMPLE_SPECS, "--raw", clean, "--out", out, "-q").exit_code in (0, 1)
+    assert (out / "adam" / "adsl.xpt").is_file() and (out / "lineage" / "adsl.csv").is_file()
     result = invoke("run", EXAMPLE_SPECS, "--raw", raw, "--out", out, "-q")
     assert result.exit_code == 1, result.output  # errors in the data, not a crash
     report = strict_json(out / "validation" / "report.json")
@@ -65,6 +69,7 @@ def test_run_with_a_duplicate_subject_row_reports_it_and_writes_the_report(tmp_p
         "validation",
     ]
     assert sorted(p.name for p in (out / "validation").iterdir()) == ["report.json", "report.xlsx"]
+    assert not [p.name for p in (out / "lineage").iterdir() if p.name.startswith("ad")]
     manifest = strict_json(out / "manifest.json")
     listed = json.dumps(manifest)
     assert "validation/report.json" in listed and "adam/" not in listed

@@ -629,6 +629,7 @@ def map_study(
     export = read_export(raw)
     result = build_sdtm(study, export, on_issue=on_issue, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
+    earlier = reports.manifest_files(out, except_under="")  # an earlier run's outputs
     created = run_created(study)
     files = write_sdtm(result, out, progress, formats=formats, created=created)
     if progress:
@@ -659,6 +660,15 @@ def map_study(
                 progress("writing adam/define.xml")
             run.files += write_adam_define(run.adam, out, study, created=created, sdtm=result)
     run = _finish(run, _context(study, export.name), progress, study_dir if ectd else None)
+    # no stale file of an earlier run survives (adam/ of a run whose ADaM is now left out)
+    written = {p.resolve() for p in run.files}
+    for path in earlier:
+        if path.resolve() not in written:
+            path.unlink(missing_ok=True)
+            folder = path.parent
+            while folder != out and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()  # a folder the earlier run made, now empty
+                folder = folder.parent
     emit(run.validation.findings, on_issue)
     return run
 
