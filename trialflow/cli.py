@@ -18,6 +18,7 @@ import click
 
 from trialflow import __version__
 from trialflow.errors import FindingsError, TrialflowError
+from trialflow.io.outputs import check_output_file, check_output_folder
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -143,6 +144,7 @@ def _pipeline(
     from trialflow import pipeline
 
     func = getattr(pipeline, name)
+    _run(check_output_folder, out, "--out")  # before any mapping: one line, exit 2
     on_issue = "stop" if strict else "none"
     extra: dict = {} if formats is None else {"formats": _run(pipeline.parse_formats, formats)}
     if ectd:
@@ -316,6 +318,10 @@ def export_command(
         chosen = _run(parse_formats, formats, EXPORT_FORMATS)
         if chosen == ("xpt",):
             raise UsageError("the datasets are already XPT; choose dataset-json, ndjson or define")
+        _run(check_output_folder, run_dir, "RUN_DIR")
+    if ectd is not None:
+        _run(check_output_folder, ectd, "--ectd")
+    if formats is not None:
         files = _run(export_run, run_dir, chosen, study_dir=study_dir, progress=_progress(quiet))
         click.echo(f"export: {run_dir} ({', '.join(f for f in chosen if f != 'xpt')})")
         for path in files:
@@ -382,6 +388,7 @@ def report_command(study_dir: Path, adam_dir: Path, out: Path, strict: bool, qui
     """
     from trialflow.pipeline import report_study
 
+    _run(check_output_folder, out, "--out")
     on_issue = "stop" if strict else "none"
     result = _run(report_study, study_dir, adam_dir, out, on_issue=on_issue,
                   progress=_progress(quiet))  # fmt: skip
@@ -431,6 +438,7 @@ def demo_command(out: Path, formats: str, quiet: bool) -> None:
             "trialflow"
         )
     chosen = _run(parse_formats, formats)
+    _run(check_output_folder, out, "--out")
     result = _run(
         run_study, study_dir, raw, out, on_issue="none", progress=_progress(quiet), formats=chosen,
         ectd=True,
@@ -482,6 +490,10 @@ def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
         raise UsageError(f"{out}: the sas layout is written as a folder, and this is a file")
     if suffix is not None and out.is_dir():
         raise UsageError(f"{out}: is a folder; give the {suffix} file to write")
+    if suffix is None:
+        _run(check_output_folder, out, "--out")
+    else:
+        _run(check_output_file, out, "--out")
     out.parent.mkdir(parents=True, exist_ok=True)
     sheets = _run(synthesize, subjects=subjects, seed=seed)
     _run(write_layout, sheets, out, layout)  # type: ignore[arg-type]
@@ -536,6 +548,9 @@ def validate_command(
     """
     from trialflow.io.validate import validate_paths
 
+    for option, path in (("--json", json_out), ("--xlsx", xlsx_out)):
+        if path is not None:
+            _run(check_output_file, path, option)  # before reading: one line, exit 2
     result = _run(
         validate_paths, paths, json_out=json_out, xlsx_out=xlsx_out, on_issue="none", units=units
     )

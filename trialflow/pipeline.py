@@ -19,7 +19,7 @@ import pandas as pd
 
 from trialflow import __version__
 from trialflow.adam import metadata as adam_metadata
-from trialflow.adam.build import AdamResult, build_adam
+from trialflow.adam.build import AdamResult, DmNotOnePerSubject, build_adam
 from trialflow.analysis.build import AnalysisResult, build_analysis
 from trialflow.errors import (
     Finding,
@@ -142,12 +142,15 @@ class RunResult:
     validation: ValidationReport | None = None
     adam: AdamResult | None = None
     analysis: AnalysisResult | None = None
+    skipped: list[Finding] = field(default_factory=list)
+    """Stages the run could not do (``adam-not-derived``), each with the reason."""
 
     @property
     def findings(self) -> list[Finding]:
         """Every finding of the run: mapping, then deriving, then validation."""
         return (
             self.sdtm.findings
+            + self.skipped
             + (self.adam.findings if self.adam else [])
             + (self.validation.findings if self.validation else [])
             + (self.analysis.findings if self.analysis else [])
@@ -718,25 +721,40 @@ def map_study(
     if "xpt" in formats and (problems := xpt_problems(result)):
         _refuse_unwritable(problems, result.findings, out, context)
     derived = None
+    skipped: list[Finding] = []
     if adam and study.spec.adam is not None:
         if progress:
             progress("deriving the ADaM datasets")
-        derived = build_adam(
-            study.spec,
-            result.domains,
-            sdtm_lineage=result.lineage,
-            on_issue=on_issue,
-            locate=study.locate,
-        )
-        if "xpt" in formats and (problems := xpt_problems(SdtmResult({}, {}, []), derived)):
+        try:
+            derived = build_adam(
+                study.spec,
+                result.domains,
+                sdtm_lineage=result.lineage,
+                on_issue=on_issue,
+                locate=study.locate,
+            )
+        except DmNotOnePerSubject as exc:
+            # the duplicate is reported by mapping (raw-duplicate-record) and validation;
+            # SDTM and the reports are still written, ADaM is left out and says why
+            if progress:
+                progress(str(exc))
+            skipped.append(Finding("adam-not-derived", "warning", str(exc), dataset="DM",
+                                   variable="USUBJID"))  # fmt: skip
+        if (
+            derived is not None
+            and "xpt" in formats
+            and (problems := xpt_problems(SdtmResult({}, {}, []), derived))
+        ):
             _refuse_unwritable(problems, result.findings + derived.findings, out, context)
     out.mkdir(parents=True, exist_ok=True)
+    earlier = reports.manifest_files(out, except_under="")  # an earlier run's outputs
     created = run_created(study)
     files = write_sdtm(result, out, progress, formats=formats, created=created)
     if progress:
         progress("writing sdtm/define.xml")
     files += write_sdtm_define(result, out, study, created=created)
     run = RunResult(out, study, result, files)
+    run.skipped.extend(skipped)
     if derived is not None:
         run.adam = derived
         run.files += write_adam(run.adam, out, progress, formats=formats, created=created)
@@ -744,6 +762,15 @@ def map_study(
             progress("writing adam/define.xml")
         run.files += write_adam_define(run.adam, out, study, created=created, sdtm=result)
     run = _finish(run, context, progress, study_dir if ectd else None)
+    # no stale file of an earlier run survives (adam/ of a run whose ADaM is now left out)
+    written = {p.resolve() for p in run.files}
+    for path in earlier:
+        if path.resolve() not in written:
+            path.unlink(missing_ok=True)
+            folder = path.parent
+            while folder != out and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()  # a folder the earlier run made, now empty
+                folder = folder.parent
     emit(run.validation.findings, on_issue)
     return run
 

@@ -56,6 +56,49 @@ ADAE_ADSL_VARS = [
 ]  # fmt: skip
 
 
+class DmNotOnePerSubject(DerivationError):
+    """SDTM DM has more than one record for a subject, so ADSL (one record per subject) can't
+    be derived; ``records`` holds the duplicated DM records.
+
+    Example:
+        >>> dm = pd.DataFrame({"USUBJID": ["S-1", "S-1", "S-2"]})
+        >>> try:
+        ...     check_dm_one_per_subject(dm)
+        ... except DmNotOnePerSubject as exc:
+        ...     print(exc)
+        ADaM not derived: DM has 2 records for subject S-1 (records 1, 2); ADSL needs one DM \
+record per subject (fix the duplicate subject rows of the raw export)
+    """
+
+
+def check_dm_one_per_subject(dm: pd.DataFrame) -> None:
+    """Raise :class:`DmNotOnePerSubject` when a USUBJID has more than one DM record.
+
+    The message names the subjects (up to 3) and their 1-based DM record numbers.
+
+    Example:
+        >>> check_dm_one_per_subject(pd.DataFrame({"USUBJID": ["S-1", "S-2"]}))  # no error
+    """
+    if "USUBJID" not in dm:
+        return
+    dup = dm["USUBJID"].notna() & dm["USUBJID"].duplicated(keep=False)
+    if not dup.any():
+        return
+    records = dm.loc[dup]
+    positions = pd.Series(range(1, len(dm) + 1), index=dm.index)[dup]
+    by_subject = positions.groupby(records["USUBJID"].astype("str"), sort=True)
+    named = [
+        f"{len(rows)} records for subject {subject} (records {', '.join(map(str, rows))})"
+        for subject, rows in ((s, r.tolist()) for s, r in by_subject)
+    ]
+    more = f" and {len(named) - 3} more subjects" if len(named) > 3 else ""
+    raise DmNotOnePerSubject(
+        f"ADaM not derived: DM has {'; '.join(named[:3])}{more}; ADSL needs one DM record "
+        "per subject (fix the duplicate subject rows of the raw export)",
+        records,
+    )
+
+
 @dataclass
 class AdamResult:
     """The ADaM datasets, their lineage tables and the findings met while deriving them."""
@@ -124,6 +167,7 @@ def build_adam(
     for needed in ("DM", adam.treatment.domain):
         if needed not in sdtm:
             raise DerivationError(f"ADaM needs SDTM {needed}, which is not in the package")
+    check_dm_one_per_subject(sdtm["DM"])
     result = AdamResult()
 
     # ADSL, steps 1-4

@@ -50,12 +50,19 @@ def matches(frame: pd.DataFrame, where: Mapping[str, Any]) -> pd.Series:
 def full_datetime(series: pd.Series) -> pd.Series:
     """ISO 8601 values with a date and a time (to the minute at least) as datetime64; else NaT.
 
+    As for the analysis dates (:func:`~trialflow.adam.dates.derive_vars_dt`), a year outside
+    what datetime64[ns] holds (before 1678, after 2261) is no analysis datetime: NaT.
+
     Example:
         >>> full_datetime(pd.Series(["2019-05-12T09:50", "2019-05-12", None])).tolist()
         [Timestamp('2019-05-12 09:50:00'), NaT, NaT]
+        >>> full_datetime(pd.Series(["0001-01-01T09:50", "9999-12-31T23:59"])).tolist()
+        [NaT, NaT]
     """
     values = text(series)
     full = values.str.fullmatch(_FULL_DTM).fillna(False).astype(bool)
+    year = pd.to_numeric(values.str.slice(0, 4), errors="coerce")
+    full &= year.between(1678, 2261).fillna(False).astype(bool)
     out = pd.to_datetime(values.where(full), format="ISO8601", errors="coerce")
     return out.astype("datetime64[ns]")
 

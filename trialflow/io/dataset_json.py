@@ -316,7 +316,7 @@ def write_dataset_json(
     meta["name"] = dataset
     meta["label"] = label or ""
     meta["columns"] = [column for column, _ in resolved]
-    head = json.dumps(meta, ensure_ascii=False)
+    head = json.dumps(meta, ensure_ascii=False, allow_nan=False)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:

@@ -142,11 +142,15 @@ def _finding_json(f: Finding) -> str:
 
 
 def _js(text: str | None) -> str:
-    return "null" if text is None else _encode_text(text)
+    """A JSON string, or null for a missing value (None, or a NaN that reached a finding)."""
+    if isinstance(text, str):
+        return _encode_text(text)
+    return "null" if text is None or pd.isna(text) else _encode_text(str(text))
 
 
 def _jn(number: int | None) -> str:
-    return "null" if number is None else str(int(number))
+    """A JSON integer, or null for a missing value: never a bare NaN."""
+    return "null" if number is None or pd.isna(number) else str(int(number))
 
 
 def write_report_json(findings: Sequence[Finding], path: Path, **context: object) -> Path:
@@ -174,7 +178,7 @@ def write_report_json(findings: Sequence[Finding], path: Path, **context: object
             lead = "\n    " if start == 0 else ",\n    "
             fh.write(lead + ",\n    ".join(_finding_json(f) for f in chunk))
         fh.write("\n  ]," if findings else "],")
-        fh.write(json.dumps(tail, indent=2, ensure_ascii=False)[1:] + "\n")
+        fh.write(json.dumps(tail, indent=2, ensure_ascii=False, allow_nan=False)[1:] + "\n")
     return path
 
 
@@ -524,7 +528,7 @@ def write_manifest(out: Path, files: Iterable[Path], **context: object) -> Path:
     ]
     path = out / "manifest.json"
     body = {"files": entries, **context}
-    path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(body, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
 

@@ -244,6 +244,7 @@ class _Builder:
         users = work.frame.loc[index, "USUBJID"].tolist() if "USUBJID" in work.frame else None
         for k, (label, src) in enumerate(zip(index, self.source(work, index, column), strict=True)):
             value = None if pd.isna(vals[k]) else str(vals[k])
+            usubjid = None if not users or pd.isna(users[k]) else str(users[k])
             work.pending.append(
                 (
                     label,
@@ -253,7 +254,7 @@ class _Builder:
                         message(value),
                         dataset=work.spec.domain,  # type: ignore[arg-type]
                         variable=variable,
-                        usubjid=users[k] if users else None,
+                        usubjid=usubjid,
                         value=value,
                         refs=refs,
                         source=src,

@@ -16,20 +16,25 @@ from trialflow.raw import ROW
 
 
 def date_part(dtc: pd.Series) -> pd.Series:
-    """The calendar date of ISO 8601 values as datetime64; NaT when the date is partial.
+    """The calendar date of ISO 8601 values as datetime64[s]; NaT when the date is partial.
+
+    Seconds, not pandas' default nanoseconds: every date ISO 8601 allows in SDTM
+    (0001-01-01 to 9999-12-31) is a date, none overflows (OutOfBoundsDatetime).
 
     Example:
         >>> date_part(pd.Series(["2019-01-12T07:30", "2019-01", None])).dt.day.tolist()
         [12.0, nan, nan]
+        >>> date_part(pd.Series(["0001-01-01", "9999-12-31"])).dt.year.tolist()
+        [1, 9999]
     """
     codes, uniques = pd.factorize(dtc.astype("str").str.slice(0, 10))
     text = pd.Series(uniques, dtype="str")
     complete = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
     days = pd.to_datetime(text.where(complete), format="%Y-%m-%d", errors="coerce")
     if len(days) == 0:
-        return pd.Series(pd.NaT, index=dtc.index, dtype="datetime64[ns]")
-    picked = days.to_numpy()[np.where(codes >= 0, codes, 0)]
-    out = pd.Series(picked, index=dtc.index, dtype="datetime64[ns]")
+        return pd.Series(pd.NaT, index=dtc.index, dtype="datetime64[s]")
+    picked = days.astype("datetime64[s]").to_numpy()[np.where(codes >= 0, codes, 0)]
+    out = pd.Series(picked, index=dtc.index, dtype="datetime64[s]")
     return out.where(codes >= 0)
 
 

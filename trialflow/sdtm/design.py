@@ -551,7 +551,8 @@ def subject_visits(
     allv = allv.sort_values(["USUBJID", "VISITNUM"], kind="stable").reset_index(drop=True)
     dm = domains.get("DM")
     ref = (
-        allv["USUBJID"].map(dm.set_index("USUBJID")["RFSTDTC"])
+        # a subject with two DM records (raw-duplicate-record) takes the first one's date
+        allv["USUBJID"].map(dm.drop_duplicates("USUBJID").set_index("USUBJID")["RFSTDTC"])
         if dm is not None and "RFSTDTC" in dm
         else pd.Series(pd.NA, index=allv.index, dtype="str")
     )

@@ -213,3 +213,20 @@ def test_relative_day_not_derived(adlb):
         "ADY is -6 but ADT 2019-05-05 (21674) is day -7 from TRTSDT 2019-05-12 (21681); ADY "
         "must be ADT - TRTSDT (+1 on or after TRTSDT)."
     )
+
+
+def test_date_numbers_beyond_year_9999_are_shown_as_numbers_not_a_failed_rule(adsl, adlb):
+    """Issue 14: a SAS date no calendar day has (1e12 days) made the rule fail."""
+    adlb.loc[2, "ADT"] = 1e12
+    adlb.loc[0, "ADT"] = -715509.0  # 0001-01-01: 715509 days before 1960-01-01
+    pkg = package(adsl, adlb)
+    codes = [x for x in found(pkg) if x[0] == "date-differs-from-datetime"]
+    assert codes == [
+        ("date-differs-from-datetime", "ADLB", "ADT", 1, "T-001"),
+        ("date-differs-from-datetime", "ADLB", "ADT", 3, "T-001"),
+    ]
+    said = messages(pkg, "date-differs-from-datetime")
+    assert said[0].startswith("ADT is 0001-01-01 (-715509) but ADTM falls on 2019-05-05 (21674)")
+    assert said[1].startswith(
+        "ADT is 1000000000000 (not a date of 0001 to 9999) but ADTM falls on 2019-05-20 (21689)"
+    )

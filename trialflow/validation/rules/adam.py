@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable, Iterable
 
@@ -460,11 +461,21 @@ def date_differs_from_datetime(package: Package) -> list[Finding]:
 
 
 def _sas_date(value: object) -> str:
-    """A SAS date number as ISO 8601 text, for messages."""
+    """A SAS date number as ISO 8601 text, for messages; a number that is no day of the years
+    0001 to 9999 is shown as the number.
+
+    Example:
+        >>> _sas_date(0.0), _sas_date(-715509), _sas_date(1e12)
+        ('1960-01-01 (0)', '0001-01-01 (-715509)', '1000000000000 (not a date of 0001 to 9999)')
+    """
     if value is None or pd.isna(value):  # type: ignore[arg-type]
         return "missing"
-    day = pd.Timestamp("1960-01-01") + pd.Timedelta(days=float(value))  # type: ignore[arg-type]
-    return f"{day:%Y-%m-%d} ({fmt(value)})"
+    number = float(value)  # type: ignore[arg-type]
+    try:
+        day = datetime.date(1960, 1, 1) + datetime.timedelta(days=int(np.floor(number)))
+    except (OverflowError, ValueError):
+        return f"{fmt(value)} (not a date of 0001 to 9999)"
+    return f"{day.isoformat()} ({fmt(value)})"
 
 
 def _start_end_pairs(ds: Dataset, start: str, end: str) -> list[tuple[str, str]]:

@@ -54,8 +54,8 @@ def _dates(values: pd.Series) -> np.ndarray:
 
     def compute() -> np.ndarray:
         codes, distinct = distinct_codes(values)
-        days = date_part(distinct).to_numpy(dtype="datetime64[ns]")
-        return spread(codes, days, np.datetime64("NaT", "ns"))
+        days = date_part(distinct).to_numpy(dtype="datetime64[s]")
+        return spread(codes, days, np.datetime64("NaT", "s"))
 
     return column_fact(values, "date-part", compute)
 
@@ -79,8 +79,8 @@ def _derive_study_days(package: Package) -> Iterator[_DayInputs]:
         rfstdtc = pd.Series(per_subject.array.take(codes, allow_fill=True), index=f.index)
         start = spread(
             codes,
-            reference_day.reindex(subjects).to_numpy(dtype="datetime64[ns]"),
-            np.datetime64("NaT", "ns"),
+            reference_day.reindex(subjects).to_numpy(dtype="datetime64[s]"),
+            np.datetime64("NaT", "s"),
         )
         for day, date in _DY_PAIRS:
             dy, dtc = f"{prefix}{day}", f"{prefix}{date}"
@@ -210,12 +210,12 @@ def subject_dates(per_subject: pd.Series) -> _SubjectDates:
     :func:`after_subject`: (subjects, text, date as datetime64, whether the text is a date
     without time), each array with one more missing entry at the end for unknown subjects."""
     text_values = per_subject.to_numpy(dtype=object)
-    days = date_part(pd.Series(text_values, dtype="object")).to_numpy(dtype="datetime64[ns]")
+    days = date_part(pd.Series(text_values, dtype="object")).to_numpy(dtype="datetime64[s]")
     date_only = per_subject.astype("str").str.strip().str.len().eq(10).fillna(False)
     return (
         pd.Index(per_subject.index),
         np.append(text_values, np.array([None], dtype=object)),
-        np.append(days, np.array(["NaT"], dtype="datetime64[ns]")),
+        np.append(days, np.array(["NaT"], dtype="datetime64[s]")),
         np.append(date_only.to_numpy(dtype=bool), False),
     )
 
