@@ -504,8 +504,7 @@ CASES: list[Case] = [
         "text-result-inf",
         "numbers",
         _cell("VITALS", 3, "PULSE", "inf"),
-        frozenset({1, 2}),
-        conserve=False,
+        frozenset({0, 1, 2}),
         names=[("VITALS", 3, "PULSE")],
     ),
     Case(
