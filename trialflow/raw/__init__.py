@@ -203,7 +203,8 @@ def _check_ooxml(path: Path, suffix: str) -> None:
         raise RawInputError(f"{shown}: not a readable {suffix} workbook (the file is not a zip)")
     check_size(path, shown)
     data = path.read_bytes()
-    if "EncryptedPackage".encode("utf-16-le") in data:
+    # an encrypted Office Open XML workbook holds both streams; either names it
+    if any(name.encode("utf-16-le") in data for name in ("EncryptedPackage", "EncryptionInfo")):
         raise RawInputError(f"{shown}: is an encrypted workbook; save it without a password")
     if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
         raise RawInputError(

@@ -288,6 +288,31 @@ class _Builder:
                     )
                 )
 
+    def flag_unread_sheets(self) -> None:
+        """One ``raw-sheet-unread`` notice per sheet of the export that no spec reads (hidden
+        ones too), with the number of its data rows: none of them is in a dataset."""
+        read = {sheet.sheet for sheet, _domain, _used in self.read.values()}
+        for name in self.export.sheet_names:
+            if name in read:
+                continue
+            file = self.export.name
+            try:
+                sheet = self.export.sheet(name)
+            except RawInputError as exc:  # a sheet no spec needs, unreadable: say so, go on
+                rows, why = None, f"; it could not be read: {exc}"
+            else:
+                rows, why, file = len(sheet.frame), "", sheet.file
+            count = "" if rows is None else f": its {rows} data rows are in no SDTM dataset"
+            self.findings.append(
+                Finding(
+                    "raw-sheet-unread",
+                    "notice",
+                    f"sheet {name} of {self.export.name} is read by no spec{count}{why}",
+                    value=None if rows is None else str(rows),
+                    source=Source(file, name),
+                )
+            )
+
     # --- pass 1: raw ---------------------------------------------------------------------------
 
     def raw_pass(self, spec: DomainSpec) -> _Work:
@@ -2024,6 +2049,7 @@ def build_sdtm(
         domains[code], lineage[code] = builder.finish(work)
         rows[f"{work.sheet.sheet}"] = len(work.sheet.frame)
     builder.flag_unmapped_columns()
+    builder.flag_unread_sheets()
     for name, (frame, supp_lineage) in builder.supps.items():
         domains[name], lineage[name] = frame, supp_lineage
     if study.spec.trial is not None:
