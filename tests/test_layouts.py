@@ -17,6 +17,27 @@ from trialflow.synth import synthesize
 
 SUBJECTS, SEED = 6, 11
 
+# What each layout holds that no spec reads, as raw-sheet-unread / raw-column-unmapped name it:
+# the workbook's README sheet, the flat export's INSTANCE column and the ODM keys of each form
+# that hold a value (six synthetic subjects, seed 11).
+UNREAD = {
+    "workbook": {("raw-sheet-unread", "README", None)},
+    "flat-csv": {("raw-column-unmapped", "export", "INSTANCE")},
+    "odm": {
+        ("raw-column-unmapped", form, key)
+        for form, keys in {
+            "INFUSION": ("SiteRef", "StudyEventOID", "FormRepeatKey", "ItemGroupOID"),
+            "DEMOG": ("SiteRef", "StudyEventOID", "ItemGroupOID"),
+            "VITALS": ("SiteRef", "StudyEventOID", "StudyEventRepeatKey", "ItemGroupOID"),
+            "LAB": ("SiteRef", "StudyEventOID", "ItemGroupOID", "ItemGroupRepeatKey"),
+            "AE": ("SiteRef", "StudyEventOID", "ItemGroupOID", "ItemGroupRepeatKey"),
+            "DISPOSITION": ("SiteRef", "StudyEventOID", "ItemGroupOID"),
+        }.items()
+        for key in keys
+    },
+    "sas": set(),
+}
+
 
 def _adapted_specs(tmp_path, layout: str, sheet_of_export: str | None = None):
     """Copies of the example specs in which only each domain's ``source`` mapping changes."""
@@ -44,9 +65,7 @@ def _adapted_specs(tmp_path, layout: str, sheet_of_export: str | None = None):
         # top-level key
         lines = text.splitlines(keepends=True)
         start = next(i for i, line in enumerate(lines) if line.startswith("source:"))
-        end = next(
-            i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "\n", "#")
-        )
+        end = next(i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "\n", "#"))
         block = yaml.safe_dump({"source": source}, sort_keys=False, width=1000)
         path.write_text("".join(lines[:start]) + block + "".join(lines[end:]))
         assert _without_source(yaml.safe_load(path.read_text())) == _without_source(spec)
@@ -87,13 +106,26 @@ def test_each_layout_maps_to_the_workbooks_sdtm(
         pd.testing.assert_frame_equal(
             _comparable(result.domains[domain]), _comparable(expected), obj=f"{layout} {domain}"
         )
+
     # the same findings, apart from where they point and the flat CSV's rows of other forms
     def codes(findings):
         return sorted((f.code, f.dataset, f.variable, f.value) for f in findings)
 
-    expected_codes = codes(workbook_sdtm.findings)
-    got = [f for f in result.findings if f.code != "raw-row-excluded"]
+    # apart from the notices about the layout's own structure: what of the file no spec reads
+    layout_only = {"raw-row-excluded", "raw-sheet-unread", "raw-column-unmapped"}
+    expected_codes = codes(f for f in workbook_sdtm.findings if f.code not in layout_only)
+    got = [f for f in result.findings if f.code not in layout_only]
     assert codes(got) == expected_codes
+
+    def unread(findings):
+        return {
+            (f.code, f.source.sheet, f.source.column)
+            for f in findings
+            if f.code in ("raw-sheet-unread", "raw-column-unmapped")
+        }
+
+    assert unread(workbook_sdtm.findings) == UNREAD["workbook"]
+    assert unread(result.findings) == UNREAD[layout]
     # lineage points into the layout's own file
     lineage = result.lineage["LB"]
     assert lineage["source_file"].str.startswith(path.name).all()

@@ -269,12 +269,15 @@ class _Builder:
 
     def flag_unmapped_columns(self) -> None:
         """One ``raw-column-unmapped`` notice per column of a sheet the specs read that no
-        spec reads, with the number of non-empty cells it holds (none of them is mapped)."""
+        spec reads and that holds a value, with the number of non-empty cells it holds (none of
+        them is mapped)."""
         for sheet, domain, used in self.read.values():
             for column in sheet.columns:
                 if column in used or column == ROW:
                     continue
                 filled = int(sheet.frame[column].astype("str").str.strip().fillna("").ne("").sum())
+                if not filled:  # nothing in it is lost
+                    continue
                 self.findings.append(
                     Finding(
                         "raw-column-unmapped",
