@@ -569,6 +569,32 @@ def validate_command(
         sys.exit(1)
 
 
+@cli.command("verify", context_settings=CONTEXT)
+@click.argument("folder", type=click.Path(path_type=Path))
+def verify_command(folder: Path) -> None:
+    """Check an output folder against its manifest.json: every listed file present with its
+    sha256, no file it does not list, no symbolic link anywhere in the folder.
+
+    Prints one line per problem. Exit 0 when the folder is whole, 1 when it has problems, 2
+    when it can't be checked (no folder, no manifest, a manifest that is not well-formed).
+
+    \b
+    Example:
+        trialflow verify trialflow-demo
+    """
+    from trialflow.io.outputs import verify_folder
+
+    result = _run(verify_folder, folder)
+    for line in result.problems:
+        click.echo(f"  {line}")
+    n = len(result.problems)
+    if n:
+        click.echo(f"verify: {folder}: {n} problem{'s' if n > 1 else ''} "
+                   f"({result.checked} listed files checked)")  # fmt: skip
+        sys.exit(1)
+    click.echo(f"verify: {folder}: whole ({result.checked} files match manifest.json)")
+
+
 @cli.command("rules", context_settings=CONTEXT)
 @click.option("--markdown", is_flag=True, help="Print the catalogue as Markdown (docs/rules.md).")
 def rules_command(markdown: bool) -> None:

@@ -34,6 +34,7 @@ from trialflow.errors import (
 from trialflow.io import reports
 from trialflow.io.dataset_json import creation_datetime, write_dataset_json
 from trialflow.io.define import STYLESHEET, DefineDataset, write_define
+from trialflow.io.outputs import OutputFolder
 from trialflow.io.units import read_test_units
 from trialflow.io.validate import ValidateResult, validate_paths  # noqa: F401  (re-exported)
 from trialflow.io.xpt import XptVariable, read_xpt, write_xpt, xpt_findings
@@ -337,13 +338,23 @@ report lists every one."""
 
 
 def _refuse_unwritable(
-    problems: list[Finding], findings: list[Finding], out: Path, context: dict
+    problems: list[Finding], findings: list[Finding], folder: OutputFolder, context: dict
 ) -> None:
     """Write DIR/validation/report.json and report.xlsx with every finding so far and the XPT
-    problems, then raise one XptError listing each problem; no dataset file is written."""
+    problems, then raise one XptError listing each problem; no dataset file is written.
+
+    The refused run's folder (its two reports and a manifest with ``"status": "refused"``)
+    replaces DIR whole: DIR never holds datasets of an earlier run beside a report of this one.
+    """
     everything = findings + problems
-    report = reports.write_report_json(everything, out / "validation" / "report.json", **context)
-    reports.write_report_xlsx(everything, out / "validation" / "report.xlsx")
+    out = folder.path
+    files = [
+        reports.write_report_json(everything, out / "validation" / "report.json", **context),
+        reports.write_report_xlsx(everything, out / "validation" / "report.xlsx"),
+    ]
+    reports.write_manifest(out, files, **context, status="refused")
+    folder.commit()
+    report = folder.final(files[0])
     n = len(problems)
     lines = [
         f"{n} value{'s' if n > 1 else ''} or attribute{'s' if n > 1 else ''} can't be written "
@@ -712,14 +723,42 @@ def map_study(
         >>> sorted(p.name for p in r.files if p.suffix == ".xpt")  # doctest: +SKIP
         ['ae.xpt', 'dm.xpt', 'ex.xpt', 'lb.xpt', 'mh.xpt', 'vs.xpt']
     """
-    out = Path(out)
+    with OutputFolder(out, "run" if adam else "map") as folder:
+        run = _map_study(
+            study_dir, raw, folder, on_issue=on_issue, progress=progress, adam=adam,
+            formats=formats, ectd=ectd,
+        )  # fmt: skip
+    emit(run.validation.findings, on_issue)  # --strict stops after the reports are in place
+    return _moved(run, folder)
+
+
+def _moved(run: RunResult, folder: OutputFolder) -> RunResult:
+    """The run's result with its files where the swapped-in folder holds them."""
+    run.out = folder.out
+    run.files = [folder.final(p) for p in run.files]
+    return run
+
+
+def _map_study(
+    study_dir: str | Path,
+    raw: str | Path,
+    folder: OutputFolder,
+    *,
+    on_issue: OnIssue,
+    progress: Progress | None,
+    adam: bool,
+    formats: Sequence[str],
+    ectd: bool,
+) -> RunResult:
+    """:func:`map_study` writing into the new folder ``folder.path``."""
+    out = folder.path
     study = load_study(study_dir)
     export = read_export(raw)
     result = build_sdtm(study, export, on_issue=on_issue, progress=progress)
     context = _context(study, export.name)
     # every XPT problem of every dataset before any file: all reported, nothing half-written
     if "xpt" in formats and (problems := xpt_problems(result)):
-        _refuse_unwritable(problems, result.findings, out, context)
+        _refuse_unwritable(problems, result.findings, folder, context)
     derived = None
     skipped: list[Finding] = []
     if adam and study.spec.adam is not None:
@@ -745,9 +784,7 @@ def map_study(
             and "xpt" in formats
             and (problems := xpt_problems(SdtmResult({}, {}, []), derived))
         ):
-            _refuse_unwritable(problems, result.findings + derived.findings, out, context)
-    out.mkdir(parents=True, exist_ok=True)
-    earlier = reports.manifest_files(out, except_under="")  # an earlier run's outputs
+            _refuse_unwritable(problems, result.findings + derived.findings, folder, context)
     created = run_created(study)
     files = write_sdtm(result, out, progress, formats=formats, created=created)
     if progress:
@@ -762,16 +799,7 @@ def map_study(
             progress("writing adam/define.xml")
         run.files += write_adam_define(run.adam, out, study, created=created, sdtm=result)
     run = _finish(run, context, progress, study_dir if ectd else None)
-    # no stale file of an earlier run survives (adam/ of a run whose ADaM is now left out)
-    written = {p.resolve() for p in run.files}
-    for path in earlier:
-        if path.resolve() not in written:
-            path.unlink(missing_ok=True)
-            folder = path.parent
-            while folder != out and folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()  # a folder the earlier run made, now empty
-                folder = folder.parent
-    emit(run.validation.findings, on_issue)
+    # the folder is new: no file of an earlier run or another command is in it
     return run
 
 
@@ -841,21 +869,38 @@ def derive_study(
         if path.is_file():
             lineage[name] = pd.read_csv(path, dtype=str, keep_default_na=False)
     sdtm = SdtmResult(domains, lineage, read_findings)
-    out.mkdir(parents=True, exist_ok=True)
     if progress:
         progress("deriving the ADaM datasets")
     run = RunResult(out, study, sdtm, [])
     run.adam = build_adam(
         study.spec, domains, sdtm_lineage=lineage, on_issue=on_issue, locate=study.locate
     )
-    if problems := xpt_problems(SdtmResult({}, {}, []), run.adam):
-        _refuse_unwritable(problems, read_findings + run.adam.findings, out, _context(study, None))
-    created = run_created(study)
-    run.files += write_adam(run.adam, out, progress, created=created)
-    run.files += write_adam_define(run.adam, out, study, created=created)
-    run = _finish(run, _context(study, None), progress)
+    with OutputFolder(out, "derive", keep=_derive_keeps) as folder:
+        run.out = out = folder.path
+        run.files += folder.kept  # the earlier output's SDTM, lineage, ... (not its ADaM)
+        if problems := xpt_problems(SdtmResult({}, {}, []), run.adam):
+            findings = read_findings + run.adam.findings
+            _refuse_unwritable(problems, findings, folder, _context(study, None))
+        created = run_created(study)
+        run.files += write_adam(run.adam, out, progress, created=created)
+        run.files += write_adam_define(run.adam, out, study, created=created)
+        run = _finish(run, _context(study, None), progress)
     emit(run.validation.findings, on_issue)
-    return run
+    return _moved(run, folder)
+
+
+def _derive_keeps(name: str) -> bool:
+    """The files of an earlier output that ``derive`` keeps: not what it writes again (ADaM,
+    its lineage, the reports, analysis) nor the eCTD folder made from the earlier ADaM."""
+    top = name.split("/", 1)[0]
+    if top in ("adam", "analysis", "validation", ECTD_FOLDER):
+        return False
+    return not (top == "lineage" and Path(name).name.startswith("ad"))
+
+
+def _report_keeps(name: str) -> bool:
+    """The files of an earlier output that ``report`` keeps: all but DIR/analysis/."""
+    return not name.startswith("analysis/")
 
 
 def report_study(
@@ -907,9 +952,10 @@ def report_study(
         validation_summary(run.findings, package),
         locate=study.locate,
     )
-    kept = reports.manifest_files(out, except_under="analysis")
-    run.files = write_analysis(run.analysis, out)
-    run.files.append(reports.write_manifest(out, [*kept, *run.files], **context))
+    with OutputFolder(out, "report", keep=_report_keeps) as folder:
+        run.files = write_analysis(run.analysis, folder.path)
+        run.files.append(reports.write_manifest(folder.path, [*folder.kept, *run.files], **context))
+    run.files = [folder.final(p) for p in run.files]
     emit(run.findings, on_issue)
     return run
 
@@ -945,12 +991,32 @@ def export_run(
         [PosixPath('out/sdtm/ae.json'), ...]
     """
     run_dir = Path(run_dir)
+    if not any((run_dir / sub).is_dir() and any((run_dir / sub).glob("*.xpt"))
+               for sub in ("sdtm", "adam")):  # fmt: skip
+        raise RawInputError(f"{run_dir}: no sdtm/*.xpt or adam/*.xpt to export")
+    study = load_study(study_dir) if study_dir is not None else None
+    # the run's files (those its manifest lists, or every file of a folder without one) are
+    # copied into a new folder, the new files written beside them, and the folder swapped in
+    with OutputFolder(run_dir, "export", keep=lambda name: True, keep_unlisted=True) as folder:
+        context = reports.manifest_context(run_dir)
+        written = _export_into(folder.path, formats, study, progress, context)
+        reports.write_manifest(folder.path, [*folder.kept, *written], **context)
+    return [folder.final(p) for p in written]
+
+
+def _export_into(
+    run_dir: Path,
+    formats: Sequence[str],
+    study: Study | None,
+    progress: Progress | None,
+    context: dict,
+) -> list[Path]:
+    """:func:`export_run` in the new folder ``run_dir`` holding a copy of the run's files."""
     wanted = [f for f in formats if f not in ("xpt", "define")]
     folders = [run_dir / sub for sub in ("sdtm", "adam") if (run_dir / sub).is_dir()]
     sources = [p for folder in folders for p in sorted(folder.glob("*.xpt"))]
     if not sources:
-        raise RawInputError(f"{run_dir}: no sdtm/*.xpt or adam/*.xpt to export")
-    study = load_study(study_dir) if study_dir is not None else None
+        raise RawInputError(f"{run_dir}: no sdtm/*.xpt or adam/*.xpt listed in its manifest")
     created = creation_datetime(study.spec.study.run_date if study is not None else None)
     written: list[Path] = []
     described: dict[Path, list[DefineDataset]] = {}
@@ -983,11 +1049,8 @@ def export_run(
                     if path.parent.name == "sdtm" and lineage.is_file() else None,
                 )
             )  # fmt: skip
-    context = reports.manifest_context(run_dir)
     for folder, datasets in described.items():
         written += _export_define(folder, datasets, study, created, context)
-    kept = reports.manifest_files(run_dir, except_under="")
-    reports.write_manifest(run_dir, [*kept, *written], **context)
     return written
 
 

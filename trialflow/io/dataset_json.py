@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 from pandas.api import types as ptypes
 
 from trialflow.errors import DatasetJsonError
+from trialflow.io.outputs import file_mode
 from trialflow.io.xpt import DEFAULT_CREATED, XptVariable
 
 __all__ = [
@@ -340,6 +341,7 @@ def write_dataset_json(
                 first = False
             if not ndjson:
                 fh.write("\n]}\n" if not first else "]}\n")
+        os.chmod(tmp, file_mode())  # the umask's mode, as every output
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -22,6 +22,7 @@ from pathlib import Path
 from trialflow import __version__
 from trialflow.errors import Finding, OnIssue
 from trialflow.io import reports
+from trialflow.io.outputs import replace_file
 from trialflow.io.package import read_package
 from trialflow.io.units import read_test_units
 from trialflow.raw import shown_path
@@ -84,10 +85,14 @@ def validate_paths(
     }
     if units:
         context["units"] = shown_path(units)
+    # each report is written beside its path and renamed into place: a symbolic link there
+    # is replaced, never written through
     if json_out:
-        reports.write_report_json(result.findings, Path(json_out), **context)
+        replace_file(json_out, lambda tmp: reports.write_report_json(result.findings, tmp,
+                                                                     **context))  # fmt: skip
     if xlsx_out:
-        reports.write_report_xlsx(result.findings, Path(xlsx_out), datasets=report.datasets)
+        replace_file(xlsx_out, lambda tmp: reports.write_report_xlsx(
+            result.findings, tmp, datasets=report.datasets))  # fmt: skip
     return result
 
 

@@ -51,6 +51,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from trialflow.errors import Finding, XptError
+from trialflow.io.outputs import file_mode
 
 __all__ = ["DEFAULT_CREATED", "XptVariable", "read_xpt", "write_xpt", "xpt_findings"]
 
@@ -252,6 +253,7 @@ def write_xpt(
                 if pending is not None:
                     pending.result()
                 fh.write(b" " * (-(nrows * obs_length) % _RECORD))
+            os.chmod(tmp, file_mode())  # the umask's mode, as every output
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
