@@ -551,6 +551,7 @@ class OutputFolder:
         self.keep = keep
         self.keep_unlisted = keep_unlisted
         self.path = self.out  # the building folder, once entered
+        self._build: Path | None = None
         self.kept: list[Path] = []
         self.committed = False
         real = Path(os.path.abspath(self.out))
@@ -568,6 +569,7 @@ class OutputFolder:
             self.path = Path(
                 tempfile.mkdtemp(prefix=f".{self._real.name}{BUILD_MARK}", dir=self._real.parent)
             )
+            self._build = self.path
             os.chmod(self.path, _umask_folder_mode())
             if not self._real.is_dir():
                 pass
@@ -590,8 +592,8 @@ class OutputFolder:
     def final(self, path: str | os.PathLike[str]) -> Path:
         """Where a file written under :attr:`path` is once swapped in (under ``out``)."""
         path = Path(path)
-        if path.is_relative_to(self.path):
-            return self.out / path.relative_to(self.path)
+        if self._build is not None and path.is_relative_to(self._build):
+            return self.out / path.relative_to(self._build)
         return path
 
     def commit(self) -> None:
