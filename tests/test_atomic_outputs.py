@@ -401,8 +401,11 @@ def test_verify_refuses_a_linked_manifest(out, tmp_path):
 
 # --- the kill test ---------------------------------------------------------------------------
 
-KILLS = int(os.environ.get("TRIALFLOW_KILLS", "8"))
-"""SIGKILLs of the kill test (TRIALFLOW_KILLS=60 for a longer soak)."""
+KILLS = int(os.environ.get("TRIALFLOW_KILLS", "6"))
+"""Runs the kill test SIGKILLs (TRIALFLOW_KILLS=60 for a longer soak); each is also frozen
+(SIGSTOP) at :data:`PAUSES` earlier points to check the folder, then let go on."""
+
+PAUSES = 2
 
 _CLI = "import sys; from trialflow.cli import main; sys.argv[0] = 'trialflow'; main()"
 
@@ -415,6 +418,17 @@ def _environment() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     return env
+
+
+def _whole(out: Path, old_manifest: bytes, where: object) -> str:
+    """'old' or 'new': ``out`` verifies against its manifest, which is the earlier run's or
+    the new run's (of new.xlsx); anything else fails the test."""
+    check = verify_folder(out)
+    assert check.problems == [], (where, check.problems)
+    if (out / "manifest.json").read_bytes() == old_manifest:
+        return "old"
+    assert json.loads((out / "manifest.json").read_text())["raw_export"] == "new.xlsx", where
+    return "new"
 
 
 def test_a_run_killed_at_any_point_leaves_one_whole_output(tmp_path):
@@ -431,43 +445,47 @@ def test_a_run_killed_at_any_point_leaves_one_whole_output(tmp_path):
     old_manifest = (reference / "manifest.json").read_bytes()
     assert verify_folder(reference).problems == []
 
-    out = tmp_path / "out"
+    work = tmp_path / "work"  # --out and, beside it, only what trialflow puts there
+    work.mkdir()
+    out = work / "out"
     rng = random.Random(15)
+    # one kill in each of KILLS equal slices of 0 .. 1.1 x the run's time: every phase is hit
+    kills = [(i + rng.random()) / KILLS * 1.1 * duration for i in range(KILLS)]
     outcomes = []
-    for kill in range(KILLS):
+    for kill_at in kills:
         if not out.exists() or (out / "manifest.json").read_bytes() != old_manifest:
             shutil.rmtree(out, ignore_errors=True)
             shutil.copytree(reference, out)
-        delay = rng.uniform(0.05, 1.1) * duration
+        pauses = sorted(rng.uniform(0, kill_at) for _ in range(PAUSES))
         run = subprocess.Popen(
             _command("run", EXAMPLE_SPECS, "--raw", new_raw, "--out", out, "-q"),
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        try:
-            run.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            run.send_signal(signal.SIGSTOP)  # frozen: see how far it got, then kill it
-            building = [p for p in tmp_path.iterdir() if BUILD_MARK in p.name]
-            written = sum(1 for b in building for p in b.rglob("*") if p.is_file())
-            run.kill()
-            run.wait()
-            phase = f"building ({written} files)" if building else "reading and mapping"
-        else:
-            phase = f"finished (exit {run.returncode})"
-        # what a crash leaves beside --out: only building folders, removed by the next run
-        beside = {p.name for p in tmp_path.iterdir()} - {"old.xlsx", "new.xlsx", "reference"}
+        began, phase = time.monotonic(), None
+        for at in [*pauses, kill_at]:
+            try:
+                run.wait(timeout=max(0.0, began + at - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                run.send_signal(signal.SIGSTOP)  # frozen: the disk as a kill now leaves it
+                building = [p for p in work.iterdir() if BUILD_MARK in p.name]
+                written = sum(1 for b in building for p in b.rglob("*") if p.is_file())
+                phase = f"building ({written} files)" if building else "reading and mapping"
+                if at != kill_at:
+                    outcomes.append((round(at, 1), "paused", phase, _whole(out, old_manifest, at)))
+                    run.send_signal(signal.SIGCONT)
+                    continue
+                run.kill()
+                run.wait()
+            else:
+                phase = f"finished (exit {run.returncode})"
+            break
+        # what a kill leaves beside --out: only building folders, which the next run removes
+        beside = {p.name for p in work.iterdir()}
         assert {n for n in beside if BUILD_MARK not in n} <= {"out", ".out.trialflow.lock"}
         recover(out)
-        left = {p.name for p in tmp_path.iterdir()} - {".out.trialflow.lock"}
-        assert left == {"old.xlsx", "new.xlsx", "reference", "out"}, phase
-        check = verify_folder(out)
-        assert check.problems == [], (kill, delay, phase, check.problems)
-        manifest = json.loads((out / "manifest.json").read_text())
-        if (out / "manifest.json").read_bytes() == old_manifest:
-            outcome = "old"
-        else:
-            assert manifest["raw_export"] == "new.xlsx", (kill, phase)
-            outcome = "new"
-        outcomes.append((round(delay, 1), phase, outcome))
-    assert any(o == "old" for *_, o in outcomes), outcomes
-    assert any(p.startswith("building") for _, p, _ in outcomes), outcomes
+        assert {p.name for p in work.iterdir()} - {".out.trialflow.lock"} == {"out"}, phase
+        outcomes.append((round(kill_at, 1), "killed", phase, _whole(out, old_manifest, kill_at)))
+    print(f"run time {duration:.1f} s", *outcomes, sep="\n")  # shown with pytest -s
+    killed = [o for o in outcomes if o[1] == "killed"]
+    assert any(o[3] == "old" for o in killed), outcomes
+    assert any(o[2].startswith("building") for o in outcomes), outcomes
