@@ -395,15 +395,16 @@ def test_verify_of_an_unusable_folder_exits_2(tmp_path, manifest, problem):
 def test_verify_refuses_a_linked_manifest(out, tmp_path):
     shutil.move(out / "manifest.json", tmp_path / "m.json")
     (out / "manifest.json").symlink_to(tmp_path / "m.json")
-    with pytest.raises(OutputLocationError, match="manifest.json is a symbolic link"):
+    with pytest.raises(OutputLocationError, match=r"manifest\.json is a symbolic link"):
         verify_folder(out)
 
 
 # --- the kill test ---------------------------------------------------------------------------
 
-KILLS = int(os.environ.get("TRIALFLOW_KILLS", "6"))
-"""Runs the kill test SIGKILLs (TRIALFLOW_KILLS=60 for a longer soak); each is also frozen
-(SIGSTOP) at :data:`PAUSES` earlier points to check the folder, then let go on."""
+KILLS = int(os.environ.get("TRIALFLOW_KILLS", "5"))
+"""Runs the kill test SIGKILLs at random points (TRIALFLOW_KILLS=60 for a longer soak); each
+is also frozen (SIGSTOP) at :data:`PAUSES` earlier points to check the folder, then let go
+on. One more run is killed the moment its folder is swapped in, while the old one is removed."""
 
 PAUSES = 2
 
@@ -449,28 +450,39 @@ def test_a_run_killed_at_any_point_leaves_one_whole_output(tmp_path):
     work.mkdir()
     out = work / "out"
     rng = random.Random(15)
-    # one kill in each of KILLS equal slices of 0 .. 1.1 x the run's time: every phase is hit
-    kills = [(i + rng.random()) / KILLS * 1.1 * duration for i in range(KILLS)]
+    # one kill in each of KILLS equal slices of the run's time, and one at the swap
+    kills = [(i + rng.random()) / KILLS * duration for i in range(KILLS)] + [None]
     outcomes = []
     for kill_at in kills:
         if not out.exists() or (out / "manifest.json").read_bytes() != old_manifest:
             shutil.rmtree(out, ignore_errors=True)
             shutil.copytree(reference, out)
-        pauses = sorted(rng.uniform(0, kill_at) for _ in range(PAUSES))
         run = subprocess.Popen(
             _command("run", EXAMPLE_SPECS, "--raw", new_raw, "--out", out, "-q"),
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         began, phase = time.monotonic(), None
-        for at in [*pauses, kill_at]:
+        if kill_at is None:  # the swap: out's manifest is the new one, the old folder goes
+            while run.poll() is None and (out / "manifest.json").read_bytes() == old_manifest:
+                time.sleep(0.002)
+            run.kill()
+            code = run.wait()
+            gone = [p for p in work.iterdir() if BUILD_MARK in p.name]
+            phase = "at the swap" + (", the old folder half removed" if gone else "")
+            phase += "" if code == -signal.SIGKILL else f" (ended first, exit {code})"
+            kill_at = time.monotonic() - began
+            points = []
+        else:
+            points = [*sorted(rng.uniform(0, kill_at) for _ in range(PAUSES)), kill_at]
+        for n, at in enumerate(points, 1):
             try:
                 run.wait(timeout=max(0.0, began + at - time.monotonic()))
             except subprocess.TimeoutExpired:
                 run.send_signal(signal.SIGSTOP)  # frozen: the disk as a kill now leaves it
                 building = [p for p in work.iterdir() if BUILD_MARK in p.name]
                 written = sum(1 for b in building for p in b.rglob("*") if p.is_file())
-                phase = f"building ({written} files)" if building else "reading and mapping"
-                if at != kill_at:
+                phase = f"writing ({written} files)" if written else "reading and mapping"
+                if n < len(points):
                     outcomes.append((round(at, 1), "paused", phase, _whole(out, old_manifest, at)))
                     run.send_signal(signal.SIGCONT)
                     continue
@@ -488,4 +500,5 @@ def test_a_run_killed_at_any_point_leaves_one_whole_output(tmp_path):
     print(f"run time {duration:.1f} s", *outcomes, sep="\n")  # shown with pytest -s
     killed = [o for o in outcomes if o[1] == "killed"]
     assert any(o[3] == "old" for o in killed), outcomes
-    assert any(o[2].startswith("building") for o in outcomes), outcomes
+    assert any(o[2].startswith("writing") for o in outcomes), outcomes
+    assert killed[-1][2].startswith("at the swap") and killed[-1][3] == "new", outcomes

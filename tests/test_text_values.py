@@ -77,8 +77,10 @@ def test_every_value_xpt_cannot_hold_is_reported_in_one_run_and_nothing_is_writt
         and line.endswith("[raw/AE.csv, sheet AE, row 3, column AE_TERM]")
         for line in listed
     )
-    # no dataset file and no lineage half-written: only the report of what to fix
+    # no dataset file and no lineage half-written: only the report of what to fix (and the
+    # manifest of the refused run's folder)
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "manifest.json",
         "validation/report.json",
         "validation/report.xlsx",
     ]

@@ -481,6 +481,7 @@ def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
         trialflow synth --layout odm --out export.xml
     """
     from trialflow.io.layouts import write_layout
+    from trialflow.io.outputs import replace_file, replace_files
     from trialflow.synth import synthesize
 
     suffix = {"workbook": ".xlsx", "flat-csv": ".csv", "odm": ".xml"}.get(layout)
@@ -496,7 +497,11 @@ def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
         _run(check_output_file, out, "--out")
     out.parent.mkdir(parents=True, exist_ok=True)
     sheets = _run(synthesize, subjects=subjects, seed=seed)
-    _run(write_layout, sheets, out, layout)  # type: ignore[arg-type]
+    # written beside and renamed into place: a symbolic link at a file's path is replaced
+    def write(tmp: Path) -> Path:
+        return write_layout(sheets, tmp, layout)  # type: ignore[arg-type]
+
+    _run(replace_files if suffix is None else replace_file, out, write)
     rows = ", ".join(f"{name} {len(frame)}" for name, frame in sheets.items() if name != "README")
     click.echo(f"wrote {out} ({subjects} synthetic subjects, seed {seed}; rows: {rows})")
 

@@ -26,14 +26,20 @@ Example:
 from __future__ import annotations
 
 import importlib.resources
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from trialflow.errors import RawInputError
-from trialflow.io.guides import adrg_markdown, csdrg_markdown, facts_folder, read_run_facts
+from trialflow.io.guides import (
+    RunFacts,
+    adrg_markdown,
+    csdrg_markdown,
+    facts_folder,
+    read_run_facts,
+)
+from trialflow.io.outputs import BUILD_MARK, fix_modes, locked, recover, swap_in
 from trialflow.mapping.load import load_study
 
 __all__ = ["STYLESHEET", "ectd_folders", "stylesheet_source", "write_ectd"]
@@ -133,9 +139,24 @@ def write_ectd(
     study = load_study(study_dir) if study_dir is not None else None
     facts = read_run_facts(run_dir, study)
     folders = ectd_folders(facts.studyid)
-    guides = {"sdtm": ("csdrg.md", csdrg_markdown), "adam": ("adrg.md", adrg_markdown)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    with locked(out, "export --ectd"):
+        _build(parts, run_dir, out, folders, facts, progress)
+    return sorted(p for p in out.rglob("*") if p.is_file())
+
+
+def _build(
+    parts: dict[str, list[Path]],
+    run_dir: Path,
+    out: Path,
+    folders: dict[str, Path],
+    facts: RunFacts,
+    progress: Progress | None,
+) -> None:
+    """Lay the tree out in a new folder beside ``out`` and swap it in."""
+    guides = {"sdtm": ("csdrg.md", csdrg_markdown), "adam": ("adrg.md", adrg_markdown)}
+    recover(out)
+    build = Path(tempfile.mkdtemp(prefix=f".{out.name}{BUILD_MARK}", dir=out.parent))
     try:
         for part, files in parts.items():
             target = build / folders[part]
@@ -150,31 +171,8 @@ def write_ectd(
             if progress:
                 progress(f"writing the {name} draft")
             (target / name).write_text(render(facts), encoding="utf-8", newline="\n")
-        os.chmod(build, 0o777 & ~_umask())
-        _swap(build, out)
+        fix_modes(build)
+        swap_in(build, out)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
         raise
-    return sorted(p for p in out.rglob("*") if p.is_file())
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _swap(build: Path, out: Path) -> None:
-    """Put the finished folder in place of ``out``; an old ``out`` is removed only after."""
-    if not out.exists():
-        build.rename(out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-    old.rmdir()
-    out.rename(old)
-    try:
-        build.rename(out)
-    except BaseException:
-        old.rename(out)
-        raise
-    shutil.rmtree(old)

@@ -30,7 +30,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -44,10 +44,13 @@ __all__ = [
     "check_output_file",
     "check_output_folder",
     "file_mode",
+    "fix_modes",
     "lock_path",
+    "locked",
     "read_manifest",
     "recover",
     "replace_file",
+    "replace_files",
     "swap_in",
     "verify_folder",
 ]
@@ -222,6 +225,33 @@ def replace_file(path: str | os.PathLike[str], write: Callable[[Path], object]) 
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def replace_files(folder: str | os.PathLike[str], write: Callable[[Path], object]) -> list[Path]:
+    """Write files by ``write(tmp)`` into a new folder beside ``folder``, then rename each into
+    ``folder`` (created if needed): a symbolic link in ``folder`` with the name of a new file is
+    replaced, never written through; other files in ``folder`` stay. Returns the files.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "export"
+        >>> [p.name for p in replace_files(target, lambda tmp: (tmp / "dm.xpt").write_text("x"))]
+        ['dm.xpt']
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        write(build)
+        placed = []
+        for path in sorted(build.iterdir()):
+            if path.is_file() and not path.is_symlink():
+                os.chmod(path, file_mode())
+                os.replace(path, folder / path.name)
+                placed.append(folder / path.name)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return placed
 
 
 def lock_path(out: str | os.PathLike[str]) -> Path:
@@ -513,6 +543,26 @@ def _copy_unlisted(out: Path, build: Path) -> list[Path]:
     return kept
 
 
+@contextlib.contextmanager
+def locked(out: str | os.PathLike[str], command: str) -> Iterator[None]:
+    """Hold the lock of output folder ``out`` (:func:`lock_path`) for a block; another run
+    holding it raises :class:`OutputBusyError` naming that run.
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "out"
+        >>> with locked(out, "example"):
+        ...     lock_path(out).read_text()[:4]
+        'pid '
+    """
+    lock = _Lock(Path(out), Path(out), command)
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 class OutputFolder:
     """The output folder of one command, whole or absent.
 
@@ -563,6 +613,7 @@ class OutputFolder:
     def __enter__(self) -> OutputFolder:
         check_output_folder(self.out, "--out")
         self._real.parent.mkdir(parents=True, exist_ok=True)
+        _probe(self._real.parent, self.out, "--out")  # the new folder is built there
         self._lock.acquire()
         try:
             recover(self._real)
@@ -599,7 +650,7 @@ class OutputFolder:
     def commit(self) -> None:
         """Swap the folder in now (a refused run's report goes in this way, then it raises)."""
         if not self.committed:
-            _fix_modes(self.path)
+            fix_modes(self.path)
             swap_in(self.path, self._real)
             self.committed = True
             self.path = self.out
@@ -620,9 +671,15 @@ class OutputFolder:
                 self._lock.release()
 
 
-def _fix_modes(root: Path) -> None:
+def fix_modes(root: Path) -> None:
     """Every file under ``root`` gets :func:`file_mode` and every folder the umask's mode
-    (files made by mkstemp are 0600)."""
+    (files made by mkstemp are 0600); symbolic links are left alone.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> fix_modes(root)
+    """
     files, folders = file_mode(), _umask_folder_mode()
     for here, dirs, names in os.walk(root):
         for name in names:
