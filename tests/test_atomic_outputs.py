@@ -348,6 +348,55 @@ def test_an_exception_inside_the_folder_leaves_out_as_it_was(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.trialflow.lock", "out"]
 
 
+def _manifest(folder: Path, names: list[str], **context: object) -> None:
+    files = [
+        {"path": n, "sha256": hashlib.sha256((folder / n).read_bytes()).hexdigest()}
+        for n in names
+    ]
+    (folder / "manifest.json").write_text(json.dumps({"files": files, **context}))
+
+
+def test_kept_files_are_copied_checked_and_the_rest_left_out(tmp_path):
+    out = _folder(tmp_path / "out", "a")
+    (out / "analysis").mkdir()
+    (out / "analysis" / "t.csv").write_text("t")
+    (out / "stray.txt").write_text("not listed")
+    _manifest(out, ["a.txt", "analysis/t.csv"])
+    with OutputFolder(out, "test", keep=lambda n: not n.startswith("analysis/")) as folder:
+        assert [p.relative_to(folder.path).as_posix() for p in folder.kept] == ["a.txt"]
+        (folder.path / "b.txt").write_text("b")
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]
+    # a kept file changed since its manifest was written: refused, out untouched
+    (out / "a.txt").write_text("changed")
+    _manifest(out, ["a.txt"])
+    (out / "a.txt").write_text("changed again")
+    refused = pytest.raises(OutputLocationError, match=r"differs from its sha256")
+    with refused, OutputFolder(out, "test", keep=lambda n: True):
+        pass
+    assert (out / "a.txt").read_text() == "changed again"
+
+
+def test_nothing_of_a_refused_run_s_folder_is_kept(tmp_path):
+    out = tmp_path / "out"
+    (out / "validation").mkdir(parents=True)
+    (out / "validation" / "report.json").write_text("{}")
+    _manifest(out, ["validation/report.json"], status="refused")
+    with OutputFolder(out, "test", keep=lambda n: True) as folder:
+        assert folder.kept == []
+    assert sorted(out.iterdir()) == []
+
+
+def test_synth_replaces_a_link_at_its_out_path(tmp_path):
+    outside = tmp_path / "outside.xlsx"
+    outside.write_bytes(b"outside")
+    target = tmp_path / "export.xlsx"
+    target.symlink_to(outside)
+    result = _invoke("synth", "--subjects", 2, "--out", target)
+    assert result.exit_code == 0, result.output
+    assert outside.read_bytes() == b"outside"
+    assert not target.is_symlink() and target.read_bytes()[:2] == b"PK"
+
+
 # --- verify ----------------------------------------------------------------------------------
 
 

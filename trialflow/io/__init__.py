@@ -6,6 +6,9 @@ Example:
     >>> from trialflow.io import write_define
     >>> write_define.__name__
     'write_define'
+    >>> from trialflow.io import verify_folder  # an output folder against its manifest.json
+    >>> verify_folder.__name__
+    'verify_folder'
 """
 
 from __future__ import annotations
@@ -19,11 +22,16 @@ __all__ = [
     "define_schema_path",
     "read_define",
     "stylesheet_path",
+    "verify_folder",
     "write_define",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "verify_folder":
+        from trialflow.io import outputs
+
+        return outputs.verify_folder
     if name == "read_define":
         from trialflow.io import define_read
 

@@ -492,8 +492,8 @@ def _copy_kept(out: Path, build: Path, keep: Callable[[str], bool]) -> list[Path
     files only, reached without a symbolic link, each checked against its sha256. A listed
     file that is gone is left out; one altered or behind a link is refused."""
     body = read_manifest(out)
-    if body is None:
-        return []
+    if body is None or body.get("status") == "refused":
+        return []  # a refused run's folder holds only its report: nothing of it is kept
     kept = []
     for entry in body["files"]:
         name = entry["path"]
