@@ -343,8 +343,9 @@ def _refuse_unwritable(
     """Write DIR/validation/report.json and report.xlsx with every finding so far and the XPT
     problems, then raise one XptError listing each problem; no dataset file is written.
 
-    The refused run's folder (its two reports and a manifest with ``"status": "refused"``)
-    replaces DIR whole: DIR never holds datasets of an earlier run beside a report of this one.
+    The refused run's folder (its two reports and a manifest with ``"status": "refused"``, and
+    the files the command keeps: derive's SDTM) replaces DIR whole: DIR never holds datasets
+    of an earlier run beside a report of this one.
     """
     everything = findings + problems
     out = folder.path
@@ -352,7 +353,8 @@ def _refuse_unwritable(
         reports.write_report_json(everything, out / "validation" / "report.json", **context),
         reports.write_report_xlsx(everything, out / "validation" / "report.xlsx"),
     ]
-    reports.write_manifest(out, files, **context, status="refused")
+    # with the files kept from the earlier output (derive keeps its SDTM), nothing else
+    reports.write_manifest(out, [*folder.kept, *files], **context, status="refused")
     folder.commit()
     report = folder.final(files[0])
     n = len(problems)
