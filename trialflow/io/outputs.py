@@ -290,7 +290,11 @@ class _Lock:
             os.close(fd)
             raise
         if not locked:
-            holder = os.read(fd, 400).decode("utf-8", "replace").strip() or "unknown"
+            try:
+                holder = os.read(fd, 400).decode("utf-8", "replace").strip()
+            except OSError:  # pragma: no cover - Windows: the holder's byte is locked
+                holder = ""
+            holder = holder or "unknown"
             os.close(fd)
             raise OutputBusyError(
                 f"--out {self.shown} is in use by another trialflow run ({holder}); wait for "
