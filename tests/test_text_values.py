@@ -215,6 +215,7 @@ def test_derive_reports_every_adam_value_xpt_cannot_hold_and_writes_no_dataset(r
     assert lines[0].startswith("Error: 1 value or attribute can't be written to SAS XPORT v5")
     assert lines[1].startswith("  error xpt-value-not-ascii: ADAE.AETERM record 1: value 'Fièvre'")
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "manifest.json",
         "validation/report.json",
         "validation/report.xlsx",
     ]
@@ -222,6 +223,7 @@ def test_derive_reports_every_adam_value_xpt_cannot_hold_and_writes_no_dataset(r
 
 def test_every_offending_record_is_listed_in_the_report_and_20_per_variable_on_screen(tmp_path):
     from trialflow.errors import XptError
+    from trialflow.io.outputs import OutputFolder
     from trialflow.pipeline import _refuse_unwritable, xpt_problems
     from trialflow.sdtm.build import SdtmResult
 
@@ -230,8 +232,8 @@ def test_every_offending_record_is_listed_in_the_report_and_20_per_variable_on_s
     problems = xpt_problems(SdtmResult({"AE": terms}, {}, []))
     assert [f.record for f in problems] == list(range(1, 26))
     assert {f.code for f in problems} == {"xpt-value-not-ascii"}
-    with pytest.raises(XptError) as caught:
-        _refuse_unwritable(problems, [], tmp_path, {})
+    with pytest.raises(XptError) as caught, OutputFolder(tmp_path, "test") as folder:
+        _refuse_unwritable(problems, [], folder, {})
     lines = str(caught.value).splitlines()
     assert lines[0].startswith("25 values or attributes can't be written")
     assert len(lines) == 1 + 20 + 1

@@ -114,7 +114,8 @@ def test_rerun_is_byte_identical_and_force_replaces(ectd: Path, run: Path, tmp_p
     assert _tree(again) == EXPECTED_TREE
     for rel in _tree(ectd):
         assert (again / rel).read_bytes() == (ectd / rel).read_bytes(), rel
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["again"]  # no temporary folder left
+    # no temporary folder left; the lock file stays beside the folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".again.trialflow.lock", "again"]
 
 
 def test_missing_define_is_one_line_exit_2_and_nothing_written(run: Path, tmp_path: Path) -> None:
