@@ -60,8 +60,13 @@ def problems_of(case: Case, inputs: Inputs, out: Path, result) -> list[str]:
             messages = [f["message"][:120] for f in report["findings"] if f["code"] in failed]
             problems.append(f"rules failed: {messages[:2]}")
     if result.exit_code == 2 and out.exists():
-        # a refused run may leave its report (the problems it found), never a partial output
-        report_files = {Path("validation/report.json"), Path("validation/report.xlsx")}
+        # a refused run may leave its report (the problems it found) and the manifest of that
+        # folder (status "refused"), never a partial output
+        report_files = {
+            Path("validation/report.json"),
+            Path("validation/report.xlsx"),
+            Path("manifest.json"),
+        }
         written = {p.relative_to(out) for p in out.rglob("*") if p.is_file()} - report_files
         if written:
             problems.append(f"exit 2 but a partial output is left: {len(written)} files")
