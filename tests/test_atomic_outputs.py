@@ -214,7 +214,11 @@ def test_a_refused_run_replaces_the_output_with_its_report_only(out, tmp_path):
     ]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "refused"
-    assert verify_folder(out).problems == []
+    assert verify_folder(out) == (([], 2, "refused"))
+    assert _invoke("verify", out).output == (
+        f"verify: {out}: whole (2 files match manifest.json; the run was refused: see "
+        "validation/report.json)\n"
+    )
     codes = {f["code"] for f in json.loads(report.read_text())["findings"]}
     assert "xpt-value-not-ascii" in codes
 

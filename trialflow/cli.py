@@ -597,7 +597,10 @@ def verify_command(folder: Path) -> None:
         click.echo(f"verify: {folder}: {n} problem{'s' if n > 1 else ''} "
                    f"({result.checked} listed files checked)")  # fmt: skip
         sys.exit(1)
-    click.echo(f"verify: {folder}: whole ({result.checked} files match manifest.json)")
+    refused = ""
+    if result.status == "refused":
+        refused = "; the run was refused: see validation/report.json"
+    click.echo(f"verify: {folder}: whole ({result.checked} files match manifest.json{refused})")
 
 
 @cli.command("rules", context_settings=CONTEXT)

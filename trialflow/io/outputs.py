@@ -700,10 +700,12 @@ def fix_modes(root: Path) -> None:
 
 
 class VerifyResult(NamedTuple):
-    """What :func:`verify_folder` found: the problems (one line each) and the files checked."""
+    """What :func:`verify_folder` found: the problems (one line each), the files checked, and
+    the manifest's ``status`` (``"refused"`` for the folder of a refused run, else None)."""
 
     problems: list[str]
     checked: int
+    status: str | None = None
 
 
 def verify_folder(folder: str | os.PathLike[str]) -> VerifyResult:
@@ -769,4 +771,5 @@ def verify_folder(folder: str | os.PathLike[str]) -> VerifyResult:
                             f"{size}")  # fmt: skip
         elif _sha256(root / name) != entry["sha256"]:
             problems.append(f"{name}: sha256 differs from the manifest's")
-    return VerifyResult(sorted(set(problems)), checked)
+    status = body.get("status")
+    return VerifyResult(sorted(set(problems)), checked, status if isinstance(status, str) else None)
