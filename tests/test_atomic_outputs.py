@@ -454,10 +454,11 @@ def test_verify_refuses_a_linked_manifest(out, tmp_path):
 
 # --- the kill test ---------------------------------------------------------------------------
 
-KILLS = int(os.environ.get("TRIALFLOW_KILLS", "5"))
+KILLS = int(os.environ.get("TRIALFLOW_KILLS", "4"))
 """Runs the kill test SIGKILLs at random points (TRIALFLOW_KILLS=60 for a longer soak); each
 is also frozen (SIGSTOP) at :data:`PAUSES` earlier points to check the folder, then let go
-on. One more run is killed the moment its folder is swapped in, while the old one is removed."""
+on. Two more runs are killed when they are seen writing their files, and the moment their
+folder is swapped in (while the old one is removed)."""
 
 PAUSES = 2
 
@@ -503,8 +504,8 @@ def test_a_run_killed_at_any_point_leaves_one_whole_output(tmp_path):
     work.mkdir()
     out = work / "out"
     rng = random.Random(15)
-    # one kill in each of KILLS equal slices of the run's time, and one at the swap
-    kills = [(i + rng.random()) / KILLS * duration for i in range(KILLS)] + [None]
+    # one kill in each of KILLS equal slices of the run's time, one while writing, one at the swap
+    kills = [(i + rng.random()) / KILLS * duration for i in range(KILLS)] + ["writing", "swap"]
     outcomes = []
     for kill_at in kills:
         if not out.exists() or (out / "manifest.json").read_bytes() != old_manifest:
@@ -515,7 +516,19 @@ def test_a_run_killed_at_any_point_leaves_one_whole_output(tmp_path):
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         began, phase = time.monotonic(), None
-        if kill_at is None:  # the swap: out's manifest is the new one, the old folder goes
+        if kill_at == "writing":  # the first file in the building folder
+            while run.poll() is None and not any(
+                p.is_file() for b in work.glob(f"*{BUILD_MARK}*") for p in b.rglob("*")
+            ):
+                time.sleep(0.01)
+            run.kill()
+            code = run.wait()
+            written = sum(1 for b in work.glob(f"*{BUILD_MARK}*") for p in b.rglob("*"))
+            phase = f"writing ({written} files and folders)"
+            phase += "" if code == -signal.SIGKILL else f" (ended first, exit {code})"
+            kill_at = time.monotonic() - began
+            points = []
+        elif kill_at == "swap":  # out's manifest is the new one, the old folder is removed
             while run.poll() is None and (out / "manifest.json").read_bytes() == old_manifest:
                 time.sleep(0.002)
             run.kill()
@@ -553,5 +566,5 @@ def test_a_run_killed_at_any_point_leaves_one_whole_output(tmp_path):
     print(f"run time {duration:.1f} s", *outcomes, sep="\n")  # shown with pytest -s
     killed = [o for o in outcomes if o[1] == "killed"]
     assert any(o[3] == "old" for o in killed), outcomes
-    assert any(o[2].startswith("writing") for o in outcomes), outcomes
+    assert killed[-2][2].startswith("writing") and killed[-2][3] == "old", outcomes
     assert killed[-1][2].startswith("at the swap") and killed[-1][3] == "new", outcomes
