@@ -354,8 +354,7 @@ def test_an_exception_inside_the_folder_leaves_out_as_it_was(tmp_path):
 
 def _manifest(folder: Path, names: list[str], **context: object) -> None:
     files = [
-        {"path": n, "sha256": hashlib.sha256((folder / n).read_bytes()).hexdigest()}
-        for n in names
+        {"path": n, "sha256": hashlib.sha256((folder / n).read_bytes()).hexdigest()} for n in names
     ]
     (folder / "manifest.json").write_text(json.dumps({"files": files, **context}))
 

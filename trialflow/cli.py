@@ -497,6 +497,7 @@ def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
         _run(check_output_file, out, "--out")
     out.parent.mkdir(parents=True, exist_ok=True)
     sheets = _run(synthesize, subjects=subjects, seed=seed)
+
     # written beside and renamed into place: a symbolic link at a file's path is replaced
     def write(tmp: Path) -> Path:
         return write_layout(sheets, tmp, layout)  # type: ignore[arg-type]
