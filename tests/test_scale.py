@@ -102,7 +102,7 @@ def test_dask_validation_equals_one_process_on_the_clean_pool(pool, client):
     assert "internal error" not in " ".join(f.message for f in report.findings)
 
 
-@pytest.mark.parametrize(("seed", "rate", "size"), [(2, 0.15, 1)])
+@pytest.mark.parametrize(("seed", "rate", "size"), [(2, 0.15, 2)])
 def test_dask_validation_equals_one_process_with_seeded_faults(pool, client, seed, rate, size):
     from trialflow.scale import finding_key, partition_of, validate_distributed
 
