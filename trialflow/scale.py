@@ -214,7 +214,7 @@ def validate_distributed(
     client: object,
     *,
     rules: Iterable[str] | None = None,
-    subjects_per_task: int = 50,
+    subjects_per_task: int = 1000,
     package_tasks: int = 2,
     on_issue: OnIssue = "warn",
 ) -> ValidationReport:
@@ -239,14 +239,17 @@ def validate_distributed(
     whole = [c for c in chosen if partition_of(c) == "package"]
     submit, scatter = client.submit, client.scatter  # type: ignore[attr-defined]
     futures = []  # (shared between partitions?, future)
+    # hash=False: a fresh key per call, so that a package scattered again by the next call
+    # is never the key an earlier call's tasks are releasing
     if whole:
-        remote = scatter(package)
+        remote = scatter(package, hash=False)
         tasks = max(1, min(package_tasks, len(whole)))
         for i in range(tasks):
             futures.append((False, submit(_validate_part, remote, whole[i::tasks], pure=False)))
     if subject:
         for part in split_package(package, size=subjects_per_task):
-            futures.append((True, submit(_validate_part, scatter(part), subject, pure=False)))
+            remote = scatter(part, hash=False)
+            futures.append((True, submit(_validate_part, remote, subject, pure=False)))
     results = client.gather([f for _, f in futures])  # type: ignore[attr-defined]
     findings: list[Finding] = []
     shared: dict[Finding, int] = {}
