@@ -106,6 +106,7 @@ def test_validate_loads_neither_the_analysis_stack_nor_the_pipeline(package, tmp
     assert (tmp_path / "r.json").is_file()
     assert "trialflow.validation.engine" in modules  # the probe sees what the command loaded
     assert modules & (ANALYSIS_STACK | PIPELINE | DEFINE | {"openpyxl"}) == set()
+    assert modules & {"dask", "distributed", "trialflow.scale"} == set()  # only trialflow.scale
 
 
 def test_validate_loads_openpyxl_only_for_a_workbook(package, tmp_path):

@@ -134,3 +134,8 @@ def test_occds_coding_differs_from_sdtm(adae, ae):
         "carry AE's coding."
     )
     assert found(package(adae)) == []  # no SDTM AE: nothing to compare with
+    # an SDTM AE with no record (a partition of a pooled package holding no AE of these
+    # subjects): nothing to compare with either, and the rule runs (it used to fail)
+    assert found(package(adae, ae.iloc[0:0])) == []
+    keyless = ae.assign(AESEQ=np.nan)
+    assert found(package(adae, keyless)) == []

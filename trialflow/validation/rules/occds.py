@@ -194,7 +194,9 @@ def occds_coding_differs_from_sdtm(package: Package) -> list[Finding]:
             pd.to_numeric(f["AESEQ"], errors="coerce").to_numpy(dtype="float64"),
         )
         hit = lookup.get_indexer(mine_key)
-        position = np.where((mine_key >= 0) & (hit >= 0), rows[np.clip(hit, 0, None)], -1)
+        # no usable AE record (an empty AE beside ADAE): nothing to look up, every hit is -1
+        found = rows[np.clip(hit, 0, None)] if rows.size else np.full(len(hit), -1)
+        position = np.where((mine_key >= 0) & (hit >= 0), found, -1)
         known = position >= 0
         for v in SDTM_CODING:
             if v not in f.columns or v not in source.columns:
