@@ -1,0 +1,273 @@
+"""Checks of a workbook against :mod:`trialflow.limits` before a reader decompresses it.
+
+A workbook (.xlsx, .xlsm, .xlsb, .ods) is a zip file. Before python-calamine sees it:
+
+* :func:`check_zip` reads the zip central directory only: the number of parts
+  (``zip_parts``), their total uncompressed size (``zip_bytes``) and each part's inflation
+  ratio (``zip_ratio``, for parts of at least ``zip_ratio_floor`` bytes), as Apache POI does;
+* :func:`check_sheet` reads the sheet's XML as a stream, a chunk at a time: the declared
+  ``<dimension ref="A1:XFD1048576"/>`` (a reader reserves room for that many cells), then
+  the cells (``<c ...>``) and the area their references span (a reader allocates the whole
+  rectangle from the first to the last cell, whatever the dimension says), against
+  ``sheet_cells`` and ``columns``.
+
+Either raises :class:`~trialflow.limits.LimitExceeded` naming the file, the part or sheet,
+the value and the limit.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from trialflow.errors import RawInputError
+from trialflow.limits import current, refuse
+
+__all__ = ["check_sheet", "check_text_table", "check_zip", "excel_column"]
+
+_CHUNK = 8 * 1024 * 1024
+_OVERLAP = 64
+_DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\b[^>]*?\bref\s*=\s*"([^"]*)"')
+_RANGE = re.compile(r"\$?([A-Z]{1,3})?\$?(\d{1,7})?(?::\$?([A-Z]{1,3})?\$?(\d{1,7})?)?")
+_CELL_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s>/]")
+
+
+def excel_column(letters: str) -> int:
+    """The 1-based column number of Excel column letters.
+
+    Example:
+        >>> excel_column("A"), excel_column("AB"), excel_column("XFD")
+        (1, 28, 16384)
+    """
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def check_zip(path: Path, shown: str) -> None:
+    """Refuse a workbook whose zip directory shows too many parts, too many bytes once
+    inflated, or a part inflating more than ``zip_ratio``:1.
+
+    Example:
+        >>> check_zip(Path("export.xlsx"), "export.xlsx")  # doctest: +SKIP
+    """
+    limits = current()
+    try:
+        with zipfile.ZipFile(path) as book:
+            infos = book.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise RawInputError(f"{shown}: not a readable workbook ({exc})") from exc
+    if len(infos) > limits.zip_parts:
+        raise refuse(shown, "the zip file has", "zip_parts", len(infos))
+    total = sum(i.file_size for i in infos)
+    if total > limits.zip_bytes:
+        raise refuse(shown, "the parts inflate to", "zip_bytes", total)
+    for info in infos:
+        if info.file_size < limits.zip_ratio_floor:
+            continue
+        ratio = info.file_size // max(info.compress_size, 1)
+        if info.file_size > limits.zip_ratio * max(info.compress_size, 1):
+            raise refuse(
+                shown,
+                f"part {info.filename} inflates from {info.compress_size:,} to "
+                f"{info.file_size:,} bytes, a ratio of",
+                "zip_ratio",
+                ratio,
+            )
+
+
+def check_sheet(path: Path, shown: str, sheet: str) -> None:
+    """Refuse an .xlsx/.xlsm sheet that declares, or whose cells span, more than
+    ``sheet_cells`` cells or ``columns`` columns; read as a stream, nothing kept.
+
+    Example:
+        >>> check_sheet(Path("export.xlsx"), "export.xlsx", "DEMOG")  # doctest: +SKIP
+    """
+    from trialflow.raw.cells import sheet_member
+
+    where = f"{shown}, sheet {sheet}"
+    try:
+        with zipfile.ZipFile(path) as book:
+            member = sheet_member(book, sheet)
+            if member is None:
+                return
+            with book.open(member) as stream:
+                _scan(stream, where)
+    except (OSError, KeyError, zipfile.BadZipFile, EOFError):
+        return  # the workbook reader names what is wrong with the file
+
+
+def _scan(stream, where: str) -> None:
+    """Read the sheet XML a chunk at a time: the declared area, then the number of cells and
+    the last column and row any cell or row reference names (a reader allocates the area
+    from A1, or from the first cell, to there), refused as soon as one is over its limit."""
+    limits = current()
+    data = stream.read(_CHUNK)
+    declared = _DIMENSION.search(data[: 1 << 20])
+    if declared is not None:
+        _check_area(declared.group(1).decode("ascii", "replace"), where, "declares")
+    cells = last_col = last_row = 0
+    tail = b""
+    while data:
+        window = tail + data
+        count, col, row = _cells_and_extent(window)
+        cells += count
+        if cells > limits.sheet_cells:
+            raise refuse(where, "holds", "sheet_cells", cells)
+        last_col, last_row = max(last_col, col), max(last_row, row)
+        if last_col > limits.columns:
+            raise refuse(where, f"has a cell in column {_letters(last_col)}, that is",
+                         "columns", last_col)  # fmt: skip
+        if last_col * last_row > limits.sheet_cells:
+            raise refuse(
+                where,
+                f"has cells as far as column {_letters(max(last_col, 1))} and row "
+                f"{last_row:,}: an area of",
+                "sheet_cells",
+                max(last_col, 1) * last_row,
+            )
+        tail = window[-_OVERLAP:]
+        data = stream.read(_CHUNK)
+
+
+_REF_SLOW = re.compile(rb"""(?<![\w.:-])r\s*=\s*["']([A-Z]{0,4})(\d{0,11})["']""")
+
+
+def _blank(values: np.ndarray) -> np.ndarray:
+    return (values == 32) | (values == 9) | (values == 10) | (values == 13)
+
+
+def _cells_and_extent(data: bytes) -> tuple[int, int, int]:
+    """How many cell elements (``<c ...>``) ``data`` holds, and the largest column and row
+    number an ``r="..."`` attribute names (a cell's ``r="XFD1048576"``, a row's ``r="12"``;
+    0 for none).
+
+    Vectorised over the ``<`` and ``=`` signs of the chunk (a few passes of numpy over its
+    bytes); a chunk that writes an attribute with blanks around its ``=`` (allowed in XML,
+    never written by Excel) is read by a regular expression instead.
+
+    Example:
+        >>> _cells_and_extent(b'<row r="7"><c r="B7" t="n"><v>1</v></c><c r="AB3"/></row>')
+        (2, 28, 7)
+    """
+    arr = np.frombuffer(data + b'"' * 16, dtype=np.uint8)
+    cells = data.count(b"<c ") + data.count(b"<c>")
+    cells = cells or len(_CELL_OPEN.findall(data))  # a namespace prefix: <x:c r="A1">
+    eq = np.flatnonzero(arr == 61)
+    eq = eq[eq >= 2]
+    if not len(eq):
+        return cells, 0, 0
+    if _blank(arr[eq - 1]).any() or _blank(arr[eq + 1]).any():
+        return (cells, *_extent_slow(data))
+    quote = arr[eq + 1]
+    keep = (arr[eq - 1] == 114) & _blank(arr[eq - 2]) & ((quote == 34) | (quote == 39))
+    start = eq[keep] + 2
+    if not len(start):
+        return cells, 0, 0
+    window = np.lib.stride_tricks.sliding_window_view(arr, 15)[start]
+    closed = (window == 34) | (window == 39)
+    size = np.argmax(closed, axis=1)  # where the closing quote is
+    width = np.argmin((window >= 65) & (window <= 90), axis=1)  # the leading letters
+    col = row = 0
+    most = int(width.max())
+    if most > 3 or not closed.any(axis=1).all():
+        col = 1 << 40  # more letters, or longer, than any cell a reader can place
+    elif most:
+        pick = window[width == most, :most].astype(np.int64) - 64
+        col = int((pick @ (26 ** np.arange(most - 1, -1, -1))).max())
+    digits = size - width
+    most = int(digits.max())
+    if most > 0:
+        chosen = np.flatnonzero(digits == most)
+        first = start[chosen] + width[chosen]
+        value = np.zeros(len(chosen), dtype=np.int64)
+        for k in range(min(most, 15)):
+            value = value * 10 + (arr[first + k].astype(np.int64) - 48)
+        row = int(value.max())
+    return cells, col, row
+
+
+def _extent_slow(data: bytes) -> tuple[int, int]:
+    col = row = 0
+    for match in _REF_SLOW.finditer(data):
+        letters, digits = match.group(1), match.group(2)
+        if letters:
+            col = max(col, excel_column(letters.decode()))
+        if digits:
+            row = max(row, int(digits))
+    return col, row
+
+
+def _check_area(ref: str, where: str, verb: str) -> None:
+    match = _RANGE.fullmatch(ref.strip().upper())
+    if match is None:
+        return
+    c1, r1, c2, r2 = match.groups()
+    first_col = excel_column(c1) if c1 else 1
+    last_col = excel_column(c2) if c2 else (first_col if c1 else 16384)
+    first_row = int(r1) if r1 else 1
+    last_row = int(r2) if r2 else (first_row if r1 else 1048576)
+    width = abs(last_col - first_col) + 1
+    height = abs(last_row - first_row) + 1
+    limits = current()
+    if width > limits.columns:
+        raise refuse(where, f"{verb} the area {ref} of", "columns", width)
+    if width * height > limits.sheet_cells:
+        raise refuse(where, f"{verb} the area {ref} of", "sheet_cells", width * height)
+
+
+def _letters(column: int) -> str:
+    out = ""
+    while column:
+        column, rem = divmod(column - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def check_text_table(path: Path, shown: str) -> None:
+    """Refuse a CSV file over ``file_bytes``, with a line longer than ``line_bytes`` or a
+    header of more than ``columns`` columns, reading it a chunk at a time (nothing kept).
+
+    Example:
+        >>> import tempfile
+        >>> f = Path(tempfile.mkdtemp()) / "dm.csv"
+        >>> _ = f.write_text("A,B\\n1,2\\n")
+        >>> check_text_table(f, "dm.csv")
+    """
+    limits = current()
+    size = path.stat().st_size
+    if size > limits.file_bytes:
+        raise refuse(shown, "the file is", "file_bytes", size)
+    with path.open("rb") as handle:
+        first = handle.readline(limits.line_bytes + 1)
+        if len(first) > limits.line_bytes:
+            raise refuse(shown, "line 1 (the header) is longer than", "line_bytes",
+                         limits.line_bytes)  # fmt: skip
+        # the commas outside quoted names (UTF-16/32 text: its NUL bytes dropped first)
+        width = re.sub(rb'"[^"]*"', b"", first.replace(b"\0", b"")).count(b",") + 1
+        if width > limits.columns:
+            raise refuse(shown, "the header has", "columns", width)
+        line, longest, run = 2, 0, 0
+        while True:
+            data = handle.read(_CHUNK)
+            if not data:
+                break
+            breaks = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            if not len(breaks):
+                run += len(data)
+            else:
+                longest = max(run + int(breaks[0]) + 1, int(np.diff(breaks).max(initial=0)))
+                if longest > limits.line_bytes:
+                    at = line + (0 if run + int(breaks[0]) + 1 > limits.line_bytes else
+                                 int(np.argmax(np.diff(breaks) > limits.line_bytes)) + 1)
+                    raise refuse(shown, f"line {at:,} is longer than", "line_bytes",
+                                 limits.line_bytes)  # fmt: skip
+                line += len(breaks)
+                run = len(data) - int(breaks[-1]) - 1
+            if run > limits.line_bytes:
+                raise refuse(shown, f"line {line:,} is longer than", "line_bytes",
+                             limits.line_bytes)  # fmt: skip
