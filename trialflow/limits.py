@@ -150,9 +150,7 @@ def parse_limits(items: tuple[str, ...] | list[str]) -> dict[str, int]:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or name not in known:
-            raise RawInputError(
-                f"--limit {item}: expected NAME=VALUE with NAME one of {_names()}"
-            )
+            raise RawInputError(f"--limit {item}: expected NAME=VALUE with NAME one of {_names()}")
         value = _number(text.strip())
         if value is None or value < 1:
             raise RawInputError(

@@ -262,8 +262,11 @@ def check_text_table(path: Path, shown: str) -> None:
             else:
                 longest = max(run + int(breaks[0]) + 1, int(np.diff(breaks).max(initial=0)))
                 if longest > limits.line_bytes:
-                    at = line + (0 if run + int(breaks[0]) + 1 > limits.line_bytes else
-                                 int(np.argmax(np.diff(breaks) > limits.line_bytes)) + 1)
+                    at = line + (
+                        0
+                        if run + int(breaks[0]) + 1 > limits.line_bytes
+                        else int(np.argmax(np.diff(breaks) > limits.line_bytes)) + 1
+                    )
                     raise refuse(shown, f"line {at:,} is longer than", "line_bytes",
                                  limits.line_bytes)  # fmt: skip
                 line += len(breaks)
