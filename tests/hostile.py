@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 _CONTENT_TYPES = (
@@ -47,16 +48,27 @@ def _cell(ref: str, text: str) -> str:
     return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
 
 
-def write_xlsx(path: Path, sheet_xml: bytes | str, name: str = "DEMOG", extra: int = 0) -> Path:
-    """An .xlsx with one sheet whose XML is ``sheet_xml`` (deflated), plus ``extra`` empty
-    parts (for the part-count limit)."""
-    data = sheet_xml.encode() if isinstance(sheet_xml, str) else sheet_xml
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as book:
+def write_xlsx(
+    path: Path,
+    sheet_xml: bytes | str | Iterable[bytes],
+    name: str = "DEMOG",
+    extra: int = 0,
+) -> Path:
+    """An .xlsx with one sheet whose XML is ``sheet_xml`` (deflated; an iterable of chunks is
+    streamed), plus ``extra`` empty parts (for the part-count limit)."""
+    chunks = [sheet_xml.encode() if isinstance(sheet_xml, str) else sheet_xml]
+    if not isinstance(sheet_xml, (bytes, str)):
+        chunks = sheet_xml  # type: ignore[assignment]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as book:
         book.writestr("[Content_Types].xml", _CONTENT_TYPES)
         book.writestr("_rels/.rels", _RELS)
         book.writestr("xl/workbook.xml", _WORKBOOK.format(name=name))
         book.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
-        book.writestr("xl/worksheets/sheet1.xml", data)
+        info = zipfile.ZipInfo("xl/worksheets/sheet1.xml", (2024, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with book.open(info, "w", force_zip64=True) as sheet:
+            for chunk in chunks:
+                sheet.write(chunk)  # type: ignore[arg-type]
         for i in range(extra):
             book.writestr(f"xl/extra/part{i}.xml", "")
     return path
@@ -94,12 +106,20 @@ def far_cells_xlsx(path: Path) -> Path:
 
 
 def inflating_xlsx(path: Path, megabytes: int = 64) -> Path:
-    """A sheet of ``megabytes`` MiB of one repeated row: a zip bomb of about 1000:1."""
-    row = '<row><c t="inlineStr"><is><t>x</t></is></c></row>'
-    head = f'{_SHEET_HEAD}<sheetData><row r="1">{_cell("A1", "SUBJ")}</row>'
-    tail = "</sheetData></worksheet>"
-    count = (megabytes * 1024 * 1024 - len(head) - len(tail)) // len(row)
-    return write_xlsx(path, (head + row * count + tail).encode())
+    """A sheet of ``megabytes`` MiB of one repeated row, written a block at a time: a zip
+    bomb of several hundred to one."""
+    row = b'<row><c t="inlineStr"><is><t>x</t></is></c></row>'
+    head = f'{_SHEET_HEAD}<sheetData><row r="1">{_cell("A1", "SUBJ")}</row>'.encode()
+    tail = b"</sheetData></worksheet>"
+    block = row * (1024 * 1024 // len(row))
+
+    def chunks() -> Iterator[bytes]:
+        yield head
+        for _ in range(megabytes - 1):
+            yield block
+        yield tail
+
+    return write_xlsx(path, chunks())
 
 
 def wide_csv(path: Path, columns: int = 1_000_000) -> Path:

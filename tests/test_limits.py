@@ -77,7 +77,7 @@ def test_declared_dimension_of_17_billion_cells_is_refused_before_the_reader_all
     refused(
         cli("map", STUDY, "--raw", book, "--out", tmp_path / "out", "--limit", "columns=16384"),
         "declares the area A1:XFD1048576 of 17,179,869,184 cells, more than the limit "
-        "sheet_cells=50,000,000",
+        "sheet_cells=20,000,000",
     )
 
 
@@ -92,7 +92,7 @@ def test_cells_spanning_the_whole_sheet_are_refused_when_the_dimension_lies(tmp_
     refused(
         cli("map", STUDY, "--raw", book, "--out", tmp_path / "out", "--limit", "columns=20000"),
         "export.xlsx, sheet DEMOG: has cells as far as column XFD and row 1,048,576: an area of "
-        "17,179,869,184 cells, more than the limit sheet_cells=50,000,000",
+        "17,179,869,184 cells, more than the limit sheet_cells=20,000,000",
     )
 
 
@@ -293,7 +293,7 @@ def test_declared_records_beyond_those_held_is_a_finding_not_an_allocation(tmp_p
 
 def test_limits_are_one_frozen_dataclass_set_from_the_cli_or_python():
     assert Limits() == DEFAULT and current() == DEFAULT
-    assert (DEFAULT.zip_ratio, DEFAULT.columns, DEFAULT.sheet_cells) == (100, 5_000, 50_000_000)
+    assert (DEFAULT.zip_ratio, DEFAULT.columns, DEFAULT.sheet_cells) == (100, 5_000, 20_000_000)
     with pytest.raises(AttributeError):
         DEFAULT.zip_ratio = 5  # type: ignore[misc]
     assert parse_limits(["zip_ratio=200", "line_bytes=1M", "sheet_cells=1_000"]) == {

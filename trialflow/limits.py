@@ -75,7 +75,7 @@ class Limits:
     """Largest total uncompressed size of all the parts of a workbook, in bytes."""
     zip_parts: int = 10_000
     """Largest number of parts (zip members) of a workbook."""
-    sheet_cells: int = 50_000_000
+    sheet_cells: int = 20_000_000
     """Largest number of cells (rows x columns) of one sheet or dataset: what a workbook
     sheet declares (``<dimension ref="A1:XFD1048576"/>``), the area its cells span, a SAS
     dataset's rows x variables."""
