@@ -313,3 +313,17 @@ def test_limits_are_one_frozen_dataclass_set_from_the_cli_or_python():
 def test_a_bad_limit_option_is_one_line_exit_2(tmp_path):
     result = cli("validate", tmp_path, "--limit", "ratio=3")
     refused(result, "--limit ratio=3: expected NAME=VALUE with NAME one of file_bytes, ")
+
+
+def test_blank_padding_after_a_raw_sas_export_is_refused_too(tmp_path):
+    folder = tmp_path / "sas"
+    folder.mkdir()
+    hostile.padded_xpt(folder / "demog.xpt", 2_000_000)
+    with pytest.raises(
+        LimitExceeded,
+        match=r"sas/demog\.xpt: the file ends in blanks: after what can be its last 17-byte "
+        r"record and the blanks that fill its 80-byte record come at least 81 bytes",
+    ):
+        read_export(folder).sheet("demog")
+    hostile.padded_xpt(folder / "demog.xpt", 0)
+    assert read_export(folder).sheet("demog").frame["USUBJID"].tolist() == ["S1-01", "S1-02"]

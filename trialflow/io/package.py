@@ -317,9 +317,11 @@ def _to_float(column: pd.Series, name: str) -> pd.Series:
 
 
 def _read_xpt(path: Path) -> _Table:
+    from trialflow.raw.guard import check_xpt_padding
+
     start, declared = _xpt_layout(path)
     width = _xpt_check_namestr(path, start)
-    _xpt_check_padding(path, start, width, declared)
+    check_xpt_padding(path, _name(path), start, width, declared)
     fast = _read_xpt_v5(path, start)
     if fast is not None:
         _xpt_check_end(path, start, declared, len(fast.frame), fast.width)
@@ -651,40 +653,6 @@ def _xpt_check_namestr(path: Path, start: int) -> int:
     if problems:
         raise _Unreadable("the NAMESTR records are corrupt: " + "; ".join(problems))
     return width
-
-
-def _xpt_check_padding(path: Path, start: int, width: int, declared: int | None) -> None:
-    """Refuse an XPT file whose observations end in more blanks than padding explains: the
-    rest of the last record (``width`` bytes at most), the blanks that fill its 80-byte
-    record, and ``xpt_padding_bytes`` more; or, with a v8 record count, more bytes than
-    that many records. Only the end of the file is read, backwards, a bounded amount."""
-    allowed = width + _XPT_RECORD + limits.current().xpt_padding_bytes
-    size = path.stat().st_size
-    if declared is not None and width > 0:
-        expected = start + declared * width
-        expected += -expected % _XPT_RECORD
-        if size - expected > allowed:
-            raise limits.refuse(
-                _name(path),
-                f"the header declares {declared:,} records of {width} bytes, and after them "
-                f"come {size - expected:,} bytes; that is padding of",
-                "xpt_padding_bytes",
-                size - expected,
-            )
-    look = min(size - start, allowed + 1)
-    if look <= allowed:
-        return
-    with path.open("rb") as fh:
-        fh.seek(size - look)
-        end = fh.read(look)
-    if not end.strip(b" "):
-        raise limits.refuse(
-            _name(path),
-            f"the file ends in blanks: after what can be its last {width}-byte record and "
-            "the blanks that fill its 80-byte record come at least",
-            "xpt_padding_bytes",
-            look - width - _XPT_RECORD,
-        )
 
 
 _XPT_NAMESTR_STRUCT = struct.Struct(">h2xh2x8s68xi52x")

@@ -26,7 +26,14 @@ import numpy as np
 from trialflow.errors import RawInputError
 from trialflow.limits import current, refuse
 
-__all__ = ["check_sheet", "check_text_table", "check_zip", "excel_column"]
+__all__ = [
+    "check_sheet",
+    "check_text_table",
+    "check_xpt_padding",
+    "check_zip",
+    "excel_column",
+    "xpt_layout",
+]
 
 _CHUNK = 8 * 1024 * 1024
 _OVERLAP = 64
@@ -274,3 +281,99 @@ def check_text_table(path: Path, shown: str) -> None:
             if run > limits.line_bytes:
                 raise refuse(shown, f"line {line:,} is longer than", "line_bytes",
                              limits.line_bytes)  # fmt: skip
+
+
+_XPT_RECORD = 80
+
+
+def xpt_layout(path: Path) -> tuple[int, int, int | None] | None:
+    """Where the observations of a SAS transport file start, the bytes of one record (the sum
+    of the NAMESTR lengths) and, for v8, the record count its header declares; None when the
+    headers are not there as expected (the reader then says what is wrong). Reads the headers
+    only: at most ``xpt_variables`` NAMESTR records.
+
+    Example:
+        >>> import tempfile, pandas as pd
+        >>> from trialflow.io.xpt import write_xpt
+        >>> f = Path(tempfile.mkdtemp()) / "dm.xpt"
+        >>> _ = write_xpt(pd.DataFrame({"USUBJID": ["S-01"], "AGE": [34.0]}), f, dataset="DM")
+        >>> xpt_layout(f)
+        (1040, 12, None)
+    """
+    limits = current()
+    with path.open("rb") as handle:
+        head = handle.read(12 * _XPT_RECORD + 140 * (limits.xpt_variables + 1))
+    member = head.find(b"HEADER RECORD*******MEMB")
+    names = head.find(b"HEADER RECORD*******NAMSTV8", member)
+    if names < 0:
+        names = head.find(b"HEADER RECORD*******NAMESTR", member)
+    obs = head.find(b"HEADER RECORD*******OBS", max(names, 0))
+    size_text, count_text = head[member + 74 : member + 78], head[names + 54 : names + 58]
+    if min(member, names, obs) < 0 or not size_text.isdigit() or not count_text.isdigit():
+        return None
+    size, count = int(size_text), int(count_text)
+    if count > limits.xpt_variables:
+        raise refuse(str(path.name), "the NAMESTR header declares", "xpt_variables", count)
+    first = names + _XPT_RECORD
+    if size not in (136, 140) or first + count * size > obs:
+        return None
+    width = sum(
+        max(
+            int.from_bytes(head[first + i * size + 4 : first + i * size + 6], "big", signed=True), 0
+        )
+        for i in range(count)
+    )
+    declared = None
+    if head[obs + 20 : obs + 25] == b"OBSV8":
+        text = head[obs + 48 : obs + _XPT_RECORD].split()
+        declared = int(text[0]) if text and text[0].isdigit() else None
+    return obs + _XPT_RECORD, width, declared
+
+
+def check_xpt_padding(path: Path, shown: str, start: int, width: int, declared: int | None) -> None:
+    """Refuse an XPT file whose observations end in more blanks than padding explains: the
+    rest of the last record (``width`` bytes at most), the blanks that fill its 80-byte
+    record, and ``xpt_padding_bytes`` more; or, with a v8 record count, more bytes than
+    that many records. Only the end of the file is read, backwards, a bounded amount.
+
+    Example:
+        >>> import tempfile, pandas as pd
+        >>> from trialflow.io.xpt import write_xpt
+        >>> f = Path(tempfile.mkdtemp()) / "dm.xpt"
+        >>> _ = write_xpt(pd.DataFrame({"USUBJID": ["S-01"], "AGE": [34.0]}), f, dataset="DM")
+        >>> check_xpt_padding(f, "dm.xpt", *xpt_layout(f))
+        >>> _ = f.open("ab").write(b" " * 800)
+        >>> check_xpt_padding(f, "dm.xpt", *xpt_layout(f))
+        Traceback (most recent call last):
+        trialflow.limits.LimitExceeded: dm.xpt: the file ends in blanks: after what can be its \
+last 12-byte record and the blanks that fill its 80-byte record come at least 81 bytes, more \
+than the limit xpt_padding_bytes=80 (refused before reading; if the file is trusted, raise it \
+with --limit xpt_padding_bytes=N)
+    """
+    allowed = width + _XPT_RECORD + current().xpt_padding_bytes
+    size = path.stat().st_size
+    if declared is not None and width > 0:
+        expected = start + declared * width
+        expected += -expected % _XPT_RECORD
+        if size - expected > allowed:
+            raise refuse(
+                shown,
+                f"the header declares {declared:,} records of {width} bytes, and after them "
+                f"come {size - expected:,} bytes; that is padding of",
+                "xpt_padding_bytes",
+                size - expected,
+            )
+    look = min(size - start, allowed + 1)
+    if look <= allowed:
+        return
+    with path.open("rb") as fh:
+        fh.seek(size - look)
+        end = fh.read(look)
+    if not end.strip(b" "):
+        raise refuse(
+            shown,
+            f"the file ends in blanks: after what can be its last {width}-byte record and "
+            "the blanks that fill its 80-byte record come at least",
+            "xpt_padding_bytes",
+            look - width - _XPT_RECORD,
+        )

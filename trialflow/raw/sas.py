@@ -43,6 +43,12 @@ def read_sas(path: Path, shown: str, sheet: str) -> RawSheet:
     if not path.exists():
         raise RawInputError(f"{shown}: no such file for sheet {sheet!r}")
     check_size(path, shown)
+    if path.suffix.lower() == ".xpt":
+        from trialflow.raw.guard import check_xpt_padding, xpt_layout
+
+        layout = xpt_layout(path)
+        if layout is not None:
+            check_xpt_padding(path, shown, *layout)
     read = pyreadstat.read_sas7bdat if path.suffix.lower() == ".sas7bdat" else pyreadstat.read_xport
     try:
         _, meta = read(str(path), metadataonly=True)
