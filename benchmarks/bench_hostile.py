@@ -52,17 +52,18 @@ def _cases(tmp: Path) -> list[tuple[str, list[object]]]:
     ]  # fmt: skip
 
 
-def _measure(args: list[object]) -> tuple[int, float, int, str]:
+def _measure(args: list[object]) -> tuple[int, float, float, int, str]:
     """Run the command line on ``args`` in a child (through a wrapper process, so that the
-    wrapper's RUSAGE_CHILDREN is this child's alone): exit code, wall time, peak RSS in
+    wrapper's RUSAGE_CHILDREN is this child's alone): exit code, wall time, CPU time (user +
+    system: less sensitive than the wall time to other work on the machine), peak RSS in
     bytes, stderr."""
     wrapper = (
         "import json, resource, subprocess, sys\n"
         "def cap():\n"
         f"    resource.setrlimit(resource.RLIMIT_AS, ({MEMORY}, {MEMORY}))\n"
         "r = subprocess.run(sys.argv[1:], capture_output=True, text=True, preexec_fn=cap)\n"
-        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024\n"
-        "print(json.dumps([r.returncode, rss, r.stderr]))\n"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps([r.returncode, u.ru_maxrss * 1024, u.ru_utime + u.ru_stime, r.stderr]))\n"
     )
     start = time.perf_counter()
     out = subprocess.run(
@@ -74,25 +75,25 @@ def _measure(args: list[object]) -> tuple[int, float, int, str]:
         check=True,
     )
     wall = time.perf_counter() - start
-    code, rss, stderr = json.loads(out.stdout)
-    return code, wall, rss, stderr
+    code, rss, cpu, stderr = json.loads(out.stdout)
+    return code, wall, cpu, rss, stderr
 
 
 def main() -> None:
     """Print one Markdown table row per hostile file."""
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        print("| input | file size | exit | wall | peak RSS | error line (start) |")
-        print("|---|---:|---:|---:|---:|---|")
+        print("| input | file size | exit | wall | CPU | peak RSS | error line (start) |")
+        print("|---|---:|---:|---:|---:|---:|---|")
         for title, args in _cases(tmp):
             data = next(Path(a) for a in args[1:] if isinstance(a, Path) and a.is_file())
-            code, wall, rss, stderr = _measure(args)
+            code, wall, cpu, rss, stderr = _measure(args)
             line = next(
                 (x for x in stderr.splitlines() if x.startswith("Error:")),
                 stderr.strip().splitlines()[-1] if stderr.strip() else "",
             )
             print(
-                f"| {title} | {data.stat().st_size:,} B | {code} | {wall:.1f} s | "
+                f"| {title} | {data.stat().st_size:,} B | {code} | {wall:.1f} s | {cpu:.1f} s | "
                 f"{rss / 1e6:,.0f} MB | {line[:100]} |"
             )
 

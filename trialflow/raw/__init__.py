@@ -307,10 +307,11 @@ def _read_sheet(path: Path, name: str, file: Path | None = None) -> RawSheet:
         return _read_csv(target, shown_path(f"{path.name}/{target.name}"), name)
     if path.suffix.lower() == ".csv":
         return _read_csv(path, shown_path(path.name), name, flat=True)
+    formulas = False
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from trialflow.raw.guard import check_sheet
 
-        check_sheet(path, shown_path(path.name), name)
+        formulas = check_sheet(path, shown_path(path.name), name)
     workbook = _open_workbook(path)
     try:
         rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
@@ -319,7 +320,7 @@ def _read_sheet(path: Path, name: str, file: Path | None = None) -> RawSheet:
             f"{shown_path(path.name)}, sheet {name}: cannot be read ({exc})"
         ) from exc
     sheet = _sheet_from_rows(rows, shown_path(path.name), name)
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
+    if formulas:  # the sheet holds a formula or an error value somewhere
         sheet.findings.extend(_lost_cell_findings(path, sheet, rows))
     return sheet
 

@@ -87,9 +87,14 @@ def check_zip(path: Path, shown: str) -> None:
             )
 
 
-def check_sheet(path: Path, shown: str, sheet: str) -> None:
+def check_sheet(path: Path, shown: str, sheet: str) -> bool:
     """Refuse an .xlsx/.xlsm sheet that declares, or whose cells span, more than
     ``sheet_cells`` cells or ``columns`` columns; read as a stream, nothing kept.
+
+    Returns whether the sheet may hold a formula or an Excel error value (an ``<f>`` element
+    or a ``"e"`` attribute value anywhere), so that the reader looks for cells without a
+    saved value (:func:`trialflow.raw.cells.lost_cells`) only then; True when the sheet
+    could not be scanned.
 
     Example:
         >>> check_sheet(Path("export.xlsx"), "export.xlsx", "DEMOG")  # doctest: +SKIP
@@ -101,14 +106,14 @@ def check_sheet(path: Path, shown: str, sheet: str) -> None:
         with zipfile.ZipFile(path) as book:
             member = sheet_member(book, sheet)
             if member is None:
-                return
+                return True
             with book.open(member) as stream:
-                _scan(stream, where)
+                return _scan(stream, where)
     except (OSError, KeyError, zipfile.BadZipFile, EOFError):
-        return  # the workbook reader names what is wrong with the file
+        return True  # the workbook reader names what is wrong with the file
 
 
-def _scan(stream, where: str) -> None:
+def _scan(stream, where: str) -> bool:
     """Read the sheet XML a chunk at a time: the declared area, then the number of cells and
     the last column and row any cell or row reference names (a reader allocates the area
     from A1, or from the first cell, to there), refused as soon as one is over its limit."""
@@ -119,8 +124,10 @@ def _scan(stream, where: str) -> None:
         _check_area(declared.group(1).decode("ascii", "replace"), where, "declares")
     cells = last_col = last_row = 0
     tail = b""
+    formulas = False
     while data:
         window = tail + data
+        formulas = formulas or _formula_or_error(window)
         count, col, row = _cells_and_extent(window)
         cells += count
         if cells > limits.sheet_cells:
@@ -139,6 +146,15 @@ def _scan(stream, where: str) -> None:
             )
         tail = window[-_OVERLAP:]
         data = stream.read(_CHUNK)
+    return formulas
+
+
+_FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
+def _formula_or_error(data: bytes) -> bool:
+    """Whether ``data`` may hold a formula or an error cell (literal searches first)."""
+    return b'"e"' in data or b"'e'" in data or _FORMULA.search(data) is not None
 
 
 _REF_SLOW = re.compile(rb"""(?<![\w.:-])r\s*=\s*["']([A-Z]{0,4})(\d{0,11})["']""")
