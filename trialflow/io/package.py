@@ -317,8 +317,11 @@ def _to_float(column: pd.Series, name: str) -> pd.Series:
 
 
 def _read_xpt(path: Path) -> _Table:
-    from trialflow.raw.guard import check_xpt_padding
+    from trialflow.raw.guard import check_xpt_padding, xpt_layout
 
+    layout = xpt_layout(path)  # the headers alone: padding refused before the file is mapped
+    if layout is not None:
+        check_xpt_padding(path, _name(path), *layout)
     start, declared = _xpt_layout(path)
     width = _xpt_check_namestr(path, start)
     check_xpt_padding(path, _name(path), start, width, declared)
