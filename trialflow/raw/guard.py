@@ -128,8 +128,8 @@ def _scan(stream, where: str) -> bool:
     while data:
         window = tail + data
         formulas = formulas or _formula_or_error(window)
-        count, col, row = _cells_and_extent(window)
-        cells += count
+        cells += _count_cells(data)
+        col, row = _extent(window)
         if cells > limits.sheet_cells:
             raise refuse(where, "holds", "sheet_cells", cells)
         last_col, last_row = max(last_col, col), max(last_row, row)
@@ -164,33 +164,41 @@ def _blank(values: np.ndarray) -> np.ndarray:
     return (values == 32) | (values == 9) | (values == 10) | (values == 13)
 
 
-def _cells_and_extent(data: bytes) -> tuple[int, int, int]:
-    """How many cell elements (``<c ...>``) ``data`` holds, and the largest column and row
-    number an ``r="..."`` attribute names (a cell's ``r="XFD1048576"``, a row's ``r="12"``;
-    0 for none).
+def _count_cells(data: bytes) -> int:
+    """How many cell elements (``<c ...>``) ``data`` holds.
+
+    Example:
+        >>> _count_cells(b'<row r="7"><c r="B7" t="n"><v>1</v></c><c r="AB3"/></row>')
+        2
+    """
+    cells = data.count(b"<c ") + data.count(b"<c>")
+    return cells or len(_CELL_OPEN.findall(data))  # a namespace prefix: <x:c r="A1">
+
+
+def _extent(data: bytes) -> tuple[int, int]:
+    """The largest column and row number an ``r="..."`` attribute in ``data`` names (a
+    cell's ``r="XFD1048576"``, a row's ``r="12"``; 0 for none).
 
     Vectorised over the ``<`` and ``=`` signs of the chunk (a few passes of numpy over its
     bytes); a chunk that writes an attribute with blanks around its ``=`` (allowed in XML,
     never written by Excel) is read by a regular expression instead.
 
     Example:
-        >>> _cells_and_extent(b'<row r="7"><c r="B7" t="n"><v>1</v></c><c r="AB3"/></row>')
-        (2, 28, 7)
+        >>> _extent(b'<row r="7"><c r="B7" t="n"><v>1</v></c><c r="AB3"/></row>')
+        (28, 7)
     """
     arr = np.frombuffer(data + b'"' * 16, dtype=np.uint8)
-    cells = data.count(b"<c ") + data.count(b"<c>")
-    cells = cells or len(_CELL_OPEN.findall(data))  # a namespace prefix: <x:c r="A1">
     eq = np.flatnonzero(arr == 61)
     eq = eq[eq >= 2]
     if not len(eq):
-        return cells, 0, 0
+        return 0, 0
     if _blank(arr[eq - 1]).any() or _blank(arr[eq + 1]).any():
-        return (cells, *_extent_slow(data))
+        return _extent_slow(data)
     quote = arr[eq + 1]
     keep = (arr[eq - 1] == 114) & _blank(arr[eq - 2]) & ((quote == 34) | (quote == 39))
     start = eq[keep] + 2
     if not len(start):
-        return cells, 0, 0
+        return 0, 0
     window = np.lib.stride_tricks.sliding_window_view(arr, 15)[start]
     closed = (window == 34) | (window == 39)
     size = np.argmax(closed, axis=1)  # where the closing quote is
@@ -211,7 +219,7 @@ def _cells_and_extent(data: bytes) -> tuple[int, int, int]:
         for k in range(min(most, 15)):
             value = value * 10 + (arr[first + k].astype(np.int64) - 48)
         row = int(value.max())
-    return cells, col, row
+    return col, row
 
 
 def _extent_slow(data: bytes) -> tuple[int, int]:
