@@ -179,9 +179,10 @@ def _extent(data: bytes) -> tuple[int, int]:
     """The largest column and row number an ``r="..."`` attribute in ``data`` names (a
     cell's ``r="XFD1048576"``, a row's ``r="12"``; 0 for none).
 
-    Vectorised over the ``<`` and ``=`` signs of the chunk (a few passes of numpy over its
-    bytes); a chunk that writes an attribute with blanks around its ``=`` (allowed in XML,
-    never written by Excel) is read by a regular expression instead.
+    Vectorised over the ``=`` signs of the chunk (a few passes of numpy over its bytes); a
+    chunk with blanks beside an ``=`` (an attribute written ``r = "A1"``, allowed in XML and
+    never written by Excel, or cell text such as ``BMI = 31``) is read by a slower regular
+    expression instead.
 
     Example:
         >>> _extent(b'<row r="7"><c r="B7" t="n"><v>1</v></c><c r="AB3"/></row>')
