@@ -327,3 +327,26 @@ def test_blank_padding_after_a_raw_sas_export_is_refused_too(tmp_path):
         read_export(folder).sheet("demog")
     hostile.padded_xpt(folder / "demog.xpt", 0)
     assert read_export(folder).sheet("demog").frame["USUBJID"].tolist() == ["S1-01", "S1-02"]
+
+
+@pytest.mark.parametrize("command", ["map", "run", "derive", "report", "validate", "export"])
+def test_every_command_that_reads_input_takes_limit(command):
+    from click.testing import CliRunner
+
+    from trialflow.cli import cli as group
+
+    result = CliRunner().invoke(group, [command, "--help"])
+    assert result.exit_code == 0
+    assert "--limit NAME=VALUE" in result.output
+
+
+def test_limit_option_is_in_force_while_the_command_runs(tmp_path):
+    # a CSV of 3 columns refused under --limit columns=2, read without it
+    folder = tmp_path / "sdtm"
+    folder.mkdir()
+    (folder / "dm.csv").write_text("STUDYID,DOMAIN,USUBJID\nS1,DM,S1-01\n")
+    refused(
+        cli("validate", folder, "--limit", "columns=2"),
+        "dm.csv: the header has 3 columns, more than the limit columns=2",
+    )
+    assert cli("validate", folder).returncode in (0, 1)
