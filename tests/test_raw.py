@@ -4,6 +4,7 @@ import openpyxl
 import pytest
 
 from trialflow.errors import RawInputError
+from trialflow.limits import using
 from trialflow.raw import ROW, read_export
 
 
@@ -102,7 +103,6 @@ def test_missing_path_and_wrong_extension(tmp_path):
 import pandas as pd  # noqa: E402
 import pyreadstat  # noqa: E402
 
-import trialflow.raw as raw  # noqa: E402
 from trialflow.raw import odm as odm_reader  # noqa: E402
 
 
@@ -120,8 +120,13 @@ def test_flat_csv_rows_are_named_by_their_line_even_after_a_multiline_value(tmp_
 def test_oversized_csv_is_refused_before_reading(tmp_path, monkeypatch):
     path = tmp_path / "export.csv"
     path.write_text("SUBJ\n" + "01-001\n" * 20)
-    monkeypatch.setattr(raw, "MAX_FILE_BYTES", 50)
-    with pytest.raises(RawInputError, match=r"export\.csv: the file is 145 bytes, more than"):
+    with (
+        using(file_bytes=50),
+        pytest.raises(
+            RawInputError,
+            match=r"export\.csv: the file is 145 bytes, more than the limit file_bytes=50 ",
+        ),
+    ):
         read_export(path).sheet("export")
 
 
@@ -155,13 +160,20 @@ def test_sas_dataset_values_become_text_and_rows_their_record_numbers(tmp_path):
 
 def test_sas_limits_and_unreadable_files_are_one_clear_line(tmp_path, monkeypatch):
     path = _xpt(tmp_path / "lab.xpt", pd.DataFrame({"A": [1.0, 2.0, 3.0], "B": ["x", "y", "z"]}))
-    monkeypatch.setattr(raw, "MAX_CELLS", 5)
-    with pytest.raises(RawInputError, match=r"lab\.xpt: 3 rows x 2 columns is more than the 5"):
+    with (
+        using(sheet_cells=5),
+        pytest.raises(
+            RawInputError, match=r"lab\.xpt: 3 rows x 2 columns is 6 cells, more than the limit "
+        ),
+    ):
         read_export(path).sheet("lab")
-    monkeypatch.setattr(raw, "MAX_FILE_BYTES", 100)
-    with pytest.raises(RawInputError, match=r"lab\.xpt: the file is [\d,]+ bytes, more than"):
+    with (
+        using(file_bytes=100),
+        pytest.raises(
+            RawInputError, match=r"lab\.xpt: the file is [\d,]+ bytes, more than the limit"
+        ),
+    ):
         read_export(path).sheet("lab")
-    monkeypatch.undo()
     fake = tmp_path / "ae.sas7bdat"
     fake.write_bytes(b"SUBJ,AE_TERM\n01-001,rash\n" * 40)
     with pytest.raises(RawInputError, match=r"ae\.sas7bdat: not a readable SAS dataset \("):
@@ -277,8 +289,12 @@ def test_odm_limits_are_checked_before_the_file_is_parsed_whole(tmp_path, monkey
     monkeypatch.setattr(odm_reader, "MAX_ELEMENTS", 10)
     with pytest.raises(RawInputError, match=r"study\.xml, line 15: the file has more than 10 XML"):
         read_export(path)
-    monkeypatch.setattr(raw, "MAX_FILE_BYTES", 1000)
-    with pytest.raises(RawInputError, match=r"study\.xml: the file is [\d,]+ bytes, more than"):
+    with (
+        using(file_bytes=1000),
+        pytest.raises(
+            RawInputError, match=r"study\.xml: the file is [\d,]+ bytes, more than the limit"
+        ),
+    ):
         read_export(path)
     monkeypatch.undo()
     deep = "<ODM>" + "<a>" * 70 + "</a>" * 70 + "</ODM>"

@@ -178,6 +178,28 @@ strict_option = click.option(
     help="Stop at the first error in the data (exit 1) instead of reporting it.",
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+
+
+def _limits_callback(ctx: click.Context, _param: click.Parameter, items: tuple[str, ...]) -> None:
+    """Make the --limit settings the limits in force while the command runs."""
+    from trialflow.limits import using
+
+    if items:
+        from trialflow.limits import parse_limits
+
+        ctx.with_resource(using(**_run(parse_limits, items)))
+
+
+limit_option = click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    metavar="NAME=VALUE",
+    expose_value=False,
+    callback=_limits_callback,
+    help="Raise (or lower) a limit on untrusted input files, e.g. --limit zip_ratio=200; "
+    "repeatable. Limits and defaults: docs/limits.md.",
+)
 format_option = click.option(
     "--format",
     "formats",
@@ -206,6 +228,7 @@ def cli() -> None:
 @format_option
 @strict_option
 @quiet_option
+@limit_option
 def map_command(
     study_dir: Path, raw: Path, out: Path, formats: str, strict: bool, quiet: bool
 ) -> None:
@@ -236,6 +259,7 @@ def map_command(
 )
 @strict_option
 @quiet_option
+@limit_option
 def run_command(
     study_dir: Path, raw: Path, out: Path, formats: str, ectd: bool, strict: bool, quiet: bool
 ) -> None:
@@ -288,6 +312,7 @@ def run_command(
     "ADaM derivations the ADRG draft describes.",
 )
 @quiet_option
+@limit_option
 def export_command(
     run_dir: Path,
     formats: str | None,
@@ -350,6 +375,7 @@ def export_command(
 @out_option
 @strict_option
 @quiet_option
+@limit_option
 def derive_command(study_dir: Path, sdtm_dir: Path, out: Path, strict: bool, quiet: bool) -> None:
     """Derive ADaM (ADSL, ADLB, ADVS, ADAE) from SDTM datasets: DIR/adam/*.xpt.
 
@@ -376,6 +402,7 @@ def derive_command(study_dir: Path, sdtm_dir: Path, out: Path, strict: bool, qui
 @out_option
 @strict_option
 @quiet_option
+@limit_option
 def report_command(study_dir: Path, adam_dir: Path, out: Path, strict: bool, quiet: bool) -> None:
     """Change-from-baseline statistics, Table 1, figures and report.html: DIR/analysis/.
 
@@ -536,6 +563,7 @@ def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
     help="A CSV (domain,testcd,expects_unit,reason,source) whose rows replace the shipped "
     "knowledge of which tests are measured in a unit (orresu-missing, stresu-missing).",
 )
+@limit_option
 def validate_command(
     paths: tuple[Path, ...],
     json_out: Path | None,

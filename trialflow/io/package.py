@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialflow import limits
 from trialflow.errors import Finding, RawInputError, Severity, Source
 from trialflow.validation.core import FILE, RECORD, Dataset, Kind, Package
 
@@ -261,6 +262,8 @@ def _read_file(path: Path) -> tuple[_Table | None, list[Finding]]:
     except _Unreadable as exc:
         message = f"{file}: can't be read as {_FORMAT_NAMES[suffix]}: {_one_line(exc)}"
         return None, [_finding("file-unreadable", "error", message, file, guess)]
+    except limits.LimitExceeded:
+        raise  # refused before reading: the whole command stops with one line (exit 2)
     except Exception as exc:  # any reader failure on one file must not stop the others
         message = (
             f"{file}: can't be read as {_FORMAT_NAMES[suffix]}: "
@@ -314,8 +317,14 @@ def _to_float(column: pd.Series, name: str) -> pd.Series:
 
 
 def _read_xpt(path: Path) -> _Table:
+    from trialflow.raw.guard import check_xpt_padding, xpt_layout
+
+    layout = xpt_layout(path)  # the headers alone: padding refused before the file is mapped
+    if layout is not None:
+        check_xpt_padding(path, _name(path), *layout)
     start, declared = _xpt_layout(path)
-    _xpt_check_namestr(path, start)
+    width = _xpt_check_namestr(path, start)
+    check_xpt_padding(path, _name(path), start, width, declared)
     fast = _read_xpt_v5(path, start)
     if fast is not None:
         _xpt_check_end(path, start, declared, len(fast.frame), fast.width)
@@ -583,7 +592,7 @@ def _xpt_layout(path: Path) -> tuple[int, int | None]:
     return start, declared
 
 
-def _xpt_check_namestr(path: Path, start: int) -> None:
+def _xpt_check_namestr(path: Path, start: int) -> int:
     """Raise _Unreadable naming the field when the NAMESTR header or a NAMESTR record (one per
     variable: type, length, name, position in the record) is corrupt, before a reader
     misreads the observations by it (which looks like a truncated file, or reads wrong values
@@ -611,6 +620,8 @@ def _xpt_check_namestr(path: Path, start: int) -> None:
             f"{_shown(count_text)}, not a number"
         )
     count = int(count_text)
+    if count > limits.current().xpt_variables:
+        raise limits.refuse(_name(path), "the NAMESTR header declares", "xpt_variables", count)
     first = names_at + _XPT_RECORD
     end = first + count * size
     fits = end + (-end % _XPT_RECORD) + _XPT_RECORD
@@ -644,6 +655,7 @@ def _xpt_check_namestr(path: Path, start: int) -> None:
             )
     if problems:
         raise _Unreadable("the NAMESTR records are corrupt: " + "; ".join(problems))
+    return width
 
 
 _XPT_NAMESTR_STRUCT = struct.Struct(">h2xh2x8s68xi52x")
@@ -685,6 +697,9 @@ def _sdtmig_types(stem: str, text: pd.DataFrame) -> dict[str, str]:
 
 
 def _read_csv(path: Path) -> _Table:
+    from trialflow.raw.guard import check_text_table
+
+    check_text_table(path, _name(path))
     with path.open("rb") as fh:
         if b"\0" in fh.read(1 << 16):
             raise _Unreadable("it holds binary data (NUL bytes), not CSV text")
@@ -772,7 +787,7 @@ def _read_parquet(path: Path) -> _Table:
 
 def _read_json(path: Path) -> _Table:
     try:
-        document = json.loads(_utf8(path))
+        document = _loads(_utf8(path), path)
     except json.JSONDecodeError as exc:
         raise _Unreadable(f"not valid JSON: {exc}") from exc
     return _dataset_json(
@@ -785,12 +800,12 @@ def _read_ndjson(path: Path) -> _Table:
     if not lines:
         raise _Empty
     try:
-        metadata = json.loads(lines[0])
+        metadata = _loads(lines[0], path)
     except json.JSONDecodeError as exc:
         raise _Unreadable(f"line 1 (the metadata) is not valid JSON: {exc}") from exc
     try:
         # One parse for all rows instead of one per line.
-        rows = json.loads("[" + ",".join(lines[1:]) + "]")
+        rows = _loads("[" + ",".join(lines[1:]) + "]", path, 1)
     except json.JSONDecodeError:
         for number, line in enumerate(lines[1:], start=2):  # only to name the bad line
             try:
@@ -801,7 +816,44 @@ def _read_ndjson(path: Path) -> _Table:
     return _dataset_json(path, metadata, rows)
 
 
+def _loads(text: str, path: Path, outer: int = 0) -> object:
+    """``json.loads`` refusing nesting deeper than ``json_depth``: the C parser's recursion
+    limit stops the deepest at once (RecursionError), and a bounded walk of the top levels
+    (not every value of the rows) finds the rest."""
+    depth = limits.current().json_depth
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise limits.refuse(
+            _name(path), "arrays and objects nest deeper than the parser allows, over",
+            "json_depth", depth,
+        ) from None  # fmt: skip
+    found = _depth(document, outer, depth)
+    if found > depth:
+        raise limits.refuse(_name(path), "arrays and objects nest", "json_depth", found)
+    return document
+
+
+def _depth(value: object, level: int, limit: int) -> int:
+    """How deep ``value`` nests (stopping past ``limit``); of a long list only its first and
+    last items are walked (the rows of Dataset-JSON are alike: the others are checked by
+    their type when the frame is built)."""
+    if isinstance(value, dict):
+        items = list(value.values())
+    elif isinstance(value, list):
+        items = value if len(value) <= 64 else value[:32] + value[-32:]
+    else:
+        return level
+    level += 1
+    if level > limit:
+        return level
+    return max([level, *(_depth(v, level, limit) for v in items)])
+
+
 def _utf8(path: Path) -> str:
+    size = path.stat().st_size
+    if size > limits.current().file_bytes:
+        raise limits.refuse(_name(path), "the file is", "file_bytes", size)
     try:
         return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -875,6 +927,8 @@ def _dataset_json(path: Path, metadata: object, rows: object) -> _Table:
         isinstance(c, dict) and isinstance(c.get("name"), str) for c in columns
     ):
         raise _Unreadable("'columns' is missing or has a column without a name; not Dataset-JSON")
+    if len(columns) > limits.current().columns:
+        raise limits.refuse(_name(path), "'columns' lists", "columns", len(columns))
     names = [c["name"] for c in columns]
     twice = pd.Index(names)[pd.Index(names).duplicated()]
     if len(twice):

@@ -28,8 +28,11 @@ BOM or by their NUL bytes) or, failing that, Windows-1252 when the bytes read pl
 (:func:`decode_text`); quoting is read strictly, so a quote never closed is an error naming
 its line, never rows merged.
 
-Limits are checked before a file is decompressed, decoded or parsed: :data:`MAX_FILE_BYTES`
-for a CSV, SAS or XML file, :data:`MAX_CELLS` for the rows times columns of one sheet.
+Limits (:mod:`trialflow.limits`) are checked before a file is decompressed, decoded or
+parsed: ``file_bytes`` for a CSV, SAS or XML file; for a workbook the parts, inflated size and
+inflation ratio its zip directory shows, and the area each sheet declares and its cells span
+(:mod:`trialflow.raw.guard`); ``sheet_cells`` for the rows times columns of one sheet,
+``columns`` and ``line_bytes`` for a CSV file's header and lines.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from trialflow import limits
 from trialflow.errors import CONTROL, Finding, RawInputError, Source
 
 ROW = "__ROW__"
@@ -53,11 +57,13 @@ WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 SAS_SUFFIXES = (".sas7bdat", ".xpt")
 ODM_SUFFIXES = (".xml", ".odm")
 
-MAX_FILE_BYTES = 2 * 1024**3
-"""Largest CSV, SAS dataset or ODM XML file read (bytes), checked before reading it."""
+MAX_FILE_BYTES = limits.DEFAULT.file_bytes
+"""The default largest CSV, SAS dataset or ODM XML file read (bytes); the limit in force is
+``trialflow.limits.current().file_bytes``."""
 
-MAX_CELLS = 200_000_000
-"""Largest number of cells (rows times columns) of one sheet, checked before allocating it."""
+MAX_CELLS = limits.DEFAULT.sheet_cells
+"""The default largest number of cells (rows times columns) of one sheet; the limit in force
+is ``trialflow.limits.current().sheet_cells``."""
 
 
 @dataclass
@@ -171,6 +177,12 @@ def read_export(path: str | Path) -> RawExport:
         )
     if suffix in (".xlsx", ".xlsm", ".xlsb"):
         _check_ooxml(path, suffix)
+    if zipfile.is_zipfile(path):
+        from trialflow.raw.guard import check_zip
+
+        check_zip(path, shown_path(path))
+    else:
+        check_size(path, shown_path(path))
     workbook = _open_workbook(path)
     return RawExport(path, list(workbook.sheet_names))
 
@@ -247,21 +259,26 @@ def shown_path(path: str | Path) -> str:
 
 
 def check_size(path: Path, shown: str, limit: int | None = None) -> None:
-    """Refuse a file larger than ``limit`` bytes (:data:`MAX_FILE_BYTES`) before reading it."""
-    limit = MAX_FILE_BYTES if limit is None else limit
+    """Refuse a file larger than ``limit`` bytes (default: the ``file_bytes`` limit in force)
+    before reading it."""
     size = path.stat().st_size
-    if size > limit:
-        raise RawInputError(
-            f"{shown}: the file is {size:,} bytes, more than the {limit:,} bytes trialflow reads"
-        )
+    if limit is not None:
+        if size > limit:
+            raise RawInputError(
+                f"{shown}: the file is {size:,} bytes, more than the {limit:,} bytes trialflow "
+                "reads"
+            )
+        return
+    if size > limits.current().file_bytes:
+        raise limits.refuse(shown, "the file is", "file_bytes", size)
 
 
 def check_cells(rows: int, columns: int, shown: str) -> None:
-    """Refuse a sheet of more than :data:`MAX_CELLS` cells before allocating it."""
-    if rows * columns > MAX_CELLS:
-        raise RawInputError(
-            f"{shown}: {rows:,} rows x {columns:,} columns is more than the {MAX_CELLS:,} "
-            "cells trialflow reads from one sheet"
+    """Refuse a sheet of more than ``sheet_cells`` cells (the limit in force) before
+    allocating it."""
+    if rows * columns > limits.current().sheet_cells:
+        raise limits.refuse(
+            shown, f"{rows:,} rows x {columns:,} columns is", "sheet_cells", rows * columns
         )
 
 
@@ -290,6 +307,11 @@ def _read_sheet(path: Path, name: str, file: Path | None = None) -> RawSheet:
         return _read_csv(target, shown_path(f"{path.name}/{target.name}"), name)
     if path.suffix.lower() == ".csv":
         return _read_csv(path, shown_path(path.name), name, flat=True)
+    formulas = False
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from trialflow.raw.guard import check_sheet
+
+        formulas = check_sheet(path, shown_path(path.name), name)
     workbook = _open_workbook(path)
     try:
         rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
@@ -298,7 +320,7 @@ def _read_sheet(path: Path, name: str, file: Path | None = None) -> RawSheet:
             f"{shown_path(path.name)}, sheet {name}: cannot be read ({exc})"
         ) from exc
     sheet = _sheet_from_rows(rows, shown_path(path.name), name)
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
+    if formulas:  # the sheet holds a formula or an error value somewhere
         sheet.findings.extend(_lost_cell_findings(path, sheet, rows))
     return sheet
 
@@ -403,7 +425,9 @@ def _column_names(header: list[str | None], where: str, row: int, word: str) -> 
 def _read_csv(path: Path, file: str, sheet: str, flat: bool = False) -> RawSheet:
     if not path.exists():
         raise RawInputError(f"{file}: no such file for sheet {sheet!r}")
-    check_size(path, file)
+    from trialflow.raw.guard import check_text_table
+
+    check_text_table(path, file)
     text = decode_text(path.read_bytes(), file)
     import csv
     import io

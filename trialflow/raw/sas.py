@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-import trialflow.raw as raw
+from trialflow import limits
 from trialflow.errors import RawInputError
 from trialflow.raw import ROW, RawSheet, cell_text, check_cells, check_size
 
@@ -43,6 +43,12 @@ def read_sas(path: Path, shown: str, sheet: str) -> RawSheet:
     if not path.exists():
         raise RawInputError(f"{shown}: no such file for sheet {sheet!r}")
     check_size(path, shown)
+    if path.suffix.lower() == ".xpt":
+        from trialflow.raw.guard import check_xpt_padding, xpt_layout
+
+        layout = xpt_layout(path)
+        if layout is not None:
+            check_xpt_padding(path, shown, *layout)
     read = pyreadstat.read_sas7bdat if path.suffix.lower() == ".sas7bdat" else pyreadstat.read_xport
     try:
         _, meta = read(str(path), metadataonly=True)
@@ -52,7 +58,7 @@ def read_sas(path: Path, shown: str, sheet: str) -> RawSheet:
     if meta.number_rows is not None:
         check_cells(int(meta.number_rows), columns, shown)
     # An XPORT header does not give the row count: read at most one row past the limit.
-    limit = raw.MAX_CELLS // columns + 1
+    limit = limits.current().sheet_cells // columns + 1
     options = {"user_missing": True} if read is pyreadstat.read_sas7bdat else {}
     try:
         data, meta = read(str(path), row_limit=limit, **options)
