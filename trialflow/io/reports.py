@@ -549,34 +549,6 @@ def manifest_context(out: Path) -> dict:
         raise RawInputError(f"{path}: not a trialflow manifest ({exc})") from exc
 
 
-def manifest_files(out: Path, *, except_under: str) -> list[Path]:
-    """The files DIR/manifest.json lists that still exist, except those under one folder.
-
-    ``trialflow report`` writes DIR/analysis/ into a folder a run may have made; the run's
-    other outputs stay listed in the manifest it rewrites. No manifest: no files.
-
-    Example:
-        >>> manifest_files(Path("/tmp/nowhere"), except_under="analysis")
-        []
-    """
-    path = out / "manifest.json"
-    if not path.is_file():
-        return []
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8")).get("files", [])
-    except (ValueError, AttributeError) as exc:
-        raise RawInputError(f"{path}: not a trialflow manifest ({exc})") from exc
-    prefix = except_under.rstrip("/") + "/"
-    kept = []
-    for entry in entries:
-        name = str(entry.get("path", "")) if isinstance(entry, dict) else ""
-        if name and not name.startswith(prefix) and name != "manifest.json":
-            candidate = out / name
-            if candidate.is_file() and candidate.resolve().is_relative_to(out.resolve()):
-                kept.append(candidate)
-    return kept
-
-
 CSV_SIGNIFICANT_DIGITS = 10
 """Numbers in the analysis CSVs are rounded (SAS's ROUND) to this many significant digits."""
 
