@@ -160,6 +160,9 @@ def test_demo_maps_the_bundled_example(runner, tmp_path):
     assert "synthetic" in result.output
     assert "sdtm/dm.xpt, .json" in result.output
     assert json.loads((out / "adam" / "adsl.json").read_text())["records"] == 16
+    # the whole folder, its eCTD part included, is what its manifest lists: nothing else
+    checked = runner.invoke(cli, ["verify", str(out)])
+    assert checked.exit_code == 0, checked.output
 
 
 def test_an_unexpected_failure_is_still_one_line(runner, tiny_export, tmp_path, monkeypatch):

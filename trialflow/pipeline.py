@@ -630,7 +630,9 @@ def _finish(
 
         if progress:
             progress("laying out the eCTD folder")
-        run.files += write_ectd(out, out / ECTD_FOLDER, study_dir=ectd_study, force=True)
+        run.files += write_ectd(
+            out, out / ECTD_FOLDER, study_dir=ectd_study, force=True, lock=False
+        )  # the run's own lock covers it
     run.files.append(reports.write_manifest(out, run.files, **context))
     return run
 

@@ -115,8 +115,13 @@ def write_ectd(
     study_dir: str | Path | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    lock: bool = True,
 ) -> list[Path]:
     """Lay out a run folder's submission files as an eCTD m5 study-data folder in ``out``.
+
+    The tree is built beside ``out`` and swapped in whole, under ``out``'s lock; ``lock=False``
+    is for a caller that already holds the lock of a folder holding ``out`` (a run laying out
+    its own DIR/ectd/ in the folder it is building), so that no lock file is left in it.
 
     ``study_dir`` (the study's spec folder) adds the ADaM derivations declared in study.yaml
     to the ADRG draft. Returns the files written, sorted. Raises
@@ -140,7 +145,10 @@ def write_ectd(
     facts = read_run_facts(run_dir, study)
     folders = ectd_folders(facts.studyid)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with locked(out, "export --ectd"):
+    if lock:
+        with locked(out, "export --ectd"):
+            _build(parts, run_dir, out, folders, facts, progress)
+    else:
         _build(parts, run_dir, out, folders, facts, progress)
     return sorted(p for p in out.rglob("*") if p.is_file())
 
