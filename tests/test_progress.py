@@ -31,9 +31,9 @@ def test_say_sends_a_step_only_when_a_stage_is_named():
 
 
 def test_the_run_sends_its_stages_in_order_with_counts(tmp_path):
+    from trialflow.io.workbook import write_workbook
     from trialflow.pipeline import run_study
     from trialflow.synth import synthesize
-    from trialflow.io.workbook import write_workbook
 
     raw = write_workbook(synthesize(subjects=12, seed=7), tmp_path / "export.xlsx")
     seen: list[str] = []
