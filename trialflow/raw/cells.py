@@ -60,6 +60,8 @@ def _may_hold_lost_cells(data: bytes) -> bool:
         True
     """
     return b'"e"' in data or b"<f" in data or b":f" in data
+
+
 _ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&amp;": "&"}
 
 
