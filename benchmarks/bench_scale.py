@@ -193,7 +193,9 @@ def run_once(study: Path, raw: Path, out: Path, tmp: Path) -> dict:
         "stages": stages,
         "wall": wall,
         "cpu": cpu_total,
-        "peak_mb": usage.ru_maxrss / 1024,
+        # the high-water mark is reset at each stage, so the kernel's figure at exit is only
+        # that of the last stages: the process's peak is the largest of the stages'
+        "peak_mb": max([usage.ru_maxrss / 1024] + [s["peak_mb"] for s in stages.values()]),
         "exit": data["exit"] if os.WIFEXITED(status) else -1,
         "load": (load_before, _load()),
     }

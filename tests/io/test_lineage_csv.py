@@ -79,3 +79,23 @@ def test_text_that_pandas_quotes_is_written_by_arrow_with_pandas_bytes():
     part = pieces.iloc[5:30]
     assert _csv_by_arrow(part) == part.to_csv(index=False, lineterminator="\n").encode()
     assert _csv_by_arrow(frame.iloc[:0]) == b"dataset,record,seq,source,empty\n"
+
+
+ORIGINS = ["derived: order of STUDYID, USUBJID", 'a "b"', None, "x", "=1+1"]
+
+
+def test_a_table_written_in_batches_of_rows_is_the_same_bytes(tmp_path, monkeypatch):
+    import trialflow.io.reports as reports
+
+    frame = pd.DataFrame(
+        {
+            "dataset": pd.Series(["LB"] * 25, dtype="str"),
+            "record": np.arange(1, 26),
+            "seq": np.arange(1, 26, dtype="float64"),
+            "origin": pd.Series(ORIGINS * 5, dtype="str"),
+        }
+    )
+    whole = write_lineage_csv(frame, tmp_path / "whole.csv").read_bytes()
+    monkeypatch.setattr(reports, "_CSV_ROWS", 4)  # 7 batches, the last of one row
+    batched = write_lineage_csv(frame, tmp_path / "batched.csv").read_bytes()
+    assert batched == whole == _pandas_bytes(frame)

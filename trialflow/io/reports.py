@@ -440,11 +440,11 @@ def write_lineage_csv(lineage: pd.DataFrame, path: Path) -> Path:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     safe = _safe(lineage)
-    data = _csv_by_arrow(safe)
-    if data is None:
+    if not _arrow_writes(safe):
         safe.to_csv(path, index=False, lineterminator="\n")
-    else:
-        path.write_bytes(data)
+        return path
+    with path.open("wb") as fh:
+        _write_csv_by_arrow(safe, fh)
     return path
 
 
@@ -514,44 +514,66 @@ def _csv_by_arrow(frame: pd.DataFrame) -> bytes | None:
         >>> _csv_by_arrow(f) == f.to_csv(index=False, lineterminator="\\n").encode()
         True
     """
+    if not _arrow_writes(frame):
+        return None
+    out = io.BytesIO()
+    _write_csv_by_arrow(frame, out)
+    return out.getvalue()
+
+
+_CSV_ROWS = 100_000
+"""Rows of a lineage table turned into CSV text at a time (bounds the memory the text takes)."""
+
+
+def _arrow_writes(frame: pd.DataFrame) -> bool:
+    """Whether :func:`_write_csv_by_arrow` writes the bytes pandas would: at least two columns
+    (a lone empty field is written '""' by the csv module), each text, whole numbers, or
+    floats that are all whole."""
+    if len(frame.columns) < 2:
+        return False
+    for _name, values in frame.items():
+        kind = getattr(values.dtype, "kind", "")
+        if not (
+            values.dtype == "str" or kind in _ARROW_CSV_KINDS or (kind == "f" and _whole(values))
+        ):
+            return False
+    return True
+
+
+def _write_csv_by_arrow(frame: pd.DataFrame, fh) -> None:
+    """Write the frame as CSV to the binary file ``fh``, :data:`_CSV_ROWS` rows at a time
+    (the frame passed :func:`_arrow_writes`)."""
     import csv
 
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if len(frame.columns) < 2:
-        return None  # a lone empty field is written '""' by the csv module
-    fields = []
-    for _name, values in frame.items():
-        dtype = values.dtype
-        if dtype == "str":
-            fields.append(_csv_text(values))
-        elif getattr(dtype, "kind", "") in _ARROW_CSV_KINDS:
-            number = pa.chunked_array([pa.array(values, from_pandas=True)])
-            fields.append(number.cast(pa.large_string()).fill_null(""))
-        elif getattr(dtype, "kind", "") == "f" and _whole(values):
-            # whole numbers as pandas writes floats: "25.0"
-            number = values.dropna().astype("int64").astype("str") + ".0"
-            fields.append(_csv_text(number.reindex(values.index).astype("str")))
-        else:
-            return None
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow([str(c) for c in frame.columns])
-    out = io.BytesIO()
-    out.write(header.getvalue().encode("utf-8"))
-    if len(frame):
-        text = pa.large_string()
-        rows = pc.binary_join_element_wise(*fields, pa.scalar(",", text))
+    fh.write(header.getvalue().encode("utf-8"))
+    text = pa.large_string()
+    comma, empty, newline = pa.scalar(",", text), pa.scalar("", text), pa.scalar("\n", text)
+    for start in range(0, len(frame), _CSV_ROWS):
+        part = frame.iloc[start : start + _CSV_ROWS]
+        fields = []
+        for _name, values in part.items():
+            if values.dtype == "str":
+                fields.append(_csv_text(values))
+            elif values.dtype.kind in _ARROW_CSV_KINDS:
+                number = pa.chunked_array([pa.array(values, from_pandas=True)])
+                fields.append(number.cast(text).fill_null(""))
+            else:  # whole floats, as pandas writes them: "25.0"
+                number = values.dropna().astype("int64").astype("str") + ".0"
+                fields.append(_csv_text(number.reindex(values.index).astype("str")))
+        rows = pc.binary_join_element_wise(*fields, comma)
         # each row ends in a line feed: the row and "" joined by one
-        rows = pc.binary_join_element_wise(rows, pa.scalar("", text), pa.scalar("\n", text))
+        rows = pc.binary_join_element_wise(rows, empty, newline)
         for chunk in rows.chunks:
-            chunk = chunk.cast(pa.large_string())
+            chunk = chunk.cast(text)
             offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
             first, last = offsets[chunk.offset], offsets[chunk.offset + len(chunk)]
-            data = memoryview(chunk.buffers()[2])[first:last]
-            out.write(data)
-    return out.getvalue()
+            fh.write(memoryview(chunk.buffers()[2])[first:last])
 
 
 def sha256(path: Path) -> str:
