@@ -4,7 +4,9 @@ Usage: python benchmarks/bench_pipeline.py [N ...]   (default 1000 10000 subject
 
 Prints, per size, the seconds spent writing the synthetic workbook (not part of the pipeline),
 reading and mapping it, writing the SDTM XPT files and lineage, deriving and writing ADaM, and
-the statistics, figures and report, plus peak memory. Validation is timed by bench_validate.py.
+the statistics, figures and report, plus peak memory. Validation is timed by bench_validate.py;
+the whole command as a user runs it (validation, every report and the process itself
+included), stage by stage, by bench_scale.py.
 Each stage shows wall-clock seconds and, after the slash, the CPU seconds of the process: on a
 shared machine the CPU time moves far less with other work than the wall clock does.
 

@@ -43,8 +43,12 @@ class DataErrors(click.ClickException):
 
 
 def _progress(quiet: bool):
+    """The progress callback of a command: None with --quiet; on a terminal, progress bars
+    (:class:`_Bars`); elsewhere (a pipe, a CI log) each message as a plain line on stderr."""
     if quiet:
         return None
+    if _terminal():
+        return _Bars()
 
     def say(message: str) -> None:
         click.echo(f"  {message}", err=True)
@@ -52,8 +56,86 @@ def _progress(quiet: bool):
     return say
 
 
+def _terminal() -> bool:
+    """Whether stderr is an interactive terminal that can redraw a line."""
+    try:
+        tty = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+    return tty and os.environ.get("TERM", "") != "dumb" and not os.environ.get("CI")
+
+
+class _Bars:
+    """Progress bars on stderr, one per stage: a bar that fills where the stage says how far
+    it is (a :class:`~trialflow.progress.Step`), a pulsing one where it does not, each with
+    its time. A stage over in less than a second leaves no line; the others stay, with how
+    long they took. Plain messages are stages of their own."""
+
+    LINGER = 1.0  # seconds a finished stage must have taken to stay on the screen
+
+    def __init__(self, *, console=None, get_time=None) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bars = Progress(
+            TextColumn("  {task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[count]}"),
+            TimeElapsedColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
+            get_time=get_time,
+        )
+        self._bars.start()
+        self._task = None
+        self._stage: str | None = None
+
+    def __call__(self, message: str) -> None:
+        stage = getattr(message, "stage", None)
+        done, total = getattr(message, "done", 0), getattr(message, "total", None)
+        count = f"{done}/{total}" if total else ""
+        if self._task is not None and stage is not None and stage == self._stage:
+            self._bars.update(self._task, description=str(message), completed=done,
+                              total=total, count=count)  # fmt: skip
+            return
+        self._end()
+        self._stage = stage
+        self._task = self._bars.add_task(str(message), total=total, completed=done,
+                                         count=count)  # fmt: skip
+
+    def _end(self) -> None:
+        """The current stage is over: full, named by its stage, or gone when it was short."""
+        if self._task is None:
+            return
+        task = next((t for t in self._bars.tasks if t.id == self._task), None)
+        if task is not None:
+            if (task.elapsed or 0.0) < self.LINGER:
+                self._bars.remove_task(self._task)
+            else:
+                total = task.total if task.total is not None else 1
+                count = f"{int(total)}/{int(total)}" if task.total else ""
+                self._bars.update(self._task, total=total, completed=total, count=count,
+                                  description=self._stage or task.description)  # fmt: skip
+                self._bars.stop_task(self._task)
+        self._task = None
+
+    def close(self) -> None:
+        """End the last stage and the display."""
+        self._end()
+        self._bars.stop()
+
+
 def _run(func, *args, **kwargs):
     """Call a library function; its errors become one line and the right exit code."""
+    try:
+        return _call(func, *args, **kwargs)
+    finally:
+        progress = kwargs.get("progress")
+        if isinstance(progress, _Bars):
+            progress.close()
+
+
+def _call(func, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # findings are rendered by the command instead
         try:

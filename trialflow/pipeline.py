@@ -39,6 +39,7 @@ from trialflow.io.units import read_test_units
 from trialflow.io.validate import ValidateResult, validate_paths  # noqa: F401  (re-exported)
 from trialflow.io.xpt import XptVariable, read_xpt, write_xpt, xpt_findings
 from trialflow.mapping.load import Study, load_study
+from trialflow.progress import say
 from trialflow.raw import read_export
 from trialflow.sdtm import metadata
 from trialflow.sdtm.build import SdtmResult, build_sdtm
@@ -197,9 +198,9 @@ def write_sdtm(
         [PosixPath('out/sdtm/ex.xpt'), ...]
     """
     files = []
-    for code, frame in result.domains.items():
-        if progress:
-            progress(f"writing {code.lower()} ({', '.join(formats)}; {len(frame)} records)")
+    for done, (code, frame) in enumerate(result.domains.items()):
+        say(progress, f"writing {code.lower()} ({', '.join(formats)}; {len(frame)} records)",
+            stage="writing SDTM", done=done, total=len(result.domains))  # fmt: skip
         try:
             files += _write_dataset(
                 frame,
@@ -500,9 +501,9 @@ def write_adam(
         [PosixPath('out/adam/adsl.xpt'), ...]
     """
     files = []
-    for name, frame in result.datasets.items():
-        if progress:
-            progress(f"writing {name.lower()} ({', '.join(formats)}; {len(frame)} records)")
+    for done, (name, frame) in enumerate(result.datasets.items()):
+        say(progress, f"writing {name.lower()} ({', '.join(formats)}; {len(frame)} records)",
+            stage="writing ADaM", done=done, total=len(result.datasets))  # fmt: skip
         data, variables = adam_xpt_frame(name, frame)
         files += _write_dataset(
             data,
@@ -593,8 +594,7 @@ def _finish(
     folder DIR/ectd/ when ``ectd_study`` (the study's spec folder) is given, and the manifest."""
     if run.sdtm.dictionaries:
         context = {**context, "dictionaries": dictionaries(run.sdtm)}
-    if progress:
-        progress("validating the datasets")
+    say(progress, "validating the datasets", stage="validating")
     package = sdtm_package(run.sdtm)
     if run.adam is not None:
         package.datasets.update(adam_package(run.adam).datasets)
@@ -605,8 +605,7 @@ def _finish(
     run.validation = checked
     out = run.out
     if run.adam is not None and run.study.spec.analysis is not None:
-        if progress:
-            progress("computing the statistics, figures and report")
+        say(progress, "computing the statistics, figures and report", stage="analysing")
         run.analysis = build_analysis(
             run.study.spec,
             run.adam.datasets,
@@ -614,6 +613,8 @@ def _finish(
             validation_summary(run.findings, package),
             locate=run.study.locate,
         )
+    say(progress, "writing the reports (analysis, validation, manifest)", stage="reports")
+    if run.analysis is not None:
         run.files += write_analysis(run.analysis, out)
     run.files.append(
         reports.write_report_json(run.findings, out / "validation" / "report.json", **context)

@@ -440,11 +440,11 @@ def write_lineage_csv(lineage: pd.DataFrame, path: Path) -> Path:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     safe = _safe(lineage)
-    data = _csv_by_arrow(safe)
-    if data is None:
+    if not _arrow_writes(safe):
         safe.to_csv(path, index=False, lineterminator="\n")
-    else:
-        path.write_bytes(data)
+        return path
+    with path.open("wb") as fh:
+        _write_csv_by_arrow(safe, fh)
     return path
 
 
@@ -459,46 +459,121 @@ def _whole(values: pd.Series) -> bool:
     return bool(((numbers % 1 == 0) & (abs(numbers) < 1e15)).all())
 
 
+def _quoted_chars() -> str:
+    """The characters that make pandas' CSV writer quote a value (QUOTE_MINIMAL with
+    lineterminator "\\n": the delimiter, the quote and the line feed under CPython 3.11; the
+    carriage return is not), found by asking pandas once, so a Python whose csv module
+    decides otherwise still gets pandas' bytes.
+    """
+    global _QUOTED
+    if _QUOTED is None:
+        probes = [",", '"', "\n", "\r", "\t", " ", "'"]
+        frame = pd.DataFrame({"a": [f"x{c}y" for c in probes], "b": "z"}, dtype="str")
+        text = frame.to_csv(index=False, lineterminator="\n")
+        _QUOTED = "".join(c for c in probes if f'"x{c}' in text)
+    return _QUOTED
+
+
+_QUOTED: str | None = None
+
+
+def _csv_text(values: pd.Series):
+    """One column's CSV fields as an Arrow string array: text quoted as pandas quotes it
+    (wrapped in quotes, inner quotes doubled), missing values empty."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.chunked_array([pa.array(values, from_pandas=True)])
+    if array.type != pa.large_string():
+        array = array.cast(pa.large_string())
+    quote = None
+    for char in _quoted_chars():
+        has = pc.match_substring(array, char)
+        quote = has if quote is None else pc.or_(quote, has)
+    if quote is not None and pc.any(quote).as_py():
+        doubled = pc.replace_substring(array, '"', '""')
+        mark, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+        wrapped = pc.binary_join_element_wise(mark, doubled, mark, empty)
+        array = pc.if_else(quote, wrapped, array)
+    return array.fill_null("")
+
+
 def _csv_by_arrow(frame: pd.DataFrame) -> bytes | None:
-    """The frame as pandas' ``to_csv(index=False, lineterminator="\n")`` writes it, written by
-    pyarrow's CSV writer, or None when pyarrow can't write the same bytes.
+    """The frame as pandas' ``to_csv(index=False, lineterminator="\\n")`` writes it, built by
+    Arrow a column at a time, or None when the bytes could differ from pandas'.
 
     Lineage tables have a row per record of a domain (hundreds of thousands at scale), and
-    pandas' writer formats them cell by cell in Python, ten times pyarrow's time. Only text and
-    whole-number columns are taken (whole floats as pandas writes them), and with quoting off:
-    a value that would need quotes (a comma, a quote, a line break) makes pyarrow refuse, and
-    pandas writes the table.
+    pandas' writer formats them cell by cell in Python, ten times Arrow's time. Only text and
+    whole-number columns are taken (whole floats as pandas writes them, "25.0"); a text value
+    holding a character that pandas quotes is quoted as pandas does (:func:`_quoted_chars`).
+    Each column becomes its fields as text, the fields of a row are joined with commas and a
+    line feed, and the rows' bytes are the joined array's data buffer, in order.
+
+    Example:
+        >>> f = pd.DataFrame({"a": ["x, y", None, 'say "hi"'], "n": [1, 2, 3]})
+        >>> _csv_by_arrow(f) == f.to_csv(index=False, lineterminator="\\n").encode()
+        True
     """
+    if not _arrow_writes(frame):
+        return None
+    out = io.BytesIO()
+    _write_csv_by_arrow(frame, out)
+    return out.getvalue()
+
+
+_CSV_ROWS = 100_000
+"""Rows of a lineage table turned into CSV text at a time (bounds the memory the text takes)."""
+
+
+def _arrow_writes(frame: pd.DataFrame) -> bool:
+    """Whether :func:`_write_csv_by_arrow` writes the bytes pandas would: at least two columns
+    (a lone empty field is written '""' by the csv module), each text, whole numbers, or
+    floats that are all whole."""
+    if len(frame.columns) < 2:
+        return False
+    for _name, values in frame.items():
+        kind = getattr(values.dtype, "kind", "")
+        if not (
+            values.dtype == "str" or kind in _ARROW_CSV_KINDS or (kind == "f" and _whole(values))
+        ):
+            return False
+    return True
+
+
+def _write_csv_by_arrow(frame: pd.DataFrame, fh) -> None:
+    """Write the frame as CSV to the binary file ``fh``, :data:`_CSV_ROWS` rows at a time
+    (the frame passed :func:`_arrow_writes`)."""
     import csv
 
+    import numpy as np
     import pyarrow as pa
-    import pyarrow.csv as pa_csv
+    import pyarrow.compute as pc
 
-    columns = {}
-    for name, values in frame.items():
-        dtype = values.dtype
-        if dtype == "str" or getattr(dtype, "kind", "") in _ARROW_CSV_KINDS:
-            columns[name] = values
-        elif getattr(dtype, "kind", "") == "f" and _whole(values):
-            # whole numbers as pandas writes floats: "25.0"
-            number = values.dropna().astype("int64").astype("str") + ".0"
-            columns[name] = number.reindex(values.index).astype("str")
-        else:
-            return None
-    frame = pd.DataFrame(columns, index=frame.index)
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow([str(c) for c in frame.columns])
-    out = io.BytesIO()
-    out.write(header.getvalue().encode("utf-8"))
-    try:
-        pa_csv.write_csv(
-            pa.Table.from_pandas(frame, preserve_index=False),
-            out,
-            pa_csv.WriteOptions(include_header=False, quoting_style="none"),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    return out.getvalue()
+    fh.write(header.getvalue().encode("utf-8"))
+    text = pa.large_string()
+    comma, empty, newline = pa.scalar(",", text), pa.scalar("", text), pa.scalar("\n", text)
+    for start in range(0, len(frame), _CSV_ROWS):
+        part = frame.iloc[start : start + _CSV_ROWS]
+        fields = []
+        for _name, values in part.items():
+            if values.dtype == "str":
+                fields.append(_csv_text(values))
+            elif values.dtype.kind in _ARROW_CSV_KINDS:
+                number = pa.chunked_array([pa.array(values, from_pandas=True)])
+                fields.append(number.cast(text).fill_null(""))
+            else:  # whole floats, as pandas writes them: "25.0"
+                number = values.dropna().astype("int64").astype("str") + ".0"
+                fields.append(_csv_text(number.reindex(values.index).astype("str")))
+        rows = pc.binary_join_element_wise(*fields, comma)
+        # each row ends in a line feed: the row and "" joined by one
+        rows = pc.binary_join_element_wise(rows, empty, newline)
+        for chunk in rows.chunks:
+            chunk = chunk.cast(text)
+            offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)
+            first, last = offsets[chunk.offset], offsets[chunk.offset + len(chunk)]
+            fh.write(memoryview(chunk.buffers()[2])[first:last])
 
 
 def sha256(path: Path) -> str:

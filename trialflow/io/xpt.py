@@ -539,6 +539,38 @@ def _is_datetime_dtype(dtype: Any) -> bool:
     )
 
 
+def _ascii_arrow_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """An Arrow-backed text column whose values are all ASCII as :func:`_char_values` gives
+    it (the values' bytes back to back, missing values empty, and each value's length), read
+    from Arrow's buffers; None for any other column (which takes the per-value way).
+
+    Example:
+        >>> data, lengths = _ascii_arrow_text(pd.Series(["AB", None, "C"], dtype="str"))
+        >>> bytes(data), lengths.tolist()
+        (b'ABC', [2, 0, 1])
+    """
+    dtype = series.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    if not len(series):
+        return np.zeros(0, np.uint8), np.zeros(0, np.int64)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.chunked_array([pa.array(series.array)]).fill_null("")
+    if len(array) and not pc.all(pc.string_is_ascii(array)).as_py():
+        return None
+    array = array.cast(pa.large_string()).combine_chunks()
+    bounds = np.frombuffer(array.buffers()[1], np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    lengths = np.diff(bounds).astype(np.int64) if len(array) else np.zeros(0, np.int64)
+    buffer = array.buffers()[2]
+    if buffer is None or not len(array):
+        return np.zeros(0, np.uint8), lengths
+    return np.frombuffer(buffer, np.uint8)[bounds[0] : bounds[-1]], lengths
+
+
 def _char_values(
     check: _Check, series: pd.Series, name: str, declared: int | None
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -575,6 +607,13 @@ def _char_values(
             lambda v: f"value {v!r} is not text ({type(v).__name__}) but the variable is Char",
         )
         return None
+    fast = _ascii_arrow_text(series)
+    if fast is not None:
+        data, lengths = fast
+        if declared is None and not (lengths > MAX_CHAR_BYTES).any():
+            return data, lengths  # nothing to report: no Python string made
+        if declared is not None and not (lengths > min(declared, MAX_CHAR_BYTES)).any():
+            return data, lengths
     values = series.to_numpy(dtype=object, na_value="")
     text = values.tolist()  # a list iterates faster than an object array
     lengths = np.fromiter(map(len, text), np.int64, len(text))

@@ -46,6 +46,7 @@ from trialflow.mapping.spec import (
     VariableSpec,
 )
 from trialflow.numbers import DECIMAL_PATTERN, format_fixed, parse_decimal, sas_round
+from trialflow.progress import say
 from trialflow.raw import ROW, RawExport, RawSheet
 from trialflow.raw.coding import read_coding
 from trialflow.sdtm import derive, design, metadata
@@ -2020,14 +2021,17 @@ def build_sdtm(
     design.check_trial_summary(study)  # a spec error before any data is mapped
     builder = _Builder(study, export)
     works: dict[str, _Work] = {}
-    for code, spec in study.domains.items():
-        if progress:
-            progress(f"mapping {code} from sheet {spec.source.sheet}")
+    steps = len(study.domains) + 1 + (study.spec.trial is not None)
+    for done, (code, spec) in enumerate(study.domains.items()):
+        say(progress, f"mapping {code} from sheet {spec.source.sheet}", stage="mapping",
+            done=done, total=steps)  # fmt: skip
         try:
             metadata.domain_variables(code)
         except metadata.MetadataError as exc:
             raise builder.key_error(code, "domain", str(exc)) from None
         works[code] = builder.raw_pass(spec)
+    say(progress, "deriving the SDTM variables of each domain", stage="mapping",
+        done=len(study.domains), total=steps)  # fmt: skip
     if "DM" in works:
         builder.derived_pass(works["DM"], works)
         dm_subjects = set(works["DM"].frame["USUBJID"].dropna())
@@ -2056,8 +2060,8 @@ def build_sdtm(
     for name, (frame, supp_lineage) in builder.supps.items():
         domains[name], lineage[name] = frame, supp_lineage
     if study.spec.trial is not None:
-        if progress:
-            progress("building the trial design (TS, TA, TE, TV, TI) and SV, SE")
+        say(progress, "building the trial design (TS, TA, TE, TV, TI) and SV, SE",
+            stage="mapping", done=steps - 1, total=steps)  # fmt: skip
         made, made_lineage, design_findings = design.build_trial_design(study, domains, lineage)
         domains.update(made)
         lineage.update(made_lineage)

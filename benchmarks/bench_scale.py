@@ -1,0 +1,267 @@
+"""Time ``trialflow run`` as a user runs it, stage by stage, at growing numbers of subjects.
+
+Usage::
+
+    python benchmarks/bench_scale.py [--sizes 1000,2000,5000,10000] [--repeat 2]
+                                     [--keep DIR] [--study mappings/hucmsc-t2dm]
+
+For each size a synthetic export (``trialflow synth --subjects N --seed 7``; made once, not
+timed) is run through the whole command, ``trialflow run STUDY --raw F.xlsx --out DIR``, in a
+new process each time: starting Python and importing, reading, mapping, validating, deriving,
+analysing and writing every file (XPT, lineage CSVs, define.xml, reports, figures, manifest),
+and the summary the command prints. The stages are told apart by the command's own progress
+messages (the child process hooks the CLI's progress callback); the time spent inside
+``RawExport.sheet`` (decompressing and parsing the workbook's sheets, which the mapping asks for
+one at a time) is counted as "read" and taken out of "map".
+
+Printed per size and run: each stage's wall seconds, CPU seconds (user + system of the
+process: on a shared machine they move far less than the wall clock) and peak RSS (the
+process's high-water mark, reset at every stage boundary through /proc/self/clear_refs), the
+whole process's wall, CPU and peak RSS, the 1-minute load average before and after the run,
+and the growth of each stage from the previous size. The best run of each size (by CPU) is
+also given as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STAGES = ("start", "read", "map", "adam", "write", "validate", "analysis", "reports", "end")
+"""start: interpreter, imports, specs, opening the export; read: the sheets; map: SDTM, trial
+design and the XPT checks; adam: ADaM and its XPT checks; write: datasets, lineage and
+define.xml; validate: the conformance rules; analysis: statistics, tables and figures; reports:
+the analysis files, report.json, report.xlsx and manifest.json; end: the summary printed and
+the process's exit."""
+
+
+def _stage(message: str) -> str | None:
+    """The stage a progress message opens (None: the message continues the current one)."""
+    if message.startswith("mapping ") or message.startswith("building the trial design"):
+        return "map"
+    if message.startswith("deriving the ADaM"):
+        return "adam"
+    if message.startswith("writing the reports"):
+        return "reports"
+    if message.startswith("writing "):
+        return "write"
+    if message.startswith("validating"):
+        return "validate"
+    if message.startswith("computing the statistics"):
+        return "analysis"
+    return None
+
+
+# --- the child: one run of the command, its stages recorded -------------------------------
+
+
+def _hwm_kb() -> int:
+    with open("/proc/self/status") as fh:
+        return int(re.search(r"VmHWM:\s+(\d+)", fh.read()).group(1))  # type: ignore[union-attr]
+
+
+def _reset_hwm() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def child(study: str, raw: str, out: str, marks_file: str) -> None:
+    """Run ``trialflow run`` in this process with its stage boundaries recorded."""
+    start_wall = float(os.environ["BENCH_T0"])  # the parent's clock just before it started us
+    marks: list[dict] = []
+    current = ["start"]
+    read = {"wall": 0.0, "cpu": 0.0}
+
+    def mark(stage: str) -> None:
+        marks.append(
+            {"stage": current[0], "until": time.time(), "cpu": _cpu(), "peak_kb": _hwm_kb()}
+        )
+        _reset_hwm()
+        current[0] = stage
+
+    import trialflow.cli as cli
+    from trialflow.raw import RawExport
+
+    original_sheet = RawExport.sheet
+
+    def timed_sheet(self, *args, **kwargs):
+        w, c = time.time(), _cpu()
+        try:
+            return original_sheet(self, *args, **kwargs)
+        finally:
+            read["wall"] += time.time() - w
+            read["cpu"] += _cpu() - c
+
+    RawExport.sheet = timed_sheet  # type: ignore[method-assign]
+
+    def progress(quiet: bool):
+        def say(message: str) -> None:
+            stage = _stage(str(message))
+            if stage is not None and stage != current[0]:
+                mark(stage)
+
+        return say
+
+    cli._progress = progress  # type: ignore[assignment]
+    sys.argv = ["trialflow", "run", study, "--raw", raw, "--out", out]
+    code = 0
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            cli.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    mark("end")
+    Path(marks_file).write_text(
+        json.dumps({"t0": start_wall, "marks": marks, "read": read, "exit": code}),
+        encoding="utf-8",
+    )
+
+
+# --- the parent: exports, runs, tables -----------------------------------------------------
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def _export(n: int, folder: Path) -> Path:
+    path = folder / f"export-{n}.xlsx"
+    if not path.exists():
+        from trialflow.io.workbook import write_workbook
+        from trialflow.synth import synthesize
+
+        write_workbook(synthesize(subjects=n, seed=7), path)
+    return path
+
+
+def run_once(study: Path, raw: Path, out: Path, tmp: Path) -> dict:
+    """One run of the whole command in a new process: its stages, totals and the load."""
+    marks_file = tmp / "marks.json"
+    load_before = _load()
+    t0 = time.time()
+    env = {**os.environ, "BENCH_T0": repr(t0)}
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--child", str(study), str(raw),
+         str(out), str(marks_file)],
+        env=env,
+    )  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.time() - t0
+    data = json.loads(marks_file.read_text(encoding="utf-8"))
+    stages: dict[str, dict] = {s: {"wall": 0.0, "cpu": 0.0, "peak_mb": 0.0} for s in STAGES}
+    prev_t, prev_c = t0, 0.0
+    for m in data["marks"]:
+        s = stages[m["stage"]]
+        s["wall"] += m["until"] - prev_t
+        s["cpu"] += m["cpu"] - prev_c
+        s["peak_mb"] = max(s["peak_mb"], m["peak_kb"] / 1024)
+        prev_t, prev_c = m["until"], m["cpu"]
+    # the process's exit after the last mark
+    cpu_total = usage.ru_utime + usage.ru_stime
+    stages["end"]["wall"] += t0 + wall - prev_t
+    stages["end"]["cpu"] += max(0.0, cpu_total - prev_c)
+    # the sheets are read inside the mapping stage
+    stages["read"] = {
+        "wall": data["read"]["wall"],
+        "cpu": data["read"]["cpu"],
+        "peak_mb": stages["map"]["peak_mb"],
+    }
+    stages["map"]["wall"] -= data["read"]["wall"]
+    stages["map"]["cpu"] -= data["read"]["cpu"]
+    return {
+        "stages": stages,
+        "wall": wall,
+        "cpu": cpu_total,
+        # the high-water mark is reset at each stage, so the kernel's figure at exit is only
+        # that of the last stages: the process's peak is the largest of the stages'
+        "peak_mb": max([usage.ru_maxrss / 1024] + [s["peak_mb"] for s in stages.values()]),
+        "exit": data["exit"] if os.WIFEXITED(status) else -1,
+        "load": (load_before, _load()),
+    }
+
+
+def _cell(s: dict) -> str:
+    return f"{s['wall']:.1f} / {s['cpu']:.1f}"
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--child"]:
+        child(*argv[1:5])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="1000,2000,5000,10000")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--keep", type=Path, help="folder for the exports and outputs (kept)")
+    ap.add_argument("--study", type=Path, default=None)
+    args = ap.parse_args(argv)
+    import trialflow
+
+    study = args.study or Path(trialflow.__file__).resolve().parents[1] / "mappings" / "hucmsc-t2dm"
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.keep or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"trialflow from {Path(trialflow.__file__).parent}; {os.cpu_count()} cores")
+        print("seconds as wall / CPU; peak RSS per stage in MB")
+        best: dict[int, dict] = {}
+        for n in sizes:
+            raw = _export(n, folder)
+            for i in range(args.repeat):
+                r = run_once(study, raw, folder / f"out-{n}", folder)
+                line = "  ".join(
+                    f"{s} {_cell(r['stages'][s])} ({r['stages'][s]['peak_mb']:.0f})" for s in STAGES
+                )
+                print(
+                    f"{n:>6} run {i + 1}: total {r['wall']:.1f} / {r['cpu']:.1f} s, "
+                    f"peak {r['peak_mb']:.0f} MB, exit {r['exit']}, load "
+                    f"{r['load'][0]:.2f} -> {r['load'][1]:.2f}\n        {line}",
+                    flush=True,
+                )
+                if n not in best or r["cpu"] < best[n]["cpu"]:
+                    best[n] = r
+        print()
+        print("| subjects | " + " | ".join(STAGES) + " | total | peak RSS | load |")
+        print("|---:|" + "---:|" * (len(STAGES) + 3))
+        for n in sizes:
+            r = best[n]
+            cells = " | ".join(_cell(r["stages"][s]) for s in STAGES)
+            print(
+                f"| {n:,} | {cells} | {r['wall']:.1f} / {r['cpu']:.1f} | "
+                f"{r['peak_mb']:,.0f} MB | {r['load'][0]:.1f}-{r['load'][1]:.1f} |"
+            )
+        for a, b in itertools.pairwise(sizes):
+            ra, rb = best[a], best[b]
+            ratios = ", ".join(
+                f"{s} {rb['stages'][s]['cpu'] / ra['stages'][s]['cpu']:.2f}"
+                for s in STAGES
+                if ra["stages"][s]["cpu"] > 0.05
+            )
+            print(
+                f"{b}/{a}: wall {rb['wall'] / ra['wall']:.2f}x, CPU {rb['cpu'] / ra['cpu']:.2f}x"
+                f" (CPU by stage: {ratios})"
+            )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
