@@ -282,6 +282,20 @@ def parse_decimal(values: pd.Series) -> pd.Series:
         [78.5, 1000.0, nan, nan, nan, nan, nan]
     """
     text = values.astype("str")
+    # each distinct text is matched and converted once (results repeat a lot; the pattern's
+    # \s keeps pandas on Python's re, one call per value)
+    codes, uniques = pd.factorize(text)
+    if 0 < len(uniques) < len(text):
+        parsed = _parse_decimal_text(pd.Series(uniques, dtype="str")).to_numpy()
+        taken = np.where(codes >= 0, parsed[np.where(codes >= 0, codes, 0)], np.nan)
+        return pd.Series(taken, index=values.index, name=values.name, dtype="float64")
+    out = _parse_decimal_text(text)
+    out.name = values.name
+    return out
+
+
+def _parse_decimal_text(text: pd.Series) -> pd.Series:
+    """:func:`parse_decimal` of text values, each matched on its own."""
     plain = text.str.fullmatch(_DECIMAL).fillna(False).astype(bool)
     numbers = pd.to_numeric(text.where(plain), errors="coerce").astype("float64")
     return numbers.where(np.isfinite(numbers))

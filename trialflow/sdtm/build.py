@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -1345,7 +1346,11 @@ class _Builder:
         # Only plain decimal numbers are numbers (not '1_000', 'nan', 'inf', '0x10', '78,5');
         # a limit ('<0.1', '>=500') is a valid character result, converted like a number.
         numeric = parse_decimal(result)
-        qual = result.str.extract(rf"^\s*([<>]=?)\s*({DECIMAL_PATTERN})\s*$")
+        qual = _per_distinct(
+            result,
+            result,
+            lambda r: r.str.extract(rf"^\s*([<>]=?)\s*({DECIMAL_PATTERN})\s*$"),
+        )
         qual_num = parse_decimal(qual[1])
         text = has & numeric.isna() & qual_num.isna()
         undeclared = has & ~declared.fillna(False)
@@ -1408,7 +1413,11 @@ class _Builder:
         comma = (
             text
             & numeric_test
-            & result.str.fullmatch(r"\s*[-+]?[0-9]*,[0-9]+\s*").fillna(False).astype(bool)
+            & _per_distinct(
+                result,
+                result,
+                lambda r: r.str.fullmatch(r"\s*[-+]?[0-9]*,[0-9]+\s*").fillna(False).astype(bool),
+            )
         )
         self.flag(
             work,
@@ -1887,9 +1896,22 @@ class _Builder:
                 "source_row": frame.loc[order_index, ROW].to_numpy(),
             }
         )
+        same_index = frame.index.is_unique
+        positions = frame.index.get_indexer(order_index) if same_index else None
         for name in columns:
             lin = work.lineage.get(name)
-            lineage[name] = lin.loc[order_index].to_numpy() if lin is not None else None
+            if lin is None:
+                lineage[name] = None
+            elif (
+                lin.dtype == "str"
+                and same_index
+                and lin.index.equals(frame.index)
+                and lin.notna().any()
+            ):
+                # taken as text, without a round trip through Python objects
+                lineage[name] = pd.Series(lin.array.take(positions), index=lineage.index)
+            else:
+                lineage[name] = lin.loc[order_index].to_numpy()
         out = out.reset_index(drop=True)
         if work.spec.supp:
             self.supp(work, out, frame.loc[order_index, ROW].to_numpy(), order_index)
@@ -2143,5 +2165,36 @@ def _round(values: pd.Series, digits: pd.Series) -> pd.Series:
 
 def _fmt(values: pd.Series) -> pd.Series:
     """Shortest text of floats without a trailing .0 (7.0 -> '7', 7.25 -> '7.25')."""
+    # each distinct number (told apart by its bits, so -0.0 is not 0.0) written once
+    numbers = values.to_numpy(dtype="float64")
+    keys = pd.Series(numbers.view("int64"), index=values.index)
+    return _per_distinct(keys, pd.Series(numbers, index=values.index, name=values.name), _fmt_each)
+
+
+def _fmt_each(values: pd.Series) -> pd.Series:
     text = values.astype("str")
     return text.str.replace(r"\.0$", "", regex=True).where(values.notna())
+
+
+def _per_distinct(keys: pd.Series, values: Any, each: Callable[[pd.Series], Any]) -> Any:
+    """``each(values)`` computed once per distinct key and spread back to every row.
+
+    ``keys`` tell the rows apart (a missing key is a missing value); ``values`` (array-like,
+    aligned with ``keys``) are what ``each`` is given, a Series with ``keys``' index; ``each``
+    returns a Series or DataFrame with one row per value. Values repeat a lot (results, units,
+    dates), and a pattern with ``\\s`` makes pandas call Python's re once per value.
+    """
+    codes, uniques = pd.factorize(keys)
+    values = pd.Series(values, index=keys.index) if not isinstance(values, pd.Series) else values
+    if len(uniques) * 2 > len(keys):
+        return each(values)
+    first = np.full(len(uniques), -1, dtype=np.int64)
+    seen = codes >= 0
+    first[codes[seen][::-1]] = np.flatnonzero(seen)[::-1]  # a row holding each distinct key
+    missing = np.flatnonzero(~seen)
+    sample = np.concatenate([first, missing[:1]])
+    done = each(values.iloc[sample].reset_index(drop=True))
+    at = np.where(seen, codes, len(uniques))
+    taken = done.take(at)
+    taken.index = keys.index
+    return taken
