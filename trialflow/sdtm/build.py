@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from trialflow.errors import (
     CONTROL,
@@ -1655,7 +1657,7 @@ class _Builder:
                     raise self.spec_error(
                         d, i, "exposure", f"{exposure} is not among the study's domains"
                     )
-                treated = frame["USUBJID"].isin(works[exposure].frame["USUBJID"])
+                treated = _isin(frame["USUBJID"], works[exposure].frame["USUBJID"].unique())
                 values = values.where(treated, str(var.untreated))
                 lin = f"derived: planned arm when the subject has {exposure} records"
         else:  # pragma: no cover - the spec model lists every method
@@ -2062,7 +2064,7 @@ def build_sdtm(
                 continue
             builder.flag(
                 work,
-                ~work.frame["USUBJID"].isin(dm_subjects),
+                ~_isin(work.frame["USUBJID"], dm_subjects),
                 code="subject-not-in-dm",
                 severity="error",
                 variable="USUBJID",
@@ -2174,6 +2176,23 @@ def _fmt(values: pd.Series) -> pd.Series:
 def _fmt_each(values: pd.Series) -> pd.Series:
     text = values.astype("str")
     return text.str.replace(r"\.0$", "", regex=True).where(values.notna())
+
+
+def _isin(values: pd.Series, among: Any) -> pd.Series:
+    """``values.isin(among)``, the members made an Arrow array once.
+
+    For text values pandas turns each member into an Arrow scalar on every call (10,000
+    subject ids, once per domain); missing members match missing values, as there.
+    """
+    members = list(among)
+    if values.dtype != "str" or not all(isinstance(v, str) or pd.isna(v) for v in members):
+        return values.isin(members)
+    if not members:
+        return pd.Series(False, index=values.index, name=values.name)
+    chunks = values.array._pa_array  # type: ignore[attr-defined]
+    value_set = pa.array(members, type=chunks.type, from_pandas=True)
+    found = np.array(pc.is_in(chunks, value_set=value_set), dtype=np.bool_)
+    return pd.Series(found, index=values.index, name=values.name)
 
 
 def _per_distinct(keys: pd.Series, values: Any, each: Callable[[pd.Series], Any]) -> Any:
