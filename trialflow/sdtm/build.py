@@ -1693,7 +1693,9 @@ class _Builder:
                 table[str(text).strip().casefold()] = v.visitnum
         unsched = self.study.spec.unscheduled
         unsched_labels = {str(t).strip().casefold() for t in (unsched.collected if unsched else [])}
-        labels = frame[col].astype("str").str.strip().str.casefold()
+        raw_labels = frame[col].astype("str")
+        # casefold has no Arrow kernel: one Python call per distinct label, not per record
+        labels = _per_distinct(raw_labels, raw_labels, lambda t: t.str.strip().str.casefold())
         planned = labels.map(table).astype("float64")
         is_unsched = labels.isin(unsched_labels).fillna(False).astype(bool)
         unknown = frame[col].notna() & planned.isna() & ~is_unsched
