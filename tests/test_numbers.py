@@ -209,3 +209,20 @@ def test_anything_else_is_not_a_number(text):
 
 def test_missing_stays_missing():
     assert parse_decimal(pd.Series([None, "1"], dtype="str")).isna().tolist() == [True, False]
+
+
+def test_repeated_results_are_parsed_alike_and_keep_their_place():
+    # results repeat (each distinct text is matched once): every copy gets its own number, in
+    # its own row, with the series' index and name; -0 keeps its sign, missing stays missing
+    values = pd.Series(
+        ["78.5", None, "-0", "78.5", "<0.1", " 78.5", "-0", None, "0"],
+        index=[10, 11, 12, 13, 14, 15, 16, 17, 18], name="LBORRES", dtype="str",
+    )  # fmt: skip
+    parsed = parse_decimal(values)
+    assert parsed.index.tolist() == [10, 11, 12, 13, 14, 15, 16, 17, 18]
+    assert parsed.name == "LBORRES" and parsed.dtype == "float64"
+    numbers = parsed.tolist()
+    assert [n if not math.isnan(n) else "NaN" for n in numbers] == [
+        78.5, "NaN", 0.0, 78.5, "NaN", 78.5, 0.0, "NaN", 0.0
+    ]  # fmt: skip
+    assert [math.copysign(1, numbers[i]) for i in (2, 6, 8)] == [-1, -1, 1]
