@@ -153,8 +153,19 @@ _FORMULA = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
 
 
 def _formula_or_error(data: bytes) -> bool:
-    """Whether ``data`` may hold a formula or an error cell (literal searches first)."""
-    return b'"e"' in data or b"'e'" in data or _FORMULA.search(data) is not None
+    """Whether ``data`` may hold a formula or an error cell (literal searches first: the
+    expression, which stops at every ``<``, only runs where an ``<f`` or a prefix's ``:f``
+    is in the chunk at all).
+
+    Example:
+        >>> _formula_or_error(b'<c r="A1"><v>1</v></c>'), _formula_or_error(b'<x:f>A1</x:f>')
+        (False, True)
+    """
+    if b'"e"' in data or b"'e'" in data:
+        return True
+    if b"<f" not in data and b":f" not in data:
+        return False
+    return _FORMULA.search(data) is not None
 
 
 _REF_SLOW = re.compile(rb"""(?<![\w.:-])r\s*=\s*["']([A-Z]{0,4})(\d{0,11})["']""")
