@@ -223,10 +223,12 @@ def _pipeline(
     ectd: bool = False,
 ) -> None:
     """Run a pipeline function by name, render its summary, exit 1 when the data had errors."""
+    _run(check_output_folder, out, "--out")  # before any mapping: one line, exit 2
+    if name in ("map_study", "run_study"):  # derive's input is an SDTM folder, read whole
+        raw = _read_ahead(study_dir, raw)
     from trialflow import pipeline
 
     func = getattr(pipeline, name)
-    _run(check_output_folder, out, "--out")  # before any mapping: one line, exit 2
     on_issue = "stop" if strict else "none"
     extra: dict = {} if formats is None else {"formats": _run(pipeline.parse_formats, formats)}
     if ectd:
@@ -234,6 +236,21 @@ def _pipeline(
     result = _run(func, study_dir, raw, out, on_issue=on_issue, progress=_progress(quiet), **extra)
     _render(result, title)
     _exit_for(result)
+
+
+def _read_ahead(study_dir: Path, raw: Path):
+    """The raw export, opened, with its sheets being parsed on other threads while the
+    pipeline's modules (pandas, scipy, matplotlib: seconds) are imported; the path itself
+    when anything goes wrong here: the pipeline then reports it, in its order."""
+    try:
+        from trialflow.mapping.load import load_study
+        from trialflow.raw import read_export
+
+        export = read_export(raw)
+        export.prefetch(load_study(study_dir).sheets_read())
+    except Exception:  # reported by the pipeline, which opens both again
+        return raw
+    return export
 
 
 study_arg = click.argument(
@@ -548,6 +565,7 @@ def demo_command(out: Path, formats: str, quiet: bool) -> None:
         )
     chosen = _run(parse_formats, formats)
     _run(check_output_folder, out, "--out")
+    raw = _read_ahead(study_dir, raw)
     result = _run(
         run_study, study_dir, raw, out, on_issue="none", progress=_progress(quiet), formats=chosen,
         ectd=True,

@@ -422,6 +422,20 @@ class Study:
         """STUDYID of the study."""
         return self.spec.study.studyid
 
+    def sheets_read(self) -> list[str]:
+        """The raw sheets the specs read, in the order mapping asks for them: each domain's
+        source sheet, then the sheets its lookups read (a sheet read twice is listed once).
+
+        Example:
+            >>> load_study("mappings/hucmsc-t2dm").sheets_read()  # doctest: +SKIP
+            ['INFUSION', 'VITALS', 'DEMOG', 'LAB', 'AE', 'DISPOSITION']
+        """
+        order = []
+        for spec in self.domains.values():
+            order.append(spec.source.sheet)
+            order += [var.lookup.sheet for var in spec.variables if var.lookup is not None]
+        return list(dict.fromkeys(order))
+
     def locate(self, key: str, name: str = "study") -> str:
         """``file:line: key`` for a key path of study.yaml (or of a domain spec, by its code),
         as a SpecError names it; the line is the deepest part of the path found.

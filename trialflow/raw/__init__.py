@@ -41,7 +41,8 @@ import datetime as dt
 import math
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +122,7 @@ class RawExport:
     sheet_names: list[str]
     _loaded: dict[str, RawSheet] = field(default_factory=dict, repr=False)
     _files: dict[str, Path] = field(default_factory=dict, repr=False)
+    _parsing: dict[str, Future] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -139,11 +141,54 @@ class RawExport:
             if name not in self.sheet_names:
                 have = ", ".join(self.sheet_names) or "none"
                 raise RawInputError(f"{self.name}: no sheet {name!r} (sheets: {have})")
-            self._loaded[name] = _read_sheet(self.path, name, self._files.get(name))
+            parsing = self._parsing.pop(name, None)
+            if parsing is not None:
+                self._loaded[name] = _sheet_from_parsed(self.path, name, *parsing.result())
+            else:
+                self._loaded[name] = _read_sheet(self.path, name, self._files.get(name))
         return self._loaded[name]
 
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start parsing these sheets of a workbook, in this order, on one background thread,
+        while the caller maps the sheets before them; :meth:`sheet` then waits for its sheet.
 
-def read_export(path: str | Path) -> RawExport:
+        Two threads take the sheets in turn, so that a large sheet does not hold back the
+        small ones before it. Only the limits check and calamine's parse run there (calamine
+        releases the GIL while it parses, so this overlaps with the caller's work); the cells
+        become text in the caller's thread as before, so what is read and every error raised
+        is the same as without prefetching, raised when the sheet is asked for. Nothing to
+        do for other kinds of export. :meth:`close` drops what has not been asked for.
+
+        Example:
+            >>> export = read_export("examples/hucmsc-t2dm/raw-export.xlsx")  # doctest: +SKIP
+            >>> export.prefetch(["INFUSION", "DEMOG", "LAB"])  # doctest: +SKIP
+        """
+        if self.path.is_dir() or self.path.suffix.lower() not in WORKBOOK_SUFFIXES:
+            return
+        todo = [
+            n for n in dict.fromkeys(names)
+            if n in self.sheet_names and n not in self._loaded and n not in self._parsing
+        ]  # fmt: skip
+        if not todo:
+            return
+        reader = ThreadPoolExecutor(max_workers=2, thread_name_prefix="trialflow-read")
+        for name in todo:
+            self._parsing[name] = reader.submit(_parse_sheet, self.path, name)
+        reader.shutdown(wait=False)
+
+    def close(self) -> None:
+        """Drop the sheets :meth:`prefetch` started and no one asked for (the one being parsed
+        finishes on its own; the others are never started).
+
+        Example:
+            >>> read_export("examples/hucmsc-t2dm/raw-export.xlsx").close()  # doctest: +SKIP
+        """
+        for parsing in self._parsing.values():
+            parsing.cancel()
+        self._parsing.clear()
+
+
+def read_export(path: str | Path | RawExport) -> RawExport:
     """Open a raw export: a workbook, a flat CSV, an ODM XML file, or a folder of CSV or SAS files.
 
     The sheets of a workbook or a folder are read when first asked for; an ODM file is read
@@ -155,6 +200,8 @@ def read_export(path: str | Path) -> RawExport:
         >>> export.sheet_names  # doctest: +SKIP
         ['README', 'DEMOG', 'VITALS', 'LAB', 'INFUSION', 'AE', 'DISPOSITION']
     """
+    if isinstance(path, RawExport):  # already open (and perhaps being read ahead)
+        return path
     path = Path(path)
     if not path.exists():
         raise RawInputError(f"{shown_path(path)}: no such file or folder")
@@ -307,6 +354,13 @@ def _read_sheet(path: Path, name: str, file: Path | None = None) -> RawSheet:
         return _read_csv(target, shown_path(f"{path.name}/{target.name}"), name)
     if path.suffix.lower() == ".csv":
         return _read_csv(path, shown_path(path.name), name, flat=True)
+    return _sheet_from_parsed(path, name, *_parse_sheet(path, name))
+
+
+def _parse_sheet(path: Path, name: str) -> tuple[bool, object]:
+    """Check a workbook sheet against the limits, then parse it (calamine's sheet object):
+    the part :meth:`RawExport.prefetch` runs on its thread. Also returns whether the sheet may
+    hold formula or error cells."""
     formulas = False
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from trialflow.raw.guard import check_sheet
@@ -314,11 +368,22 @@ def _read_sheet(path: Path, name: str, file: Path | None = None) -> RawSheet:
         formulas = check_sheet(path, shown_path(path.name), name)
     workbook = _open_workbook(path)
     try:
-        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        return formulas, workbook.get_sheet_by_name(name)
     except Exception as exc:
         raise RawInputError(
             f"{shown_path(path.name)}, sheet {name}: cannot be read ({exc})"
         ) from exc
+
+
+def _sheet_from_parsed(path: Path, name: str, formulas: bool, parsed) -> RawSheet:
+    """The RawSheet of a parsed workbook sheet (:func:`_parse_sheet`)."""
+    try:
+        rows = parsed.to_python(skip_empty_area=False)
+    except Exception as exc:
+        raise RawInputError(
+            f"{shown_path(path.name)}, sheet {name}: cannot be read ({exc})"
+        ) from exc
+    del parsed
     sheet = _sheet_from_rows(rows, shown_path(path.name), name)
     if formulas:  # the sheet holds a formula or an error value somewhere
         sheet.findings.extend(_lost_cell_findings(path, sheet, rows))

@@ -2045,6 +2045,19 @@ def build_sdtm(
         16
     """
     design.check_trial_summary(study)  # a spec error before any data is mapped
+    # the next sheets are parsed on another core while this one is mapped
+    # (then the sheets no spec reads, reported as unread)
+    export.prefetch(study.sheets_read() + export.sheet_names)
+    try:
+        return _build_sdtm(study, export, on_issue, progress)
+    finally:
+        export.close()
+
+
+def _build_sdtm(
+    study: Study, export: RawExport, on_issue: OnIssue, progress: Progress | None
+) -> SdtmResult:
+    """:func:`build_sdtm` once its sheets are being read."""
     builder = _Builder(study, export)
     works: dict[str, _Work] = {}
     steps = len(study.domains) + 1 + (study.spec.trial is not None)
