@@ -8,6 +8,7 @@ they return; nothing here prints.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from trialflow.errors import (
     emit,
 )
 from trialflow.io import reports
+from trialflow.io.background import Background
 from trialflow.io.dataset_json import creation_datetime, write_dataset_json
 from trialflow.io.define import STYLESHEET, DefineDataset, write_define
 from trialflow.io.outputs import OutputFolder
@@ -40,7 +42,7 @@ from trialflow.io.validate import ValidateResult, validate_paths  # noqa: F401  
 from trialflow.io.xpt import XptVariable, read_xpt, write_xpt, xpt_findings
 from trialflow.mapping.load import Study, load_study
 from trialflow.progress import say
-from trialflow.raw import read_export
+from trialflow.raw import RawExport, read_export
 from trialflow.sdtm import metadata
 from trialflow.sdtm.build import SdtmResult, build_sdtm
 from trialflow.validation.core import Dataset, Package, ValidationReport
@@ -589,9 +591,12 @@ def _finish(
     context: dict,
     progress: Progress | None,
     ectd_study: str | Path | None = None,
+    adam_files: Background | None = None,
 ) -> RunResult:
     """Validate what the run made (SDTM and ADaM together), write the reports, the eCTD
-    folder DIR/ectd/ when ``ectd_study`` (the study's spec folder) is given, and the manifest."""
+    folder DIR/ectd/ when ``ectd_study`` (the study's spec folder) is given, and the manifest.
+    ``adam_files`` is the step writing the ADaM files meanwhile; its files join the run's
+    before the reports are written."""
     if run.sdtm.dictionaries:
         context = {**context, "dictionaries": dictionaries(run.sdtm)}
     say(progress, "validating the datasets", stage="validating")
@@ -599,20 +604,29 @@ def _finish(
     if run.adam is not None:
         package.datasets.update(adam_package(run.adam).datasets)
     package.test_units = study_test_units(run.study)
-    checked = validate_package(package, on_issue="none")
-    lineage = dict(run.sdtm.lineage)
-    checked.findings = trace_to_raw(checked.findings, lineage)
-    run.validation = checked
     out = run.out
-    if run.adam is not None and run.study.spec.analysis is not None:
-        say(progress, "computing the statistics, figures and report", stage="analysing")
-        run.analysis = build_analysis(
-            run.study.spec,
-            run.adam.datasets,
-            context,
-            validation_summary(run.findings, package),
-            locate=run.study.locate,
-        )
+    # validated by a child process while the statistics and figures are computed here; the
+    # report waits for the validation's summary only when it is rendered
+    with Background(_validate_run, package, run.sdtm.lineage) as checking:
+
+        def summary() -> dict:
+            run.validation = checking.result()
+            return validation_summary(run.findings, package)
+
+        if run.adam is not None and run.study.spec.analysis is not None:
+            say(progress, "computing the statistics, figures and report", stage="analysing")
+            run.analysis = build_analysis(
+                run.study.spec,
+                run.adam.datasets,
+                context,
+                summary,
+                locate=run.study.locate,
+            )
+        run.validation = checking.result()
+    if adam_files is not None:
+        say(progress, "writing the ADaM datasets, their lineage and adam/define.xml",
+            stage="writing ADaM")  # fmt: skip
+        run.files += adam_files.result()
     say(progress, "writing the reports (analysis, validation, manifest)", stage="reports")
     if run.analysis is not None:
         run.files += write_analysis(run.analysis, out)
@@ -704,7 +718,7 @@ def write_analysis(result: AnalysisResult, out: Path) -> list[Path]:
 
 def map_study(
     study_dir: str | Path,
-    raw: str | Path,
+    raw: str | Path | RawExport,
     out: str | Path,
     *,
     on_issue: OnIssue = "warn",
@@ -746,7 +760,7 @@ def _moved(run: RunResult, folder: OutputFolder) -> RunResult:
 
 def _map_study(
     study_dir: str | Path,
-    raw: str | Path,
+    raw: str | Path | RawExport,
     folder: OutputFolder,
     *,
     on_issue: OnIssue,
@@ -766,51 +780,86 @@ def _map_study(
         _refuse_unwritable(problems, result.findings, folder, context)
     derived = None
     skipped: list[Finding] = []
-    if adam and study.spec.adam is not None:
-        if progress:
-            progress("deriving the ADaM datasets")
-        try:
-            derived = build_adam(
-                study.spec,
-                result.domains,
-                sdtm_lineage=result.lineage,
-                on_issue=on_issue,
-                locate=study.locate,
-            )
-        except DmNotOnePerSubject as exc:
-            # the duplicate is reported by mapping (raw-duplicate-record) and validation;
-            # SDTM and the reports are still written, ADaM is left out and says why
-            if progress:
-                progress(str(exc))
-            skipped.append(Finding("adam-not-derived", "warning", str(exc), dataset="DM",
-                                   variable="USUBJID"))  # fmt: skip
-        if (
-            derived is not None
-            and "xpt" in formats
-            and (problems := xpt_problems(SdtmResult({}, {}, []), derived))
-        ):
-            _refuse_unwritable(problems, result.findings + derived.findings, folder, context)
     created = run_created(study)
-    files = write_sdtm(result, out, progress, formats=formats, created=created)
-    if progress:
-        progress("writing sdtm/define.xml")
-    files += write_sdtm_define(result, out, study, created=created)
+    # The SDTM files are written by a child process (io.background) while ADaM is derived
+    # here, and the ADaM files while the datasets are validated and analysed: the same files,
+    # on both cores.
+    with Background(_write_sdtm_files, result, out, study, formats, created) as sdtm_files:
+        if adam and study.spec.adam is not None:
+            if progress:
+                progress("deriving the ADaM datasets")
+            try:
+                derived = build_adam(
+                    study.spec,
+                    result.domains,
+                    sdtm_lineage=result.lineage,
+                    on_issue=on_issue,
+                    locate=study.locate,
+                )
+            except DmNotOnePerSubject as exc:
+                # the duplicate is reported by mapping (raw-duplicate-record) and validation;
+                # SDTM and the reports are still written, ADaM is left out and says why
+                if progress:
+                    progress(str(exc))
+                skipped.append(Finding("adam-not-derived", "warning", str(exc), dataset="DM",
+                                       variable="USUBJID"))  # fmt: skip
+            if (
+                derived is not None
+                and "xpt" in formats
+                and (problems := xpt_problems(SdtmResult({}, {}, []), derived))
+            ):
+                sdtm_files.cancel()
+                for made in ("sdtm", "lineage"):  # what the writer had written: no dataset
+                    shutil.rmtree(out / made, ignore_errors=True)
+                _refuse_unwritable(problems, result.findings + derived.findings, folder, context)
+        say(progress, f"writing the SDTM datasets ({', '.join(formats)}), their lineage and "
+            "sdtm/define.xml", stage="writing SDTM")  # fmt: skip
+        files = sdtm_files.result()
     run = RunResult(out, study, result, files)
     run.skipped.extend(skipped)
-    if derived is not None:
-        run.adam = derived
-        run.files += write_adam(run.adam, out, progress, formats=formats, created=created)
-        if progress:
-            progress("writing adam/define.xml")
-        run.files += write_adam_define(run.adam, out, study, created=created, sdtm=result)
-    run = _finish(run, context, progress, study_dir if ectd else None)
+    if derived is None:
+        return _finish(run, context, progress, study_dir if ectd else None)
+    run.adam = derived
+    with Background(
+        _write_adam_files, derived, out, study, formats, created, result
+    ) as adam_files:
+        return _finish(run, context, progress, study_dir if ectd else None, adam_files)
     # the folder is new: no file of an earlier run or another command is in it
-    return run
+
+
+def _validate_run(package: Package, lineage: dict) -> ValidationReport:
+    """Validate a run's package; findings on SDTM records name their raw cells."""
+    checked = validate_package(package, on_issue="none")
+    checked.findings = trace_to_raw(checked.findings, dict(lineage))
+    return checked
+
+
+def _write_sdtm_files(
+    result: SdtmResult, out: Path, study: Study, formats: Sequence[str], created
+) -> list[Path]:
+    """Every SDTM file of a run: the datasets, their lineage, define.xml and its stylesheet."""
+    return write_sdtm(result, out, formats=formats, created=created) + write_sdtm_define(
+        result, out, study, created=created
+    )
+
+
+def _write_adam_files(
+    adam: AdamResult,
+    out: Path,
+    study: Study,
+    formats: Sequence[str],
+    created,
+    sdtm: SdtmResult | None,
+) -> list[Path]:
+    """Every ADaM file of a run: the datasets, their lineage, define.xml and its stylesheet."""
+    return write_adam(adam, out, formats=formats, created=created) + write_adam_define(
+        adam, out, study, created=created, sdtm=sdtm
+    )
 
 
 def run_study(
     study_dir: str | Path,
-    raw: str | Path,
+    raw: str | Path | RawExport,
     out: str | Path,
     *,
     on_issue: OnIssue = "warn",
@@ -887,9 +936,11 @@ def derive_study(
             findings = read_findings + run.adam.findings
             _refuse_unwritable(problems, findings, folder, _context(study, None))
         created = run_created(study)
-        run.files += write_adam(run.adam, out, progress, created=created)
-        run.files += write_adam_define(run.adam, out, study, created=created)
-        run = _finish(run, _context(study, None), progress)
+        # the ADaM files are written by a child process while the package is validated
+        with Background(
+            _write_adam_files, run.adam, out, study, ("xpt",), created, None
+        ) as adam_files:
+            run = _finish(run, _context(study, None), progress, adam_files=adam_files)
     emit(run.validation.findings, on_issue)
     return _moved(run, folder)
 

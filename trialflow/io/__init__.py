@@ -16,10 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "Background",
     "DefineDataset",
     "check_define",
     "define_errors",
     "define_schema_path",
+    "parallel",
     "read_define",
     "stylesheet_path",
     "verify_folder",
@@ -28,6 +30,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("Background", "parallel"):
+        from trialflow.io import background
+
+        return getattr(background, name)
     if name == "verify_folder":
         from trialflow.io import outputs
 

@@ -1,0 +1,182 @@
+"""Steps run in a forked child process (trialflow.io.background) and a run that uses them:
+the same files byte for byte as in one process, errors raised in the parent, no child left
+behind when the run is killed or refused."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from trialflow.cli import cli
+from trialflow.errors import XptError
+from trialflow.io import background
+from trialflow.io.background import Background, BackgroundError, parallel
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_SPECS = ROOT / "mappings" / "hucmsc-t2dm"
+EXAMPLE_RAW = ROOT / "examples" / "hucmsc-t2dm" / "raw-export.xlsx"
+
+forks = pytest.mark.skipif(not parallel(), reason="needs os.fork and two CPUs")
+
+
+def _in_child() -> int:
+    return os.getpid()
+
+
+def _fail(message: str) -> None:
+    raise XptError(message)
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@forks
+def test_a_step_runs_in_another_process_and_returns_its_value():
+    with Background(_in_child) as step:
+        assert step.result() != os.getpid()
+    assert Background(sorted, [3, 1, 2]).result() == [1, 2, 3]
+
+
+@forks
+def test_the_childs_exception_is_raised_in_the_parent_with_its_message_and_attributes():
+    step = Background(_fail, "AE.AETERM record 3: too long")
+    with pytest.raises(XptError, match=r"^AE\.AETERM record 3: too long$"):
+        step.result()
+    with pytest.raises(XptError):  # asked again: the same error, the child is not rerun
+        step.result()
+
+
+@forks
+def test_a_child_killed_by_a_signal_is_an_error_naming_the_signal():
+    with pytest.raises(BackgroundError, match=r"the background step _die was killed by signal 9"):
+        Background(_die).result()
+
+
+@forks
+def test_cancel_kills_the_child_and_leaving_the_block_by_an_error_cancels_it(tmp_path):
+    marker = tmp_path / "late"
+    step = Background(_sleep_then_touch, 30, marker)
+    pid = step._pid
+    step.cancel()
+    assert not _alive(pid)
+    with pytest.raises(BackgroundError, match="was cancelled"):
+        step.result()
+    with pytest.raises(RuntimeError, match="parent failed"):
+        with Background(_sleep_then_touch, 30, marker) as step:
+            pid = step._pid
+            raise RuntimeError("parent failed")
+    assert not _alive(pid)
+    assert not marker.exists()
+
+
+def _sleep_then_touch(seconds: float, path: Path) -> None:
+    time.sleep(seconds)
+    path.write_text("written after the parent gave up", encoding="utf-8")
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_trialflow_jobs_1_runs_the_step_in_this_process(monkeypatch):
+    monkeypatch.setenv(background.JOBS_VARIABLE, "1")
+    assert not parallel()
+    step = Background(_in_child)
+    assert step._pid is None
+    assert step.result() == os.getpid()
+    with pytest.raises(XptError, match="bad"):
+        Background(_fail, "bad").result()
+
+
+@forks
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_child_dies_with_its_parent(tmp_path):
+    # a parent killed with SIGKILL (as a user's kill -9, or the kill test) takes its step's
+    # child with it: nothing goes on writing into the build folder or holding the lock
+    script = textwrap.dedent(
+        f"""
+        import os, sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from trialflow.io.background import Background
+        step = Background(time.sleep, 60)
+        print(step._pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    assert _alive(child)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@forks
+def test_a_run_on_two_cores_writes_the_same_bytes_as_one_in_one_process(tmp_path, monkeypatch):
+    runner = CliRunner()
+    args = ["run", str(EXAMPLE_SPECS), "--raw", str(EXAMPLE_RAW), "-q", "--out"]
+    assert runner.invoke(cli, [*args, str(tmp_path / "two")]).exit_code in (0, 1)
+    monkeypatch.setenv(background.JOBS_VARIABLE, "1")
+    assert runner.invoke(cli, [*args, str(tmp_path / "one")]).exit_code in (0, 1)
+    two, one = _digests(tmp_path / "two"), _digests(tmp_path / "one")
+    assert len(two) > 40
+    assert two == one
+
+
+@forks
+def test_adam_refused_while_sdtm_is_being_written_leaves_only_the_report(tmp_path, monkeypatch):
+    # an ADaM value XPT can't hold is found while the SDTM writer runs in its child: the
+    # writer is stopped and what it wrote removed, so the refused run's folder holds the
+    # reports and the manifest only, as in one process
+    import trialflow.pipeline as pipeline
+    from trialflow.errors import Finding
+
+    real = pipeline.xpt_problems
+
+    def adam_problem(sdtm, adam=None):
+        if adam is None:
+            return real(sdtm)
+        time.sleep(0.5)  # the SDTM writer has begun writing
+        return [Finding("xpt-value-too-long", "error", "ADSL.SITEID record 1: seeded",
+                        dataset="ADSL", variable="SITEID", record=1)]  # fmt: skip
+
+    monkeypatch.setattr(pipeline, "xpt_problems", adam_problem)
+    out = tmp_path / "o"
+    args = ["run", str(EXAMPLE_SPECS), "--raw", str(EXAMPLE_RAW), "--out", str(out), "-q"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: 1 value or attribute can't be written")
+    assert sorted(_digests(out)) == [
+        "manifest.json",
+        "validation/report.json",
+        "validation/report.xlsx",
+    ]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".o.trialflow-")]
+    assert leftovers == []
