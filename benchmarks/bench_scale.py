@@ -11,15 +11,25 @@ new process each time: starting Python and importing, reading, mapping, validati
 analysing and writing every file (XPT, lineage CSVs, define.xml, reports, figures, manifest),
 and the summary the command prints. The stages are told apart by the command's own progress
 messages (the child process hooks the CLI's progress callback); the time spent inside
-``RawExport.sheet`` (decompressing and parsing the workbook's sheets, which the mapping asks for
-one at a time) is counted as "read" and taken out of "map".
+``RawExport.sheet`` (waiting for a sheet being parsed on the reader threads, and turning its
+cells into text) is counted as "read" and taken out of "map".
+
+The command overlaps its stages on two cores: the sheets are parsed on reader threads while
+the pipeline is imported and the first domains are mapped, the SDTM files are written by a
+child process while ADaM is derived, and the ADaM files and the validation run in child
+processes while the statistics are computed (trialflow.io.background; ``TRIALFLOW_JOBS=1``
+runs everything in one process). A stage's time is the main process's: "write" and
+"validate" are then only the waits for the background steps and the packaging, and their
+work shows in the CPU of the run ("bg" is the CPU seconds of the child processes).
 
 Printed per size and run: each stage's wall seconds, CPU seconds (user + system of the
-process: on a shared machine they move far less than the wall clock) and peak RSS (the
-process's high-water mark, reset at every stage boundary through /proc/self/clear_refs), the
-whole process's wall, CPU and peak RSS, the 1-minute load average before and after the run,
-and the growth of each stage from the previous size. The best run of each size (by CPU) is
-also given as a Markdown table.
+main process and its threads: on a shared machine they move far less than the wall clock)
+and peak RSS (its high-water mark, reset at every stage boundary through
+/proc/self/clear_refs); the run's wall, CPU (every process) and peak memory (the largest sum
+of the proportional set sizes of the process and its children, sampled every 0.2 s: shared
+copy-on-write pages counted once), the 1-minute load average before and after the run, and
+the growth of each stage from the previous size. The best run of each size (by CPU) is also
+given as a Markdown table.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import itertools
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -37,11 +48,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STAGES = ("start", "read", "map", "adam", "write", "validate", "analysis", "reports", "end")
-"""start: interpreter, imports, specs, opening the export; read: the sheets; map: SDTM, trial
-design and the XPT checks; adam: ADaM and its XPT checks; write: datasets, lineage and
-define.xml; validate: the conformance rules; analysis: statistics, tables and figures; reports:
-the analysis files, report.json, report.xlsx and manifest.json; end: the summary printed and
-the process's exit."""
+"""start: interpreter, imports, specs, opening the export; read: waiting for the sheets and
+their cells as text; map: SDTM, trial design and the XPT checks; adam: ADaM and its XPT checks
+(the SDTM files are written meanwhile); write: waiting for the SDTM and then the ADaM files
+(datasets, lineage and define.xml); validate: packaging the datasets for the conformance
+rules (which run meanwhile); analysis: statistics, tables and figures, and the report once
+the validation's summary is in; reports: the analysis files, report.json, report.xlsx and
+manifest.json; end: the summary printed and the process's exit."""
 
 
 def _stage(message: str) -> str | None:
@@ -78,8 +91,9 @@ def _reset_hwm() -> None:
 
 
 def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system
+    """CPU seconds of this process and its threads (not its child processes)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def child(study: str, raw: str, out: str, marks_file: str) -> None:
@@ -133,7 +147,9 @@ def child(study: str, raw: str, out: str, marks_file: str) -> None:
         code = exc.code if isinstance(exc.code, int) else 1
     mark("end")
     Path(marks_file).write_text(
-        json.dumps({"t0": start_wall, "marks": marks, "read": read, "exit": code}),
+        json.dumps(
+            {"t0": start_wall, "marks": marks, "read": read, "exit": code, "cpu_self": _cpu()}
+        ),
         encoding="utf-8",
     )
 
@@ -155,8 +171,34 @@ def _export(n: int, folder: Path) -> Path:
     return path
 
 
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (Linux /proc)."""
+    pids = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                for child_pid in fh.read().split():
+                    pids += _tree(int(child_pid))
+    except OSError:
+        pass
+    return pids
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def run_once(study: Path, raw: Path, out: Path, tmp: Path) -> dict:
     """One run of the whole command in a new process: its stages, totals and the load."""
+    import threading
+
     marks_file = tmp / "marks.json"
     load_before = _load()
     t0 = time.time()
@@ -166,8 +208,22 @@ def run_once(study: Path, raw: Path, out: Path, tmp: Path) -> dict:
          str(out), str(marks_file)],
         env=env,
     )  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = {"kb": 0, "processes": 1}
+    finished = threading.Event()
+
+    def sample() -> None:  # the whole tree's memory: the command and its child processes
+        while not finished.wait(0.2):
+            pids = _tree(proc.pid)
+            total = sum(_pss_kb(p) for p in pids)
+            if total > peak["kb"]:
+                peak.update(kb=total, processes=len(pids))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)  # usage includes the command's child processes
     wall = time.time() - t0
+    finished.set()
+    sampler.join()
     data = json.loads(marks_file.read_text(encoding="utf-8"))
     stages: dict[str, dict] = {s: {"wall": 0.0, "cpu": 0.0, "peak_mb": 0.0} for s in STAGES}
     prev_t, prev_c = t0, 0.0
@@ -179,8 +235,9 @@ def run_once(study: Path, raw: Path, out: Path, tmp: Path) -> dict:
         prev_t, prev_c = m["until"], m["cpu"]
     # the process's exit after the last mark
     cpu_total = usage.ru_utime + usage.ru_stime
+    main_cpu = data.get("cpu_self", prev_c)
     stages["end"]["wall"] += t0 + wall - prev_t
-    stages["end"]["cpu"] += max(0.0, cpu_total - prev_c)
+    stages["end"]["cpu"] += max(0.0, main_cpu - prev_c)
     # the sheets are read inside the mapping stage
     stages["read"] = {
         "wall": data["read"]["wall"],
@@ -193,9 +250,12 @@ def run_once(study: Path, raw: Path, out: Path, tmp: Path) -> dict:
         "stages": stages,
         "wall": wall,
         "cpu": cpu_total,
+        "bg": max(0.0, cpu_total - main_cpu),
         # the high-water mark is reset at each stage, so the kernel's figure at exit is only
-        # that of the last stages: the process's peak is the largest of the stages'
-        "peak_mb": max([usage.ru_maxrss / 1024] + [s["peak_mb"] for s in stages.values()]),
+        # that of the last stages: the main process's peak is the largest of the stages'
+        "main_peak_mb": max([s["peak_mb"] for s in stages.values()]),
+        "peak_mb": peak["kb"] / 1024,
+        "processes": peak["processes"],
         "exit": data["exit"] if os.WIFEXITED(status) else -1,
         "load": (load_before, _load()),
     }
@@ -233,21 +293,23 @@ def main(argv: list[str]) -> None:
                     f"{s} {_cell(r['stages'][s])} ({r['stages'][s]['peak_mb']:.0f})" for s in STAGES
                 )
                 print(
-                    f"{n:>6} run {i + 1}: total {r['wall']:.1f} / {r['cpu']:.1f} s, "
-                    f"peak {r['peak_mb']:.0f} MB, exit {r['exit']}, load "
+                    f"{n:>6} run {i + 1}: total {r['wall']:.1f} / {r['cpu']:.1f} s "
+                    f"(bg {r['bg']:.1f}), peak {r['peak_mb']:.0f} MB in {r['processes']} "
+                    f"processes (main {r['main_peak_mb']:.0f}), exit {r['exit']}, load "
                     f"{r['load'][0]:.2f} -> {r['load'][1]:.2f}\n        {line}",
                     flush=True,
                 )
                 if n not in best or r["cpu"] < best[n]["cpu"]:
                     best[n] = r
         print()
-        print("| subjects | " + " | ".join(STAGES) + " | total | peak RSS | load |")
+        print("| subjects | " + " | ".join(STAGES) + " | total wall / CPU (bg) | peak memory "
+              "| load |")  # fmt: skip
         print("|---:|" + "---:|" * (len(STAGES) + 3))
         for n in sizes:
             r = best[n]
             cells = " | ".join(_cell(r["stages"][s]) for s in STAGES)
             print(
-                f"| {n:,} | {cells} | {r['wall']:.1f} / {r['cpu']:.1f} | "
+                f"| {n:,} | {cells} | {r['wall']:.1f} / {r['cpu']:.1f} ({r['bg']:.1f}) | "
                 f"{r['peak_mb']:,.0f} MB | {r['load'][0]:.1f}-{r['load'][1]:.1f} |"
             )
         for a, b in itertools.pairwise(sizes):
