@@ -71,10 +71,12 @@ def test_cancel_kills_the_child_and_leaving_the_block_by_an_error_cancels_it(tmp
     assert not _alive(pid)
     with pytest.raises(BackgroundError, match="was cancelled"):
         step.result()
-    with pytest.raises(RuntimeError, match="parent failed"):
-        with Background(_sleep_then_touch, 30, marker) as step:
-            pid = step._pid
-            raise RuntimeError("parent failed")
+    with (
+        pytest.raises(RuntimeError, match="parent failed"),
+        Background(_sleep_then_touch, 30, marker) as step,
+    ):
+        pid = step._pid
+        raise RuntimeError("parent failed")
     assert not _alive(pid)
     assert not marker.exists()
 
