@@ -17,7 +17,7 @@ cells into text) is counted as "read" and taken out of "map".
 The command overlaps its stages on two cores: the sheets are parsed on reader threads while
 the pipeline is imported and the first domains are mapped, the SDTM files are written by a
 child process while ADaM is derived, and the ADaM files and the validation run in child
-processes while the statistics are computed (trialflow.io.background; ``TRIALFLOW_JOBS=1``
+processes while the statistics are computed (trialflow.background; ``TRIALFLOW_JOBS=1``
 runs everything in one process). A stage's time is the main process's: "write" and
 "validate" are then only the waits for the background steps and the packaging, and their
 work shows in the CPU of the run ("bg" is the CPU seconds of the child processes).

@@ -1,4 +1,4 @@
-"""Steps run in a forked child process (trialflow.io.background) and a run that uses them:
+"""Steps run in a forked child process (trialflow.background) and a run that uses them:
 the same files byte for byte as in one process, errors raised in the parent, no child left
 behind when the run is killed or refused."""
 
@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from trialflow import background
+from trialflow.background import Background, BackgroundError, parallel
 from trialflow.cli import cli
 from trialflow.errors import XptError
-from trialflow.io import background
-from trialflow.io.background import Background, BackgroundError, parallel
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SPECS = ROOT / "mappings" / "hucmsc-t2dm"
@@ -115,7 +115,7 @@ def test_the_child_dies_with_its_parent(tmp_path):
         f"""
         import os, sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from trialflow.io.background import Background
+        from trialflow.background import Background
         step = Background(time.sleep, 60)
         print(step._pid, flush=True)
         time.sleep(60)

@@ -7,21 +7,24 @@ they return; nothing here prints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
 from trialflow import __version__
 from trialflow.adam import metadata as adam_metadata
 from trialflow.adam.build import AdamResult, DmNotOnePerSubject, build_adam
-from trialflow.analysis.build import AnalysisResult, build_analysis
+from trialflow.background import Background
 from trialflow.errors import (
     Finding,
     OnIssue,
@@ -33,7 +36,6 @@ from trialflow.errors import (
     emit,
 )
 from trialflow.io import reports
-from trialflow.io.background import Background
 from trialflow.io.dataset_json import creation_datetime, write_dataset_json
 from trialflow.io.define import STYLESHEET, DefineDataset, write_define
 from trialflow.io.outputs import OutputFolder
@@ -48,6 +50,14 @@ from trialflow.sdtm.build import SdtmResult, build_sdtm
 from trialflow.validation.core import Dataset, Package, ValidationReport
 from trialflow.validation.engine import validate_package
 from trialflow.validation.units import TestUnits
+
+if TYPE_CHECKING:
+    from trialflow.analysis.build import AnalysisResult
+
+ANALYSIS_MODULE = "trialflow.analysis.build"
+"""The analysis stage's module: scipy and matplotlib come with it (seconds of imports), so a
+run imports it on a thread while it waits for the export's sheets (:func:`_import_meanwhile`),
+and a command without analysis never does."""
 
 Progress = Callable[[str], None]
 
@@ -614,6 +624,8 @@ def _finish(
             return validation_summary(run.findings, package)
 
         if run.adam is not None and run.study.spec.analysis is not None:
+            from trialflow.analysis.build import build_analysis
+
             say(progress, "computing the statistics, figures and report", stage="analysing")
             run.analysis = build_analysis(
                 run.study.spec,
@@ -773,7 +785,12 @@ def _map_study(
     out = folder.path
     study = load_study(study_dir)
     export = read_export(raw)
+    importing = None
+    if adam and study.spec.adam is not None and study.spec.analysis is not None:
+        importing = _import_meanwhile(ANALYSIS_MODULE)
     result = build_sdtm(study, export, on_issue=on_issue, progress=progress)
+    if importing is not None:
+        importing.join()  # done long ago; no import is half-way when the writers fork
     context = _context(study, export.name)
     # every XPT problem of every dataset before any file: all reported, nothing half-written
     if "xpt" in formats and (problems := xpt_problems(result)):
@@ -781,9 +798,10 @@ def _map_study(
     derived = None
     skipped: list[Finding] = []
     created = run_created(study)
-    # The SDTM files are written by a child process (io.background) while ADaM is derived
-    # here, and the ADaM files while the datasets are validated and analysed: the same files,
-    # on both cores.
+    # The SDTM files are written by a child process (trialflow.background) while ADaM is
+    # derived here, and the ADaM files while the datasets are validated and analysed: the
+    # same files, on both cores. (Writing the mapped domains while the trial design is built
+    # took more memory and CPU than it saved.)
     with Background(_write_sdtm_files, result, out, study, formats, created) as sdtm_files:
         if adam and study.spec.adam is not None:
             if progress:
@@ -825,6 +843,19 @@ def _map_study(
     ) as adam_files:
         return _finish(run, context, progress, study_dir if ectd else None, adam_files)
     # the folder is new: no file of an earlier run or another command is in it
+
+
+def _import_meanwhile(module: str) -> threading.Thread:
+    """Import ``module`` on a thread: it runs while the mapping waits for a sheet being
+    parsed (an import that fails is imported again, and reported, where it is used)."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="trialflow-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 def _validate_run(package: Package, lineage: dict) -> ValidationReport:
@@ -1001,6 +1032,8 @@ def report_study(
     if progress:
         progress("computing the statistics, figures and report")
     context = _context(study, None)
+    from trialflow.analysis.build import build_analysis
+
     run.analysis = build_analysis(
         study.spec,
         datasets,

@@ -37,6 +37,7 @@ from trialflow.adam.common import text
 from trialflow.adam.dates import derive_vars_dt
 from trialflow.adam.metadata import adam_variables
 from trialflow.adam.windows import AnalysisVisits, analysis_visits, compute_visit_dates
+from trialflow.background import Background
 from trialflow.errors import DerivationError, Finding, OnIssue, emit
 from trialflow.mapping.spec import AdamSpec, BdsSpec, StudySpec
 
@@ -190,11 +191,23 @@ def build_adam(
         if source not in sdtm:
             raise DerivationError(f"{name} is derived from SDTM {source}, which is not there")
     visit_dates = _reference_visit_dates(visits, adam, sdtm)
-    for name, bds_spec in adam.datasets.items():
-        bds[name], bds_found[name] = bds_template.derive_bds(
+    # each BDS dataset after the first is derived by a child process (trialflow.background)
+    # while this one derives the first: the same frames, on the other core
+    def derive(name: str, bds_spec) -> tuple[pd.DataFrame, list[Finding]]:
+        return bds_template.derive_bds(
             name, sdtm[bds_spec.source.upper()], adsl, bds_spec, adam.baseline, visits,
             BDS_ADSL_VARS, visit_dates=visit_dates,
         )  # fmt: skip
+
+    first, *others = adam.datasets.items()
+    children = {name: Background(derive, name, bds_spec) for name, bds_spec in others}
+    try:
+        bds[first[0]], bds_found[first[0]] = derive(*first)
+        for name, child in children.items():
+            bds[name], bds_found[name] = child.result()
+    finally:
+        for child in children.values():  # an error here: no child left deriving
+            child.cancel()
 
     # ADSL, step 5: baseline values and the full analysis set
     adsl = add_baseline_values(adsl, bds, adam.adsl.baseline)

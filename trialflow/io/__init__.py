@@ -16,12 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "Background",
     "DefineDataset",
     "check_define",
     "define_errors",
     "define_schema_path",
-    "parallel",
     "read_define",
     "stylesheet_path",
     "verify_folder",
@@ -30,10 +28,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Background", "parallel"):
-        from trialflow.io import background
-
-        return getattr(background, name)
     if name == "verify_folder":
         from trialflow.io import outputs
 

@@ -1,12 +1,12 @@
 """Run one step of a command in a forked child process while the command goes on.
 
 A run's steps are pandas code that holds the GIL, so threads cannot overlap them; but writing
-the SDTM files does not need the ADaM datasets, and writing the ADaM files does not need the
-statistics. :class:`Background` forks the process (the child sees every frame as it is, copy
-on write, nothing is pickled on the way in), runs the step there and sends its return value
-back through a pipe; the parent goes on with the next step on the other core and takes the
-result when it needs it. The files written are the ones the same code writes in one process,
-byte for byte: only when they are written changes.
+the SDTM files does not need the ADaM datasets, one BDS dataset does not need another, and
+writing the ADaM files does not need the statistics. :class:`Background` forks the process
+(the child sees every frame as it is, copy on write, nothing is pickled on the way in), runs
+the step there and sends its return value back through a pipe; the parent goes on with the
+next step on the other core and takes the result when it needs it. The files written are the
+ones the same code writes in one process, byte for byte: only when they are written changes.
 
 The child dies with its parent (``PR_SET_PDEATHSIG`` on Linux), so a killed run leaves no
 process behind still writing into its build folder or holding its lock. An exception in the
@@ -28,6 +28,8 @@ import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
+
+__all__ = ["JOBS_VARIABLE", "Background", "BackgroundError", "parallel"]
 
 JOBS_VARIABLE = "TRIALFLOW_JOBS"
 """Environment variable: ``1`` runs every step in one process (no child process)."""
