@@ -286,8 +286,9 @@ def _with_raw_source(findings: list[Finding], lineage: pd.DataFrame | None) -> l
             continue
         row = lineage.iloc[f.record - 1]
         column = row.get(f.variable) if f.variable and f.variable in lineage.columns else None
-        if not (isinstance(column, str) and column and not column.startswith(("spec:",
-                                                                               "derived:"))):
+        if not (
+            isinstance(column, str) and column and not column.startswith(("spec:", "derived:"))
+        ):
             column = None
         try:
             where = Source(str(row["source_file"]), str(row["source_sheet"]),

@@ -187,9 +187,15 @@ def _record_values(
             continue
         mine = _agents(regimens, spec, p)
         total = regimens["CMDOSTOT"]
-        report("adam-dose-total-missing", mine & total.isna(), lambda r: (
-            f"{_label(r)}: no CMDOSTOT (CMDOSFRQ {r.get('CMDOSFRQ', '')!s}): its daily dose is "
-            "unknown, so the daily totals on the dates it was taken are empty"), "CMDOSTOT")
+        report(
+            "adam-dose-total-missing",
+            mine & total.isna(),
+            lambda r: (
+                f"{_label(r)}: no CMDOSTOT (CMDOSFRQ {r.get('CMDOSFRQ', '')!s}): its daily dose is "
+                "unknown, so the daily totals on the dates it was taken are empty"
+            ),
+            "CMDOSTOT",
+        )
         if p.measure == "ddd":
             per = regimens["CMDECOD"].map(ddd)
             unit = regimens["CMDECOD"].map(ddd_unit)
@@ -205,9 +211,9 @@ def _record_values(
             value = (total / per).where(~wrong)
         else:
             wrong = mine & total.notna() & regimens["CMDOSU"].ne(p.unit).fillna(True)
-            report("adam-dose-unit-mismatch", wrong, lambda r, u=p.unit: (
+            report("adam-dose-unit-mismatch", wrong, lambda r, u=p.unit, code=p.paramcd: (
                 f"{_label(r)}: CMDOSU {r['CMDOSU']!s} is not {u}, the unit of "
-                f"{p.paramcd} (study.yaml adam.dose.parameters); its dose is not added up"),
+                f"{code} (study.yaml adam.dose.parameters); its dose is not added up"),
                 "CMDOSU")  # fmt: skip
             value = total.where(~wrong)
         values[p.paramcd] = value.where(mine)
@@ -246,9 +252,7 @@ def _visit_dates(
                                dtc="SVSTDTC")  # fmt: skip
         dated = dated.assign(AVISITN=pd.to_numeric(dated["VISITNUM"], errors="coerce"))
         dates = (
-            dated[dated["ADT"].notna()]
-            .groupby(["USUBJID", "AVISITN"], as_index=False)["ADT"]
-            .min()
+            dated[dated["ADT"].notna()].groupby(["USUBJID", "AVISITN"], as_index=False)["ADT"].min()
         )
     grid = grid.merge(dates, on=["USUBJID", "AVISITN"], how="left")
     findings = [
@@ -508,7 +512,8 @@ def _srcrecs(out: pd.DataFrame, sources: pd.DataFrame, regimens: pd.DataFrame) -
     srcrecs = record.map(text_)
     one = record.map(count).eq(1).fillna(False)
     srcseq = pd.to_numeric(srcrecs.str.removeprefix("CMSEQ "), errors="coerce").where(one)
-    weight = sources[sources["domain"].eq("ADVS").to_numpy()].groupby("record")["source_record"].first()
+    advs = sources[sources["domain"].eq("ADVS").to_numpy()]
+    weight = advs.groupby("record")["source_record"].first()
     wtext = record.map(weight).map(lambda r: None if pd.isna(r) else f"ADVS record {int(r)}")
     srcrecs = srcrecs.where(wtext.isna(), srcrecs.fillna("").str.cat(wtext, sep="; ")
                             .str.removeprefix("; "))  # fmt: skip

@@ -1567,7 +1567,9 @@ class DoseWeightSpec(Strict):
     """The body weight of dose_per_kg: the ADVS parameter, its last value on or before the
     visit date."""
 
-    paramcd: str = Field(min_length=1, max_length=8, description="ADVS PARAMCD", examples=["WEIGHT"])
+    paramcd: str = Field(
+        min_length=1, max_length=8, description="ADVS PARAMCD", examples=["WEIGHT"]
+    )
 
 
 class PartialDatesSpec(Strict):
