@@ -194,7 +194,8 @@ def test_percentages_round_half_away_from_zero():
         "AVALCAT1": ["DISCONTINUED", "HALF"], "n": [1, 2], "N": 3,
     })  # fmt: skip
     assert dose_sentences(table, reduced=[1, 2], stopped=1) == [
-        "At DAY 84, all 3 subjects had reduced their dose: HALF 2 (66.67%); DISCONTINUED 1 (33.33%)."
+        "At DAY 84, all 3 subjects had reduced their dose: HALF 2 (66.67%); "
+        "DISCONTINUED 1 (33.33%)."
     ]
 
 
