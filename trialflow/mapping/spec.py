@@ -1905,6 +1905,12 @@ class DoseAnalysisSpec(Strict):
         description="the flag whose Y subjects count (default: analysis.population)",
         examples=["FASFL"],
     )
+    purpose: Literal["primary", "secondary", "exploratory"] | None = Field(
+        default=None,
+        description="the SAP's role of the analysis (define.xml's ARM AnalysisPurpose); "
+        "without it the analysis has no analysis results metadata",
+        examples=["exploratory"],
+    )
 
     @model_validator(mode="after")
     def _withdrawal_class(self) -> DoseAnalysisSpec:
