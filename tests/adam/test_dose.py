@@ -400,3 +400,45 @@ def test_the_example_study_declares_the_contract_rules():
         ("<10% REDUCTION OR INCREASE", None),
     ]
     assert [c.aval_max for c in dose.criteria] == [None, None, 0.2]  # fmt: skip
+
+
+# --- spec errors name the file, line and key ------------------------------------------------------
+
+
+def _spec_error(study_copy):
+    from trialflow.errors import SpecError
+    from trialflow.mapping.load import load_study
+
+    with pytest.raises(SpecError) as err:
+        load_study(study_copy)
+    return str(err.value)
+
+
+def test_an_unknown_class_of_agents_names_the_line(study_copy):
+    from support import line_of, replace_once
+
+    path = study_copy / "study.yaml"
+    replace_once(path, "agents: oral, measure: ddd", "agents: orals, measure: ddd")
+    line = line_of(path, "agents: orals")
+    assert _spec_error(study_copy) == (
+        f"{path}:{line}: adam.dose.parameters[1].agents: ORALDDD: agents orals is not all nor "
+        "a class of classes (insulin, oral)"
+    )
+
+
+def test_categories_out_of_order_are_refused(study_copy):
+    from support import replace_once
+
+    path = study_copy / "study.yaml"
+    replace_once(path, "avalca1n: 3, pchg_max: -10}", "avalca1n: 3, pchg_max: -60}")
+    assert "by_pchg: pchg_max must increase from one category to the next" in _spec_error(
+        study_copy
+    )
+
+
+def test_a_dose_visit_that_is_not_planned_is_an_error():
+    from trialflow.errors import DerivationError
+
+    spec = dict(SPEC, visits=["DAY 0", "WEEK 4"])
+    with pytest.raises(DerivationError, match="adam.dose.visits: WEEK 4 is not a planned visit"):
+        derive([regimen("S1", 1, "METFORMIN", 1000.0, "2018-06-01")], spec=spec)

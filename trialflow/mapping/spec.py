@@ -1644,14 +1644,17 @@ class DoseSpec(Strict):
         dup = sorted({c for c in codes if codes.count(c) > 1})
         if dup:
             raise ValueError(f"parameters: PARAMCD {', '.join(dup)} defined twice")
-        for p in self.parameters:
+        for i, p in enumerate(self.parameters):
             if p.agents != "all" and p.agents not in self.classes:
-                raise ValueError(
+                raise _fail_at(
+                    ("parameters", i, "agents"),
                     f"{p.paramcd}: agents {p.agents} is not all nor a class of classes "
-                    f"({', '.join(self.classes) or 'none declared'})"
+                    f"({', '.join(self.classes) or 'none declared'})",
+                    p.agents,
                 )
             if p.of is not None and p.of not in codes:
-                raise ValueError(f"{p.paramcd}: of {p.of} is not a PARAMCD of parameters")
+                raise _fail_at(("parameters", i, "of"),
+                               f"{p.paramcd}: of {p.of} is not a PARAMCD of parameters", p.of)
             if p.measure == "dose_per_kg" and self.weight is None:
                 raise ValueError(f"{p.paramcd}: measure dose_per_kg needs weight (e.g. "
                                  "weight: {paramcd: WEIGHT})")  # fmt: skip
