@@ -440,5 +440,5 @@ def test_a_dose_visit_that_is_not_planned_is_an_error():
     from trialflow.errors import DerivationError
 
     spec = dict(SPEC, visits=["DAY 0", "WEEK 4"])
-    with pytest.raises(DerivationError, match="adam.dose.visits: WEEK 4 is not a planned visit"):
+    with pytest.raises(DerivationError, match=r"adam\.dose\.visits: WEEK 4 is not a planned visit"):
         derive([regimen("S1", 1, "METFORMIN", 1000.0, "2018-06-01")], spec=spec)
