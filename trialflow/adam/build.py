@@ -1,7 +1,9 @@
 """Build the ADaM datasets of a study from its SDTM domains, by the templates, in flow order.
 
 ADSL first (it feeds every other dataset), then the BDS datasets (ADLB, ADVS), then ADSL's
-baseline values and FASFL (which need the BDS baselines), then ADAE. The facts come from the
+baseline values and FASFL (which need the BDS baselines), then ADAE, then ADDOSE (the daily
+dose of concomitant agents from CM, :mod:`trialflow.adam.dose`; without CM it is left out
+with an ``adam-dose-no-cm`` notice). The facts come from the
 ``adam`` section of study.yaml. Each dataset comes back in ADaM metadata order, with a
 lineage table that links every ADaM record to the SDTM record(s) it came from and, when the
 SDTM lineage is given, to the raw file, sheet and row behind them.
