@@ -107,10 +107,21 @@ def _label(row: Mapping) -> str:
 
 
 def _seq(value: object) -> str:
-    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
-    if pd.notna(number) and float(number).is_integer():
-        return str(int(number))
-    return str(value)
+    """One --SEQ as text: a whole number without ".0" (CMSEQ 3, not 3.0)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+    return str(int(number)) if number.is_integer() else str(value)
+
+
+def _seq_texts(values: pd.Series) -> np.ndarray:
+    """--SEQ values as text, whole numbers without ".0", column-wise."""
+    number = pd.to_numeric(values, errors="coerce")
+    whole = (number.notna() & (number % 1 == 0)).to_numpy(dtype=bool)
+    out = values.astype("str").to_numpy(dtype=object)
+    out[whole] = number[whole].astype("int64").astype("str").to_numpy(dtype=object)
+    return out
 
 
 def _regimens(cm: pd.DataFrame, spec: DoseSpec) -> tuple[pd.DataFrame, list[Finding]]:
@@ -140,7 +151,7 @@ def _regimens(cm: pd.DataFrame, spec: DoseSpec) -> tuple[pd.DataFrame, list[Find
     findings: list[Finding] = []
     bad_start = regimens["ASTDT"].isna()
     bad_end = regimens["CMENDTC"].notna() & regimens["AENDT"].isna()
-    for _, row in regimens[(bad_start | bad_end).to_numpy()].iterrows():  # reported rows only
+    for row in regimens[(bad_start | bad_end).to_numpy()].to_dict("records"):  # reported rows only
         variable = "CMSTDTC" if pd.isna(row["ASTDT"]) else "CMENDTC"
         findings.append(_finding(
             "adam-dose-date-invalid", "warning",
@@ -149,7 +160,7 @@ def _regimens(cm: pd.DataFrame, spec: DoseSpec) -> tuple[pd.DataFrame, list[Find
             row, variable, row[variable],
         ))  # fmt: skip
     imputed = (regimens["ASTDTF"].notna() | regimens["AENDTF"].notna()) & ~(bad_start | bad_end)
-    for _, row in regimens[imputed.to_numpy()].iterrows():
+    for row in regimens[imputed.to_numpy()].to_dict("records"):
         for variable, date, rule in (("CMSTDTC", "ASTDT", "start: first"),
                                      ("CMENDTC", "AENDT", "end: last")):  # fmt: skip
             if pd.notna(row[date.replace("DT", "DTF")]):
@@ -173,7 +184,7 @@ def _record_values(
     reported: set[tuple[str, int]] = set()
 
     def report(code: str, mask: pd.Series, message, variable: str) -> None:
-        for _, row in regimens[mask.to_numpy()].iterrows():
+        for row in regimens[mask.to_numpy()].to_dict("records"):
             if (code, int(row["_REC"])) in reported:
                 continue
             reported.add((code, int(row["_REC"])))
@@ -503,18 +514,24 @@ def _sources(out: pd.DataFrame, links: list[pd.DataFrame], regimens: pd.DataFram
 
 def _srcrecs(out: pd.DataFrame, sources: pd.DataFrame, regimens: pd.DataFrame) -> pd.DataFrame:
     """SRCSEQ (the CMSEQ when one CM record is behind the value) and SRCRECS (every one)."""
-    seq_of = pd.Series(regimens["CMSEQ"].map(_seq).to_numpy(), index=regimens["_REC"].to_numpy())
+    seq_of = pd.Series(_seq_texts(regimens["CMSEQ"]), index=regimens["_REC"].to_numpy())
     cm = sources[sources["domain"].eq("CM").to_numpy()]
-    labels = cm.assign(_S=cm["source_record"].map(seq_of))
-    text_ = labels.groupby("record")["_S"].agg(lambda s: "CMSEQ " + ", ".join(s))
-    count = labels.groupby("record").size()
+    # sources are sorted by record: join each record's CMSEQs by adding up their texts
+    rec = cm["record"].to_numpy(dtype="int64")
+    starts = np.flatnonzero(np.r_[True, rec[1:] != rec[:-1]]) if len(rec) else np.array([], int)
+    pieces = (cm["source_record"].map(seq_of) + ", ").to_numpy(dtype=object)
+    joined = np.add.reduceat(pieces, starts) if len(rec) else np.array([], dtype=object)
+    text_ = pd.Series(joined, index=rec[starts], dtype=object).str.removesuffix(", ")
+    text_ = "CMSEQ " + text_
+    count = pd.Series(np.diff(np.r_[starts, len(rec)]), index=rec[starts])
     record = pd.Series(np.arange(1, len(out) + 1), index=out.index)
     srcrecs = record.map(text_)
     one = record.map(count).eq(1).fillna(False)
     srcseq = pd.to_numeric(srcrecs.str.removeprefix("CMSEQ "), errors="coerce").where(one)
     advs = sources[sources["domain"].eq("ADVS").to_numpy()]
     weight = advs.groupby("record")["source_record"].first()
-    wtext = record.map(weight).map(lambda r: None if pd.isna(r) else f"ADVS record {int(r)}")
-    srcrecs = srcrecs.where(wtext.isna(), srcrecs.fillna("").str.cat(wtext, sep="; ")
-                            .str.removeprefix("; "))  # fmt: skip
+    wtext = ("ADVS record " + weight.astype("int64").astype("str")).reindex(record.to_numpy())
+    wtext = pd.Series(wtext.to_numpy(dtype=object), index=out.index)
+    joined = srcrecs.fillna("").str.cat(wtext.fillna(""), sep="; ").str.strip("; ")
+    srcrecs = srcrecs.where(wtext.isna(), joined)
     return out.assign(SRCSEQ=srcseq.astype("float64"), SRCRECS=srcrecs)
