@@ -136,3 +136,20 @@ def test_a_rerun_writes_the_same_bytes(runs):
                  "analysis/dose_changes.csv", "analysis/report.html",
                  "analysis/figures/totddd_pct_baseline.png", "adam/define.xml"):  # fmt: skip
         assert (one.out / name).read_bytes() == (two.out / name).read_bytes(), name
+
+
+def test_addose_as_dataset_json_reads_back(runs, tmp_path):
+    from trialflow.io.package import read_package
+    from trialflow.pipeline import write_adam
+
+    _, run, _ = runs
+    write_adam(run.adam, tmp_path, formats=("dataset-json",))
+    package, findings = read_package([tmp_path / "adam" / "addose.json"])
+    assert [f for f in findings if f.severity == "error"] == []
+    back = package.get("ADDOSE").frame
+    addose = run.adam.datasets["ADDOSE"]
+    assert len(back) == len(addose)
+    assert back["AVALCAT1"].fillna("").astype("str").str.strip().tolist() == (
+        addose["AVALCAT1"].fillna("").astype("str").tolist()
+    )
+    assert pd.to_numeric(back["AVAL"]).tolist() == addose["AVAL"].tolist()
