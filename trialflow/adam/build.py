@@ -312,7 +312,8 @@ def dose_lineage(
     """ADDOSE's lineage: one row per (ADDOSE record, CM record active on the visit date), and
     for a per-kg value one more for the weight (through ADVS to its VS record and raw row).
 
-    A record with no active regimen (AVAL 0) has one row without an SDTM record.
+    A record with no active regimen (AVAL 0) has one row without an SDTM record (derived,
+    not computed from other records).
 
     Example:
         >>> addose = pd.DataFrame({"USUBJID": ["S1", "S1"], "PARAMCD": ["TOTDDD"] * 2})
@@ -365,8 +366,6 @@ def dose_lineage(
         for col in columns:
             if col in frame.columns:
                 table.loc[rows, col] = frame[col].to_numpy()[pos[ok]]
-    none = links["domain"].isna().to_numpy()
-    table.loc[none, "computed_from"] = "no regimen active on the visit date (dose 0)"
     return table
 
 
