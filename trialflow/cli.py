@@ -189,6 +189,8 @@ def _render(result, title: str) -> None:
             if result.analysis.ae_summary is not None
             else ""
         )
+        if getattr(result.analysis, "dose_categories", None) is not None:
+            safety += "dose_categories.csv, dose_changes.csv, "
         click.echo(
             f"  analysis: {result.out / 'analysis'} (cfb_summary.csv, table1.csv, {safety}"
             f"{len(result.analysis.figures)} figures, report.html)"

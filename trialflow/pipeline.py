@@ -704,8 +704,9 @@ def validation_summary(findings: Sequence[Finding], package: Package) -> dict:
 
 
 def write_analysis(result: AnalysisResult, out: Path) -> list[Path]:
-    """Write DIR/analysis/cfb_summary.csv, table1.csv, figures/*.png and report.html, and
-    with a safety section ae_summary.csv and safety_by_visit.csv.
+    """Write DIR/analysis/cfb_summary.csv, table1.csv, figures/*.png and report.html, with
+    a safety section ae_summary.csv and safety_by_visit.csv, and with a dose section
+    dose_categories.csv and dose_changes.csv.
 
     Example:
         >>> write_analysis(result, Path("out"))  # doctest: +SKIP
@@ -722,6 +723,12 @@ def write_analysis(result: AnalysisResult, out: Path) -> list[Path]:
         files.append(
             reports.write_table_csv(result.safety_by_visit, folder / "safety_by_visit.csv")
         )
+    if result.dose_categories is not None:
+        files.append(
+            reports.write_table_csv(result.dose_categories, folder / "dose_categories.csv")
+        )
+    if result.dose_changes is not None:
+        files.append(reports.write_table_csv(result.dose_changes, folder / "dose_changes.csv"))
     for name, png in result.figures.items():
         files.append(reports.write_file(png, folder / "figures" / name))
     files.append(reports.write_file(result.html, folder / "report.html"))

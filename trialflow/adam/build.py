@@ -1,7 +1,9 @@
 """Build the ADaM datasets of a study from its SDTM domains, by the templates, in flow order.
 
 ADSL first (it feeds every other dataset), then the BDS datasets (ADLB, ADVS), then ADSL's
-baseline values and FASFL (which need the BDS baselines), then ADAE. The facts come from the
+baseline values and FASFL (which need the BDS baselines), then ADAE, then ADDOSE (the daily
+dose of concomitant agents from CM, :mod:`trialflow.adam.dose`; without CM it is left out
+with an ``adam-dose-no-cm`` notice). The facts come from the
 ``adam`` section of study.yaml. Each dataset comes back in ADaM metadata order, with a
 lineage table that links every ADaM record to the SDTM record(s) it came from and, when the
 SDTM lineage is given, to the raw file, sheet and row behind them.
@@ -18,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -35,10 +38,11 @@ from trialflow.adam.adsl import (
 )
 from trialflow.adam.common import text
 from trialflow.adam.dates import derive_vars_dt
+from trialflow.adam.dose import derive_addose
 from trialflow.adam.metadata import adam_variables
 from trialflow.adam.windows import AnalysisVisits, analysis_visits, compute_visit_dates
 from trialflow.background import Background
-from trialflow.errors import DerivationError, Finding, OnIssue, emit
+from trialflow.errors import DerivationError, Finding, OnIssue, Source, emit
 from trialflow.mapping.spec import AdamSpec, BdsSpec, StudySpec
 
 Locate = Callable[[str], str]
@@ -243,8 +247,139 @@ def build_adam(
         result.lineage["ADAE"] = _lineage(
             "ADAE", adae, "AE", keys.get_indexer(wanted) + 1, lineage_in
         )
+    # ADDOSE: the daily dose of the concomitant agents by visit, when the study declares it
+    if adam.dose is not None:
+        _add_addose(result, spec, sdtm, adsl, lineage_in, locate or _key_only)
     result.findings = emit(result.findings, on_issue)
     return result
+
+
+def _add_addose(
+    result: AdamResult,
+    spec: StudySpec,
+    sdtm: Mapping[str, pd.DataFrame],
+    adsl: pd.DataFrame,
+    sdtm_lineage: Mapping[str, pd.DataFrame],
+    locate: Locate,
+) -> None:
+    """Derive ADDOSE into ``result`` (a notice, no dataset, when the package has no CM)."""
+    dose = spec.adam.dose  # type: ignore[union-attr]
+    assert dose is not None
+    if dose.source not in sdtm:
+        result.findings.append(
+            Finding(
+                "adam-dose-no-cm",
+                "notice",
+                f"{locate('adam.dose')}: ADDOSE is derived from SDTM {dose.source}, which is not "
+                "in the package; ADDOSE and the dose analysis are left out",
+                dataset="ADDOSE",
+            )
+        )
+        return
+    advs = result.datasets.get("ADVS")
+    derived = derive_addose(
+        sdtm[dose.source], sdtm.get("SV"), adsl, dose,
+        {v.visit: float(v.visitnum) for v in spec.visits}, advs=advs,
+        adsl_vars=[*BDS_ADSL_VARS, "FASFL"],
+    )  # fmt: skip
+    result.findings += _with_raw_source(derived.findings, sdtm_lineage.get(dose.source))
+    result.datasets["ADDOSE"] = _arrange(derived.dataset, "ADDOSE")
+    result.lineage["ADDOSE"] = dose_lineage(
+        result.datasets["ADDOSE"], derived.sources, dose.source,
+        sdtm_lineage.get(dose.source), result.lineage.get("ADVS"),
+    )  # fmt: skip
+
+
+def _with_raw_source(findings: list[Finding], lineage: pd.DataFrame | None) -> list[Finding]:
+    """Findings on SDTM records with the raw file, sheet, row (and column) they came from."""
+    if lineage is None or lineage.empty:
+        return findings
+    out = []
+    for f in findings:
+        if f.record is None or not 0 < f.record <= len(lineage):
+            out.append(f)
+            continue
+        row = lineage.iloc[f.record - 1]
+        column = row.get(f.variable) if f.variable and f.variable in lineage.columns else None
+        if not (
+            isinstance(column, str) and column and not column.startswith(("spec:", "derived:"))
+        ):
+            column = None
+        try:
+            where = Source(str(row["source_file"]), str(row["source_sheet"]),
+                           int(row["source_row"]), column)  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            out.append(f)
+            continue
+        out.append(dataclasses.replace(f, source=where))
+    return out
+
+
+def dose_lineage(
+    addose: pd.DataFrame,
+    sources: pd.DataFrame,
+    domain: str,
+    cm_lineage: pd.DataFrame | None,
+    advs_lineage: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """ADDOSE's lineage: one row per (ADDOSE record, CM record active on the visit date), and
+    for a per-kg value one more for the weight (through ADVS to its VS record and raw row).
+
+    A record with no active regimen (AVAL 0) has one row without an SDTM record (derived,
+    not computed from other records).
+
+    Example:
+        >>> addose = pd.DataFrame({"USUBJID": ["S1", "S1"], "PARAMCD": ["TOTDDD"] * 2})
+        >>> sources = pd.DataFrame({"record": [1, 1], "domain": ["CM", "CM"],
+        ...                         "source_record": [2, 5]})
+        >>> dose_lineage(addose, sources, "CM", None, None)[["record", "sdtm_record"]].values.tolist()
+        [[1, 2], [1, 5], [2, <NA>]]
+    """  # noqa: E501
+    rec = np.arange(1, len(addose) + 1)
+    base = pd.DataFrame({"record": rec, "usubjid": addose["USUBJID"].to_numpy(),
+                         "paramcd": addose["PARAMCD"].to_numpy()})  # fmt: skip
+    links = sources.merge(base[["record"]], on="record")
+    unlinked = base.loc[~base["record"].isin(links["record"]), ["record"]].assign(
+        domain=None, source_record=np.nan
+    )
+    links = pd.concat([links.astype({"source_record": "float64"}), unlinked], ignore_index=True)
+    links = links.sort_values(["record"], kind="stable").merge(base, on="record", how="left")
+    n = len(links)
+    table = pd.DataFrame(
+        {
+            "dataset": "ADDOSE",
+            "record": links["record"].to_numpy(),
+            "usubjid": links["usubjid"].to_numpy(),
+            "paramcd": links["paramcd"].to_numpy(),
+            "sdtm_dataset": np.full(n, None, dtype=object),
+            "sdtm_record": pd.array(np.full(n, pd.NA), dtype="Int64"),
+            "computed_from": np.full(n, None, dtype=object),
+            "source_file": np.full(n, None, dtype=object),
+            "source_sheet": np.full(n, None, dtype=object),
+            "source_row": np.full(n, None, dtype=object),
+        }
+    )
+    for name, frame, via in ((domain, cm_lineage, None), ("ADVS", advs_lineage, "ADVS")):
+        mine = links["domain"].eq(name).fillna(False).to_numpy()
+        if not mine.any():
+            continue
+        pos = links.loc[mine, "source_record"].astype("int64").to_numpy() - 1
+        if via is None:
+            table.loc[mine, "sdtm_dataset"] = name
+            table.loc[mine, "sdtm_record"] = pos + 1
+        else:
+            table.loc[mine, "computed_from"] = [f"weight: ADVS record {p + 1}" for p in pos]
+        if frame is None or frame.empty:
+            continue
+        ok = (pos >= 0) & (pos < len(frame))
+        rows = np.flatnonzero(mine)[ok]
+        columns = ["source_file", "source_sheet", "source_row"]
+        if via is not None:
+            columns = ["sdtm_dataset", "sdtm_record", *columns]
+        for col in columns:
+            if col in frame.columns:
+                table.loc[rows, col] = frame[col].to_numpy()[pos[ok]]
+    return table
 
 
 def _reference_visit_dates(

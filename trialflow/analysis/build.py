@@ -20,7 +20,12 @@ import pandas as pd
 
 from trialflow.adam.metadata import ADAMIG_VERSION
 from trialflow.adam.windows import analysis_visits, describe_analysis_visits
-from trialflow.analysis.figures import figure_chg_boxplot, figure_median_iqr
+from trialflow.analysis.dose import dose_categories, dose_changes, dose_sentences
+from trialflow.analysis.figures import (
+    figure_chg_boxplot,
+    figure_dose_percent,
+    figure_median_iqr,
+)
 from trialflow.analysis.report import render_report
 from trialflow.analysis.safety import ae_summary, safety_by_visit
 from trialflow.analysis.stats import QUANTILE_METHODS, TEST_METHODS
@@ -65,7 +70,8 @@ def parameter_precision(spec: StudySpec) -> dict[str, int | None]:
 class AnalysisResult:
     """What the analysis stage made: tables, PNG figures by file name, the report page.
 
-    ``ae_summary`` and ``safety_by_visit`` are None when study.yaml has no analysis.safety.
+    ``ae_summary`` and ``safety_by_visit`` are None when study.yaml has no analysis.safety;
+    ``dose_categories`` and ``dose_changes`` when it has no analysis.dose or no ADDOSE.
     """
 
     summary: pd.DataFrame
@@ -76,6 +82,8 @@ class AnalysisResult:
     findings: list[Finding] = field(default_factory=list)
     ae_summary: pd.DataFrame | None = None
     safety_by_visit: pd.DataFrame | None = None
+    dose_categories: pd.DataFrame | None = None
+    dose_changes: pd.DataFrame | None = None
 
 
 def _no_data(paramcd: str, dataset: str, population: str, what: str) -> Finding:
@@ -197,6 +205,7 @@ def build_analysis(
             for paramcd in p.paramcd:
                 if not by_visit["PARAMCD"].eq(paramcd).any():
                     findings.append(_no_data(paramcd, p.dataset, safety.population, "summary"))
+    dose = _dose_analysis(spec, datasets, figures, captions, findings, where)
     baseline = table1(
         datasets["ADSL"],
         datasets,
@@ -227,8 +236,77 @@ def build_analysis(
         ae_summary=ae,
         safety_by_visit=by_visit,
         safety_notes=safety_notes,
+        dose_categories=dose[0],
+        dose_changes=dose[1],
+        dose_sentences=dose[2],
     )
-    return AnalysisResult(summary, baseline, figures, captions, html, findings, ae, by_visit)
+    return AnalysisResult(summary, baseline, figures, captions, html, findings, ae, by_visit,
+                          dose[0], dose[1])  # fmt: skip
+
+
+def _dose_analysis(
+    spec: StudySpec,
+    datasets: Mapping[str, pd.DataFrame],
+    figures: dict[str, bytes],
+    captions: dict[str, str],
+    findings: list[Finding],
+    where: Callable[[str], str],
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str]]:
+    """The dose tables, sentences and figure of ``analysis.dose`` (None without ADDOSE)."""
+    analysis = spec.analysis
+    wanted = analysis.dose if analysis is not None else None
+    if wanted is None:
+        return None, None, []
+    rules = spec.adam.dose if spec.adam is not None else None
+    addose = datasets.get("ADDOSE")
+    if addose is None or rules is None:
+        findings.append(
+            Finding(
+                "analysis-dose-skipped",
+                "notice",
+                f"{where('analysis.dose')}: ADDOSE was not derived (no adam.dose, or no CM in "
+                "the package), so the report has no dose tables, figure or section",
+                dataset="ADDOSE",
+            )
+        )
+        return None, None, []
+    if rules.categories is None:
+        raise DerivationError(
+            f"{where('analysis.dose')}: the dose analysis needs adam.dose.categories"
+        )
+    population = wanted.population or analysis.population  # type: ignore[union-attr]
+    cats = rules.categories
+    pairs = [(c.avalca1n, c.avalcat1) for c in [cats.discontinued, *cats.by_pchg]]
+    categories = dose_categories(addose, wanted.paramcd, pairs, population=population)
+    withdrawal = None
+    if wanted.withdrawal is not None and wanted.withdrawal_class is not None:
+        flags = [
+            f"CRIT{y}FL"
+            for y, crit in enumerate(rules.criteria, start=1)
+            if crit.aval_max is not None and wanted.withdrawal in crit.paramcd
+        ]
+        if flags:
+            withdrawal = (wanted.withdrawal_class, wanted.withdrawal, flags[-1])
+    changes = dose_changes(addose, wanted.classes, withdrawal=withdrawal, population=population)
+    reduced = [cats.discontinued.avalca1n, *(c.avalca1n for c in cats.by_pchg[:-1])]
+    sentences = dose_sentences(categories, reduced, stopped=cats.discontinued.avalca1n)
+    params = addose.loc[addose["PARAMCD"].eq(wanted.paramcd).fillna(False), "PARAM"]
+    label = str(params.iloc[0]) if len(params) else wanted.paramcd
+    levels = [100.0 + c.pchg_max for c in cats.by_pchg if c.pchg_max is not None]
+    name = f"{wanted.paramcd.lower()}_pct_baseline.png"
+    try:
+        figures[name] = figure_dose_percent(
+            addose, wanted.paramcd, title=f"{label}: % of baseline by visit",
+            population=population, quantile_method=analysis.quantile_method,  # type: ignore[union-attr]
+            levels=sorted(levels, reverse=True),
+        )  # fmt: skip
+        captions[name] = (
+            f"{label}: each subject's dose as a percentage of its baseline dose by visit (thin "
+            "lines) and the median (bold)"
+        )
+    except ValueError:
+        findings.append(_no_data(wanted.paramcd, "ADDOSE", population, "figure"))
+    return categories, changes, sentences
 
 
 def _with_findings(validation: Mapping[str, Any], findings: Sequence[Finding]) -> dict:

@@ -244,7 +244,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def _header(study: Mapping[str, Any], safety: bool = False) -> str:
+def _header(study: Mapping[str, Any], safety: bool = False, dose: bool = False) -> str:
     studyid = _esc(study.get("studyid"))
     title = _esc(study.get("title")) or studyid or "Analysis report"
     parts = []
@@ -261,6 +261,7 @@ def _header(study: Mapping[str, Any], safety: bool = False) -> str:
         ("table1", "Table 1"),
         ("figures", "Figures"),
         *([("safety", "Safety")] if safety else []),
+        *([("dose", "Dose")] if dose else []),
         ("notes", "Notes"),
     ]
     toc = "".join(f'<a href="#{anchor}">{label}</a>' for anchor, label in links)
@@ -573,6 +574,68 @@ def _safety(
     return "".join(parts)
 
 
+def _dose(
+    categories: pd.DataFrame | None,
+    changes: pd.DataFrame | None,
+    sentences: Sequence[str],
+) -> str:
+    """The dose section: the sentences, subjects per category by visit, changes by class."""
+    if categories is None and changes is None:
+        return ""
+    parts = ['<section id="dose"><h2>Hypoglycaemic agent dose</h2>']
+    items = "".join(f"<li>{_esc(s)}</li>" for s in sentences if _text(s))
+    if items:
+        parts.append(f'<ul class="dose-results">{items}</ul>')
+    if categories is not None and not categories.empty:
+        visits = list(dict.fromkeys(categories["AVISIT"].astype("str")))
+        labels = list(dict.fromkeys(categories["AVALCAT1"].astype("str")))
+        cell = {
+            (str(v), str(c)): _n_pct(pd.Series([n]), pd.Series([t])).iloc[0]
+            for v, c, n, t in zip(categories["AVISIT"], categories["AVALCAT1"],
+                                  categories["n"], categories["N"], strict=True)
+        }  # fmt: skip
+        totals = categories.groupby("AVISIT", sort=False)["N"].max()
+        head = "".join(
+            f'<th class="num" scope="col">{_esc(v)} (N = {int(totals[v])})</th>' for v in visits
+        )
+        rows = "".join(
+            f'<tr><th scope="row">{_esc(c)}</th>'
+            + "".join(f'<td class="num">{_esc(cell.get((v, c), _DASH))}</td>' for v in visits)
+            + "</tr>"
+            for c in labels
+        )
+        param = _esc(categories["PARAMCD"].iloc[0])
+        parts.append(
+            '<h3 id="dose-categories">Change of the total dose from baseline</h3>'
+            '<div class="table-wrap"><table class="dose" id="dose-categories-table"><thead>'
+            f'<tr><th scope="col">Category ({param})</th>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></div>"
+            '<p class="table-note">Subjects, n (%) of the subjects with a category at the visit '
+            "(a baseline dose above 0).</p>"
+        )
+    if changes is not None and not changes.empty:
+        rows = (
+            '<tr><td>' + changes["AVISIT"].astype(object).map(_esc)
+            + '</td><td>' + changes["CLASS"].astype(object).map(_esc)
+            + '</td><th scope="row">' + changes["CHANGE"].astype(object).map(_esc)
+            + '</th><td class="num">'
+            + _n_pct(_counts_of(changes, "n"), _counts_of(changes, "N"), of=True)
+            + "</td></tr>"
+        ).tolist()  # fmt: skip
+        parts.append(
+            '<h3 id="dose-changes">Medication changes by class</h3>'
+            '<div class="table-wrap"><table class="dose" id="dose-changes-table"><thead><tr>'
+            '<th scope="col">Visit</th><th scope="col">Class</th><th scope="col">Change</th>'
+            '<th class="num" scope="col">Subjects, n/N (%)</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>"
+            '<p class="table-note">N: subjects on the class at baseline with a dose at the '
+            "visit. THRESHOLD MET: the withdrawal criterion is met at the visit; WITHDRAWN AT "
+            "THRESHOLD: stopped at the visit after meeting it at the last visit before.</p>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def _table1(table1: pd.DataFrame) -> str:
     parts = ['<section id="table1"><h2>Table 1. Baseline characteristics</h2>']
     if table1.empty:
@@ -636,6 +699,9 @@ def render_report(
     safety_by_visit: pd.DataFrame | None = None,
     safety_notes: Sequence[str] = (),
     precision: Mapping[str, int | None] | None = None,
+    dose_categories: pd.DataFrame | None = None,
+    dose_changes: pd.DataFrame | None = None,
+    dose_sentences: Sequence[str] = (),
 ) -> str:
     """The analysis report as one self-contained, deterministic HTML5 page.
 
@@ -648,6 +714,8 @@ def render_report(
     PNG bytes) pairs, embedded in order as data URIs. ``notes``: free-text lines.
     ``ae_summary`` (ae_summary.csv rows), ``safety_by_visit`` (safety_by_visit.csv rows) and
     ``safety_notes``: the safety section, left out when both tables are None.
+    ``dose_categories`` (dose_categories.csv rows), ``dose_changes`` (dose_changes.csv rows)
+    and ``dose_sentences``: the dose section, left out when both tables are None.
     ``precision``: PARAMCD -> the decimals it is measured to, which set the decimals of its
     statistics (:func:`display_digits`); every number shown is rounded half away from zero as
     SAS's ROUND does.
@@ -683,7 +751,8 @@ def render_report(
         f"<style>{_CSS}</style>",
         "</head>",
         "<body>",
-        _header(study, safety=ae_summary is not None or safety_by_visit is not None),
+        _header(study, safety=ae_summary is not None or safety_by_visit is not None,
+                dose=dose_categories is not None or dose_changes is not None),
         "<main>",
         _provenance(study),
         _validation(validation),
@@ -691,6 +760,7 @@ def render_report(
         _table1(table1),
         _figures(figures),
         _safety(ae_summary, safety_by_visit, safety_notes, precision or {}),
+        _dose(dose_categories, dose_changes, dose_sentences),
         _notes(notes),
         "</main>",
         f"<footer>{footer}</footer>",

@@ -412,6 +412,8 @@ def _adam_methods_from_study(spec: Any) -> dict[str, tuple[str, str]]:
     )
     out["AVISIT"] = out["AVISITN"] = ("Computation", text)
     out["ANL01FL"] = ("Computation", text)
+    if getattr(adam, "dose", None) is not None:
+        out.update(_dose_methods(adam.dose))
     diagnosis = adam.adsl.diagnosis
     if diagnosis is not None:
         where = ", ".join(f"{k} = {v}" for k, v in diagnosis.where.items())
@@ -421,6 +423,67 @@ def _adam_methods_from_study(spec: Any) -> dict[str, tuple[str, str]]:
             "Imputation",
             f"{diagnosis.domain}.{diagnosis.date} of the record where {where}; a date known to "
             f"the month or year only is imputed to the {point} of that month or year{flag}.",
+        )
+    return out
+
+
+def _dose_methods(dose: Any) -> dict[str, tuple[str, str]]:
+    """(type, text) of ADDOSE's derivations (study.yaml adam.dose), keyed ``ADDOSE.<name>``."""
+    where = ", ".join(f"{k} = {v}" for k, v in dose.where.items())
+    group = {p.paramcd: "all agents" if p.agents == "all" else f"the {p.agents} agents"
+             for p in dose.parameters}  # fmt: skip
+    measures = "; ".join(
+        f"{p.paramcd}: "
+        + {
+            "ddd": f"sum of CMDOSTOT / DDD (adam.dose.ddd by CMDECOD) over {group[p.paramcd]}",
+            "dose": f"sum of CMDOSTOT ({p.unit}) over {group[p.paramcd]}",
+            "dose_per_kg": f"sum of CMDOSTOT ({p.unit}) over {group[p.paramcd]} / the weight "
+            "(ADVS, the last on or before the visit date)",
+            "percent_of_baseline": f"100 x AVAL of {p.of} / its BASE",
+        }[p.measure]
+        + f", rounded to {p.digits} decimals"
+        for p in dose.parameters
+    )
+    active = (
+        f"The CM records where {where} active on the visit date (SV SVSTDTC): CMSTDTC on or "
+        "before it and CMENDTC empty or on or after it; a partial start is completed to the "
+        "first day of its month (year), a partial end to the last (IMPUTFL = 'Y')."
+    )
+    out = {
+        "ADDOSE.AVAL": ("Computation", f"{active} {measures}. No active record: 0."),
+        "ADDOSE.ABLFL": ("Computation", f"'Y' on the {dose.visits[0]} visit's record."),
+        "ADDOSE.AVISIT": ("Computation", f"The planned visit ({', '.join(dose.visits)})."),
+        "ADDOSE.AVISITN": ("Computation", "VISITNUM of the planned visit."),
+        "ADDOSE.ANL01FL": ("Computation", "'Y': one record per subject, parameter and visit."),
+        "ADDOSE.ADT": ("Computation", "SV SVSTDTC of the visit: the date the dose is taken on."),
+        "ADDOSE.PCHG": (
+            "Computation",
+            f"100 x (AVAL - BASE) / BASE on post-baseline records, rounded to "
+            f"{dose.pchg_digits} decimals; empty when BASE is 0.",
+        ),
+    }
+    if dose.categories is not None:
+        cats = dose.categories
+        rules = [f"'{cats.discontinued.avalcat1}' ({cats.discontinued.avalca1n}) when AVAL is 0"]
+        rules += [
+            f"'{c.avalcat1}' ({c.avalca1n}) when PCHG <= {c.pchg_max:g}"
+            if c.pchg_max is not None else f"else '{c.avalcat1}' ({c.avalca1n})"
+            for c in cats.by_pchg
+        ]  # fmt: skip
+        text = (
+            f"Post-baseline records of {', '.join(cats.paramcd)} with BASE above 0: "
+            + "; ".join(rules) + " (the first that applies)."
+        )  # fmt: skip
+        out["ADDOSE.AVALCAT1"] = out["ADDOSE.AVALCA1N"] = ("Computation", text)
+    for y, crit in enumerate(dose.criteria, start=1):
+        test = (
+            f"PCHG <= {crit.pchg_max:g} (post-baseline records with a PCHG)"
+            if crit.pchg_max is not None
+            else f"AVAL <= {crit.aval_max:g} (records with an AVAL)"
+        )
+        out[f"ADDOSE.CRIT{y}FL"] = (
+            "Computation",
+            f"'Y' when {test}, else 'N', on {', '.join(crit.paramcd)}: {crit.crit}.",
         )
     return out
 
@@ -805,6 +868,8 @@ def _adam_origin(
 ) -> tuple[tuple[str, str | None, str], str | None]:
     """(origin, MethodOID) of an ADaM variable from the ADaM metadata and study.yaml."""
     origin = str(row["origin"]) if row is not None else ""
+    if f"{dataset}.{name}" in study_methods:  # a dataset's own rule (ADDOSE) comes first
+        study_methods = {name: study_methods[f"{dataset}.{name}"]}
     if origin == "Predecessor" and name not in study_methods:
         return ("Predecessor", None, str(row["source"])), None
     if origin == "Assigned" and name not in study_methods:
@@ -939,7 +1004,10 @@ def _write_arm(mdv: etree._Element, spec: Any, doc: _Doc, datasets: Sequence[str
         e for e in analysis.endpoints
         if e.dataset in datasets and any(e.purpose_of(p) for p in e.paramcd)
     ]  # fmt: skip
-    if not endpoints:
+    dose = getattr(analysis, "dose", None)
+    if dose is not None and (dose.purpose is None or "ADDOSE" not in datasets):
+        dose = None
+    if not endpoints and dose is None:
         return
     displays = _el(mdv, "arm:AnalysisResultDisplays")
     for e in endpoints:
@@ -988,6 +1056,46 @@ def _write_arm(mdv: etree._Element, spec: Any, doc: _Doc, datasets: Sequence[str
                 f"{analysis.conf_level:.0%} confidence interval; alpha {analysis.alpha:g}; "
                 f"quartiles by the '{analysis.quantile_method}' method.",
             )
+    if dose is not None:
+        _write_dose_arm(displays, dose, analysis.population, doc)
+
+
+def _write_dose_arm(displays: etree._Element, dose: Any, population: str, doc: _Doc) -> None:
+    """The ARM display of the dose categories (analysis.dose with a purpose)."""
+    flag = dose.population or population
+    display = _el(
+        displays,
+        "arm:ResultDisplay",
+        {"OID": "RD.ADDOSE.CAT", "Name": "Dose change categories: ADDOSE"},
+    )
+    _text(display, "Description", f"{dose.paramcd}: subjects per category of the change from "
+          "baseline (AVALCAT1) at each post-baseline analysis visit, and the medication "
+          f"changes by class ({', '.join(dose.classes.values()) or 'none'})")  # fmt: skip
+    result = _el(
+        display,
+        "arm:AnalysisResult",
+        {
+            "OID": f"AR.ADDOSE.{_oid(dose.paramcd)}.CAT",
+            "ParameterOID": "IT.ADDOSE.PARAMCD",
+            "AnalysisReason": "SPECIFIED IN SAP",
+            "AnalysisPurpose": f"{dose.purpose.upper()} OUTCOME MEASURE",
+        },
+    )
+    _text(result, "Description", f"{dose.paramcd}: n (%) of subjects per AVALCAT1 by visit")
+    sets = _el(result, "arm:AnalysisDatasets")
+    one = _el(sets, "arm:AnalysisDataset", {"ItemGroupOID": "IG.ADDOSE"})
+    wc = f"WC.ADDOSE.PARAMCD.{_oid(dose.paramcd)}"
+    if wc in doc.where:
+        _el(one, "def:WhereClauseRef", {"WhereClauseOID": wc})
+    _el(one, "arm:AnalysisVariable", {"ItemOID": "IT.ADDOSE.AVALCAT1"})
+    documentation = _el(result, "arm:Documentation")
+    _text(
+        documentation,
+        "Description",
+        f"Records with {flag} = 'Y' and ANL01FL = 'Y'. At each post-baseline visit, the "
+        "subjects in each AVALCAT1 category (n), the subjects with a category (N) and 100 x "
+        "n / N (dose_categories.csv); descriptive, no test.",
+    )
 
 
 def write_define(

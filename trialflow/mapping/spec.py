@@ -1421,6 +1421,254 @@ class AdaeSpec(Strict):
     )
 
 
+class DddSpec(Strict):
+    """One agent's WHO defined daily dose (ATC/DDD Index): the amount and its unit."""
+
+    ddd: float = Field(gt=0, description="the defined daily dose", examples=[2000])
+    unit: str = Field(
+        min_length=1,
+        max_length=20,
+        description="its unit, as CMDOSU holds it (CDISC UNIT submission value)",
+        examples=["mg"],
+    )
+    atc: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=7,
+        description="the agent's ATC code (documentation; not used in the derivation)",
+        examples=["A10BA02"],
+    )
+
+
+class DoseParameterSpec(Strict):
+    """One ADDOSE parameter: what is summed over a subject's active regimens on a visit date.
+
+    ``measure``: ``ddd`` sums CMDOSTOT / DDD (defined daily doses per day) over the active
+    records of ``agents``; ``dose`` sums CMDOSTOT (every record in ``unit``); ``dose_per_kg``
+    divides that sum by the subject's weight on the visit date; ``percent_of_baseline`` is
+    100 x the AVAL of parameter ``of`` / its baseline value (subjects with a baseline above 0).
+    ``digits``: the decimals AVAL is rounded to (SAS's ROUND).
+    """
+
+    paramcd: str = Field(min_length=1, max_length=8, description="PARAMCD", examples=["TOTDDD"])
+    param: str = Field(
+        min_length=1,
+        max_length=200,
+        description="PARAM",
+        examples=["Total hypoglycaemic agent dose (DDD/day)"],
+    )
+    paramn: int = Field(description="PARAMN", examples=[1])
+    agents: str = Field(
+        min_length=1,
+        description="all, or a class of adam.dose.classes",
+        examples=["all"],
+    )
+    measure: Literal["ddd", "dose", "dose_per_kg", "percent_of_baseline"] = Field(
+        description="ddd, dose, dose_per_kg or percent_of_baseline",
+        examples=["ddd"],
+    )
+    unit: str | None = Field(
+        default=None,
+        description="the CMDOSU unit of measure dose and dose_per_kg",
+        examples=["U"],
+    )
+    of: str | None = Field(
+        default=None,
+        description="the PARAMCD percent_of_baseline is a percentage of",
+        examples=["ORALDDD"],
+    )
+    digits: int = Field(
+        ge=0,
+        le=12,
+        description="the decimals AVAL is rounded to",
+        examples=[4],
+    )
+
+    @model_validator(mode="after")
+    def _needs(self) -> DoseParameterSpec:
+        if self.measure in ("dose", "dose_per_kg") and self.unit is None:
+            raise ValueError(f"{self.paramcd}: measure {self.measure} needs unit (e.g. unit: U)")
+        if (self.measure == "percent_of_baseline") != (self.of is not None):
+            raise ValueError(
+                f"{self.paramcd}: of (the PARAMCD it is a percentage of) goes with measure "
+                "percent_of_baseline, and only with it"
+            )
+        return self
+
+
+class DoseCategory(Strict):
+    """One value of AVALCAT1: records whose PCHG is at most ``pchg_max`` (the last: the rest)."""
+
+    avalcat1: str = Field(
+        min_length=1, max_length=200, description="AVALCAT1", examples=[">=50% REDUCTION"]
+    )
+    avalca1n: int = Field(description="AVALCA1N", examples=[2])
+    pchg_max: float | None = Field(
+        default=None,
+        description="the highest PCHG of the category (none: every PCHG above the previous)",
+        examples=[-50],
+    )
+
+
+class DoseCategoriesSpec(Strict):
+    """AVALCAT1/AVALCA1N of post-baseline records of ``paramcd`` with a baseline above 0.
+
+    ``discontinued``: the category of AVAL = 0 (no agent active); otherwise the first of
+    ``by_pchg`` whose ``pchg_max`` is at least PCHG (rounded to ``pchg_digits``), the last
+    (without ``pchg_max``) for the rest.
+    """
+
+    paramcd: list[str] = Field(
+        min_length=1, description="the parameters categorised", examples=[["TOTDDD"]]
+    )
+    discontinued: DoseCategory = Field(
+        description="the category of a post-baseline AVAL of 0",
+        examples=[{"avalcat1": "DISCONTINUED", "avalca1n": 1}],
+    )
+    by_pchg: list[DoseCategory] = Field(
+        min_length=1,
+        description="the categories by PCHG, lowest first",
+        examples=[[{"avalcat1": "REDUCED", "avalca1n": 2, "pchg_max": -10},
+                   {"avalcat1": "NOT REDUCED", "avalca1n": 3}]],
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DoseCategoriesSpec:
+        limits = [c.pchg_max for c in self.by_pchg]
+        if limits[-1] is not None or any(x is None for x in limits[:-1]):
+            raise ValueError("by_pchg: every category but the last has pchg_max; the last has none")
+        if any(a >= b for a, b in itertools.pairwise(limits[:-1])):  # type: ignore[operator]
+            raise ValueError("by_pchg: pchg_max must increase from one category to the next")
+        return self
+
+
+class DoseCriterion(Strict):
+    """CRITy/CRITyFL: Y where PCHG <= ``pchg_max`` (post-baseline records with PCHG) or where
+    AVAL <= ``aval_max`` (records with AVAL), N otherwise, on the records of ``paramcd``."""
+
+    crit: str = Field(
+        min_length=1,
+        max_length=200,
+        description="CRITy, the criterion's text",
+        examples=["Reduced by >= 10 % from baseline"],
+    )
+    paramcd: list[str] = Field(min_length=1, description="the parameters", examples=[["TOTDDD"]])
+    pchg_max: float | None = Field(default=None, description="PCHG at most", examples=[-10])
+    aval_max: float | None = Field(default=None, description="AVAL at most", examples=[0.2])
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> DoseCriterion:
+        if (self.pchg_max is None) == (self.aval_max is None):
+            raise ValueError("give one of pchg_max and aval_max")
+        return self
+
+
+class DoseWeightSpec(Strict):
+    """The body weight of dose_per_kg: the ADVS parameter, its last value on or before the
+    visit date."""
+
+    paramcd: str = Field(
+        min_length=1, max_length=8, description="ADVS PARAMCD", examples=["WEIGHT"]
+    )
+
+
+class PartialDatesSpec(Strict):
+    """How a partial CMSTDTC / CMENDTC is completed to decide whether a regimen was active on
+    a date: a missing day or month to the first (start) or last (end) of its period; the
+    imputed dates are flagged (IMPUTFL) and reported."""
+
+    start: Literal["first"] = Field(default="first", description="first", examples=["first"])
+    end: Literal["last"] = Field(default="last", description="last", examples=["last"])
+
+
+class DoseSpec(Strict):
+    """ADDOSE: a BDS dataset of the daily dose of concomitant agents by analysis visit.
+
+    A CM record is active on day D when its start (CMSTDTC) is on or before D and it has no
+    end (CMENDTC) or ends on or after D. The first of ``visits`` is the baseline (ABLFL).
+    """
+
+    source: Literal["CM"] = Field(default="CM", description="the SDTM domain", examples=["CM"])
+    where: ValueCondition = Field(
+        min_length=1,
+        description="the CM records that count",
+        examples=[{"CMCAT": "HYPOGLYCAEMIC AGENT"}],
+    )
+    visits: list[str] = Field(
+        min_length=2,
+        description="planned visits (VISIT) analysed, baseline first; dates from SV SVSTDTC",
+        examples=[["DAY 0", "DAY 28"]],
+    )
+    classes: dict[str, ValueCondition] = Field(
+        default={},
+        description="named groups of agents, by conditions on CM variables",
+        examples=[{"insulin": {"CMCLASCD": "A10A"}}],
+    )
+    ddd: dict[str, DddSpec] = Field(
+        default={},
+        description="CMDECOD -> its defined daily dose",
+        examples=[{"METFORMIN": {"ddd": 2000, "unit": "mg", "atc": "A10BA02"}}],
+    )
+    weight: DoseWeightSpec | None = Field(
+        default=None,
+        description="the body weight of dose_per_kg",
+        examples=[{"paramcd": "WEIGHT"}],
+    )
+    partial_dates: PartialDatesSpec = Field(
+        default=PartialDatesSpec(),
+        description="how partial start and end dates are completed",
+        examples=[{"start": "first", "end": "last"}],
+    )
+    pchg_digits: int = Field(
+        default=2, ge=0, le=12, description="the decimals PCHG is rounded to", examples=[2]
+    )
+    parameters: list[DoseParameterSpec] = Field(
+        min_length=1,
+        description="the parameters",
+        examples=[[{"paramcd": "TOTDDD", "paramn": 1, "param": "Total dose (DDD/day)",
+                    "agents": "all", "measure": "ddd", "digits": 4}]],
+    )  # fmt: skip
+    categories: DoseCategoriesSpec | None = Field(
+        default=None,
+        description="AVALCAT1 by percent change",
+    )
+    criteria: list[DoseCriterion] = Field(
+        default=[],
+        max_length=9,
+        description="CRIT1, CRIT2, ... in this order",
+    )
+
+    @model_validator(mode="after")
+    def _references(self) -> DoseSpec:
+        codes = [p.paramcd for p in self.parameters]
+        dup = sorted({c for c in codes if codes.count(c) > 1})
+        if dup:
+            raise ValueError(f"parameters: PARAMCD {', '.join(dup)} defined twice")
+        for i, p in enumerate(self.parameters):
+            if p.agents != "all" and p.agents not in self.classes:
+                raise _fail_at(
+                    ("parameters", i, "agents"),
+                    f"{p.paramcd}: agents {p.agents} is not all nor a class of classes "
+                    f"({', '.join(self.classes) or 'none declared'})",
+                    p.agents,
+                )
+            if p.of is not None and p.of not in codes:
+                raise _fail_at(("parameters", i, "of"),
+                               f"{p.paramcd}: of {p.of} is not a PARAMCD of parameters", p.of)
+            if p.measure == "dose_per_kg" and self.weight is None:
+                raise ValueError(f"{p.paramcd}: measure dose_per_kg needs weight (e.g. "
+                                 "weight: {paramcd: WEIGHT})")  # fmt: skip
+        named = [*(self.categories.paramcd if self.categories else []),
+                 *(c for crit in self.criteria for c in crit.paramcd)]  # fmt: skip
+        unknown = sorted({c for c in named if c not in codes})
+        if unknown:
+            raise ValueError(f"categories/criteria name PARAMCD {', '.join(unknown)}, not in "
+                             "parameters")  # fmt: skip
+        if len(set(self.visits)) != len(self.visits):
+            raise ValueError("visits: a visit is named twice")
+        return self
+
+
 class AdamSpec(Strict):
     """The analysis section of study.yaml: everything the ADaM templates need to know."""
 
@@ -1450,6 +1698,10 @@ class AdamSpec(Strict):
         description="ADAE facts",
         examples=[{"emergent_days": 30}],
     )
+    dose: DoseSpec | None = Field(
+        default=None,
+        description="ADDOSE: the daily dose of concomitant agents (CM) by analysis visit",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -1477,6 +1729,14 @@ class AdamSpec(Strict):
         unknown = [p for p in self.adsl.full_analysis if p not in defined]
         if unknown:
             raise ValueError(f"adsl.full_analysis: PARAMCD {', '.join(unknown)} is not defined")
+        if self.dose is not None and self.dose.weight is not None:
+            advs = self.datasets.get("ADVS")
+            weights = [p.paramcd for p in [*advs.parameters, *advs.computed]] if advs else []
+            if self.dose.weight.paramcd not in weights:
+                raise ValueError(
+                    f"dose.weight: PARAMCD {self.dose.weight.paramcd} is not a parameter of "
+                    "datasets.ADVS"
+                )
         for name, bds in self.datasets.items():
             codes = [p.paramcd for p in bds.parameters] + [c.paramcd for c in bds.computed]
             dup = sorted({c for c in codes if codes.count(c) > 1})
@@ -1616,6 +1876,54 @@ class SafetySpec(Strict):
     )
 
 
+class DoseAnalysisSpec(Strict):
+    """The dose section of the report (ADDOSE): categories of the change from baseline by
+    visit, the medication changes by class and the figure of the dose over time."""
+
+    paramcd: str = Field(
+        min_length=1,
+        max_length=8,
+        description="the ADDOSE parameter of the categories and the figure",
+        examples=["TOTDDD"],
+    )
+    classes: dict[str, str] = Field(
+        default={},
+        description="label -> ADDOSE PARAMCD of one class of agents (medication changes)",
+        examples=[{"Insulin": "INSTDD"}],
+    )
+    withdrawal: str | None = Field(
+        default=None,
+        description="the ADDOSE PARAMCD whose last criterion flags the withdrawal threshold",
+        examples=["INSKGDD"],
+    )
+    withdrawal_class: str | None = Field(
+        default=None,
+        description="the label in classes of the agents withdrawn at that threshold",
+        examples=["Insulin"],
+    )
+    population: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=8,
+        description="the flag whose Y subjects count (default: analysis.population)",
+        examples=["FASFL"],
+    )
+    purpose: Literal["primary", "secondary", "exploratory"] | None = Field(
+        default=None,
+        description="the SAP's role of the analysis (define.xml's ARM AnalysisPurpose); "
+        "without it the analysis has no analysis results metadata",
+        examples=["exploratory"],
+    )
+
+    @model_validator(mode="after")
+    def _withdrawal_class(self) -> DoseAnalysisSpec:
+        if (self.withdrawal is None) != (self.withdrawal_class is None):
+            raise ValueError("withdrawal and withdrawal_class go together")
+        if self.withdrawal_class is not None and self.withdrawal_class not in self.classes:
+            raise ValueError(f"withdrawal_class {self.withdrawal_class} is not in classes")
+        return self
+
+
 class AnalysisSpec(Strict):
     """How the statistics are computed and shown (issue-level facts of the SAP)."""
 
@@ -1663,6 +1971,11 @@ class AnalysisSpec(Strict):
         default=None,
         description="the safety section of the report",
         examples=[{"within_days": 1}],
+    )
+    dose: DoseAnalysisSpec | None = Field(
+        default=None,
+        description="the dose section of the report (ADDOSE)",
+        examples=[{"paramcd": "TOTDDD"}],
     )
 
 
