@@ -182,3 +182,27 @@ def test_adam_refused_while_sdtm_is_being_written_leaves_only_the_report(tmp_pat
     ]
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".o.trialflow-")]
     assert leftovers == []
+
+
+@forks
+def test_validation_on_two_cores_gives_the_findings_of_one_in_the_catalogues_order():
+    import pandas as pd
+
+    from trialflow.validation.core import Dataset, Package
+    from trialflow.validation.engine import validate_package
+
+    dm = pd.DataFrame({"STUDYID": ["S"] * 3, "DOMAIN": ["DM", "DM", "XX"],
+                       "USUBJID": ["S-1", "S-1", " S-2"], "SEX": ["M", "Male", None],
+                       "RFSTDTC": ["2019-01-32", "2019-01-02", "2019"]})  # fmt: skip
+    ae = pd.DataFrame({"STUDYID": ["S"] * 2, "DOMAIN": ["AE"] * 2, "USUBJID": ["S-3", "S-1"],
+                       "AESEQ": [1.0, 1.0], "AETERM": ["Fever\t", None],
+                       "AESTDTC": ["2019-02-01", "2019-01-01"],
+                       "AEENDTC": ["2019-01-01", ""]})  # fmt: skip
+
+    def package() -> Package:
+        return Package({n: Dataset.from_frame(n, f) for n, f in (("DM", dm), ("AE", ae))})
+
+    one = validate_package(package(), on_issue="none").findings
+    two = validate_package(package(), on_issue="none", jobs=2).findings
+    assert len(one) > 10
+    assert [f.one_line() for f in two] == [f.one_line() for f in one]

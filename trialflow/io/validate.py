@@ -75,7 +75,7 @@ def validate_paths(
     package.test_units = test_units
     package.define, define_findings = _read_defines(expanded)
     submission += define_findings
-    report = validate_package(package, on_issue=on_issue)
+    report = validate_package(package, on_issue=on_issue, jobs=2)  # the rules on two cores
     result = ValidateResult(package, report, read_findings + submission)
     context = {
         "validated": [shown_path(p) for p in paths],
