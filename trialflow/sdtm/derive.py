@@ -1,4 +1,5 @@
-"""SDTM derivations: --SEQ, --DY, EPOCH, VISITNUM/VISIT, --LOBXFL, DM reference dates, AGE.
+"""SDTM derivations: --SEQ, --DY, EPOCH, VISITNUM/VISIT, --LOBXFL, DM reference dates, AGE,
+--DOSTOT.
 
 Each takes a domain frame (and DM where it needs it) and returns a new Series or frame; none
 changes its input. Dates are ISO 8601 text as SDTM holds them; only complete dates take part
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from trialflow.numbers import parse_decimal, sas_round
 from trialflow.raw import ROW
 
 
@@ -210,3 +212,29 @@ def normal_range_indicator(result: pd.Series, low: pd.Series, high: pd.Series) -
     out = out.mask(result.notna() & low.notna() & (result < low), "LOW")
     out = out.mask(result.notna() & high.notna() & (result > high), "HIGH")
     return out
+
+
+def total_daily_dose(
+    dose: pd.Series, frequency: pd.Series, per_day: dict[str, float]
+) -> pd.Series:
+    """--DOSTOT: the dose per administration times the administrations a day of --DOSFRQ.
+
+    ``per_day`` gives the administrations a day of each frequency term (``{"BID": 2}``); a
+    frequency it does not list, a missing frequency and a dose that is not a plain decimal give
+    a missing total, never a guessed one. The product is kept to 10 significant digits (no
+    binary noise: 0.1 x 3 is 0.3).
+
+    Example:
+        >>> total_daily_dose(pd.Series(["500", "0.1", "10", "500", None]),
+        ...                  pd.Series(["BID", "TID", "PRN", None, "QD"]),
+        ...                  {"QD": 1, "BID": 2, "TID": 3}).tolist()
+        [1000.0, 0.3, nan, nan, nan]
+    """
+    numbers = parse_decimal(dose.astype("str"))
+    times = frequency.astype("str").map(per_day).astype("float64")
+    product = (numbers * times).to_numpy(dtype="float64")
+    finite = np.isfinite(product)
+    out = np.full(len(product), np.nan)
+    if finite.any():
+        out[finite] = sas_round(product[finite], significant=10)
+    return pd.Series(out, index=dose.index, dtype="float64")
