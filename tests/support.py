@@ -228,7 +228,7 @@ def tiny_sheets() -> dict[str, list[dict[str, str]]]:
             dict(SUBJ="02-001", CM_NO="1", SECTION="Diabetes medication", DRUG_NAME="Lantus",
                  INDICATION="T2DM", DOSE="10", DOSE_UNIT="IU", FREQ="at bedtime", ROUTE="SC",
                  START_DT="2018/06/01", END_DT="2019/01/31", ONGOING="N"),
-        ],  # fmt: skip
+        ],
         "DISPOSITION": [
             dict(SUBJ="01-001", DS_DATE="2019-01-22", STATUS="Completed", REASON=""),
             dict(SUBJ="02-001", DS_DATE="20-FEB-2019", STATUS="Withdrew", REASON="Moved away"),

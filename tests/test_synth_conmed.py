@@ -33,12 +33,28 @@ BEFORE = {
     },
 }
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)}  # fmt: skip
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1
+    )
+}
 # Administrations a day of each frequency as the form types it (docs/raw-export.md).
-PER_DAY = {"qd": 1, "once daily": 1, "od": 1, "bid": 2, "twice daily": 2, "bd": 2, "tid": 3,
-           "three times daily": 3, "tds": 3, "with meals": 3, "qhs": 1, "at bedtime": 1,
-           "nocte": 1}  # fmt: skip
+PER_DAY = {
+    "qd": 1,
+    "once daily": 1,
+    "od": 1,
+    "bid": 2,
+    "twice daily": 2,
+    "bd": 2,
+    "tid": 3,
+    "three times daily": 3,
+    "tds": 3,
+    "with meals": 3,
+    "qhs": 1,
+    "at bedtime": 1,
+    "nocte": 1,
+}
 
 
 def _date(value: object) -> dt.date | str:
@@ -84,9 +100,7 @@ def test_the_form_has_its_columns_and_a_diabetes_therapy_for_every_subject(subje
 def test_regimens_change_at_visits_and_never_increase():
     sheets = synthesize(40, 7)
     cm, vitals = sheets["CONMED"], sheets["VITALS"]
-    visit_dates = {
-        (s, _date(d)) for s, d in zip(vitals["SUBJ"], vitals["VIS_DATE"], strict=True)
-    }
+    visit_dates = {(s, _date(d)) for s, d in zip(vitals["SUBJ"], vitals["VIS_DATE"], strict=True)}
     diabetes = cm[cm["SECTION"] == "Diabetes medication"].copy()
     diabetes["start"] = diabetes["START_DT"].map(_date)
     diabetes["end"] = diabetes["END_DT"].map(lambda v: None if v is None else _date(v))
