@@ -81,8 +81,7 @@ def test_the_dose_message_gives_the_expected_total(sdtm):
     pkg = Package({n: Dataset.from_frame(n, f) for n, f in sdtm.items()})
     (f,) = RULES["dostot-inconsistent"].run(pkg)
     assert f.message == (
-        "CMDOSTOT is 30 but CMDOSE 20 CMDOSFRQ 'BID' is 40 a day; correct CMDOSTOT or the "
-        "regimen."
+        "CMDOSTOT is 30 but CMDOSE 20 CMDOSFRQ 'BID' is 40 a day; correct CMDOSTOT or the regimen."
     )
 
 
