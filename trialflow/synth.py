@@ -1291,6 +1291,13 @@ def _visit_grid(
     return day, attended, weight
 
 
+def _same_year(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether day numbers (days since 1970-01-01) fall in the same calendar year."""
+    year_a = np.asarray(a, dtype="datetime64[D]").astype("datetime64[Y]")
+    year_b = np.asarray(b, dtype="datetime64[D]").astype("datetime64[Y]")
+    return year_a == year_b
+
+
 def _conmed(
     subj: dict[str, np.ndarray],
     visits: dict[str, np.ndarray],
@@ -1340,6 +1347,8 @@ def _conmed(
         rng.choice(5, size=len(r_idx), p=[0.2, 0.15, 0.15, 0.3, 0.2]),
         rng.choice(3, size=len(r_idx), p=_COMPLETE_FORMS_P),
     )
+    # A site writes the year alone only for a year before the study's (else the month too).
+    start_form = np.where((start_form == 4) & _same_year(start_day, day[subj_of, 0]), 3, start_form)
     ongoing = end_vis >= 5
     end_day = np.where(ongoing, 0, day[subj_of, np.minimum(end_vis, 4)] - 1)
 

@@ -1422,6 +1422,18 @@ class AdaeSpec(Strict):
     )
 
 
+class AdcmSpec(Strict):
+    """ADCM facts: how long after the last dose a medication started still counts as taken
+    during treatment (ONTRTFL)."""
+
+    window_days: int = Field(
+        default=0,
+        ge=0,
+        description="ONTRTFL = Y for a medication starting up to this many days after TRTEDT",
+        examples=[0],
+    )
+
+
 class AdamSpec(Strict):
     """The analysis section of study.yaml: everything the ADaM templates need to know."""
 
@@ -1450,6 +1462,11 @@ class AdamSpec(Strict):
         default=None,
         description="ADAE facts",
         examples=[{"emergent_days": 30}],
+    )
+    adcm: AdcmSpec | None = Field(
+        default=None,
+        description="ADCM facts (prior and on-treatment medication)",
+        examples=[{"window_days": 0}],
     )
 
     @model_validator(mode="before")
