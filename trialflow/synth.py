@@ -1291,11 +1291,14 @@ def _visit_grid(
     return day, attended, weight
 
 
-def _same_year(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Whether day numbers (days since 1970-01-01) fall in the same calendar year."""
-    year_a = np.asarray(a, dtype="datetime64[D]").astype("datetime64[Y]")
-    year_b = np.asarray(b, dtype="datetime64[D]").astype("datetime64[Y]")
-    return year_a == year_b
+def _year_alone_before_the_study(
+    forms: np.ndarray, start: np.ndarray, day0: np.ndarray
+) -> np.ndarray:
+    """Date forms with the year alone (4) turned into month and year (3) where the start is in
+    the year of the Day 0 visit: a site writes the year alone only for an earlier year."""
+    year_start = np.asarray(start, dtype="datetime64[D]").astype("datetime64[Y]")
+    year_day0 = np.asarray(day0, dtype="datetime64[D]").astype("datetime64[Y]")
+    return np.where((forms == 4) & (year_start == year_day0), 3, forms)
 
 
 def _conmed(
@@ -1347,8 +1350,7 @@ def _conmed(
         rng.choice(5, size=len(r_idx), p=[0.2, 0.15, 0.15, 0.3, 0.2]),
         rng.choice(3, size=len(r_idx), p=_COMPLETE_FORMS_P),
     )
-    # A site writes the year alone only for a year before the study's (else the month too).
-    start_form = np.where((start_form == 4) & _same_year(start_day, day[subj_of, 0]), 3, start_form)
+    start_form = _year_alone_before_the_study(start_form, start_day, day[subj_of, 0])
     ongoing = end_vis >= 5
     end_day = np.where(ongoing, 0, day[subj_of, np.minimum(end_vis, 4)] - 1)
 
@@ -1430,7 +1432,11 @@ def _conmed(
         "start": np.concatenate([o_start, p_start]).astype(np.int64),
         "start_form": np.concatenate(
             [
-                rng.choice(5, size=len(o_s), p=[0.2, 0.15, 0.15, 0.3, 0.2]),
+                _year_alone_before_the_study(
+                    rng.choice(5, size=len(o_s), p=[0.2, 0.15, 0.15, 0.3, 0.2]),
+                    o_start,
+                    subj["day0"][o_s],
+                ),
                 rng.choice(3, size=len(p_s), p=_COMPLETE_FORMS_P),
             ]
         ),

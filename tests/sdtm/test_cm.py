@@ -135,12 +135,13 @@ def test_records_pinned_to_their_raw_rows(example):
         "PRN",
         None,
     )
-    # row 8: glimepiride 3 mg once daily from UN-SEP-2014: partial, no study day, no EPOCH
+    # row 8: glimepiride 3 mg once daily from UN-SEP-2014: partial, no study day; every day
+    # of September 2014 is before the first infusion, so it is in the RUN-IN epoch
     rec = _record(cm, "HUCMSC-T2DM-01-002", "1")
     assert (rec["CMSTDTC"], rec["CMSTDY"], rec["EPOCH"], rec["CMDOSTOT"]) == (
         "2014-09",
         None,
-        None,
+        "RUN-IN",
         3.0,
     )
     # row 20: Lantus 18 iu nocte: U, QHS, 18 a day
