@@ -107,8 +107,8 @@ def test_records_pinned_to_their_raw_rows(example):
         "CMROUTE": "SUBCUTANEOUS",
         "CMSTDTC": "2018-08-11",
         "CMENDTC": "2019-05-24",
-        "CMENRTPT": None,
-        "CMENTPT": None,
+        "CMENRTPT": "BEFORE",  # ONGOING '0': stopped before the end of the study
+        "CMENTPT": "END OF STUDY",
     }
     # row 5: Metfromin 500 mg twice daily from 02-JUN-2019, ongoing (Y)
     rec = _record(cm, "HUCMSC-T2DM-01-001", "4")
