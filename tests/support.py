@@ -221,6 +221,14 @@ def tiny_sheets() -> dict[str, list[dict[str, str]]]:
             ),
         ],
         "AE": [],
+        "CONMED": [
+            dict(SUBJ="01-001", CM_NO="1", SECTION="Diabetes medication", DRUG_NAME="Glucophage",
+                 INDICATION="T2DM", DOSE="500", DOSE_UNIT="mg", FREQ="twice daily", ROUTE="PO",
+                 START_DT="UN-MAR-2015", END_DT="", ONGOING="Y"),
+            dict(SUBJ="02-001", CM_NO="1", SECTION="Diabetes medication", DRUG_NAME="Lantus",
+                 INDICATION="T2DM", DOSE="10", DOSE_UNIT="IU", FREQ="at bedtime", ROUTE="SC",
+                 START_DT="2018/06/01", END_DT="2019/01/31", ONGOING="N"),
+        ],
         "DISPOSITION": [
             dict(SUBJ="01-001", DS_DATE="2019-01-22", STATUS="Completed", REASON=""),
             dict(SUBJ="02-001", DS_DATE="20-FEB-2019", STATUS="Withdrew", REASON="Moved away"),

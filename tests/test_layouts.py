@@ -32,6 +32,7 @@ UNREAD = {
             "LAB": ("SiteRef", "StudyEventOID", "ItemGroupOID", "ItemGroupRepeatKey"),
             "AE": ("SiteRef", "StudyEventOID", "ItemGroupOID", "ItemGroupRepeatKey"),
             "DISPOSITION": ("SiteRef", "StudyEventOID", "ItemGroupOID"),
+            "CONMED": ("SiteRef", "StudyEventOID", "ItemGroupOID", "ItemGroupRepeatKey"),
         }.items()
         for key in keys
     },

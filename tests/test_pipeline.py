@@ -131,9 +131,17 @@ def test_the_coding_dictionary_is_listed_in_the_manifest_and_report(example):
         "variables": ["AELLT", "AELLTCD", "AEDECOD", "AEPTCD", "AEHLT", "AEHLTCD", "AEHLGT",
                       "AEHLGTCD", "AEBODSYS", "AESOC", "AEBDSYCD", "AESOCCD"],
     }  # fmt: skip
+    # and CM from the synthetic study drug dictionary cm-coding.csv
+    drugs = {
+        "domain": "CM",
+        "dictionary": "HUCMSC-T2DM study drug dictionary (SYNTHETIC; not WHODrug)",
+        "version": "1.0",
+        "file": "cm-coding.csv",
+        "variables": ["CMDECOD", "CMCLAS", "CMCLASCD"],
+    }
     for name in ("manifest.json", "validation/report.json"):
         body = json.loads((example.out / name).read_text())
-        assert body["dictionaries"] == [entry], name
+        assert body["dictionaries"] == [entry, drugs], name
     ae = example.sdtm.domains["AE"]
     assert not [f for f in example.findings if f.code == "term-not-coded"]
     assert set(zip(ae["AEDECOD"], ae["AEPTCD"], ae["AESOC"], ae["AESOCCD"], strict=True)) == {

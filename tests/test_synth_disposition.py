@@ -66,15 +66,16 @@ def _date(value: object) -> dt.date:
 @pytest.mark.parametrize(("subjects", "seed"), list(BEFORE))
 def test_the_other_sheets_are_what_they_were(subjects, seed):
     sheets = synthesize(subjects, seed)
-    assert list(sheets) == ["README", *BEFORE[(subjects, seed)], "DISPOSITION"]
-    assert {k: _digest(v) for k, v in sheets.items() if k not in ("README", "DISPOSITION")} == (
+    assert list(sheets) == ["README", *BEFORE[(subjects, seed)], "DISPOSITION", "CONMED"]
+    drawn_later = ("README", "DISPOSITION", "CONMED")
+    assert {k: _digest(v) for k, v in sheets.items() if k not in drawn_later} == (
         BEFORE[(subjects, seed)]
     )
 
 
 def test_the_readme_lists_the_disposition_form():
     lines = synthesize(2, 1)["README"].iloc[:, 0].tolist()
-    assert "Sheets: DEMOG, VITALS, LAB, INFUSION, AE, DISPOSITION (one per CRF form); " in (
+    assert "Sheets: DEMOG, VITALS, LAB, INFUSION, AE, DISPOSITION, CONMED (one per CRF form); " in (
         " ".join(lines)
     )
 

@@ -32,12 +32,13 @@ def test_validate_a_clean_package_exits_0_and_writes_both_reports(demo, tmp_path
         cli, ["validate", str(demo.out / "sdtm"), "--json", str(json_out), "--xlsx", str(xlsx_out)]
     )
     assert result.exit_code == 0, result.output
-    # the seven mapped domains (EX DM VS LB AE MH DS), SUPPEX and the seven trial design
+    # the eight mapped domains (EX DM VS LB AE MH DS CM), SUPPEX and the seven trial design
     # datasets (TS TA TE TV TI SV SE)
-    assert "validated 15 datasets" in result.output
+    assert "validated 16 datasets" in result.output
     assert all(f"\n  {name} " in result.output for name in ("TS", "TV", "SV", "SE", "DS"))
     assert report_datasets(json_out) == {
-        "EX", "DM", "VS", "LB", "AE", "MH", "DS", "SUPPEX", "TS", "TA", "TE", "TV", "TI", "SV", "SE"
+        "EX", "DM", "VS", "LB", "AE", "MH", "DS", "CM", "SUPPEX", "TS", "TA", "TE", "TV", "TI",
+        "SV", "SE",
     }  # fmt: skip
     report = json.loads(json_out.read_text())
     assert report["summary"]["by_severity"].get("error", 0) == 0
@@ -128,7 +129,7 @@ def test_one_unreadable_file_is_reported_and_the_rest_validated(demo, tmp_path):
     result = CliRunner().invoke(cli, ["validate", str(sdtm)])
     assert result.exit_code == 1
     assert "file-unreadable" in result.output and "ae.xpt" in result.output
-    assert "validated 14 datasets" in result.output  # the 15 of the package but AE
+    assert "validated 15 datasets" in result.output  # the 16 of the package but AE
 
 
 def test_missing_path_is_exit_2(tmp_path):

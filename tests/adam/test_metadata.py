@@ -88,7 +88,7 @@ def _row(dataset: str, name: str) -> pd.Series:
 
 def test_version_and_known_datasets():
     assert ADAMIG_VERSION == "1.3"
-    assert known_adam_datasets() == ["ADAE", "ADDOSE", "ADLB", "ADSL", "ADVS"]
+    assert known_adam_datasets() == ["ADAE", "ADCM", "ADDOSE", "ADLB", "ADSL", "ADVS"]
 
 
 @pytest.mark.parametrize(
@@ -126,7 +126,7 @@ def test_unknown_dataset_raises_with_a_useful_message(bad):
         adam_variables(bad)
     message = str(err.value)
     assert repr(bad) in message
-    assert "ADAE, ADDOSE, ADLB, ADSL, ADVS" in message
+    assert "ADAE, ADCM, ADDOSE, ADLB, ADSL, ADVS" in message
     assert "start with 'AD'" in message
     assert isinstance(err.value, MetadataError)
     with pytest.raises(UnknownAdamDataset):

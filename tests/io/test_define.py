@@ -249,7 +249,8 @@ def test_adam_classes_and_arm(run):
                for g in root.iterfind(".//odm:ItemGroupDef", NS)}  # fmt: skip
     assert classes == {"ADSL": "SUBJECT LEVEL ANALYSIS DATASET", "ADAE":
                        "OCCURRENCE DATA STRUCTURE", "ADLB": "BASIC DATA STRUCTURE",
-                       "ADVS": "BASIC DATA STRUCTURE"}  # fmt: skip
+                       "ADVS": "BASIC DATA STRUCTURE",
+                       "ADCM": "OCCURRENCE DATA STRUCTURE"}  # fmt: skip
     results = [r.get("OID") for r in root.iterfind(".//arm:AnalysisResult", NS)]
     # study.yaml analysis.endpoints: ADLB FPG, P2PG, HBA1C, FCP, P2CP, HOMAIR, HOMAB
     assert results == [f"AR.ADLB.{p}.CFB" for p in

@@ -22,9 +22,10 @@ from trialflow.pipeline import run_study
 SDTM = "m5/datasets/hucmsc-t2dm/tabulations/sdtm"
 ADAM = "m5/datasets/hucmsc-t2dm/analysis/adam/datasets"
 SDTM_XPT = (
-    "ae", "dm", "ds", "ex", "lb", "mh", "se", "suppex", "sv", "ta", "te", "ti", "ts", "tv", "vs",
+    "ae", "cm", "dm", "ds", "ex", "lb", "mh", "se", "suppex", "sv", "ta", "te", "ti", "ts", "tv",
+    "vs",
 )  # fmt: skip
-ADAM_XPT = ("adae", "adlb", "adsl", "advs")
+ADAM_XPT = ("adae", "adcm", "adlb", "adsl", "advs")
 EXPECTED_TREE = sorted(
     [f"{SDTM}/{n}.xpt" for n in SDTM_XPT]
     + [f"{SDTM}/define.xml", f"{SDTM}/define2-1.xsl", f"{SDTM}/csdrg.md"]

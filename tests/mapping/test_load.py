@@ -15,7 +15,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "mappings" / "hucmsc-t2dm"
 def test_example_study_loads_every_domain():
     study = load_study(EXAMPLE)
     assert study.studyid == "HUCMSC-T2DM"
-    assert list(study.domains) == ["EX", "DM", "VS", "LB", "AE", "MH", "DS"]
+    assert list(study.domains) == ["EX", "DM", "VS", "LB", "AE", "MH", "DS", "CM"]
     assert study.domains["LB"].units["GLUC"].convert["mg/dL"].factor == pytest.approx(1 / 18.016)
 
 

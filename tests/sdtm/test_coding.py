@@ -91,7 +91,13 @@ def test_the_hierarchy_variables_are_filled_from_the_coding_file(tmp_path, study
             "file": "ae-coding.csv",
             "variables": ["AELLT", "AELLTCD", "AEDECOD", "AEPTCD", "AEHLT", "AEHLTCD", "AEHLGT",
                           "AEHLGTCD", "AEBODSYS", "AESOC", "AEBDSYCD", "AESOCCD"],
-        }
+        },
+        "CM": {
+            "dictionary": "HUCMSC-T2DM study drug dictionary (SYNTHETIC; not WHODrug)",
+            "version": "1.0",
+            "file": "cm-coding.csv",
+            "variables": ["CMDECOD", "CMCLAS", "CMCLASCD"],
+        },
     }  # fmt: skip
     # lineage names the coding file's line and column
     lineage = result.lineage["AE"].set_index("source_row")

@@ -29,6 +29,7 @@ import pandas as pd
 
 from trialflow.adam import bds as bds_template
 from trialflow.adam.adae import derive_adae
+from trialflow.adam.adcm import derive_adcm
 from trialflow.adam.adsl import (
     add_baseline_values,
     derive_adsl,
@@ -59,6 +60,9 @@ BDS_ADSL_VARS = ["STUDYID", "SUBJID", "SITEID", "TRT01P", "TRT01A", "TRTSDT", "T
 ADAE_ADSL_VARS = [
     "STUDYID", "SUBJID", "SITEID", "TRT01P", "TRT01A", "TRT01AN", "TRTSDT", "TRTEDT", "SAFFL",
 ]  # fmt: skip
+
+
+ADCM_ADSL_VARS = [*ADAE_ADSL_VARS, "EOSDT"]
 
 
 class DmNotOnePerSubject(DerivationError):
@@ -246,6 +250,17 @@ def build_adam(
         wanted = pd.MultiIndex.from_arrays([adae["USUBJID"], pd.to_numeric(adae["AESEQ"])])
         result.lineage["ADAE"] = _lineage(
             "ADAE", adae, "AE", keys.get_indexer(wanted) + 1, lineage_in
+        )
+    # ADCM
+    if adam.adcm is not None and "CM" in sdtm:
+        adcm, found = derive_adcm(sdtm["CM"], adsl, adam.adcm, ADCM_ADSL_VARS)
+        result.findings += found
+        result.datasets["ADCM"] = _arrange(adcm, "ADCM")
+        seqs = sdtm["CM"].assign(U=sdtm["CM"]["USUBJID"].astype("str").str.strip())
+        keys = pd.MultiIndex.from_arrays([seqs["U"], pd.to_numeric(seqs["CMSEQ"])])
+        wanted = pd.MultiIndex.from_arrays([adcm["USUBJID"], pd.to_numeric(adcm["CMSEQ"])])
+        result.lineage["ADCM"] = _lineage(
+            "ADCM", adcm, "CM", keys.get_indexer(wanted) + 1, lineage_in
         )
     # ADDOSE: the daily dose of the concomitant agents by visit, when the study declares it
     if adam.dose is not None:

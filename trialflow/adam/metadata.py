@@ -4,12 +4,12 @@ Two CSV files under ``trialflow/adam/data`` hold the facts (``SOURCES.md`` next 
 where each fact comes from and what could not be verified):
 
 * ``adam-variables.csv``: the variables trialflow writes for the three ADaM structures it
-  builds, in metadata order: ``ADSL``, ``BDS`` (shared by ADLB and ADVS) and ``ADAE`` (OCCDS,
-  subclass ADVERSE EVENT). Columns: dataset, dataset_label, order (int), name, label, type
-  (Char/Num), length (Char only), core (Req/Cond/Perm), codelist, format (SAS display format
-  of numeric dates and times), origin (Predecessor/Derived/Assigned), source (predecessor
-  variable), sponsor ("Y" for sponsor-defined variables the ADaMIG does not define) and
-  method (one sentence on the derivation). Blank cells are empty strings.
+  builds, in metadata order: ``ADSL``, ``BDS`` (shared by ADLB and ADVS), ``ADAE`` (OCCDS,
+  subclass ADVERSE EVENT) and ``ADCM`` (OCCDS). Columns: dataset, dataset_label, order (int),
+  name, label, type (Char/Num), length (Char only), core (Req/Cond/Perm), codelist, format
+  (SAS display format of numeric dates and times), origin (Predecessor/Derived/Assigned),
+  source (predecessor variable), sponsor ("Y" for sponsor-defined variables the ADaMIG does
+  not define) and method (one sentence on the derivation). Blank cells are empty strings.
 * ``adam-datasets.csv``: one row per ADaM dataset trialflow knows (label, class, which
   variable rows it uses, ADaM class and subclass for define.xml, key variables).
 
@@ -77,7 +77,7 @@ def known_adam_datasets() -> list[str]:
 
     Example:
         >>> known_adam_datasets()
-        ['ADAE', 'ADLB', 'ADSL', 'ADVS']
+        ['ADAE', 'ADCM', 'ADLB', 'ADSL', 'ADVS']
     """
     return sorted(_datasets().index.tolist())
 
@@ -132,8 +132,15 @@ def adam_variables(dataset: str) -> pd.DataFrame:
         [['Baseline Record Flag', 'Cond', 'NY']]
         >>> adam_variables("ADAE")["name"].iloc[4]
         'AESEQ'
+        >>> adam_variables("ADCM")["name"].iloc[4]
+        'CMSEQ'
     """
-    rows_of = _CLASS_ROWS[adam_class(dataset)]
+    name = _normalise(dataset)
+    datasets = _datasets()
+    if name in datasets.index:
+        rows_of = str(datasets.loc[name, "rows"])
+    else:
+        rows_of = _CLASS_ROWS[adam_class(name)]
     frame = _variables()
     rows = frame[frame["dataset"] == rows_of]
     return rows.sort_values("order").reset_index(drop=True).copy()

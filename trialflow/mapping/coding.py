@@ -25,6 +25,24 @@ A file that can't be trusted is refused with the file and row: a row without a v
 required column, a code that is not a number, two rows coding one verbatim term differently,
 one code with two names, a lowest level term under two preferred terms, a preferred term with
 two primary paths, or more than one dictionary version in the file.
+
+Medications (CM) are coded with a drug dictionary (WHODrug, or a study's own drug dictionary)
+whose file has these columns instead (:data:`DRUG`):
+
+=============  ==========================================  ====================
+column         holds                                       fills (CM)
+=============  ==========================================  ====================
+VERBATIM       the drug as reported                        (CMTRT)
+DRUG_NAME      the standardised (generic) name             CMDECOD
+ATC_CODE       the ATC class code the drug is analysed     CMCLASCD
+               under (e.g. level 3, ``A10B``)
+ATC_NAME       that class's name                           CMCLAS
+DICTIONARY     the dictionary's name                       result metadata
+VERSION        its version                                 result metadata
+=============  ==========================================  ====================
+
+An ATC code must look like one (``A10``, ``A10B``, ``A10BA``, ``A10BA02``) and one code has one
+name.
 """
 
 from __future__ import annotations
@@ -61,6 +79,70 @@ _SUFFIXES: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class Layout:
+    """The columns of one kind of coding file and the variables they fill.
+
+    ``columns`` are the term columns (names and codes) besides VERBATIM, DICTIONARY and
+    VERSION; ``codes`` those holding codes, which must match ``code_pattern`` (described by
+    ``code_text``); ``suffixes`` the variable suffixes each column fills (``DECOD`` ->
+    AEDECOD); ``checks`` the (key, dependent columns, what) pairs a file must hold one value
+    of per key.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    codes: tuple[str, ...]
+    code_pattern: str
+    code_text: str
+    suffixes: dict[str, tuple[str, ...]]
+    checks: tuple[tuple[str, tuple[str, ...], str], ...]
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The columns a coding file of this kind must have."""
+        return ("VERBATIM", *self.columns, "DICTIONARY", "VERSION")
+
+
+MEDDRA = Layout(
+    name="MedDRA",
+    columns=TERM_COLUMNS,
+    codes=TERM_COLUMNS[1::2],
+    code_pattern=r"[0-9]{1,9}",
+    code_text="whole number, at most 9 digits",
+    suffixes=_SUFFIXES,
+    checks=(
+        *((f"{lv}_CODE", (f"{lv}_NAME",), f"{lv} code") for lv in LEVELS),
+        ("LLT_CODE", ("PT_CODE",), "LLT code"),
+        ("PT_CODE", ("HLT_CODE", "HLGT_CODE", "SOC_CODE"), "PT code (primary path)"),
+    ),
+)
+"""Adverse events and medical history: the MedDRA hierarchy."""
+
+DRUG = Layout(
+    name="drug dictionary",
+    columns=("DRUG_NAME", "ATC_CODE", "ATC_NAME"),
+    codes=("ATC_CODE",),
+    code_pattern=r"[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?",
+    code_text="an ATC code such as A10B or A10BA02",
+    suffixes={"DRUG_NAME": ("DECOD",), "ATC_NAME": ("CLAS",), "ATC_CODE": ("CLASCD",)},
+    checks=(("ATC_CODE", ("ATC_NAME",), "ATC code"),),
+)
+"""Medications: a drug dictionary's standardised name and ATC class."""
+
+_DOMAIN_LAYOUT: dict[str, Layout] = {"CM": DRUG}
+
+
+def layout_for(domain: str) -> Layout:
+    """The kind of coding file a domain takes: :data:`DRUG` for CM, else :data:`MEDDRA`.
+
+    Example:
+        >>> layout_for("CM").name, layout_for("AE").name
+        ('drug dictionary', 'MedDRA')
+    """
+    return _DOMAIN_LAYOUT.get(domain, MEDDRA)
+
+
+@dataclass(frozen=True)
 class Coding:
     """A checked coding file: its dictionary, version and one row per verbatim term.
 
@@ -72,6 +154,7 @@ class Coding:
     version: str
     table: pd.DataFrame
     sheet: RawSheet
+    layout: Layout = MEDDRA
 
     @property
     def file(self) -> str:
@@ -91,13 +174,18 @@ def coded_variables(domain: str, known: list[str] | None = None) -> dict[str, st
         'SOC_CODE'
         >>> coded_variables("MH", ["MHDECOD", "MHBODSYS"])
         {'MHDECOD': 'PT_NAME', 'MHBODSYS': 'SOC_NAME'}
+        >>> coded_variables("CM")
+        {'CMDECOD': 'DRUG_NAME', 'CMCLAS': 'ATC_NAME', 'CMCLASCD': 'ATC_CODE'}
     """
-    out = {f"{domain}{s}": col for col, suffixes in _SUFFIXES.items() for s in suffixes}
+    suffix_map = layout_for(domain).suffixes
+    out = {f"{domain}{s}": col for col, suffixes in suffix_map.items() for s in suffixes}
     return {k: v for k, v in out.items() if known is None or k in known}
 
 
-def check_coding(sheet: RawSheet) -> Coding:
+def check_coding(sheet: RawSheet, layout: Layout = MEDDRA) -> Coding:
     """Check a coding file as read (:func:`trialflow.raw.coding.read_coding`) and index it.
+
+    ``layout`` is the kind of file (:func:`layout_for` the domain).
 
     Raises RawInputError naming the file, row and column of the first problem.
 
@@ -112,27 +200,28 @@ def check_coding(sheet: RawSheet) -> Coding:
         >>> coding.dictionary, coding.version, coding.table[KEY].tolist()
         ('MedDRA', '26.1', ['fever'])
     """
+    required = layout.required
     columns = {str(c).strip().upper(): c for c in sheet.columns}
-    missing = [c for c in REQUIRED if c not in columns]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise RawInputError(
-            f"{sheet.where()}: a coding file needs the columns {', '.join(REQUIRED)}; "
-            f"add {', '.join(missing)}"
+            f"{sheet.where()}: a coding file needs the columns "
+            f"{', '.join(required)}; add {', '.join(missing)}"
         )
-    table = pd.DataFrame({c: sheet.frame[columns[c]] for c in REQUIRED})
+    table = pd.DataFrame({c: sheet.frame[columns[c]] for c in required})
     table[ROW] = sheet.frame[ROW].to_numpy()
-    for col in REQUIRED:
+    for col in required:
         empty = table[col].isna()
         if empty.any():
             row = int(table.loc[empty, ROW].iloc[0])
             raise RawInputError(f"{sheet.where(columns[col], row)}: no value (every row needs one)")
-    for col in TERM_COLUMNS[1::2]:
-        bad = ~table[col].str.fullmatch(r"[0-9]{1,9}")
+    for col in layout.codes:
+        bad = ~table[col].str.fullmatch(layout.code_pattern)
         if bad.any():
             row, value = int(table.loc[bad, ROW].iloc[0]), table.loc[bad, col].iloc[0]
             raise RawInputError(
                 f"{sheet.where(columns[col], row)}: {value!r} is not a dictionary code "
-                "(whole number, at most 9 digits)"
+                f"({layout.code_text})"
             )
     table[KEY] = table["VERBATIM"].str.strip().str.casefold()
 
@@ -158,23 +247,23 @@ def check_coding(sheet: RawSheet) -> Coding:
             f"{sheet.where(columns['DICTIONARY'], int(later[ROW]))}: a coding file holds one "
             f"dictionary; {later['DICTIONARY']!r} here, {table['DICTIONARY'].iloc[0]!r} above"
         )
-    conflict(KEY, list(TERM_COLUMNS), "verbatim term (case-insensitive)")
-    for level in LEVELS:
-        conflict(f"{level}_CODE", [f"{level}_NAME"], f"{level} code")
-    conflict("LLT_CODE", ["PT_CODE"], "LLT code")
-    conflict("PT_CODE", ["HLT_CODE", "HLGT_CODE", "SOC_CODE"], "PT code (primary path)")
+    conflict(KEY, list(layout.columns), "verbatim term (case-insensitive)")
+    for key, deps, what in layout.checks:
+        conflict(key, list(deps), what)
     table = table.drop_duplicates(KEY, keep="first").reset_index(drop=True)
     return Coding(
         str(versions["DICTIONARY"].iloc[0]),
         str(versions["VERSION"].iloc[0]),
-        table[[KEY, *TERM_COLUMNS, ROW]],
+        table[[KEY, *layout.columns, ROW]],
         sheet,
+        layout,
     )
 
 
 def code_terms(coding: Coding, terms: pd.Series) -> pd.DataFrame:
-    """The coding of each term: the :data:`TERM_COLUMNS` and the coding file's :data:`ROW`,
-    on ``terms``'s index; all empty (NA) where the term is not in the file or is missing.
+    """The coding of each term: the layout's term columns (:data:`TERM_COLUMNS` for MedDRA)
+    and the coding file's :data:`ROW`, on ``terms``'s index; all empty (NA) where the term is
+    not in the file or is missing.
 
     Example:
         >>> table = pd.DataFrame({KEY: ["fever"], **{c: [c] for c in TERM_COLUMNS}, ROW: [2]})
@@ -188,7 +277,7 @@ def code_terms(coding: Coding, terms: pd.Series) -> pd.DataFrame:
     out = pd.DataFrame(index=terms.index)
     positions = found.index.get_indexer(keys)
     hit = positions >= 0
-    for col in TERM_COLUMNS:
+    for col in coding.layout.columns:
         values = pd.Series(pd.NA, index=terms.index, dtype="str")
         values[hit] = found[col].to_numpy()[positions[hit]]
         out[col] = values

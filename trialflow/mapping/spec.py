@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveFloat,
     StrictFloat,
     StrictInt,
     TypeAdapter,
@@ -1669,6 +1670,18 @@ class DoseSpec(Strict):
         return self
 
 
+class AdcmSpec(Strict):
+    """ADCM facts: how long after the last dose a medication started still counts as taken
+    during treatment (ONTRTFL)."""
+
+    window_days: int = Field(
+        default=0,
+        ge=0,
+        description="ONTRTFL = Y for a medication starting up to this many days after TRTEDT",
+        examples=[0],
+    )
+
+
 class AdamSpec(Strict):
     """The analysis section of study.yaml: everything the ADaM templates need to know."""
 
@@ -1701,6 +1714,11 @@ class AdamSpec(Strict):
     dose: DoseSpec | None = Field(
         default=None,
         description="ADDOSE: the daily dose of concomitant agents (CM) by analysis visit",
+    )
+    adcm: AdcmSpec | None = Field(
+        default=None,
+        description="ADCM facts (prior and on-treatment medication)",
+        examples=[{"window_days": 0}],
     )
 
     @model_validator(mode="before")
@@ -2001,6 +2019,7 @@ Method = Literal[
     "actual_arm",
     "normal_range_indicator",
     "lookup",
+    "total_daily_dose",
 ]
 
 # method -> (required keys, optional keys); "name", "method" and "when" are always allowed
@@ -2030,6 +2049,7 @@ METHOD_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"lookup"}),
         frozenset({"raw", "combine", "convert", "digits", "when"}),
     ),
+    "total_daily_dose": (frozenset({"dose", "frequency", "per_day"}), frozenset({"not_daily"})),
 }
 
 
@@ -2118,6 +2138,15 @@ METHOD_DOCS: dict[str, tuple[str, dict[str, object]]] = {
     "actual_arm": (
         "the planned arm when the subject has exposure records, else untreated",
         {"name": "ACTARMCD", "method": "actual_arm", "field": "armcd", "untreated": "NOTTRT"},
+    ),
+    "total_daily_dose": (
+        "--DOSTOT: the dose per administration (dose) times the administrations a day of its "
+        "frequency term, from the per_day table; a frequency the table does not list is a "
+        "dose-total-not-derivable notice (none for a term of not_daily, such as PRN), and "
+        "the total stays empty",
+        {"name": "CMDOSTOT", "method": "total_daily_dose", "dose": "CMDOSE",
+         "frequency": "CMDOSFRQ", "per_day": {"QD": 1, "BID": 2, "TID": 3, "QHS": 1},
+         "not_daily": ["PRN"]},
     ),
     "normal_range_indicator": (
         "--NRIND: LOW, NORMAL or HIGH",
@@ -2294,6 +2323,27 @@ class VariableSpec(Strict):
         description="lookup: decimals a computed value is rounded to (SAS ROUND); without it, "
         "10 significant digits",
         examples=[3],
+    )
+    dose: str | None = Field(
+        default=None,
+        description="total_daily_dose: the variable holding the dose per administration",
+        examples=["CMDOSE"],
+    )
+    frequency: str | None = Field(
+        default=None,
+        description="total_daily_dose: the variable holding the dosing frequency term",
+        examples=["CMDOSFRQ"],
+    )
+    per_day: dict[str, PositiveFloat] | None = Field(
+        default=None,
+        description="total_daily_dose: administrations a day of each frequency term",
+        examples=[{"QD": 1, "BID": 2, "TID": 3, "QHS": 1}],
+    )
+    not_daily: list[str] | None = Field(
+        default=None,
+        description="total_daily_dose: frequency terms with no daily total (as needed): the "
+        "total stays empty without a finding",
+        examples=[["PRN"]],
     )
 
     @model_validator(mode="after")

@@ -37,7 +37,7 @@ from trialflow.errors import (
     escaped,
 )
 from trialflow.mapping import methods as m
-from trialflow.mapping.coding import check_coding, code_terms, coded_variables
+from trialflow.mapping.coding import check_coding, code_terms, coded_variables, layout_for
 from trialflow.mapping.dates import parse_dates
 from trialflow.mapping.load import Study, key_line, read_yaml, spec_line, spec_text
 from trialflow.mapping.shape import closest, flow
@@ -462,7 +462,7 @@ class _Builder:
             raise self.key_error(
                 d, "coding.file", f"no coding file {c.file} in {self.study.files[d].parent}"
             )
-        coding = check_coding(read_coding(path, c.sheet))
+        coding = check_coding(read_coding(path, c.sheet), layout_for(d))
         terms = work.frame[c.verbatim]
         coded = code_terms(coding, terms)
         rows = coded[ROW]
@@ -1592,6 +1592,8 @@ class _Builder:
                 frame, date=str(var.date), result=str(var.result), by=var.by or [], reference=ref
             )
             lin = f"derived: last {var.result} before DM.RFXSTDTC"
+        elif method == "total_daily_dose":
+            values, lin = self.total_daily_dose(work, i, var)
         elif method == "normal_range_indicator":
             for c in (str(var.result), str(var.low), str(var.high)):
                 need(c, "result")
@@ -1664,6 +1666,60 @@ class _Builder:
             raise self.spec_error(d, i, "method", f"method {method} is not available here")
         frame[var.name] = values
         work.lineage[var.name] = pd.Series(lin, index=frame.index) if isinstance(lin, str) else lin
+
+    def total_daily_dose(
+        self, work: _Work, i: int, var: VariableSpec
+    ) -> tuple[pd.Series, pd.Series]:
+        """--DOSTOT from the dose and the per_day table of the frequency's terms.
+
+        Each per_day and not_daily term must be a term of the frequency variable's codelist
+        (a spec error names the key otherwise). A frequency the table does not list (and that
+        not_daily does not name) is a dose-total-not-derivable notice naming the raw cell.
+        """
+        frame, d = work.frame, work.spec.domain
+        dose, freq = str(var.dose), str(var.frequency)
+        for col, key in ((dose, "dose"), (freq, "frequency")):
+            if col not in frame:
+                raise self.spec_error(d, i, key, f"{col} is not mapped before {var.name}")
+        per_day = dict(var.per_day or {})
+        not_daily = list(var.not_daily or [])
+        known = metadata.domain_variables(d)
+        row = known.loc[known["name"] == freq, "codelist"]
+        codelist = str(row.iloc[0]) if len(row) and pd.notna(row.iloc[0]) else None
+        if codelist:
+            terms = self.term_map(codelist, d, i).terms
+            for key, names in (("per_day", list(per_day)), ("not_daily", not_daily)):
+                for name in names:
+                    if name not in terms:
+                        raise self.spec_error(
+                            d,
+                            i,
+                            f"{key}.{name}" if key == "per_day" else key,
+                            f"{name!r} is not a term of codelist {codelist} ({freq}); use its "
+                            "submission value (trialflow ct search TEXT)",
+                        )
+        values = derive.total_daily_dose(frame[dose], frame[freq], per_day)
+        listed = _isin(frame[freq], [*per_day, *not_daily])
+        self.flag(
+            work,
+            (frame[freq].notna() & ~listed).fillna(False).astype(bool),
+            code="dose-total-not-derivable",
+            severity="notice",
+            variable=var.name,
+            column=work.lineage.get(freq),
+            values=frame[freq],
+            message=lambda v: (
+                f"{var.name} left empty: {freq} {v!r} has no administrations a day in the "
+                f"spec's per_day table; add it to per_day (or to not_daily when it has no "
+                "daily total)"
+            ),
+        )
+        lin = (
+            f"derived: {dose} x administrations a day of {freq} ("
+            + frame[freq].astype("str").map({k: f"{v:g}" for k, v in per_day.items()})
+            + ")"
+        )
+        return values, lin.fillna("derived: no daily total")
 
     def decode(
         self, domain: str, i: int, source: str, codelist: str, values: pd.Series

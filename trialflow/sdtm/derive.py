@@ -1,4 +1,5 @@
-"""SDTM derivations: --SEQ, --DY, EPOCH, VISITNUM/VISIT, --LOBXFL, DM reference dates, AGE.
+"""SDTM derivations: --SEQ, --DY, EPOCH, VISITNUM/VISIT, --LOBXFL, DM reference dates, AGE,
+--DOSTOT.
 
 Each takes a domain frame (and DM where it needs it) and returns a new Series or frame; none
 changes its input. Dates are ISO 8601 text as SDTM holds them; only complete dates take part
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from trialflow.numbers import parse_decimal, sas_round
 from trialflow.raw import ROW
 
 
@@ -131,21 +133,24 @@ def epoch(dates: pd.Series, bounds: pd.DataFrame, epochs: Sequence[dict]) -> pd.
 
     ``bounds`` holds, aligned with ``dates``, the DM variables the epochs name. Each epoch is a
     dict with ``epoch`` and any of ``before``, ``from``, ``to``, ``after`` (inclusive ``from`` /
-    ``to``, exclusive ``before`` / ``after``). The first epoch that holds wins; partial dates get
-    no epoch.
+    ``to``, exclusive ``before`` / ``after``). The first epoch that holds wins. A partial date
+    (``2017-09``, ``2017``) gets the epoch that holds for every day it may be (its first and
+    its last day: an epoch is one interval), and none when the days it may be fall in more than
+    one epoch.
 
     Example:
-        >>> b = pd.DataFrame({"RFXSTDTC": ["2019-01-10"] * 3, "RFXENDTC": ["2019-01-24"] * 3})
+        >>> b = pd.DataFrame({"RFXSTDTC": ["2019-01-10"] * 5, "RFXENDTC": ["2019-01-24"] * 5})
         >>> eps = [{"epoch": "RUN-IN", "before": "RFXSTDTC"},
         ...        {"epoch": "TREATMENT", "from": "RFXSTDTC", "to": "RFXENDTC"},
         ...        {"epoch": "FOLLOW-UP", "after": "RFXENDTC"}]
-        >>> epoch(pd.Series(["2019-01-03", "2019-01-24", "2019-02-01"]), b, eps).tolist()
-        ['RUN-IN', 'TREATMENT', 'FOLLOW-UP']
+        >>> epoch(pd.Series(["2019-01-03", "2019-01-24", "2019-02-01", "2018-11", "2019-01"]),
+        ...       b, eps).tolist()
+        ['RUN-IN', 'TREATMENT', 'FOLLOW-UP', 'RUN-IN', nan]
     """
-    day = date_part(dates)
+    first, last = date_range(dates)
     out = pd.Series(pd.NA, index=dates.index, dtype="str")
     for spec in epochs:
-        holds = day.notna()
+        holds = first.notna() & last.notna()
         for key, compare in (
             ("before", lambda d, r: d < r),
             ("from", lambda d, r: d >= r),
@@ -155,9 +160,45 @@ def epoch(dates: pd.Series, bounds: pd.DataFrame, epochs: Sequence[dict]) -> pd.
             variable = spec.get(key)
             if variable:
                 ref = date_part(bounds[variable])
-                holds &= (ref.notna() & compare(day, ref)).fillna(False).astype(bool)
+                for day in (first, last):
+                    holds &= (ref.notna() & compare(day, ref)).fillna(False).astype(bool)
         out = out.mask(out.isna() & holds, spec["epoch"])
     return out
+
+
+def date_range(dtc: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The first and the last day each ISO 8601 date may be: the date itself when complete,
+    the month's or the year's first and last day when partial (``2019-02``, ``2019``); NaT
+    for anything else.
+
+    Example:
+        >>> first, last = date_range(pd.Series(["2019-02-03T10:00", "2020-02", "2019", None]))
+        >>> [str(d)[:10] for d in first], [str(d)[:10] for d in last]
+        (['2019-02-03', '2020-02-01', '2019-01-01', 'NaT'], ['2019-02-03', '2020-02-29', \
+'2019-12-31', 'NaT'])
+    """
+    # each distinct date text is read once (dates repeat a lot)
+    codes, uniques = pd.factorize(dtc.astype("str").str.slice(0, 10))
+    head = pd.Series(uniques, dtype="str")
+    day = date_part(head).astype("datetime64[s]")
+    month = head.str.fullmatch(r"\d{4}-\d{2}").fillna(False).astype(bool)
+    year = head.str.fullmatch(r"\d{4}").fillna(False).astype(bool)
+    month_first = pd.to_datetime(head.where(month) + "-01", format="%Y-%m-%d", errors="coerce")
+    year_first = pd.to_datetime(head.where(year) + "-01-01", format="%Y-%m-%d", errors="coerce")
+    month_last = month_first + pd.offsets.MonthEnd(0)
+    year_last = year_first + pd.offsets.YearEnd(0)
+    first = day.where(~month, month_first.astype("datetime64[s]"))
+    first = first.where(~year, year_first.astype("datetime64[s]"))
+    last = day.where(~month, month_last.astype("datetime64[s]"))
+    last = last.where(~year, year_last.astype("datetime64[s]"))
+
+    def spread(values: pd.Series) -> pd.Series:
+        if len(values) == 0:
+            return pd.Series(pd.NaT, index=dtc.index, dtype="datetime64[s]")
+        picked = values.to_numpy(dtype="datetime64[s]")[np.where(codes >= 0, codes, 0)]
+        return pd.Series(picked, index=dtc.index, dtype="datetime64[s]").where(codes >= 0)
+
+    return spread(first), spread(last)
 
 
 def last_obs_before_exposure(
@@ -210,3 +251,29 @@ def normal_range_indicator(result: pd.Series, low: pd.Series, high: pd.Series) -
     out = out.mask(result.notna() & low.notna() & (result < low), "LOW")
     out = out.mask(result.notna() & high.notna() & (result > high), "HIGH")
     return out
+
+
+def total_daily_dose(
+    dose: pd.Series, frequency: pd.Series, per_day: dict[str, float]
+) -> pd.Series:
+    """--DOSTOT: the dose per administration times the administrations a day of --DOSFRQ.
+
+    ``per_day`` gives the administrations a day of each frequency term (``{"BID": 2}``); a
+    frequency it does not list, a missing frequency and a dose that is not a plain decimal give
+    a missing total, never a guessed one. The product is kept to 10 significant digits (no
+    binary noise: 0.1 x 3 is 0.3).
+
+    Example:
+        >>> total_daily_dose(pd.Series(["500", "0.1", "10", "500", None]),
+        ...                  pd.Series(["BID", "TID", "PRN", None, "QD"]),
+        ...                  {"QD": 1, "BID": 2, "TID": 3}).tolist()
+        [1000.0, 0.3, nan, nan, nan]
+    """
+    numbers = parse_decimal(dose.astype("str"))
+    times = frequency.astype("str").map(per_day).astype("float64")
+    product = (numbers * times).to_numpy(dtype="float64")
+    finite = np.isfinite(product)
+    out = np.full(len(product), np.nan)
+    if finite.any():
+        out[finite] = sas_round(product[finite], significant=10)
+    return pd.Series(out, index=dose.index, dtype="float64")

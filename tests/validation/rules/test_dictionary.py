@@ -71,6 +71,7 @@ def run(code: str, package: Package) -> list[tuple]:
 
 def test_registered():
     assert sorted(MINE) == [
+        "decod-missing-when-coded",
         "meddra-bodsys-not-soc",
         "meddra-code-missing",
         "meddra-hlt-hlgt-inconsistent",

@@ -323,6 +323,40 @@ def meddra_version_missing(package: Package) -> list[Finding]:
 
 
 @rule(
+    "decod-missing-when-coded",
+    "warning",
+    "cross",
+    checks="In CM, when any record has --DECOD (the dataset is coded), every record with --TRT "
+    "has --DECOD.",
+    why="An uncoded medication drops out of every summary by standardised name and class; "
+    "the coding team has to code it.",
+)
+def decod_missing_when_coded(package: Package) -> list[Finding]:
+    """Records of a coded medication dataset whose verbatim name has no coded name."""
+    out: list[Finding] = []
+    for ds, prefix in _coded(package, ("CM",)):
+        f = ds.frame
+        trt, decod = f"{prefix}TRT", f"{prefix}DECOD"
+        if trt not in f.columns or decod not in f.columns:
+            continue
+        coded = present(f[decod])
+        if not coded.any():
+            continue
+        out += report_rows(
+            "decod-missing-when-coded",
+            ds,
+            rows_where(f, present(f[trt]) & ~coded),
+            decod,
+            lambda r, trt=trt, decod=decod: (
+                f"{trt} {fmt(r[trt])} has no {decod} although the other records are coded; "
+                "have it coded."
+            ),
+            value=trt,
+        )
+    return out
+
+
+@rule(
     "whodrug-class-inconsistent",
     "warning",
     "cross",

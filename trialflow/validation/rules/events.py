@@ -442,6 +442,51 @@ def dosu_missing(package: Package) -> list[Finding]:
     return out
 
 
+# Administrations a day of the CDISC FREQ terms that name a fixed daily count (C71113: QD
+# "Daily", BID "Twice Daily", TID "Three Times Daily", QID "Four Times Daily", QAM "Every
+# Morning", QPM, QHS "Hour Of Sleep"). Other terms (PRN, Q2H, QOD, weekly ...) are not judged.
+_PER_DAY = {"QD": 1, "QAM": 1, "QPM": 1, "QHS": 1, "BID": 2, "TID": 3, "QID": 4}
+
+
+@rule(
+    "dostot-inconsistent",
+    "warning",
+    "cross",
+    checks="Where --DOSE, --DOSTOT and --DOSFRQ are populated and --DOSFRQ is a daily count "
+    "(QD, QAM, QPM, QHS: 1; BID: 2; TID: 3; QID: 4), --DOSTOT = --DOSE x that count.",
+    why="--DOSTOT is the total daily dose of the regimen --DOSE and --DOSFRQ describe; a total "
+    "that disagrees with them is summed into daily-dose analyses with the wrong value.",
+)
+def dostot_inconsistent(package: Package) -> list[Finding]:
+    """Total daily doses that are not the dose times the administrations a day."""
+    out: list[Finding] = []
+    for ds in sdtm_datasets(package):
+        f = ds.frame
+        prefix = domain_prefix(ds)
+        dose, total, freq = f"{prefix}DOSE", f"{prefix}DOSTOT", f"{prefix}DOSFRQ"
+        if not {dose, total, freq} <= set(f.columns):
+            continue
+        times = stripped(f[freq]).map(_PER_DAY).astype("float64")
+        expected = numbers(f[dose]) * times
+        actual = numbers(f[total])
+        judged = expected.notna() & actual.notna()
+        # compared at 10 significant digits: 0.1 x 3 is 0.3
+        differs = judged & ((actual - expected).abs() > 1e-9 * expected.abs().clip(lower=1))
+        out += report_rows(
+            "dostot-inconsistent",
+            ds,
+            rows_where(f, differs.fillna(False).astype(bool)),
+            total,
+            lambda r, dose=dose, total=total, freq=freq: (
+                f"{total} is {fmt(r[total])} but {dose} {fmt(r[dose])} {freq} {fmt(r[freq])} "
+                f"is {fmt(_PER_DAY[str(r[freq]).strip()] * float(r[dose]))} a day; correct "
+                f"{total} or the regimen."
+            ),
+            value=total,
+        )
+    return out
+
+
 # --- occurrence, status and timing -------------------------------------------------------------
 
 

@@ -445,6 +445,39 @@ def entpt_without_enrtpt(package: Package) -> list[Finding]:
 
 
 @rule(
+    "enrtpt-without-entpt",
+    "warning",
+    "cross",
+    checks="Where --ENRTPT is populated, --ENTPT is populated.",
+    why="--ENRTPT (ONGOING, BEFORE, ...) says where the end lies relative to a time point; "
+    "without --ENTPT nobody knows which point (END OF STUDY, the last visit ...).",
+    refs=["SD0050"],
+)
+def enrtpt_without_entpt(package: Package) -> list[Finding]:
+    """--ENRTPT without --ENTPT."""
+    out: list[Finding] = []
+    for ds in sdtm_datasets(package):
+        prefix = domain_prefix(ds)
+        rel, point = f"{prefix}ENRTPT", f"{prefix}ENTPT"
+        if rel not in ds.frame.columns:
+            continue
+        f = ds.frame
+        has_point = present(f[point]) if point in f.columns else pd.Series(False, index=f.index)
+        out += _flag(
+            "enrtpt-without-entpt",
+            ds,
+            present(f[rel]) & ~has_point,
+            point,
+            lambda r, a=rel, x=point: (
+                f"{a} is {fmt(r[a])} but {x} is missing; give the time point {a} refers to "
+                "(e.g. END OF STUDY)."
+            ),
+            value=rel,
+        )
+    return out
+
+
+@rule(
     "sttpt-without-strtpt",
     "error",
     "cross",
