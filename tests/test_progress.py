@@ -45,7 +45,7 @@ def test_the_run_sends_its_stages_in_order_with_counts(tmp_path):
     assert [m.done for m in mapping] == list(range(9))
     assert {m.total for m in mapping} == {9}
     # the SDTM files are written by a child process while ADaM is derived, the ADaM files
-    # while the statistics are computed: one step each, the wait for them
+    # while a child process validates: one step each
     assert seen.index("deriving the ADaM datasets") < seen.index(
         "writing the SDTM datasets (xpt), their lineage and sdtm/define.xml"
     )
@@ -53,7 +53,7 @@ def test_the_run_sends_its_stages_in_order_with_counts(tmp_path):
         assert len([m for m in steps if m.stage == stage]) == 1
     order = [m.stage for m in steps]
     stages = list(dict.fromkeys(order))
-    assert stages == ["mapping", "writing SDTM", "validating", "analysing", "writing ADaM",
+    assert stages == ["mapping", "writing SDTM", "validating", "writing ADaM", "analysing",
                       "reports"]  # fmt: skip
     assert seen[-1] == "writing the reports (analysis, validation, manifest)"
 

@@ -601,12 +601,13 @@ def _finish(
     context: dict,
     progress: Progress | None,
     ectd_study: str | Path | None = None,
-    adam_files: Background | None = None,
+    adam_files: Callable[[], list[Path]] | None = None,
 ) -> RunResult:
     """Validate what the run made (SDTM and ADaM together), write the reports, the eCTD
     folder DIR/ectd/ when ``ectd_study`` (the study's spec folder) is given, and the manifest.
-    ``adam_files`` is the step writing the ADaM files meanwhile; its files join the run's
-    before the reports are written."""
+    ``adam_files`` writes the ADaM files (and returns them): called while a child process
+    validates, before the statistics (a third process at once took more memory than the
+    time it saved)."""
     if run.sdtm.dictionaries:
         context = {**context, "dictionaries": dictionaries(run.sdtm)}
     say(progress, "validating the datasets", stage="validating")
@@ -618,6 +619,10 @@ def _finish(
     # validated by a child process while the statistics and figures are computed here; the
     # report waits for the validation's summary only when it is rendered
     with Background(_validate_run, package, run.sdtm.lineage) as checking:
+        if adam_files is not None:
+            say(progress, "writing the ADaM datasets, their lineage and adam/define.xml",
+                stage="writing ADaM")  # fmt: skip
+            run.files += adam_files()
 
         def summary() -> dict:
             run.validation = checking.result()
@@ -635,10 +640,6 @@ def _finish(
                 locate=run.study.locate,
             )
         run.validation = checking.result()
-    if adam_files is not None:
-        say(progress, "writing the ADaM datasets, their lineage and adam/define.xml",
-            stage="writing ADaM")  # fmt: skip
-        run.files += adam_files.result()
     say(progress, "writing the reports (analysis, validation, manifest)", stage="reports")
     if run.analysis is not None:
         run.files += write_analysis(run.analysis, out)
@@ -845,11 +846,10 @@ def _map_study(
     if derived is None:
         return _finish(run, context, progress, study_dir if ectd else None)
     run.adam = derived
-    with Background(
-        _write_adam_files, derived, out, study, formats, created, result
-    ) as adam_files:
-        return _finish(run, context, progress, study_dir if ectd else None, adam_files)
-    # the folder is new: no file of an earlier run or another command is in it
+    return _finish(
+        run, context, progress, study_dir if ectd else None,
+        lambda: _write_adam_files(derived, out, study, formats, created, result),
+    )  # fmt: skip
 
 
 def _import_meanwhile(module: str) -> threading.Thread:
@@ -974,11 +974,12 @@ def derive_study(
             findings = read_findings + run.adam.findings
             _refuse_unwritable(problems, findings, folder, _context(study, None))
         created = run_created(study)
-        # the ADaM files are written by a child process while the package is validated
-        with Background(
-            _write_adam_files, run.adam, out, study, ("xpt",), created, None
-        ) as adam_files:
-            run = _finish(run, _context(study, None), progress, adam_files=adam_files)
+        # the ADaM files are written while a child process validates the package
+        adam = run.adam
+        run = _finish(
+            run, _context(study, None), progress,
+            adam_files=lambda: _write_adam_files(adam, out, study, ("xpt",), created, None),
+        )  # fmt: skip
     emit(run.validation.findings, on_issue)
     return _moved(run, folder)
 
