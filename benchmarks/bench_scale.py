@@ -16,11 +16,11 @@ cells into text) is counted as "read" and taken out of "map".
 
 The command overlaps its stages on two cores: the sheets are parsed on reader threads while
 the pipeline is imported and the first domains are mapped, the SDTM files are written by a
-child process while ADaM is derived, and the ADaM files and the validation run in child
-processes while the statistics are computed (trialflow.background; ``TRIALFLOW_JOBS=1``
-runs everything in one process). A stage's time is the main process's: "write" and
-"validate" are then only the waits for the background steps and the packaging, and their
-work shows in the CPU of the run ("bg" is the CPU seconds of the child processes).
+child process while ADaM is derived, and each BDS dataset after the first is derived by
+another (trialflow.background; ``TRIALFLOW_JOBS=1`` runs everything in one process). A
+stage's time is the main process's: the first "write" is then only the wait for the SDTM
+files, and their work shows in the CPU of the run ("bg" is the CPU seconds of the child
+processes).
 
 Printed per size and run: each stage's wall seconds, CPU seconds (user + system of the
 main process and its threads: on a shared machine they move far less than the wall clock)
@@ -50,10 +50,9 @@ HERE = Path(__file__).resolve().parent
 STAGES = ("start", "read", "map", "adam", "write", "validate", "analysis", "reports", "end")
 """start: interpreter, imports, specs, opening the export; read: waiting for the sheets and
 their cells as text; map: SDTM, trial design and the XPT checks; adam: ADaM and its XPT checks
-(the SDTM files are written meanwhile); write: waiting for the SDTM and then the ADaM files
-(datasets, lineage and define.xml); validate: packaging the datasets for the conformance
-rules (which run meanwhile); analysis: statistics, tables and figures, and the report once
-the validation's summary is in; reports: the analysis files, report.json, report.xlsx and
+(the SDTM files are written meanwhile); write: waiting for the SDTM files, then writing the
+ADaM files (datasets, lineage and define.xml); validate: the conformance rules; analysis:
+statistics, tables and figures; reports: the analysis files, report.json, report.xlsx and
 manifest.json; end: the summary printed and the process's exit."""
 
 

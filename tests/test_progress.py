@@ -44,8 +44,8 @@ def test_the_run_sends_its_stages_in_order_with_counts(tmp_path):
     # 7 domains mapped, their derived variables, the trial design: 9 steps, counted 0..8
     assert [m.done for m in mapping] == list(range(9))
     assert {m.total for m in mapping} == {9}
-    # the SDTM files are written by a child process while ADaM is derived, the ADaM files
-    # while a child process validates: one step each
+    # the SDTM files are written by a child process while ADaM is derived: one step, the
+    # wait for it; the ADaM files in one step
     assert seen.index("deriving the ADaM datasets") < seen.index(
         "writing the SDTM datasets (xpt), their lineage and sdtm/define.xml"
     )
@@ -53,7 +53,7 @@ def test_the_run_sends_its_stages_in_order_with_counts(tmp_path):
         assert len([m for m in steps if m.stage == stage]) == 1
     order = [m.stage for m in steps]
     stages = list(dict.fromkeys(order))
-    assert stages == ["mapping", "writing SDTM", "validating", "writing ADaM", "analysing",
+    assert stages == ["mapping", "writing SDTM", "writing ADaM", "validating", "analysing",
                       "reports"]  # fmt: skip
     assert seen[-1] == "writing the reports (analysis, validation, manifest)"
 

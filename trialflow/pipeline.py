@@ -605,41 +605,34 @@ def _finish(
 ) -> RunResult:
     """Validate what the run made (SDTM and ADaM together), write the reports, the eCTD
     folder DIR/ectd/ when ``ectd_study`` (the study's spec folder) is given, and the manifest.
-    ``adam_files`` writes the ADaM files (and returns them): called while a child process
-    validates, before the statistics (a third process at once took more memory than the
-    time it saved)."""
+    ``adam_files`` writes the ADaM files (and returns them), before the validation."""
     if run.sdtm.dictionaries:
         context = {**context, "dictionaries": dictionaries(run.sdtm)}
+    if adam_files is not None:
+        say(progress, "writing the ADaM datasets, their lineage and adam/define.xml",
+            stage="writing ADaM")  # fmt: skip
+        run.files += adam_files()
     say(progress, "validating the datasets", stage="validating")
     package = sdtm_package(run.sdtm)
     if run.adam is not None:
         package.datasets.update(adam_package(run.adam).datasets)
     package.test_units = study_test_units(run.study)
     out = run.out
-    # validated by a child process while the statistics and figures are computed here; the
-    # report waits for the validation's summary only when it is rendered
-    with Background(_validate_run, package, run.sdtm.lineage) as checking:
-        if adam_files is not None:
-            say(progress, "writing the ADaM datasets, their lineage and adam/define.xml",
-                stage="writing ADaM")  # fmt: skip
-            run.files += adam_files()
+    # Validated here, not beside the statistics in a child process: with 10,000 subjects the
+    # two at once took 4.2-4.5 GB (the rules' facts and the pages the child copies) against
+    # 3.6 GB one after the other, for about 5 s.
+    run.validation = _validate_run(package, run.sdtm.lineage)
+    if run.adam is not None and run.study.spec.analysis is not None:
+        from trialflow.analysis.build import build_analysis
 
-        def summary() -> dict:
-            run.validation = checking.result()
-            return validation_summary(run.findings, package)
-
-        if run.adam is not None and run.study.spec.analysis is not None:
-            from trialflow.analysis.build import build_analysis
-
-            say(progress, "computing the statistics, figures and report", stage="analysing")
-            run.analysis = build_analysis(
-                run.study.spec,
-                run.adam.datasets,
-                context,
-                summary,
-                locate=run.study.locate,
-            )
-        run.validation = checking.result()
+        say(progress, "computing the statistics, figures and report", stage="analysing")
+        run.analysis = build_analysis(
+            run.study.spec,
+            run.adam.datasets,
+            context,
+            validation_summary(run.findings, package),
+            locate=run.study.locate,
+        )
     say(progress, "writing the reports (analysis, validation, manifest)", stage="reports")
     if run.analysis is not None:
         run.files += write_analysis(run.analysis, out)

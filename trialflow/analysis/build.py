@@ -101,7 +101,7 @@ def build_analysis(
     spec: StudySpec,
     datasets: Mapping[str, pd.DataFrame],
     context: Mapping[str, Any],
-    validation: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+    validation: Mapping[str, Any],
     notes: Sequence[str] = (),
     *,
     locate: Callable[[str], str] | None = None,
@@ -111,10 +111,8 @@ def build_analysis(
 
     ``context`` is the run's provenance (studyid, title, synthetic, raw_export, versions);
     ``validation`` the summary the report shows (errors, warnings, notices, by_dataset, top),
-    to which the findings of this stage are added, or a function returning it, called when
-    the report is rendered (after the statistics and figures: a caller validates meanwhile).
-    ``locate`` names a key of study.yaml with its file and line (``Study.locate``); without it
-    findings name the key only.
+    to which the findings of this stage are added. ``locate`` names a key of study.yaml with
+    its file and line (``Study.locate``); without it findings name the key only.
 
     Example: see the module docstring.
     """
@@ -225,9 +223,7 @@ def build_analysis(
     }
     html = render_report(
         study=study,
-        validation=_with_findings(
-            validation() if callable(validation) else validation, findings
-        ),
+        validation=_with_findings(validation, findings),
         summary=summary,
         table1=baseline,
         figures=[(captions[n], figures[n]) for n in figures],
