@@ -41,9 +41,9 @@ def test_the_run_sends_its_stages_in_order_with_counts(tmp_path):
               progress=seen.append)  # fmt: skip
     steps = [m for m in seen if isinstance(m, Step)]
     mapping = [m for m in steps if m.stage == "mapping"]
-    # 7 domains mapped, their derived variables, the trial design: 9 steps, counted 0..8
-    assert [m.done for m in mapping] == list(range(9))
-    assert {m.total for m in mapping} == {9}
+    # 8 domains mapped, their derived variables, the trial design: 10 steps, counted 0..9
+    assert [m.done for m in mapping] == list(range(10))
+    assert {m.total for m in mapping} == {10}
     # the SDTM files are written by a child process while ADaM is derived: one step, the
     # wait for it; the ADaM files in one step
     assert seen.index("deriving the ADaM datasets") < seen.index(
