@@ -140,9 +140,11 @@ def test_run_writes_the_analysis_tables_figures_and_report(run):
     age = table.set_index("CHARACTERISTIC").loc["Age (years)"]
     assert age["MEAN"] == pytest.approx(run.adam.datasets["ADSL"]["AGE"].mean())
     figures = sorted(p.name for p in (folder / "figures").glob("*.png"))
-    assert len(figures) == 14 and "homab_median_iqr.png" in figures
+    # two per endpoint parameter (7) and the dose over time
+    assert len(figures) == 15 and "homab_median_iqr.png" in figures
+    assert "totddd_pct_baseline.png" in figures
     html = (folder / "report.html").read_text(encoding="utf-8")
-    assert html.count("data:image/png;base64,") == 14
+    assert html.count("data:image/png;base64,") == 15
     # the rules of rounding and ties are said in the report
     assert "rounded half away from zero as SAS" in html and "share their mid-rank" in html
     assert "Measured to 2 decimals: median, Q1, Q3 and mean with 3, SD with 4." in html

@@ -245,28 +245,36 @@ def build_adam(
         adae, found = derive_adae(sdtm["AE"], adsl, doses, adam.adae, ADAE_ADSL_VARS)
         result.findings += found
         result.datasets["ADAE"] = _arrange(adae, "ADAE")
-        seqs = sdtm["AE"].assign(U=sdtm["AE"]["USUBJID"].astype("str").str.strip())
-        keys = pd.MultiIndex.from_arrays([seqs["U"], pd.to_numeric(seqs["AESEQ"])])
-        wanted = pd.MultiIndex.from_arrays([adae["USUBJID"], pd.to_numeric(adae["AESEQ"])])
-        result.lineage["ADAE"] = _lineage(
-            "ADAE", adae, "AE", keys.get_indexer(wanted) + 1, lineage_in
-        )
+        result.lineage["ADAE"] = _occurrence_lineage("ADAE", adae, "AE", sdtm, lineage_in)
     # ADCM
     if adam.adcm is not None and "CM" in sdtm:
         adcm, found = derive_adcm(sdtm["CM"], adsl, adam.adcm, ADCM_ADSL_VARS)
         result.findings += found
         result.datasets["ADCM"] = _arrange(adcm, "ADCM")
-        seqs = sdtm["CM"].assign(U=sdtm["CM"]["USUBJID"].astype("str").str.strip())
-        keys = pd.MultiIndex.from_arrays([seqs["U"], pd.to_numeric(seqs["CMSEQ"])])
-        wanted = pd.MultiIndex.from_arrays([adcm["USUBJID"], pd.to_numeric(adcm["CMSEQ"])])
-        result.lineage["ADCM"] = _lineage(
-            "ADCM", adcm, "CM", keys.get_indexer(wanted) + 1, lineage_in
-        )
+        result.lineage["ADCM"] = _occurrence_lineage("ADCM", adcm, "CM", sdtm, lineage_in)
     # ADDOSE: the daily dose of the concomitant agents by visit, when the study declares it
     if adam.dose is not None:
         _add_addose(result, spec, sdtm, adsl, lineage_in, locate or _key_only)
     result.findings = emit(result.findings, on_issue)
     return result
+
+
+def _occurrence_lineage(
+    name: str,
+    frame: pd.DataFrame,
+    domain: str,
+    sdtm: Mapping[str, pd.DataFrame],
+    lineage_in: Mapping[str, pd.DataFrame],
+) -> pd.DataFrame:
+    """The lineage of an OCCDS dataset (ADAE, ADCM): each record to the SDTM record of the
+    same USUBJID and --SEQ."""
+    seq = f"{domain}SEQ"
+    source = sdtm[domain]
+    keys = pd.MultiIndex.from_arrays(
+        [source["USUBJID"].astype("str").str.strip(), pd.to_numeric(source[seq])]
+    )
+    wanted = pd.MultiIndex.from_arrays([frame["USUBJID"], pd.to_numeric(frame[seq])])
+    return _lineage(name, frame, domain, keys.get_indexer(wanted) + 1, lineage_in)
 
 
 def _add_addose(
