@@ -250,11 +250,14 @@ def test_adam_classes_and_arm(run):
     assert classes == {"ADSL": "SUBJECT LEVEL ANALYSIS DATASET", "ADAE":
                        "OCCURRENCE DATA STRUCTURE", "ADLB": "BASIC DATA STRUCTURE",
                        "ADVS": "BASIC DATA STRUCTURE",
-                       "ADCM": "OCCURRENCE DATA STRUCTURE"}  # fmt: skip
+                       "ADCM": "OCCURRENCE DATA STRUCTURE",
+                       "ADDOSE": "BASIC DATA STRUCTURE"}  # fmt: skip
     results = [r.get("OID") for r in root.iterfind(".//arm:AnalysisResult", NS)]
     # study.yaml analysis.endpoints: ADLB FPG, P2PG, HBA1C, FCP, P2CP, HOMAIR, HOMAB
+    # ... and analysis.dose: the dose categories of TOTDDD (purpose: exploratory)
     assert results == [f"AR.ADLB.{p}.CFB" for p in
-                       ("FPG", "P2PG", "HBA1C", "FCP", "P2CP", "HOMAIR", "HOMAB")]  # fmt: skip
+                       ("FPG", "P2PG", "HBA1C", "FCP", "P2CP", "HOMAIR", "HOMAB")] + [
+                       "AR.ADDOSE.TOTDDD.CAT"]  # fmt: skip
     # study.yaml's analysis section (the SAP) declares FPG and HBA1C primary, the rest secondary
     roles = {r.get("OID"): (r.get("AnalysisPurpose"), r.get("AnalysisReason"))
              for r in root.iterfind(".//arm:AnalysisResult", NS)}  # fmt: skip
@@ -262,7 +265,9 @@ def test_adam_classes_and_arm(run):
     secondary = ("SECONDARY OUTCOME MEASURE", "SPECIFIED IN SAP")
     params = ("FPG", "P2PG", "HBA1C", "FCP", "P2CP", "HOMAIR", "HOMAB")
     assert roles == {f"AR.ADLB.{p}.CFB": primary if p in ("FPG", "HBA1C") else secondary
-                     for p in params}  # fmt: skip
+                     for p in params} | {
+                     "AR.ADDOSE.TOTDDD.CAT": ("EXPLORATORY OUTCOME MEASURE", "SPECIFIED IN SAP")
+                     }  # fmt: skip
 
 
 # --- reruns, export ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ SDTM_XPT = (
     "ae", "cm", "dm", "ds", "ex", "lb", "mh", "se", "suppex", "sv", "ta", "te", "ti", "ts", "tv",
     "vs",
 )  # fmt: skip
-ADAM_XPT = ("adae", "adcm", "adlb", "adsl", "advs")
+ADAM_XPT = ("adae", "adcm", "addose", "adlb", "adsl", "advs")
 EXPECTED_TREE = sorted(
     [f"{SDTM}/{n}.xpt" for n in SDTM_XPT]
     + [f"{SDTM}/define.xml", f"{SDTM}/define2-1.xsl", f"{SDTM}/csdrg.md"]
