@@ -60,11 +60,21 @@ def made_up_cm(sv: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("dose")
-    plain = run_study(EXAMPLE_SPECS, EXAMPLE_EXPORT, base / "plain", on_issue="none")
-    sdtm = base / "with-cm" / "sdtm"
-    shutil.copytree(plain.out / "sdtm", sdtm, ignore=shutil.ignore_patterns("*.json", "*.xml"))
-    shutil.copytree(plain.out / "lineage", base / "with-cm" / "lineage")
-    made_up_cm(plain.sdtm.domains["SV"]).to_csv(sdtm / "cm.csv", index=False)
+    example = run_study(EXAMPLE_SPECS, EXAMPLE_EXPORT, base / "example", on_issue="none")
+
+    def package(name: str, cm: pd.DataFrame | None):
+        """The example's SDTM without its own CM, with ``cm`` (a CSV) when given."""
+        sdtm = base / name / "sdtm"
+        shutil.copytree(example.out / "sdtm", sdtm,
+                        ignore=shutil.ignore_patterns("*.json", "*.xml", "cm.xpt"))  # fmt: skip
+        shutil.copytree(example.out / "lineage", base / name / "lineage",
+                        ignore=shutil.ignore_patterns("cm.csv"))  # fmt: skip
+        if cm is not None:
+            cm.to_csv(sdtm / "cm.csv", index=False)
+        return sdtm
+
+    plain = derive_study(EXAMPLE_SPECS, package("no-cm", None), base / "plain", on_issue="none")
+    sdtm = package("with-cm", made_up_cm(example.sdtm.domains["SV"]))
     first = derive_study(EXAMPLE_SPECS, sdtm, base / "one", on_issue="none")
     second = derive_study(EXAMPLE_SPECS, sdtm, base / "two", on_issue="none")
     return plain, first, second

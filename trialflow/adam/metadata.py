@@ -77,7 +77,7 @@ def known_adam_datasets() -> list[str]:
 
     Example:
         >>> known_adam_datasets()
-        ['ADAE', 'ADCM', 'ADLB', 'ADSL', 'ADVS']
+        ['ADAE', 'ADCM', 'ADDOSE', 'ADLB', 'ADSL', 'ADVS']
     """
     return sorted(_datasets().index.tolist())
 
