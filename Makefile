@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 TOOLS  := requirements-tools.lock
 # One lock for every supported Python (3.11 and newer) and platform: uv's universal resolution.
-COMPILE := $(BIN)/uv pip compile pyproject.toml --extra test --extra dask --group build --universal \
+COMPILE := $(BIN)/uv pip compile pyproject.toml --extra test --extra dask --extra docs --group build --universal \
 	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet -o $(LOCK)
 
 .PHONY: demo test lint bench example clean lock upgrade test-bounds tools docs
