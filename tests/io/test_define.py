@@ -252,6 +252,16 @@ def test_adam_classes_and_arm(run):
                        "ADVS": "BASIC DATA STRUCTURE",
                        "ADCM": "OCCURRENCE DATA STRUCTURE",
                        "ADDOSE": "BASIC DATA STRUCTURE"}  # fmt: skip
+    # OCCDS 1.1 defines the ADVERSE EVENT subclass only: ADCM has none; each dataset's
+    # def:Structure says what its record is (ADDOSE: one per visit, not per lab time point)
+    groups = {g.get("Name"): g for g in root.iterfind(".//odm:ItemGroupDef", NS)}
+    subclasses = {name: [s.get("Name") for s in g.iterfind("def:Class/def:SubClass", NS)]
+                  for name, g in groups.items()}  # fmt: skip
+    assert subclasses["ADAE"] == ["ADVERSE EVENT"] and subclasses["ADCM"] == []
+    structure = {name: g.get(f"{{{NS['def']}}}Structure") for name, g in groups.items()}
+    assert structure["ADDOSE"] == "One record per subject per parameter per analysis visit"
+    assert structure["ADCM"] == "One record per subject per recorded medication regimen"
+    assert structure["ADAE"] == "One record per subject per adverse event"
     results = [r.get("OID") for r in root.iterfind(".//arm:AnalysisResult", NS)]
     # study.yaml analysis.endpoints: ADLB FPG, P2PG, HBA1C, FCP, P2CP, HOMAIR, HOMAB
     # ... and analysis.dose: the dose categories of TOTDDD (purpose: exploratory)

@@ -11,7 +11,8 @@ where each fact comes from and what could not be verified):
   source (predecessor variable), sponsor ("Y" for sponsor-defined variables the ADaMIG does
   not define) and method (one sentence on the derivation). Blank cells are empty strings.
 * ``adam-datasets.csv``: one row per ADaM dataset trialflow knows (label, class, which
-  variable rows it uses, ADaM class and subclass for define.xml, key variables).
+  variable rows it uses, ADaM class and subclass for define.xml, key variables, the
+  structure sentence for define.xml).
 
 The files are read once (``functools.lru_cache``); every function returns a fresh copy, so a
 caller can change what it gets without changing what the next caller sees.
@@ -165,6 +166,27 @@ def adam_label(dataset: str) -> str:
             f"{', '.join(known_adam_datasets())}"
         )
     return str(datasets.loc[name, "dataset_label"])
+
+
+def adam_structure(dataset: str) -> tuple[str, str]:
+    """define.xml's ``def:Structure`` and ``def:SubClass`` of ``dataset``.
+
+    The structure sentence says what one record is; the subclass is the ADaM subclass the
+    OCCDS document defines (ADVERSE EVENT for ADAE; none for ADCM, as OCCDS 1.1 defines no
+    other). A BDS dataset trialflow ships no row for gets the generic BDS sentence.
+
+    Example:
+        >>> adam_structure("ADAE")
+        ('One record per subject per adverse event', 'ADVERSE EVENT')
+        >>> adam_structure("ADCM")[1], adam_structure("ADEX")[0]
+        ('', 'One record per subject per parameter per analysis date per analysis timepoint')
+    """
+    name = _normalise(dataset)
+    datasets = _datasets()
+    if name not in datasets.index:
+        name = str(datasets.index[datasets["class"] == adam_class(name)][0])
+    row = datasets.loc[name]
+    return str(row["structure"]), str(row["subclass"])
 
 
 def arrange_adam(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:

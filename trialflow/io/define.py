@@ -104,11 +104,6 @@ _STRUCTURE = {
     "VS": "One record per vital sign measurement per time point per visit per subject",
     "DS": "One record per disposition status or protocol milestone per subject",
 }
-_ADAM_STRUCTURE = {
-    "ADSL": "One record per subject",
-    "BDS": "One record per subject per parameter per analysis timepoint",
-    "OCCDS": "One record per subject per adverse event",
-}
 _REFERENCE = {"TA", "TE", "TV", "TI", "TS"}
 _ONE_PER_SUBJECT = {"DM", "ADSL"}
 # value-level metadata: domain -> (the variable whose values split it, its name variable, the
@@ -706,11 +701,12 @@ def _group_attrs(kind: Kind, ds: DefineDataset) -> dict[str, str]:
         "BDS": "BASIC DATA STRUCTURE",
         "OCCDS": "OCCURRENCE DATA STRUCTURE",
     }[structure_key]
+    structure, subclass = adam_metadata.adam_structure(name)
     return {
         "class": row,
-        "structure": _ADAM_STRUCTURE[structure_key],
+        "structure": structure,
         "standard": "STD.ADaM-OCCDSIG" if structure_key == "OCCDS" else "STD.ADaMIG",
-        "subclass": "ADVERSE EVENT" if structure_key == "OCCDS" else "",
+        "subclass": subclass,
     }
 
 
