@@ -478,10 +478,12 @@ def export_command(
 @quiet_option
 @limit_option
 def derive_command(study_dir: Path, sdtm_dir: Path, out: Path, strict: bool, quiet: bool) -> None:
-    """Derive ADaM (ADSL, ADLB, ADVS, ADAE) from SDTM datasets: DIR/adam/*.xpt.
+    """Derive ADaM from SDTM datasets: DIR/adam/*.xpt.
 
-    The facts (baseline rule, windows, parameters, formulas) come from the adam section of
-    STUDY_DIR/study.yaml. SDTM and ADaM are validated together (DIR/validation/report.*).
+    ADSL, then the datasets the adam section of STUDY_DIR/study.yaml declares and the SDTM
+    holds the domains for (the example: ADLB, ADVS, ADAE, ADCM, ADDOSE). The facts (baseline
+    rule, windows, parameters, formulas) come from that section. SDTM and ADaM are validated
+    together (DIR/validation/report.*).
 
     \b
     Example:
