@@ -243,6 +243,24 @@ def test_meddra_is_an_external_dictionary_with_the_coding_file_version(run):
     assert decod.find("def:Origin", NS).get("Type") == "Assigned"
 
 
+def test_sponsor_codelists_of_study_yaml_are_described(run):
+    # study.yaml controlled_terms: AEREL and CMCAT are no CDISC codelists, so they are sponsor
+    # codelists of exactly their declared terms, bound to the variables of the same name
+    root = parse(run, "sdtm")
+    for variable, domain, terms in (
+        ("AEREL", "AE", ["NOT RELATED", "POSSIBLY RELATED", "RELATED"]),
+        ("CMCAT", "CM", ["GENERAL CONCOMITANT MEDICATION", "HYPOGLYCAEMIC AGENT"]),
+    ):
+        codelist = root.find(f".//odm:CodeList[@OID='CL.{variable}']", NS)
+        assert [i.get("CodedValue") for i in codelist.iterfind("odm:EnumeratedItem", NS)] == terms
+        assert codelist.find("odm:Alias", NS) is None  # no NCI code: not CDISC CT
+        ref = item_def(root, f"IT.{domain}.{variable}").find("odm:CodeListRef", NS)
+        assert ref.get("CodeListOID") == f"CL.{variable}"
+    # a CDISC codelist keeps its CT description (SEX: C66731)
+    sex = root.find(".//odm:CodeList[@OID='CL.SEX']", NS)
+    assert sex.find("odm:Alias", NS).get("Name") == "C66731"
+
+
 def test_adam_classes_and_arm(run):
     root = parse(run, "adam")
     classes = {g.get("Name"): g.find("def:Class", NS).get("Name")

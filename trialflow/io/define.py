@@ -514,6 +514,24 @@ def _add_ct_codelist(doc: _Doc, codelist_name: str, values: list[str]) -> str | 
     return oid
 
 
+def _sponsor_terms(spec: Any, name: str) -> list[str]:
+    """The terms of study.yaml's sponsor codelist named after variable ``name`` (AEREL, CMCAT).
+
+    controlled_terms holds CDISC codelists (synonyms of their terms) and sponsor codelists,
+    which are exactly their declared terms. A variable the SDTMIG binds to no CDISC codelist
+    takes the sponsor codelist of its own name, as the mapping specs assign it; define.xml
+    then lists every declared term, so a reviewer sees the codelist, not only the values used.
+    """
+    terms = (getattr(spec, "controlled_terms", None) or {}).get(name)
+    if not terms:
+        return []
+    try:
+        _codelist(name)
+    except sdtm_metadata.MetadataError:
+        return [str(term) for term in terms]
+    return []  # a CDISC codelist of that name: described from the CT, not here
+
+
 def _add_external(doc: _Doc, oid: str, name: str, dictionary: str, version: str) -> str:
     doc.codelists.setdefault(
         oid, {"name": name, "external": (dictionary, version), "values": set(), "decodes": {}}
@@ -807,6 +825,12 @@ def _describe_dataset(
             )
         elif row is not None and str(row.get("codelist", "")):
             codelist = _add_ct_codelist(doc, str(row["codelist"]), _used(ds.frame, name))
+        elif data_type == "text" and (terms := _sponsor_terms(spec, name)):
+            codelist = f"CL.{_oid(name)}"
+            entry = doc.codelists.setdefault(
+                codelist, {"name": f"{name} (sponsor codelist)", "values": set(), "decodes": {}}
+            )
+            entry["values"].update(terms)
         elif name == "PARAMCD" and "PARAM" in ds.frame.columns:
             codelist = f"CL.{ds.name}.PARAMCD"
             pairs = ds.frame[["PARAMCD", "PARAM"]].drop_duplicates("PARAMCD")
