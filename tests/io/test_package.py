@@ -551,6 +551,36 @@ def test_dataset_ndjson(tmp_path: Path) -> None:
     check_vs(package, "vs.ndjson")
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_dataset_json_non_json_constants_are_refused(tmp_path: Path, constant: str) -> None:
+    # Python's json module reads NaN/Infinity; JSON has neither, so a writer that emits them
+    # has not written Dataset-JSON, and reading NaN as missing would hide that
+    document = dataset_json("VS", "Vital Signs", VS_COLUMNS, [list(r) for r in VS_ROWS])
+    document["rows"][1][5] = "__CONSTANT__"
+    text = json.dumps(document).replace('"__CONSTANT__"', constant)
+    (tmp_path / "vs.json").write_text(text)
+    rows = [json.dumps(r) for r in document["rows"]]
+    meta = json.dumps({k: v for k, v in document.items() if k != "rows"})
+    (tmp_path / "lb.ndjson").write_text(
+        "\n".join([meta.replace('"VS"', '"LB"'), *rows]).replace('"__CONSTANT__"', constant)
+    )
+
+    write_dm(tmp_path)
+
+    package, findings = read_package([tmp_path])
+
+    assert list(package.datasets) == ["DM"]
+    assert [(f.code, f.source.file) for f in findings] == [
+        ("file-unreadable", "lb.ndjson"),
+        ("file-unreadable", "vs.json"),
+    ]
+    for finding in findings:
+        assert finding.message.endswith(
+            f"it holds {constant}, which is not JSON (RFC 8259): a missing value is null, "
+            "and Dataset-JSON numbers are finite"
+        ), finding.message
+
+
 @pytest.mark.skipif(
     jsonschema is None,
     reason="needs jsonschema (the test extra)",

@@ -822,7 +822,7 @@ def _loads(text: str, path: Path, outer: int = 0) -> object:
     (not every value of the rows) finds the rest."""
     depth = limits.current().json_depth
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise limits.refuse(
             _name(path), "arrays and objects nest deeper than the parser allows, over",
@@ -832,6 +832,15 @@ def _loads(text: str, path: Path, outer: int = 0) -> object:
     if found > depth:
         raise limits.refuse(_name(path), "arrays and objects nest", "json_depth", found)
     return document
+
+
+def _no_constant(name: str) -> object:
+    """Python's parser reads NaN, Infinity and -Infinity, which JSON (RFC 8259) does not have:
+    read as numbers they would be missing or infinite values no writer declared."""
+    raise _Unreadable(
+        f"it holds {name}, which is not JSON (RFC 8259): a missing value is null, and "
+        "Dataset-JSON numbers are finite"
+    )
 
 
 def _depth(value: object, level: int, limit: int) -> int:
