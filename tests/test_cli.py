@@ -1,5 +1,7 @@
 import json
 import re
+import subprocess
+import sys
 
 import pyreadstat
 import pytest
@@ -336,3 +338,12 @@ def test_the_console_shows_three_findings_per_rule_and_counts_the_rest(capsys):
         "    warning end-missing: AE record 3: no end",
         "    ... and 475 more records (warning end-missing) in validation/report.json",
     ]
+
+
+def test_python_dash_m_trialflow_runs_the_command_line():
+    done = subprocess.run(
+        [sys.executable, "-m", "trialflow", "derive", "--help"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Usage: python -m trialflow derive [OPTIONS] STUDY_DIR")
