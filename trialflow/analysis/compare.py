@@ -123,7 +123,7 @@ def ancova(
     formula = " + ".join([group, *covariates])
     test = f"lm({response} ~ {formula}); emmeans at the mean of each covariate"
     rows = []
-    for j, g in enumerate(levels):
+    for g in levels:
         weights = np.zeros(k)
         weights[0] = 1.0
         if g != control:
