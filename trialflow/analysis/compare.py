@@ -111,8 +111,9 @@ def ancova(
     # The covariates enter centred at their means: the same model, the LS means are then
     # intercept + group coefficient, and the fit is better conditioned.
     means = np.array([frame[c].mean() for c in covariates])
-    columns += [frame[c].to_numpy(dtype="float64") - m for c, m in zip(covariates, means,
-                                                                        strict=True)]
+    columns += [
+        frame[c].to_numpy(dtype="float64") - m for c, m in zip(covariates, means, strict=True)
+    ]
     design = np.column_stack(columns)
     df_resid = n - np.linalg.matrix_rank(design)
     if df_resid <= 0:
@@ -165,8 +166,10 @@ def _rank_sum(x: np.ndarray, y: np.ndarray) -> tuple[float, float, str]:
         x, y, alternative="two-sided", use_continuity=True,
         method="exact" if exact else "asymptotic",
     )  # fmt: skip
-    text = "Wilcoxon rank sum exact test" if exact else (
-        "Wilcoxon rank sum test with continuity correction"
+    text = (
+        "Wilcoxon rank sum exact test"
+        if exact
+        else ("Wilcoxon rank sum test with continuity correction")
     )
     return float(result.statistic), min(float(result.pvalue), 1.0), text
 
