@@ -85,8 +85,9 @@ def cfb_summary(
 
     ``group`` names the column of ``bds`` whose values are the treatment groups (GROUP in
     the output; records without one are left out, the caller reports them), in ``order``
-    (default: sorted); without it every row's GROUP is :data:`SINGLE_GROUP`. When ``bds``
-    has ATPTN (several records per visit, one per time point), rows are also by ATPTN/ATPT
+    (default: sorted); without it every row's GROUP is :data:`SINGLE_GROUP`. When a parameter
+    of ``bds`` has several time points (:func:`has_timepoints`: several records per visit,
+    one per time point), rows are also by ATPTN/ATPT
     (records without a time point form their own rows, after the time points).
 
     Rows come in PARAMCD order as given, then ATPTN, AVISITN, group, VAR (AVAL before CHG). The
@@ -111,7 +112,7 @@ def cfb_summary(
     # BDS dataset is wide, and selecting every column per parameter cost more than the tests.
     if group is not None and group not in bds.columns:
         raise DerivationError(f"cfb_summary: group variable {group} is not a column")
-    timepoints = "ATPTN" in bds.columns
+    timepoints = has_timepoints(bds)
     extra = ["PARAM", population, group, *(TIMEPOINT_COLUMNS if timepoints else [])]
     keep = [*needed, *(c for c in extra if c and c in bds.columns)]
     data = _analysis_records(bds[list(dict.fromkeys(keep))], population)
@@ -171,6 +172,24 @@ def cfb_summary(
     out["TEST_METHOD"] = test_method
     out["N"] = out["N"].astype("int64")
     return out
+
+
+def has_timepoints(bds: pd.DataFrame) -> bool:
+    """True when some parameter of ``bds`` has more than one ATPTN (a missing one counts as
+    one): its analyses are then by time point, and the tables carry ATPTN and ATPT. A
+    parameter measured at one time point only (a 2-hour value) needs no split.
+
+    Example:
+        >>> bds = pd.DataFrame({"PARAMCD": ["SYSBP", "SYSBP", "WEIGHT"],
+        ...                     "ATPTN": [815.0, 816.0, None]})
+        >>> has_timepoints(bds), has_timepoints(bds.iloc[[0, 2]])
+        (True, False)
+    """
+    if "ATPTN" not in bds.columns or "PARAMCD" not in bds.columns or bds.empty:
+        return False
+    numbers = pd.to_numeric(bds["ATPTN"], errors="coerce").astype("float64")
+    distinct = bds[["PARAMCD"]].assign(_T=numbers).groupby("PARAMCD")["_T"].nunique(dropna=False)
+    return bool((distinct > 1).any())
 
 
 def _group_text(values: pd.Series) -> pd.Series:
