@@ -38,7 +38,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from trialflow.errors import DerivationError
@@ -118,7 +117,10 @@ def ancova(
     df_resid = n - np.linalg.matrix_rank(design)
     if df_resid <= 0:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    fit = sm.OLS(frame[response].to_numpy(dtype="float64"), design).fit(method="qr")
+    # statsmodels loads slowly: only the runs that compare groups pay for it.
+    from statsmodels.regression.linear_model import OLS
+
+    fit = OLS(frame[response].to_numpy(dtype="float64"), design).fit(method="qr")
     k = design.shape[1]  # covariate weights stay 0: each covariate at its mean
     alpha = 1.0 - conf_level
     formula = " + ".join([group, *covariates])
