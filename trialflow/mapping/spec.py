@@ -2029,7 +2029,7 @@ class AnalysisSpec(Strict):
         default=0.95,
         gt=0,
         lt=1,
-        description="the Hodges-Lehmann confidence level",
+        description="the confidence level of the Hodges-Lehmann and comparison intervals",
         examples=[0.95],
     )
     endpoints: list[EndpointSpec] = Field(
