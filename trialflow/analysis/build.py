@@ -224,7 +224,7 @@ def build_analysis(
             for paramcd in p.paramcd:
                 if not by_visit["PARAMCD"].eq(paramcd).any():
                     findings.append(_no_data(paramcd, p.dataset, safety.population, "summary"))
-    dose = _dose_analysis(spec, datasets, figures, captions, findings, where)
+    dose = _dose_analysis(spec, datasets, figures, captions, findings, where, groups)
     baseline = table1(
         datasets["ADSL"],
         datasets,
@@ -353,6 +353,28 @@ def analysis_groups(
             )
         )
     return Groups(variable, levels, wanted.control, wanted.total, sizes)
+
+
+def _per_group(
+    frame: pd.DataFrame, groups: Groups, compute: Callable[[pd.DataFrame], pd.DataFrame]
+) -> pd.DataFrame:
+    """``compute`` of each group's records (and of all groups', GROUP "Total", when
+    ``total``), with GROUP after AVISIT; one group: all records, GROUP "Total"."""
+    if groups.variable is None:
+        parts = [compute(frame).assign(GROUP=SINGLE_GROUP)]
+    else:
+        values = frame[groups.variable].astype("str").str.strip()
+        parts = [
+            compute(frame[values.eq(g).fillna(False).to_numpy()]).assign(GROUP=g)
+            for g in groups.levels
+        ]
+        if groups.total:
+            grouped = frame[values.isin(groups.levels).fillna(False).to_numpy()]
+            parts.append(compute(grouped).assign(GROUP=SINGLE_GROUP))
+    out = pd.concat(parts, ignore_index=True)
+    columns = [c for c in out.columns if c != "GROUP"]
+    at = columns.index("AVISIT") + 1
+    return out[[*columns[:at], "GROUP", *columns[at:]]]
 
 
 def _with_group(datasets: Mapping[str, pd.DataFrame], groups: Groups) -> dict:
@@ -535,8 +557,11 @@ def _dose_analysis(
     captions: dict[str, str],
     findings: list[Finding],
     where: Callable[[str], str],
+    groups: Groups | None = None,
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str]]:
-    """The dose tables, sentences and figure of ``analysis.dose`` (None without ADDOSE)."""
+    """The dose tables (by group), sentences and figure of ``analysis.dose`` (None without
+    ADDOSE)."""
+    groups = groups or Groups(None, [SINGLE_GROUP])
     analysis = spec.analysis
     wanted = analysis.dose if analysis is not None else None
     if wanted is None:
@@ -561,7 +586,10 @@ def _dose_analysis(
     population = wanted.population or analysis.population  # type: ignore[union-attr]
     cats = rules.categories
     pairs = [(c.avalca1n, c.avalcat1) for c in [cats.discontinued, *cats.by_pchg]]
-    categories = dose_categories(addose, wanted.paramcd, pairs, population=population)
+    categories = _per_group(
+        addose, groups, lambda part: dose_categories(part, wanted.paramcd, pairs,
+                                                     population=population)
+    )  # fmt: skip
     withdrawal = None
     if wanted.withdrawal is not None and wanted.withdrawal_class is not None:
         flags = [
@@ -571,9 +599,15 @@ def _dose_analysis(
         ]
         if flags:
             withdrawal = (wanted.withdrawal_class, wanted.withdrawal, flags[-1])
-    changes = dose_changes(addose, wanted.classes, withdrawal=withdrawal, population=population)
+    changes = _per_group(
+        addose, groups, lambda part: dose_changes(part, wanted.classes, withdrawal=withdrawal,
+                                                  population=population)
+    )  # fmt: skip
     reduced = [cats.discontinued.avalca1n, *(c.avalca1n for c in cats.by_pchg[:-1])]
-    sentences = dose_sentences(categories, reduced, stopped=cats.discontinued.avalca1n)
+    sentences = []
+    for group, part in categories.groupby("GROUP", sort=False):
+        said = dose_sentences(part, reduced, stopped=cats.discontinued.avalca1n)
+        sentences += said if groups.variable is None else [f"{group}: {t}" for t in said]
     params = addose.loc[addose["PARAMCD"].eq(wanted.paramcd).fillna(False), "PARAM"]
     label = str(params.iloc[0]) if len(params) else wanted.paramcd
     levels = [100.0 + c.pchg_max for c in cats.by_pchg if c.pchg_max is not None]

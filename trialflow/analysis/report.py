@@ -474,6 +474,11 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
+def _prefixed(fragment: str, group: str) -> str:
+    """An HTML fragment drawn once per group, its element ids made unique by the group."""
+    return fragment.replace(' id="', f' id="{_slug(group)}-')
+
+
 def _cells(
     rows: pd.DataFrame, by_group: bool = True
 ) -> list[tuple[tuple[str, str], pd.DataFrame]]:
@@ -611,7 +616,8 @@ def _safety(
         else:
             for group in groups:
                 parts.append(f'<h3 class="group">{_esc(group)}</h3>')
-                parts += _ae_tables(ae[ae["GROUP"].astype("str").eq(group).to_numpy()])
+                mine = ae[ae["GROUP"].astype("str").eq(group).to_numpy()]
+                parts += [_prefixed(t, group) for t in _ae_tables(mine)]
     if by_visit is not None:
         parts.append(
             '<h3 id="safety-visits">Safety laboratory values and vital signs by visit</h3>'
@@ -639,6 +645,28 @@ def _dose(
     items = "".join(f"<li>{_esc(s)}</li>" for s in sentences if _text(s))
     if items:
         parts.append(f'<ul class="dose-results">{items}</ul>')
+    groups = []
+    for table in (categories, changes):
+        if table is not None and "GROUP" in table.columns:
+            groups += [_text(v) for v in table["GROUP"] if _text(v)]
+    groups = list(dict.fromkeys(groups))
+    if len(groups) > 1:
+        for group in groups:
+            parts.append(f'<h3 class="group">{_esc(group)}</h3>')
+            mine = [
+                None if t is None else t[t["GROUP"].astype("str").eq(group).to_numpy()]
+                for t in (categories, changes)
+            ]
+            parts += [_prefixed(t, group) for t in _dose_tables(*mine)]
+    else:
+        parts += _dose_tables(categories, changes)
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _dose_tables(categories: pd.DataFrame | None, changes: pd.DataFrame | None) -> list[str]:
+    """The dose categories by visit and the medication changes by class of one group."""
+    parts = []
     if categories is not None and not categories.empty:
         visits = list(dict.fromkeys(categories["AVISIT"].astype("str")))
         labels = list(dict.fromkeys(categories["AVALCAT1"].astype("str")))
@@ -685,8 +713,7 @@ def _dose(
             "visit. THRESHOLD MET: the withdrawal criterion is met at the visit; WITHDRAWN AT "
             "THRESHOLD: stopped at the visit after meeting it at the last visit before.</p>"
         )
-    parts.append("</section>")
-    return "".join(parts)
+    return parts
 
 
 def _table1(table1: pd.DataFrame, groups: Mapping[str, int] | None = None) -> str:
