@@ -129,5 +129,8 @@ def test_a_control_arm_without_subjects_is_reported():
     result = build_analysis(spec, _datasets(), {}, {})
     assert [f.code for f in result.findings if f.code.startswith("analysis-group-control")] == [
         "analysis-group-control-missing"]  # fmt: skip
+    skipped = [f.message for f in result.findings if f.code == "analysis-comparison-skipped"]
+    assert len(skipped) == 2  # the ANCOVA at each time point of WEEK 2
+    assert "no ancova of SYSBP AFTER LYING DOWN FOR 5 MINUTES at WEEK 2" in skipped[0]
     # Nothing against the missing control; Kruskal-Wallis across the arms needs none.
     assert result.comparisons["TERM"].tolist() == ["KRUSKAL", "KRUSKAL"]

@@ -146,3 +146,10 @@ def test_rank_tests_two_arms_have_no_kruskal():
     out = rank_tests(data[data["TRT01P"] != "Drug X 50 mg"], "CHG", "TRT01P",
                      control="Placebo", order=ARMS)  # fmt: skip
     assert out["TERM"].tolist() == ["RANKSUM"]
+
+
+def test_ancova_is_not_estimated_with_a_constant_covariate():
+    # BASE equal for everyone is collinear with the intercept: R's lm gives an NA coefficient;
+    # nothing is reported rather than a number from an arbitrary generalised inverse.
+    data = _three_arms().assign(BASE=140.0)
+    assert ancova(data, "CHG", "TRT01P", ["BASE"], control="Placebo", order=ARMS).empty

@@ -197,7 +197,9 @@ def build_analysis(
                         f"median and Q3); * p < {analysis.alpha:g}, ** p < 0.01"
                     )
     summary = _concat(parts)
-    comparisons = _comparisons(spec, datasets, groups, where) if analysis.comparisons else None
+    comparisons = None
+    if analysis.comparisons:
+        comparisons = _comparisons(spec, datasets, groups, where, findings)
     ae = by_visit = None
     safety_notes: list[str] = []
     if analysis.safety is not None:
@@ -450,9 +452,11 @@ def _comparisons(
     datasets: Mapping[str, pd.DataFrame],
     groups: Groups,
     where: Callable[[str], str],
+    findings: list[Finding],
 ) -> pd.DataFrame:
     """cfb_comparisons.csv: each comparison of ``analysis.comparisons`` on the post-baseline
-    analysis records with a CHG of each endpoint, per PARAMCD, [time point] and visit."""
+    analysis records with a CHG of each endpoint, per PARAMCD, [time point] and visit. A
+    comparison that gives nothing at a visit is an ``analysis-comparison-skipped`` notice."""
     analysis = spec.analysis
     assert analysis is not None and groups.control is not None
     variable = groups.variable
@@ -466,6 +470,13 @@ def _comparisons(
                 raise DerivationError(
                     f"{where('analysis.comparisons')}: {endpoint.dataset} has no "
                     f"{', '.join(unknown)} (covariates of {comparison.method})"
+                )
+            text = [c for c in comparison.covariates
+                    if not pd.api.types.is_numeric_dtype(bds[c])]  # fmt: skip
+            if text:
+                raise DerivationError(
+                    f"{where('analysis.comparisons')}: {', '.join(text)} of "
+                    f"{endpoint.dataset} is not numeric (covariates of {comparison.method})"
                 )
         keep = (
             bds["ANL01FL"].eq("Y").fillna(False)
@@ -505,6 +516,21 @@ def _comparisons(
                         )
                     if len(rows):
                         parts.append(rows.assign(**keys, PARAM=label))
+                        continue
+                    tpt = f" {keys['ATPT']}" if has_tpt and keys.get("ATPT") else ""
+                    findings.append(
+                        Finding(
+                            "analysis-comparison-skipped",
+                            "notice",
+                            f"{where('analysis.comparisons')}: no {comparison.method} of "
+                            f"{paramcd}{tpt} at {keys['AVISIT']}: it needs records of the "
+                            f"control ({groups.control}) and another group, with degrees of "
+                            "freedom left (ancova) and covariates that vary",
+                            dataset=endpoint.dataset,
+                            variable="CHG",
+                            value=paramcd,
+                        )
+                    )
     by_columns = ["PARAMCD", *(TIMEPOINT_COLUMNS if timepoints else []), "AVISITN", "AVISIT"]
     columns = [*by_columns, *COMPARISON_COLUMNS, "PARAM"]
     if not parts:

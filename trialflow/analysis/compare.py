@@ -86,7 +86,8 @@ def ancova(
     groups of ``order`` without a record are left out of the model. ``order`` gives the
     groups' order in the output. Returns :data:`COMPARISON_COLUMNS` rows: LSMEAN per group,
     then DIFF per group other than control; no rows when the control group has no record,
-    when fewer than two groups have one or when the residual degrees of freedom are 0.
+    when fewer than two groups have one, when the residual degrees of freedom are 0 or when
+    the model is not estimable (a covariate constant or determined by the groups).
 
     Example: see the module docstring.
     """
@@ -114,8 +115,9 @@ def ancova(
         frame[c].to_numpy(dtype="float64") - m for c, m in zip(covariates, means, strict=True)
     ]
     design = np.column_stack(columns)
-    df_resid = n - np.linalg.matrix_rank(design)
-    if df_resid <= 0:
+    rank = int(np.linalg.matrix_rank(design))
+    df_resid = n - rank
+    if df_resid <= 0 or rank < design.shape[1]:  # no error variance, or a constant covariate
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
     # statsmodels loads slowly: only the runs that compare groups pay for it.
     from statsmodels.regression.linear_model import OLS
