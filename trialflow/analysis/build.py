@@ -25,8 +25,10 @@ from trialflow.analysis.compare import COMPARISON_COLUMNS, ancova, rank_tests
 from trialflow.analysis.dose import dose_categories, dose_changes, dose_sentences
 from trialflow.analysis.figures import (
     figure_chg_boxplot,
+    figure_chg_boxplot_by_group,
     figure_dose_percent,
     figure_median_iqr,
+    figure_median_iqr_by_group,
 )
 from trialflow.analysis.report import render_report
 from trialflow.analysis.safety import ae_summary, safety_by_visit
@@ -174,6 +176,27 @@ def build_analysis(
                 )
                 continue
             label = str(rows["PARAM"].iloc[0] or paramcd)
+            if groups.variable is not None:
+                for suffix, what, cell, _records in _figure_cells(rows, in_population, groups):
+                    name = f"{paramcd.lower()}{suffix}"
+                    figures[f"{name}_median_iqr.png"] = figure_median_iqr_by_group(
+                        cell, paramcd, groups=groups.levels,
+                        title=f"{label}{what}: median (Q1, Q3) by visit and group",
+                    )  # fmt: skip
+                    captions[f"{name}_median_iqr.png"] = (
+                        f"{label}{what}: median with interquartile range by analysis visit, "
+                        "one line per group"
+                    )
+                    if cell["VAR"].eq("CHG").any():
+                        figures[f"{name}_chg_box.png"] = figure_chg_boxplot_by_group(
+                            cell, paramcd, groups=groups.levels,
+                            title=f"{label}{what}: change from baseline by group",
+                        )  # fmt: skip
+                        captions[f"{name}_chg_box.png"] = (
+                            f"{label}{what}: change from baseline by visit, one box per group "
+                            "(the table's Q1, median and Q3; whiskers: minimum and maximum)"
+                        )
+                continue
             for suffix, what, cell, records in _figure_cells(rows, in_population, groups):
                 name = f"{paramcd.lower()}{suffix}"
                 figures[f"{name}_median_iqr.png"] = figure_median_iqr(
@@ -403,15 +426,11 @@ def _concat(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
-
-
 def _figure_cells(
     rows: pd.DataFrame, records: pd.DataFrame, groups: Groups
 ) -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
-    """One figure per time point and group of a parameter: (file-name suffix, title part,
-    summary rows, records). One group and at most one time point: one figure, no suffix."""
+    """The figures' cells of a parameter, one per time point: (file-name suffix, title part,
+    summary rows, records). At most one time point: one cell, no suffix."""
     cells = []
     timepoints: list[float | None] = [None]
     if "ATPTN" in rows.columns:
@@ -434,16 +453,7 @@ def _figure_cells(
             atpt = at_rows["ATPT"].dropna()
             suffix = "" if missing else f"_tpt{float(atptn):g}".replace(".", "_")
             what = "" if missing or not len(atpt) else f", {str(atpt.iloc[0]).lower()}"
-        for group in groups.levels:
-            if groups.variable is None:
-                cells.append((suffix, what, at_rows, at_records))
-                continue
-            cell = at_rows[at_rows["GROUP"].eq(group).to_numpy()]
-            if cell.empty:
-                continue
-            mine = at_records[groups.variable].astype("str").str.strip().eq(group)
-            cells.append((f"{suffix}_{_slug(group)}", f"{what}, {group}", cell,
-                          at_records[mine.fillna(False).to_numpy()]))  # fmt: skip
+        cells.append((suffix, what, at_rows, at_records))
     return cells
 
 
