@@ -328,3 +328,31 @@ def test_groups_get_their_own_tables_and_unique_ids() -> None:
 
 def test_one_group_keeps_the_single_arm_report() -> None:
     assert render(summary=summary().assign(GROUP="Total")) == render()
+
+
+def test_adverse_events_by_group_in_one_table() -> None:
+    from trialflow.analysis.safety import ae_summary
+
+    adsl = pd.DataFrame({"USUBJID": ["1", "2", "3"], "NINFUS": [1.0, 1.0, 1.0],
+                         "SAFFL": ["Y"] * 3, "TRT01P": ["Placebo", "Drug X", "Drug X"]})
+    adae = pd.DataFrame({"USUBJID": ["2", "3"], "AEBODSYS": ["Gen"] * 2,
+                         "AEDECOD": ["Pyrexia"] * 2, "TRTEMFL": ["Y", "Y"],
+                         "INFNUM": [1.0, 1.0], "INFDAYS": [0.0, 3.0]})  # fmt: skip
+    parts = []
+    for group in ["Placebo", "Drug X"]:
+        mine = adsl[adsl["TRT01P"] == group]
+        out, _, _ = ae_summary(adae[adae["USUBJID"].isin(mine["USUBJID"])], mine, within_days=1)
+        parts.append(out.assign(GROUP=group))
+    out, _, _ = ae_summary(adae, adsl, within_days=1)
+    ae = pd.concat([*parts, out.assign(GROUP="Total")], ignore_index=True)
+    page = render(ae_summary=ae, safety_by_visit=None)
+    table = page[page.index('id="ae-terms"') :]
+    table = table[: table.index("</table>")]
+    assert "Placebo (N = 1)" in table and "Drug X (N = 2)" in table and "Total (N = 3)" in table
+    # Pyrexia: none of 1 on placebo, 2 of 2 on drug X, 2 of 3 overall
+    row = table[table.index("Pyrexia") :]
+    row = row[: row.index("</tr>")]
+    assert re.findall(r'<td class="num">([^<]*)</td>', row) == [
+        "0 (0.00%)", "2 (100.00%)", "2 (66.67%)"]  # fmt: skip
+    ids = re.findall(r' id="([^"]+)"', page)
+    assert len(ids) == len(set(ids))

@@ -598,6 +598,47 @@ def _ae_tables(ae: pd.DataFrame) -> list[str]:
     return [first, second]
 
 
+def _ae_terms_by_group(ae: pd.DataFrame, groups: Sequence[str]) -> str:
+    """The treatment-emergent adverse events by term with a column per group (and Total):
+    subjects n (%) of the group's subjects (the ALL rows of ae_summary)."""
+    missing = [c for c in ("AEBODSYS", "AEDECOD", "INFUSION", "GROUP", "SUBJECTS", "N_SUBJECTS")
+               if c not in ae.columns]  # fmt: skip
+    if missing:
+        raise ValueError(f"render_report: ae_summary column(s) missing: {', '.join(missing)}")
+    rows = ae[ae["INFUSION"].astype("str").eq("ALL").to_numpy()]
+    text = rows.assign(
+        _SOC=rows["AEBODSYS"].astype(object).map(_esc),
+        _PT=rows["AEDECOD"].astype(object).map(_esc),
+        _G=rows["GROUP"].astype("str"),
+        _CELL=_n_pct(_counts_of(rows, "SUBJECTS"), _counts_of(rows, "N_SUBJECTS")),
+        _N=_counts_of(rows, "N_SUBJECTS"),
+    )
+    cells = {(soc, pt, g): c for soc, pt, g, c in zip(text["_SOC"], text["_PT"], text["_G"],
+                                                      text["_CELL"], strict=True)}  # fmt: skip
+    sizes = text.groupby("_G", sort=False)["_N"].max()
+    head = "".join(
+        f'<th class="num" scope="col">{_esc(g)} (N = {int(sizes[g]) if g in sizes else 0})</th>'
+        for g in groups
+    )
+    # The terms in the order of the Total rows (every term), else as the groups list them.
+    ordered = text.sort_values("_G", key=lambda g: g.ne("Total"), kind="stable")
+    terms = list(dict.fromkeys(zip(ordered["_SOC"], ordered["_PT"], strict=True)))
+    body = "".join(
+        f'<tr><td>{soc}</td><th scope="row">{pt}</th>'
+        + "".join(f'<td class="num">{cells.get((soc, pt, g), "0 (0.00%)")}</td>' for g in groups)
+        + "</tr>"
+        for soc, pt in terms
+    )
+    return (
+        '<h3 id="ae">Treatment-emergent adverse events by group</h3>'
+        '<div class="table-wrap"><table class="ae" id="ae-terms"><thead><tr>'
+        '<th scope="col">System organ class</th><th scope="col">Preferred term</th>'
+        f"{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        '<p class="table-note">Subjects with at least one event, n (%) of the group\'s '
+        "subjects.</p>"
+    )
+
+
 def _safety(
     ae: pd.DataFrame | None,
     by_visit: pd.DataFrame | None,
@@ -614,10 +655,13 @@ def _safety(
         if len(groups) <= 1:
             parts += _ae_tables(ae)
         else:
+            parts.append(_ae_terms_by_group(ae, groups))
             for group in groups:
-                parts.append(f'<h3 class="group">{_esc(group)}</h3>')
                 mine = ae[ae["GROUP"].astype("str").eq(group).to_numpy()]
-                parts += [_prefixed(t, group) for t in _ae_tables(mine)]
+                infusions = _ae_tables(mine)[1].replace(
+                    "Adverse events per infusion<", f"Adverse events per infusion: {_esc(group)}<"
+                )
+                parts.append(_prefixed(infusions, group))
     if by_visit is not None:
         parts.append(
             '<h3 id="safety-visits">Safety laboratory values and vital signs by visit</h3>'
