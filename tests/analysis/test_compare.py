@@ -146,6 +146,9 @@ def test_rank_tests_two_arms_have_no_kruskal():
     out = rank_tests(data[data["TRT01P"] != "Drug X 50 mg"], "CHG", "TRT01P",
                      control="Placebo", order=ARMS)  # fmt: skip
     assert out["TERM"].tolist() == ["RANKSUM"]
+    # the same pair as in the three-arm call: R's W = 3, p = 0.0198051234581123 (ties)
+    assert out["STATISTIC"].iloc[0] == 3.0
+    assert out["P_VALUE"].iloc[0] == pytest.approx(0.0198051234581123, rel=1e-12)
 
 
 def test_ancova_is_not_estimated_with_a_constant_covariate():

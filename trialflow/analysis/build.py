@@ -327,6 +327,8 @@ def analysis_groups(
         ['Total']
     """
     wanted = spec.analysis.group if spec.analysis is not None else None
+    if adsl is not None and population not in adsl.columns:
+        adsl = adsl.assign(**{population: "Y"})  # no flag column: every subject
     if wanted is None or adsl is None:
         size = int(adsl[population].eq("Y").fillna(False).sum()) if adsl is not None else 0
         return Groups(None, [SINGLE_GROUP], sizes={SINGLE_GROUP: size})
