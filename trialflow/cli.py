@@ -191,6 +191,8 @@ def _render(result, title: str) -> None:
         )
         if getattr(result.analysis, "dose_categories", None) is not None:
             safety += "dose_categories.csv, dose_changes.csv, "
+        if getattr(result.analysis, "comparisons", None) is not None:
+            safety += "cfb_comparisons.csv, "
         click.echo(
             f"  analysis: {result.out / 'analysis'} (cfb_summary.csv, table1.csv, {safety}"
             f"{len(result.analysis.figures)} figures, report.html)"

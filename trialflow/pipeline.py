@@ -699,8 +699,9 @@ def validation_summary(findings: Sequence[Finding], package: Package) -> dict:
 
 def write_analysis(result: AnalysisResult, out: Path) -> list[Path]:
     """Write DIR/analysis/cfb_summary.csv, table1.csv, figures/*.png and report.html, with
-    a safety section ae_summary.csv and safety_by_visit.csv, and with a dose section
-    dose_categories.csv and dose_changes.csv.
+    a safety section ae_summary.csv and safety_by_visit.csv, with a dose section
+    dose_categories.csv and dose_changes.csv, and with analysis.comparisons
+    cfb_comparisons.csv.
 
     Example:
         >>> write_analysis(result, Path("out"))  # doctest: +SKIP
@@ -723,6 +724,8 @@ def write_analysis(result: AnalysisResult, out: Path) -> list[Path]:
         )
     if result.dose_changes is not None:
         files.append(reports.write_table_csv(result.dose_changes, folder / "dose_changes.csv"))
+    if result.comparisons is not None:
+        files.append(reports.write_table_csv(result.comparisons, folder / "cfb_comparisons.csv"))
     for name, png in result.figures.items():
         files.append(reports.write_file(png, folder / "figures" / name))
     files.append(reports.write_file(result.html, folder / "report.html"))

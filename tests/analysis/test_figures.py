@@ -202,3 +202,33 @@ def test_box_plot_refuses_a_summary_of_other_records() -> None:
     other = summary_of(bds[~((bds["USUBJID"] == "S-1") & (bds["AVISITN"] == 2.0)).to_numpy()])
     with pytest.raises(ValueError, match=r"summary's CHG rows of FPG \(AVISITN: N 2: 5, "):
         figure_chg_boxplot(bds, other, "FPG", title="FPG")
+
+
+def _by_group_summary() -> pd.DataFrame:
+    rows = []
+    for group, shift in (("Placebo", 0.0), ("Drug X 50 mg", -3.0)):
+        rows.append(("SYSBP", 2.0, "BASELINE", "AVAL", group, 140.0, 136.0, 145.0, None, None))
+        for visit, n in ((3.0, "WEEK 2"), (4.0, "WEEK 4")):
+            rows.append(("SYSBP", visit, n, "AVAL", group, 139.0 + shift, 135.0, 143.0, None,
+                         None))  # fmt: skip
+            rows.append(("SYSBP", visit, n, "CHG", group, -1.0 + shift, -4.0 + shift,
+                         1.0 + shift, -8.0 + shift, 4.0 + shift))  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["PARAMCD", "AVISITN", "AVISIT", "VAR", "GROUP", "MEDIAN",
+                                        "Q1", "Q3", "MIN", "MAX"])  # fmt: skip
+    return frame.assign(N=5, QUANTILE_METHOD="spss")
+
+
+def test_group_figures_are_png_and_the_same_bytes_on_rerun():
+    from trialflow.analysis.figures import (
+        figure_chg_boxplot_by_group,
+        figure_median_iqr_by_group,
+    )
+
+    summary = _by_group_summary()
+    groups = ["Placebo", "Drug X 50 mg"]
+    for draw in (figure_median_iqr_by_group, figure_chg_boxplot_by_group):
+        first = draw(summary, "SYSBP", groups=groups, title="SYSBP")
+        assert first[:8] == PNG_SIGNATURE
+        assert draw(summary, "SYSBP", groups=groups, title="SYSBP") == first
+        with pytest.raises(ValueError, match="DIABP"):
+            draw(summary, "DIABP", groups=groups, title="DIABP")

@@ -283,3 +283,76 @@ def test_statistics_are_shown_with_the_decimals_of_the_parameter_precision() -> 
     fpg = re.findall(r'<td class="num">(.*?)</td>', row_of(page, "cfb-FPG", "BASELINE"))
     assert fpg[:3] == ["16", "9.10 (8.85, 9.35)", "9.10 (1.20)"]  # undeclared: 2 decimals
     assert "Statistics with 2 decimals." in page
+
+
+## Treatment groups (issue 17): one table per group, Table 1 by group, comparisons ----
+def test_groups_get_their_own_tables_and_unique_ids() -> None:
+    one = summary()
+    two = pd.concat([one.assign(GROUP="Placebo"), one.assign(GROUP="Drug X")])
+    table1 = pd.DataFrame(
+        {
+            "CHARACTERISTIC": ["Sex: F"] * 3,
+            "STATISTIC": ["n (%)"] * 3,
+            "GROUP": ["Placebo", "Drug X", "Total"],
+            "VALUE": ["3 (75.0%)", "1 (33.3%)", "4 (57.1%)"],
+        }
+    )
+    comparisons = pd.DataFrame(
+        {
+            "PARAMCD": ["FPG"], "AVISITN": [2.0], "AVISIT": ["DAY 14"], "METHOD": ["ANCOVA"],
+            "TERM": ["DIFF"], "GROUP": ["Drug X"], "REFERENCE": ["Placebo"], "N": [7],
+            "ESTIMATE": [-1.234], "SE": [0.5], "DF": [4.0], "LOWER": [-2.6222], "UPPER": [0.15],
+            "STATISTIC": [-2.468], "P_VALUE": [0.0689], "CONF_LEVEL": [0.95],
+            "TEST": ["lm(CHG ~ TRT01P + BASE)"], "PARAM": ["Fasting Plasma Glucose (mmol/L)"],
+        }
+    )  # fmt: skip
+    page = render(
+        summary=two,
+        table1=table1,
+        groups={"Placebo": 4, "Drug X": 3, "Total": 7},
+        comparisons=comparisons,
+    )
+    ids = re.findall(r' id="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    assert 'id="cfb-FPG-placebo"' in page and 'id="cfb-FPG-drug-x"' in page
+    assert "<caption>Fasting plasma glucose (mmol/L) (FPG), Drug X</caption>" in page
+    # Table 1: a column per group headed with its N, in the table's order
+    assert page.index("Placebo (N = 4)") < page.index("Drug X (N = 3)") < page.index(
+        "Total (N = 7)"
+    )
+    # the difference with its interval, at the parameter's 2 decimals + 1 (no precision: 2)
+    row = row_of(page, "compare-FPG", "DAY 14")
+    assert "-1.23 (-2.62, 0.15)" in row and "0.069" in row
+    assert '<a href="#comparisons">' in page
+
+
+def test_one_group_keeps_the_single_arm_report() -> None:
+    assert render(summary=summary().assign(GROUP="Total")) == render()
+
+
+def test_adverse_events_by_group_in_one_table() -> None:
+    from trialflow.analysis.safety import ae_summary
+
+    adsl = pd.DataFrame({"USUBJID": ["1", "2", "3"], "NINFUS": [1.0, 1.0, 1.0],
+                         "SAFFL": ["Y"] * 3, "TRT01P": ["Placebo", "Drug X", "Drug X"]})
+    adae = pd.DataFrame({"USUBJID": ["2", "3"], "AEBODSYS": ["Gen"] * 2,
+                         "AEDECOD": ["Pyrexia"] * 2, "TRTEMFL": ["Y", "Y"],
+                         "INFNUM": [1.0, 1.0], "INFDAYS": [0.0, 3.0]})  # fmt: skip
+    parts = []
+    for group in ["Placebo", "Drug X"]:
+        mine = adsl[adsl["TRT01P"] == group]
+        out, _, _ = ae_summary(adae[adae["USUBJID"].isin(mine["USUBJID"])], mine, within_days=1)
+        parts.append(out.assign(GROUP=group))
+    out, _, _ = ae_summary(adae, adsl, within_days=1)
+    ae = pd.concat([*parts, out.assign(GROUP="Total")], ignore_index=True)
+    page = render(ae_summary=ae, safety_by_visit=None)
+    table = page[page.index('id="ae-terms"') :]
+    table = table[: table.index("</table>")]
+    assert "Placebo (N = 1)" in table and "Drug X (N = 2)" in table and "Total (N = 3)" in table
+    # Pyrexia: none of 1 on placebo, 2 of 2 on drug X, 2 of 3 overall
+    row = table[table.index("Pyrexia") :]
+    row = row[: row.index("</tr>")]
+    assert re.findall(r'<td class="num">([^<]*)</td>', row) == [
+        "0 (0.00%)", "2 (100.00%)", "2 (66.67%)"]  # fmt: skip
+    ids = re.findall(r' id="([^"]+)"', page)
+    assert len(ids) == len(set(ids))

@@ -37,9 +37,13 @@ def _bds() -> pd.DataFrame:
 
 
 def test_columns_start_with_the_issue_contract():
+    # Issue 17 puts the treatment group among the by-variables (PARAMCD, [ATPT], AVISIT,
+    # group): GROUP follows AVISIT, the contract's columns keep their order around it.
     out = cfb_summary(_bds(), ["FPG"], quantile_method="spss")
-    assert list(out.columns)[: len(ISSUE_COLUMNS)] == ISSUE_COLUMNS
-    assert list(out.columns) == SUMMARY_COLUMNS
+    columns = list(out.columns)
+    assert columns[: len(ISSUE_COLUMNS) + 1] == [*ISSUE_COLUMNS[:3], "GROUP", *ISSUE_COLUMNS[3:]]
+    assert columns == SUMMARY_COLUMNS
+    assert out["GROUP"].unique().tolist() == ["Total"]  # no analysis.group: one group
 
 
 def test_aval_and_chg_rows_use_the_analysis_records_of_the_population():

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,16 +21,26 @@ import pandas as pd
 
 from trialflow.adam.metadata import ADAMIG_VERSION
 from trialflow.adam.windows import analysis_visits, describe_analysis_visits
+from trialflow.analysis.compare import COMPARISON_COLUMNS, ancova, rank_tests
 from trialflow.analysis.dose import dose_categories, dose_changes, dose_sentences
 from trialflow.analysis.figures import (
     figure_chg_boxplot,
+    figure_chg_boxplot_by_group,
     figure_dose_percent,
     figure_median_iqr,
+    figure_median_iqr_by_group,
 )
 from trialflow.analysis.report import render_report
 from trialflow.analysis.safety import ae_summary, safety_by_visit
 from trialflow.analysis.stats import QUANTILE_METHODS, TEST_METHODS
-from trialflow.analysis.summary import cfb_summary, table1
+from trialflow.analysis.summary import (
+    SINGLE_GROUP,
+    TIMEPOINT_COLUMNS,
+    cfb_summary,
+    group_levels,
+    has_timepoints,
+    table1,
+)
 from trialflow.errors import DerivationError, Finding
 from trialflow.mapping.spec import StudySpec
 
@@ -71,7 +82,8 @@ class AnalysisResult:
     """What the analysis stage made: tables, PNG figures by file name, the report page.
 
     ``ae_summary`` and ``safety_by_visit`` are None when study.yaml has no analysis.safety;
-    ``dose_categories`` and ``dose_changes`` when it has no analysis.dose or no ADDOSE.
+    ``dose_categories`` and ``dose_changes`` when it has no analysis.dose or no ADDOSE;
+    ``comparisons`` (cfb_comparisons.csv) when it has no analysis.comparisons.
     """
 
     summary: pd.DataFrame
@@ -84,6 +96,7 @@ class AnalysisResult:
     safety_by_visit: pd.DataFrame | None = None
     dose_categories: pd.DataFrame | None = None
     dose_changes: pd.DataFrame | None = None
+    comparisons: pd.DataFrame | None = None
 
 
 def _no_data(paramcd: str, dataset: str, population: str, what: str) -> Finding:
@@ -134,6 +147,8 @@ def build_analysis(
                 variable=flag,
             )
         )
+    groups = analysis_groups(spec, adsl, analysis.population, findings, where)
+    datasets = _with_group(datasets, groups)
     parts = []
     figures: dict[str, bytes] = {}
     captions: dict[str, str] = {}
@@ -148,6 +163,8 @@ def build_analysis(
             population=analysis.population,
             conf_level=analysis.conf_level,
             test_method=analysis.test,
+            group=groups.variable,
+            order=groups.levels,
         )
         parts.append(summary)
         in_population = bds[bds[analysis.population].eq("Y").fillna(False).to_numpy()]
@@ -159,27 +176,53 @@ def build_analysis(
                 )
                 continue
             label = str(rows["PARAM"].iloc[0] or paramcd)
-            name = paramcd.lower()
-            figures[f"{name}_median_iqr.png"] = figure_median_iqr(
-                summary, paramcd, title=f"{label}: median (Q1, Q3) by visit", alpha=analysis.alpha
-            )
-            captions[f"{name}_median_iqr.png"] = (
-                f"{label}: median with interquartile range by analysis visit; * p < "
-                f"{analysis.alpha:g}, ** p < 0.01 against baseline"
-            )
-            if rows["VAR"].eq("CHG").any():
-                figures[f"{name}_chg_box.png"] = figure_chg_boxplot(
-                    in_population,
-                    summary,
-                    paramcd,
-                    title=f"{label}: change from baseline",
+            if groups.variable is not None:
+                for suffix, what, cell, _records in _figure_cells(rows, in_population, groups):
+                    name = f"{paramcd.lower()}{suffix}"
+                    figures[f"{name}_median_iqr.png"] = figure_median_iqr_by_group(
+                        cell, paramcd, groups=groups.levels,
+                        title=f"{label}{what}: median (Q1, Q3) by visit and group",
+                    )  # fmt: skip
+                    captions[f"{name}_median_iqr.png"] = (
+                        f"{label}{what}: median with interquartile range by analysis visit, "
+                        "one line per group"
+                    )
+                    if cell["VAR"].eq("CHG").any():
+                        figures[f"{name}_chg_box.png"] = figure_chg_boxplot_by_group(
+                            cell, paramcd, groups=groups.levels,
+                            title=f"{label}{what}: change from baseline by group",
+                        )  # fmt: skip
+                        captions[f"{name}_chg_box.png"] = (
+                            f"{label}{what}: change from baseline by visit, one box per group "
+                            "(the table's Q1, median and Q3; whiskers: minimum and maximum)"
+                        )
+                continue
+            for suffix, what, cell, records in _figure_cells(rows, in_population, groups):
+                name = f"{paramcd.lower()}{suffix}"
+                figures[f"{name}_median_iqr.png"] = figure_median_iqr(
+                    cell, paramcd, title=f"{label}{what}: median (Q1, Q3) by visit",
                     alpha=analysis.alpha,
+                )  # fmt: skip
+                captions[f"{name}_median_iqr.png"] = (
+                    f"{label}{what}: median with interquartile range by analysis visit; * p < "
+                    f"{analysis.alpha:g}, ** p < 0.01 against baseline"
                 )
-                captions[f"{name}_chg_box.png"] = (
-                    f"{label}: change from baseline by visit (boxes: the table's Q1, median "
-                    f"and Q3); * p < {analysis.alpha:g}, ** p < 0.01"
-                )
-    summary = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+                if cell["VAR"].eq("CHG").any():
+                    figures[f"{name}_chg_box.png"] = figure_chg_boxplot(
+                        records,
+                        cell,
+                        paramcd,
+                        title=f"{label}{what}: change from baseline",
+                        alpha=analysis.alpha,
+                    )
+                    captions[f"{name}_chg_box.png"] = (
+                        f"{label}{what}: change from baseline by visit (boxes: the table's Q1, "
+                        f"median and Q3); * p < {analysis.alpha:g}, ** p < 0.01"
+                    )
+    summary = _concat(parts)
+    comparisons = None
+    if analysis.comparisons:
+        comparisons = _comparisons(spec, datasets, groups, where, findings)
     ae = by_visit = None
     safety_notes: list[str] = []
     if analysis.safety is not None:
@@ -187,9 +230,10 @@ def build_analysis(
         adae = datasets.get("ADAE")
         if adae is None:
             raise DerivationError("analysis.safety: ADAE was not derived (no AE domain?)")
-        ae, safety_notes, ae_findings = ae_summary(
-            adae, datasets["ADSL"], within_days=safety.within_days, population=safety.population
-        )
+        ae, safety_notes, ae_findings = _ae_by_group(
+            adae, datasets["ADSL"], groups, within_days=safety.within_days,
+            population=safety.population,
+        )  # fmt: skip
         findings += ae_findings
         by_visit = safety_by_visit(
             datasets,
@@ -198,17 +242,22 @@ def build_analysis(
             test_method=analysis.test,
             population=safety.population,
             conf_level=analysis.conf_level,
+            group=groups.variable,
+            order=groups.levels,
         )
         for p in safety.parameters:
             for paramcd in p.paramcd:
                 if not by_visit["PARAMCD"].eq(paramcd).any():
                     findings.append(_no_data(paramcd, p.dataset, safety.population, "summary"))
-    dose = _dose_analysis(spec, datasets, figures, captions, findings, where)
+    dose = _dose_analysis(spec, datasets, figures, captions, findings, where, groups)
     baseline = table1(
         datasets["ADSL"],
         datasets,
         [row.model_dump() for row in analysis.table1],
         population=analysis.population,
+        group=groups.variable,
+        order=groups.levels,
+        total=groups.total,
     )
     study = {
         **context,
@@ -235,9 +284,308 @@ def build_analysis(
         dose_categories=dose[0],
         dose_changes=dose[1],
         dose_sentences=dose[2],
+        groups=groups.sizes if groups.variable is not None else None,
+        comparisons=comparisons,
     )
     return AnalysisResult(summary, baseline, figures, captions, html, findings, ae, by_visit,
-                          dose[0], dose[1])  # fmt: skip
+                          dose[0], dose[1], comparisons)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The treatment groups of the analysis (``analysis.group``).
+
+    ``variable`` is the ADSL column of the groups (None: one group, :data:`SINGLE_GROUP`);
+    ``levels`` the groups in the study's order; ``sizes`` the subjects of each in the
+    analysis population (with "Total" when ``total``).
+    """
+
+    variable: str | None
+    levels: list[str]
+    control: str | None = None
+    total: bool = True
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+def analysis_groups(
+    spec: StudySpec,
+    adsl: pd.DataFrame | None,
+    population: str,
+    findings: list[Finding],
+    where: Callable[[str], str] = lambda key: f"study.yaml: {key}",
+) -> Groups:
+    """The groups of ``analysis.group`` in ADSL, ordered by ``<variable>N`` when ADSL has it
+    (TRT01PN: the order of the arms in study.yaml), else alphabetically with the control
+    first. Subjects of the population without a group are an ``analysis-group-missing``
+    warning (they are left out of every by-group table); a control arm with no subject in
+    the population an ``analysis-group-control-missing`` warning.
+
+    Example:
+        >>> from trialflow.mapping.load import load_study
+        >>> spec = load_study("mappings/hucmsc-t2dm").spec
+        >>> analysis_groups(spec, None, "FASFL", []).levels  # no analysis.group: one group
+        ['Total']
+    """
+    wanted = spec.analysis.group if spec.analysis is not None else None
+    if adsl is not None and population not in adsl.columns:
+        adsl = adsl.assign(**{population: "Y"})  # no flag column: every subject
+    if wanted is None or adsl is None:
+        size = int(adsl[population].eq("Y").fillna(False).sum()) if adsl is not None else 0
+        return Groups(None, [SINGLE_GROUP], sizes={SINGLE_GROUP: size})
+    variable = wanted.variable
+    if variable not in adsl.columns:
+        raise DerivationError(
+            f"{where('analysis.group.variable')}: ADSL has no variable {variable}"
+        )
+    in_population = adsl[adsl[population].eq("Y").fillna(False).to_numpy()]
+    values = in_population[variable]
+    order = None
+    if f"{variable}N" in adsl.columns:
+        coded = adsl[[variable, f"{variable}N"]].dropna()
+        coded = coded.assign(_N=pd.to_numeric(coded[f"{variable}N"], errors="coerce"))
+        order = coded.sort_values(["_N", variable], kind="stable")[variable].astype("str")
+        order = list(dict.fromkeys(order.str.strip()))
+    levels = group_levels(values, order, wanted.control)
+    text = values.astype("str").str.strip().where(values.notna())
+    sizes = {g: int(text.eq(g).sum()) for g in levels}
+    if wanted.total:
+        sizes[SINGLE_GROUP] = int(sum(sizes.values()))
+    without = in_population.loc[(text.isna() | text.eq("")).to_numpy(), "USUBJID"]
+    if len(without):
+        listed = ", ".join(without.astype("str").head(5))
+        findings.append(
+            Finding(
+                "analysis-group-missing",
+                "warning",
+                f"{where('analysis.group.variable')}: {len(without)} subject(s) of the "
+                f"{population} population have no {variable} ({listed}"
+                f"{', ...' if len(without) > 5 else ''}); they are left out of the by-group "
+                "tables, figures and comparisons",
+                dataset="ADSL",
+                variable=variable,
+                usubjid=str(without.iloc[0]),
+            )
+        )
+    if wanted.control is not None and wanted.control not in levels:
+        findings.append(
+            Finding(
+                "analysis-group-control-missing",
+                "warning",
+                f"{where('analysis.group.control')}: no subject of the {population} population "
+                f"has {variable} {wanted.control!r} (groups: {', '.join(levels) or 'none'}); "
+                "nothing is compared against it",
+                dataset="ADSL",
+                variable=variable,
+                value=wanted.control,
+            )
+        )
+    return Groups(variable, levels, wanted.control, wanted.total, sizes)
+
+
+def _per_group(
+    frame: pd.DataFrame, groups: Groups, compute: Callable[[pd.DataFrame], pd.DataFrame]
+) -> pd.DataFrame:
+    """``compute`` of each group's records (and of all groups', GROUP "Total", when
+    ``total``), with GROUP after AVISIT; one group: all records, GROUP "Total"."""
+    if groups.variable is None:
+        parts = [compute(frame).assign(GROUP=SINGLE_GROUP)]
+    else:
+        values = frame[groups.variable].astype("str").str.strip()
+        parts = [
+            compute(frame[values.eq(g).fillna(False).to_numpy()]).assign(GROUP=g)
+            for g in groups.levels
+        ]
+        if groups.total:
+            grouped = frame[values.isin(groups.levels).fillna(False).to_numpy()]
+            parts.append(compute(grouped).assign(GROUP=SINGLE_GROUP))
+    out = pd.concat(parts, ignore_index=True)
+    columns = [c for c in out.columns if c != "GROUP"]
+    at = columns.index("AVISIT") + 1
+    return out[[*columns[:at], "GROUP", *columns[at:]]]
+
+
+def _with_group(datasets: Mapping[str, pd.DataFrame], groups: Groups) -> dict:
+    """The datasets with the group variable taken from ADSL by USUBJID (BDS and ADAE)."""
+    out = dict(datasets)
+    adsl = datasets.get("ADSL")
+    if groups.variable is None or adsl is None:
+        return out
+    by_subject = adsl.drop_duplicates("USUBJID").set_index("USUBJID")[groups.variable]
+    for name, frame in datasets.items():
+        if name != "ADSL" and "USUBJID" in frame.columns:
+            out[name] = frame.assign(**{groups.variable: frame["USUBJID"].map(by_subject)})
+    return out
+
+
+def _concat(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Summaries of several datasets, the time-point columns after PARAMCD when any has them."""
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    if "ATPTN" in out.columns:
+        rest = [c for c in out.columns if c not in ("PARAMCD", *TIMEPOINT_COLUMNS)]
+        out = out[["PARAMCD", *TIMEPOINT_COLUMNS, *rest]]
+    return out
+
+
+def _figure_cells(
+    rows: pd.DataFrame, records: pd.DataFrame, groups: Groups
+) -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
+    """The figures' cells of a parameter, one per time point: (file-name suffix, title part,
+    summary rows, records). At most one time point: one cell, no suffix."""
+    cells = []
+    timepoints: list[float | None] = [None]
+    if "ATPTN" in rows.columns:
+        numbers = pd.to_numeric(rows["ATPTN"], errors="coerce")
+        if numbers.nunique(dropna=False) > 1:
+            timepoints = sorted(set(numbers.dropna().astype(float)))
+            if numbers.isna().any():
+                timepoints.append(math.nan)
+    for atptn in timepoints:
+        if atptn is None:
+            at_rows, at_records, suffix, what = rows, records, "", ""
+        else:
+            missing = math.isnan(atptn)
+            values = pd.to_numeric(rows["ATPTN"], errors="coerce")
+            pick = values.isna() if missing else values.eq(atptn)
+            at_rows = rows[pick.fillna(False).to_numpy()]
+            values = pd.to_numeric(records["ATPTN"], errors="coerce")
+            keep = values.isna() if missing else values.eq(atptn)
+            at_records = records[keep.fillna(False).to_numpy()]
+            atpt = at_rows["ATPT"].dropna()
+            suffix = "" if missing else f"_tpt{float(atptn):g}".replace(".", "_")
+            what = "" if missing or not len(atpt) else f", {str(atpt.iloc[0]).lower()}"
+        cells.append((suffix, what, at_rows, at_records))
+    return cells
+
+
+def _comparisons(
+    spec: StudySpec,
+    datasets: Mapping[str, pd.DataFrame],
+    groups: Groups,
+    where: Callable[[str], str],
+    findings: list[Finding],
+) -> pd.DataFrame:
+    """cfb_comparisons.csv: each comparison of ``analysis.comparisons`` on the post-baseline
+    analysis records with a CHG of each endpoint, per PARAMCD, [time point] and visit. A
+    comparison that gives nothing at a visit is an ``analysis-comparison-skipped`` notice."""
+    analysis = spec.analysis
+    assert analysis is not None and groups.control is not None
+    variable = groups.variable
+    parts = []
+    timepoints = False
+    for endpoint in analysis.endpoints:
+        bds = datasets[endpoint.dataset]
+        for comparison in analysis.comparisons:
+            unknown = [c for c in comparison.covariates if c not in bds.columns]
+            if unknown:
+                raise DerivationError(
+                    f"{where('analysis.comparisons')}: {endpoint.dataset} has no "
+                    f"{', '.join(unknown)} (covariates of {comparison.method})"
+                )
+            text = [c for c in comparison.covariates
+                    if not pd.api.types.is_numeric_dtype(bds[c])]  # fmt: skip
+            if text:
+                raise DerivationError(
+                    f"{where('analysis.comparisons')}: {', '.join(text)} of "
+                    f"{endpoint.dataset} is not numeric (covariates of {comparison.method})"
+                )
+        keep = (
+            bds["ANL01FL"].eq("Y").fillna(False)
+            & bds[analysis.population].eq("Y").fillna(False)
+            & bds["CHG"].notna()
+            & bds["AVISITN"].notna()
+            & bds[variable].notna()
+        )
+        if "ABLFL" in bds.columns:
+            keep &= ~bds["ABLFL"].eq("Y").fillna(False)
+        data = bds.loc[keep.to_numpy()]
+        data = data.assign(**{variable: data[variable].astype("str").str.strip()})
+        has_tpt = has_timepoints(bds)
+        timepoints |= has_tpt
+        by = [*(["ATPTN"] if has_tpt else []), "AVISITN"]
+        for paramcd in endpoint.paramcd:
+            param = data[data["PARAMCD"].eq(paramcd).fillna(False).to_numpy()]
+            label = param["PARAM"].dropna().iloc[0] if "PARAM" in param and len(param) else None
+            # One step per time point and visit: cells, not records.
+            for key, cell in param.groupby(by, sort=True, dropna=False):
+                keys = {"PARAMCD": paramcd, "AVISITN": key[-1],
+                        "AVISIT": cell["AVISIT"].dropna().iloc[0]
+                        if cell["AVISIT"].notna().any() else None}  # fmt: skip
+                if has_tpt:
+                    atpt = cell["ATPT"].dropna() if "ATPT" in cell else cell["ATPTN"].iloc[:0]
+                    keys |= {"ATPTN": key[0], "ATPT": atpt.iloc[0] if len(atpt) else None}
+                for comparison in analysis.comparisons:
+                    if comparison.method == "ancova":
+                        rows = ancova(
+                            cell, "CHG", variable, comparison.covariates,
+                            control=groups.control, order=groups.levels,
+                            conf_level=analysis.conf_level,
+                        )  # fmt: skip
+                    else:
+                        rows = rank_tests(
+                            cell, "CHG", variable, control=groups.control, order=groups.levels
+                        )
+                    if len(rows):
+                        parts.append(rows.assign(**keys, PARAM=label))
+                        continue
+                    tpt = f" {keys['ATPT']}" if has_tpt and keys.get("ATPT") else ""
+                    findings.append(
+                        Finding(
+                            "analysis-comparison-skipped",
+                            "notice",
+                            f"{where('analysis.comparisons')}: no {comparison.method} of "
+                            f"{paramcd}{tpt} at {keys['AVISIT']}: it needs records of the "
+                            f"control ({groups.control}) and another group, with degrees of "
+                            "freedom left (ancova) and covariates that vary",
+                            dataset=endpoint.dataset,
+                            variable="CHG",
+                            value=paramcd,
+                        )
+                    )
+    by_columns = ["PARAMCD", *(TIMEPOINT_COLUMNS if timepoints else []), "AVISITN", "AVISIT"]
+    columns = [*by_columns, *COMPARISON_COLUMNS, "PARAM"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)
+    return out.reindex(columns=columns)
+
+
+def _ae_by_group(
+    adae: pd.DataFrame,
+    adsl: pd.DataFrame,
+    groups: Groups,
+    *,
+    within_days: int,
+    population: str,
+) -> tuple[pd.DataFrame, list[str], list[Finding]]:
+    """ae_summary per group (and for all groups, GROUP "Total", when ``total``); the notes
+    and findings are those of all subjects together."""
+    out, notes, findings = ae_summary(adae, adsl, within_days=within_days, population=population)
+    if groups.variable is None:
+        return _ae_columns(out.assign(GROUP=SINGLE_GROUP)), notes, findings
+    values = adsl[groups.variable].astype("str").str.strip()
+    parts = []
+    for group in groups.levels:
+        mine = adsl[values.eq(group).fillna(False).to_numpy()]
+        ids = set(mine["USUBJID"])
+        part, _, _ = ae_summary(adae[adae["USUBJID"].isin(ids).to_numpy()], mine,
+                                within_days=within_days, population=population)  # fmt: skip
+        parts.append(part.assign(GROUP=group))
+    if groups.total:
+        grouped = adsl[values.isin(groups.levels).fillna(False).to_numpy()]
+        ids = set(grouped["USUBJID"])
+        part, _, _ = ae_summary(adae[adae["USUBJID"].isin(ids).to_numpy()], grouped,
+                                within_days=within_days, population=population)  # fmt: skip
+        parts.append(part.assign(GROUP=SINGLE_GROUP))
+    return _ae_columns(pd.concat(parts, ignore_index=True)), notes, findings
+
+
+def _ae_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """ae_summary.csv's columns with GROUP after the by-variables (term and infusion)."""
+    columns = [c for c in frame.columns if c != "GROUP"]
+    at = columns.index("INFUSION") + 1
+    return frame[[*columns[:at], "GROUP", *columns[at:]]]
 
 
 def _dose_analysis(
@@ -247,8 +595,11 @@ def _dose_analysis(
     captions: dict[str, str],
     findings: list[Finding],
     where: Callable[[str], str],
+    groups: Groups | None = None,
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str]]:
-    """The dose tables, sentences and figure of ``analysis.dose`` (None without ADDOSE)."""
+    """The dose tables (by group), sentences and figure of ``analysis.dose`` (None without
+    ADDOSE)."""
+    groups = groups or Groups(None, [SINGLE_GROUP])
     analysis = spec.analysis
     wanted = analysis.dose if analysis is not None else None
     if wanted is None:
@@ -273,7 +624,10 @@ def _dose_analysis(
     population = wanted.population or analysis.population  # type: ignore[union-attr]
     cats = rules.categories
     pairs = [(c.avalca1n, c.avalcat1) for c in [cats.discontinued, *cats.by_pchg]]
-    categories = dose_categories(addose, wanted.paramcd, pairs, population=population)
+    categories = _per_group(
+        addose, groups, lambda part: dose_categories(part, wanted.paramcd, pairs,
+                                                     population=population)
+    )  # fmt: skip
     withdrawal = None
     if wanted.withdrawal is not None and wanted.withdrawal_class is not None:
         flags = [
@@ -283,9 +637,15 @@ def _dose_analysis(
         ]
         if flags:
             withdrawal = (wanted.withdrawal_class, wanted.withdrawal, flags[-1])
-    changes = dose_changes(addose, wanted.classes, withdrawal=withdrawal, population=population)
+    changes = _per_group(
+        addose, groups, lambda part: dose_changes(part, wanted.classes, withdrawal=withdrawal,
+                                                  population=population)
+    )  # fmt: skip
     reduced = [cats.discontinued.avalca1n, *(c.avalca1n for c in cats.by_pchg[:-1])]
-    sentences = dose_sentences(categories, reduced, stopped=cats.discontinued.avalca1n)
+    sentences = []
+    for group, part in categories.groupby("GROUP", sort=False):
+        said = dose_sentences(part, reduced, stopped=cats.discontinued.avalca1n)
+        sentences += said if groups.variable is None else [f"{group}: {t}" for t in said]
     params = addose.loc[addose["PARAMCD"].eq(wanted.paramcd).fillna(False), "PARAM"]
     label = str(params.iloc[0]) if len(params) else wanted.paramcd
     levels = [100.0 + c.pchg_max for c in cats.by_pchg if c.pchg_max is not None]

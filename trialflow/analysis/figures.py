@@ -11,6 +11,8 @@ always gives the same bytes on a given matplotlib and FreeType.
 * :func:`figure_chg_boxplot`: box plots of CHG by post-baseline visit. The boxes' quartiles
   and medians are the CHG rows of the summary (:func:`chg_box_stats`), so the figure and
   cfb_summary.csv show the same numbers by the study's quantile method.
+* :func:`figure_median_iqr_by_group` and :func:`figure_chg_boxplot_by_group`: the same with
+  one line or box per treatment group (the GROUP rows of the summary), for studies with arms.
 
 Every footnote names the quantile method and the signed-rank test (QUANTILE_METHOD,
 TEST_METHOD and TEST of the summary).
@@ -612,3 +614,152 @@ def figure_dose_percent(
             marks = " and ".join(f"{level:g} %" for level in levels)
             footnote += f" Dashed: {marks} of baseline (the category boundaries)."
         return _png(fig, footnote)
+
+
+_GROUP_COLOURS = ("#1f5f99", "#c8553d", "#2a9d8f", "#8e6c8a", "#e9a23b", "#52606d")
+"""Line and box colours of the groups, in the groups' order (repeating after six)."""
+
+
+def _group_rows(summary: pd.DataFrame, paramcd: str, var: str, groups: Sequence[str]) -> list:
+    """(group, rows of ``var`` with a median, by AVISITN) of each group with such rows."""
+    _require(summary, (*_SUMMARY_NEEDED, "GROUP"), "figure by group")
+    rows = summary[(summary["PARAMCD"] == paramcd).to_numpy() & (summary["VAR"] == var).to_numpy()]
+    rows = rows.assign(_X=_numeric(rows["AVISITN"]), _MED=_numeric(rows["MEDIAN"]))
+    rows = rows[rows["_X"].notna().to_numpy() & rows["_MED"].notna().to_numpy()]
+    if var == "CHG":
+        rows = rows[(rows["_X"] > 0).to_numpy()]
+    out = []
+    for group in groups:
+        mine = rows[rows["GROUP"].astype("str").eq(group).to_numpy()]
+        if len(mine):
+            out.append((group, mine.sort_values("_X", kind="stable").drop_duplicates("_X")))
+    if not out:
+        known = ", ".join(_distinct(summary["PARAMCD"])) or "none"
+        raise ValueError(
+            f"figure by group: no {var} summary rows with a median for PARAMCD {paramcd!r} "
+            f"(PARAMCDs in the summary: {known})"
+        )
+    return out
+
+
+def figure_median_iqr_by_group(
+    summary: pd.DataFrame, paramcd: str, *, groups: Sequence[str], title: str
+) -> bytes:
+    """Median of AVAL with Q1-Q3 bars by analysis visit, one line per group, as PNG bytes.
+
+    ``summary`` has the columns of cfb_summary.csv with GROUP; ``groups`` gives the groups'
+    order (and colours). The groups' points at a visit are set side by side; the x labels
+    name the visits. Raises ValueError when no group has AVAL rows with a median.
+
+    Example:
+        >>> s = pd.DataFrame({"PARAMCD": ["A"] * 4, "AVISITN": [0.0, 1.0] * 2,
+        ...                   "AVISIT": ["BASELINE", "WEEK 1"] * 2, "VAR": ["AVAL"] * 4,
+        ...                   "N": [3] * 4, "MEDIAN": [5.0, 4.0, 5.0, 3.0],
+        ...                   "Q1": [4.0, 3.0, 4.5, 2.0], "Q3": [6.0, 5.0, 5.5, 4.0],
+        ...                   "GROUP": ["P", "P", "D", "D"]})
+        >>> figure_median_iqr_by_group(s, "A", groups=["P", "D"], title="A")[:8] == PNG_SIGNATURE
+        True
+    """
+    series = _group_rows(summary, paramcd, "AVAL", groups)
+    visits = sorted({float(x) for _, rows in series for x in rows["_X"]})
+    step = min(np.diff(visits)) if len(visits) > 1 else 1.0
+    width = 0.3 * step / max(len(series), 1)
+    with matplotlib.style.context("default"), matplotlib.rc_context(_STYLE):
+        fig, _canvas = _new_figure()
+        ax = fig.add_subplot()
+        for i, (group, rows) in enumerate(series):
+            colour = _GROUP_COLOURS[groups.index(group) % len(_GROUP_COLOURS)]
+            x = rows["_X"].to_numpy() + (i - (len(series) - 1) / 2) * width
+            median = rows["_MED"].to_numpy()
+            q1 = _numeric(rows["Q1"]).fillna(rows["_MED"]).to_numpy()
+            q3 = _numeric(rows["Q3"]).fillna(rows["_MED"]).to_numpy()
+            below = np.clip(median - q1, 0.0, None)
+            above = np.clip(q3 - median, 0.0, None)
+            ax.errorbar(x, median, yerr=np.vstack([below, above]), fmt="o-", color=colour,
+                        ecolor=colour, elinewidth=1.2, capsize=4, capthick=1.2, markersize=5,
+                        linewidth=1.5, label=group)  # fmt: skip
+        labels = {}
+        for _, rows in series:
+            for avisit, x in zip(rows["AVISIT"], rows["_X"], strict=True):
+                labels.setdefault(float(x), _visit_label(avisit, float(x)))
+        ax.set_xticks(visits, [labels[x] for x in visits])
+        ax.tick_params(axis="x", length=0, pad=6)
+        ax.set_xlabel("Analysis visit")
+        ax.set_ylabel(_param_label(summary, paramcd))
+        ax.set_title(textwrap.fill(title, 64))
+        ax.legend(frameon=False, fontsize=8.5)
+        quantiles = ", ".join(_column_texts(summary, "QUANTILE_METHOD")) or "not given"
+        footnote = (
+            "Points: median of each group; bars: Q1 to Q3 (the summary table's, by group). "
+            f"Quantile method: {quantiles}."
+        )
+        return _png(fig, footnote)
+
+
+def figure_chg_boxplot_by_group(
+    summary: pd.DataFrame, paramcd: str, *, groups: Sequence[str], title: str
+) -> bytes:
+    """Boxes of CHG by post-baseline visit, one box per group side by side, as PNG bytes.
+
+    The boxes are the summary's CHG rows (Q1, median, Q3 by the study's quantile method) and
+    the whiskers reach MIN and MAX, so the figure shows the table's numbers. Raises
+    ValueError when no group has CHG rows after baseline.
+
+    Example:
+        >>> s = pd.DataFrame({"PARAMCD": ["A"] * 2, "AVISITN": [1.0] * 2,
+        ...                   "AVISIT": ["WEEK 1"] * 2, "VAR": ["CHG"] * 2, "N": [3, 3],
+        ...                   "MEDIAN": [-1.0, -3.0], "Q1": [-2.0, -4.0], "Q3": [0.0, -2.0],
+        ...                   "MIN": [-3.0, -6.0], "MAX": [1.0, -1.0], "GROUP": ["P", "D"]})
+        >>> figure_chg_boxplot_by_group(s, "A", groups=["P", "D"], title="A")[:8] == PNG_SIGNATURE
+        True
+    """
+    series = _group_rows(summary, paramcd, "CHG", groups)
+    visits = sorted({float(x) for _, rows in series for x in rows["_X"]})
+    position = {x: i + 1.0 for i, x in enumerate(visits)}
+    width = 0.8 / len(series)
+    with matplotlib.style.context("default"), matplotlib.rc_context(_STYLE):
+        fig, _canvas = _new_figure()
+        ax = fig.add_subplot()
+        ax.axhline(0.0, color=_MUTED, linewidth=1.0, linestyle="--", zorder=1)
+        handles = []
+        for i, (group, rows) in enumerate(series):
+            colour = _GROUP_COLOURS[groups.index(group) % len(_GROUP_COLOURS)]
+            stats = []
+            for record in rows.to_dict("records"):
+                med = float(record["_MED"])
+                q1, q3 = (_float_or(record[k], med) for k in ("Q1", "Q3"))
+                lo, hi = (_float_or(record.get(k), v) for k, v in (("MIN", q1), ("MAX", q3)))
+                stats.append({"med": med, "q1": q1, "q3": q3, "whislo": lo, "whishi": hi})
+            offset = (i - (len(series) - 1) / 2) * width
+            places = [position[float(x)] + offset for x in rows["_X"]]
+            drawn = ax.bxp(
+                stats, positions=places, widths=0.85 * width, showfliers=False,
+                patch_artist=True,
+                boxprops={"facecolor": colour, "edgecolor": colour, "alpha": 0.45},
+                medianprops={"color": _INK, "linewidth": 1.6},
+                whiskerprops={"color": colour}, capprops={"color": colour}, zorder=2,
+            )  # fmt: skip
+            handles.append((drawn["boxes"][0], group))
+        labels = {}
+        for _, rows in series:
+            for avisit, x in zip(rows["AVISIT"], rows["_X"], strict=True):
+                labels.setdefault(float(x), _visit_label(avisit, float(x)))
+        ax.set_xticks(list(position.values()), [labels[x] for x in visits])
+        ax.tick_params(axis="x", length=0, pad=6)
+        ax.set_xlim(0.4, len(visits) + 0.6)
+        ax.set_xlabel("Analysis visit")
+        ax.set_ylabel("Change from baseline")
+        ax.set_title(textwrap.fill(title, 64))
+        ax.legend([h for h, _ in handles], [g for _, g in handles], frameon=False, fontsize=8.5)
+        footnote = (
+            "Boxes: Q1 to Q3 with the median of each group, as in the summary table; whiskers: "
+            "minimum and maximum; dashed line: no change. Analysis records (ANL01FL = Y) after "
+            "baseline. Quantile method: "
+            f"{', '.join(_column_texts(summary, 'QUANTILE_METHOD')) or 'not given'}."
+        )
+        return _png(fig, footnote)
+
+
+def _float_or(value: object, default: float) -> float:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return default if pd.isna(number) else float(number)

@@ -244,7 +244,9 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def _header(study: Mapping[str, Any], safety: bool = False, dose: bool = False) -> str:
+def _header(
+    study: Mapping[str, Any], safety: bool = False, dose: bool = False, compare: bool = False
+) -> str:
     studyid = _esc(study.get("studyid"))
     title = _esc(study.get("title")) or studyid or "Analysis report"
     parts = []
@@ -258,6 +260,7 @@ def _header(study: Mapping[str, Any], safety: bool = False, dose: bool = False) 
         ("provenance", "Provenance"),
         ("validation", "Validation"),
         ("cfb", "Change from baseline"),
+        *([("comparisons", "Between groups")] if compare else []),
         ("table1", "Table 1"),
         ("figures", "Figures"),
         *([("safety", "Safety")] if safety else []),
@@ -357,10 +360,15 @@ def _stats_cells(row: Mapping[str, Any] | None, digits: Mapping[str, int]) -> st
 
 
 def _cfb_table(
-    rows: pd.DataFrame, paramcd: str, precision: int | None = None, prefix: str = "cfb"
+    rows: pd.DataFrame,
+    paramcd: str,
+    precision: int | None = None,
+    prefix: str = "cfb",
+    cell: tuple[str, str] = ("", ""),
 ) -> str:
     labels = [_text(v) for v in rows.get("PARAM", pd.Series(dtype="str")) if _text(v)]
     heading = f"{_esc(labels[0])} ({_esc(paramcd)})" if labels else _esc(paramcd)
+    heading += _esc(cell[0])
     tests = []
     if "TEST" in rows.columns:
         for value in rows.loc[rows["VAR"] == "CHG", "TEST"]:
@@ -433,7 +441,7 @@ def _cfb_table(
             f": median, Q1, Q3 and mean with {digits['MEAN']}, SD with {digits['SD']}.</p>"
         )
     return (
-        f'<div class="table-wrap"><table class="cfb" id="{prefix}-{_esc(paramcd)}">'
+        f'<div class="table-wrap"><table class="cfb" id="{prefix}-{_esc(paramcd)}{cell[1]}">'
         f"<caption>{heading}</caption><thead>"
         '<tr class="group"><th class="left" scope="col" rowspan="2">Visit</th>'
         '<th scope="colgroup" colspan="3">Value (AVAL)</th>'
@@ -454,15 +462,57 @@ def _cfb_tables(
     for value in summary["PARAMCD"]:
         if _text(value) and _text(value) not in order:
             order.append(_text(value))
-    return [
-        _cfb_table(
-            summary[(summary["PARAMCD"] == paramcd).to_numpy()],
-            paramcd,
-            precision.get(paramcd),
-            prefix,
-        )
-        for paramcd in order
-    ]
+    tables = []
+    for paramcd in order:
+        rows = summary[(summary["PARAMCD"] == paramcd).to_numpy()]
+        for cell, part in _cells(rows):
+            tables.append(_cfb_table(part, paramcd, precision.get(paramcd), prefix, cell))
+    return tables
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
+def _prefixed(fragment: str, group: str) -> str:
+    """An HTML fragment drawn once per group, its element ids made unique by the group."""
+    return fragment.replace(' id="', f' id="{_slug(group)}-')
+
+
+def _cells(
+    rows: pd.DataFrame, by_group: bool = True
+) -> list[tuple[tuple[str, str], pd.DataFrame]]:
+    """The rows of one parameter split by time point (ATPTN) and, when there is more than one
+    group and ``by_group``, by group: ((caption suffix, id suffix), rows). One group and at
+    most one time point: one cell with no suffix."""
+    by_tpt: list[tuple[str, str, pd.DataFrame]] = [("", "", rows)]
+    numbers = pd.to_numeric(rows.get("ATPTN", pd.Series(dtype="float64")), errors="coerce")
+    if numbers.nunique(dropna=False) > 1:
+        by_tpt = []
+        for value in [*sorted(set(numbers.dropna())), math.nan]:
+            pick = numbers.isna() if math.isnan(value) else numbers.eq(value)
+            part = rows[pick.to_numpy()]
+            if part.empty:
+                continue
+            names = [_text(v) for v in part.get("ATPT", pd.Series(dtype="str")) if _text(v)]
+            if math.isnan(value):
+                by_tpt.append(("", "", part))
+            else:
+                name = names[0].lower() if names else f"time point {value:g}"
+                by_tpt.append((f", {name}", f"-tpt{value:g}".replace(".", "-"), part))
+    groups = []
+    if by_group and "GROUP" in rows.columns:
+        groups = list(dict.fromkeys(_text(v) for v in rows["GROUP"] if _text(v)))
+    out = []
+    for caption, ident, part in by_tpt:
+        if len(groups) <= 1:
+            out.append(((caption, ident), part))
+            continue
+        for group in groups:
+            mine = part[part["GROUP"].astype("str").eq(group).to_numpy()]
+            if len(mine):
+                out.append(((f"{caption}, {group}", f"{ident}-{_slug(group)}"), mine))
+    return out
 
 
 def _cfb(summary: pd.DataFrame, precision: Mapping[str, int | None]) -> str:
@@ -548,6 +598,47 @@ def _ae_tables(ae: pd.DataFrame) -> list[str]:
     return [first, second]
 
 
+def _ae_terms_by_group(ae: pd.DataFrame, groups: Sequence[str]) -> str:
+    """The treatment-emergent adverse events by term with a column per group (and Total):
+    subjects n (%) of the group's subjects (the ALL rows of ae_summary)."""
+    missing = [c for c in ("AEBODSYS", "AEDECOD", "INFUSION", "GROUP", "SUBJECTS", "N_SUBJECTS")
+               if c not in ae.columns]  # fmt: skip
+    if missing:
+        raise ValueError(f"render_report: ae_summary column(s) missing: {', '.join(missing)}")
+    rows = ae[ae["INFUSION"].astype("str").eq("ALL").to_numpy()]
+    text = rows.assign(
+        _SOC=rows["AEBODSYS"].astype(object).map(_esc),
+        _PT=rows["AEDECOD"].astype(object).map(_esc),
+        _G=rows["GROUP"].astype("str"),
+        _CELL=_n_pct(_counts_of(rows, "SUBJECTS"), _counts_of(rows, "N_SUBJECTS")),
+        _N=_counts_of(rows, "N_SUBJECTS"),
+    )
+    cells = {(soc, pt, g): c for soc, pt, g, c in zip(text["_SOC"], text["_PT"], text["_G"],
+                                                      text["_CELL"], strict=True)}  # fmt: skip
+    sizes = text.groupby("_G", sort=False)["_N"].max()
+    head = "".join(
+        f'<th class="num" scope="col">{_esc(g)} (N = {int(sizes[g]) if g in sizes else 0})</th>'
+        for g in groups
+    )
+    # The terms in the order of the Total rows (every term), else as the groups list them.
+    ordered = text.sort_values("_G", key=lambda g: g.ne("Total"), kind="stable")
+    terms = list(dict.fromkeys(zip(ordered["_SOC"], ordered["_PT"], strict=True)))
+    body = "".join(
+        f'<tr><td>{soc}</td><th scope="row">{pt}</th>'
+        + "".join(f'<td class="num">{cells.get((soc, pt, g), "0 (0.00%)")}</td>' for g in groups)
+        + "</tr>"
+        for soc, pt in terms
+    )
+    return (
+        '<h3 id="ae">Treatment-emergent adverse events by group</h3>'
+        '<div class="table-wrap"><table class="ae" id="ae-terms"><thead><tr>'
+        '<th scope="col">System organ class</th><th scope="col">Preferred term</th>'
+        f"{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        '<p class="table-note">Subjects with at least one event, n (%) of the group\'s '
+        "subjects.</p>"
+    )
+
+
 def _safety(
     ae: pd.DataFrame | None,
     by_visit: pd.DataFrame | None,
@@ -558,7 +649,19 @@ def _safety(
         return ""
     parts = ['<section id="safety"><h2>Safety</h2>']
     if ae is not None:
-        parts += _ae_tables(ae)
+        groups = []
+        if "GROUP" in ae.columns:
+            groups = list(dict.fromkeys(_text(v) for v in ae["GROUP"] if _text(v)))
+        if len(groups) <= 1:
+            parts += _ae_tables(ae)
+        else:
+            parts.append(_ae_terms_by_group(ae, groups))
+            for group in groups:
+                mine = ae[ae["GROUP"].astype("str").eq(group).to_numpy()]
+                infusions = _ae_tables(mine)[1].replace(
+                    "Adverse events per infusion<", f"Adverse events per infusion: {_esc(group)}<"
+                )
+                parts.append(_prefixed(infusions, group))
     if by_visit is not None:
         parts.append(
             '<h3 id="safety-visits">Safety laboratory values and vital signs by visit</h3>'
@@ -586,6 +689,28 @@ def _dose(
     items = "".join(f"<li>{_esc(s)}</li>" for s in sentences if _text(s))
     if items:
         parts.append(f'<ul class="dose-results">{items}</ul>')
+    groups = []
+    for table in (categories, changes):
+        if table is not None and "GROUP" in table.columns:
+            groups += [_text(v) for v in table["GROUP"] if _text(v)]
+    groups = list(dict.fromkeys(groups))
+    if len(groups) > 1:
+        for group in groups:
+            parts.append(f'<h3 class="group">{_esc(group)}</h3>')
+            mine = [
+                None if t is None else t[t["GROUP"].astype("str").eq(group).to_numpy()]
+                for t in (categories, changes)
+            ]
+            parts += [_prefixed(t, group) for t in _dose_tables(*mine)]
+    else:
+        parts += _dose_tables(categories, changes)
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _dose_tables(categories: pd.DataFrame | None, changes: pd.DataFrame | None) -> list[str]:
+    """The dose categories by visit and the medication changes by class of one group."""
+    parts = []
     if categories is not None and not categories.empty:
         visits = list(dict.fromkeys(categories["AVISIT"].astype("str")))
         labels = list(dict.fromkeys(categories["AVALCAT1"].astype("str")))
@@ -632,11 +757,10 @@ def _dose(
             "visit. THRESHOLD MET: the withdrawal criterion is met at the visit; WITHDRAWN AT "
             "THRESHOLD: stopped at the visit after meeting it at the last visit before.</p>"
         )
-    parts.append("</section>")
-    return "".join(parts)
+    return parts
 
 
-def _table1(table1: pd.DataFrame) -> str:
+def _table1(table1: pd.DataFrame, groups: Mapping[str, int] | None = None) -> str:
     parts = ['<section id="table1"><h2>Table 1. Baseline characteristics</h2>']
     if table1.empty:
         parts.append('<p class="empty">No baseline characteristics.</p></section>')
@@ -644,6 +768,9 @@ def _table1(table1: pd.DataFrame) -> str:
     missing = [c for c in _TABLE1_COLUMNS if c not in table1.columns]
     if missing:
         raise ValueError(f"render_report: table1 column(s) missing: {', '.join(missing)}")
+    if "GROUP" in table1.columns and table1["GROUP"].nunique(dropna=True) > 1:
+        parts.append(_table1_by_group(table1, groups or {}))
+        return "".join(parts)
     cells = {c: table1[c].astype(object).map(_esc) for c in _TABLE1_COLUMNS}
     characteristic, statistic, value = (cells[c] for c in _TABLE1_COLUMNS)
     rows = (
@@ -662,6 +789,102 @@ def _table1(table1: pd.DataFrame) -> str:
         f"<tbody>{''.join(rows)}</tbody></table></div>{n_note}</section>"
     )
     return "".join(parts)
+
+
+def _table1_by_group(table1: pd.DataFrame, groups: Mapping[str, int]) -> str:
+    """Table 1 with a column per group (and Total): the header names each group's N."""
+    names = list(dict.fromkeys(str(v) for v in table1["GROUP"] if _text(v)))
+    keys = list(dict.fromkeys(zip(table1["CHARACTERISTIC"], table1["STATISTIC"], strict=True)))
+    value = {
+        (c, st, str(g)): v
+        for c, st, g, v in zip(table1["CHARACTERISTIC"], table1["STATISTIC"], table1["GROUP"],
+                               table1["VALUE"], strict=True)
+    }  # fmt: skip
+    head = "".join(
+        f'<th class="num" scope="col">{_esc(g)}'
+        + (f" (N = {int(groups[g])})" if g in groups else "")
+        + "</th>"
+        for g in names
+    )
+    rows = "".join(
+        f'<tr><th scope="row">{_esc(c)}</th><td>{_esc(st)}</td>'
+        + "".join(f'<td class="num">{_esc(value.get((c, st, g), _DASH))}</td>' for g in names)
+        + "</tr>"
+        for c, st in keys
+    )
+    return (
+        '<div class="table-wrap"><table class="table1" id="table1-by-group"><thead><tr>'
+        f'<th scope="col">Characteristic</th><th scope="col">Statistic</th>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+        '<p class="table-note">N: subjects of the group in the analysis population; '
+        "percentages of the group's subjects.</p></section>"
+    )
+
+
+def _comparisons(comparisons: pd.DataFrame | None, precision: Mapping[str, int | None]) -> str:
+    """Between-group comparisons of CHG: per parameter (and time point) one table."""
+    if comparisons is None:
+        return ""
+    parts = ['<section id="comparisons"><h2>Comparisons between groups</h2>']
+    if comparisons.empty:
+        parts.append('<p class="empty">No comparison could be computed.</p></section>')
+        return "".join(parts)
+    order = list(dict.fromkeys(_text(v) for v in comparisons["PARAMCD"] if _text(v)))
+    for paramcd in order:
+        rows = comparisons[(comparisons["PARAMCD"] == paramcd).to_numpy()]
+        digits = display_digits(precision.get(paramcd))["MEAN"]
+        labels = [_text(v) for v in rows.get("PARAM", pd.Series(dtype="str")) if _text(v)]
+        heading = f"{_esc(labels[0])} ({_esc(paramcd)})" if labels else _esc(paramcd)
+        for (caption, ident), part in _cells(rows, by_group=False):
+            parts.append(_comparison_table(part, f"{heading}{_esc(caption)}",
+                                           f"compare-{_esc(paramcd)}{ident}", digits))  # fmt: skip
+    tests = list(dict.fromkeys(_text(v) for v in comparisons["TEST"] if _text(v)))
+    levels = sorted({float(v) for v in comparisons["CONF_LEVEL"] if not _missing(v)})
+    level = f"{100 * levels[0]:g}%" if len(levels) == 1 else "the stated level"
+    parts.append(
+        '<p class="table-note">Change from baseline (CHG) of the analysis records at each '
+        f"visit. LS mean: least-squares mean with its standard error; difference: group "
+        f"minus control with its {level} confidence interval (t, residual df), not adjusted "
+        f"for multiplicity. Tests: {_esc('; '.join(tests))}.</p></section>"
+    )
+    return "".join(parts)
+
+
+def _comparison_table(rows: pd.DataFrame, heading: str, ident: str, digits: int) -> str:
+    body = []
+    for record in rows.to_dict("records"):
+        term = _text(record["TERM"])
+        group = _esc(record["GROUP"]) if _text(record["GROUP"]) else "all groups"
+        visit = _esc(record["AVISIT"])
+        n = _DASH if _missing(record["N"]) else str(_count(record["N"]))
+        est = format_number(record["ESTIMATE"], digits)
+        if term == "LSMEAN":
+            what = "LS mean (SE)"
+            value = f"{est} ({format_number(record['SE'], digits)})"
+        elif term == "DIFF":
+            what = f"difference vs {_esc(record['REFERENCE'])} (CI)"
+            low = format_number(record["LOWER"], digits)
+            high = format_number(record["UPPER"], digits)
+            value = f"{est} ({low}, {high})"
+        elif term == "RANKSUM":
+            what = f"Wilcoxon rank-sum vs {_esc(record['REFERENCE'])}, W"
+            value = format_number(record["STATISTIC"], 1)
+        else:
+            what = "Kruskal-Wallis, H (df)"
+            value = f"{format_number(record['STATISTIC'], 3)} ({_count(record['DF'])})"
+        p = format_p(record["P_VALUE"]) if not _missing(record["P_VALUE"]) else _DASH
+        body.append(
+            f'<tr><th scope="row" class="label">{visit}</th><td>{group}</td><td>{what}</td>'
+            f'<td class="num">{n}</td><td class="num">{html.escape(value)}</td>'
+            f'<td class="num">{html.escape(p)}</td></tr>'
+        )
+    return (
+        f'<div class="table-wrap"><table class="cfb" id="{ident}"><caption>{heading}</caption>'
+        '<thead><tr><th class="left" scope="col">Visit</th><th scope="col">Group</th>'
+        '<th scope="col">Statistic</th><th class="num" scope="col">n</th>'
+        '<th class="num" scope="col">Value</th><th class="num" scope="col">p-value</th></tr>'
+        f"</thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _figures(figures: Sequence[tuple[str, bytes]]) -> str:
@@ -702,6 +925,8 @@ def render_report(
     dose_categories: pd.DataFrame | None = None,
     dose_changes: pd.DataFrame | None = None,
     dose_sentences: Sequence[str] = (),
+    groups: Mapping[str, int] | None = None,
+    comparisons: pd.DataFrame | None = None,
 ) -> str:
     """The analysis report as one self-contained, deterministic HTML5 page.
 
@@ -716,6 +941,10 @@ def render_report(
     ``safety_notes``: the safety section, left out when both tables are None.
     ``dose_categories`` (dose_categories.csv rows), ``dose_changes`` (dose_changes.csv rows)
     and ``dose_sentences``: the dose section, left out when both tables are None.
+    ``groups``: group -> subjects (and "Total"), the N in Table 1's header when it has more
+    than one group; tables with a GROUP column of several groups show one table (cfb,
+    safety) or column (Table 1) per group. ``comparisons`` (cfb_comparisons.csv rows): the
+    between-groups section, left out when None.
     ``precision``: PARAMCD -> the decimals it is measured to, which set the decimals of its
     statistics (:func:`display_digits`); every number shown is rounded half away from zero as
     SAS's ROUND does.
@@ -752,12 +981,14 @@ def render_report(
         "</head>",
         "<body>",
         _header(study, safety=ae_summary is not None or safety_by_visit is not None,
-                dose=dose_categories is not None or dose_changes is not None),
+                dose=dose_categories is not None or dose_changes is not None,
+                compare=comparisons is not None),
         "<main>",
         _provenance(study),
         _validation(validation),
         _cfb(summary, precision or {}),
-        _table1(table1),
+        *([_comparisons(comparisons, precision or {})] if comparisons is not None else []),
+        _table1(table1, groups),
         _figures(figures),
         _safety(ae_summary, safety_by_visit, safety_notes, precision or {}),
         _dose(dose_categories, dose_changes, dose_sentences),

@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from trialflow.analysis.summary import SUMMARY_COLUMNS, cfb_summary
+from trialflow.analysis.summary import SUMMARY_COLUMNS, TIMEPOINT_COLUMNS, cfb_summary
 from trialflow.errors import DerivationError, Finding
 
 AE_SUMMARY_COLUMNS = [
@@ -256,12 +256,16 @@ def safety_by_visit(
     test_method: str,
     population: str = "SAFFL",
     conf_level: float = 0.95,
+    group: str | None = None,
+    order: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """AVAL and CHG of the safety parameters by analysis visit, with the signed-rank test.
 
     ``parameters`` are (dataset, PARAMCDs) pairs, e.g. ``("ADLB", ["WBC", "ALT"])``; each is
     summarised by :func:`trialflow.analysis.summary.cfb_summary` (the analysis records,
-    ANL01FL = "Y", of the ``population`` flag's subjects) and the rows get DATASET first.
+    ANL01FL = "Y", of the ``population`` flag's subjects; by ``group`` in ``order`` and by
+    time point when the dataset has ATPTN, whose columns then follow PARAMCD) and the rows
+    get DATASET first.
 
     Example:
         >>> adlb = pd.DataFrame({"USUBJID": ["1", "1"], "PARAMCD": ["WBC"] * 2,
@@ -285,8 +289,14 @@ def safety_by_visit(
             population=population,
             conf_level=conf_level,
             test_method=test_method,
+            group=group,
+            order=order,
         )
         parts.append(summary.assign(DATASET=dataset))
     if not parts:
         return pd.DataFrame(columns=SAFETY_COLUMNS)
-    return pd.concat(parts, ignore_index=True)[SAFETY_COLUMNS]
+    out = pd.concat(parts, ignore_index=True)
+    columns = SAFETY_COLUMNS
+    if "ATPTN" in out.columns:
+        columns = [*SAFETY_COLUMNS[:2], *TIMEPOINT_COLUMNS, *SAFETY_COLUMNS[2:]]
+    return out[columns]

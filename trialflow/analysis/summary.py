@@ -34,18 +34,29 @@ from trialflow.analysis.stats import TEST_METHODS, describe, wilcoxon_signed_ran
 from trialflow.errors import DerivationError
 from trialflow.numbers import format_fixed
 
+SINGLE_GROUP = "Total"
+"""The GROUP value of every row when the study has no ``analysis.group`` (one group)."""
+
+TIMEPOINT_COLUMNS = ["ATPTN", "ATPT"]
+"""The time-point by-variables, in cfb_summary.csv after PARAMCD when the dataset has ATPTN."""
+
 SUMMARY_COLUMNS = [
-    "PARAMCD", "AVISITN", "AVISIT", "VAR", "N", "MEAN", "SD", "MEDIAN", "Q1", "Q3", "MIN",
+    "PARAMCD", "AVISITN", "AVISIT", "GROUP", "VAR", "N", "MEAN", "SD", "MEDIAN", "Q1", "Q3", "MIN",
     "MAX", "P_VALUE", "TEST", "QUANTILE_METHOD", "STATISTIC", "HL_ESTIMATE", "HL_LOWER",
     "HL_UPPER", "CONF_LEVEL", "PARAM", "TEST_METHOD",
 ]  # fmt: skip
-"""cfb_summary.csv columns: the change-from-baseline contract's columns in its order, then on
+"""cfb_summary.csv columns: the by-variables PARAMCD, AVISITN, AVISIT and GROUP (the treatment
+group; :data:`SINGLE_GROUP` without ``analysis.group``; ATPTN and ATPT follow PARAMCD when
+the dataset has time points), the change-from-baseline contract's columns, then on
 the CHG rows of post-baseline visits the signed-rank statistic V and the Hodges-Lehmann
 estimate with its confidence interval (CONF_LEVEL is the level R's ``wilcox.test`` reports for
 it: the requested one unless the exact interval can't reach it), then PARAM, the label, and
 TEST_METHOD, the study's signed-rank test method (``analysis.test``) on every row."""
 
-TABLE1_COLUMNS = ["CHARACTERISTIC", "STATISTIC", "VALUE", "N", "MEAN", "SD", "COUNT", "PCT"]
+TABLE1_COLUMNS = [
+    "CHARACTERISTIC", "STATISTIC", "GROUP", "VALUE", "N", "MEAN", "SD", "COUNT", "PCT",
+]  # fmt: skip
+"""table1.csv columns: GROUP is the treatment group ("Total" for all groups together)."""
 
 
 def _analysis_records(bds: pd.DataFrame, population: str | None) -> pd.DataFrame:
@@ -66,10 +77,20 @@ def cfb_summary(
     population: str | None = "FASFL",
     conf_level: float = 0.95,
     test_method: str = "r",
+    group: str | None = None,
+    order: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Summaries of AVAL and CHG per PARAMCD and AVISIT, with the signed-rank test on CHG.
+    """Summaries of AVAL and CHG per PARAMCD, [ATPTN,] AVISIT and group, with the signed-rank
+    test on CHG.
 
-    Rows come in PARAMCD order as given, then AVISITN, then VAR (AVAL before CHG). The
+    ``group`` names the column of ``bds`` whose values are the treatment groups (GROUP in
+    the output; records without one are left out, the caller reports them), in ``order``
+    (default: sorted); without it every row's GROUP is :data:`SINGLE_GROUP`. When a parameter
+    of ``bds`` has several time points (:func:`has_timepoints`: several records per visit,
+    one per time point), rows are also by ATPTN/ATPT
+    (records without a time point form their own rows, after the time points).
+
+    Rows come in PARAMCD order as given, then ATPTN, AVISITN, group, VAR (AVAL before CHG). The
     baseline visit (no CHG) has an AVAL row only. P_VALUE, TEST, STATISTIC and the
     Hodges-Lehmann columns are filled on the CHG rows; TEST says how the p-value of those
     data was computed by ``test_method`` (one of
@@ -89,18 +110,39 @@ def cfb_summary(
         )
     # Only the columns summarised are carried, and the records are split by PARAMCD once: a
     # BDS dataset is wide, and selecting every column per parameter cost more than the tests.
-    keep = [*needed, *(c for c in ("PARAM", population) if c and c in bds.columns)]
+    if group is not None and group not in bds.columns:
+        raise DerivationError(f"cfb_summary: group variable {group} is not a column")
+    timepoints = has_timepoints(bds)
+    extra = ["PARAM", population, group, *(TIMEPOINT_COLUMNS if timepoints else [])]
+    keep = [*needed, *(c for c in extra if c and c in bds.columns)]
     data = _analysis_records(bds[list(dict.fromkeys(keep))], population)
+    if group is None:
+        data = data.assign(GROUP=SINGLE_GROUP)
+        levels = [SINGLE_GROUP]
+    else:
+        data = data.assign(GROUP=_group_text(data[group]))
+        data = data[data["GROUP"].notna().to_numpy()]
+        present = set(data["GROUP"])
+        levels = [g for g in (order or sorted(present)) if g in present]
+        levels += sorted(present - set(levels))
+    rank = {g: i for i, g in enumerate(levels)}
+    data = data.assign(_GROUPN=data["GROUP"].map(rank))
+    by = [*(["ATPTN"] if timepoints else []), "AVISITN", "_GROUPN"]
     by_param = dict(list(data.groupby("PARAMCD", sort=False)))
     rows: list[dict] = []
     for paramcd in paramcds:
         param = by_param.get(paramcd, data.iloc[:0])
         label = param["PARAM"].dropna().iloc[0] if "PARAM" in param and len(param) else None
-        visits = param.dropna(subset=["AVISITN"]).groupby("AVISITN", sort=True)
-        # One loop step per parameter and visit: a handful of groups, not records.
-        for avisitn, visit in visits:
+        cells = param.dropna(subset=["AVISITN"]).groupby(by, sort=True, dropna=False)
+        # One loop step per parameter, time point, visit and group: cells, not records.
+        for key, visit in cells:
+            avisitn = key[-2]
             avisit = visit["AVISIT"].dropna().iloc[0] if visit["AVISIT"].notna().any() else None
-            base = {"PARAMCD": paramcd, "PARAM": label, "AVISITN": avisitn, "AVISIT": avisit}
+            base = {"PARAMCD": paramcd, "PARAM": label, "AVISITN": avisitn, "AVISIT": avisit,
+                    "GROUP": levels[int(key[-1])]}  # fmt: skip
+            if timepoints:
+                atpt = visit["ATPT"].dropna() if "ATPT" in visit else visit["ATPTN"].iloc[:0]
+                base |= {"ATPTN": key[0], "ATPT": atpt.iloc[0] if len(atpt) else None}
             rows.append({**base, "VAR": "AVAL", **describe(visit["AVAL"], quantile_method)})
             chg = visit["CHG"].dropna()
             if chg.empty:
@@ -122,11 +164,58 @@ def cfb_summary(
                     "CONF_LEVEL": test.r_conf_level,
                 }
             )
-    out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    columns = SUMMARY_COLUMNS
+    if timepoints:
+        columns = [SUMMARY_COLUMNS[0], *TIMEPOINT_COLUMNS, *SUMMARY_COLUMNS[1:]]
+    out = pd.DataFrame(rows, columns=columns)
     out["QUANTILE_METHOD"] = quantile_method
     out["TEST_METHOD"] = test_method
     out["N"] = out["N"].astype("int64")
     return out
+
+
+def has_timepoints(bds: pd.DataFrame) -> bool:
+    """True when some parameter of ``bds`` has more than one ATPTN (a missing one counts as
+    one): its analyses are then by time point, and the tables carry ATPTN and ATPT. A
+    parameter measured at one time point only (a 2-hour value) needs no split.
+
+    Example:
+        >>> bds = pd.DataFrame({"PARAMCD": ["SYSBP", "SYSBP", "WEIGHT"],
+        ...                     "ATPTN": [815.0, 816.0, None]})
+        >>> has_timepoints(bds), has_timepoints(bds.iloc[[0, 2]])
+        (True, False)
+    """
+    if "ATPTN" not in bds.columns or "PARAMCD" not in bds.columns or bds.empty:
+        return False
+    numbers = pd.to_numeric(bds["ATPTN"], errors="coerce").astype("float64")
+    distinct = bds[["PARAMCD"]].assign(_T=numbers).groupby("PARAMCD")["_T"].nunique(dropna=False)
+    return bool((distinct > 1).any())
+
+
+def _group_text(values: pd.Series) -> pd.Series:
+    """Group values as text, blank ones missing."""
+    out = values.astype("str").str.strip()
+    return out.where(values.notna() & out.ne(""), None)
+
+
+def group_levels(
+    values: pd.Series, order: Sequence[str] | None = None, control: str | None = None
+) -> list[str]:
+    """The groups present in ``values`` (text, blanks left out) in the study's order.
+
+    ``order`` first (the groups it names that are present), then the others sorted, with
+    ``control`` first among them when it is one.
+
+    Example:
+        >>> group_levels(pd.Series(["B", "A", None, "C"]), control="C")
+        ['C', 'A', 'B']
+    """
+    present = set(_group_text(values).dropna())
+    levels = [g for g in (order or []) if g in present]
+    rest = sorted(present - set(levels))
+    if control in rest:
+        rest = [control, *(g for g in rest if g != control)]
+    return levels + rest
 
 
 def table1(
@@ -135,13 +224,21 @@ def table1(
     rows: Sequence[Mapping[str, object]],
     *,
     population: str | None = "FASFL",
+    group: str | None = None,
+    order: Sequence[str] | None = None,
+    total: bool = True,
 ) -> pd.DataFrame:
     """Baseline characteristics: continuous as mean +/- SD (n-1), categorical as n (%).
 
     Each row spec has ``label``, ``kind`` (continuous or categorical), ``digits`` and either
     ``variable`` (an ADSL column) or ``dataset`` and ``paramcd`` (the baseline AVAL,
     ABLFL = "Y", of that parameter). Subjects: the population flag's (all when None).
-    Categorical rows list each category with its count and percent of the population.
+    Categorical rows list each category with its count and percent of the group's subjects.
+
+    With ``group`` (an ADSL column) each characteristic has one row per group (GROUP, in
+    ``order``; subjects without a group are left out, the caller reports them) and with
+    ``total`` a last row of all groups together (GROUP "Total"); a category absent from a
+    group counts 0 there. Without ``group`` GROUP is "Total" on every row.
 
     Example:
         >>> adsl = pd.DataFrame({"USUBJID": ["1", "2"], "AGE": [50.0, 55.0],
@@ -154,8 +251,20 @@ def table1(
     subjects = adsl
     if population:
         subjects = adsl[adsl[population].eq("Y").fillna(False).to_numpy()]
+    if group is None:
+        labels = pd.Series(SINGLE_GROUP, index=subjects.index, dtype="str")
+        levels = [SINGLE_GROUP]
+    else:
+        if group not in subjects.columns:
+            raise DerivationError(f"table1: ADSL has no group variable {group}")
+        labels = _group_text(subjects[group])
+        subjects = subjects[labels.notna().to_numpy()]
+        labels = labels[labels.notna()]
+        levels = group_levels(labels, order)
+    columns = [(g, labels.eq(g).to_numpy()) for g in levels]
+    if group is not None and total:
+        columns.append((SINGLE_GROUP, np.ones(len(subjects), dtype=bool)))
     ids = subjects["USUBJID"]
-    total = len(subjects)
     out: list[dict] = []
     for spec in rows:
         label = str(spec["label"])
@@ -172,31 +281,38 @@ def table1(
             base = frame[(frame["PARAMCD"] == spec["paramcd"]) & frame["ABLFL"].eq("Y")]
             values = ids.map(base.drop_duplicates("USUBJID").set_index("USUBJID")["AVAL"])
         if spec.get("kind", "continuous") == "categorical":
-            counts = values.astype("str").fillna("Missing").value_counts().sort_index()
-            for category, count in counts.items():
-                pct = 100.0 * count / total if total else np.nan
-                out.append(
-                    {
-                        "CHARACTERISTIC": f"{label}: {category}",
-                        "STATISTIC": "n (%)",
-                        "VALUE": f"{count} ({format_fixed(pct, 1)}%)",
-                        "N": total,
-                        "COUNT": int(count),
-                        "PCT": pct,
-                    }
-                )
+            text = values.astype("str").fillna("Missing")
+            categories = sorted(set(text))
+            for category in categories:
+                for name_, mask in columns:
+                    total_n = int(mask.sum())
+                    count = int(text[mask].eq(category).sum())
+                    pct = 100.0 * count / total_n if total_n else np.nan
+                    out.append(
+                        {
+                            "CHARACTERISTIC": f"{label}: {category}",
+                            "STATISTIC": "n (%)",
+                            "GROUP": name_,
+                            "VALUE": f"{count} ({format_fixed(pct, 1)}%)",
+                            "N": total_n,
+                            "COUNT": count,
+                            "PCT": pct,
+                        }
+                    )
             continue
-        numbers = pd.to_numeric(values, errors="coerce").astype("float64").dropna()
-        mean = float(numbers.mean()) if len(numbers) else np.nan
-        sd = float(numbers.std(ddof=1)) if len(numbers) > 1 else np.nan
-        out.append(
-            {
-                "CHARACTERISTIC": label,
-                "STATISTIC": "mean ± SD",
-                "VALUE": f"{format_fixed(mean, digits)} ± {format_fixed(sd, digits)}",
-                "N": len(numbers),
-                "MEAN": mean,
-                "SD": sd,
-            }
-        )
+        for name_, mask in columns:
+            numbers = pd.to_numeric(values[mask], errors="coerce").astype("float64").dropna()
+            mean = float(numbers.mean()) if len(numbers) else np.nan
+            sd = float(numbers.std(ddof=1)) if len(numbers) > 1 else np.nan
+            out.append(
+                {
+                    "CHARACTERISTIC": label,
+                    "STATISTIC": "mean ± SD",
+                    "GROUP": name_,
+                    "VALUE": f"{format_fixed(mean, digits)} ± {format_fixed(sd, digits)}",
+                    "N": len(numbers),
+                    "MEAN": mean,
+                    "SD": sd,
+                }
+            )
     return pd.DataFrame(out, columns=TABLE1_COLUMNS)

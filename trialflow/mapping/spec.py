@@ -1942,6 +1942,63 @@ class DoseAnalysisSpec(Strict):
         return self
 
 
+class GroupSpec(Strict):
+    """The treatment groups the analysis compares: an ADSL variable, its control, a total.
+
+    ``variable`` is the ADSL column whose values are the groups (TRT01P for the planned,
+    TRT01A for the actual treatment); the groups are ordered by ``<variable>N`` when ADSL has
+    it, else alphabetically with the control first. ``control`` is the reference arm of the
+    between-group comparisons. ``total`` adds a column of all groups together to Table 1 and
+    the adverse-event counts.
+    """
+
+    variable: str = Field(
+        min_length=1,
+        max_length=8,
+        description="the ADSL variable whose values are the groups",
+        examples=["TRT01P"],
+    )
+    control: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the value of variable that is the control arm (needed by comparisons)",
+        examples=["Placebo"],
+    )
+    total: bool = Field(
+        default=True,
+        description="a Total column (all groups) in Table 1 and the adverse-event counts",
+        examples=[True],
+    )
+
+
+class ComparisonSpec(Strict):
+    """One between-group comparison of the change from baseline (CHG) at each visit.
+
+    ``ancova``: the linear model CHG ~ group + covariates (treatment coding against the
+    control arm), least-squares means per group at the covariates' means and the differences
+    against control, as R's ``lm`` with ``emmeans``. ``wilcoxon``: the Wilcoxon rank-sum test
+    of each group against control and, with more than two groups, the Kruskal-Wallis test
+    across all, as R's ``wilcox.test`` and ``kruskal.test`` with their defaults.
+    """
+
+    method: Literal["ancova", "wilcoxon"] = Field(
+        description="ancova or wilcoxon",
+        examples=["ancova"],
+    )
+    covariates: list[str] = Field(
+        default=[],
+        description="numeric columns of the BDS dataset in the model besides the group "
+        "(ancova only)",
+        examples=[["BASE"]],
+    )
+
+    @model_validator(mode="after")
+    def _covariates_for_ancova(self) -> ComparisonSpec:
+        if self.covariates and self.method != "ancova":
+            raise _fail_at(("covariates",), "covariates are for method ancova", self.covariates)
+        return self
+
+
 class AnalysisSpec(Strict):
     """How the statistics are computed and shown (issue-level facts of the SAP)."""
 
@@ -1972,7 +2029,7 @@ class AnalysisSpec(Strict):
         default=0.95,
         gt=0,
         lt=1,
-        description="the Hodges-Lehmann confidence level",
+        description="the confidence level of the Hodges-Lehmann and comparison intervals",
         examples=[0.95],
     )
     endpoints: list[EndpointSpec] = Field(
@@ -1995,6 +2052,27 @@ class AnalysisSpec(Strict):
         description="the dose section of the report (ADDOSE)",
         examples=[{"paramcd": "TOTDDD"}],
     )
+    group: GroupSpec | None = Field(
+        default=None,
+        description="the treatment groups (absent: one group, a single-arm study)",
+        examples=[{"variable": "TRT01P", "control": "Placebo", "total": True}],
+    )
+    comparisons: list[ComparisonSpec] = Field(
+        default=[],
+        description="between-group comparisons of CHG at each visit (need group.control)",
+        examples=[[{"method": "ancova", "covariates": ["BASE"]}, {"method": "wilcoxon"}]],
+    )
+
+    @model_validator(mode="after")
+    def _comparisons_need_control(self) -> AnalysisSpec:
+        if self.comparisons and (self.group is None or self.group.control is None):
+            raise _fail_at(
+                ("comparisons",),
+                "comparisons need group with variable and control (add analysis.group."
+                "control: the control arm's value)",
+                [c.method for c in self.comparisons],
+            )
+        return self
 
 
 Method = Literal[
