@@ -549,17 +549,25 @@ def report_command(study_dir: Path, adam_dir: Path, out: Path, strict: bool, qui
     show_default=True,
     help="Dataset files to write, comma-separated: xpt, dataset-json, ndjson.",
 )
+@click.option(
+    "--example",
+    default="hucmsc-t2dm",
+    show_default=True,
+    type=click.Choice(["hucmsc-t2dm", "three-arm"]),
+    help="The bundled example: the single-arm study, or the three-arm placebo-controlled one.",
+)
 @quiet_option
-def demo_command(out: Path, formats: str, quiet: bool) -> None:
-    """Run the pipeline on the bundled example study (synthetic data).
+def demo_command(out: Path, formats: str, example: str, quiet: bool) -> None:
+    """Run the pipeline on a bundled example study (synthetic data).
 
     \b
     Example:
         trialflow demo --out trialflow-demo
+        trialflow demo --example three-arm --out trialflow-demo-three-arm
     """
     from trialflow.pipeline import example_paths, parse_formats, run_study
 
-    study_dir, raw = example_paths()
+    study_dir, raw = example_paths(example)
     if not raw.exists() or not study_dir.exists():
         raise UsageError(
             f"the bundled example is not here ({raw}); demo runs from a source checkout of "

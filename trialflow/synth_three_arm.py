@@ -181,8 +181,8 @@ def synthesize_three_arm(subjects: int = 90, seed: int = 2024) -> dict[str, pd.D
     """Build the synthetic raw export of the three-arm study, one frame per sheet.
 
     ``subjects`` is the number of randomised subjects, split 1:1:1 between Placebo, Drug X
-    25 mg and Drug X 50 mg (blocks of three; a remainder goes to the first arms of a last
-    block). Screen failures (``subjects x 8/90``), randomised subjects never treated
+    25 mg and Drug X 50 mg (blocks of three; a last, incomplete block takes arms at
+    random). Screen failures (``subjects x 8/90``), randomised subjects never treated
     (``subjects x 2/90``) and early discontinuers (``subjects x 6/90``) are rounded half up.
     Date columns are object columns of ``str`` and ``datetime.date`` values, number columns
     floats with NaN for blank, the rest ``str``. The same arguments always give identical
