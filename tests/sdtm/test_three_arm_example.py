@@ -180,3 +180,87 @@ def test_trial_design_has_the_three_arms(run):
                     "HIGH": ["SCRN", "HIGH", "FU"]}  # fmt: skip
     ts = run.sdtm.domains["TS"].set_index("TSPARMCD")["TSVAL"]
     assert ts["NARMS"] == "3" and ts["RANDOM"] == "Y" and ts["TCNTRL"] == "PLACEBO"
+
+
+# --- the spec language pieces the example needs, on a small export of the same design ---------
+
+
+@pytest.fixture
+def small(tmp_path):
+    """A copy of the three-arm specs and a 6-subject export of the design (one screen failure,
+    no subject left untreated: 6 x 2/90 = 0.13 rounds to 0)."""
+    import shutil
+
+    from trialflow.io.layouts import write_layout
+    from trialflow.synth_three_arm import synthesize_three_arm
+
+    specs = tmp_path / "study"
+    shutil.copytree(ROOT / "mappings" / "three-arm", specs)
+    raw = write_layout(synthesize_three_arm(subjects=6, seed=5), tmp_path / "raw.xlsx")
+    return specs, raw
+
+
+def _build(specs, raw):
+    from trialflow.mapping.load import load_study
+    from trialflow.raw import read_export
+    from trialflow.sdtm.build import build_sdtm
+
+    return build_sdtm(load_study(specs), read_export(raw), on_issue="none")
+
+
+def _edit(path: Path, old: str, new: str) -> int:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+    return next(n for n, t in enumerate(path.read_text().splitlines(), 1) if new in t)
+
+
+def test_arm_null_reason_takes_terms_of_armnrs(small):
+    from trialflow.errors import SpecError
+
+    specs, raw = small
+    line = _edit(specs / "dm.yaml", 'untreated: "ASSIGNED, NOT TREATED"', "untreated: NOT TREATED")
+    with pytest.raises(SpecError, match=rf"dm\.yaml:{line}: .*untreated.*'NOT TREATED' is not a "
+                       r"term of codelist ARMNRS"):  # fmt: skip
+        _build(specs, raw)
+
+
+def test_actual_arm_of_several_arms_needs_armcd_mapped_before_it(small):
+    from trialflow.errors import SpecError
+
+    specs, raw = small
+    path = specs / "dm.yaml"
+    text = path.read_text()
+    armcd = "  - {name: ARMCD, method: assign_ct, raw: RAND_ARM, codelist: ARMCD}\n"
+    path.write_text(text.replace(armcd, ""))
+    with pytest.raises(
+        SpecError, match=r"several arms: map ARMCD and ARM .* listed before ACTARMCD"
+    ):
+        _build(specs, raw)
+
+
+def test_untreated_value_when_given_and_screen_failures_in_screening(small):
+    specs, raw = small
+    _edit(specs / "dm.yaml", "{name: ACTARMCD, method: actual_arm, field: armcd}",
+          "{name: ACTARMCD, method: actual_arm, field: armcd, untreated: NOTTRT}")  # fmt: skip
+    result = _build(specs, raw)
+    dm = result.domains["DM"].astype("str").fillna("")
+    failed = dm["ARMNRS"] == "SCREEN FAILURE"
+    assert failed.sum() == 1
+    # a subject without exposure gets the untreated value; the screen failure has no ARMCD
+    assert set(dm.loc[failed, "ACTARMCD"]) == {"NOTTRT"} and set(dm.loc[failed, "ARMCD"]) == {""}
+    assert (dm.loc[~failed, "ACTARMCD"] == dm.loc[~failed, "ARMCD"]).all()
+    ds = result.domains["DS"]
+    sf = ds["USUBJID"].isin(result.domains["DM"].loc[failed, "USUBJID"])
+    assert set(ds.loc[sf, "EPOCH"]) == {"SCREENING"}
+
+
+def test_never_reached_needs_before(small):
+    from trialflow.errors import SpecError
+    from trialflow.mapping.load import load_study
+
+    specs, _ = small
+    line = _edit(specs / "study.yaml", "{epoch: FOLLOW-UP, after: RFXENDTC}",
+                 "{epoch: FOLLOW-UP, after: RFXENDTC, never_reached: true}")  # fmt: skip
+    with pytest.raises(SpecError, match=rf"study\.yaml:{line}: .*never_reached needs before"):
+        load_study(specs)
