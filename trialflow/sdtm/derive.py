@@ -134,11 +134,10 @@ def epoch(dates: pd.Series, bounds: pd.DataFrame, epochs: Sequence[dict]) -> pd.
     ``bounds`` holds, aligned with ``dates``, the DM variables the epochs name. Each epoch is a
     dict with ``epoch`` and any of ``before``, ``from``, ``to``, ``after`` (inclusive ``from`` /
     ``to``, exclusive ``before`` / ``after``); with ``never_reached`` true, ``before`` also
-    holds for a subject without that date (never treated). The first epoch that holds wins.
-    A partial date
-    (``2017-09``, ``2017``) gets the epoch that holds for every day it may be (its first and
-    its last day: an epoch is one interval), and none when the days it may be fall in more than
-    one epoch.
+    holds for a subject without that date (never treated). The first epoch that holds wins. A
+    partial date (``2017-09``, ``2017``) gets the epoch that holds for every day it may be (its
+    first and its last day: an epoch is one interval), and none when the days it may be fall in
+    more than one epoch.
 
     Example:
         >>> b = pd.DataFrame({"RFXSTDTC": ["2019-01-10"] * 5, "RFXENDTC": ["2019-01-24"] * 5})
