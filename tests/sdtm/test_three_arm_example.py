@@ -86,6 +86,13 @@ def test_dm_records_traced_from_demog(run):
         "HIGH", "Drug X 50 mg", "HIGH", "Drug X 50 mg",
     )  # fmt: skip
     assert pd.isna(s["ARMNRS"])
+    # DEMOG row 3: 03-002, RAND_NO 1001 -> SUPPDM RANDNO; a screen failure has none
+    supp = run.sdtm.domains["SUPPDM"]
+    r = _one(supp, USUBJID="TF3ARM-01-03-002")
+    assert (r["QNAM"], r["QLABEL"], r["QVAL"], r["QORIG"]) == (
+        "RANDNO", "Randomization Number", "1001", "CRF",
+    )  # fmt: skip
+    assert len(supp) == 90 and "TF3ARM-01-03-001" not in set(supp["USUBJID"])
     assert (s["RFSTDTC"], s["RFXSTDTC"], s["RFXENDTC"]) == (
         "2024-02-23",
         "2024-02-23",
