@@ -1,5 +1,5 @@
 # trialflow: two commands on a fresh machine with Python 3.11+ and make.
-#   make demo   run the bundled example study end to end
+#   make demo   run the bundled example studies end to end (single-arm, then three-arm)
 #   make test   run the whole test suite
 # Both install exactly requirements.lock (every package pinned with its hashes) into .venv.
 #   make lock         recompile the lock after editing pyproject.toml's dependencies
@@ -32,8 +32,10 @@ $(STAMP): $(BIN)/python $(LOCK) pyproject.toml
 	$(BIN)/python .ci/check-lock $(LOCK) $(TOOLS)
 	touch $(STAMP)
 
+# The single-arm example is the main output (trialflow-demo); the three-arm one goes beside it.
 demo: $(STAMP)
 	$(BIN)/trialflow demo --out trialflow-demo
+	$(BIN)/trialflow demo --example three-arm --out trialflow-demo-three-arm
 
 test: $(STAMP)
 	$(BIN)/ruff check trialflow tests benchmarks
@@ -51,9 +53,11 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/trialflow spec-docs docs/spec.md
 
-# Regenerate the bundled synthetic example export.
+# Regenerate the bundled synthetic example exports.
 example: $(STAMP)
 	$(BIN)/trialflow synth --subjects 16 --seed 2022 --out examples/hucmsc-t2dm/raw-export.xlsx
+	$(BIN)/trialflow synth --design three-arm --subjects 90 --seed 2024 \
+		--out examples/three-arm/raw-export.xlsx
 
 $(BIN)/uv: $(BIN)/python $(TOOLS)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(TOOLS)
@@ -75,4 +79,4 @@ test-bounds: $(BIN)/uv
 	.ci/test-bounds
 
 clean:
-	rm -rf $(VENV) .venv-bounds trialflow-demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bounds trialflow-demo trialflow-demo-three-arm .pytest_cache .ruff_cache

@@ -553,17 +553,25 @@ def report_command(study_dir: Path, adam_dir: Path, out: Path, strict: bool, qui
     show_default=True,
     help="Dataset files to write, comma-separated: xpt, dataset-json, ndjson.",
 )
+@click.option(
+    "--example",
+    default="hucmsc-t2dm",
+    show_default=True,
+    type=click.Choice(["hucmsc-t2dm", "three-arm"]),
+    help="The bundled example: the single-arm study, or the three-arm placebo-controlled one.",
+)
 @quiet_option
-def demo_command(out: Path, formats: str, quiet: bool) -> None:
-    """Run the pipeline on the bundled example study (synthetic data).
+def demo_command(out: Path, formats: str, example: str, quiet: bool) -> None:
+    """Run the pipeline on a bundled example study (synthetic data).
 
     \b
     Example:
         trialflow demo --out trialflow-demo
+        trialflow demo --example three-arm --out trialflow-demo-three-arm
     """
     from trialflow.pipeline import example_paths, parse_formats, run_study
 
-    study_dir, raw = example_paths()
+    study_dir, raw = example_paths(example)
     if not raw.exists() or not study_dir.exists():
         raise UsageError(
             f"the bundled example is not here ({raw}); demo runs from a source checkout of "
@@ -591,6 +599,14 @@ def demo_command(out: Path, formats: str, quiet: bool) -> None:
 )
 @click.option("--seed", default=2022, show_default=True, type=int, help="Random seed.")
 @click.option(
+    "--design",
+    default="hucmsc-t2dm",
+    show_default=True,
+    type=click.Choice(["hucmsc-t2dm", "three-arm"]),
+    help="The study design: the single-arm example study, or the three-arm placebo-controlled "
+    "example (--subjects counts randomised subjects, 1:1:1; docs/raw-export.md).",
+)
+@click.option(
     "--layout",
     default="workbook",
     show_default=True,
@@ -605,13 +621,14 @@ def demo_command(out: Path, formats: str, quiet: bool) -> None:
     type=click.Path(path_type=Path),
     help="The file to write (.xlsx, .csv or .xml), or the folder for --layout sas.",
 )
-def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
-    """Write a synthetic raw CRF export of the example study's design (no real patient data).
+def synth_command(subjects: int, seed: int, design: str, layout: str, out: Path) -> None:
+    """Write a synthetic raw CRF export of an example study's design (no real patient data).
 
     \b
     Example:
         trialflow synth --subjects 40 --seed 7 --out export.xlsx
         trialflow synth --layout odm --out export.xml
+        trialflow synth --design three-arm --subjects 90 --seed 2024 --out three-arm.xlsx
     """
     from trialflow.io.layouts import write_layout
     from trialflow.io.outputs import replace_file, replace_files
@@ -629,6 +646,8 @@ def synth_command(subjects: int, seed: int, layout: str, out: Path) -> None:
     else:
         _run(check_output_file, out, "--out")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if design == "three-arm":
+        from trialflow.synth_three_arm import synthesize_three_arm as synthesize
     sheets = _run(synthesize, subjects=subjects, seed=seed)
 
     # written beside and renamed into place: a symbolic link at a file's path is replaced

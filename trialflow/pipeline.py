@@ -63,6 +63,10 @@ Progress = Callable[[str], None]
 
 EXAMPLE_STUDY = "hucmsc-t2dm"
 
+EXAMPLES = ("hucmsc-t2dm", "three-arm")
+"""The bundled example studies (mappings/<name>/, examples/<name>/raw-export.xlsx); the first is
+the default."""
+
 FORMATS = ("xpt", "dataset-json", "ndjson")
 """Dataset file formats a run or an export writes: SAS XPORT v5, Dataset-JSON v1.1 as JSON
 (<name>.json) and as NDJSON (<name>.ndjson)."""
@@ -1053,15 +1057,20 @@ def report_study(
     return run
 
 
-def example_paths() -> tuple[Path, Path]:
-    """The bundled example study's spec folder and raw export, in a source checkout.
+def example_paths(name: str = EXAMPLE_STUDY) -> tuple[Path, Path]:
+    """A bundled example study's spec folder and raw export, in a source checkout.
+
+    ``name`` is one of :data:`EXAMPLES`: ``hucmsc-t2dm`` (the default, single-arm) or
+    ``three-arm`` (placebo-controlled, three arms).
 
     Example:
-        >>> example_paths()[0].name  # doctest: +SKIP
-        'hucmsc-t2dm'
+        >>> [p.parts[-2:] for p in example_paths("three-arm")]
+        [('mappings', 'three-arm'), ('three-arm', 'raw-export.xlsx')]
     """
+    if name not in EXAMPLES:
+        raise ValueError(f"unknown example {name!r} (examples: {', '.join(EXAMPLES)})")
     root = Path(__file__).resolve().parent.parent
-    return root / "mappings" / EXAMPLE_STUDY, root / "examples" / EXAMPLE_STUDY / "raw-export.xlsx"
+    return root / "mappings" / name, root / "examples" / name / "raw-export.xlsx"
 
 
 def export_run(

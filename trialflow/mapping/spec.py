@@ -219,11 +219,24 @@ class EpochSpec(Strict):
         description="dates after this DM reference date variable",
         examples=["RFXENDTC"],
     )
+    never_reached: bool = Field(
+        default=False,
+        description=(
+            "with before: the epoch also holds for every date of a subject without the before "
+            "date (a screen failure or a subject never treated has no RFXSTDTC: all of their "
+            "records are before treatment)"
+        ),
+        examples=[True],
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> EpochSpec:
         if not any((self.before, self.from_, self.to, self.after)):
             raise ValueError("an epoch needs at least one of before, from, to, after")
+        if self.never_reached and not self.before:
+            raise _fail_at(
+                ("never_reached",), "never_reached needs before (the date never reached)", None
+            )
         return self
 
 
@@ -2095,6 +2108,7 @@ Method = Literal[
     "age",
     "arm",
     "actual_arm",
+    "arm_null_reason",
     "normal_range_indicator",
     "lookup",
     "total_daily_dose",
@@ -2121,7 +2135,8 @@ METHOD_KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "reference_date": (frozenset(), frozenset({"from_", "pick"})),
     "age": (frozenset({"birth", "at"}), frozenset()),
     "arm": (frozenset({"field"}), frozenset()),
-    "actual_arm": (frozenset({"field", "untreated"}), frozenset({"exposure"})),
+    "actual_arm": (frozenset({"field"}), frozenset({"untreated", "exposure"})),
+    "arm_null_reason": (frozenset({"unassigned", "untreated"}), frozenset({"exposure"})),
     "normal_range_indicator": (frozenset({"result", "low", "high"}), frozenset()),
     "lookup": (
         frozenset({"lookup"}),
@@ -2213,8 +2228,15 @@ METHOD_DOCS: dict[str, tuple[str, dict[str, object]]] = {
         "the planned arm of a single-arm study from study.yaml",
         {"name": "ARMCD", "method": "arm", "field": "armcd"},
     ),
+    "arm_null_reason": (
+        "ARMNRS (SDTMIG 3.4): unassigned where ARMCD is null, untreated where the subject has "
+        "an ARMCD but no exposure records, else null",
+        {"name": "ARMNRS", "method": "arm_null_reason", "unassigned": "SCREEN FAILURE",
+         "untreated": "ASSIGNED, NOT TREATED"},
+    ),
     "actual_arm": (
-        "the planned arm when the subject has exposure records, else untreated",
+        "the planned arm when the subject has exposure records, else untreated (null without "
+        "it); with several arms the planned arm is the ARMCD or ARM mapped above",
         {"name": "ACTARMCD", "method": "actual_arm", "field": "armcd", "untreated": "NOTTRT"},
     ),
     "total_daily_dose": (
@@ -2372,6 +2394,11 @@ class VariableSpec(Strict):
         default=None,
         description="the value for subjects without exposure",
         examples=["NOTTRT"],
+    )
+    unassigned: str | None = Field(
+        default=None,
+        description="arm_null_reason: the value for subjects without a planned arm (ARMCD)",
+        examples=["SCREEN FAILURE"],
     )
     exposure: str | None = Field(
         default=None,

@@ -1642,30 +1642,60 @@ class _Builder:
             lin = f"derived: years from {var.birth} to {var.at}"
         elif method in ("arm", "actual_arm"):
             arms = self.study.spec.arms
-            if len(arms) > 1:
+            planned_var = str(var.field).upper()
+            if len(arms) > 1 and (method == "arm" or planned_var not in frame):
                 raise self.spec_error(
                     d,
                     i,
                     "method",
-                    "study.yaml has several arms: map ARMCD from the raw randomisation column "
-                    "with assign_ct instead",
+                    "study.yaml has several arms: map ARMCD and ARM from the raw randomisation "
+                    "column with assign_ct"
+                    + (f", listed before {var.name}" if method == "actual_arm" else " instead"),
                 )
-            planned = getattr(arms[0], str(var.field))
-            values = pd.Series(planned, index=frame.index, dtype="str")
-            lin = f"spec: study.yaml arms {var.field}"
+            if len(arms) > 1:
+                values = frame[planned_var].astype("str")
+                lin = f"derived: {planned_var}"
+            else:
+                planned = getattr(arms[0], str(var.field))
+                values = pd.Series(planned, index=frame.index, dtype="str")
+                lin = f"spec: study.yaml arms {var.field}"
             if method == "actual_arm":
-                exposure = var.exposure or "EX"
-                if exposure not in works:
-                    raise self.spec_error(
-                        d, i, "exposure", f"{exposure} is not among the study's domains"
-                    )
-                treated = _isin(frame["USUBJID"], works[exposure].frame["USUBJID"].unique())
-                values = values.where(treated, str(var.untreated))
-                lin = f"derived: planned arm when the subject has {exposure} records"
+                treated = self.treated(works, frame, d, i, var)
+                values = values.where(treated, var.untreated)
+                lin = f"derived: planned arm when the subject has {var.exposure or 'EX'} records"
+        elif method == "arm_null_reason":
+            need("ARMCD", "method")
+            treated = self.treated(works, frame, d, i, var)
+            assigned = frame["ARMCD"].astype("str").fillna("").str.strip() != ""
+            codelist = metadata.domain_variables(d).set_index("name")["codelist"].get(var.name)
+            if isinstance(codelist, str) and codelist:
+                terms = self.term_map(codelist, d, i).terms
+                for key in ("unassigned", "untreated"):
+                    if getattr(var, key) not in terms:
+                        raise self.spec_error(
+                            d, i, key, f"{getattr(var, key)!r} is not a term of codelist "
+                            f"{codelist} ({var.name})",
+                        )  # fmt: skip
+            values = pd.Series(pd.NA, index=frame.index, dtype="str")
+            values = values.mask(~assigned, str(var.unassigned))
+            values = values.mask(assigned & ~treated, str(var.untreated))
+            lin = (
+                f"derived: {var.unassigned} without ARMCD, {var.untreated} without "
+                f"{var.exposure or 'EX'} records"
+            )
         else:  # pragma: no cover - the spec model lists every method
             raise self.spec_error(d, i, "method", f"method {method} is not available here")
         frame[var.name] = values
         work.lineage[var.name] = pd.Series(lin, index=frame.index) if isinstance(lin, str) else lin
+
+    def treated(
+        self, works: dict[str, _Work], frame: pd.DataFrame, d: str, i: int, var: VariableSpec
+    ) -> pd.Series:
+        """Rows of subjects with records in the exposure domain (``exposure``, default EX)."""
+        exposure = var.exposure or "EX"
+        if exposure not in works:
+            raise self.spec_error(d, i, "exposure", f"{exposure} is not among the study's domains")
+        return _isin(frame["USUBJID"], works[exposure].frame["USUBJID"].unique())
 
     def total_daily_dose(
         self, work: _Work, i: int, var: VariableSpec

@@ -133,10 +133,11 @@ def epoch(dates: pd.Series, bounds: pd.DataFrame, epochs: Sequence[dict]) -> pd.
 
     ``bounds`` holds, aligned with ``dates``, the DM variables the epochs name. Each epoch is a
     dict with ``epoch`` and any of ``before``, ``from``, ``to``, ``after`` (inclusive ``from`` /
-    ``to``, exclusive ``before`` / ``after``). The first epoch that holds wins. A partial date
-    (``2017-09``, ``2017``) gets the epoch that holds for every day it may be (its first and
-    its last day: an epoch is one interval), and none when the days it may be fall in more than
-    one epoch.
+    ``to``, exclusive ``before`` / ``after``); with ``never_reached`` true, ``before`` also
+    holds for a subject without that date (never treated). The first epoch that holds wins. A
+    partial date (``2017-09``, ``2017``) gets the epoch that holds for every day it may be (its
+    first and its last day: an epoch is one interval), and none when the days it may be fall in
+    more than one epoch.
 
     Example:
         >>> b = pd.DataFrame({"RFXSTDTC": ["2019-01-10"] * 5, "RFXENDTC": ["2019-01-24"] * 5})
@@ -146,6 +147,10 @@ def epoch(dates: pd.Series, bounds: pd.DataFrame, epochs: Sequence[dict]) -> pd.
         >>> epoch(pd.Series(["2019-01-03", "2019-01-24", "2019-02-01", "2018-11", "2019-01"]),
         ...       b, eps).tolist()
         ['RUN-IN', 'TREATMENT', 'FOLLOW-UP', 'RUN-IN', nan]
+        >>> b = pd.DataFrame({"RFXSTDTC": ["2019-01-10", None]})
+        >>> eps = [{"epoch": "SCREENING", "before": "RFXSTDTC", "never_reached": True}]
+        >>> epoch(pd.Series(["2019-01-11", "2019-01-11"]), b, eps).tolist()
+        [nan, 'SCREENING']
     """
     first, last = date_range(dates)
     out = pd.Series(pd.NA, index=dates.index, dtype="str")
@@ -160,8 +165,10 @@ def epoch(dates: pd.Series, bounds: pd.DataFrame, epochs: Sequence[dict]) -> pd.
             variable = spec.get(key)
             if variable:
                 ref = date_part(bounds[variable])
+                reached = ref.notna()
+                never = ~reached if key == "before" and spec.get("never_reached") else False
                 for day in (first, last):
-                    holds &= (ref.notna() & compare(day, ref)).fillna(False).astype(bool)
+                    holds &= (never | (reached & compare(day, ref))).fillna(False).astype(bool)
         out = out.mask(out.isna() & holds, spec["epoch"])
     return out
 
