@@ -76,7 +76,7 @@ def shims(folder: Path) -> Path:
     folder.mkdir()
     commands = {
         "trialflow": f'exec "{sys.executable}" -c '
-        "'import sys; sys.argv[0] = \"trialflow\"; from trialflow.cli import cli; cli()' \"$@\"",
+        '\'import sys; sys.argv[0] = "trialflow"; from trialflow.cli import cli; cli()\' "$@"',
         "python": f'exec "{sys.executable}" "$@"',
     }
     for name, line in commands.items():
@@ -107,9 +107,7 @@ def test_the_tutorial_runs(tmp_path: Path) -> None:
     work.mkdir()
     env = dict(os.environ)
     env["PATH"] = f"{shims(tmp_path / 'bin')}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.pop("SOURCE_DATE_EPOCH", None)
     last: subprocess.CompletedProcess[str] | None = None
     ran = 0
@@ -149,8 +147,14 @@ def test_the_tutorial_runs(tmp_path: Path) -> None:
                     assert line in printed, f"{line!r} not printed by the command:\n{last.stdout}"
     assert ran >= 6
     # where the tutorial ends: the study's own XPT files and report
-    for name in ("sdtm/dm.xpt", "sdtm/lb.xpt", "adam/adsl.xpt", "adam/adlb.xpt",
-                 "analysis/report.html", "manifest.json"):
+    for name in (
+        "sdtm/dm.xpt",
+        "sdtm/lb.xpt",
+        "adam/adsl.xpt",
+        "adam/adlb.xpt",
+        "analysis/report.html",
+        "manifest.json",
+    ):
         assert (work / "out" / name).is_file(), name
 
 
@@ -172,4 +176,7 @@ def test_apply_patch(tmp_path: Path, diff: str, before: str, after: str) -> None
 def test_blocks_read_marks() -> None:
     """The harness reads a mark with and without an argument, and a block without one."""
     text = "<!-- file: a/b.yaml -->\n```yaml\nk: v\n```\n\n```sh\necho hi\n```\n"
-    assert blocks(text) == [Block("file", "a/b.yaml", "yaml", "k: v\n"), Block(None, None, "sh", "echo hi\n")]
+    assert blocks(text) == [
+        Block("file", "a/b.yaml", "yaml", "k: v\n"),
+        Block(None, None, "sh", "echo hi\n"),
+    ]
