@@ -1,8 +1,11 @@
 """The report in a real browser: headless Chromium loads the file, decodes every image, and
-draws a page that is not blank, with the synthetic-data banner at the top when it should be."""
+draws a page that is not blank, with the synthetic-data banner at the top when it should be.
+The README's screenshot of the example's report (docs/img/report.png) is made here too:
+``TRIALFLOW_UPDATE_SCREENSHOT=1`` rewrites it from a demo run; otherwise the test checks it."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -11,10 +14,15 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from trialflow.analysis.figures import figure_chg_boxplot, figure_median_iqr
 from trialflow.analysis.report import BANNER_COLOR, render_report
+from trialflow.cli import cli
 
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "img" / "report.png"
+UPDATE = "TRIALFLOW_UPDATE_SCREENSHOT"
 TIMEOUT = 120  # seconds per browser run; a cold start on a slow CI machine takes a few
 
 
@@ -175,3 +183,50 @@ def test_screenshot(chromium: str, tmp_path: Path, synthetic: bool) -> None:
         assert close.mean() > 0.2, "no synthetic-data banner at the top of the page"
     else:
         assert close.sum() == 0
+
+
+def banner_share(pixels: np.ndarray) -> float:
+    """The share of the top 40 rows' pixels in the synthetic-data banner's colour."""
+    banner = np.array([int(BANNER_COLOR[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    return float(np.all(np.abs(pixels[:40, :, :3] - banner) < 12 / 255, axis=-1).mean())
+
+
+def section_rules(pixels: np.ndarray) -> list[int]:
+    """The rows of the dark rules under the report's section headings (h2), top to bottom: the
+    rows more than half of whose pixels are dark, the first row of each run."""
+    rows = np.flatnonzero((pixels[..., :3].max(axis=-1) < 0.35).mean(axis=1) > 0.5)
+    return [int(r) for i, r in enumerate(rows) if i == 0 or rows[i - 1] != r - 1]
+
+
+## Test 3: the README's screenshot of the example's report ----
+def test_readme_screenshot(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """docs/img/report.png: the top of the demo's report.html (banner, title, sections), the
+    first change-from-baseline table and the first figure, as Chromium draws them."""
+    if os.environ.get(UPDATE) == "1":
+        chromium = request.getfixturevalue("chromium")
+        result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "demo")])
+        assert result.exit_code == 0, result.output
+        shot = tmp_path / "page.png"
+        run_browser(
+            chromium,
+            tmp_path / "profile",
+            f"--screenshot={shot}",
+            "--window-size=1280,6000",
+            "--virtual-time-budget=5000",
+            (tmp_path / "demo" / "analysis" / "report.html").as_uri(),
+        )
+        page = matplotlib.image.imread(shot)[..., :3]
+        # sections: provenance, validation, change from baseline, Table 1, figures, ...
+        rules = section_rules(page)
+        assert len(rules) >= 5, f"expected the report's section rules, found rows {rules}"
+        header = page[: rules[0] - 63]  # banner, study, title and the section links
+        first_table = page[rules[2] - 60 : rules[2] + 345]  # heading, FPG table and its notes
+        first_figure = page[rules[4] - 60 : rules[4] + 620]  # heading and the FPG figure
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        matplotlib.image.imsave(SCREENSHOT, np.concatenate([header, first_table, first_figure]))
+    assert SCREENSHOT.is_file(), f"{SCREENSHOT} missing: run with {UPDATE}=1 to make it"
+    pixels = matplotlib.image.imread(SCREENSHOT)
+    assert pixels.shape[1] == 1280 and 800 <= pixels.shape[0] <= 2000
+    assert banner_share(pixels) > 0.5, "no synthetic-data banner at the top of the screenshot"
+    assert float(pixels[..., :3].std()) > 0.05, "the screenshot is blank"
+    assert "docs/img/report.png" in (ROOT / "README.md").read_text()
