@@ -80,7 +80,14 @@ _IMPUTED = {"first": "first day", "mid": "middle", "last": "last day"}
 
 @dataclass
 class DatasetSummary:
-    """One dataset of the run as the guides' tables show it."""
+    """One dataset of the run as the guides' tables show it.
+
+    Example:
+        >>> dm = DatasetSummary("DM", "Demographics", "SPECIAL PURPOSE", 16, 16,
+        ...                     ["STUDYID", "USUBJID"], "dm.xpt")
+        >>> dm.name, dm.records, dm.keys
+        ('DM', 16, ['STUDYID', 'USUBJID'])
+    """
 
     name: str
     label: str
@@ -93,7 +100,13 @@ class DatasetSummary:
 
 @dataclass
 class RunFacts:
-    """What the guides say about a run, read from its folder (see :func:`read_run_facts`)."""
+    """What the guides say about a run, read from its folder (see :func:`read_run_facts`).
+
+    Example:
+        >>> facts = RunFacts("HUCMSC-T2DM", {"findings": []})
+        >>> facts.studyid, facts.sdtm, facts.excluded
+        ('HUCMSC-T2DM', [], 0)
+    """
 
     studyid: str
     report: dict
