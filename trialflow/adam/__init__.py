@@ -98,6 +98,42 @@ _EXPORTS: dict[str, str] = {
 }
 """Each public name -> the module of this package that defines it."""
 
+ADMIRAL: dict[str, str] = {
+    "compute_homa_b_cpeptide": "none: admiral has no HOMA index; a compute function for "
+    "derive_param_computed(), as admiral's compute_bmi() is",
+    "compute_homa_b_insulin": "none: admiral has no HOMA index; a compute function for "
+    "derive_param_computed(), as admiral's compute_bmi() is",
+    "compute_homa_ir_cpeptide": "none: admiral has no HOMA index; a compute function for "
+    "derive_param_computed(), as admiral's compute_bmi() is",
+    "compute_homa_ir_insulin": "none: admiral has no HOMA index; a compute function for "
+    "derive_param_computed(), as admiral's compute_bmi() is",
+    "compute_visit_dates": "none: the earliest date per subject and visit (a dplyr "
+    "group_by() and summarise() in an admiral script)",
+    "derive_adsl": 'none: admiral\'s ADSL template (use_ad_template("adsl"), ad_adsl.R)',
+    "derive_param_computed": "derive_param_computed()",
+    "derive_var_anl_flag": "derive_var_extreme_flag() with new_var = ANL01FL, ordered by "
+    'AWTDIFF then the study day, mode = "first"',
+    "derive_var_base": "derive_var_base()",
+    "derive_var_chg": "derive_var_chg()",
+    "derive_var_extreme_flag": "derive_var_extreme_flag()",
+    "derive_var_ontrtfl": "derive_var_ontrtfl()",
+    "derive_var_pchg": "derive_var_pchg()",
+    "derive_vars_avisit": 'derive_vars_joined() of a windows dataset (join_type = "all", '
+    "filter_join on the study day between AWLO and AWHI)",
+    "derive_vars_avisit_nominal": "derive_vars_merged() of a windows dataset by the planned "
+    "visit (VISITNUM)",
+    "derive_vars_disposition": "derive_vars_merged() of DS with format_eosstt(), as admiral's "
+    "ADSL template (formerly derive_var_disposition_status() and "
+    "derive_vars_disposition_reason())",
+    "derive_vars_dt": "derive_vars_dt()",
+    "derive_vars_dy": "derive_vars_dy()",
+    "derive_vars_occurrence": "derive_var_extreme_flag() inside restrict_derivation(), once "
+    "for each of AOCCFL, AOCCSFL and AOCCPFL, as admiral's ADAE template",
+}
+"""Each public ``derive_*`` and ``compute_*`` function -> its admiral counterpart: the admiral
+function that does the same (``derive_var_base()``), or ``none:`` and what an admiral script
+writes instead. docs/derivations.md is generated from it; a test keeps it complete."""
+
 __all__ = [
     "AdamResult",
     "Desc",
