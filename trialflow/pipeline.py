@@ -55,6 +55,25 @@ from trialflow.validation.units import TestUnits
 if TYPE_CHECKING:
     from trialflow.analysis.build import AnalysisResult
 
+__all__ = [
+    "RunResult",
+    "adam_package",
+    "derive_study",
+    "example_paths",
+    "example_run",
+    "export_run",
+    "map_study",
+    "report_study",
+    "run_study",
+    "sdtm_package",
+    "validation_summary",
+    "write_adam",
+    "write_adam_define",
+    "write_analysis",
+    "write_sdtm",
+    "write_sdtm_define",
+]
+
 ANALYSIS_MODULE = "trialflow.analysis.build"
 """The analysis stage's module: scipy and matplotlib come with it (seconds of imports), so a
 run imports it on a thread while it waits for the export's sheets (:func:`_import_meanwhile`),
@@ -147,7 +166,13 @@ def _write_dataset(
 
 @dataclass
 class RunResult:
-    """What a run produced: the output folder, the SDTM result and every file written."""
+    """What a run produced: the output folder, the SDTM result and every file written.
+
+    Example:
+        >>> run = example_run()  # a RunResult
+        >>> run.out.name, len(run.sdtm.domains["DM"]), run.errors
+        ('run', 16, 0)
+    """
 
     out: Path
     study: Study
