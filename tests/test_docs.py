@@ -103,7 +103,7 @@ def test_readme_command_table_lists_every_command():
         ]
         assert f"(docs/cli.md#{'-'.join(['trialflow', *path])})" in row
     # the map row by hand: its argument, its two required options, then [OPTIONS]
-    assert "| `trialflow map STUDY_DIR --raw PATH --out DIRECTORY [OPTIONS]` |" in table
+    assert "| `trialflow map STUDY_DIR --raw EXPORT --out DIR [OPTIONS]` |" in table
 
 
 def test_cli_md_anchor_the_readme_links_to_exists():
