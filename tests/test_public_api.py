@@ -158,3 +158,19 @@ def test_importing_the_subpackages_loads_none_of_their_modules():
         "trialflow.validation.engine", "trialflow.pipeline",
     }  # fmt: skip
     assert loaded & heavy == set()
+
+
+def test_every_public_function_is_typed():
+    untyped = []
+    for module, name, value in public_names():
+        if not inspect.isfunction(value):
+            continue
+        signature = inspect.signature(value)
+        bare = [
+            p.name for p in signature.parameters.values()
+            if p.annotation is inspect.Parameter.empty
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]  # fmt: skip
+        if bare or signature.return_annotation is inspect.Signature.empty:
+            untyped.append(f"{module}.{name}")
+    assert untyped == []
