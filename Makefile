@@ -5,7 +5,9 @@
 #   make lock         recompile the lock after editing pyproject.toml's dependencies
 #   make upgrade      move the lock to today's newest releases, then run the tests
 #   make test-bounds  run the tests at the lowest and highest versions pyproject.toml allows
-#   make docs         regenerate the reference part of docs/spec.md from the spec models
+#   make docs         regenerate the generated pages (docs/spec.md's reference, docs/cli.md,
+#                     docs/derivations.md, docs/rules.md, docs/api/, README's command table)
+#                     and build the documentation site into site/ (mkdocs, --strict)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -49,9 +51,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_xpt.py
 
-# Regenerate the generated reference of docs/spec.md (keys and methods, from the spec models).
+# Regenerate every page generated from the code (docs/generate.py says which), then build the
+# site; a warning fails the build (mkdocs.yml: strict).
 docs: $(STAMP)
-	$(BIN)/trialflow spec-docs docs/spec.md
+	$(BIN)/python docs/generate.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Regenerate the bundled synthetic example exports.
 example: $(STAMP)
@@ -79,4 +83,4 @@ test-bounds: $(BIN)/uv
 	.ci/test-bounds
 
 clean:
-	rm -rf $(VENV) .venv-bounds trialflow-demo trialflow-demo-three-arm .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bounds trialflow-demo trialflow-demo-three-arm site .pytest_cache .ruff_cache

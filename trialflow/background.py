@@ -53,7 +53,12 @@ def parallel() -> bool:
 
 
 class BackgroundError(RuntimeError):
-    """A background step ended without a result (killed, or its result could not be sent)."""
+    """A background step ended without a result (killed, or its result could not be sent).
+
+    Example:
+        >>> str(BackgroundError("the step ended with no result"))
+        'the step ended with no result'
+    """
 
 
 class Background:

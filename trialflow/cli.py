@@ -264,6 +264,7 @@ raw_option = click.option(
     "--raw",
     "raw",
     required=True,
+    metavar="EXPORT",
     type=click.Path(exists=True, path_type=Path),
     help="The raw export: an .xlsx workbook, a flat .csv, a CDISC ODM .xml file, or a folder "
     "of .csv, .sas7bdat or .xpt files.",
@@ -272,6 +273,7 @@ out_option = click.option(
     "--out",
     "out",
     required=True,
+    metavar="DIR",
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder (created if needed).",
 )
@@ -472,6 +474,7 @@ def export_command(
     "--sdtm",
     "sdtm_dir",
     required=True,
+    metavar="SDTM_DIR",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of SDTM datasets (.xpt, .csv, .parquet, Dataset-JSON).",
 )
@@ -500,6 +503,7 @@ def derive_command(study_dir: Path, sdtm_dir: Path, out: Path, strict: bool, qui
     "--adam",
     "adam_dir",
     required=True,
+    metavar="ADAM_DIR",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of ADaM datasets (ADSL, the BDS datasets the analysis section names, and "
     "ADAE with a safety section).",

@@ -177,7 +177,13 @@ def _names() -> str:
 
 class LimitExceeded(RawInputError):
     """An input file is over one of the :class:`Limits`; the message names the file, the
-    limit, the value found and how to raise it."""
+    limit, the value found and how to raise it.
+
+    Example:
+        >>> exc = LimitExceeded("big.csv: 9 columns, over the limit of 8", "columns", 9, 8)
+        >>> exc.name, exc.value, exc.limit, isinstance(exc, RawInputError)
+        ('columns', 9, 8, True)
+    """
 
     def __init__(self, message: str, name: str, value: int, limit: int) -> None:
         super().__init__(message)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib
 import shutil
 import threading
@@ -53,6 +54,25 @@ from trialflow.validation.units import TestUnits
 
 if TYPE_CHECKING:
     from trialflow.analysis.build import AnalysisResult
+
+__all__ = [
+    "RunResult",
+    "adam_package",
+    "derive_study",
+    "example_paths",
+    "example_run",
+    "export_run",
+    "map_study",
+    "report_study",
+    "run_study",
+    "sdtm_package",
+    "validation_summary",
+    "write_adam",
+    "write_adam_define",
+    "write_analysis",
+    "write_sdtm",
+    "write_sdtm_define",
+]
 
 ANALYSIS_MODULE = "trialflow.analysis.build"
 """The analysis stage's module: scipy and matplotlib come with it (seconds of imports), so a
@@ -150,7 +170,13 @@ def _write_dataset(
 
 @dataclass
 class RunResult:
-    """What a run produced: the output folder, the SDTM result and every file written."""
+    """What a run produced: the output folder, the SDTM result and every file written.
+
+    Example:
+        >>> run = example_run()  # a RunResult
+        >>> run.out.name, len(run.sdtm.domains["DM"]), run.errors
+        ('run', 16, 0)
+    """
 
     out: Path
     study: Study
@@ -210,8 +236,11 @@ def write_sdtm(
     and its lineage to DIR/lineage/. ``created`` is the files' creation datetime.
 
     Example:
-        >>> write_sdtm(result, Path("out"))  # doctest: +SKIP
-        [PosixPath('out/sdtm/ex.xpt'), ...]
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> files = write_sdtm(example_run().sdtm, out)
+        >>> [f.relative_to(out).as_posix() for f in files][:2]
+        ['sdtm/ex.xpt', 'lineage/ex.csv']
     """
     files = []
     for done, (code, frame) in enumerate(result.domains.items()):
@@ -243,8 +272,9 @@ def sdtm_package(result: SdtmResult) -> Package:
     """The mapped SDTM domains as a validation package (records numbered as written).
 
     Example:
-        >>> sdtm_package(result).get("DM").name  # doctest: +SKIP
-        'DM'
+        >>> dm = sdtm_package(example_run().sdtm).get("DM")
+        >>> dm.name, dm.kind, len(dm.frame)
+        ('DM', 'sdtm', 16)
     """
     return Package(
         {
@@ -404,8 +434,11 @@ def write_sdtm_define(
     SDTM domains, their XPT metadata and keys, the lineage and the coding dictionaries.
 
     Example:
-        >>> write_sdtm_define(result, Path("out"), study)  # doctest: +SKIP
-        [PosixPath('out/sdtm/define.xml'), PosixPath('out/sdtm/define2-1.xsl')]
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> run = example_run()
+        >>> [f.relative_to(out).as_posix() for f in write_sdtm_define(run.sdtm, out, run.study)]
+        ['sdtm/define.xml', 'sdtm/define2-1.xsl']
     """
     datasets = [
         DefineDataset(
@@ -432,8 +465,11 @@ def write_adam_define(
     section) and the stylesheet beside it, from the ADaM datasets as written.
 
     Example:
-        >>> write_adam_define(adam, Path("out"), study)  # doctest: +SKIP
-        [PosixPath('out/adam/define.xml'), PosixPath('out/adam/define2-1.xsl')]
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> run = example_run()
+        >>> [f.relative_to(out).as_posix() for f in write_adam_define(run.adam, out, run.study)]
+        ['adam/define.xml', 'adam/define2-1.xsl']
     """
     datasets = []
     for name, frame in result.datasets.items():
@@ -513,8 +549,11 @@ def write_adam(
     and its lineage to DIR/lineage/. ``created`` is the files' creation datetime.
 
     Example:
-        >>> write_adam(result, Path("out"))  # doctest: +SKIP
-        [PosixPath('out/adam/adsl.xpt'), ...]
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> files = write_adam(example_run().adam, out)
+        >>> [f.relative_to(out).as_posix() for f in files][:2]
+        ['adam/adsl.xpt', 'lineage/adsl.csv']
     """
     files = []
     for done, (name, frame) in enumerate(result.datasets.items()):
@@ -541,8 +580,9 @@ def adam_package(result: AdamResult) -> Package:
     """The ADaM datasets as a validation package, as they are written (SAS date numbers).
 
     Example:
-        >>> adam_package(result).get("ADSL").kind  # doctest: +SKIP
-        'adam'
+        >>> adsl = adam_package(example_run().adam).get("ADSL")
+        >>> adsl.kind, len(adsl.frame)
+        ('adam', 16)
     """
     return Package(
         {
@@ -563,7 +603,7 @@ def study_test_units(study: Study) -> TestUnits | None:
     or malformed file is a SpecError naming study.yaml, the line and the key.
 
     Example:
-        >>> study_test_units(load_study("mappings/hucmsc-t2dm")) is None  # doctest: +SKIP
+        >>> study_test_units(load_study(example_paths()[0])) is None  # no test_units key
         True
     """
     name = study.spec.test_units
@@ -583,8 +623,12 @@ def run_created(study: Study):
     ``study.run_date``, else 1960-01-01 (never the clock, so reruns are byte-identical).
 
     Example:
-        >>> run_created(load_study("mappings/hucmsc-t2dm"))  # doctest: +SKIP
-        datetime.datetime(1960, 1, 1, 0, 0)
+        >>> import os
+        >>> study = load_study(example_paths()[0])
+        >>> study.spec.study.run_date
+        '2026-12-05'
+        >>> "SOURCE_DATE_EPOCH" in os.environ or run_created(study) == datetime(2026, 12, 5)
+        True
     """
     return creation_datetime(study.spec.study.run_date)
 
@@ -708,8 +752,11 @@ def write_analysis(result: AnalysisResult, out: Path) -> list[Path]:
     cfb_comparisons.csv.
 
     Example:
-        >>> write_analysis(result, Path("out"))  # doctest: +SKIP
-        [PosixPath('out/analysis/cfb_summary.csv'), ...]
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> files = write_analysis(example_run().analysis, out)
+        >>> [f.relative_to(out).as_posix() for f in files][:2]
+        ['analysis/cfb_summary.csv', 'analysis/table1.csv']
     """
     folder = out / "analysis"
     files = [
@@ -757,10 +804,12 @@ def map_study(
     SOURCE_DATE_EPOCH, else the study's ``run_date``, else 1960-01-01 (:func:`run_created`).
 
     Example:
-        >>> r = map_study("mappings/hucmsc-t2dm", "examples/hucmsc-t2dm/raw-export.xlsx",
-        ...               "out")  # doctest: +SKIP
-        >>> sorted(p.name for p in r.files if p.suffix == ".xpt")  # doctest: +SKIP
-        ['ae.xpt', 'dm.xpt', 'ex.xpt', 'lb.xpt', 'mh.xpt', 'vs.xpt']
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> study_dir, raw = example_paths()
+        >>> r = map_study(study_dir, raw, out / "run", on_issue="none")
+        >>> r.errors, sorted(p.name for p in r.files if p.suffix == ".xpt")[:6]
+        (0, ['ae.xpt', 'cm.xpt', 'dm.xpt', 'ds.xpt', 'ex.xpt', 'lb.xpt'])
     """
     with OutputFolder(out, "run" if adam else "map") as folder:
         run = _map_study(
@@ -909,9 +958,9 @@ def run_study(
     also the submission folder DIR/ectd/ (see :func:`map_study`).
 
     Example:
-        >>> run_study("mappings/hucmsc-t2dm", "examples/hucmsc-t2dm/raw-export.xlsx",
-        ...           "out").errors  # doctest: +SKIP
-        0
+        >>> run = example_run()  # run_study(*example_paths(), tmp, on_issue="none", ectd=True)
+        >>> run.errors, sorted(p.name for p in (run.out / "adam").glob("*.xpt"))[:3]
+        (0, ['adae.xpt', 'adcm.xpt', 'addose.xpt'])
     """
     return map_study(
         study_dir, raw, out, on_issue=on_issue, progress=progress, adam=True, formats=formats,
@@ -943,8 +992,13 @@ def derive_study(
     by ``trialflow map``, the ADaM lineage continues to the raw rows.
 
     Example:
-        >>> derive_study("mappings/hucmsc-t2dm", "out/sdtm", "out").errors  # doctest: +SKIP
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> sdtm = example_run().out / "sdtm"  # a run's SDTM folder
+        >>> derive_study(example_paths()[0], sdtm, out / "derived", on_issue="none").errors
         0
+        >>> sorted(p.name for p in (out / "derived").iterdir())
+        ['adam', 'analysis', 'lineage', 'manifest.json', 'validation']
     """
     from trialflow.io.package import read_package
 
@@ -1013,8 +1067,12 @@ def report_study(
     DIR/analysis/ that are still there.
 
     Example:
-        >>> report_study("mappings/hucmsc-t2dm", "out/adam", "out").files  # doctest: +SKIP
-        [PosixPath('out/analysis/cfb_summary.csv'), ...]
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> adam = example_run().out / "adam"  # a run's ADaM folder
+        >>> r = report_study(example_paths()[0], adam, out / "report", on_issue="none")
+        >>> [f.relative_to(out / "report").as_posix() for f in r.files][:2]
+        ['analysis/cfb_summary.csv', 'analysis/table1.csv']
     """
     from trialflow.io.package import read_package
 
@@ -1064,6 +1122,9 @@ def example_paths(name: str = EXAMPLE_STUDY) -> tuple[Path, Path]:
     ``three-arm`` (placebo-controlled, three arms).
 
     Example:
+        >>> study_dir, raw = example_paths()
+        >>> study_dir.name, raw.relative_to(study_dir.parent.parent).as_posix()
+        ('hucmsc-t2dm', 'examples/hucmsc-t2dm/raw-export.xlsx')
         >>> [p.parts[-2:] for p in example_paths("three-arm")]
         [('mappings', 'three-arm'), ('three-arm', 'raw-export.xlsx')]
     """
@@ -1071,6 +1132,34 @@ def example_paths(name: str = EXAMPLE_STUDY) -> tuple[Path, Path]:
         raise ValueError(f"unknown example {name!r} (examples: {', '.join(EXAMPLES)})")
     root = Path(__file__).resolve().parent.parent
     return root / "mappings" / name, root / "examples" / name / "raw-export.xlsx"
+
+
+@functools.cache
+def example_run() -> RunResult:
+    """The bundled example study run end to end once per process, for examples to start from.
+
+    :func:`run_study` on :func:`example_paths` (findings not raised, the eCTD folder laid out,
+    as ``trialflow demo`` does) into a temporary folder removed when the process exits; the
+    same result on every later call. The docstring examples that need SDTM, ADaM or a run
+    folder take them from here, as admiral's examples take pharmaversesdtm's datasets. Treat
+    it as read-only: copy the folder before changing anything in it.
+
+    Example:
+        >>> run = example_run()
+        >>> run.errors, run.study.studyid, (run.out / "sdtm" / "dm.xpt").is_file()
+        (0, 'HUCMSC-T2DM', True)
+        >>> sorted(run.adam.datasets)
+        ['ADAE', 'ADCM', 'ADDOSE', 'ADLB', 'ADSL', 'ADVS']
+    """
+    import atexit
+    import tempfile
+
+    study_dir, raw = example_paths()
+    if not raw.exists() or not study_dir.exists():
+        raise RawInputError(f"the bundled example is not here ({raw}): use a source checkout")
+    parent = Path(tempfile.mkdtemp(prefix="trialflow-example-"))
+    atexit.register(shutil.rmtree, parent, ignore_errors=True)
+    return run_study(study_dir, raw, parent / "run", on_issue="none", ectd=True)
 
 
 def export_run(
@@ -1089,8 +1178,12 @@ def export_run(
     is rewritten to list the new files beside the run's others. Returns the files written.
 
     Example:
-        >>> export_run("out", ["dataset-json"])  # doctest: +SKIP
-        [PosixPath('out/sdtm/ae.json'), ...]
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> _ = shutil.copytree(example_run().out, out / "run")  # a copy: the example stays
+        >>> files = export_run(out / "run", ["dataset-json"])
+        >>> [f.relative_to(out / "run").as_posix() for f in files][:2]
+        ['sdtm/ae.json', 'sdtm/cm.json']
     """
     run_dir = Path(run_dir)
     if not any((run_dir / sub).is_dir() and any((run_dir / sub).glob("*.xpt"))

@@ -19,10 +19,17 @@ distributed engine (docs/scaling.md says which stage parallelises how):
 Only this module imports dask (the ``dask`` extra); no command of the CLI imports it.
 
 Example:
-    >>> from distributed import Client, LocalCluster  # doctest: +SKIP
-    >>> with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as c:
-    ...     pool = build_pool("pool", [("POOL-A", 8, 1), ("POOL-B", 8, 2)], client=c)
-    ...     report = validate_distributed(pool, c)  # doctest: +SKIP
+    >>> from distributed import Client, LocalCluster
+    >>> def dm(studyid, subjects):
+    ...     frame = pd.DataFrame({"STUDYID": studyid, "DOMAIN": "DM", "USUBJID": subjects})
+    ...     return Package({"DM": Dataset.from_frame("DM", frame)})
+    >>> pool = pool_packages([dm("A", ["A-1", "A-2"]), dm("B", ["B-1"])])
+    >>> with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+    ...                   dashboard_address=None) as cluster, Client(cluster) as c:
+    ...     report = validate_distributed(pool, c, on_issue="none")
+    >>> report.findings == sorted(validate_package(pool, on_issue="none").findings,
+    ...                           key=finding_key)
+    True
 """
 
 from __future__ import annotations
@@ -229,10 +236,16 @@ def validate_distributed(
     key=finding_key)`` is the same list.
 
     Example:
-        >>> report = validate_distributed(pool, client)  # doctest: +SKIP
-        >>> whole = validate_package(pool)  # doctest: +SKIP
-        >>> report.findings == sorted(whole.findings, key=finding_key)  # doctest: +SKIP
-        True
+        >>> from distributed import Client
+        >>> from trialflow.validation.engine import validate_package
+        >>> dm = pd.DataFrame({"STUDYID": ["A", "A"], "DOMAIN": ["DM", "DM"],
+        ...                    "USUBJID": ["A-1", "A-1"]})  # one subject twice
+        >>> pool = Package({"DM": Dataset.from_frame("DM", dm)})
+        >>> with Client(processes=False, dashboard_address=None) as client:
+        ...     report = validate_distributed(pool, client, on_issue="none")
+        >>> whole = validate_package(pool, on_issue="none")
+        >>> report.findings == sorted(whole.findings, key=finding_key), len(report.findings) > 0
+        (True, True)
     """
     chosen = list(rules) if rules is not None else list(RULES)
     subject = [c for c in chosen if partition_of(c) == "subject"]
@@ -344,10 +357,12 @@ def map_synthetic_study(
     are named STUDYID/sdtm/<name>.xpt and STUDYID/adam/<name>.xpt.
 
     Example:
-        >>> specs = "mappings/hucmsc-t2dm"
-        >>> pkg = map_synthetic_study("pool/A", "POOL-A", 4, 1, specs)  # doctest: +SKIP
-        >>> pkg.get("DM").frame["STUDYID"].unique().tolist()  # doctest: +SKIP
-        ['POOL-A']
+        >>> import tempfile
+        >>> from trialflow.pipeline import example_paths
+        >>> folder = Path(tempfile.mkdtemp()) / "A"
+        >>> pkg = map_synthetic_study(folder, "POOL-A", 2, 1, example_paths()[0])
+        >>> pkg.get("DM").frame["STUDYID"].unique().tolist(), len(pkg.get("DM").frame)
+        (['POOL-A'], 2)
     """
     from trialflow.adam.build import build_adam
     from trialflow.io.layouts import write_layout
@@ -391,9 +406,14 @@ def run_studies(studies: Sequence[tuple[str, str, str]], client: object | None =
     when a client is given (else one after another); the out folders, in the order given.
 
     Example:
-        >>> run_studies([("specs/a", "a.xlsx", "out/a"), ("specs/b", "b.xlsx", "out/b")],
-        ...             client)  # doctest: +SKIP
-        ['out/a', 'out/b']
+        >>> import tempfile
+        >>> from trialflow.pipeline import example_paths
+        >>> spec, raw = example_paths()
+        >>> out = Path(tempfile.mkdtemp()) / "a"
+        >>> run_studies([(str(spec), str(raw), str(out))]) == [str(out)]  # no client: in turn
+        True
+        >>> (out / "adam" / "adsl.xpt").is_file()
+        True
     """
     if client is None:
         return [_run_one(*s) for s in studies]
@@ -414,9 +434,10 @@ def build_pool(
     ``study_dir`` is the spec folder copied for each study (the bundled example's by default).
 
     Example:
-        >>> pool = build_pool("pool", [("POOL-A", 4, 1), ("POOL-B", 4, 2)])  # doctest: +SKIP
-        >>> sorted(set(pool.get("DM").frame["STUDYID"]))  # doctest: +SKIP
-        ['POOL-A', 'POOL-B']
+        >>> import tempfile
+        >>> pool = build_pool(Path(tempfile.mkdtemp()), [("POOL-A", 2, 1)])
+        >>> pool.get("DM").frame["STUDYID"].tolist()
+        ['POOL-A', 'POOL-A']
     """
     from trialflow.pipeline import example_paths
 

@@ -13,9 +13,11 @@ parameter whose ``where`` matches no record, a computed parameter with no value 
 subject, a population flag that is N for every subject.
 
 Example:
-    >>> result = build_adam(study.spec, sdtm_domains)  # doctest: +SKIP
-    >>> sorted(result.datasets)  # doctest: +SKIP
-    ['ADAE', 'ADLB', 'ADSL', 'ADVS']
+    >>> from trialflow.pipeline import example_run
+    >>> run = example_run()  # the bundled example: its study and SDTM domains
+    >>> result = build_adam(run.study.spec, run.sdtm.domains, on_issue="none")
+    >>> sorted(result.datasets)
+    ['ADAE', 'ADCM', 'ADDOSE', 'ADLB', 'ADSL', 'ADVS']
 """
 
 from __future__ import annotations
@@ -110,7 +112,14 @@ def check_dm_one_per_subject(dm: pd.DataFrame) -> None:
 
 @dataclass
 class AdamResult:
-    """The ADaM datasets, their lineage tables and the findings met while deriving them."""
+    """The ADaM datasets, their lineage tables and the findings met while deriving them.
+
+    Example:
+        >>> adsl = pd.DataFrame({"USUBJID": ["S1-001"], "SAFFL": ["Y"]})
+        >>> result = AdamResult({"ADSL": adsl})
+        >>> list(result.datasets), result.lineage, result.findings
+        (['ADSL'], {}, [])
+    """
 
     datasets: dict[str, pd.DataFrame] = field(default_factory=dict)
     lineage: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -167,7 +176,13 @@ def build_adam(
     ``locate`` names a key of study.yaml with its file and line in findings about the spec
     (``Study.locate``); without it they name the key only.
 
-    Example: see the module docstring.
+    Example:
+        >>> from trialflow.pipeline import example_run
+        >>> run = example_run()
+        >>> result = build_adam(run.study.spec, run.sdtm.domains, sdtm_lineage=run.sdtm.lineage,
+        ...                     on_issue="none")
+        >>> len(result.datasets["ADSL"]), result.lineage["ADSL"]["source_sheet"].iloc[0]
+        (16, 'DEMOG')
     """
     if spec.adam is None:
         raise DerivationError("study.yaml has no adam section: nothing says how to derive ADaM")

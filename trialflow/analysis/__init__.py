@@ -1,0 +1,94 @@
+"""The analysis: change-from-baseline summaries, Table 1, tests, figures, the report.
+
+Every name below is imported on first use (PEP 562): importing ``trialflow.analysis`` loads
+none of its modules until a name is asked for, so a command loads only what it uses.
+
+Example:
+    >>> from trialflow.analysis import quantile
+    >>> quantile.__module__
+    'trialflow.analysis.stats'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trialflow.analysis.build import (
+        AnalysisResult,
+        build_analysis,
+    )
+    from trialflow.analysis.figures import (
+        figure_chg_boxplot,
+        figure_median_iqr,
+    )
+    from trialflow.analysis.report import (
+        format_number,
+        format_p,
+    )
+    from trialflow.analysis.safety import (
+        ae_summary,
+        safety_by_visit,
+    )
+    from trialflow.analysis.stats import (
+        describe,
+        psignrank,
+        qsignrank,
+        quantile,
+        wilcoxon_signed_rank,
+    )
+    from trialflow.analysis.summary import (
+        cfb_summary,
+        table1,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "AnalysisResult": "build",
+    "build_analysis": "build",
+    "cfb_summary": "summary",
+    "table1": "summary",
+    "ae_summary": "safety",
+    "safety_by_visit": "safety",
+    "quantile": "stats",
+    "describe": "stats",
+    "wilcoxon_signed_rank": "stats",
+    "psignrank": "stats",
+    "qsignrank": "stats",
+    "figure_median_iqr": "figures",
+    "figure_chg_boxplot": "figures",
+    "format_number": "report",
+    "format_p": "report",
+}
+"""Each public name -> the module of this package that defines it."""
+
+__all__ = [
+    "AnalysisResult",
+    "ae_summary",
+    "build_analysis",
+    "cfb_summary",
+    "describe",
+    "figure_chg_boxplot",
+    "figure_median_iqr",
+    "format_number",
+    "format_p",
+    "psignrank",
+    "qsignrank",
+    "quantile",
+    "safety_by_visit",
+    "table1",
+    "wilcoxon_signed_rank",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

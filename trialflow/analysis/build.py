@@ -5,8 +5,9 @@ Everything here is computed in memory; :mod:`trialflow.pipeline` writes the file
 ``analysis.safety`` ae_summary.csv and safety_by_visit.csv).
 
 Example:
-    >>> result = build_analysis(study.spec, adam.datasets, context, validation)  # doctest: +SKIP
-    >>> sorted(result.figures)[:2]  # doctest: +SKIP
+    >>> from trialflow.pipeline import example_run
+    >>> run = example_run()  # the bundled example, run end to end
+    >>> sorted(run.analysis.figures)[:2]  # what build_analysis made for it
     ['fcp_chg_box.png', 'fcp_median_iqr.png']
 """
 
@@ -84,6 +85,11 @@ class AnalysisResult:
     ``ae_summary`` and ``safety_by_visit`` are None when study.yaml has no analysis.safety;
     ``dose_categories`` and ``dose_changes`` when it has no analysis.dose or no ADDOSE;
     ``comparisons`` (cfb_comparisons.csv) when it has no analysis.comparisons.
+
+    Example:
+        >>> result = AnalysisResult(pd.DataFrame({"PARAMCD": ["FPG"]}), pd.DataFrame())
+        >>> result.summary["PARAMCD"].tolist(), result.figures, result.ae_summary is None
+        (['FPG'], {}, True)
     """
 
     summary: pd.DataFrame
@@ -127,7 +133,13 @@ def build_analysis(
     to which the findings of this stage are added. ``locate`` names a key of study.yaml with
     its file and line (``Study.locate``); without it findings name the key only.
 
-    Example: see the module docstring.
+    Example:
+        >>> from trialflow.pipeline import example_run
+        >>> run = example_run()
+        >>> result = build_analysis(run.study.spec, run.adam.datasets,
+        ...                         {"studyid": run.study.studyid}, {})
+        >>> sorted(result.figures)[:2], result.html.startswith("<!DOCTYPE html>")
+        (['fcp_chg_box.png', 'fcp_median_iqr.png'], True)
     """
     analysis = spec.analysis
     if analysis is None:

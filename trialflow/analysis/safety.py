@@ -117,7 +117,16 @@ def ae_summary(
     ``(not coded)`` (``analysis-ae-not-coded``); one without a preceding infusion counts in
     the ALL rows only (``analysis-ae-no-infusion``).
 
-    Example: see the module docstring.
+    Example:
+        >>> adsl = pd.DataFrame({"USUBJID": ["1", "2"], "NINFUS": [2.0, 1.0], "SAFFL": ["Y", "Y"]})
+        >>> adae = pd.DataFrame({"USUBJID": ["1", "1"], "AEBODSYS": ["Gen"] * 2,
+        ...                      "AEDECOD": ["Pyrexia"] * 2, "TRTEMFL": ["Y", "Y"],
+        ...                      "INFNUM": [1.0, 2.0], "INFDAYS": [0.0, 5.0]})
+        >>> out, notes, findings = ae_summary(adae, adsl, within_days=1)
+        >>> rows = out[out["AEDECOD"] == "Pyrexia"]
+        >>> columns = ["INFUSION", "N_INFUSIONS", "INFUSIONS_WITH_AE", "INFUSIONS_WITH_AE_WITHIN"]
+        >>> rows[columns].values.tolist()  # 3 infusions given, 2 followed by the AE, 1 within a day
+        [['1', 2, 1, 1], ['2', 1, 1, 0], ['ALL', 3, 2, 1]]
     """
     if within_days < 0:
         raise DerivationError(f"ae_summary: within_days must be 0 or more, not {within_days}")

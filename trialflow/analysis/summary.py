@@ -98,7 +98,18 @@ def cfb_summary(
     TRUE)``: exact, or normal approximation with continuity correction when there are ties or
     zeros or n >= 50). QUANTILE_METHOD and TEST_METHOD are on every row.
 
-    Example: see the module docstring.
+    Example:
+        >>> bds = pd.DataFrame({"USUBJID": ["1", "1", "2", "2"], "PARAMCD": ["FPG"] * 4,
+        ...                     "AVISITN": [0.0, 2.0, 0.0, 2.0],
+        ...                     "AVISIT": ["BASELINE", "DAY 14"] * 2, "AVAL": [9.0, 7.0, 8.0, 7.5],
+        ...                     "CHG": [None, -2.0, None, -0.5], "ANL01FL": ["Y"] * 4,
+        ...                     "FASFL": ["Y"] * 4})
+        >>> out = cfb_summary(bds, ["FPG"], quantile_method="r7")
+        >>> for row in out[["AVISIT", "VAR", "N", "MEDIAN", "P_VALUE"]].values.tolist():
+        ...     print(row)  # medians by hand: (9 + 8) / 2, (7 + 7.5) / 2, (-2 - 0.5) / 2
+        ['BASELINE', 'AVAL', 2, 8.5, nan]
+        ['DAY 14', 'AVAL', 2, 7.25, nan]
+        ['DAY 14', 'CHG', 2, -1.25, 0.5]
     """
     needed = ["USUBJID", "PARAMCD", "AVISITN", "AVISIT", "AVAL", "CHG", "ANL01FL"]
     missing = [c for c in needed if c not in bds.columns]

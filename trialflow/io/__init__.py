@@ -1,43 +1,106 @@
 """Submission formats: XPT, Dataset-JSON, define.xml (read and write), reports.
 
-The define.xml writer is exported here and imported on first use (lxml is loaded only then).
+Every name below is imported on first use (PEP 562): importing ``trialflow.io`` loads
+none of its modules until a name is asked for, so a command loads only what it uses.
 
 Example:
-    >>> from trialflow.io import write_define
-    >>> write_define.__name__
-    'write_define'
-    >>> from trialflow.io import verify_folder  # an output folder against its manifest.json
-    >>> verify_folder.__name__
-    'verify_folder'
+    >>> from trialflow.io import write_xpt
+    >>> write_xpt.__module__
+    'trialflow.io.xpt'
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trialflow.io.dataset_json import (
+        write_dataset_json,
+    )
+    from trialflow.io.define import (
+        DefineDataset,
+        check_define,
+        define_errors,
+        define_schema_path,
+        stylesheet_path,
+        write_define,
+    )
+    from trialflow.io.define_read import (
+        read_define,
+    )
+    from trialflow.io.ectd import (
+        write_ectd,
+    )
+    from trialflow.io.outputs import (
+        verify_folder,
+    )
+    from trialflow.io.package import (
+        read_package,
+    )
+    from trialflow.io.validate import (
+        ValidateResult,
+        validate_paths,
+    )
+    from trialflow.io.workbook import (
+        write_workbook,
+    )
+    from trialflow.io.xpt import (
+        XptVariable,
+        read_xpt,
+        write_xpt,
+    )
+
+_EXPORTS: dict[str, str] = {
+    "XptVariable": "xpt",
+    "read_xpt": "xpt",
+    "write_xpt": "xpt",
+    "write_dataset_json": "dataset_json",
+    "read_package": "package",
+    "ValidateResult": "validate",
+    "validate_paths": "validate",
+    "DefineDataset": "define",
+    "check_define": "define",
+    "define_errors": "define",
+    "define_schema_path": "define",
+    "stylesheet_path": "define",
+    "write_define": "define",
+    "read_define": "define_read",
+    "verify_folder": "outputs",
+    "write_ectd": "ectd",
+    "write_workbook": "workbook",
+}
+"""Each public name -> the module of this package that defines it."""
 
 __all__ = [
     "DefineDataset",
+    "ValidateResult",
+    "XptVariable",
     "check_define",
     "define_errors",
     "define_schema_path",
     "read_define",
+    "read_package",
+    "read_xpt",
     "stylesheet_path",
+    "validate_paths",
     "verify_folder",
+    "write_dataset_json",
     "write_define",
+    "write_ectd",
+    "write_workbook",
+    "write_xpt",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "verify_folder":
-        from trialflow.io import outputs
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
-        return outputs.verify_folder
-    if name == "read_define":
-        from trialflow.io import define_read
 
-        return define_read.read_define
-    if name in __all__:
-        from trialflow.io import define
-
-        return getattr(define, name)
-    raise AttributeError(f"module 'trialflow.io' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -19,8 +19,12 @@ when complete. An OUT that exists and is not empty is refused, unless ``force`` 
 old folder is then swapped out and removed after the new one is in place.
 
 Example:
-    >>> write_ectd("out", "submission", study_dir="mappings/hucmsc-t2dm")  # doctest: +SKIP
-    [PosixPath('submission/m5/datasets/hucmsc-t2dm/analysis/adam/datasets/adae.xpt'), ...]
+    >>> import tempfile
+    >>> from trialflow.pipeline import example_paths, example_run
+    >>> out = Path(tempfile.mkdtemp()) / "submission"
+    >>> files = write_ectd(example_run().out, out, study_dir=example_paths()[0])
+    >>> files[0].relative_to(out).as_posix()
+    'm5/datasets/hucmsc-t2dm/analysis/adam/datasets/adae.xpt'
 """
 
 from __future__ import annotations
@@ -130,9 +134,12 @@ def write_ectd(
     (without ``force``), and when ``out`` is the run folder or holds it.
 
     Example:
-        >>> files = write_ectd("out", "submission")  # doctest: +SKIP
-        >>> files[0].relative_to("submission").as_posix()  # doctest: +SKIP
-        'm5/datasets/hucmsc-t2dm/analysis/adam/datasets/adae.xpt'
+        >>> import tempfile
+        >>> from trialflow.pipeline import example_run
+        >>> out = Path(tempfile.mkdtemp()) / "submission"
+        >>> files = write_ectd(example_run().out, out)
+        >>> sorted(f.name for f in files if f.suffix == ".md")
+        ['adrg.md', 'csdrg.md']
     """
     run_dir, out = Path(run_dir), Path(out)
     if run_dir.resolve().is_relative_to(out.resolve()):

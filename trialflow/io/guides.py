@@ -80,7 +80,14 @@ _IMPUTED = {"first": "first day", "mid": "middle", "last": "last day"}
 
 @dataclass
 class DatasetSummary:
-    """One dataset of the run as the guides' tables show it."""
+    """One dataset of the run as the guides' tables show it.
+
+    Example:
+        >>> dm = DatasetSummary("DM", "Demographics", "SPECIAL PURPOSE", 16, 16,
+        ...                     ["STUDYID", "USUBJID"], "dm.xpt")
+        >>> dm.name, dm.records, dm.keys
+        ('DM', 16, ['STUDYID', 'USUBJID'])
+    """
 
     name: str
     label: str
@@ -93,7 +100,13 @@ class DatasetSummary:
 
 @dataclass
 class RunFacts:
-    """What the guides say about a run, read from its folder (see :func:`read_run_facts`)."""
+    """What the guides say about a run, read from its folder (see :func:`read_run_facts`).
+
+    Example:
+        >>> facts = RunFacts("HUCMSC-T2DM", {"findings": []})
+        >>> facts.studyid, facts.sdtm, facts.excluded
+        ('HUCMSC-T2DM', [], 0)
+    """
 
     studyid: str
     report: dict
@@ -196,9 +209,10 @@ def read_run_facts(run_dir: str | Path, study: Study | None = None) -> RunFacts:
     validation/report.json or no sdtm/*.xpt.
 
     Example:
-        >>> facts = read_run_facts("out")  # doctest: +SKIP
-        >>> facts.studyid, [d.name for d in facts.sdtm][:2]  # doctest: +SKIP
-        ('HUCMSC-T2DM', ['AE', 'DM'])
+        >>> from trialflow.pipeline import example_run
+        >>> facts = read_run_facts(example_run().out)
+        >>> facts.studyid, [d.name for d in facts.sdtm][:2]
+        ('HUCMSC-T2DM', ['AE', 'CM'])
     """
     run_dir = Path(run_dir)
     report_path = run_dir / "validation" / "report.json"
@@ -340,7 +354,8 @@ def csdrg_markdown(facts: RunFacts) -> str:
     """The Clinical Study Data Reviewer's Guide draft of a run (PHUSE cSDRG sections 1 to 5).
 
     Example:
-        >>> print(csdrg_markdown(read_run_facts("out"))[:40])  # doctest: +SKIP
+        >>> from trialflow.pipeline import example_run
+        >>> print(csdrg_markdown(read_run_facts(example_run().out)).splitlines()[0])
         # Clinical Study Data Reviewer's Guide
     """
     r = facts.report
@@ -584,7 +599,8 @@ def adrg_markdown(facts: RunFacts) -> str:
     """The Analysis Data Reviewer's Guide draft of a run (PHUSE ADRG sections).
 
     Example:
-        >>> print(adrg_markdown(read_run_facts("out"))[:36])  # doctest: +SKIP
+        >>> from trialflow.pipeline import example_run
+        >>> print(adrg_markdown(read_run_facts(example_run().out)).splitlines()[0])
         # Analysis Data Reviewer's Guide
     """
     r = facts.report

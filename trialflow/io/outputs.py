@@ -701,7 +701,13 @@ def fix_modes(root: Path) -> None:
 
 class VerifyResult(NamedTuple):
     """What :func:`verify_folder` found: the problems (one line each), the files checked, and
-    the manifest's ``status`` (``"refused"`` for the folder of a refused run, else None)."""
+    the manifest's ``status`` (``"refused"`` for the folder of a refused run, else None).
+
+    Example:
+        >>> result = VerifyResult([], 12)
+        >>> not result.problems, result.checked, result.status
+        (True, 12, None)
+    """
 
     problems: list[str]
     checked: int

@@ -434,9 +434,11 @@ def write_lineage_csv(lineage: pd.DataFrame, path: Path) -> Path:
     """Write one domain's lineage table as CSV (UTF-8), formula-like text neutralised.
 
     Example:
-        >>> lineage = pd.DataFrame({"record": [1]})
-        >>> write_lineage_csv(lineage, Path("/tmp/dm.csv")).name  # doctest: +SKIP
-        'dm.csv'
+        >>> import tempfile
+        >>> lineage = pd.DataFrame({"record": [1], "source_sheet": ["=DEMOG"]})
+        >>> path = write_lineage_csv(lineage, Path(tempfile.mkdtemp()) / "dm.csv")
+        >>> path.read_text()  # the formula-like text is made harmless
+        "record,source_sheet\\n1,'=DEMOG\\n"
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     safe = _safe(lineage)
@@ -594,8 +596,12 @@ def write_manifest(out: Path, files: Iterable[Path], **context: object) -> Path:
     """Write DIR/manifest.json listing every output file with its size and sha256.
 
     Example:
-        >>> write_manifest(Path("/tmp/out"), []).name  # doctest: +SKIP
-        'manifest.json'
+        >>> import json, tempfile
+        >>> out = Path(tempfile.mkdtemp())
+        >>> table = write_file("N\\n16\\n", out / "t.csv")
+        >>> manifest = json.loads(write_manifest(out, [table]).read_text())
+        >>> [(f["path"], f["bytes"]) for f in manifest["files"]]
+        [('t.csv', 5)]
     """
     entries = [
         {"path": p.relative_to(out).as_posix(), "bytes": p.stat().st_size, "sha256": sha256(p)}
@@ -637,8 +643,10 @@ def write_table_csv(table: pd.DataFrame, path: Path) -> Path:
     right; the report's tables show them at the display precision.
 
     Example:
-        >>> write_table_csv(pd.DataFrame({"N": [16]}), Path("/tmp/t.csv")).name  # doctest: +SKIP
-        't.csv'
+        >>> import tempfile
+        >>> table = pd.DataFrame({"N": [16], "MEAN": [7.1899999999999995]})
+        >>> write_table_csv(table, Path(tempfile.mkdtemp()) / "t.csv").read_text()
+        'N,MEAN\\n16,7.19\\n'
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     out = _safe(table)
@@ -653,8 +661,9 @@ def write_file(content: bytes | str, path: Path) -> Path:
     """Write bytes (a PNG) or text (an HTML page, as UTF-8) to ``path``, creating folders.
 
     Example:
-        >>> write_file("<p>ok</p>", Path("/tmp/page.html")).name  # doctest: +SKIP
-        'page.html'
+        >>> import tempfile
+        >>> write_file("<p>ok</p>", Path(tempfile.mkdtemp()) / "page.html").read_text()
+        '<p>ok</p>'
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     data = content.encode("utf-8") if isinstance(content, str) else content

@@ -65,9 +65,12 @@ def validate_paths(
     replace the shipped ones by (domain, testcd) for orresu-missing and stresu-missing.
 
     Example:
-        >>> r = validate_paths(["out/sdtm"], json_out="report.json")  # doctest: +SKIP
-        >>> r.report.valid  # doctest: +SKIP
-        True
+        >>> import tempfile
+        >>> from trialflow.pipeline import example_run
+        >>> report = Path(tempfile.mkdtemp()) / "report.json"
+        >>> r = validate_paths([example_run().out / "sdtm"], json_out=report, on_issue="none")
+        >>> r.report.valid, report.is_file()
+        (True, True)
     """
     expanded, submission = _submission_checks(paths)
     test_units = read_test_units(units) if units else None

@@ -112,7 +112,8 @@ def read_yaml(path: Path) -> Any:
     """Read a YAML file safely, keeping line numbers; SpecError on bad YAML.
 
     Example:
-        >>> read_yaml(Path("mappings/hucmsc-t2dm/study.yaml"))["study"]["studyid"]  # doctest: +SKIP
+        >>> from trialflow.pipeline import example_paths
+        >>> read_yaml(example_paths()[0] / "study.yaml")["study"]["studyid"]
         'HUCMSC-T2DM'
     """
     try:
@@ -410,7 +411,14 @@ def _validate(model: type, data: Any, path: Path) -> Any:
 
 @dataclass
 class Study:
-    """A loaded study folder: study.yaml and the domain specs, with their file paths."""
+    """A loaded study folder: study.yaml and the domain specs, with their file paths.
+
+    Example:
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> study.studyid, study.files["DM"].name, study.domains["DM"].source.sheet
+        ('HUCMSC-T2DM', 'dm.yaml', 'DEMOG')
+    """
 
     folder: Path
     spec: StudySpec
@@ -427,8 +435,9 @@ class Study:
         source sheet, then the sheets its lookups read (a sheet read twice is listed once).
 
         Example:
-            >>> load_study("mappings/hucmsc-t2dm").sheets_read()  # doctest: +SKIP
-            ['INFUSION', 'VITALS', 'DEMOG', 'LAB', 'AE', 'DISPOSITION']
+            >>> from trialflow.pipeline import example_paths
+            >>> load_study(example_paths()[0]).sheets_read()
+            ['INFUSION', 'DEMOG', 'VITALS', 'LAB', 'AE', 'DISPOSITION', 'CONMED']
         """
         order = []
         for spec in self.domains.values():
@@ -441,8 +450,12 @@ class Study:
         as a SpecError names it; the line is the deepest part of the path found.
 
         Example:
-            >>> study.locate("adam.datasets.ADLB.parameters[2]")  # doctest: +SKIP
-            'mappings/hucmsc-t2dm/study.yaml:147: adam.datasets.ADLB.parameters[2]'
+            >>> from trialflow.pipeline import example_paths
+            >>> study = load_study(example_paths()[0])
+            >>> where = study.locate("adam.datasets.ADLB.parameters[2]")
+            >>> file, line, key = where.rsplit(":", 2)
+            >>> Path(file).name, int(line) == study.line("adam.datasets.ADLB.parameters[2]"), key
+            ('study.yaml', True, ' adam.datasets.ADLB.parameters[2]')
         """
         line = self.line(key, name)
         where = f"{self.files[name]}:{line}" if line else str(self.files[name])
@@ -453,8 +466,11 @@ class Study:
         code; the line of the deepest part of the path found.
 
         Example:
-            >>> study.line("supp[0].qnam", "EX")  # doctest: +SKIP
-            24
+            >>> from trialflow.pipeline import example_paths
+            >>> study = load_study(example_paths()[0])
+            >>> line = study.line("supp[0].qnam", "EX")
+            >>> study.files["EX"].read_text().splitlines()[line - 1].strip()[:12]
+            '- {qnam: WEI'
         """
         steps: list[str | int] = []
         for part in key.split("."):
@@ -468,9 +484,10 @@ def load_study(folder: str | Path) -> Study:
     """Load study.yaml and every domain spec it lists (``<domain>.yaml``, lower case).
 
     Example:
-        >>> study = load_study("mappings/hucmsc-t2dm")  # doctest: +SKIP
-        >>> list(study.domains)  # doctest: +SKIP
-        ['EX', 'DM', 'VS', 'LB', 'AE', 'MH']
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> study.studyid, list(study.domains)
+        ('HUCMSC-T2DM', ['EX', 'DM', 'VS', 'LB', 'AE', 'MH', 'DS', 'CM'])
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -511,8 +528,11 @@ def key_line(study: Study, name: str, key: str) -> int | None:
     ``name`` is ``"study"`` or a domain code; the line of the deepest key found is returned.
 
     Example:
-        >>> key_line(study, "LB", "units.GLUC.standard")  # doctest: +SKIP
-        40
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> line = key_line(study, "LB", "units.GLUC.standard")
+        >>> study.files["LB"].read_text().splitlines()[line - 1].strip()
+        'GLUC: {standard: mmol/L, convert: {mg/dL: {divide: 18.016}}, digits: 2}'
     """
     node = read_yaml(study.files[name])
     line = None
@@ -529,8 +549,11 @@ def spec_line(study: Study, domain: str, index: int, key: str | None = None) -> 
     """Line of ``variables[index]`` (or of one of its keys) in a domain's spec file.
 
     Example:
-        >>> spec_line(study, "LB", 0)  # doctest: +SKIP
-        6
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> line = spec_line(study, "LB", 0)
+        >>> study.files["LB"].read_text().splitlines()[line - 1].strip()[:22]
+        '- {name: LBTESTCD, met'
     """
     data = read_yaml(study.files[domain])
     variables = data.get("variables")
@@ -547,8 +570,10 @@ def spec_text(study: Study, domain: str, index: int, key: str) -> str | None:
     ``value: 01``, which YAML reads as the number 1); None when it is quoted or not a value.
 
     Example:
-        >>> spec_text(study, "DM", 1, "value")  # doctest: +SKIP
-        '01'
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> spec_line(study, "DM", 18, "value") is not None, spec_text(study, "DM", 18, "value")
+        (True, 'YEARS')
     """
     data = read_yaml(study.files[domain])
     variables = data.get("variables")

@@ -371,7 +371,15 @@ class TrialSpec(Strict):
 
 
 class StudySpec(Strict):
-    """study.yaml: every study fact the mapping needs, and the domains to build."""
+    """study.yaml: every study fact the mapping needs, and the domains to build.
+
+    Example:
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
+        >>> spec = load_study(example_paths()[0]).spec  # a StudySpec, read from study.yaml
+        >>> spec.study.studyid, spec.domains[:3]
+        ('HUCMSC-T2DM', ['EX', 'DM', 'VS'])
+    """
 
     study: StudyInfo = Field(
         description="identity of the study",
@@ -2596,7 +2604,14 @@ class SuppSpec(Strict):
 
 
 class DomainSpec(Strict):
-    """One domain's mapping spec (dm.yaml, lb.yaml, ...)."""
+    """One domain's mapping spec (dm.yaml, lb.yaml, ...).
+
+    Example:
+        >>> spec = DomainSpec.model_validate({"domain": "DM", "source": {"sheet": "DEMOG",
+        ...     "subject": "SUBJ"}, "variables": [{"name": "SUBJID", "method": "subject_id"}]})
+        >>> spec.domain, spec.source.sheet, [v.name for v in spec.variables]
+        ('DM', 'DEMOG', ['SUBJID'])
+    """
 
     domain: str = Field(
         min_length=2,

@@ -51,6 +51,16 @@ import pandas as pd
 from trialflow import limits
 from trialflow.errors import CONTROL, Finding, RawInputError, Source
 
+__all__ = [
+    "ROW",
+    "RawExport",
+    "RawSheet",
+    "cell_text",
+    "decode_text",
+    "read_export",
+    "shown_path",
+]
+
 ROW = "__ROW__"
 """Name of the column that holds each record's 1-based row number in its sheet."""
 
@@ -78,6 +88,12 @@ class RawSheet:
     (``sheet``/``row`` for a workbook, ``line`` for a flat CSV, ``record`` for a SAS dataset,
     ``form``/``record`` for ODM); ``sheet_word`` None leaves the sheet out (the file is the
     sheet). ``row_detail``, where the reader has one, adds the row's XML line and path (ODM).
+
+    Example:
+        >>> frame = pd.DataFrame({"SEX": ["F", pd.NA], ROW: [2, 3]})
+        >>> sheet = RawSheet("export.xlsx", "DEMOG", frame, ["SEX"])
+        >>> sheet.where("SEX", int(frame[ROW][1]))
+        'export.xlsx, sheet DEMOG, row 3, column SEX'
     """
 
     file: str
@@ -116,7 +132,14 @@ class RawSheet:
 
 @dataclass
 class RawExport:
-    """A raw export: its sheets by name, read on demand."""
+    """A raw export: its sheets by name, read on demand (open one with :func:`read_export`).
+
+    Example:
+        >>> from trialflow.pipeline import example_paths
+        >>> export = read_export(example_paths()[1])
+        >>> export.name, export.sheet_names[:3]
+        ('raw-export.xlsx', ['README', 'DEMOG', 'VITALS'])
+    """
 
     path: Path
     sheet_names: list[str]
@@ -133,9 +156,11 @@ class RawExport:
         """The sheet called ``name``; RawInputError naming the sheets there are if it is missing.
 
         Example:
-            >>> export = read_export("examples/hucmsc-t2dm/raw-export.xlsx")  # doctest: +SKIP
-            >>> export.sheet("DEMOG").frame["SEX"].head(2).tolist()  # doctest: +SKIP
-            ['M', 'Female']
+            >>> from trialflow.pipeline import example_paths
+            >>> export = read_export(example_paths()[1])
+            >>> demog = export.sheet("DEMOG")
+            >>> demog.frame["SEX"].head(2).tolist(), demog.frame[ROW].head(2).tolist()
+            (['M', 'M'], [2, 3])
         """
         if name not in self._loaded:
             if name not in self.sheet_names:
@@ -160,8 +185,12 @@ class RawExport:
         do for other kinds of export. :meth:`close` drops what has not been asked for.
 
         Example:
-            >>> export = read_export("examples/hucmsc-t2dm/raw-export.xlsx")  # doctest: +SKIP
-            >>> export.prefetch(["INFUSION", "DEMOG", "LAB"])  # doctest: +SKIP
+            >>> from trialflow.pipeline import example_paths
+            >>> export = read_export(example_paths()[1])
+            >>> export.prefetch(["INFUSION", "DEMOG"])
+            >>> len(export.sheet("INFUSION").frame) > 0
+            True
+            >>> export.close()
         """
         if self.path.is_dir() or self.path.suffix.lower() not in WORKBOOK_SUFFIXES:
             return
@@ -181,7 +210,10 @@ class RawExport:
         finishes on its own; the others are never started).
 
         Example:
-            >>> read_export("examples/hucmsc-t2dm/raw-export.xlsx").close()  # doctest: +SKIP
+            >>> from trialflow.pipeline import example_paths
+            >>> export = read_export(example_paths()[1])
+            >>> export.prefetch(["LAB"])
+            >>> export.close()  # LAB is not parsed unless asked for
         """
         for parsing in self._parsing.values():
             parsing.cancel()
@@ -196,9 +228,10 @@ def read_export(path: str | Path | RawExport) -> RawExport:
     data files or a file over the limits raises RawInputError with one line naming the file.
 
     Example:
-        >>> export = read_export("examples/hucmsc-t2dm/raw-export.xlsx")  # doctest: +SKIP
-        >>> export.sheet_names  # doctest: +SKIP
-        ['README', 'DEMOG', 'VITALS', 'LAB', 'INFUSION', 'AE', 'DISPOSITION']
+        >>> from trialflow.pipeline import example_paths
+        >>> export = read_export(example_paths()[1])
+        >>> export.sheet_names
+        ['README', 'DEMOG', 'VITALS', 'LAB', 'INFUSION', 'AE', 'DISPOSITION', 'CONMED']
     """
     if isinstance(path, RawExport):  # already open (and perhaps being read ahead)
         return path

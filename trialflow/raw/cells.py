@@ -71,6 +71,11 @@ class LostCell:
 
     ``kind`` is ``"formula"`` (a formula with no saved result; ``formula`` holds it) or
     ``"error"`` (``error`` holds the Excel error value; ``formula`` the formula if any).
+
+    Example:
+        >>> cell = LostCell(4, 2, "formula", formula="=B4*2")
+        >>> cell.row, cell.kind, cell.formula
+        (4, 'formula', '=B4*2')
     """
 
     row: int

@@ -60,7 +60,11 @@ def check_zip(path: Path, shown: str) -> None:
     inflated, or a part inflating more than ``zip_ratio``:1.
 
     Example:
-        >>> check_zip(Path("export.xlsx"), "export.xlsx")  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "export.xlsx"
+        >>> with zipfile.ZipFile(path, "w") as book:
+        ...     book.writestr("xl/workbook.xml", "<workbook/>")
+        >>> check_zip(path, "export.xlsx")  # a small zip: nothing to refuse
     """
     limits = current()
     try:
@@ -97,7 +101,9 @@ def check_sheet(path: Path, shown: str, sheet: str) -> bool:
     could not be scanned.
 
     Example:
-        >>> check_sheet(Path("export.xlsx"), "export.xlsx", "DEMOG")  # doctest: +SKIP
+        >>> from trialflow.pipeline import example_paths
+        >>> check_sheet(example_paths()[1], "raw-export.xlsx", "DEMOG")  # no formula in it
+        False
     """
     from trialflow.raw.cells import sheet_member
 

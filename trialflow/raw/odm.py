@@ -97,9 +97,17 @@ def read_odm(path: Path) -> dict[str, RawSheet]:
     """Read an ODM 1.3 XML file's clinical data: one sheet per form, by the form's name.
 
     Example:
-        >>> sheets = read_odm(Path("export.xml"))  # doctest: +SKIP
-        >>> sheets["LAB"].columns[:2]  # doctest: +SKIP
-        ['SubjectKey', 'SiteRef']
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "export.xml"
+        >>> _ = path.write_text(
+        ...     '<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3"><ClinicalData StudyOID="S1">'
+        ...     '<SubjectData SubjectKey="01-001"><SiteRef LocationOID="SITE01"/>'
+        ...     '<StudyEventData StudyEventOID="SE.V1"><FormData FormOID="LAB">'
+        ...     '<ItemGroupData ItemGroupOID="IG.LAB"><ItemData ItemOID="GLUC" Value="7.2"/>'
+        ...     '</ItemGroupData></FormData></StudyEventData></SubjectData></ClinicalData></ODM>')
+        >>> sheets = read_odm(path)
+        >>> sheets["LAB"].columns[:2], sheets["LAB"].frame["GLUC"].tolist()
+        (['SubjectKey', 'SiteRef'], ['7.2'])
     """
     shown = shown_path(path.name)
     check_size(path, shown)

@@ -35,8 +35,12 @@ def read_sas(path: Path, shown: str, sheet: str) -> RawSheet:
     """Read one SAS dataset as a sheet of text; ``shown`` is how messages name the file.
 
     Example:
-        >>> read_sas(Path("raw/lab.xpt"), "raw/lab.xpt", "lab").where("TEST", 3)  # doctest: +SKIP
-        'raw/lab.xpt, record 3, column TEST'
+        >>> import tempfile, pyreadstat
+        >>> path = Path(tempfile.mkdtemp()) / "lab.xpt"
+        >>> pyreadstat.write_xport(pd.DataFrame({"TEST": ["GLUC", "HBA1C"]}), str(path))
+        >>> sheet = read_sas(path, "raw/lab.xpt", "lab")
+        >>> sheet.frame["TEST"].tolist(), sheet.where("TEST", 2)
+        (['GLUC', 'HBA1C'], 'raw/lab.xpt, record 2, column TEST')
     """
     import pyreadstat
 

@@ -69,7 +69,15 @@ _SUPP_LINEAGE = [
 
 @dataclass
 class SdtmResult:
-    """The SDTM datasets of a study, their lineage and every finding made on the way."""
+    """The SDTM datasets of a study, their lineage and every finding made on the way.
+
+    Example:
+        >>> import pandas as pd
+        >>> dm = pd.DataFrame({"USUBJID": ["S1-001"]})
+        >>> result = SdtmResult({"DM": dm}, {"DM": pd.DataFrame({"source_row": [2]})}, [])
+        >>> list(result.domains), result.findings
+        (['DM'], [])
+    """
 
     domains: dict[str, pd.DataFrame]
     lineage: dict[str, pd.DataFrame]
@@ -2124,11 +2132,12 @@ def build_sdtm(
 
     Example:
         >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
         >>> from trialflow.raw import read_export
-        >>> result = build_sdtm(load_study("mappings/hucmsc-t2dm"),
-        ...     read_export("examples/hucmsc-t2dm/raw-export.xlsx"))  # doctest: +SKIP
-        >>> len(result.domains["DM"])  # doctest: +SKIP
-        16
+        >>> spec, raw = example_paths()
+        >>> result = build_sdtm(load_study(spec), read_export(raw), on_issue="none")
+        >>> len(result.domains["DM"]), result.lineage["DM"]["source_sheet"].iloc[0]
+        (16, 'DEMOG')
     """
     design.check_trial_summary(study)  # a spec error before any data is mapped
     # the next sheets are parsed on another core while this one is mapped

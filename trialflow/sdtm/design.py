@@ -21,9 +21,10 @@ Each builder returns the dataset (SDTMIG variable order) and its lineage table.
 
 Example:
     >>> from trialflow.mapping.load import load_study
-    >>> study = load_study("mappings/hucmsc-t2dm")  # doctest: +SKIP
-    >>> tv, _ = trial_visits(study)  # doctest: +SKIP
-    >>> tv["VISITDY"].tolist()  # doctest: +SKIP
+    >>> from trialflow.pipeline import example_paths
+    >>> study = load_study(example_paths()[0])
+    >>> tv, _ = trial_visits(study)
+    >>> tv["VISITDY"].tolist()
     [0.0, 14.0, 21.0, 28.0, 84.0]
 """
 
@@ -189,7 +190,10 @@ def check_trial_summary(study: Study) -> None:
     parameter FDA requires or lists one trialflow derives; run before any data is mapped.
 
     Example:
-        >>> check_trial_summary(study)  # doctest: +SKIP
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> check_trial_summary(study)  # every required parameter is there: nothing raised
     """
     trial = study.spec.trial
     if trial is None:
@@ -224,9 +228,17 @@ def trial_summary(study: Study, dm: pd.DataFrame | None = None) -> Built:
     parameter FDA requires is missing, or a value is not a term of the parameter's codelist.
 
     Example:
-        >>> ts, lineage = trial_summary(study, dm)  # doctest: +SKIP
-        >>> ts.set_index("TSPARMCD").loc["ACTSUB", "TSVAL"]  # doctest: +SKIP
-        '16'
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> dm = pd.DataFrame({"STUDYID": ["HUCMSC-T2DM"], "USUBJID": ["HUCMSC-T2DM-01-001"],
+        ...     "ARMCD": ["HUCMSC"], "RFICDTC": ["2019-01-15"], "RFSTDTC": ["2019-05-12T09:50"],
+        ...     "RFXSTDTC": ["2019-05-12T09:50"],
+        ...     "RFXENDTC": ["2019-05-25T09:15"], "RFENDTC": ["2019-07-27T10:06"],
+        ...     "RFPENDTC": ["2019-07-27"]})
+        >>> ts, lineage = trial_summary(study, dm)
+        >>> ts.set_index("TSPARMCD").loc["ACTSUB", "TSVAL"]  # one subject in this DM
+        '1'
     """
     trial = study.spec.trial
     if trial is None:
@@ -340,8 +352,11 @@ def trial_elements(study: Study) -> Built:
     """TE: one record per planned element of ``trial.elements``.
 
     Example:
-        >>> trial_elements(study)[0]["ETCD"].tolist()  # doctest: +SKIP
-        ['RUNIN', 'TRT', 'FU']
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> trial_elements(study)[0]["ETCD"].tolist()
+        ['RUNIN', 'HUCMSC', 'FU']
     """
     trial = study.spec.trial
     if trial is None:
@@ -367,8 +382,11 @@ def trial_arms(study: Study) -> Built:
     """TA: one record per element of each arm, in the order ``trial.arms`` gives.
 
     Example:
-        >>> ta, _ = trial_arms(study)  # doctest: +SKIP
-        >>> ta[["ARMCD", "TAETORD", "ETCD", "EPOCH"]].values.tolist()[0]  # doctest: +SKIP
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> ta, _ = trial_arms(study)
+        >>> ta[["ARMCD", "TAETORD", "ETCD", "EPOCH"]].values.tolist()[0]
         ['HUCMSC', 1.0, 'RUNIN', 'RUN-IN']
     """
     trial = study.spec.trial
@@ -400,7 +418,10 @@ def trial_visits(study: Study) -> Built:
     planned day and window as study.yaml gives them.
 
     Example:
-        >>> trial_visits(study)[0][["VISIT", "VISITDY"]].values.tolist()[1]  # doctest: +SKIP
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> trial_visits(study)[0][["VISIT", "VISITDY"]].values.tolist()[1]
         ['DAY 14', 14.0]
     """
     visits = study.spec.visits
@@ -430,7 +451,10 @@ def trial_criteria(study: Study) -> Built:
     """TI: one record per inclusion or exclusion criterion of ``trial.criteria``.
 
     Example:
-        >>> trial_criteria(study)[0]["IECAT"].tolist()[0]  # doctest: +SKIP
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> trial_criteria(study)[0]["IECAT"].tolist()[0]
         'INCLUSION'
     """
     trial = study.spec.trial
@@ -504,8 +528,14 @@ def subject_visits(
     notice for each planned visit a subject missed.
 
     Example:
-        >>> sv, _, found = subject_visits(study, result.domains, result.lineage)  # doctest: +SKIP
-        >>> sv[["VISITNUM", "SVPRESP", "SVOCCUR"]].values.tolist()[:2]  # doctest: +SKIP
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> from trialflow.raw import read_export
+        >>> from trialflow.sdtm.build import build_sdtm
+        >>> result = build_sdtm(study, read_export(example_paths()[1]), on_issue="none")
+        >>> sv, _, found = subject_visits(study, result.domains, result.lineage)
+        >>> sv[["VISITNUM", "SVPRESP", "SVOCCUR"]].values.tolist()[:2]
         [[1.0, 'Y', 'Y'], [2.0, 'Y', 'Y']]
     """
     recs = _visit_records(domains, lineage)
@@ -618,9 +648,20 @@ def subject_elements(study: Study, dm: pd.DataFrame, dm_lineage: pd.DataFrame | 
     never treated) is not a record.
 
     Example:
-        >>> se, _ = subject_elements(study, dm, None)  # doctest: +SKIP
-        >>> se[["ETCD", "SESTDTC", "SEENDTC"]].values.tolist()[0]  # doctest: +SKIP
-        ['RUNIN', '2019-01-02', '2019-01-09']
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> dm = pd.DataFrame({"STUDYID": ["HUCMSC-T2DM"], "USUBJID": ["HUCMSC-T2DM-01-001"],
+        ...     "ARMCD": ["HUCMSC"], "RFICDTC": ["2019-01-15"], "RFSTDTC": ["2019-05-12T09:50"],
+        ...     "RFXSTDTC": ["2019-05-12T09:50"],
+        ...     "RFXENDTC": ["2019-05-25T09:15"], "RFENDTC": ["2019-07-27T10:06"],
+        ...     "RFPENDTC": ["2019-07-27"]})
+        >>> se, _ = subject_elements(study, dm, None)
+        >>> for row in se[["ETCD", "SESTDTC", "SEENDTC"]].values.tolist():  # RUNIN from RFICDTC ...
+        ...     print(row)
+        ['RUNIN', '2019-01-15', '2019-05-12T09:50']
+        ['HUCMSC', '2019-05-12T09:50', '2019-05-25T09:15']
+        ['FU', '2019-05-25T09:15', '2019-07-27']
     """
     trial = study.spec.trial
     if trial is None:
@@ -745,8 +786,14 @@ def build_trial_design(
     (nothing when it has none), with their lineage and the findings made.
 
     Example:
-        >>> made, _, _ = build_trial_design(study, result.domains, result.lineage)  # doctest: +SKIP
-        >>> list(made)  # doctest: +SKIP
+        >>> from trialflow.mapping.load import load_study
+        >>> from trialflow.pipeline import example_paths
+        >>> study = load_study(example_paths()[0])
+        >>> from trialflow.raw import read_export
+        >>> from trialflow.sdtm.build import build_sdtm
+        >>> result = build_sdtm(study, read_export(example_paths()[1]), on_issue="none")
+        >>> made, _, _ = build_trial_design(study, result.domains, result.lineage)
+        >>> list(made)
         ['TS', 'TA', 'TE', 'TV', 'TI', 'SV', 'SE']
     """
     if study.spec.trial is None:

@@ -36,6 +36,11 @@ class Dataset:
 
     ``frame`` holds the variables plus :data:`RECORD` and :data:`FILE`. ``lengths`` are the
     declared character lengths (XPT), ``labels`` the variable labels.
+
+    Example:
+        >>> ds = Dataset.from_frame("DM", pd.DataFrame({"USUBJID": ["S-1", "S-2"]}))
+        >>> ds.name, ds.kind, ds.variables, ds.frame[RECORD].tolist()
+        ('DM', 'sdtm', ['USUBJID'], [1, 2])
     """
 
     name: str
@@ -150,7 +155,14 @@ class DefineMetadata:
 @dataclass
 class Package:
     """The datasets of one submission, by name (DM, LB, SUPPLB, ADSL, ...), and what its
-    define.xml says of them when one was read."""
+    define.xml says of them when one was read.
+
+    Example:
+        >>> dm = Dataset.from_frame("DM", pd.DataFrame({"USUBJID": ["S-1"]}))
+        >>> package = Package({"DM": dm})
+        >>> package.get("DM") is dm, package.get("LB")
+        (True, None)
+    """
 
     datasets: dict[str, Dataset] = field(default_factory=dict)
     test_units: dict | None = None
@@ -316,7 +328,14 @@ Check = Callable[[Package], Iterable[Finding]]
 
 @dataclass(frozen=True)
 class Rule:
-    """One check of the catalogue."""
+    """One check of the catalogue (registered with :func:`rule`, listed in :data:`RULES`).
+
+    Example:
+        >>> import trialflow.validation.engine  # loads the catalogue
+        >>> found = RULES["required-variable-missing"]
+        >>> found.severity, found.scope, "SD0056" in found.refs
+        ('error', 'dataset', True)
+    """
 
     code: str
     severity: Severity
@@ -421,7 +440,15 @@ def _absent(value: object) -> bool:
 
 @dataclass
 class ValidationReport:
-    """The findings of a validation, and what was validated."""
+    """The findings of a validation, and what was validated.
+
+    Example:
+        >>> from trialflow.errors import Finding
+        >>> report = ValidationReport([Finding("key-not-unique", "error", "two DM records")],
+        ...                           {"DM": 2}, rules_run=1)
+        >>> report.errors, report.datasets
+        (1, {'DM': 2})
+    """
 
     findings: list[Finding]
     datasets: dict[str, int] = field(default_factory=dict)

@@ -108,7 +108,19 @@ def _id_text(values: pd.Series) -> pd.Series:
     refs=["CORE-000206", "CG0371", "SD0077"],
 )
 def supp_parent_missing(package: Package) -> list[Finding]:
-    """SUPP-- records whose parent record does not exist."""
+    """SUPP-- records whose parent record does not exist.
+
+    Example:
+        >>> ex = Dataset.from_frame("EX", pd.DataFrame({"USUBJID": ["S-1"], "EXSEQ": [1.0],
+        ...                                            "EXDOSE": [1.0]}))
+        >>> supp = Dataset.from_frame("SUPPEX", pd.DataFrame({"RDOMAIN": ['EX', 'EX'],
+        ...     "USUBJID": ['S-1', 'S-1'], "IDVAR": ['EXSEQ', 'EXSEQ'], "IDVARVAL": ['1', '2'],
+        ...     "QNAM": ['WEIGHTDS', 'WEIGHTDS'],
+        ...     "QLABEL": ['Weight at dosing', 'Weight at dosing'], "QORIG": ['CRF', 'CRF']}))
+        >>> package = Package({"EX": ex, "SUPPEX": supp})  # EX has no EXSEQ 2
+        >>> [(f.code, f.record) for f in supp_parent_missing(package)]
+        [('supp-parent-missing', 2)]
+    """
     out: list[Finding] = []
     for ds in supp_datasets(package):
         f = ds.frame
@@ -163,7 +175,18 @@ def _orphan_message(name: str, r: pd.Series) -> str:
     refs=["CORE-000221", "CG0417"],
 )
 def supp_qnam_invalid(package: Package) -> list[Finding]:
-    """QNAM values that are not valid names or name a variable of the parent domain."""
+    """QNAM values that are not valid names or name a variable of the parent domain.
+
+    Example:
+        >>> ex = Dataset.from_frame("EX", pd.DataFrame({"USUBJID": ["S-1"], "EXSEQ": [1.0],
+        ...                                            "EXDOSE": [1.0]}))
+        >>> supp = Dataset.from_frame("SUPPEX", pd.DataFrame({"RDOMAIN": ['EX'],
+        ...     "USUBJID": ['S-1'], "IDVAR": ['EXSEQ'], "IDVARVAL": ['1'], "QNAM": ['EXDOSE'],
+        ...     "QLABEL": ['Weight at dosing'], "QORIG": ['CRF']}))
+        >>> package = Package({"EX": ex, "SUPPEX": supp})  # EXDOSE is a variable of EX
+        >>> [(f.code, f.record) for f in supp_qnam_invalid(package)]
+        [('supp-qnam-invalid', 1)]
+    """
     out: list[Finding] = []
     for ds in supp_datasets(package):
         f = ds.frame
@@ -226,7 +249,18 @@ def _rdomain(f: pd.DataFrame) -> pd.Series:
     refs=["CORE-000457", "CG0373", "SD0072"],
 )
 def supp_rdomain_not_in_package(package: Package) -> list[Finding]:
-    """SUPP-- records whose RDOMAIN is not a dataset of the package."""
+    """SUPP-- records whose RDOMAIN is not a dataset of the package.
+
+    Example:
+        >>> ex = Dataset.from_frame("EX", pd.DataFrame({"USUBJID": ["S-1"], "EXSEQ": [1.0],
+        ...                                            "EXDOSE": [1.0]}))
+        >>> supp = Dataset.from_frame("SUPPEX", pd.DataFrame({"RDOMAIN": ['LB'],
+        ...     "USUBJID": ['S-1'], "IDVAR": ['EXSEQ'], "IDVARVAL": ['1'], "QNAM": ['WEIGHTDS'],
+        ...     "QLABEL": ['Weight at dosing'], "QORIG": ['CRF']}))
+        >>> package = Package({"EX": ex, "SUPPEX": supp})  # no LB in the package
+        >>> [(f.code, f.record) for f in supp_rdomain_not_in_package(package)]
+        [('supp-rdomain-not-in-package', 1)]
+    """
     names = {str(n).upper() for n in package.datasets}
     out: list[Finding] = []
     for ds in supp_datasets(package):
@@ -259,7 +293,18 @@ def supp_rdomain_not_in_package(package: Package) -> list[Finding]:
     refs=["CORE-000538", "CG0334"],
 )
 def supp_rdomain_mismatch(package: Package) -> list[Finding]:
-    """SUPP-- records whose RDOMAIN is not the domain in the dataset name."""
+    """SUPP-- records whose RDOMAIN is not the domain in the dataset name.
+
+    Example:
+        >>> ex = Dataset.from_frame("EX", pd.DataFrame({"USUBJID": ["S-1"], "EXSEQ": [1.0],
+        ...                                            "EXDOSE": [1.0]}))
+        >>> supp = Dataset.from_frame("SUPPEX", pd.DataFrame({"RDOMAIN": ['DM'],
+        ...     "USUBJID": ['S-1'], "IDVAR": ['EXSEQ'], "IDVARVAL": ['1'], "QNAM": ['WEIGHTDS'],
+        ...     "QLABEL": ['Weight at dosing'], "QORIG": ['CRF']}))
+        >>> package = Package({"EX": ex, "SUPPEX": supp})  # SUPPEX holds a DM qualifier
+        >>> [(f.code, f.record) for f in supp_rdomain_mismatch(package)]
+        [('supp-rdomain-mismatch', 1)]
+    """
     out: list[Finding] = []
     for ds in supp_datasets(package):
         f = ds.frame
@@ -291,7 +336,18 @@ def supp_rdomain_mismatch(package: Package) -> list[Finding]:
     refs=["CORE-000712", "CG0370", "SD0075"],
 )
 def supp_idvar_not_in_parent(package: Package) -> list[Finding]:
-    """SUPP-- records whose IDVAR is not a variable of the parent dataset."""
+    """SUPP-- records whose IDVAR is not a variable of the parent dataset.
+
+    Example:
+        >>> ex = Dataset.from_frame("EX", pd.DataFrame({"USUBJID": ["S-1"], "EXSEQ": [1.0],
+        ...                                            "EXDOSE": [1.0]}))
+        >>> supp = Dataset.from_frame("SUPPEX", pd.DataFrame({"RDOMAIN": ['EX'],
+        ...     "USUBJID": ['S-1'], "IDVAR": ['EXGRPID'], "IDVARVAL": ['1'], "QNAM": ['WEIGHTDS'],
+        ...     "QLABEL": ['Weight at dosing'], "QORIG": ['CRF']}))
+        >>> package = Package({"EX": ex, "SUPPEX": supp})  # EX has no EXGRPID
+        >>> [(f.code, f.record) for f in supp_idvar_not_in_parent(package)]
+        [('supp-idvar-not-in-parent', 1)]
+    """
     out: list[Finding] = []
     for ds in supp_datasets(package):
         f = ds.frame
@@ -330,7 +386,18 @@ def supp_idvar_not_in_parent(package: Package) -> list[Finding]:
     refs=["CORE-000135", "CG0204", "CORE-000218", "CG0465"],
 )
 def supp_idvar_idvarval_mismatch(package: Package) -> list[Finding]:
-    """SUPP-- records with IDVAR but no IDVARVAL, or IDVARVAL but no IDVAR."""
+    """SUPP-- records with IDVAR but no IDVARVAL, or IDVARVAL but no IDVAR.
+
+    Example:
+        >>> ex = Dataset.from_frame("EX", pd.DataFrame({"USUBJID": ["S-1"], "EXSEQ": [1.0],
+        ...                                            "EXDOSE": [1.0]}))
+        >>> supp = Dataset.from_frame("SUPPEX", pd.DataFrame({"RDOMAIN": ['EX'],
+        ...     "USUBJID": ['S-1'], "IDVAR": ['EXSEQ'], "IDVARVAL": [None], "QNAM": ['WEIGHTDS'],
+        ...     "QLABEL": ['Weight at dosing'], "QORIG": ['CRF']}))
+        >>> package = Package({"EX": ex, "SUPPEX": supp})  # IDVAR without IDVARVAL
+        >>> [(f.code, f.record) for f in supp_idvar_idvarval_mismatch(package)]
+        [('supp-idvar-idvarval-mismatch', 1)]
+    """
     out: list[Finding] = []
     for ds in supp_datasets(package):
         f = ds.frame
@@ -361,7 +428,18 @@ def supp_idvar_idvarval_mismatch(package: Package) -> list[Finding]:
     refs=["CORE-000134", "CG0203"],
 )
 def supp_idvar_missing(package: Package) -> list[Finding]:
-    """SUPP-- records of domains other than DM without IDVAR."""
+    """SUPP-- records of domains other than DM without IDVAR.
+
+    Example:
+        >>> ex = Dataset.from_frame("EX", pd.DataFrame({"USUBJID": ["S-1"], "EXSEQ": [1.0],
+        ...                                            "EXDOSE": [1.0]}))
+        >>> supp = Dataset.from_frame("SUPPEX", pd.DataFrame({"RDOMAIN": ['EX'],
+        ...     "USUBJID": ['S-1'], "IDVAR": [None], "IDVARVAL": [None], "QNAM": ['WEIGHTDS'],
+        ...     "QLABEL": ['Weight at dosing'], "QORIG": ['CRF']}))
+        >>> package = Package({"EX": ex, "SUPPEX": supp})  # an EX qualifier needs IDVAR
+        >>> [(f.code, f.record) for f in supp_idvar_missing(package)]
+        [('supp-idvar-missing', 1)]
+    """
     out: list[Finding] = []
     for ds in supp_datasets(package):
         f = ds.frame
@@ -395,7 +473,20 @@ def supp_idvar_missing(package: Package) -> list[Finding]:
     refs=["CORE-000302", "FB0920"],
 )
 def supp_qlabel_not_one_to_one(package: Package) -> list[Finding]:
-    """Qualifier names with more than one label, and labels with more than one name."""
+    """Qualifier names with more than one label, and labels with more than one name.
+
+    Example:
+        >>> ex = Dataset.from_frame("EX", pd.DataFrame({"USUBJID": ["S-1"], "EXSEQ": [1.0],
+        ...                                            "EXDOSE": [1.0]}))
+        >>> supp = Dataset.from_frame("SUPPEX", pd.DataFrame({"RDOMAIN": ['EX', 'EX', 'EX'],
+        ...     "USUBJID": ['S-1', 'S-1', 'S-1'], "IDVAR": ['EXSEQ', 'EXSEQ', 'EXSEQ'],
+        ...     "IDVARVAL": ['1', '1', '1'], "QNAM": ['WEIGHTDS', 'WEIGHTDS', 'WEIGHTDS'],
+        ...     "QLABEL": ['Weight at dosing', 'Weight at dosing', 'Body weight'],
+        ...     "QORIG": ['CRF', 'CRF', 'CRF']}))
+        >>> package = Package({"EX": ex, "SUPPEX": supp})  # two labels for WEIGHTDS
+        >>> [(f.code, f.record) for f in supp_qlabel_not_one_to_one(package)]
+        [('supp-qlabel-not-one-to-one', 3)]
+    """
     out: list[Finding] = []
     for ds in supp_datasets(package):
         f = ds.frame
@@ -451,7 +542,19 @@ def supp_qlabel_not_one_to_one(package: Package) -> list[Finding]:
     refs=["CORE-000222", "CG0416"],
 )
 def supp_qlabel_too_long(package: Package) -> list[Finding]:
-    """Qualifier labels longer than 40 characters."""
+    """Qualifier labels longer than 40 characters.
+
+    Example:
+        >>> ex = Dataset.from_frame("EX", pd.DataFrame({"USUBJID": ["S-1"], "EXSEQ": [1.0],
+        ...                                            "EXDOSE": [1.0]}))
+        >>> supp = Dataset.from_frame("SUPPEX", pd.DataFrame({"RDOMAIN": ['EX'],
+        ...     "USUBJID": ['S-1'], "IDVAR": ['EXSEQ'], "IDVARVAL": ['1'], "QNAM": ['WEIGHTDS'],
+        ...     "QLABEL": ['Weight of the subject on the day of dosing, in kg'],
+        ...     "QORIG": ['CRF']}))
+        >>> package = Package({"EX": ex, "SUPPEX": supp})  # 49 characters
+        >>> [(f.code, f.record) for f in supp_qlabel_too_long(package)]
+        [('supp-qlabel-too-long', 1)]
+    """
     out: list[Finding] = []
     for ds in supp_datasets(package):
         f = ds.frame
@@ -489,7 +592,18 @@ _QORIG = frozenset(
     "origin of the value-level metadata repeats it; a free-text origin cannot be matched.",
 )
 def supp_qorig_invalid(package: Package) -> list[Finding]:
-    """Qualifier origins that are not define.xml origin types."""
+    """Qualifier origins that are not define.xml origin types.
+
+    Example:
+        >>> ex = Dataset.from_frame("EX", pd.DataFrame({"USUBJID": ["S-1"], "EXSEQ": [1.0],
+        ...                                            "EXDOSE": [1.0]}))
+        >>> supp = Dataset.from_frame("SUPPEX", pd.DataFrame({"RDOMAIN": ['EX'],
+        ...     "USUBJID": ['S-1'], "IDVAR": ['EXSEQ'], "IDVARVAL": ['1'], "QNAM": ['WEIGHTDS'],
+        ...     "QLABEL": ['Weight at dosing'], "QORIG": ['EDC']}))
+        >>> package = Package({"EX": ex, "SUPPEX": supp})  # not an origin type
+        >>> [(f.code, f.record) for f in supp_qorig_invalid(package)]
+        [('supp-qorig-invalid', 1)]
+    """
     out: list[Finding] = []
     for ds in supp_datasets(package):
         f = ds.frame
