@@ -17,11 +17,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from trialflow.analysis.build import (
         AnalysisResult,
+        Groups,
+        analysis_groups,
         build_analysis,
+    )
+    from trialflow.analysis.compare import (
+        ancova,
+        rank_tests,
     )
     from trialflow.analysis.figures import (
         figure_chg_boxplot,
+        figure_chg_boxplot_by_group,
         figure_median_iqr,
+        figure_median_iqr_by_group,
     )
     from trialflow.analysis.report import (
         format_number,
@@ -40,12 +48,22 @@ if TYPE_CHECKING:
     )
     from trialflow.analysis.summary import (
         cfb_summary,
+        group_levels,
+        has_timepoints,
         table1,
     )
 
 _EXPORTS: dict[str, str] = {
     "AnalysisResult": "build",
     "build_analysis": "build",
+    "Groups": "build",
+    "analysis_groups": "build",
+    "ancova": "compare",
+    "rank_tests": "compare",
+    "group_levels": "summary",
+    "has_timepoints": "summary",
+    "figure_median_iqr_by_group": "figures",
+    "figure_chg_boxplot_by_group": "figures",
     "cfb_summary": "summary",
     "table1": "summary",
     "ae_summary": "safety",
@@ -64,17 +82,25 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "AnalysisResult",
+    "Groups",
     "ae_summary",
+    "analysis_groups",
+    "ancova",
     "build_analysis",
     "cfb_summary",
     "describe",
     "figure_chg_boxplot",
+    "figure_chg_boxplot_by_group",
     "figure_median_iqr",
+    "figure_median_iqr_by_group",
     "format_number",
     "format_p",
+    "group_levels",
+    "has_timepoints",
     "psignrank",
     "qsignrank",
     "quantile",
+    "rank_tests",
     "safety_by_visit",
     "table1",
     "wilcoxon_signed_rank",
