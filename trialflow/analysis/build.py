@@ -310,6 +310,11 @@ class Groups:
     ``variable`` is the ADSL column of the groups (None: one group, :data:`SINGLE_GROUP`);
     ``levels`` the groups in the study's order; ``sizes`` the subjects of each in the
     analysis population (with "Total" when ``total``).
+
+    Example:
+        >>> groups = Groups("TRT01P", ["Placebo", "Drug X 50 mg"], control="Placebo")
+        >>> groups.levels[0] == groups.control, groups.total
+        (True, True)
     """
 
     variable: str | None

@@ -89,7 +89,13 @@ def ancova(
     when fewer than two groups have one, when the residual degrees of freedom are 0 or when
     the model is not estimable (a covariate constant or determined by the groups).
 
-    Example: see the module docstring.
+    Example:
+        >>> data = pd.DataFrame({"GROUP": ["P", "P", "P", "A", "A", "A"],
+        ...                      "CHG": [1.0, 2.0, 0.0, -3.0, -1.0, -2.0],
+        ...                      "BASE": [10.0, 12.0, 11.0, 12.0, 10.0, 11.0]})
+        >>> out = ancova(data, "CHG", "GROUP", ["BASE"], control="P", order=["P", "A"])
+        >>> out[["TERM", "GROUP", "ESTIMATE", "DF"]].round(6).values.tolist()
+        [['LSMEAN', 'P', 1.0, 3.0], ['LSMEAN', 'A', -2.0, 3.0], ['DIFF', 'A', -3.0, 3.0]]
     """
     _check(data, [response, group, *covariates], "ancova")
     if not 0.0 < conf_level < 1.0:
