@@ -182,8 +182,9 @@ def build_adam(
     # ADSL, steps 1-4
     mh = sdtm.get(adam.adsl.diagnosis.domain) if adam.adsl.diagnosis else None
     arms = [a.armcd for a in spec.arms]
+    randomized = _randomized(spec)
     adsl, found = derive_adsl(sdtm["DM"], sdtm["EX"], mh, adam.treatment, adam.adsl.diagnosis,
-                              arms)  # fmt: skip
+                              arms, randomized=randomized)  # fmt: skip
     result.findings += found
     if adam.adsl.disposition is not None:
         disposition = adam.adsl.disposition
@@ -257,6 +258,13 @@ def build_adam(
         _add_addose(result, spec, sdtm, adsl, lineage_in, locate or _key_only)
     result.findings = emit(result.findings, on_issue)
     return result
+
+
+def _randomized(spec: StudySpec) -> bool:
+    """Whether study.yaml's trial summary says the trial is randomised (TS RANDOM = Y)."""
+    entry = spec.trial.summary.get("RANDOM") if spec.trial is not None else None
+    value = getattr(entry, "value", entry)
+    return isinstance(value, str) and value.strip().upper() == "Y"
 
 
 def _occurrence_lineage(
