@@ -205,7 +205,8 @@ def build_adam(
     def derive(name: str, bds_spec) -> tuple[pd.DataFrame, list[Finding]]:
         return bds_template.derive_bds(
             name, sdtm[bds_spec.source.upper()], adsl, bds_spec, adam.baseline, visits,
-            BDS_ADSL_VARS, visit_dates=visit_dates,
+            BDS_ADSL_VARS, visit_dates=visit_dates, analysis_flag=adam.analysis_flag,
+            derived_records=adam.derived_records,
         )  # fmt: skip
 
     first, *others = adam.datasets.items()
