@@ -80,6 +80,31 @@ def test_derive_from_sdtm_files_gives_the_same_adam_files(run, tmp_path):
     assert "ADLB" in result.output and "0 errors" in result.output
 
 
+def test_derive_and_report_need_study_yaml_alone(run, tmp_path):
+    # a user with SDTM and no mapping specs: a study folder holding study.yaml only (the
+    # domains it lists have no dm.yaml, ... beside it) derives the same ADaM files
+    study = tmp_path / "study"
+    study.mkdir()
+    shutil.copy(EXAMPLE_SPECS / "study.yaml", study / "study.yaml")
+    out = tmp_path / "derived"
+    result = CliRunner().invoke(
+        cli, ["derive", str(study), "--sdtm", str(run.out / "sdtm"), "--out", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "no spec file" not in result.output
+    for name in ADAM:
+        assert (out / "adam" / f"{name}.xpt").read_bytes() == (
+            run.out / "adam" / f"{name}.xpt"
+        ).read_bytes(), name
+    result = CliRunner().invoke(
+        cli, ["report", str(study), "--adam", str(run.out / "adam"), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r" / "analysis" / "cfb_summary.csv").read_bytes() == (
+        run.out / "analysis" / "cfb_summary.csv"
+    ).read_bytes()
+
+
 def test_derive_without_the_mh_domain_reports_it_and_exits_1(run, tmp_path):
     sdtm = tmp_path / "sdtm"
     shutil.copytree(run.out / "sdtm", sdtm)

@@ -574,21 +574,26 @@ def derive_bds(
     # order (observed records as before; derived ones after them, per parameter), then the
     # findings (record numbers as written)
     observed = frame[_KIND].eq(0).to_numpy()
+    # BASETYPE copies: grouped in the order the definitions are declared
+    types = {b.basetype: i for i, b in enumerate(baseline.basetypes)}
+    frame["__basetype_n__"] = frame["BASETYPE"].map(types) if types else 0
     kept = frame.loc[observed].sort_values(
-        ["USUBJID", "PARAMN", "PARAMCD", "ADT", "ATPTN", "SRCSEQ"],
+        ["USUBJID", "PARAMN", "PARAMCD", "__basetype_n__", "ADT", "ATPTN", "SRCSEQ"],
         kind="stable",
         na_position="last",
     )
     if derived:
         added = frame.loc[~observed].sort_values(
-            ["USUBJID", "PARAMN", "PARAMCD", _KIND, *by[2:], "AVISITN"],
+            ["USUBJID", "PARAMN", "PARAMCD", "__basetype_n__", _KIND, *by[3 if types else 2:],
+             "AVISITN"],
             kind="stable",
             na_position="last",
         )
         kept = pd.concat([kept, added]).sort_values(
-            ["USUBJID", "PARAMN", "PARAMCD", _KIND], kind="stable", na_position="last"
+            ["USUBJID", "PARAMN", "PARAMCD", "__basetype_n__", _KIND], kind="stable",
+            na_position="last",
         )
-    frame = kept.reset_index(drop=True)
+    frame = kept.drop(columns=["__basetype_n__"]).reset_index(drop=True)
     findings += _findings(frame, dataset, pre, visits)
     # variables for results beyond a limit are left out of a dataset that has none (ADVS)
     unused = [c for c in OPTIONAL if c in frame.columns and frame[c].isna().all()]
@@ -720,8 +725,9 @@ def derive_locf_records(
     # one number per group: merge_asof's "by" does not match null keys (ATPTN of WEIGHT)
     rows = rows.merge(keys, on=by, how="left").assign(__order__=order.astype("float64").to_numpy())
     have = rows.loc[~rows["ABLFL"].eq("Y").fillna(False)]
-    grid = keys.merge(pd.DataFrame({"__target__": [n for n, _ in expected],
-                                    "__visit__": [v for _, v in expected]}), how="cross")  # fmt: skip
+    targets = pd.DataFrame({"__target__": [n for n, _ in expected],
+                            "__visit__": [v for _, v in expected]})  # fmt: skip
+    grid = keys.merge(targets, how="cross")
     seen = have[["__group__", "AVISITN"]].rename(columns={"AVISITN": "__target__"})
     grid = grid.merge(seen.drop_duplicates().assign(__seen__=True), on=["__group__", "__target__"],
                       how="left")  # fmt: skip
