@@ -405,7 +405,10 @@ def add_baseline_values(
 
     ``baseline`` maps the ADSL variable to the PARAMCD (``{"WEIGHTBL": "WEIGHT"}``); the
     parameter is looked up in every BDS dataset given (study.yaml is checked when it loads
-    that each one is defined). A subject without a baseline record gets null.
+    that each one is defined). A subject without a baseline record gets null. Where a subject
+    has several baseline records of the parameter (baseline definitions, BASETYPE; time
+    points, ``baseline.by``), the first in the dataset's order is taken: the first BASETYPE
+    declared, the first time point.
 
     Example:
         >>> adsl = pd.DataFrame({"USUBJID": ["1", "2"]})
@@ -421,6 +424,7 @@ def add_baseline_values(
             if not {"PARAMCD", "ABLFL", "AVAL"} <= set(frame.columns):
                 continue
             base = frame[(frame["PARAMCD"] == paramcd) & (frame["ABLFL"] == "Y")]
+            base = base.drop_duplicates("USUBJID")
             found = out["USUBJID"].map(base.set_index("USUBJID")["AVAL"]).astype("float64")
             values = values.fillna(found)
         out[variable] = values
