@@ -217,8 +217,14 @@ def test_baseline_and_change_per_time_point():
     assert week2 == [[815.0, 140.0, -8.0], [816.0, 136.0, -5.0], [None, 80.0, -0.5]]
     pchg = advs.loc[advs["VISITNUM"].eq(3.0) & advs["ATPTN"].eq(815.0), "PCHG"].iloc[0]
     assert pchg == pytest.approx(-8 / 140 * 100, abs=1e-8)
-    # ATPT comes from VSTPT
-    assert _rows(advs, ["ATPT"], VSSEQ=7) == [[STANDING]]
+    # ATPT comes from VSTPT; the ADaMIG allows one baseline per USUBJID, PARAMCD and BASETYPE,
+    # so each time point has its BASETYPE, named as admiral's ADVS template names them
+    # ("LAST: AFTER LYING DOWN FOR 5 MINUTES" = ATPTN == 815, "LAST" = is.na(ATPTN))
+    assert _rows(advs, ["ATPT", "BASETYPE"], USUBJID="S-1", ABLFL="Y") == [
+        [LYING, f"LAST: {LYING}"],
+        [STANDING, f"LAST: {STANDING}"],
+        [None, "LAST"],
+    ]
 
 
 def test_one_baseline_per_parameter_without_by():
@@ -242,19 +248,26 @@ def test_basetype_gives_one_baseline_per_definition():
     )  # fmt: skip
     advs = _advs(baseline)
     assert len(advs) == 2 * len(VS)
+    # with time points (by: [ATPTN]) each definition is named per time point
+    last, pre = f"LAST: {LYING}", f"PRE-DOSE: {LYING}"
     assert _rows(advs, ["BASETYPE", "AVAL"], USUBJID="S-1", ATPTN=815.0, ABLFL="Y") == [
-        ["LAST", 140.0],
-        ["PRE-DOSE", 150.0],
+        [last, 140.0],
+        [pre, 150.0],
     ]
     assert _rows(advs, ["BASETYPE", "BASE", "CHG"], VSSEQ=6) == [
-        ["LAST", 140.0, -8.0],
-        ["PRE-DOSE", 150.0, -18.0],
+        [last, 140.0, -8.0],
+        [pre, 150.0, -18.0],
     ]
     # S-2's only record is on TRTSDT: no PRE-DOSE baseline, so no BASE there
     assert _rows(advs, ["BASETYPE", "ABLFL", "BASE"], USUBJID="S-2") == [
-        ["LAST", "Y", 145.0],
-        ["PRE-DOSE", None, None],
+        [last, "Y", 145.0],
+        [pre, None, None],
     ]
+    # without time points the BASETYPE is the definition's name
+    plain = BaselineSpec.model_validate(
+        {"rule": "last_on_or_before", "basetypes": [{"basetype": "LAST"}]}
+    )
+    assert set(_advs(plain)["BASETYPE"]) == {"LAST"}
 
 
 def test_anl01fl_prefers_the_scheduled_visit_and_skips_baseline():
@@ -381,3 +394,18 @@ def test_derived_record_keys_are_checked():
     with pytest.raises(ValueError, match="always a by-variable"):
         BaselineSpec.model_validate({"rule": "last_on_or_before", "by": ["PARAMCD"]})
     assert np.isnan(float("nan"))
+
+
+def test_bds_conformance_rules_pass_with_time_points_and_derived_records():
+    # base-not-constant, ablfl-multiple (AD0154), chg-not-aval-minus-base, ... group by
+    # USUBJID, PARAMCD and BASETYPE: a baseline per time point is conformant because each time
+    # point has its BASETYPE
+    from trialflow.adam.metadata import adam_variables
+    from trialflow.validation.core import RULES, Dataset, Package
+    from trialflow.validation.rules import bds
+
+    advs = _advs(flag={"rule": "closest"}, derived=[{"dtype": "LOCF"}, {"dtype": "LOV"}])
+    frame = advs[[n for n in adam_variables("ADVS")["name"] if n in advs.columns]]
+    package = Package({"ADVS": Dataset.from_frame("ADVS", frame, kind="adam")})
+    rules = [r for r in RULES.values() if r.run is not None and r.run.__module__ == bds.__name__]
+    assert [f.one_line() for r in rules for f in r.run(package)] == []

@@ -509,9 +509,14 @@ def derive_bds(
     # 6. baseline record, analysis visits, analysis record per window
     check_columns(frame, list(baseline.by), f"{dataset} (study.yaml adam.baseline.by)")
     rules = pd.Series(baseline.rule, index=frame.index, dtype="str")
+    types = {b.basetype: i for i, b in enumerate(baseline.basetypes)}
     if baseline.basetypes:
         frame, rules = derive_basetype_records(frame, baseline)
-    by = ["USUBJID", "PARAMCD", *(["BASETYPE"] if baseline.basetypes else []), *baseline.by]
+    # BASETYPE copies: grouped in the order the definitions are declared
+    frame["__basetype_n__"] = frame["BASETYPE"].map(types) if types else 0
+    if baseline.by:
+        frame = frame.assign(BASETYPE=basetype_by_group(frame, baseline))
+    by = ["USUBJID", "PARAMCD", *(["BASETYPE"] if "BASETYPE" in frame else []), *baseline.by]
     reference = frame[baseline.reference]
     on_or_before = rules.eq("last_on_or_before").to_numpy()
     candidate = (frame["ADT"] <= reference).where(on_or_before, frame["ADT"] < reference)
@@ -574,9 +579,6 @@ def derive_bds(
     # order (observed records as before; derived ones after them, per parameter), then the
     # findings (record numbers as written)
     observed = frame[_KIND].eq(0).to_numpy()
-    # BASETYPE copies: grouped in the order the definitions are declared
-    types = {b.basetype: i for i, b in enumerate(baseline.basetypes)}
-    frame["__basetype_n__"] = frame["BASETYPE"].map(types) if types else 0
     kept = frame.loc[observed].sort_values(
         ["USUBJID", "PARAMN", "PARAMCD", "__basetype_n__", "ADT", "ATPTN", "SRCSEQ"],
         kind="stable",
@@ -584,8 +586,7 @@ def derive_bds(
     )
     if derived:
         added = frame.loc[~observed].sort_values(
-            ["USUBJID", "PARAMN", "PARAMCD", "__basetype_n__", _KIND, *by[3 if types else 2:],
-             "AVISITN"],
+            ["USUBJID", "PARAMN", "PARAMCD", "__basetype_n__", _KIND, *by[2:], "AVISITN"],
             kind="stable",
             na_position="last",
         )
@@ -643,6 +644,38 @@ def derive_basetype_records(
         rules.append(pd.Series(definition.rule or baseline.rule, index=rows.index, dtype="str"))
     out = pd.concat(parts, ignore_index=True)
     return out, pd.concat(rules, ignore_index=True).set_axis(out.index)
+
+
+def basetype_by_group(frame: pd.DataFrame, baseline: BaselineSpec) -> pd.Series:
+    """BASETYPE of each record when baseline is per group of ``baseline.by`` (time points).
+
+    The ADaMIG allows one baseline per USUBJID, PARAMCD and BASETYPE, so a baseline per time
+    point needs a BASETYPE per time point, as admiral's ADVS template has it:
+    ``"LAST: AFTER LYING DOWN FOR 5 MINUTES" = ATPTN == 815``, ..., ``"LAST" = is.na(ATPTN)``.
+    The name is the record's baseline definition (BASETYPE of ``baseline.basetypes``, else
+    LAST: both baseline rules take the last record), then ``": "`` and the record's values of
+    the ``by`` variables (the text of a numeric code where the dataset has it: ATPT for ATPTN),
+    joined by ", "; a record with none of them is the definition alone.
+
+    Example:
+        >>> advs = pd.DataFrame({"ATPTN": [815.0, np.nan], "ATPT": ["SUPINE", None]})
+        >>> spec = BaselineSpec(rule="last_on_or_before", by=["ATPTN"])
+        >>> basetype_by_group(advs, spec).tolist()
+        ['LAST: SUPINE', 'LAST']
+    """
+    name = frame["BASETYPE"] if "BASETYPE" in frame else pd.Series("LAST", index=frame.index)
+    name = name.astype("str")
+    parts = []
+    for var in baseline.by:
+        shown = var[:-1] if var.endswith("N") and var[:-1] in frame.columns else var
+        values = frame[shown]
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            values = pd.Series(_number_text(values.astype("float64")), index=frame.index)
+        parts.append(text(values.astype("str")))
+    label = pd.Series(pd.NA, index=frame.index, dtype="str")
+    for part in parts:
+        label = label.where(part.isna(), (label + ", " + part).fillna(part))
+    return name.where(label.isna(), name + ": " + label).astype("str")
 
 
 def _analysis_flag(
