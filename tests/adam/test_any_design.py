@@ -292,6 +292,14 @@ def test_unscheduled_records_excluded_from_windows_are_kept():
         [None, None, None, -11.0, None]  # 129 - 140
     ]
     assert _rows(advs, ["ANL01FL"], VSSEQ=6) == [["Y"]]
+    # a planned visit the SAP leaves out (analysis_visits.exclude): WEEK 8 (VISITNUM 5)
+    visits = AnalysisVisits("window", WINDOWS, planned=PLANNED, excluded=(5.0,))
+    advs, found = derive_bds("ADVS", VS, BDS_ADSL, ADVS_SPEC, BY_TPT, visits, ["TRTSDT"])
+    assert _rows(advs, ["AVISIT", "CHG"], USUBJID="S-1", VISITNUM=5.0) == [
+        [None, -12.0],  # 128 - 140
+        [None, -9.0],  # 127 - 136
+    ]
+    assert [f.code for f in found if f.variable == "AVISIT"] == ["adam-outside-windows"] * 2
 
 
 @pytest.mark.parametrize(

@@ -132,8 +132,9 @@ _RULE = "__censor_rule__"  # the declared rule for that direction, or null when 
 _CENSORED_INPUTS = "__censored_inputs__"  # computed records: the censored inputs, described
 _KIND = "__record_kind__"  # 0 observed (or computed), 1 LOCF, 2 end of treatment (LOV)
 _UNSCHEDULED = "__unscheduled__"  # the record's VISITNUM is no planned visit
+_EXCLUDED = "__excluded__"  # unscheduled or an excluded planned visit, kept out of the windows
 HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _DAY, _POST, _DIGITS, _CENSOR, _RULE, _CENSORED_INPUTS,
-          _KIND, _UNSCHEDULED)  # fmt: skip
+          _KIND, _UNSCHEDULED, _EXCLUDED)  # fmt: skip
 """Working columns the template keeps until the findings are made (dropped by the caller)."""
 
 OPTIONAL = ("AVALC", "BASEC", "DTYPE", "IMPUTFL", "BASETYPE")
@@ -536,9 +537,13 @@ def derive_bds(
     frame = derive(frame, windows=list(visits.windows), day_var=_DAY)
     visitnum = pd.to_numeric(frame["VISITNUM"], errors="coerce")
     frame[_UNSCHEDULED] = (visitnum.notna() & ~visitnum.isin(visits.planned)).to_numpy()
-    not_post = ~post.to_numpy()
-    if visits.unscheduled == "exclude":  # unscheduled records: kept, with no analysis visit
-        not_post = not_post | frame[_UNSCHEDULED].to_numpy(dtype=bool)
+    # unscheduled records (unscheduled: exclude) and those of excluded planned visits: kept,
+    # with no analysis visit
+    excluded = visitnum.isin(visits.excluded).to_numpy()
+    if visits.unscheduled == "exclude":
+        excluded = excluded | frame[_UNSCHEDULED].to_numpy(dtype=bool)
+    frame[_EXCLUDED] = excluded
+    not_post = ~post.to_numpy() | excluded
     for col in ("AVISITN", "AVISIT", "AWTARGET", "AWTDIFF", "AWLO", "AWHI"):
         frame[col] = frame[col].mask(not_post)
         if col not in ("AVISITN", "AVISIT"):
@@ -968,7 +973,7 @@ def _visit_findings(frame: pd.DataFrame, dataset: str, visits: AnalysisVisits) -
             )
     nominal = visits.by == "nominal_visit"
     outside = post & day.notna() & frame["AVISITN"].isna()
-    excluded = outside & frame[_UNSCHEDULED].astype(bool) & (visits.unscheduled == "exclude")
+    excluded = outside & frame[_EXCLUDED].astype(bool)
     outside &= ~excluded
     out += record_findings(
         frame,
@@ -979,8 +984,10 @@ def _visit_findings(frame: pd.DataFrame, dataset: str, visits: AnalysisVisits) -
         variable="AVISIT",
         message=lambda r: (
             f"{r['PARAMCD']} at {r['VISIT']} ({unit} {_day_text(r[_DAY])} from {origin}) is at "
-            "an unscheduled visit, which study.yaml adam.analysis_visits.unscheduled: exclude "
-            "keeps out of the analysis visits; it has no AVISIT and is not analysed"
+            + ("an unscheduled visit, which study.yaml adam.analysis_visits.unscheduled: "
+               "exclude" if r[_UNSCHEDULED] else "a visit study.yaml adam.analysis_visits."
+               "exclude lists, which it")
+            + " keeps out of the analysis visits; it has no AVISIT and is not analysed"
         ),
     )
     out += record_findings(

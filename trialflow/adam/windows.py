@@ -52,7 +52,8 @@ class AnalysisVisits:
     is day 0, or None when days are ADY (the first treatment is day 1); ``reference`` names the
     origin in messages. ``planned`` holds the VISITNUMs of the planned visits (a record of any
     other visit is unscheduled) and ``unscheduled`` says whether unscheduled records get a
-    window (``include``) or none (``exclude``).
+    window (``include``) or none (``exclude``); records of the planned visits ``excluded``
+    (VISITNUMs) get none either.
 
     Example:
         >>> AnalysisVisits("window", (Window(2, "DAY 14", 14, 11, 17),), 1.0, "DAY 0").by
@@ -65,6 +66,7 @@ class AnalysisVisits:
     reference: str = "first treatment"
     planned: tuple[float, ...] = field(default=(), repr=False)
     unscheduled: str = field(default="include", repr=False)
+    excluded: tuple[float, ...] = field(default=(), repr=False)
 
 
 def _as_windows(
@@ -164,7 +166,8 @@ def analysis_visits(spec: StudySpec) -> AnalysisVisits:
     else:
         windows = [Window(w.avisitn, w.avisit, w.target, w.low, w.high) for w in rule.windows]
     planned = tuple(float(v.visitnum) for v in spec.visits)
-    extra = {"planned": planned, "unscheduled": rule.unscheduled}
+    excluded = tuple(float(v.visitnum) for v in spec.visits if v.visit in rule.exclude)
+    extra = {"planned": planned, "unscheduled": rule.unscheduled, "excluded": excluded}
     if not isinstance(rule.reference, VisitReference):
         return AnalysisVisits(rule.by, tuple(windows), **extra)
     visitnum = next(v.visitnum for v in spec.visits if v.visit == rule.reference.visit)

@@ -410,6 +410,11 @@ def _adam_methods_from_study(spec: Any) -> dict[str, tuple[str, str]]:
         "A record in no window has no AVISIT; ANL01FL flags the record closest to the target "
         "day per window."
     )
+    if getattr(visits, "exclude", []):
+        text += (
+            f" Records of the visits {', '.join(visits.exclude)} get no AVISIT and are not "
+            "analysed."
+        )
     if getattr(visits, "unscheduled", "include") == "exclude":
         text += (
             " Records of unscheduled visits (VISITNUM not a planned visit) get no AVISIT "

@@ -446,6 +446,13 @@ class StudySpec(Strict):
                 f"({', '.join(names) or 'none planned'})",
                 rule.reference.visit,
             )
+        for i, name in enumerate(rule.exclude):
+            if name not in names:
+                raise _fail_at(
+                    (*at, "exclude", i),
+                    f"{name!r} is not a planned visit of visits ({', '.join(names)})",
+                    name,
+                )
         if rule.windows == "schedule" and isinstance(rule.reference, VisitReference):
             day = next(v.day for v in self.visits if v.visit == rule.reference.visit)
             if day != 0:
@@ -1052,7 +1059,8 @@ class BaselineSpec(Strict):
         default=[],
         description=(
             "grouping variables of the baseline, ANL01FL, BASE/CHG and the derived records "
-            "besides USUBJID and PARAMCD (admiral by_vars), e.g. [ATPTN]"
+            "besides USUBJID and PARAMCD (admiral by_vars), e.g. [ATPTN]; each group gets its "
+            "BASETYPE (LAST: <ATPT>)"
         ),
         examples=[["ATPTN"]],
     )
@@ -1240,6 +1248,14 @@ class AnalysisVisitsSpec(Strict):
     windows: list[WindowSpec] | Literal["schedule"] = Field(
         description="schedule (the planned visits' day +/- window) or a list of windows",
         examples=["schedule"],
+    )
+    exclude: list[str] = Field(
+        default=[],
+        description=(
+            "planned visits whose records get no analysis visit (device or retrieval visits): "
+            "kept, not analysed"
+        ),
+        examples=[["AMBUL ECG REMOVAL"]],
     )
     unscheduled: Literal["include", "exclude"] = Field(
         default="include",
