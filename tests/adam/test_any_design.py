@@ -365,6 +365,12 @@ def test_locf_and_end_of_treatment_records():
     assert locf["ADT"].isna().all() and locf["VISITNUM"].isna().all()
     lov = advs.loc[advs["DTYPE"].eq("LOV").fillna(False)]
     assert sorted(lov["SRCSEQ"].tolist()) == [6.0, 7.0, 8.0]
+    # lineage (DIR/lineage/advs.csv) follows the SDTM row a record came from (__bds_row__):
+    # a derived record's is its source record's, VS row 7 (VSSEQ 6) for both 815 records
+    row = "__bds_row__"
+    assert advs.loc[advs["DTYPE"].isna() & advs["VSSEQ"].eq(6), row].tolist() == [7]
+    assert advs.loc[advs["DTYPE"].notna() & advs["ATPTN"].eq(815.0)
+                    & advs["USUBJID"].eq("S-1"), row].tolist() == [7, 7]  # fmt: skip
     # derived records come after the observed ones of their parameter
     s1 = advs.loc[advs["USUBJID"].eq("S-1") & advs["PARAMCD"].eq("SYSBP"), "DTYPE"]
     assert s1.tolist()[-4:] == ["LOCF", "LOCF", "LOV", "LOV"]
