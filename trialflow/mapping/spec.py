@@ -946,6 +946,20 @@ FORMULA_INPUTS: dict[str, tuple[str, ...]] = {
 """Each named formula and the inputs it takes (each input names a PARAMCD of the dataset)."""
 
 
+class ZeroDoseSpec(Strict):
+    """Treatment records with EXDOSE 0 (a placebo): those whose EX variables match ``where``.
+
+    admiral's ADSL template counts ``EXDOSE > 0 | (EXDOSE == 0 & str_detect(EXTRT,
+    "PLACEBO"))`` as treatment; here the match is on whole values, as every ``where``.
+    """
+
+    where: ValueCondition = Field(
+        min_length=1,
+        description="EX variables and the value (or values) a zero-dose treatment record has",
+        examples=[{"EXTRT": "PLACEBO"}],
+    )
+
+
 class TreatmentSpec(Strict):
     """Which exposure records count as treatment (TRTSDT/TRTEDT, SAFFL, dose counts and sums).
 
@@ -990,20 +1004,6 @@ class TreatmentSpec(Strict):
             "as its end)"
         ),
         examples=["none"],
-    )
-
-
-class ZeroDoseSpec(Strict):
-    """Treatment records with EXDOSE 0 (a placebo): those whose EX variables match ``where``.
-
-    admiral's ADSL template counts ``EXDOSE > 0 | (EXDOSE == 0 & str_detect(EXTRT,
-    "PLACEBO"))`` as treatment; here the match is on whole values, as every ``where``.
-    """
-
-    where: ValueCondition = Field(
-        min_length=1,
-        description="EX variables and the value (or values) a zero-dose treatment record has",
-        examples=[{"EXTRT": "PLACEBO"}],
     )
 
 
