@@ -423,3 +423,33 @@ def test_bds_conformance_rules_pass_with_time_points_and_derived_records():
     package = Package({"ADVS": Dataset.from_frame("ADVS", frame, kind="adam")})
     rules = [r for r in RULES.values() if r.run is not None and r.run.__module__ == bds.__name__]
     assert [f.one_line() for r in rules for f in r.run(package)] == []
+
+
+def test_computed_parameter_per_time_point():
+    # BMI = WEIGHT / (HEIGHT / 100)^2 per subject, visit, date and time point (admiral computes
+    # MAP with VSTPT/VSTPTNUM among the by-variables): two WEIGHTs of one date at two time
+    # points give two BMIs, 81.0 / 1.8^2 = 25.0 and 77.76 / 1.8^2 = 24.0
+    spec = BdsSpec.model_validate(
+        {"source": "VS", "parameters": [
+            {"paramcd": "WEIGHT", "param": "Weight (kg)", "where": {"VSTESTCD": "WEIGHT"},
+             "unit": "kg", "digits": 2},
+            {"paramcd": "HEIGHT", "param": "Height (cm)", "where": {"VSTESTCD": "HEIGHT"},
+             "unit": "cm", "digits": 1}],
+         "computed": [{"paramcd": "BMI", "param": "BMI (kg/m2)", "formula": "bmi", "digits": 1,
+                       "inputs": {"weight": "WEIGHT", "height": "HEIGHT"},
+                       "constant": ["HEIGHT"]}]}
+    )  # fmt: skip
+    vs = pd.DataFrame(
+        [
+            ("S-1", 1, "HEIGHT", 180.0, "cm", "2024-01-10", 2, "BASELINE", None, None),
+            ("S-1", 2, "WEIGHT", 81.0, "kg", "2024-01-10", 2, "BASELINE", "MORNING", 1),
+            ("S-1", 3, "WEIGHT", 77.76, "kg", "2024-01-10", 2, "BASELINE", "EVENING", 2),
+        ],
+        columns=VS_COLUMNS,
+    )
+    visits = AnalysisVisits("window", WINDOWS, planned=PLANNED)
+    advs, _ = derive_bds("ADVS", vs, BDS_ADSL, spec, BY_TPT, visits, ["TRTSDT"])
+    assert _rows(advs, ["ATPTN", "ATPT", "AVAL"], PARAMCD="BMI") == [
+        [1.0, "MORNING", 25.0],
+        [2.0, "EVENING", 24.0],
+    ]

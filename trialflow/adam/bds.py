@@ -11,12 +11,12 @@
 2. ADSL variables (treatment, dates, populations) merged by USUBJID.
 3. Timing: ADT from --DTC (no imputation), ADTM when a time was collected, ADY from TRTSDT.
 4. Copies: VISIT/VISITNUM, ATPT/ATPTN, ANRLO/ANRHI/ANRIND; traceability SRCDOM, SRCVAR, SRCSEQ.
-5. Computed parameters (HOMA-IR, HOMA-B, BMI, ...) by their named formula, per subject and
-   visit date, AVAL rounded to the parameter's ``digits``; SRCRECS names the records each was
-   computed from. A null result (HOMA-B with FPG <= 3.5 mmol/L) is kept as a record with empty
-   AVAL and reported. An input beyond a limit follows the computed parameter's
-   ``censored_inputs`` rule (computed from the imputed input with IMPUTFL = "Y", or empty);
-   without one the record is kept empty and reported.
+5. Computed parameters (HOMA-IR, HOMA-B, BMI, ...) by their named formula, per subject,
+   visit date and time point, AVAL rounded to the parameter's ``digits``; SRCRECS names the
+   records each was computed from. A null result (HOMA-B with FPG <= 3.5 mmol/L) is kept as a
+   record with empty AVAL and reported. An input beyond a limit follows the computed
+   parameter's ``censored_inputs`` rule (computed from the imputed input with IMPUTFL = "Y",
+   or empty); without one the record is kept empty and reported.
 6. ABLFL by the baseline rule (derive_var_extreme_flag) on the last record with a result (a
    value, or a result beyond a limit: a censored baseline is not skipped for an older value),
    AVISIT "BASELINE" on it; post-baseline records get AVISIT/AVISITN by the study's analysis
@@ -118,8 +118,10 @@ NULL_RESULT_REASON = {
     "homa_b_insulin": "HOMA-B is not computed when glucose <= 3.5 mmol/L",
 }
 
-COMPUTED_BY = ["STUDYID", "USUBJID", "VISITNUM", "VISIT", "ADT", "ADY"]
-"""Computed parameters combine the records of one subject, visit and analysis date."""
+COMPUTED_BY = ["STUDYID", "USUBJID", "VISITNUM", "VISIT", "ADT", "ADY", "ATPTN", "ATPT"]
+"""Computed parameters combine the records of one subject, visit, analysis date and time point
+(as admiral's ADVS template computes MAP with VSTPT and VSTPTNUM among its by-variables; a
+record without a time point combines with others without one)."""
 
 _ROW = "__bds_row__"
 _UNIT_BAD = "__unit_bad__"
