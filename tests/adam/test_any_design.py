@@ -453,3 +453,35 @@ def test_computed_parameter_per_time_point():
         [1.0, "MORNING", 25.0],
         [2.0, "EVENING", 24.0],
     ]
+
+
+def test_build_adam_population_flags_of_a_randomised_study():
+    # RANDFL (trial.summary RANDOM = Y) and ITTFL (adam.adsl.intent_to_treat: assigned): Y for
+    # a subject with an arm (S-1, S-2, S-4, S-5), N for the screen failure S-3
+    from trialflow.adam.build import build_adam
+    from trialflow.mapping.spec import StudySpec
+
+    spec = StudySpec.model_validate({
+        "study": {"studyid": "S"}, "domains": ["DM", "EX", "VS"],
+        "arms": [{"armcd": a, "arm": a} for a in ARMS],
+        "visits": [{"visitnum": 2, "visit": "BASELINE", "day": 1, "window": 0},
+                   {"visitnum": 3, "visit": "WEEK 2", "day": 15, "window": 6}],
+        "trial": {"summary": {"RANDOM": "Y"},
+                  "elements": [{"etcd": a, "element": a, "start": "First dose",
+                                "end": "Last dose", "epoch": "TREATMENT",
+                                "starts_at": "RFXSTDTC"} for a in ARMS],
+                  "arms": {a: [a] for a in ARMS}},
+        "adam": {"treatment": PLACEBO, "baseline": {"rule": "last_on_or_before"},
+                 "analysis_visits": {"by": "window", "reference": "first_treatment",
+                                     "windows": "schedule"},
+                 "adsl": {"intent_to_treat": "assigned"},
+                 "datasets": {"ADVS": {"source": "VS", "parameters": [
+                     {"paramcd": "SYSBP", "param": "Systolic Blood Pressure (mmHg)",
+                      "where": {"VSTESTCD": "SYSBP"}, "unit": "mmHg"}]}}},
+    })  # fmt: skip
+    vs = VS.loc[VS["USUBJID"].eq("S-1")].assign(VSSEQ=lambda d: range(1, len(d) + 1))
+    result = build_adam(spec, {"DM": DM, "EX": EX, "VS": vs}, on_issue="none")
+    adsl = result.datasets["ADSL"].set_index("USUBJID")
+    assert adsl["RANDFL"].tolist() == ["Y", "Y", "N", "Y", "Y"]
+    assert adsl["ITTFL"].tolist() == ["Y", "Y", "N", "Y", "Y"]
+    assert adsl["SAFFL"].tolist() == ["Y", "Y", "N", "N", "Y"]

@@ -222,6 +222,8 @@ def build_adam(
     # ADSL, step 5: baseline values and the full analysis set
     adsl = add_baseline_values(adsl, bds, adam.adsl.baseline)
     adsl = derive_fasfl(adsl, bds, adam.adsl.full_analysis)
+    if adam.adsl.intent_to_treat == "assigned":  # ITTFL: every subject assigned to an arm
+        adsl["ITTFL"] = np.where(text(adsl["ARMCD"]).notna(), "Y", "N")
     fasfl = adsl.set_index("USUBJID")["FASFL"]
     result.datasets["ADSL"] = _arrange(adsl, "ADSL")
     dm_rows = pd.Index(sdtm["DM"]["USUBJID"].astype("str").str.strip())

@@ -1612,6 +1612,14 @@ class AdslSpec(Strict):
         description="FASFL = Y for treated subjects with a baseline and a change of each PARAMCD",
         examples=[["HBA1C"]],
     )
+    intent_to_treat: Literal["assigned"] | None = Field(
+        default=None,
+        description=(
+            "ITTFL: assigned (Y for a subject assigned to an arm, DM.ARMCD not empty, else N); "
+            "absent: no ITTFL"
+        ),
+        examples=["assigned"],
+    )
     disposition: DispositionSpec | None = Field(
         default=None,
         description="EOSSTT, DCSREAS and EOSDT from the DS disposition events",
