@@ -80,6 +80,72 @@ def test_derive_from_sdtm_files_gives_the_same_adam_files(run, tmp_path):
     assert "ADLB" in result.output and "0 errors" in result.output
 
 
+def test_derive_and_report_need_study_yaml_alone(run, tmp_path):
+    # a user with SDTM and no mapping specs: a study folder holding study.yaml only (the
+    # domains it lists have no dm.yaml, ... beside it) derives the same ADaM files
+    study = tmp_path / "study"
+    study.mkdir()
+    shutil.copy(EXAMPLE_SPECS / "study.yaml", study / "study.yaml")
+    out = tmp_path / "derived"
+    result = CliRunner().invoke(
+        cli, ["derive", str(study), "--sdtm", str(run.out / "sdtm"), "--out", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "no spec file" not in result.output
+    for name in ADAM:
+        assert (out / "adam" / f"{name}.xpt").read_bytes() == (
+            run.out / "adam" / f"{name}.xpt"
+        ).read_bytes(), name
+    result = CliRunner().invoke(
+        cli, ["report", str(study), "--adam", str(run.out / "adam"), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r" / "analysis" / "cfb_summary.csv").read_bytes() == (
+        run.out / "analysis" / "cfb_summary.csv"
+    ).read_bytes()
+
+
+def test_derive_with_the_design_keys_gives_conformant_adam_with_lineage(run, tmp_path):
+    # the example's SDTM with the keys of a design with arms and derived records: a placebo
+    # rule, BASETYPE definitions, the ANL01FL rule, unscheduled visits out, LOCF and end of
+    # treatment; the package validates without an error and each derived record's lineage is
+    # its source record's
+    text = (EXAMPLE_SPECS / "study.yaml").read_text()
+    for old, new in (
+        ("treatment: {domain: EX, min_dose: 0, end: EXSTDTC}",
+         "treatment: {domain: EX, min_dose: 0, end: EXSTDTC, "
+         "zero_dose: {where: {EXTRT: PLACEBO}}, end_missing: none}"),
+        ("baseline: {rule: last_on_or_before, reference: TRTSDT, avisit: BASELINE, avisitn: 0}",
+         "baseline: {rule: last_on_or_before, reference: TRTSDT, avisit: BASELINE, avisitn: 0,"
+         " basetypes: [{basetype: LAST}, {basetype: PRE-DOSE, rule: last_before}]}\n"
+         "  analysis_flag: {rule: last}\n"
+         "  derived_records: [{dtype: LOCF}, {dtype: LOV, end_window: 90}]"),
+        ("    windows: schedule\n", "    windows: schedule\n    unscheduled: exclude\n"),
+    ):  # fmt: skip
+        assert old in text
+        text = text.replace(old, new, 1)
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "study.yaml").write_text(text)
+    out = tmp_path / "derived"
+    result = CliRunner().invoke(
+        cli, ["derive", str(study), "--sdtm", str(run.out / "sdtm"), "--out", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 errors, 0 warnings" in result.output
+    advs, _ = pyreadstat.read_xport(str(out / "adam" / "advs.xpt"))
+    assert set(advs["BASETYPE"]) == {"LAST", "PRE-DOSE"}
+    assert {"LOCF", "LOV"} <= set(advs["DTYPE"])
+    lineage = pd.read_csv(out / "lineage" / "advs.csv", dtype=str, keep_default_na=False)
+    assert len(lineage) == len(advs)
+    derived = lineage.loc[advs.index[advs["DTYPE"].isin(["LOCF", "LOV"])]]
+    # a measured source: its VS record and raw row; a computed one (BMI): its input records
+    measured = derived["sdtm_dataset"].eq("VS")
+    assert (measured | derived["computed_from"].ne("")).all()
+    assert derived.loc[measured, "source_sheet"].eq("VITALS").all()
+    assert measured.sum() > 0 and (~measured).sum() > 0
+
+
 def test_derive_without_the_mh_domain_reports_it_and_exits_1(run, tmp_path):
     sdtm = tmp_path / "sdtm"
     shutil.copytree(run.out / "sdtm", sdtm)

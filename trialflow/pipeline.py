@@ -1003,7 +1003,7 @@ def derive_study(
     from trialflow.io.package import read_package
 
     out = Path(out)
-    study = load_study(study_dir)
+    study = load_study(study_dir, domain_specs=False)  # ADaM needs study.yaml, not the specs
     if study.spec.adam is None:
         raise RawInputError(f"{study.files['study']}: no adam section, nothing to derive")
     package, read_findings = read_package([sdtm_dir])
@@ -1077,7 +1077,7 @@ def report_study(
     from trialflow.io.package import read_package
 
     out = Path(out)
-    study = load_study(study_dir)
+    study = load_study(study_dir, domain_specs=False)  # the report needs study.yaml alone
     if study.spec.analysis is None:
         raise RawInputError(f"{study.files['study']}: no analysis section, nothing to report")
     package, read_findings = read_package([adam_dir])

@@ -107,7 +107,10 @@ def test_adsl_untreated_subject_is_not_in_safety_set():
     adsl, findings = derive_adsl(dm, ex, None, TreatmentSpec(end="EXSTDTC"), None, ["A"])
     assert adsl["SAFFL"].tolist() == ["Y", "N"]
     assert adsl["NINFUS"].tolist() == [1, 0]
-    assert pd.isna(adsl["TRTSDT"].iloc[1]) and pd.isna(adsl["TRT01A"].iloc[1])
+    assert pd.isna(adsl["TRTSDT"].iloc[1])
+    # TRT01A is DM.ACTARM as admiral's ADSL template has it (TRT01A = ACTARM), "Not Treated"
+    # (the SDTMIG 3.2 convention) kept, not blanked; its code is no arm of the study: no TRT01AN
+    assert adsl["TRT01A"].iloc[1] == "Not Treated" and pd.isna(adsl["TRT01AN"].iloc[1])
     assert findings == []
 
 

@@ -261,8 +261,11 @@ def test_rule_with_listed_windows_by_first_treatment() -> None:
             }
         )
     )  # fmt: skip
-    assert rule == AnalysisVisits("window", (Window(4.0, "DAY 28", 22, 19, 50),))
+    # planned: the VISITNUMs of the schedule (a record of another visit is unscheduled)
+    assert rule == AnalysisVisits("window", (Window(4.0, "DAY 28", 22, 19, 50),),
+                                  planned=(1.0, 2.0, 3.0))  # fmt: skip
     assert rule.reference_visitnum is None
+    assert (rule.unscheduled, rule.excluded) == ("include", ())
 
 
 def test_rule_by_nominal_visit_takes_a_planned_visit_without_a_window_out() -> None:

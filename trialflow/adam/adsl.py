@@ -54,10 +54,13 @@ DAYS_PER_YEAR = 365.25
 def treatment_records(ex: pd.DataFrame, treatment: TreatmentSpec) -> pd.DataFrame:
     """EX records that count as treatment, with EXSTDT/EXSTDTM/EXENDT/EXENDTM as datetimes.
 
-    A record counts when EXDOSE is above ``min_dose`` and EXSTDTC holds a full date. Dates
-    come from the date part; datetimes only from values with a time. EXENDT/EXENDTM come from
-    the variable ``treatment.end`` names, and stay empty where it holds no complete date (an
-    EX without that variable has no end dates).
+    A record counts when EXDOSE is above ``min_dose`` (or is 0 and matches
+    ``treatment.zero_dose``, a placebo, as admiral's ADSL template counts ``EXDOSE == 0 &
+    EXTRT`` PLACEBO) and EXSTDTC holds a full date. Dates come from the date part; datetimes
+    only from values with a time. EXENDT/EXENDTM come from the variable ``treatment.end``
+    names, and stay empty where it holds no complete date (an EX without that variable has no
+    end dates) unless ``treatment.end_missing`` is ``start``: then such a record's start is its
+    end.
 
     Example:
         >>> ex = pd.DataFrame({"USUBJID": ["1", "1"], "EXDOSE": [1.0, 0.0],
@@ -66,6 +69,11 @@ def treatment_records(ex: pd.DataFrame, treatment: TreatmentSpec) -> pd.DataFram
         [Timestamp('2020-01-01 00:00:00'), NaT]
         >>> treatment_records(ex, TreatmentSpec(end="EXSTDTC"))["EXENDT"].tolist()
         [Timestamp('2020-01-01 00:00:00')]
+        >>> placebo = ex.assign(EXTRT="PLACEBO")
+        >>> spec = TreatmentSpec.model_validate({"zero_dose": {"where": {"EXTRT": "PLACEBO"}},
+        ...                                      "end_missing": "start"})
+        >>> treatment_records(placebo, spec)["EXENDT"].dt.day.tolist()
+        [1, 8]
     """
     check_columns(ex, ["USUBJID", "EXDOSE", "EXSTDTC"], "ADSL treatment")
     out = ex.assign(
@@ -83,8 +91,17 @@ def treatment_records(ex: pd.DataFrame, treatment: TreatmentSpec) -> pd.DataFram
         ],
         EXENDTM=full_datetime(end),
     )
+    # ENDFROMST: the record's end is its start (end_missing: start), for the findings
+    out["ENDFROMST"] = out["EXENDT"].isna() & (treatment.end_missing == "start")
+    if treatment.end_missing == "start":
+        no_end = out["EXENDT"].isna()
+        out["EXENDTM"] = out["EXENDTM"].mask(no_end, out["EXSTDTM"])
+        out["EXENDT"] = out["EXENDT"].mask(no_end, out["EXSTDT"])
     dose = numbers(out["EXDOSE"])
-    keep = (dose > treatment.min_dose) & out["EXSTDT"].notna()
+    given = dose > treatment.min_dose
+    if treatment.zero_dose is not None:
+        given |= dose.eq(0).fillna(False) & matches(ex, treatment.zero_dose.where)
+    keep = given & out["EXSTDT"].notna()
     return out.loc[keep.to_numpy()].assign(EXDOSE=dose[keep])
 
 
@@ -95,10 +112,21 @@ def derive_adsl(
     treatment: TreatmentSpec,
     diagnosis: DiagnosisSpec | None,
     arms: Sequence[str],
+    *,
+    randomized: bool = False,
 ) -> tuple[pd.DataFrame, list[Finding]]:
     """Steps 1 to 4 of the ADSL template; returns ADSL and the findings met on the way.
 
     ``arms`` lists the planned arm codes in study order (TRT01PN/TRT01AN are 1-based positions).
+    TRT01P is DM.ARM and TRT01A is DM.ACTARM, as admiral's ADSL template has them
+    (``mutate(TRT01P = ARM, TRT01A = ACTARM)``). A screen failure (SDTMIG 3.4: ARMCD and ARM
+    empty, ARMNRS "SCREEN FAILURE") and a subject assigned but never treated (ACTARMCD and
+    ACTARM empty, ARMNRS "ASSIGNED, NOT TREATED") get what DM says: TRT01P/TRT01A empty where
+    ARM/ACTARM are, TRT01PN/TRT01AN empty for an arm code not in ``arms``, and SAFFL N (no
+    treatment record); ARMNRS and ACTARMUD are copied into ADSL when DM has a value in them
+    (ADaMIG v1.3 lists them among the ADSL variables copied from DM), so the reason stays
+    beside the empty arm. ``randomized`` (study.yaml trial.summary RANDOM = Y) adds RANDFL:
+    Y for a subject assigned to an arm (ARMCD not empty), else N.
 
     Example:
         >>> dm = pd.DataFrame({"USUBJID": ["1"], "ARM": ["A"], "ARMCD": ["A"]})
@@ -156,9 +184,13 @@ def derive_adsl(
     adsl["TRT01P"] = adsl["ARM"]
     adsl["TRT01PN"] = adsl["ARMCD"].map(codes).astype("float64")
     if "ACTARM" in adsl.columns:
-        treated = adsl["NINFUS"] > 0
-        adsl["TRT01A"] = adsl["ACTARM"].where(treated)
-        adsl["TRT01AN"] = adsl["ACTARMCD"].map(codes).astype("float64").where(treated)
+        adsl["TRT01A"] = adsl["ACTARM"]
+        adsl["TRT01AN"] = adsl["ACTARMCD"].map(codes).astype("float64")
+    for reason in ("ARMNRS", "ACTARMUD"):
+        if reason in dm.columns and text(dm[reason]).notna().any():
+            adsl[reason] = text(dm[reason]).to_numpy()
+    if randomized:
+        adsl["RANDFL"] = np.where(adsl["ARMCD"].notna(), "Y", "N")
 
     # 3. safety population
     adsl["SAFFL"] = np.where(adsl["NINFUS"] > 0, "Y", "N")
@@ -171,18 +203,33 @@ def derive_adsl(
 
 
 def _doses_without_end(doses: pd.DataFrame, treatment: TreatmentSpec) -> list[Finding]:
-    """One warning per subject whose treatment records lack a complete end date."""
+    """One warning per subject whose treatment records lack a complete end date (a notice
+    per subject whose records take their start as the end, by ``end_missing: start``)."""
     missing = doses.loc[doses["EXENDT"].isna().to_numpy()]
+    started = doses.loc[doses["ENDFROMST"].to_numpy(dtype=bool)]
+    out = [
+        Finding(
+            "adam-dose-end-missing",
+            "notice",
+            f"{count} treatment record(s) of {subject} have no complete {treatment.end}; their "
+            "start date counts as their end (study.yaml adam.treatment.end_missing: start)",
+            dataset="ADSL",
+            variable="TRTEDT",
+            usubjid=str(subject),
+        )
+        for subject, count in started.groupby("USUBJID", sort=True).size().items()
+    ]
     if missing.empty:
-        return []
+        return out
     counts = missing.groupby("USUBJID", sort=True).size()
     hint = (
         "when EX does not collect the end of a dose given at one time, declare "
-        "adam.treatment.end: EXSTDTC in study.yaml"
+        "adam.treatment.end: EXSTDTC in study.yaml; to take the start of a dose without an "
+        "end as its end, adam.treatment.end_missing: start"
         if treatment.end == "EXENDTC"
         else "complete EXSTDTC in EX"
     )
-    return [
+    return out + [
         Finding(
             "adam-dose-end-missing",
             "warning",
@@ -358,7 +405,10 @@ def add_baseline_values(
 
     ``baseline`` maps the ADSL variable to the PARAMCD (``{"WEIGHTBL": "WEIGHT"}``); the
     parameter is looked up in every BDS dataset given (study.yaml is checked when it loads
-    that each one is defined). A subject without a baseline record gets null.
+    that each one is defined). A subject without a baseline record gets null. Where a subject
+    has several baseline records of the parameter (baseline definitions, BASETYPE; time
+    points, ``baseline.by``), the first in the dataset's order is taken: the first BASETYPE
+    declared, the first time point.
 
     Example:
         >>> adsl = pd.DataFrame({"USUBJID": ["1", "2"]})
@@ -374,6 +424,7 @@ def add_baseline_values(
             if not {"PARAMCD", "ABLFL", "AVAL"} <= set(frame.columns):
                 continue
             base = frame[(frame["PARAMCD"] == paramcd) & (frame["ABLFL"] == "Y")]
+            base = base.drop_duplicates("USUBJID")
             found = out["USUBJID"].map(base.set_index("USUBJID")["AVAL"]).astype("float64")
             values = values.fillna(found)
         out[variable] = values

@@ -11,12 +11,12 @@
 2. ADSL variables (treatment, dates, populations) merged by USUBJID.
 3. Timing: ADT from --DTC (no imputation), ADTM when a time was collected, ADY from TRTSDT.
 4. Copies: VISIT/VISITNUM, ATPT/ATPTN, ANRLO/ANRHI/ANRIND; traceability SRCDOM, SRCVAR, SRCSEQ.
-5. Computed parameters (HOMA-IR, HOMA-B, BMI, ...) by their named formula, per subject and
-   visit date, AVAL rounded to the parameter's ``digits``; SRCRECS names the records each was
-   computed from. A null result (HOMA-B with FPG <= 3.5 mmol/L) is kept as a record with empty
-   AVAL and reported. An input beyond a limit follows the computed parameter's
-   ``censored_inputs`` rule (computed from the imputed input with IMPUTFL = "Y", or empty);
-   without one the record is kept empty and reported.
+5. Computed parameters (HOMA-IR, HOMA-B, BMI, ...) by their named formula, per subject,
+   visit date and time point, AVAL rounded to the parameter's ``digits``; SRCRECS names the
+   records each was computed from. A null result (HOMA-B with FPG <= 3.5 mmol/L) is kept as a
+   record with empty AVAL and reported. An input beyond a limit follows the computed
+   parameter's ``censored_inputs`` rule (computed from the imputed input with IMPUTFL = "Y",
+   or empty); without one the record is kept empty and reported.
 6. ABLFL by the baseline rule (derive_var_extreme_flag) on the last record with a result (a
    value, or a result beyond a limit: a censored baseline is not skipped for an older value),
    AVISIT "BASELINE" on it; post-baseline records get AVISIT/AVISITN by the study's analysis
@@ -78,7 +78,16 @@ from trialflow.adam.windows import (
     derive_vars_avisit_nominal,
 )
 from trialflow.errors import Finding
-from trialflow.mapping.spec import BaselineSpec, BdsSpec, ComputedSpec, ParameterSpec
+from trialflow.mapping.spec import (
+    AnalysisFlagSpec,
+    BaselineSpec,
+    BdsSpec,
+    ComputedSpec,
+    DerivedRecordSpec,
+    EndOfTreatmentSpec,
+    LocfSpec,
+    ParameterSpec,
+)
 from trialflow.numbers import sas_round
 
 FORMULAS = {
@@ -109,8 +118,10 @@ NULL_RESULT_REASON = {
     "homa_b_insulin": "HOMA-B is not computed when glucose <= 3.5 mmol/L",
 }
 
-COMPUTED_BY = ["STUDYID", "USUBJID", "VISITNUM", "VISIT", "ADT", "ADY"]
-"""Computed parameters combine the records of one subject, visit and analysis date."""
+COMPUTED_BY = ["STUDYID", "USUBJID", "VISITNUM", "VISIT", "ADT", "ADY", "ATPTN", "ATPT"]
+"""Computed parameters combine the records of one subject, visit, analysis date and time point
+(as admiral's ADVS template computes MAP with VSTPT and VSTPTNUM among its by-variables; a
+record without a time point combines with others without one)."""
 
 _ROW = "__bds_row__"
 _UNIT_BAD = "__unit_bad__"
@@ -121,10 +132,14 @@ _DIGITS = "__digits__"
 _CENSOR = "__censored__"  # below / above (measured), input (computed from a censored input)
 _RULE = "__censor_rule__"  # the declared rule for that direction, or null when none is declared
 _CENSORED_INPUTS = "__censored_inputs__"  # computed records: the censored inputs, described
-HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _DAY, _POST, _DIGITS, _CENSOR, _RULE, _CENSORED_INPUTS)
+_KIND = "__record_kind__"  # 0 observed (or computed), 1 LOCF, 2 end of treatment (LOV)
+_UNSCHEDULED = "__unscheduled__"  # the record's VISITNUM is no planned visit
+_EXCLUDED = "__excluded__"  # unscheduled or an excluded planned visit, kept out of the windows
+HIDDEN = (_ROW, _UNIT_BAD, _FORMULA, _DAY, _POST, _DIGITS, _CENSOR, _RULE, _CENSORED_INPUTS,
+          _KIND, _UNSCHEDULED, _EXCLUDED)  # fmt: skip
 """Working columns the template keeps until the findings are made (dropped by the caller)."""
 
-OPTIONAL = ("AVALC", "BASEC", "DTYPE", "IMPUTFL")
+OPTIONAL = ("AVALC", "BASEC", "DTYPE", "IMPUTFL", "BASETYPE")
 """Variables a dataset carries only when some record has a value in them."""
 
 _LIMIT_RESULT = r"^([<>]=?)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$"
@@ -448,8 +463,18 @@ def derive_bds(
     adsl_vars: Sequence[str],
     *,
     visit_dates: pd.Series | None = None,
+    analysis_flag: AnalysisFlagSpec | None = None,
+    derived_records: Sequence[DerivedRecordSpec] = (),
 ) -> tuple[pd.DataFrame, list[Finding]]:
     """Build one BDS dataset (ADLB from LB, ADVS from VS) by the template steps 1 to 7.
+
+    The baseline, ANL01FL, BASE/CHG/PCHG and the derived records are per USUBJID, PARAMCD,
+    BASETYPE (when ``baseline.basetypes`` declares baseline definitions) and the variables of
+    ``baseline.by`` (ATPTN: one baseline per parameter and time point), as admiral's
+    ``by_vars``. ``analysis_flag`` is the ANL01FL rule (None: the record closest to the
+    target day, and the baseline record flagged too); ``derived_records`` adds LOCF and
+    end-of-treatment (LOV) records after ANL01FL (:func:`derive_locf_records`,
+    :func:`derive_eot_records`).
 
     ``visits`` is the analysis visit rule (:func:`trialflow.adam.windows.analysis_visits`);
     ``adsl_vars`` are the ADSL variables merged onto every record (TRTSDT is required). When
@@ -485,17 +510,25 @@ def derive_bds(
             frame[hidden] = pd.Series(pd.NA, index=frame.index, dtype="str")
 
     # 6. baseline record, analysis visits, analysis record per window
+    check_columns(frame, list(baseline.by), f"{dataset} (study.yaml adam.baseline.by)")
+    rules = pd.Series(baseline.rule, index=frame.index, dtype="str")
+    types = {b.basetype: i for i, b in enumerate(baseline.basetypes)}
+    if baseline.basetypes:
+        frame, rules = derive_basetype_records(frame, baseline)
+    # BASETYPE copies: grouped in the order the definitions are declared
+    frame["__basetype_n__"] = frame["BASETYPE"].map(types) if types else 0
+    if baseline.by:
+        frame = frame.assign(BASETYPE=basetype_by_group(frame, baseline))
+    by = ["USUBJID", "PARAMCD", *(["BASETYPE"] if "BASETYPE" in frame else []), *baseline.by]
     reference = frame[baseline.reference]
-    if baseline.rule == "last_on_or_before":
-        candidate = frame["ADT"] <= reference
-    else:
-        candidate = frame["ADT"] < reference
-    post = frame["ADT"].notna() & reference.notna() & ~candidate.fillna(False)
+    on_or_before = rules.eq("last_on_or_before").to_numpy()
+    candidate = (frame["ADT"] <= reference).where(on_or_before, frame["ADT"] < reference)
+    post = frame["ADT"].notna() & reference.notna() & ~candidate.fillna(False).astype(bool)
     # a result beyond a limit is a result: it is the baseline even when AVAL has no value
     has_result = frame["AVAL"].notna() | frame[_CENSOR].notna()
     frame = derive_var_extreme_flag(
         frame,
-        by_vars=["USUBJID", "PARAMCD"],
+        by_vars=by,
         order=["ADT", "ADTM", "ATPTN", "SRCSEQ"],
         new_var="ABLFL",
         mode="last",
@@ -504,7 +537,15 @@ def derive_bds(
     frame[_DAY] = _window_day(frame, visits, visit_dates)
     derive = derive_vars_avisit if visits.by == "window" else derive_vars_avisit_nominal
     frame = derive(frame, windows=list(visits.windows), day_var=_DAY)
-    not_post = ~post.to_numpy()
+    visitnum = pd.to_numeric(frame["VISITNUM"], errors="coerce")
+    frame[_UNSCHEDULED] = (visitnum.notna() & ~visitnum.isin(visits.planned)).to_numpy()
+    # unscheduled records (unscheduled: exclude) and those of excluded planned visits: kept,
+    # with no analysis visit
+    excluded = visitnum.isin(visits.excluded).to_numpy()
+    if visits.unscheduled == "exclude":
+        excluded = excluded | frame[_UNSCHEDULED].to_numpy(dtype=bool)
+    frame[_EXCLUDED] = excluded
+    not_post = ~post.to_numpy() | excluded
     for col in ("AVISITN", "AVISIT", "AWTARGET", "AWTDIFF", "AWLO", "AWHI"):
         frame[col] = frame[col].mask(not_post)
         if col not in ("AVISITN", "AVISIT"):
@@ -516,41 +557,330 @@ def derive_bds(
     is_base = frame["ABLFL"].eq("Y").fillna(False).to_numpy()
     frame.loc[is_base, "AVISIT"] = baseline.avisit
     frame.loc[is_base, "AVISITN"] = float(baseline.avisitn)
-    frame = derive_var_anl_flag(frame, filter=lambda d: ~d["ABLFL"].eq("Y").fillna(False))
-    frame.loc[is_base, "ANL01FL"] = "Y"
+    frame = _analysis_flag(frame, analysis_flag, by, is_base)
+
+    # derived records (admiral: after ANL01FL), then baseline values and change from baseline
+    # on every post-baseline record, derived ones included
+    frame[_KIND] = 0
+    derived = [
+        make(frame, record, by, visits, baseline)
+        for record in derived_records
+        for make in [_DERIVE_RECORDS[type(record)]]
+    ]
+    if derived:
+        frame = pd.concat([frame, *derived], ignore_index=True)
+        frame[_POST] = frame[_POST].astype(bool)
 
     # 7. baseline values and change from baseline (post-baseline records only)
-    frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"])
+    frame = derive_var_base(frame, by_vars=by)
     if frame["AVALC"].notna().any():
-        frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="AVALC",
-                                new_var="BASEC")  # fmt: skip
+        frame = derive_var_base(frame, by_vars=by, source_var="AVALC", new_var="BASEC")
     else:
         frame["BASEC"] = pd.Series(pd.NA, index=frame.index, dtype="str")
-    frame = derive_var_base(frame, by_vars=["USUBJID", "PARAMCD"], source_var="ANRIND",
-                            new_var="BNRIND")  # fmt: skip
-    post_mask = pd.Series(post.to_numpy(), index=frame.index)
+    frame = derive_var_base(frame, by_vars=by, source_var="ANRIND", new_var="BNRIND")
+    post_mask = pd.Series(frame[_POST].to_numpy(dtype=bool), index=frame.index)
     frame = restrict(derive_var_chg, filter=post_mask)(frame)
     frame = restrict(derive_var_pchg, filter=post_mask, digits=spec.pchg_digits)(frame)
-    frame = _flag_imputed_base(frame)
+    frame = _flag_imputed_base(frame, by)
 
-    # order, then the findings (record numbers as written)
-    frame = frame.sort_values(
-        ["USUBJID", "PARAMN", "PARAMCD", "ADT", "ATPTN", "SRCSEQ"],
+    # order (observed records as before; derived ones after them, per parameter), then the
+    # findings (record numbers as written)
+    observed = frame[_KIND].eq(0).to_numpy()
+    kept = frame.loc[observed].sort_values(
+        ["USUBJID", "PARAMN", "PARAMCD", "__basetype_n__", "ADT", "ATPTN", "SRCSEQ"],
         kind="stable",
         na_position="last",
-    ).reset_index(drop=True)
+    )
+    if derived:
+        added = frame.loc[~observed].sort_values(
+            ["USUBJID", "PARAMN", "PARAMCD", "__basetype_n__", _KIND, *by[2:], "AVISITN"],
+            kind="stable",
+            na_position="last",
+        )
+        kept = pd.concat([kept, added]).sort_values(
+            ["USUBJID", "PARAMN", "PARAMCD", "__basetype_n__", _KIND], kind="stable",
+            na_position="last",
+        )
+    frame = kept.drop(columns=["__basetype_n__"]).reset_index(drop=True)
     findings += _findings(frame, dataset, pre, visits)
     # variables for results beyond a limit are left out of a dataset that has none (ADVS)
-    unused = [c for c in OPTIONAL if frame[c].isna().all()]
+    unused = [c for c in OPTIONAL if c in frame.columns and frame[c].isna().all()]
     return frame.drop(columns=unused), findings
 
 
-def _flag_imputed_base(frame: pd.DataFrame) -> pd.DataFrame:
+def _where_mask(frame: pd.DataFrame, where: dict) -> pd.Series:
+    """Records matching a study.yaml ``where``: numeric columns compare as numbers (ATPTN 815
+    matches 815.0), text columns as trimmed text."""
+    mask = pd.Series(True, index=frame.index)
+    for column, wanted in where.items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if column not in frame.columns:
+            return pd.Series(False, index=frame.index)
+        if pd.api.types.is_numeric_dtype(frame[column].dtype):
+            numbers_wanted = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+            mask &= frame[column].isin(numbers_wanted.astype("float64").tolist())
+        else:
+            mask &= matches(frame, {column: values})
+    return mask.astype(bool)
+
+
+def derive_basetype_records(
+    frame: pd.DataFrame, baseline: BaselineSpec
+) -> tuple[pd.DataFrame, pd.Series]:
+    """One copy of the records per baseline definition, with BASETYPE set (admiral's
+    ``derive_basetype_records``), and each copy's baseline rule.
+
+    Each definition of ``baseline.basetypes`` takes the records its ``where`` matches (every
+    record without one), in definition order; a record no definition takes is dropped, as in
+    admiral. Returns the records and, per record, the baseline rule of its definition.
+
+    Example:
+        >>> advs = pd.DataFrame({"USUBJID": ["1", "1"], "ATPTN": [815.0, 816.0]})
+        >>> spec = BaselineSpec.model_validate({"rule": "last_on_or_before", "basetypes": [
+        ...     {"basetype": "SUPINE", "where": {"ATPTN": 815}},
+        ...     {"basetype": "ANY", "rule": "last_before"}]})
+        >>> out, rules = derive_basetype_records(advs, spec)
+        >>> out[["ATPTN", "BASETYPE"]].values.tolist(), rules.tolist()
+        ([[815.0, 'SUPINE'], [815.0, 'ANY'], [816.0, 'ANY']], ['last_on_or_before', 'last_before', 'last_before'])
+    """  # noqa: E501
+    parts, rules = [], []
+    for definition in baseline.basetypes:
+        rows = frame.loc[_where_mask(frame, definition.where).to_numpy()]
+        parts.append(rows.assign(BASETYPE=pd.Series(definition.basetype, index=rows.index,
+                                                    dtype="str")))  # fmt: skip
+        rules.append(pd.Series(definition.rule or baseline.rule, index=rows.index, dtype="str"))
+    out = pd.concat(parts, ignore_index=True)
+    return out, pd.concat(rules, ignore_index=True).set_axis(out.index)
+
+
+def basetype_by_group(frame: pd.DataFrame, baseline: BaselineSpec) -> pd.Series:
+    """BASETYPE of each record when baseline is per group of ``baseline.by`` (time points).
+
+    The ADaMIG allows one baseline per USUBJID, PARAMCD and BASETYPE, so a baseline per time
+    point needs a BASETYPE per time point, as admiral's ADVS template has it:
+    ``"LAST: AFTER LYING DOWN FOR 5 MINUTES" = ATPTN == 815``, ..., ``"LAST" = is.na(ATPTN)``.
+    The name is the record's baseline definition (BASETYPE of ``baseline.basetypes``, else
+    LAST: both baseline rules take the last record), then ``": "`` and the record's values of
+    the ``by`` variables (the text of a numeric code where the dataset has it: ATPT for ATPTN),
+    joined by ", "; a record with none of them is the definition alone.
+
+    Example:
+        >>> advs = pd.DataFrame({"ATPTN": [815.0, np.nan], "ATPT": ["SUPINE", None]})
+        >>> spec = BaselineSpec(rule="last_on_or_before", by=["ATPTN"])
+        >>> basetype_by_group(advs, spec).tolist()
+        ['LAST: SUPINE', 'LAST']
+    """
+    name = frame["BASETYPE"] if "BASETYPE" in frame else pd.Series("LAST", index=frame.index)
+    name = name.astype("str")
+    parts = []
+    for var in baseline.by:
+        shown = var[:-1] if var.endswith("N") and var[:-1] in frame.columns else var
+        values = frame[shown]
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            values = pd.Series(_number_text(values.astype("float64")), index=frame.index)
+        parts.append(text(values.astype("str")))
+    label = pd.Series(pd.NA, index=frame.index, dtype="str")
+    for part in parts:
+        label = label.where(part.isna(), (label + ", " + part).fillna(part))
+    return name.where(label.isna(), name + ": " + label).astype("str")
+
+
+def _analysis_flag(
+    frame: pd.DataFrame, flag: AnalysisFlagSpec | None, by: list[str], is_base: np.ndarray
+) -> pd.DataFrame:
+    """ANL01FL by the declared rule (None: closest to the target day, baseline flagged too)."""
+    not_base = lambda d: ~d["ABLFL"].eq("Y").fillna(False)  # noqa: E731
+    if flag is None:
+        out = derive_var_anl_flag(frame, by_vars=[*by, "AVISITN"], filter=not_base)
+        out.loc[is_base, "ANL01FL"] = "Y"
+        return out
+    scheduled = "__scheduled__"
+    out = derive_var_anl_flag(
+        frame.assign(**{scheduled: ~frame[_UNSCHEDULED].astype(bool)}),
+        by_vars=[*by, "AVISITN"],
+        filter=not_base,
+        rule=flag.rule,
+        scheduled_var=scheduled if flag.prefer_scheduled else None,
+        worst=flag.worst,
+    ).drop(columns=[scheduled])
+    if flag.include_baseline:
+        out.loc[is_base, "ANL01FL"] = "Y"
+    return out
+
+
+_BLANK_ON_LOCF = ("ADT", "ADTM", "ADY", "VISIT", "VISITNUM", "AWTARGET", "AWTDIFF", "AWLO",
+                  "AWHI", "AWU", "ABLFL", "ANRIND", "ANRLO", "ANRHI", _DAY)  # fmt: skip
+"""What an LOCF record does not take from the record it carries: it has no date or visit of
+its own (admiral's derive_locf_records fills only the by-variables, the analysis value and the
+variables it is told to keep)."""
+
+
+def derive_locf_records(
+    frame: pd.DataFrame,
+    spec: LocfSpec,
+    by: Sequence[str],
+    visits: AnalysisVisits,
+    baseline: BaselineSpec,
+) -> pd.DataFrame:
+    """Last observation carried forward records (admiral's ``derive_locf_records``).
+
+    The input is every record with ANL01FL = Y and a value at an analysis visit, and the
+    baseline records (ABLFL = Y) unless ``spec.carry_baseline`` is false. For each ``by``
+    group with such a record and each expected visit (``spec.visits``, else every window whose
+    target day is after the baseline day) without one, a new record: a copy of the group's
+    latest record of an earlier visit (AVISITN order; the baseline record is the earliest)
+    with the expected visit's AVISIT/AVISITN, DTYPE "LOCF", ANL01FL "Y", and no date, day,
+    visit, window or reference range of its own. Nothing to carry: no record. Returns the new
+    records only (the caller adds them); their lineage is the carried record's.
+
+    Example:
+        >>> from trialflow.adam.windows import Window
+        >>> visits = AnalysisVisits("window", (Window(1, "WEEK 1", 8, 5, 11),
+        ...                                    Window(2, "WEEK 2", 15, 12, 18)))
+        >>> advs = pd.DataFrame({"USUBJID": ["1", "1"], "PARAMCD": ["SYSBP"] * 2,
+        ...                      "AVAL": [140.0, 131.0], "ABLFL": ["Y", None],
+        ...                      "ANL01FL": ["Y", "Y"], "AVISIT": ["BASELINE", "WEEK 1"],
+        ...                      "AVISITN": [0.0, 1.0], "DTYPE": [None, None]})
+        >>> new = derive_locf_records(advs, LocfSpec(dtype="LOCF"), ["USUBJID", "PARAMCD"],
+        ...                           visits, BaselineSpec(rule="last_on_or_before"))
+        >>> new[["AVISIT", "AVISITN", "AVAL", "DTYPE"]].values.tolist()
+        [['WEEK 2', 2.0, 131.0, 'LOCF']]
+    """
+    by = list(by)
+    check_columns(frame, [*by, "AVAL", "AVISIT", "AVISITN", "ANL01FL", "ABLFL"], "LOCF records")
+    expected = _expected_visits(spec, visits, baseline)
+    is_base = frame["ABLFL"].eq("Y").fillna(False)
+    observed = frame["ANL01FL"].eq("Y").fillna(False) & ~is_base & frame["AVAL"].notna()
+    observed &= frame["AVISITN"].notna()
+    if "DTYPE" in frame.columns:  # derived (LOCF, LOV) records are never carried
+        observed &= ~frame["DTYPE"].isin(["LOCF", "LOV"]).fillna(False)
+    source = observed | (is_base & frame["AVAL"].notna() & spec.carry_baseline)
+    rows = frame.loc[source.to_numpy()]
+    if rows.empty or not expected:
+        return frame.iloc[0:0]
+    # the carried position: the baseline before every visit
+    order = rows["AVISITN"].where(~rows["ABLFL"].eq("Y").fillna(False), -np.inf)
+    keys = rows[by].drop_duplicates().reset_index(drop=True)
+    keys["__group__"] = np.arange(len(keys))
+    # one number per group: merge_asof's "by" does not match null keys (ATPTN of WEIGHT)
+    rows = rows.merge(keys, on=by, how="left").assign(__order__=order.astype("float64").to_numpy())
+    have = rows.loc[~rows["ABLFL"].eq("Y").fillna(False)]
+    targets = pd.DataFrame({"__target__": [n for n, _ in expected],
+                            "__visit__": [v for _, v in expected]})  # fmt: skip
+    grid = keys.merge(targets, how="cross")
+    seen = have[["__group__", "AVISITN"]].rename(columns={"AVISITN": "__target__"})
+    grid = grid.merge(seen.drop_duplicates().assign(__seen__=True), on=["__group__", "__target__"],
+                      how="left")  # fmt: skip
+    missing = grid.loc[grid["__seen__"].isna(), ["__group__", "__target__", "__visit__"]]
+    if missing.empty:
+        return frame.iloc[0:0]
+    # each missing visit takes the group's latest record before it (merge_asof per group)
+    carried = pd.merge_asof(
+        missing.sort_values("__target__", kind="stable"),
+        rows.sort_values("__order__", kind="stable"),
+        left_on="__target__",
+        right_on="__order__",
+        by="__group__",
+        allow_exact_matches=False,
+        direction="backward",
+    )
+    carried = carried.loc[carried["__order__"].notna()]
+    new = carried.assign(
+        AVISITN=carried["__target__"].astype("float64"),
+        AVISIT=carried["__visit__"].astype("str"),
+        DTYPE="LOCF",
+        ANL01FL="Y",
+        **{_POST: True, _KIND: 1},
+    )
+    nothing = pd.Series(False, index=new.index)
+    for col in _BLANK_ON_LOCF:
+        if col in new.columns:
+            new[col] = new[col].where(nothing)
+    return new[[*[c for c in frame.columns if c in new.columns and c != _KIND], _KIND]]
+
+
+def _expected_visits(
+    spec: LocfSpec, visits: AnalysisVisits, baseline: BaselineSpec
+) -> list[tuple[float, str]]:
+    """(AVISITN, AVISIT) of the visits an LOCF record may fill, in AVISITN order."""
+    windows = {w.avisit: w for w in visits.windows}
+    if spec.visits is not None:
+        unknown = [v for v in spec.visits if v not in windows]
+        if unknown:
+            raise DerivationError(
+                f"study.yaml adam.derived_records LOCF visits: {', '.join(unknown)} is no "
+                f"analysis visit (they are {', '.join(windows)})"
+            )
+        chosen = [windows[v] for v in spec.visits]
+    else:
+        # after the baseline day: ADY 1 (the first treatment), or day 0 of a reference visit
+        day = 0 if visits.reference_visitnum is not None else 1
+        chosen = [w for w in visits.windows if w.target > day]
+    chosen = [w for w in chosen if w.avisitn != float(baseline.avisitn)]
+    return sorted({(float(w.avisitn), w.avisit) for w in chosen})
+
+
+def derive_eot_records(
+    frame: pd.DataFrame,
+    spec: EndOfTreatmentSpec,
+    by: Sequence[str],
+    visits: AnalysisVisits,
+    baseline: BaselineSpec,
+) -> pd.DataFrame:
+    """End-of-treatment records, as admiral's ADVS template adds them (``derive_extreme_records``
+    with ``mode = "last"``, ``order = exprs(ADT, AVISITN, ...)``, DTYPE "LOV").
+
+    Per ``by`` group, a copy of the last (ADT, AVISITN, ADTM, SRCSEQ) post-baseline record
+    with ANL01FL = Y, a value and no DTYPE that is on treatment: ADT no later than TRTEDT +
+    ``spec.end_window`` days (a subject without TRTEDT: any post-baseline record, as admiral's
+    ``derive_var_ontrtfl`` without an end date). The copy keeps every variable of its record
+    (admiral keeps the source variables) but AVISIT/AVISITN (``spec.avisit``/``spec.avisitn``)
+    and DTYPE "LOV". Returns the new records only; their lineage is the copied record's.
+
+    Example:
+        >>> advs = pd.DataFrame({"USUBJID": ["1", "1"], "PARAMCD": ["SYSBP"] * 2,
+        ...                      "AVAL": [131.0, 128.0], "ANL01FL": ["Y", "Y"],
+        ...                      "ABLFL": [None, None], "AVISITN": [1.0, 2.0],
+        ...                      "AVISIT": ["WEEK 1", "WEEK 2"], "DTYPE": [None, None],
+        ...                      "ADT": pd.to_datetime(["2020-01-08", "2020-01-15"]),
+        ...                      "ADTM": pd.NaT, "SRCSEQ": [1.0, 2.0],
+        ...                      "TRTEDT": pd.to_datetime(["2020-01-10"] * 2),
+        ...                      "__post_baseline__": [True, True]})
+        >>> new = derive_eot_records(advs, EndOfTreatmentSpec(dtype="LOV"),
+        ...                          ["USUBJID", "PARAMCD"], None, None)
+        >>> new[["AVISIT", "AVISITN", "AVAL", "DTYPE"]].values.tolist()
+        [['END OF TREATMENT', 99.0, 131.0, 'LOV']]
+    """
+    by = list(by)
+    needed = [*by, "AVAL", "ANL01FL", "ABLFL", "AVISITN", "ADT", "ADTM", "SRCSEQ", "TRTEDT"]
+    check_columns(frame, needed, "end-of-treatment records")
+    end = frame["TRTEDT"] + pd.to_timedelta(spec.end_window, unit="D")
+    on_treatment = (frame["ADT"] <= end).fillna(False) | frame["TRTEDT"].isna()
+    pick = frame["ANL01FL"].eq("Y").fillna(False) & ~frame["ABLFL"].eq("Y").fillna(False)
+    pick &= frame["AVAL"].notna() & frame["AVISITN"].notna() & frame["ADT"].notna()
+    pick &= frame[_POST].astype(bool) & on_treatment
+    if "DTYPE" in frame.columns:
+        pick &= frame["DTYPE"].isna()
+    rows = frame.loc[pick.to_numpy()]
+    last = rows.sort_values(["ADT", "AVISITN", "ADTM", "SRCSEQ"], kind="stable",
+                            na_position="first").drop_duplicates(by, keep="last")  # fmt: skip
+    return last.assign(
+        AVISIT=pd.Series(spec.avisit, index=last.index, dtype="str"),
+        AVISITN=float(spec.avisitn),
+        DTYPE=pd.Series("LOV", index=last.index, dtype="str"),
+        **{_KIND: 2},
+    )
+
+
+_DERIVE_RECORDS = {LocfSpec: derive_locf_records, EndOfTreatmentSpec: derive_eot_records}
+
+
+def _flag_imputed_base(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     """IMPUTFL = "Y" also where CHG uses a BASE that was imputed (or computed from one)."""
     if not frame["IMPUTFL"].notna().any():
         return frame
     base_imputed = derive_var_base(
-        frame, by_vars=["USUBJID", "PARAMCD"], source_var="IMPUTFL", new_var="__BASEIMP__"
+        frame, by_vars=by, source_var="IMPUTFL", new_var="__BASEIMP__"
     )["__BASEIMP__"]
     uses = base_imputed.eq("Y").fillna(False) & frame["CHG"].notna()
     return frame.assign(IMPUTFL=frame["IMPUTFL"].mask(uses, "Y"))
@@ -621,7 +951,7 @@ def _findings(frame: pd.DataFrame, dataset: str, pre: str, visits: AnalysisVisit
 
 def _visit_findings(frame: pd.DataFrame, dataset: str, visits: AnalysisVisits) -> list[Finding]:
     """Post-baseline records the analysis visit rule could not place as their visit says."""
-    post = frame[_POST].astype(bool) & frame["AVAL"].notna()
+    post = frame[_POST].astype(bool) & frame["AVAL"].notna() & frame[_KIND].eq(0)
     day = frame[_DAY]
     origin = visits.reference if visits.reference_visitnum is not None else "the first treatment"
     unit = "day" if visits.reference_visitnum is not None else "analysis day (ADY)"
@@ -645,6 +975,23 @@ def _visit_findings(frame: pd.DataFrame, dataset: str, visits: AnalysisVisits) -
             )
     nominal = visits.by == "nominal_visit"
     outside = post & day.notna() & frame["AVISITN"].isna()
+    excluded = outside & frame[_EXCLUDED].astype(bool)
+    outside &= ~excluded
+    out += record_findings(
+        frame,
+        excluded,
+        code="adam-outside-windows",
+        severity="notice",
+        dataset=dataset,
+        variable="AVISIT",
+        message=lambda r: (
+            f"{r['PARAMCD']} at {r['VISIT']} ({unit} {_day_text(r[_DAY])} from {origin}) is at "
+            + ("an unscheduled visit, which study.yaml adam.analysis_visits.unscheduled: "
+               "exclude" if r[_UNSCHEDULED] else "a visit study.yaml adam.analysis_visits."
+               "exclude lists, which it")
+            + " keeps out of the analysis visits; it has no AVISIT and is not analysed"
+        ),
+    )
     out += record_findings(
         frame,
         outside,

@@ -197,8 +197,9 @@ def build_adam(
     # ADSL, steps 1-4
     mh = sdtm.get(adam.adsl.diagnosis.domain) if adam.adsl.diagnosis else None
     arms = [a.armcd for a in spec.arms]
+    randomized = _randomized(spec)
     adsl, found = derive_adsl(sdtm["DM"], sdtm["EX"], mh, adam.treatment, adam.adsl.diagnosis,
-                              arms)  # fmt: skip
+                              arms, randomized=randomized)  # fmt: skip
     result.findings += found
     if adam.adsl.disposition is not None:
         disposition = adam.adsl.disposition
@@ -219,7 +220,8 @@ def build_adam(
     def derive(name: str, bds_spec) -> tuple[pd.DataFrame, list[Finding]]:
         return bds_template.derive_bds(
             name, sdtm[bds_spec.source.upper()], adsl, bds_spec, adam.baseline, visits,
-            BDS_ADSL_VARS, visit_dates=visit_dates,
+            BDS_ADSL_VARS, visit_dates=visit_dates, analysis_flag=adam.analysis_flag,
+            derived_records=adam.derived_records,
         )  # fmt: skip
 
     first, *others = adam.datasets.items()
@@ -235,6 +237,8 @@ def build_adam(
     # ADSL, step 5: baseline values and the full analysis set
     adsl = add_baseline_values(adsl, bds, adam.adsl.baseline)
     adsl = derive_fasfl(adsl, bds, adam.adsl.full_analysis)
+    if adam.adsl.intent_to_treat == "assigned":  # ITTFL: every subject assigned to an arm
+        adsl["ITTFL"] = np.where(text(adsl["ARMCD"]).notna(), "Y", "N")
     fasfl = adsl.set_index("USUBJID")["FASFL"]
     result.datasets["ADSL"] = _arrange(adsl, "ADSL")
     dm_rows = pd.Index(sdtm["DM"]["USUBJID"].astype("str").str.strip())
@@ -272,6 +276,13 @@ def build_adam(
         _add_addose(result, spec, sdtm, adsl, lineage_in, locate or _key_only)
     result.findings = emit(result.findings, on_issue)
     return result
+
+
+def _randomized(spec: StudySpec) -> bool:
+    """Whether study.yaml's trial summary says the trial is randomised (TS RANDOM = Y)."""
+    entry = spec.trial.summary.get("RANDOM") if spec.trial is not None else None
+    value = getattr(entry, "value", entry)
+    return isinstance(value, str) and value.strip().upper() == "Y"
 
 
 def _occurrence_lineage(

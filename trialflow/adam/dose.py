@@ -292,6 +292,9 @@ def _weights(advs: pd.DataFrame | None, spec: DoseSpec, grid: pd.DataFrame) -> p
         rows["PARAMCD"].eq(spec.weight.paramcd).fillna(False).to_numpy()
         & rows["AVAL"].notna().to_numpy()
         & rows["ADT"].notna().to_numpy()
+        # a derived record (LOCF, end of treatment) is a copy: the weight is the observed one
+        & ~(rows["DTYPE"].isin(["LOCF", "LOV"]).fillna(False).to_numpy() if "DTYPE" in rows
+            else np.zeros(len(rows), dtype=bool))
     ]
     analysed = rows["ANL01FL"].eq("Y").fillna(False) if "ANL01FL" in rows else False
     rows = (

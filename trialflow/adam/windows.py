@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,10 @@ class AnalysisVisits:
     ``by`` is ``"window"`` (the window the day falls in) or ``"nominal_visit"`` (the record's
     VISITNUM, the window's ``avisitn``); ``reference_visitnum`` is the planned visit whose date
     is day 0, or None when days are ADY (the first treatment is day 1); ``reference`` names the
-    origin in messages.
+    origin in messages. ``planned`` holds the VISITNUMs of the planned visits (a record of any
+    other visit is unscheduled) and ``unscheduled`` says whether unscheduled records get a
+    window (``include``) or none (``exclude``); records of the planned visits ``excluded``
+    (VISITNUMs) get none either.
 
     Example:
         >>> AnalysisVisits("window", (Window(2, "DAY 14", 14, 11, 17),), 1.0, "DAY 0").by
@@ -61,6 +64,9 @@ class AnalysisVisits:
     windows: tuple[Window, ...]
     reference_visitnum: float | None = None
     reference: str = "first treatment"
+    planned: tuple[float, ...] = field(default=(), repr=False)
+    unscheduled: str = field(default="include", repr=False)
+    excluded: tuple[float, ...] = field(default=(), repr=False)
 
 
 def _as_windows(
@@ -159,10 +165,14 @@ def analysis_visits(spec: StudySpec) -> AnalysisVisits:
         windows = windows_from_schedule(timed, disjoint=rule.by == "window")
     else:
         windows = [Window(w.avisitn, w.avisit, w.target, w.low, w.high) for w in rule.windows]
+    planned = tuple(float(v.visitnum) for v in spec.visits)
+    excluded = tuple(float(v.visitnum) for v in spec.visits if v.visit in rule.exclude)
+    extra = {"planned": planned, "unscheduled": rule.unscheduled, "excluded": excluded}
     if not isinstance(rule.reference, VisitReference):
-        return AnalysisVisits(rule.by, tuple(windows))
+        return AnalysisVisits(rule.by, tuple(windows), **extra)
     visitnum = next(v.visitnum for v in spec.visits if v.visit == rule.reference.visit)
-    return AnalysisVisits(rule.by, tuple(windows), float(visitnum), rule.reference.visit)
+    return AnalysisVisits(rule.by, tuple(windows), float(visitnum), rule.reference.visit,
+                          **extra)  # fmt: skip
 
 
 def describe_analysis_visits(rule: AnalysisVisits) -> str:
@@ -329,6 +339,13 @@ def derive_vars_avisit_nominal(
     return _window_vars(dataset, checked, pick, day)
 
 
+AnlRule = Literal["closest", "first", "last", "worst"]
+"""How :func:`derive_var_anl_flag` picks the analysis record of a visit."""
+
+_ORDER_VARS = ("ADT", "ADTM", "SRCSEQ")
+"""The record order of the first, last and worst rules (date, datetime, source --SEQ)."""
+
+
 def derive_var_anl_flag(
     dataset: pd.DataFrame,
     *,
@@ -337,14 +354,25 @@ def derive_var_anl_flag(
     filter: Callable[[pd.DataFrame], Any] | None = None,
     day_var: str = "ADY",
     source_var: str = "AVAL",
+    rule: AnlRule = "closest",
+    scheduled_var: str | None = None,
+    worst: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Flag ("Y") one analysis record per ``by_vars`` group: the one closest to the target day.
+    """Flag ("Y") one analysis record per ``by_vars`` group, by ``rule``.
 
     Candidates are records with non-null AVISITN and ``source_var`` that pass ``filter`` (a
-    function of the dataset returning a boolean mask). Within each group the record with the
-    smallest AWTDIFF wins (a null AWTDIFF, a record at its nominal visit without a day, last);
-    on a tie the earlier ``day_var``, then the earlier row. Every other record gets null.
-    Returns a new dataset in the input's row order.
+    function of the dataset returning a boolean mask). With ``scheduled_var`` (a boolean
+    column, True for a record of a planned visit) scheduled records win over unscheduled ones
+    first. Then ``rule``:
+
+    * ``closest``: the smallest AWTDIFF (a null AWTDIFF, a record at its nominal visit without
+      a day, last); on a tie the earlier ``day_var``, then the earlier row;
+    * ``first`` / ``last``: the earliest / latest by ADT, ADTM, SRCSEQ (a null sorts last
+      either way); on a full tie the earlier / later row;
+    * ``worst``: the highest or lowest ``source_var`` as ``worst`` maps the record's PARAMCD
+      (``{"SYSBP": "highest"}``); on a tie the earlier ADT, ADTM, SRCSEQ, then row.
+
+    Every other record gets null. Returns a new dataset in the input's row order.
 
     Example:
         >>> df = pd.DataFrame({"USUBJID": ["1", "1", "1"], "PARAMCD": ["HBA1C"] * 3,
@@ -352,10 +380,22 @@ def derive_var_anl_flag(
         ...                    "AWTDIFF": [2, 2, 0], "AVAL": [7.1, 7.0, None]})
         >>> derive_var_anl_flag(df)["ANL01FL"].tolist()
         ['Y', nan, nan]
+        >>> df = df.assign(ADT=pd.to_datetime(["2020-01-13", "2020-01-17", "2020-01-15"]),
+        ...                ADTM=pd.NaT, SRCSEQ=[1.0, 2.0, 3.0])
+        >>> derive_var_anl_flag(df, rule="last")["ANL01FL"].tolist()
+        [nan, 'Y', nan]
+        >>> derive_var_anl_flag(df, rule="worst", worst={"HBA1C": "highest"})["ANL01FL"].tolist()
+        ['Y', nan, nan]
     """
     where = "derive_var_anl_flag"
     by = list(by_vars)
-    required = list(dict.fromkeys([*by, "AVISITN", "AWTDIFF", day_var, source_var]))
+    if rule not in ("closest", "first", "last", "worst"):
+        raise DerivationError(f"{where}: rule must be closest, first, last or worst, not {rule!r}")
+    keys = ["AWTDIFF", day_var] if rule == "closest" else list(_ORDER_VARS)
+    if rule == "worst":
+        keys.append("PARAMCD")
+    extra = [scheduled_var] if scheduled_var else []
+    required = list(dict.fromkeys([*by, "AVISITN", *keys, *extra, source_var]))
     check_columns(dataset, required, where)
     keep = (dataset["AVISITN"].notna() & dataset[source_var].notna()).to_numpy(
         dtype=bool, copy=True
@@ -369,9 +409,33 @@ def derive_var_anl_flag(
     pos = "__trialflow_row__"
     while pos in dataset.columns:
         pos += "_"
-    candidates = dataset.loc[keep, [*by, "AWTDIFF", day_var]].copy()
+    columns = list(dict.fromkeys([*by, *keys, *extra, source_var]))
+    candidates = dataset.loc[keep, columns].copy()
     candidates[pos] = np.flatnonzero(keep)
-    ordered = candidates.sort_values(["AWTDIFF", day_var, pos], kind="stable", na_position="last")
+    sort: list[str] = []
+    ascending: list[bool] = []
+    if scheduled_var:
+        candidates["__unscheduled__"] = ~candidates[scheduled_var].astype(bool)
+        sort, ascending = ["__unscheduled__"], [True]
+    if rule == "closest":
+        sort += ["AWTDIFF", day_var, pos]
+        ascending += [True, True, True]
+    elif rule in ("first", "last"):
+        up = rule == "first"
+        sort += [*_ORDER_VARS, pos]
+        ascending += [up] * 4
+    else:
+        direction = candidates["PARAMCD"].astype("str").map(dict(worst or {}))
+        unknown = sorted(set(candidates.loc[direction.isna(), "PARAMCD"].astype("str")))
+        if unknown:
+            raise DerivationError(
+                f"{where}: rule worst needs highest or lowest for PARAMCD {', '.join(unknown)}"
+            )
+        value = pd.to_numeric(candidates[source_var], errors="coerce").astype("float64")
+        candidates["__worst__"] = value.where(direction.eq("lowest"), -value)
+        sort += ["__worst__", *_ORDER_VARS, pos]
+        ascending += [True] * 5
+    ordered = candidates.sort_values(sort, ascending=ascending, kind="stable", na_position="last")
     chosen = ordered.drop_duplicates(subset=by, keep="first")[pos].to_numpy()
 
     flag = np.full(len(dataset), None, dtype=object)

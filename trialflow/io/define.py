@@ -405,8 +405,19 @@ def _adam_methods_from_study(spec: Any) -> dict[str, tuple[str, str]]:
         "A record in no window has no AVISIT; ANL01FL flags the record closest to the target "
         "day per window."
     )
+    if getattr(visits, "exclude", []):
+        text += (
+            f" Records of the visits {', '.join(visits.exclude)} get no AVISIT and are not "
+            "analysed."
+        )
+    if getattr(visits, "unscheduled", "include") == "exclude":
+        text += (
+            " Records of unscheduled visits (VISITNUM not a planned visit) get no AVISIT "
+            "and are not analysed."
+        )
     out["AVISIT"] = out["AVISITN"] = ("Computation", text)
     out["ANL01FL"] = ("Computation", text)
+    out.update(_design_methods(adam, text))
     if getattr(adam, "dose", None) is not None:
         out.update(_dose_methods(adam.dose))
     diagnosis = adam.adsl.diagnosis
@@ -418,6 +429,75 @@ def _adam_methods_from_study(spec: Any) -> dict[str, tuple[str, str]]:
             "Imputation",
             f"{diagnosis.domain}.{diagnosis.date} of the record where {where}; a date known to "
             f"the month or year only is imputed to the {point} of that month or year{flag}.",
+        )
+    return out
+
+
+def _design_methods(adam: Any, visits_text: str) -> dict[str, tuple[str, str]]:
+    """Methods of the design keys of study.yaml's adam section (baseline.by, basetypes,
+    analysis_flag, derived_records), only when the study declares them."""
+    out: dict[str, tuple[str, str]] = {}
+    base = adam.baseline
+    by = [*(["BASETYPE"] if base.basetypes else []), *base.by]
+    if by:
+        group = ", ".join(["subject", "parameter", *by])
+        when = "on or before" if base.rule == "last_on_or_before" else "before"
+        types = "; ".join(
+            f"BASETYPE '{b.basetype}': "
+            + ("every record" if not b.where else
+               "records where " + ", ".join(f"{k} = {v}" for k, v in b.where.items()))
+            + f", rule {b.rule or base.rule}"
+            for b in base.basetypes
+        )  # fmt: skip
+        out["ABLFL"] = (
+            "Computation",
+            f"Baseline: per {group}, the last record with a non-missing AVAL whose date is "
+            f"{when} {base.reference} (rule {base.rule}); it gets ABLFL = 'Y', AVISIT "
+            f"'{base.avisit}' and AVISITN {base.avisitn:g}."
+            + (f" Each record is copied once per baseline definition ({types})." if types else ""),
+        )  # fmt: skip
+        out["BASE"] = ("Computation", f"AVAL of the baseline record (ABLFL = 'Y') of the {group}.")
+        if base.basetypes:
+            out["BASETYPE"] = ("Computation", f"The baseline definition of the record: {types}.")
+    flag = adam.analysis_flag
+    if flag is not None:
+        rule = {
+            "closest": "the record closest to the window's target day (tie: the earlier day)",
+            "first": "the first record (by ADT, ADTM, --SEQ)",
+            "last": "the last record (by ADT, ADTM, --SEQ)",
+            "worst": "the worst value ("
+            + ", ".join(f"{p}: {d}" for p, d in flag.worst.items())
+            + "; tie: the earlier record)",
+        }[flag.rule]
+        out["ANL01FL"] = (
+            "Computation",
+            f"{visits_text} ANL01FL = 'Y' on one record per "
+            + ", ".join(["subject", "parameter", *by, "analysis visit"])
+            + (": records of planned visits first, then" if flag.prefer_scheduled else ":")
+            + f" {rule}; "
+            + ("the baseline record too." if flag.include_baseline else "not the baseline record."),
+        )  # fmt: skip
+    parts = []
+    for record in adam.derived_records:
+        if record.dtype == "LOCF":
+            visits = ", ".join(record.visits) if record.visits else "every post-baseline window"
+            parts.append(
+                f"LOCF: a record for each expected analysis visit ({visits}) without an "
+                "analysis value, carrying the AVAL of the latest earlier visit"
+                + (" (the baseline counts)" if record.carry_baseline else "")
+                + " (admiral derive_locf_records)"
+            )
+        else:
+            parts.append(
+                f"LOV: AVISIT '{record.avisit}' (AVISITN {record.avisitn:g}), a copy of the "
+                "last post-baseline ANL01FL record on treatment (ADT <= TRTEDT + "
+                f"{record.end_window} days) (admiral derive_extreme_records)"
+            )
+    if parts:
+        out["DTYPE"] = (
+            "Computation",
+            "; ".join(parts) + ". Records whose AVAL is imputed from a censored result: "
+            "HALFLLOQ, LLOQ or ULOQ. The lineage of a derived record names its source record.",
         )
     return out
 

@@ -480,8 +480,13 @@ class Study:
         return line
 
 
-def load_study(folder: str | Path) -> Study:
+def load_study(folder: str | Path, *, domain_specs: bool = True) -> Study:
     """Load study.yaml and every domain spec it lists (``<domain>.yaml``, lower case).
+
+    ``domain_specs=False`` loads study.yaml alone: deriving ADaM from SDTM (``trialflow
+    derive``) and reporting on ADaM (``trialflow report``) need no mapping spec, so a user who
+    has SDTM and no mapping specs writes study.yaml only. The domains are still checked for
+    being listed twice; ``Study.domains`` stays empty.
 
     Example:
         >>> from trialflow.pipeline import example_paths
@@ -505,6 +510,8 @@ def load_study(folder: str | Path) -> Study:
         if code in seen:
             raise SpecError(str(study_file), line, f"domains[{i}]", f"domain {name} listed twice")
         seen.add(code)
+        if not domain_specs:
+            continue
         path = folder / f"{code.lower()}.yaml"
         if not path.exists():
             raise SpecError(str(study_file), line, f"domains[{i}]", f"no spec file {path.name}")

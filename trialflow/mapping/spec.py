@@ -467,6 +467,13 @@ class StudySpec(Strict):
                 f"({', '.join(names) or 'none planned'})",
                 rule.reference.visit,
             )
+        for i, name in enumerate(rule.exclude):
+            if name not in names:
+                raise _fail_at(
+                    (*at, "exclude", i),
+                    f"{name!r} is not a planned visit of visits ({', '.join(names)})",
+                    name,
+                )
         if rule.windows == "schedule" and isinstance(rule.reference, VisitReference):
             day = next(v.day for v in self.visits if v.visit == rule.reference.visit)
             if day != 0:
@@ -960,6 +967,20 @@ FORMULA_INPUTS: dict[str, tuple[str, ...]] = {
 """Each named formula and the inputs it takes (each input names a PARAMCD of the dataset)."""
 
 
+class ZeroDoseSpec(Strict):
+    """Treatment records with EXDOSE 0 (a placebo): those whose EX variables match ``where``.
+
+    admiral's ADSL template counts ``EXDOSE > 0 | (EXDOSE == 0 & str_detect(EXTRT,
+    "PLACEBO"))`` as treatment; here the match is on whole values, as every ``where``.
+    """
+
+    where: ValueCondition = Field(
+        min_length=1,
+        description="EX variables and the value (or values) a zero-dose treatment record has",
+        examples=[{"EXTRT": "PLACEBO"}],
+    )
+
+
 class TreatmentSpec(Strict):
     """Which exposure records count as treatment (TRTSDT/TRTEDT, SAFFL, dose counts and sums).
 
@@ -988,6 +1009,47 @@ class TreatmentSpec(Strict):
         ),
         examples=["EXSTDTC"],
     )
+    zero_dose: ZeroDoseSpec | None = Field(
+        default=None,
+        description=(
+            "EX records with EXDOSE 0 that count as treatment (placebo): those matching where, "
+            "as admiral's ADSL template counts EXDOSE == 0 & EXTRT PLACEBO"
+        ),
+        examples=[{"where": {"EXTRT": "PLACEBO"}}],
+    )
+    end_missing: Literal["none", "start"] = Field(
+        default="none",
+        description=(
+            "a treatment record without a complete end: none (it gives no end; TRTEDT is the "
+            "latest end of the records that have one, as admiral) or start (its start counts "
+            "as its end)"
+        ),
+        examples=["none"],
+    )
+
+
+class BasetypeSpec(Strict):
+    """One baseline definition (admiral's ``derive_basetype_records``): the records matching
+    ``where`` (every record without it) are copied with BASETYPE set, and the baseline rule
+    ``rule`` picks ABLFL among them; BASETYPE is then a by-variable of the baseline, ANL01FL,
+    BASE, CHG and the derived records."""
+
+    basetype: str = Field(
+        min_length=1,
+        max_length=200,
+        description="the BASETYPE value",
+        examples=["LAST"],
+    )
+    where: ValueCondition = Field(
+        default={},
+        description="the records this baseline definition applies to (default: every record)",
+        examples=[{"ATPTN": 815}],
+    )
+    rule: Literal["last_on_or_before", "last_before"] | None = Field(
+        default=None,
+        description="the baseline rule of this definition (default: baseline.rule)",
+        examples=["last_before"],
+    )
 
 
 class BaselineSpec(Strict):
@@ -1014,6 +1076,135 @@ class BaselineSpec(Strict):
         examples=["BASELINE"],
     )
     avisitn: float = Field(default=0, description="AVISITN of the baseline record", examples=[0])
+    by: list[str] = Field(
+        default=[],
+        description=(
+            "grouping variables of the baseline, ANL01FL, BASE/CHG and the derived records "
+            "besides USUBJID and PARAMCD (admiral by_vars), e.g. [ATPTN]; each group gets its "
+            "BASETYPE (LAST: <ATPT>)"
+        ),
+        examples=[["ATPTN"]],
+    )
+    basetypes: list[BasetypeSpec] = Field(
+        default=[],
+        description="several baseline definitions, each a BASETYPE (default: none, no BASETYPE)",
+        examples=[[{"basetype": "LAST"}]],
+    )
+
+    @field_validator("by")
+    @classmethod
+    def _by(cls, value: list[str]) -> list[str]:
+        fixed = {"USUBJID", "PARAMCD", "BASETYPE"}
+        for name in value:
+            if name in fixed:
+                raise ValueError(
+                    f"{name} is always a by-variable (BASETYPE when basetypes are declared); "
+                    "list only the others"
+                )
+            if not name.isidentifier() or name.upper() != name or len(name) > 8:
+                raise ValueError(f"{name!r} is not an ADaM variable name (upper case, <= 8)")
+        if len(set(value)) != len(value):
+            raise ValueError("a variable is listed twice")
+        return value
+
+    @field_validator("basetypes")
+    @classmethod
+    def _basetypes(cls, value: list[BasetypeSpec]) -> list[BasetypeSpec]:
+        names = [b.basetype for b in value]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"basetype {dup[0]!r} is declared twice")
+        return value
+
+
+class AnalysisFlagSpec(Strict):
+    """Which post-baseline record of an analysis visit gets ANL01FL = Y.
+
+    Candidates are the records with an AVISIT and an AVAL, per subject, parameter, the
+    baseline's ``by`` variables (and BASETYPE) and AVISITN. ``prefer_scheduled`` puts the
+    records of planned visits (VISITNUM one of ``visits``) before unscheduled ones; then
+    ``rule`` decides: ``closest`` (smallest AWTDIFF; tie: the earlier day), ``first`` or
+    ``last`` (by ADT, ADTM, --SEQ), or ``worst`` (the highest or lowest AVAL, as ``worst``
+    declares for the parameter; tie: the earlier ADT, ADTM, --SEQ). The baseline record gets
+    ANL01FL = Y only with ``include_baseline``. Without this key: closest, no preference, and
+    the baseline record flagged (trialflow's rule before these keys existed).
+    """
+
+    rule: Literal["closest", "first", "last", "worst"] = Field(
+        default="closest",
+        description="closest (to the window's target day), first, last or worst",
+        examples=["closest"],
+    )
+    prefer_scheduled: bool = Field(
+        default=True,
+        description="records of planned visits win over unscheduled ones",
+        examples=[True],
+    )
+    include_baseline: bool = Field(
+        default=False,
+        description="the baseline record (ABLFL = Y) also gets ANL01FL = Y",
+        examples=[False],
+    )
+    worst: dict[str, Literal["highest", "lowest"]] = Field(
+        default={},
+        description="rule worst: PARAMCD -> highest or lowest, for every parameter",
+        examples=[{"SYSBP": "highest"}],
+    )
+
+
+class LocfSpec(Strict):
+    """Last observation carried forward records (admiral's ``derive_locf_records``).
+
+    For each subject, parameter and group of the baseline's ``by`` (and BASETYPE) with a
+    record, each expected analysis visit without an ANL01FL record with an AVAL gets a new
+    record with DTYPE LOCF: the AVAL of the latest earlier visit (AVISITN order) that has one,
+    the baseline record counting as the earliest (admiral carries it when it is in the input)
+    unless ``carry_baseline`` is false. With nothing to carry no record is made.
+    """
+
+    dtype: Literal["LOCF"] = Field(description="LOCF", examples=["LOCF"])
+    visits: list[str] | None = Field(
+        default=None,
+        description=(
+            "the AVISITs expected (default: every analysis window whose target day is after "
+            "the baseline day)"
+        ),
+        examples=[["WEEK 2", "WEEK 4"]],
+    )
+    carry_baseline: bool = Field(
+        default=True,
+        description="the baseline value is carried forward to visits before the first one",
+        examples=[True],
+    )
+
+
+class EndOfTreatmentSpec(Strict):
+    """End-of-treatment records (admiral's ADVS template: ``derive_extreme_records`` with
+    DTYPE "LOV"): per subject, parameter and group of the baseline's ``by`` (and BASETYPE), a
+    copy of the last (ADT, AVISITN) post-baseline record with ANL01FL = Y and no DTYPE, taken
+    on treatment (ADT no later than TRTEDT + ``end_window`` days; a subject without TRTEDT:
+    every post-baseline record), with AVISIT/AVISITN set and DTYPE LOV."""
+
+    dtype: Literal["LOV"] = Field(description="LOV (ADaM CT: last on-treatment value)",
+                                  examples=["LOV"])  # fmt: skip
+    avisit: str = Field(
+        default="END OF TREATMENT",
+        min_length=1,
+        max_length=40,
+        description="AVISIT of the new records",
+        examples=["END OF TREATMENT"],
+    )
+    avisitn: float = Field(default=99, description="AVISITN of the new records", examples=[99])
+    end_window: int = Field(
+        default=0,
+        ge=0,
+        description="days after TRTEDT a record still counts as on treatment",
+        examples=[0],
+    )
+
+
+DerivedRecordSpec = LocfSpec | EndOfTreatmentSpec
+_DERIVED = {"LOCF": LocfSpec, "LOV": EndOfTreatmentSpec}
 
 
 class WindowSpec(Strict):
@@ -1078,6 +1269,22 @@ class AnalysisVisitsSpec(Strict):
     windows: list[WindowSpec] | Literal["schedule"] = Field(
         description="schedule (the planned visits' day +/- window) or a list of windows",
         examples=["schedule"],
+    )
+    exclude: list[str] = Field(
+        default=[],
+        description=(
+            "planned visits whose records get no analysis visit (device or retrieval visits): "
+            "kept, not analysed"
+        ),
+        examples=[["AMBUL ECG REMOVAL"]],
+    )
+    unscheduled: Literal["include", "exclude"] = Field(
+        default="include",
+        description=(
+            "records of unscheduled visits (VISITNUM not a planned visit): include (they get "
+            "the window of their day) or exclude (no AVISIT or window; kept, not analysed)"
+        ),
+        examples=["exclude"],
     )
 
     # The two either-or keys are read by hand, so that a mistake gets one message that says
@@ -1426,6 +1633,14 @@ class AdslSpec(Strict):
         description="FASFL = Y for treated subjects with a baseline and a change of each PARAMCD",
         examples=[["HBA1C"]],
     )
+    intent_to_treat: Literal["assigned"] | None = Field(
+        default=None,
+        description=(
+            "ITTFL: assigned (Y for a subject assigned to an arm, DM.ARMCD not empty, else N); "
+            "absent: no ITTFL"
+        ),
+        examples=["assigned"],
+    )
     disposition: DispositionSpec | None = Field(
         default=None,
         description="EOSSTT, DCSREAS and EOSDT from the DS disposition events",
@@ -1718,6 +1933,20 @@ class AdamSpec(Strict):
         description="how post-baseline records get AVISIT",
         examples=[{"by": "window", "reference": {"visit": "DAY 0"}, "windows": "schedule"}],
     )
+    analysis_flag: AnalysisFlagSpec | None = Field(
+        default=None,
+        description=(
+            "the ANL01FL rule (absent: closest to the target day, and the baseline record "
+            "flagged too)"
+        ),
+        examples=[{"rule": "closest", "prefer_scheduled": True, "include_baseline": False}],
+    )
+    derived_records: list[DerivedRecordSpec] = Field(
+        default=[],
+        description="derived records: {dtype: LOCF} and {dtype: LOV} (end of treatment)",
+        examples=[[{"dtype": "LOCF"}, {"dtype": "LOV", "avisit": "END OF TREATMENT",
+                    "avisitn": 99}]],
+    )
     adsl: AdslSpec = Field(
         default=AdslSpec(),
         description="ADSL facts: baseline values, populations, disease history, end of study",
@@ -1755,11 +1984,63 @@ class AdamSpec(Strict):
             )
         return data
 
+    # derived records are told apart by dtype, read by hand so that a mistake gets one
+    # message (pydantic would report a failure for each alternative)
+    @field_validator("derived_records", mode="before")
+    @classmethod
+    def _derived_records(cls, value: object) -> object:
+        if not isinstance(value, list):
+            return value
+        out = []
+        for i, item in enumerate(value):
+            kind = item.get("dtype") if isinstance(item, dict) else None
+            model = _DERIVED.get(str(kind))
+            if model is None:
+                raise _fail_at(
+                    (i, "dtype"),
+                    f"{kind!r}: give dtype LOCF (last observation carried forward) or LOV "
+                    "(end of treatment: the last on-treatment value)",
+                    kind,
+                )
+            try:
+                out.append(model.model_validate(item))
+            except ValidationError as err:
+                raise ValidationError.from_exception_data(
+                    "spec",
+                    [
+                        InitErrorDetails(type=e["type"], loc=(i, *e["loc"]), input=e["input"],
+                                         ctx=e.get("ctx", {}))  # type: ignore[typeddict-item]
+                        for e in err.errors()
+                    ],
+                ) from None
+        kinds = [type(o) for o in out]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("each dtype may be declared once")
+        return out
+
     @model_validator(mode="after")
     def _unique(self) -> AdamSpec:
         defined = {
             p.paramcd for bds in self.datasets.values() for p in [*bds.parameters, *bds.computed]
         }
+        flag = self.analysis_flag
+        if flag is not None and flag.rule == "worst":
+            missing = sorted(defined - set(flag.worst))
+            if missing:
+                raise _fail_at(
+                    ("analysis_flag", "worst"),
+                    f"rule worst needs the direction of every parameter; add "
+                    f"{', '.join(f'{p}: highest' for p in missing)} (or lowest)",
+                    flag.worst,
+                )
+        if flag is not None:
+            unknown = sorted(set(flag.worst) - defined)
+            if unknown:
+                raise _fail_at(
+                    ("analysis_flag", "worst"),
+                    f"PARAMCD {', '.join(unknown)} is not a parameter of adam.datasets",
+                    flag.worst,
+                )
         for variable, paramcd in self.adsl.baseline.items():
             if paramcd not in defined:
                 raise ValueError(
