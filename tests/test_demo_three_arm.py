@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pyreadstat
 import pytest
 from click.testing import CliRunner
@@ -22,10 +23,16 @@ def test_examples_and_their_paths():
         example_paths("x")
 
 
-def test_demo_runs_the_three_arm_example(tmp_path):
-    out = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("three-arm") / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--example", "three-arm", "--out", str(out), "-q"])
+    return out, result
+
+
+def test_demo_runs_the_three_arm_example(demo):
+    out, result = demo
     runner = CliRunner()
-    result = runner.invoke(cli, ["demo", "--example", "three-arm", "--out", str(out), "-q"])
     assert result.exit_code == 0, result.output
     assert "demo: TF3ARM-01" in result.output and "0 errors" in result.output
     dm, meta = pyreadstat.read_xport(str(out / "sdtm" / "dm.xpt"))
@@ -41,3 +48,156 @@ def test_demo_runs_the_three_arm_example(tmp_path):
 def test_demo_refuses_an_unknown_example(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--example", "x", "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "three-arm" in result.output
+
+
+# --- ADaM and the analysis against an independent recomputation in R ---------------------------
+# R 4.2.2 with haven 2.5.1 and emmeans 1.8.4 on this run's XPT files (the scripts are quoted in
+# each test); the values are R's, printed to 10 significant digits.
+
+
+def _xpt(out, kind, name):
+    return pyreadstat.read_xport(str(out / kind / f"{name}.xpt"))[0]
+
+
+def test_baseline_per_time_point_equals_r_from_sdtm(demo):
+    """R, from SDTM only: TRTSDT = first EXSTDTC of records with EXDOSE > 0 or placebo
+    (admiral's ADSL template); BASE of SYSBP supine (VSTPTNUM 815) = the last VSSTRESN dated on
+    or before TRTSDT (admiral derive_var_extreme_flag, mode "last").
+
+        ok <- ex$EXDOSE > 0 | (ex$EXDOSE == 0 & grepl("PLACEBO", ex$EXTRT))
+        trtsdt <- tapply(as.Date(substr(ex$EXSTDTC[ok], 1, 10)), ex$USUBJID[ok], min)
+        s <- subset(vs, VSTESTCD == "SYSBP" & VSTPTNUM == 815 & !is.na(VSSTRESN))
+        s <- s[as.Date(substr(s$VSDTC, 1, 10)) <= trtsdt[s$USUBJID], ]   # ordered by date
+        base <- tapply(s$VSSTRESN, s$USUBJID, function(x) x[length(x)])
+        tapply(base, arm[names(base)], function(x) c(n = length(x), sum = sum(x)))
+        # Drug X 25 mg: 30 4487; Drug X 50 mg: 28 4172; Placebo: 30 4400 (88 equal in ADVS)
+    """
+    out, _ = demo
+    advs, adsl = _xpt(out, "adam", "advs"), _xpt(out, "adam", "adsl")
+    supine = advs[(advs["PARAMCD"] == "SYSBP") & (advs["ATPTN"] == 815)]
+    assert set(supine["BASETYPE"]) == {"LAST: AFTER LYING DOWN FOR 5 MINUTES"}
+    base = supine.dropna(subset=["BASE"]).groupby("USUBJID")["BASE"].agg(["nunique", "first"])
+    assert (base["nunique"] == 1).all()  # BASE constant within USUBJID, PARAMCD, BASETYPE
+    arm = adsl.set_index("USUBJID")["TRT01P"]
+    per_arm = base["first"].groupby(arm.reindex(base.index)).agg(["size", "sum"])
+    assert per_arm.to_dict("index") == {
+        "Drug X 25 mg": {"size": 30, "sum": 4487.0},
+        "Drug X 50 mg": {"size": 28, "sum": 4172.0},
+        "Placebo": {"size": 30, "sum": 4400.0},
+    }
+    changed = supine.dropna(subset=["CHG"])
+    assert len(changed) == 545 and (changed["CHG"] == changed["AVAL"] - changed["BASE"]).all()
+    # weight has no time point: its own basetype, as admiral's "LAST" (is.na(ATPTN))
+    assert set(advs.loc[advs["PARAMCD"] == "WEIGHT", "BASETYPE"]) == {"LAST"}
+
+
+def test_locf_and_end_of_treatment_records(demo):
+    """TF3ARM-01-01-003, SYSBP supine (ADVS read in R): screening 156 (no AVISIT); BASELINE
+    152; WEEK 2 158; WEEK 4 133; an unscheduled 141 on 2024-04-28 (no AVISIT, as
+    analysis_visits.unscheduled: exclude asks); no WEEK 8; WEEK 12 152; WEEK 16 148.
+    admiral's derive_locf_records carries WEEK 4's 133 to WEEK 8 (DTYPE LOCF, CHG 133 - 152 =
+    -19), not the unscheduled value; the end-of-treatment record (DTYPE LOV, AVISITN 99) is
+    WEEK 16's 148. Records: 31 LOCF, 88 LOV (one per subject with a post-baseline value),
+    604 observed."""
+    out, _ = demo
+    advs = _xpt(out, "adam", "advs")
+    supine = advs[(advs["PARAMCD"] == "SYSBP") & (advs["ATPTN"] == 815)]
+    assert supine["DTYPE"].value_counts().to_dict() == {"": 604, "LOV": 88, "LOCF": 31}
+    subject = supine[supine["USUBJID"] == "TF3ARM-01-01-003"].set_index("AVISIT")
+    # no AVISIT: the screening value (before baseline) and the excluded unscheduled one
+    assert sorted(subject.loc[[""], "AVAL"].tolist()) == [141.0, 156.0]
+    assert set(subject.loc[[""], "ANL01FL"]) == {""}
+    assert subject.loc["WEEK 8", ["AVAL", "CHG", "DTYPE", "ANL01FL"]].tolist() == [
+        133.0, -19.0, "LOCF", "Y"]  # fmt: skip
+    eot = subject.loc["END OF TREATMENT"]
+    assert (eot["AVAL"], eot["AVISITN"], eot["DTYPE"]) == (148.0, 99.0, "LOV")
+    assert subject.loc["BASELINE", ["ABLFL", "ANL01FL"]].tolist() == ["Y", ""]
+
+
+def test_screen_failures_and_never_treated_in_adsl(demo):
+    """SDTMIG 3.4: a screen failure has ARM empty and ARMNRS SCREEN FAILURE; admiral's ADSL
+    template: TRT01P = ARM, TRT01A = ACTARM (so both empty, and TRT01A empty for a randomised
+    subject never treated), SAFFL N without a dose; RANDFL from being assigned an arm."""
+    out, _ = demo
+    adsl = _xpt(out, "adam", "adsl").set_index("USUBJID")
+    failures = adsl[adsl["ARMNRS"] == "SCREEN FAILURE"]
+    assert len(failures) == 8
+    assert set(failures["TRT01P"]) == set(failures["TRT01A"]) == {""}
+    assert set(failures["SAFFL"]) == set(failures["RANDFL"]) == {"N"}
+    untreated = adsl[adsl["ARMNRS"] == "ASSIGNED, NOT TREATED"]
+    assert untreated["TRT01P"].tolist() == ["Drug X 50 mg"] * 2
+    assert set(untreated["TRT01A"]) == {""} and set(untreated["SAFFL"]) == {"N"}
+    assert set(untreated["RANDFL"]) == {"Y"}
+    treated = adsl[adsl["SAFFL"] == "Y"]
+    assert len(treated) == 88 and (treated["TRT01A"] == treated["TRT01P"]).all()
+
+
+def test_between_arm_comparisons_equal_r(demo):
+    """WEEK 16, SYSBP supine, the LOCF analysis (analysis.derived_records: [LOCF, LOV]), FASFL:
+
+        d <- subset(merge(advs, adsl[, c("USUBJID", "FASFL")], by = "USUBJID",
+                          suffixes = c("", ".sl")),
+                    FASFL.sl == "Y" & PARAMCD == "SYSBP" & ATPTN == 815 &
+                    AVISIT == "WEEK 16" & ANL01FL == "Y")      # 82 observed + 6 LOCF
+        d$TRT01P <- relevel(factor(d$TRT01P), ref = "Placebo")
+        em <- emmeans(lm(CHG ~ TRT01P + BASE, data = d), "TRT01P")
+        #  Placebo -1.308706 SE 1.5503632; 25 mg -8.946521 1.5465446; 50 mg -13.440829 1.5983285
+        summary(contrast(em, "trt.vs.ctrl", ref = 1, adjust = "none"), infer = TRUE)
+        #  25 mg - Placebo -7.637815 SE 2.1965394 df 84 CI -12.005875 -3.269756
+        #     t -3.477203948 p 8.049025832e-04 (summary(lm)$coefficients)
+        #  50 mg - Placebo -12.132123 SE 2.2301136 CI -16.566948 -7.697298
+        #     t -5.440136824 p 5.150820972e-07
+        wilcox.test(hi, pl)   # W = 140, p = 1.346212e-05 (normal approximation: ties)
+        wilcox.test(lo, pl)   # W = 190.5, p = 0.0001264241075
+        kruskal.test(CHG ~ TRT01P, data = d)  # 24.104121, df 2, p 5.832525e-06
+    """
+    out, _ = demo
+    rows = pd.read_csv(out / "analysis" / "cfb_comparisons.csv")
+    at = rows[(rows["PARAMCD"] == "SYSBP") & (rows["ATPTN"] == 815) & (rows["AVISIT"] == "WEEK 16")]
+    got = {(r.TERM, r.GROUP if isinstance(r.GROUP, str) else ""): r for r in at.itertuples()}
+    for group, (mean, se) in {
+        "Placebo": (-1.308706, 1.5503632),
+        "Drug X 25 mg": (-8.946521, 1.5465446),
+        "Drug X 50 mg": (-13.440829, 1.5983285),
+    }.items():
+        row = got[("LSMEAN", group)]
+        assert pytest.approx(mean, abs=5e-7) == row.ESTIMATE
+        assert pytest.approx(se, abs=5e-8) == row.SE and row.DF == 84
+    for group, (diff, se, low, high, t, p) in {
+        "Drug X 25 mg": (-7.637815, 2.1965394, -12.005875, -3.269756, -3.477203948,
+                         8.049025832e-04),
+        "Drug X 50 mg": (-12.132123, 2.2301136, -16.566948, -7.697298, -5.440136824,
+                         5.150820972e-07),
+    }.items():  # fmt: skip
+        row = got[("DIFF", group)]
+        assert row.REFERENCE == "Placebo"
+        assert pytest.approx(diff, abs=5e-7) == row.ESTIMATE
+        assert pytest.approx(se, abs=5e-8) == row.SE
+        assert pytest.approx(low, abs=5e-7) == row.LOWER
+        assert pytest.approx(high, abs=5e-7) == row.UPPER
+        assert pytest.approx(t, abs=5e-10) == row.STATISTIC
+        assert pytest.approx(p, rel=1e-8) == row.P_VALUE
+    assert got[("RANKSUM", "Drug X 50 mg")].STATISTIC == 140
+    assert pytest.approx(1.346212e-05, rel=1e-6) == got[("RANKSUM", "Drug X 50 mg")].P_VALUE
+    assert got[("RANKSUM", "Drug X 25 mg")].STATISTIC == 190.5
+    assert pytest.approx(0.0001264241075, rel=1e-8) == got[("RANKSUM", "Drug X 25 mg")].P_VALUE
+    kruskal = got[("KRUSKAL", "")]
+    assert pytest.approx(24.104121, abs=5e-7) == kruskal.STATISTIC
+    assert (kruskal.DF, kruskal.N) == (2, 88)
+    assert pytest.approx(5.832525e-06, rel=1e-6) == kruskal.P_VALUE
+
+
+def test_table1_and_summaries_by_arm(demo):
+    """Table 1 by arm with n per arm and a total; the summary of the analysis has one row per
+    parameter, time point, visit and group."""
+    out, _ = demo
+    table1 = pd.read_csv(out / "analysis" / "table1.csv")
+    assert list(dict.fromkeys(table1["GROUP"])) == ["Placebo", "Drug X 25 mg", "Drug X 50 mg",
+                                                    "Total"]  # fmt: skip
+    summary = pd.read_csv(out / "analysis" / "cfb_summary.csv")
+    week16 = summary[(summary["PARAMCD"] == "SYSBP") & (summary["ATPTN"] == 815)
+                     & (summary["AVISIT"] == "WEEK 16") & (summary["VAR"] == "CHG")]  # fmt: skip
+    # LOCF analysis: every FAS subject of each arm at WEEK 16 (30, 30, 28: 2 of the 50 mg arm
+    # were never treated)
+    assert dict(zip(week16["GROUP"], week16["N"], strict=True)) == {
+        "Placebo": 30, "Drug X 25 mg": 30, "Drug X 50 mg": 28}  # fmt: skip

@@ -273,34 +273,22 @@ def test_never_reached_needs_before(small):
         load_study(specs)
 
 
-def test_study_yaml_loads_and_its_after_merge_lines_are_keys_once_uncommented():
-    """The issue-17 keys the study model does not have yet are comment lines marked AFTER-MERGE;
-    removing the comment mark and the marker gives YAML with each key where issue 17 puts it."""
-    import yaml
-
+def test_study_yaml_declares_the_design_without_workarounds():
+    """Issue 17's keys: placebo counts as treatment, baseline per time point, ANL01FL by the
+    closest scheduled record, unscheduled visits out of the windows, LOCF and LOV records, the
+    groups by TRT01P against placebo, and an LOCF analysis."""
     from trialflow.mapping.load import load_study
 
-    path = ROOT / "mappings" / "three-arm" / "study.yaml"
-    load_study(path.parent)
-    text = path.read_text()
-    assert text.count("# AFTER-MERGE: ") == 13
-    adam = yaml.safe_load(text.replace("# AFTER-MERGE: ", ""))["adam"]
-    analysis = yaml.safe_load(text.replace("# AFTER-MERGE: ", ""))["analysis"]
-    assert adam["treatment"] == {
-        "domain": "EX", "min_dose": 0, "end": "EXENDTC",
-        "zero_dose": {"where": {"EXTRT": "PLACEBO"}}, "end_missing": "none",
-    }  # fmt: skip
-    assert adam["baseline"]["by"] == ["ATPTN"]
-    assert [(b["basetype"], b["where"]) for b in adam["baseline"]["basetypes"]] == [
-        ("LAST: AFTER LYING DOWN FOR 5 MINUTES", {"ATPTN": 815}),
-        ("LAST: AFTER STANDING FOR 1 MINUTE", {"ATPTN": 816}),
-        ("LAST: AFTER STANDING FOR 3 MINUTES", {"ATPTN": 817}),
-        ("LAST", {"PARAMCD": ["WEIGHT", "GLUC", "ALT"]}),
-    ]
-    assert adam["analysis_flag"] == {
-        "rule": "closest", "prefer_scheduled": True, "include_baseline": False,
-    }  # fmt: skip
-    assert adam["analysis_visits"]["unscheduled"] == "exclude"
-    assert [r["dtype"] for r in adam["derived_records"]] == ["LOCF", "LOV"]
-    assert analysis["group"] == {"variable": "TRT01P", "control": "Placebo", "total": True}
-    assert [c["method"] for c in analysis["comparisons"]] == ["ancova", "wilcoxon"]
+    spec = load_study(ROOT / "mappings" / "three-arm", domain_specs=False).spec
+    adam, analysis = spec.adam, spec.analysis
+    assert adam.treatment.min_dose == 0 and adam.treatment.end == "EXENDTC"
+    assert adam.treatment.zero_dose.where == {"EXTRT": "PLACEBO"}
+    assert adam.treatment.end_missing == "none"
+    assert adam.baseline.by == ["ATPTN"] and adam.baseline.basetypes == []
+    flag = adam.analysis_flag
+    assert (flag.rule, flag.prefer_scheduled, flag.include_baseline) == ("closest", True, False)
+    assert adam.analysis_visits.unscheduled == "exclude"
+    assert [r.dtype for r in adam.derived_records] == ["LOCF", "LOV"]
+    assert (analysis.group.variable, analysis.group.control) == ("TRT01P", "Placebo")
+    assert [c.method for c in analysis.comparisons] == ["ancova", "wilcoxon"]
+    assert analysis.derived_records == ["LOCF", "LOV"]

@@ -160,7 +160,7 @@ def build_analysis(
             )
         )
     groups = analysis_groups(spec, adsl, analysis.population, findings, where)
-    datasets = _with_group(datasets, groups)
+    datasets = _analysed_records(_with_group(datasets, groups), spec)
     parts = []
     figures: dict[str, bytes] = {}
     captions: dict[str, str] = {}
@@ -419,6 +419,20 @@ def _per_group(
     columns = [c for c in out.columns if c != "GROUP"]
     at = columns.index("AVISIT") + 1
     return out[[*columns[:at], "GROUP", *columns[at:]]]
+
+
+def _analysed_records(datasets: Mapping[str, pd.DataFrame], spec: StudySpec) -> dict:
+    """The datasets without the derived records (adam.derived_records: LOCF, LOV) that
+    analysis.derived_records does not take: by default the analysis is of observed cases."""
+    derived = {r.dtype for r in spec.adam.derived_records} if spec.adam is not None else set()
+    left_out = sorted(derived - set(spec.analysis.derived_records if spec.analysis else []))
+    out = dict(datasets)
+    if not left_out:
+        return out
+    for name, frame in datasets.items():
+        if name != "ADSL" and "DTYPE" in frame.columns:
+            out[name] = frame[~frame["DTYPE"].isin(left_out).to_numpy()]
+    return out
 
 
 def _with_group(datasets: Mapping[str, pd.DataFrame], groups: Groups) -> dict:

@@ -70,6 +70,19 @@ def _row(**values: object) -> dict:
     return {c: values.get(c) for c in COMPARISON_COLUMNS}
 
 
+_TEXT = ("METHOD", "TERM", "GROUP", "REFERENCE", "TEST")
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """The rows with every statistic a float64 (an empty one NaN) and N an integer, so that
+    the CSV writes numbers, never text, whatever the test left empty."""
+    frame = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    numbers = [c for c in COMPARISON_COLUMNS if c not in _TEXT and c != "N"]
+    frame[numbers] = frame[numbers].astype("float64")
+    frame["N"] = frame["N"].astype("int64")
+    return frame
+
+
 def ancova(
     data: pd.DataFrame,
     response: str,
@@ -109,7 +122,7 @@ def ancova(
     present = set(frame[group].astype("str"))
     levels = [g for g in order if g in present]
     if control not in levels or len(levels) < 2:
-        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+        return _frame([])
     others = [g for g in levels if g != control]
     labels = frame[group].astype("str").to_numpy()
     n = len(frame)
@@ -124,7 +137,7 @@ def ancova(
     rank = int(np.linalg.matrix_rank(design))
     df_resid = n - rank
     if df_resid <= 0 or rank < design.shape[1]:  # no error variance, or a constant covariate
-        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+        return _frame([])
     # statsmodels loads slowly: only the runs that compare groups pay for it.
     from statsmodels.regression.linear_model import OLS
 
@@ -164,7 +177,7 @@ def ancova(
                 CONF_LEVEL=conf_level, TEST=test,
             )
         )  # fmt: skip
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    return _frame(rows)
 
 
 def _rank_sum(x: np.ndarray, y: np.ndarray) -> tuple[float, float, str]:
@@ -235,4 +248,4 @@ def rank_tests(
                     TEST="Kruskal-Wallis rank sum test",
                 )
             )  # fmt: skip
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    return _frame(rows)

@@ -550,6 +550,15 @@ class StudySpec(Strict):
             if self.adam.adae is None:
                 raise ValueError("analysis.safety needs adam.adae (the AE summary reads ADAE)")
             wanted += [(e.dataset, p) for e in self.analysis.safety.parameters for p in e.paramcd]
+        declared = {record.dtype for record in self.adam.derived_records}
+        for dtype in self.analysis.derived_records:
+            if dtype not in declared:
+                raise _fail_at(
+                    ("analysis", "derived_records"),
+                    f"{dtype} records are not derived: add {{dtype: {dtype}}} to "
+                    "adam.derived_records, or leave it out here",
+                    dtype,
+                )
         for dataset, paramcd in wanted:
             bds = self.adam.datasets.get(dataset)  # type: ignore[call-overload]
             codes = {p.paramcd for p in [*bds.parameters, *bds.computed]} if bds else set()
@@ -2358,6 +2367,15 @@ class AnalysisSpec(Strict):
         default=None,
         description="the treatment groups (absent: one group, a single-arm study)",
         examples=[{"variable": "TRT01P", "control": "Placebo", "total": True}],
+    )
+    derived_records: list[Literal["LOCF", "LOV"]] = Field(
+        default=[],
+        description=(
+            "the DTYPEs of adam.derived_records the summaries, figures and comparisons take "
+            "beside the observed records (an LOCF analysis: [LOCF, LOV]); default []: "
+            "observed cases only (a record imputed in place, such as HALFLLOQ, is observed)"
+        ),
+        examples=[["LOCF", "LOV"]],
     )
     comparisons: list[ComparisonSpec] = Field(
         default=[],
