@@ -201,3 +201,43 @@ def test_table1_and_summaries_by_arm(demo):
     # were never treated)
     assert dict(zip(week16["GROUP"], week16["N"], strict=True)) == {
         "Placebo": 30, "Drug X 25 mg": 30, "Drug X 50 mg": 28}  # fmt: skip
+
+
+def test_observed_cases_without_analysis_derived_records(demo, tmp_path):
+    """Without analysis.derived_records the analysis leaves the LOCF and LOV records out. R on
+    the run's ADVS: WEEK 16 SYSBP supine, FASFL, ANL01FL = Y, DTYPE empty, CHG present:
+    n 28 / 28 / 26 and mean CHG -1.071428571 / -8.642857143 / -15.115384615 (Placebo, 25 mg,
+    50 mg; the CSV holds 10 significant digits); and no END OF TREATMENT row."""
+    out, _ = demo
+    study = tmp_path / "study"
+    study.mkdir()
+    text = (example_paths("three-arm")[0] / "study.yaml").read_text()
+    assert "  derived_records: [LOCF, LOV]\n" in text
+    (study / "study.yaml").write_text(text.replace("  derived_records: [LOCF, LOV]\n", ""))
+    result = CliRunner().invoke(
+        cli, ["report", str(study), "--adam", str(out / "adam"), "--out", str(tmp_path / "r"),
+              "-q"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(tmp_path / "r" / "analysis" / "cfb_summary.csv")
+    sysbp = summary[(summary["PARAMCD"] == "SYSBP") & (summary["ATPTN"] == 815)
+                    & (summary["VAR"] == "CHG")]  # fmt: skip
+    week16 = sysbp[sysbp["AVISIT"] == "WEEK 16"].set_index("GROUP")
+    assert week16.loc[["Placebo", "Drug X 25 mg", "Drug X 50 mg"], "N"].tolist() == [28, 28, 26]
+    assert week16.loc["Placebo", "MEAN"] == pytest.approx(-1.071428571, abs=5e-9)
+    assert week16.loc["Drug X 50 mg", "MEAN"] == pytest.approx(-15.115384615, abs=5e-8)
+    assert "END OF TREATMENT" not in set(sysbp["AVISIT"])
+
+
+def test_analysing_records_adam_does_not_derive_is_a_spec_error_naming_its_line(tmp_path):
+    from trialflow.errors import SpecError
+    from trialflow.mapping.load import load_study
+
+    text = (example_paths("three-arm")[0] / "study.yaml").read_text()
+    old = "derived_records: [{dtype: LOCF}, {dtype: LOV, avisit: END OF TREATMENT, avisitn: 99"
+    assert text.count(old) == 1
+    text = text.replace(old, "derived_records: [{dtype: LOV, avisit: END OF TREATMENT, avisitn: 99")
+    (tmp_path / "study.yaml").write_text(text)
+    line = text.splitlines().index("  derived_records: [LOCF, LOV]") + 1
+    with pytest.raises(SpecError, match=rf"study\.yaml:{line}: .*LOCF records are not derived: "
+                       r"add \{dtype: LOCF\} to adam\.derived_records"):  # fmt: skip
+        load_study(tmp_path, domain_specs=False)
