@@ -26,6 +26,12 @@ if TYPE_CHECKING:
         derive_vars_disposition,
         treatment_records,
     )
+    from trialflow.adam.bds import (
+        basetype_by_group,
+        derive_basetype_records,
+        derive_eot_records,
+        derive_locf_records,
+    )
     from trialflow.adam.build import (
         AdamResult,
         build_adam,
@@ -49,8 +55,10 @@ if TYPE_CHECKING:
         restrict,
     )
     from trialflow.adam.metadata import (
+        adam_class,
         adam_keys,
         adam_label,
+        adam_structure,
         adam_variables,
         known_adam_datasets,
     )
@@ -89,12 +97,18 @@ _EXPORTS: dict[str, str] = {
     "treatment_records": "adsl",
     "derive_var_ontrtfl": "adcm",
     "derive_vars_occurrence": "adae",
+    "derive_basetype_records": "bds",
+    "basetype_by_group": "bds",
+    "derive_locf_records": "bds",
+    "derive_eot_records": "bds",
     "AdamResult": "build",
     "build_adam": "build",
     "known_adam_datasets": "metadata",
     "adam_variables": "metadata",
     "adam_label": "metadata",
     "adam_keys": "metadata",
+    "adam_class": "metadata",
+    "adam_structure": "metadata",
 }
 """Each public name -> the module of this package that defines it."""
 
@@ -110,9 +124,15 @@ ADMIRAL: dict[str, str] = {
     "compute_visit_dates": "none: the earliest date per subject and visit (a dplyr "
     "group_by() and summarise() in an admiral script)",
     "derive_adsl": 'none: admiral\'s ADSL template (use_ad_template("adsl"), ad_adsl.R)',
+    "derive_basetype_records": "derive_basetype_records()",
+    "derive_eot_records": 'derive_extreme_records() with mode = "last", filter_add on the '
+    'on-treatment ANL01FL records and set_values_to = exprs(AVISIT = "End of Treatment", '
+    'DTYPE = "LOV"), as admiral\'s ADVS template',
+    "derive_locf_records": "derive_locf_records()",
     "derive_param_computed": "derive_param_computed()",
-    "derive_var_anl_flag": "derive_var_extreme_flag() with new_var = ANL01FL, ordered by "
-    'AWTDIFF then the study day, mode = "first"',
+    "derive_var_anl_flag": "derive_var_extreme_flag() with new_var = ANL01FL: ordered by "
+    'AWTDIFF then the study day, mode = "first" (rule closest); by ADT, mode "first" or '
+    '"last"; by AVAL for the worst (adam.analysis_flag)',
     "derive_var_base": "derive_var_base()",
     "derive_var_chg": "derive_var_chg()",
     "derive_var_extreme_flag": "derive_var_extreme_flag()",
@@ -137,10 +157,13 @@ writes instead. docs/derivations.md is generated from it; a test keeps it comple
 __all__ = [
     "AdamResult",
     "Desc",
+    "adam_class",
     "adam_keys",
     "adam_label",
+    "adam_structure",
     "adam_variables",
     "analysis_visits",
+    "basetype_by_group",
     "build_adam",
     "compute_homa_b_cpeptide",
     "compute_homa_b_insulin",
@@ -148,6 +171,9 @@ __all__ = [
     "compute_homa_ir_insulin",
     "compute_visit_dates",
     "derive_adsl",
+    "derive_basetype_records",
+    "derive_eot_records",
+    "derive_locf_records",
     "derive_param_computed",
     "derive_var_anl_flag",
     "derive_var_base",
