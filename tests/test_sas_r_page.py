@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+import yaml
 from pydantic import BaseModel
 
 from trialflow.mapping.spec import StudySpec
@@ -99,8 +100,11 @@ def test_trialflow_name_exists(name: str) -> None:
 def test_study_yaml_key_exists(key: str) -> None:
     path, _, value = key.partition(": ")
     annotation = key_annotation(path)
-    if value:
-        assert value in {str(v) for v in _literals(annotation)}, f"{path} does not take {value}"
+    literals = {str(v) for v in _literals(annotation)}
+    if value and (literals or not value.startswith(("[", "{"))):
+        parsed = yaml.safe_load(value)  # a list of terms: each must be one the key takes
+        for item in parsed if isinstance(parsed, list) else [value]:
+            assert str(item) in literals, f"{path} does not take {item}"
 
 
 def test_key_annotation_refuses_a_key_that_does_not_exist() -> None:
