@@ -241,3 +241,38 @@ def test_analysing_records_adam_does_not_derive_is_a_spec_error_naming_its_line(
     with pytest.raises(SpecError, match=rf"study\.yaml:{line}: .*LOCF records are not derived: "
                        r"add \{dtype: LOCF\} to adam\.derived_records"):  # fmt: skip
         load_study(tmp_path, domain_specs=False)
+
+
+def test_adverse_events_by_term_and_arm_without_administrations(demo):
+    """analysis.safety.by_administration: false (Drug X is taken daily; an EX record is a
+    dosing period): ae_summary.csv has the rows of all administrations (INFUSION ALL) by term
+    and arm with their per-administration counts empty, and the report has no infusion table.
+    R on the run's ADAE/ADSL: TRTEMFL = Y of SAFFL = Y subjects, per arm (30/30/28 subjects)."""
+    out, _ = demo
+    ae = pd.read_csv(out / "analysis" / "ae_summary.csv", keep_default_na=False)
+    assert set(ae["INFUSION"]) == {"ALL"}
+    assert set(ae["N_INFUSIONS"]) == set(ae["WITHIN_DAYS"]) == {""}
+    adae, adsl = _xpt(out, "adam", "adae"), _xpt(out, "adam", "adsl")
+    safety = adsl[adsl["SAFFL"] == "Y"].set_index("USUBJID")["TRT01A"]
+    teae = adae[(adae["TRTEMFL"] == "Y") & adae["USUBJID"].isin(safety.index)]
+    any_row = ae[ae["AEDECOD"] == "Any treatment-emergent adverse event"].set_index("GROUP")
+    for group, n in (("Placebo", 30), ("Drug X 25 mg", 30), ("Drug X 50 mg", 28)):
+        subjects = teae.loc[teae["USUBJID"].map(safety) == group, "USUBJID"].nunique()
+        assert (int(any_row.loc[group, "N_SUBJECTS"]), int(any_row.loc[group, "SUBJECTS"])) == (
+            n, subjects)  # fmt: skip
+    assert int(any_row.loc["Total", "EVENTS"]) == len(teae)
+    report = (out / "analysis" / "report.html").read_text()
+    assert "nfusion" not in report and 'id="ae-terms"' in report
+
+
+def test_per_administration_counts_need_within_days(tmp_path):
+    from trialflow.errors import SpecError
+    from trialflow.mapping.load import load_study
+
+    text = (example_paths("three-arm")[0] / "study.yaml").read_text()
+    assert text.count("    by_administration: false\n") == 1
+    text = text.replace("    by_administration: false\n", "    by_administration: true\n")
+    (tmp_path / "study.yaml").write_text(text)
+    with pytest.raises(SpecError, match=r"within_days is needed to count adverse events per "
+                       r"administration \(add within_days: N, or by_administration: false"):
+        load_study(tmp_path, domain_specs=False)

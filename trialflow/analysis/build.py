@@ -243,9 +243,11 @@ def build_analysis(
         if adae is None:
             raise DerivationError("analysis.safety: ADAE was not derived (no AE domain?)")
         ae, safety_notes, ae_findings = _ae_by_group(
-            adae, datasets["ADSL"], groups, within_days=safety.within_days,
+            adae, datasets["ADSL"], groups, within_days=safety.within_days or 0,
             population=safety.population,
         )  # fmt: skip
+        if not safety.by_administration:
+            ae, safety_notes = _ae_by_term_only(ae, safety_notes)
         findings += ae_findings
         by_visit = safety_by_visit(
             datasets,
@@ -610,6 +612,23 @@ def _ae_by_group(
                                 within_days=within_days, population=population)  # fmt: skip
         parts.append(part.assign(GROUP=SINGLE_GROUP))
     return _ae_columns(pd.concat(parts, ignore_index=True)), notes, findings
+
+
+# ae_summary.csv's counts per administration, empty when analysis.safety.by_administration is
+# false (continuous dosing: an EX record is a dosing period, not an administration)
+_PER_ADMINISTRATION = (
+    "N_INFUSIONS", "INFUSIONS_WITH_AE", "PCT_INFUSIONS", "SUBJECTS_WITHIN", "EVENTS_WITHIN",
+    "INFUSIONS_WITH_AE_WITHIN", "PCT_INFUSIONS_WITHIN", "WITHIN_DAYS",
+)  # fmt: skip
+
+
+def _ae_by_term_only(ae: pd.DataFrame, notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The ALL rows of ae_summary (by term and group) without the per-administration counts,
+    and the notes without the one on the interval after an administration."""
+    out = ae[ae["INFUSION"].astype("str").eq("ALL").to_numpy()].reset_index(drop=True)
+    out = out.assign(**{c: float("nan") for c in _PER_ADMINISTRATION if c in out.columns})
+    kept = [n for n in notes if not n.startswith(("Within the interval", "Infusions given"))]
+    return out, [n.replace("before the first infusion", "before the first dose") for n in kept]
 
 
 def _ae_columns(frame: pd.DataFrame) -> pd.DataFrame:

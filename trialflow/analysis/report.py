@@ -558,6 +558,8 @@ def _ae_tables(ae: pd.DataFrame) -> list[str]:
         + "</td></tr>"
     )[is_all].tolist()  # fmt: skip
     subjects = int(n["N_SUBJECTS"][is_all].max()) if is_all.any() else 0
+    if is_all.all():  # analysis.safety.by_administration: false (or no infusion given)
+        return [_ae_terms_only(text, n, is_all, subjects)]
     first = (
         '<h3 id="ae">Treatment-emergent adverse events</h3>'
         '<div class="table-wrap"><table class="ae" id="ae-terms"><thead><tr>'
@@ -596,6 +598,26 @@ def _ae_tables(ae: pd.DataFrame) -> list[str]:
         "infusions given.</p>"
     )
     return [first, second]
+
+
+def _ae_terms_only(
+    text: Mapping[str, pd.Series], n: Mapping[str, pd.Series], is_all: Any, subjects: int
+) -> str:
+    """The adverse events by term without the per-administration column."""
+    rows = (
+        "<tr><td>" + text["AEBODSYS"] + '</td><th scope="row">' + text["AEDECOD"]
+        + '</th><td class="num">' + _n_pct(n["SUBJECTS"], n["N_SUBJECTS"])
+        + '</td><td class="num">' + n["EVENTS"].astype("str") + "</td></tr>"
+    )[is_all].tolist()  # fmt: skip
+    return (
+        '<h3 id="ae">Treatment-emergent adverse events</h3>'
+        '<div class="table-wrap"><table class="ae" id="ae-terms"><thead><tr>'
+        '<th scope="col">System organ class</th><th scope="col">Preferred term</th>'
+        f'<th class="num" scope="col">Subjects, n (%) of {subjects}</th>'
+        '<th class="num" scope="col">Events</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        '<p class="table-note">Subjects with at least one event, and events.</p>'
+    )
 
 
 def _ae_terms_by_group(ae: pd.DataFrame, groups: Sequence[str]) -> str:
@@ -656,7 +678,8 @@ def _safety(
             parts += _ae_tables(ae)
         else:
             parts.append(_ae_terms_by_group(ae, groups))
-            for group in groups:
+            per_administration = not ae["INFUSION"].astype("str").eq("ALL").all()
+            for group in groups if per_administration else []:
                 mine = ae[ae["GROUP"].astype("str").eq(group).to_numpy()]
                 infusions = _ae_tables(mine)[1].replace(
                     "Adverse events per infusion<", f"Adverse events per infusion: {_esc(group)}<"

@@ -2174,7 +2174,8 @@ class Table1Row(Strict):
 
 
 class SafetySpec(Strict):
-    """The safety section of the report: adverse events per infusion, labs and vitals by visit.
+    """The safety section of the report: adverse events by term (and per infusion), labs and
+    vitals by visit.
 
     ``within_days``: an adverse event counts as following an infusion within the declared
     interval when it starts on the infusion's date or at most this many days after it (ADAE
@@ -2190,11 +2191,21 @@ class SafetySpec(Strict):
         description="the flag whose Y subjects count",
         examples=["SAFFL"],
     )
-    within_days: int = Field(
+    by_administration: bool = Field(
+        default=True,
+        description=(
+            "adverse events also counted per administration (infusion k) and within "
+            "within_days of one; false where the treatment is taken continuously and an EX "
+            "record is a dosing period (then only the counts by term and group)"
+        ),
+        examples=[False],
+    )
+    within_days: int | None = Field(
+        default=None,
         ge=0,
         description=(
             "an adverse event follows an infusion within the interval when it starts at most "
-            "this many days after it"
+            "this many days after it (needed by by_administration)"
         ),
         examples=[1],
     )
@@ -2203,6 +2214,15 @@ class SafetySpec(Strict):
         description="safety labs and vital signs summarised by visit",
         examples=[[{"dataset": "ADLB", "paramcd": ["ALT"]}]],
     )
+
+    @model_validator(mode="after")
+    def _within_days_per_administration(self) -> SafetySpec:
+        if self.by_administration and self.within_days is None:
+            raise ValueError(
+                "within_days is needed to count adverse events per administration (add "
+                "within_days: N, or by_administration: false for continuous dosing)"
+            )
+        return self
 
 
 class DoseAnalysisSpec(Strict):
