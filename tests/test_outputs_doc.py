@@ -9,9 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from trialflow.cli import cli
+from trialflow.pipeline import example_run
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "outputs.md"
@@ -37,11 +36,10 @@ def patterns(text: str) -> list[re.Pattern[str]]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("outputs-doc") / "demo"
-    result = CliRunner().invoke(cli, ["demo", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
+def demo() -> Path:
+    """What ``trialflow demo`` writes: the bundled example run once per process (shared with
+    the docstring examples; read only)."""
+    return example_run().out
 
 
 def files(folder: Path) -> list[str]:

@@ -1138,11 +1138,12 @@ def example_paths(name: str = EXAMPLE_STUDY) -> tuple[Path, Path]:
 def example_run() -> RunResult:
     """The bundled example study run end to end once per process, for examples to start from.
 
-    :func:`run_study` on :func:`example_paths` (findings not raised, the eCTD folder laid out,
-    as ``trialflow demo`` does) into a temporary folder removed when the process exits; the
-    same result on every later call. The docstring examples that need SDTM, ADaM or a run
-    folder take them from here, as admiral's examples take pharmaversesdtm's datasets. Treat
-    it as read-only: copy the folder before changing anything in it.
+    :func:`run_study` on :func:`example_paths` (findings not raised, XPT and Dataset-JSON, the
+    eCTD folder laid out: what ``trialflow demo`` writes) into a temporary folder removed when
+    the process exits; the same result on every later call. The docstring examples that need
+    SDTM, ADaM or a run folder take them from here, as admiral's examples take
+    pharmaversesdtm's datasets. Treat it as read-only: copy the folder before changing anything
+    in it.
 
     Example:
         >>> run = example_run()
@@ -1159,7 +1160,8 @@ def example_run() -> RunResult:
         raise RawInputError(f"the bundled example is not here ({raw}): use a source checkout")
     parent = Path(tempfile.mkdtemp(prefix="trialflow-example-"))
     atexit.register(shutil.rmtree, parent, ignore_errors=True)
-    return run_study(study_dir, raw, parent / "run", on_issue="none", ectd=True)
+    return run_study(study_dir, raw, parent / "run", on_issue="none",
+                     formats=("xpt", "dataset-json"), ectd=True)  # fmt: skip
 
 
 def export_run(
