@@ -273,6 +273,7 @@ def test_per_administration_counts_need_within_days(tmp_path):
     assert text.count("    by_administration: false\n") == 1
     text = text.replace("    by_administration: false\n", "    by_administration: true\n")
     (tmp_path / "study.yaml").write_text(text)
-    with pytest.raises(SpecError, match=r"within_days is needed to count adverse events per "
-                       r"administration \(add within_days: N, or by_administration: false"):
+    with pytest.raises(SpecError, match=r"analysis\.safety\.within_days: required to count "
+                       r"adverse events per administration \(add within_days: N, or "
+                       r"by_administration: false"):
         load_study(tmp_path, domain_specs=False)

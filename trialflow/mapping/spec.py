@@ -2218,9 +2218,11 @@ class SafetySpec(Strict):
     @model_validator(mode="after")
     def _within_days_per_administration(self) -> SafetySpec:
         if self.by_administration and self.within_days is None:
-            raise ValueError(
-                "within_days is needed to count adverse events per administration (add "
-                "within_days: N, or by_administration: false for continuous dosing)"
+            raise _fail_at(
+                ("within_days",),
+                "required to count adverse events per administration (add within_days: N, "
+                "or by_administration: false for continuous dosing)",
+                None,
             )
         return self
 
