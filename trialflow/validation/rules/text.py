@@ -9,11 +9,35 @@ an escape (``\\x1b``) and by its code point (U+001B).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from trialflow.errors import CONTROL, Finding, control_names, escaped
 from trialflow.validation.core import Package, rule
 from trialflow.validation.rules.common import report_rows, rows_where
+
+# The bytes a control character puts into UTF-8 text: a C0 control or DEL is its own byte; a C1
+# control (U+0080-U+009F) starts with 0xC2, as do the other characters U+00A0-U+00BF.
+_MAY_BE_CONTROL = np.zeros(256, dtype=bool)
+_MAY_BE_CONTROL[[*range(0x20), 0x7F, 0xC2]] = True
+
+
+def _may_hold_control(values: pd.Series) -> bool:
+    """False when no value of ``values`` can hold a control character, told from the bytes of
+    its Arrow data at once (most text columns of a package hold none, and looking at the
+    bytes of a column costs far less than a pattern over its distinct values); True for other
+    storage and whenever a byte could belong to one (the values are then searched exactly).
+    """
+    array = values.array
+    if not isinstance(array, pd.arrays.ArrowExtensionArray):
+        return True
+    for chunk in array.__arrow_array__().chunks:
+        buffers = chunk.buffers()
+        if len(buffers) != 3:  # not text: let the values be looked at one by one
+            return True
+        if buffers[2] is not None and _MAY_BE_CONTROL[np.frombuffer(buffers[2], np.uint8)].any():
+            return True
+    return False
 
 
 def _text_columns(frame: pd.DataFrame, variables: list[str]) -> list[str]:
@@ -49,6 +73,8 @@ def value_control_character(package: Package) -> list[Finding]:
         frame = ds.frame
         for variable in _text_columns(frame, list(ds.variables)):
             values = frame[variable]
+            if not _may_hold_control(values):
+                continue
             distinct = pd.Series(values.dropna().unique())
             if distinct.empty:
                 continue
