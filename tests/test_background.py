@@ -206,3 +206,35 @@ def test_validation_on_two_cores_gives_the_findings_of_one_in_the_catalogues_ord
     two = validate_package(package(), on_issue="none", jobs=2).findings
     assert len(one) > 10
     assert [f.one_line() for f in two] == [f.one_line() for f in one]
+
+
+needs_memfd = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux memfd only")
+
+
+@forks
+@needs_memfd
+def test_two_processes_claim_every_rule_exactly_once():
+    from trialflow.validation.engine import _Claims
+
+    count = 20_000
+    with _Claims.of(count) as claims, Background(lambda: list(claims.each(False))) as other:
+        front = list(claims.each(True))
+        back = other.result()
+    assert front[:3] == [0, 1, 2] and back[:3] == [count - 1, count - 2, count - 3]
+    assert sorted(front + back) == list(range(count))  # none lost, none run twice
+    assert max(front) < min(back)  # the two met once, in the middle of the catalogue
+
+
+@forks
+@needs_memfd
+def test_a_child_killed_holding_the_claims_lock_leaves_the_parent_going():
+    from trialflow.validation.engine import _Claims
+
+    with _Claims.of(3) as claims:
+        pid = os.fork()
+        if pid == 0:  # take the lock and die holding it
+            with claims._locked():
+                os.kill(os.getpid(), signal.SIGKILL)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert list(claims.each(True)) == [0, 1, 2]  # would wait for ever on a lock kept

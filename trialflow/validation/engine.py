@@ -8,7 +8,12 @@ A rule that fails with an unexpected error does not stop the others: it becomes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import fcntl
+import mmap
+import os
+import struct
+from collections.abc import Iterable, Iterator
 
 from trialflow.background import Background, parallel
 from trialflow.errors import Finding, OnIssue, emit
@@ -25,10 +30,11 @@ def validate_package(
 ) -> ValidationReport:
     """Validate every dataset of a package with the catalogue's rules (or the ``rules`` named).
 
-    With ``jobs=2`` (and two CPUs, :func:`trialflow.background.parallel`) every other rule
-    runs in a forked child process (:class:`trialflow.background.Background`) while this one
-    runs the rest; the findings are put back in the catalogue's order, so the report is the
-    same as with one job.
+    With ``jobs=2`` (and two CPUs, :func:`trialflow.background.parallel`) a forked child
+    process (:class:`trialflow.background.Background`) takes the catalogue's rules from its
+    end while this one takes them from its start, each claiming one rule at a time, until the
+    two meet (:class:`_Claims`); the findings are put back in the catalogue's order, so the
+    report is the same as with one job.
 
     Example:
         >>> import pandas as pd
@@ -40,11 +46,12 @@ def validate_package(
     """
     chosen = [RULES[c] for c in rules] if rules is not None else list(RULES.values())
     runnable = [r for r in chosen if r.run is not None]
-    if jobs > 1 and len(runnable) > 1 and parallel():
-        # two halves of about equal work: rules of one topic sit together in the catalogue
-        # and cost alike, so every other rule goes to the child
-        with Background(_run_rules, package, runnable[1::2]) as other:
-            found = _run_rules(package, runnable[0::2])
+    if jobs > 1 and len(runnable) > 1 and parallel() and hasattr(os, "memfd_create"):
+        with (
+            _Claims.of(len(runnable)) as claims,
+            Background(_run_claimed, package, runnable, claims, False) as other,
+        ):
+            found = _run_claimed(package, runnable, claims, True)
             found.update(other.result())
     else:
         found = _run_rules(package, runnable)
@@ -53,7 +60,7 @@ def validate_package(
     return ValidationReport(emit(findings, on_issue), sizes, len(chosen))
 
 
-def _run_rules(package: Package, chosen: list[Rule]) -> dict[str, list[Finding]]:
+def _run_rules(package: Package, chosen: Iterable[Rule]) -> dict[str, list[Finding]]:
     """The findings of each rule, by its code."""
     found: dict[str, list[Finding]] = {}
     with validating(package):  # rules share derived facts of the package until the end
@@ -70,3 +77,75 @@ def _run_rules(package: Package, chosen: list[Rule]) -> dict[str, list[Finding]]
                     )
                 ]
     return found
+
+
+def _run_claimed(
+    package: Package, runnable: list[Rule], claims: _Claims, front: bool
+) -> dict[str, list[Finding]]:
+    """The findings of the rules this process claims, from the front or the back."""
+    return _run_rules(package, (runnable[i] for i in claims.each(front)))
+
+
+class _Claims:
+    """The rules of a catalogue shared out between two processes as they go.
+
+    One process takes rules from the start of the catalogue, the other from its end, one at
+    a time, until the two meet. The rules of a topic sit together in the catalogue and share
+    derived facts (the parsed dates of the timing rules, the units of the findings rules),
+    so each process computes few facts the other also computes, and neither waits for the
+    other however the work of a package falls: a static split (every other rule, or half of
+    the catalogue each) had each process compute most facts twice, or one half end long
+    before the other.
+
+    The next index from the front and the end from the back are two integers in memory
+    shared across the fork, read and changed under a POSIX record lock (``lockf``) on an
+    anonymous file: the kernel releases such a lock when its process dies, so a child killed
+    while it holds it cannot leave the parent waiting.
+
+    Example:
+        >>> with _Claims.of(5) as claims:
+        ...     front, back = claims.each(True), claims.each(False)
+        ...     next(front), next(back), next(back), next(front), next(front), next(back, None)
+        (0, 4, 3, 1, 2, None)
+    """
+
+    _LAYOUT = struct.Struct("qq")
+
+    def __init__(self, count: int) -> None:
+        self._memory = mmap.mmap(-1, self._LAYOUT.size)  # MAP_SHARED: both see each change
+        self._LAYOUT.pack_into(self._memory, 0, 0, count)
+        self._lock = os.memfd_create("trialflow-claims")  # Linux; without it, one process
+
+    @classmethod
+    @contextlib.contextmanager
+    def of(cls, count: int) -> Iterator[_Claims]:
+        """Claims over ``count`` rules, released when the block ends."""
+        claims = cls(count)
+        try:
+            yield claims
+        finally:
+            os.close(claims._lock)
+            claims._memory.close()
+
+    def each(self, front: bool) -> Iterator[int]:
+        """The indices this process claims, from the front (0, 1, ...) or the back."""
+        while (index := self._claim(front)) is not None:
+            yield index
+
+    def _claim(self, front: bool) -> int | None:
+        with self._locked():
+            low, high = self._LAYOUT.unpack_from(self._memory, 0)
+            if low >= high:
+                return None
+            index = low if front else high - 1
+            low, high = (low + 1, high) if front else (low, high - 1)
+            self._LAYOUT.pack_into(self._memory, 0, low, high)
+            return index
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fcntl.lockf(self._lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(self._lock, fcntl.LOCK_UN)
