@@ -52,10 +52,12 @@ report = pb.validate_sdtmig(frames)
 print(type(report).__name__)
 """
 
+# as the `trialflow` console script runs it (trialflow.cli:main)
 TRIALFLOW = """
 import sys
-from trialflow.cli import cli
-cli.main(args=sys.argv[1:], prog_name="trialflow")
+from trialflow.cli import main
+sys.argv = ["trialflow", *sys.argv[1:]]
+main()
 """
 
 
