@@ -957,7 +957,7 @@ def main() -> None:  # pragma: no cover - console entry point (tests/test_cli_ma
     given. An exception that is not a ``SystemExit`` ends the process as Python always does.
     """
     try:
-        cli.main(prog_name="trialflow")  # standalone mode: ends with SystemExit, always
+        cli.main()  # standalone mode: ends with SystemExit, always
     except SystemExit as exit_:
         code = exit_.code
     else:  # not reached with click's standalone mode; kept for a command that returns
