@@ -158,18 +158,18 @@ def duplicate_record(package: Package) -> list[Finding]:
         if not columns:
             continue
         f = ds.frame
-        # Records compared through codes of their values: a text column's factorisation is
-        # shared with the other rules; other columns are told apart by their pandas hash.
-        key = row_codes([hash_codes(f[c]) for c in columns])
-        dup = pd.Series(key).duplicated(keep="first").to_numpy()
-        if not dup.any():
+        rows, key = _repeated_rows(f, _natural_keys_first(ds, columns))
+        if not len(rows):
             continue
+        dup = np.zeros(len(f), dtype=bool)
+        dup[rows] = pd.Series(key).duplicated(keep="first").to_numpy()
         number = f[RECORD] if RECORD in f.columns else pd.Series(np.arange(1, len(f) + 1), f.index)
-        first = number.groupby(key).transform("min")
+        first = np.zeros(len(f), dtype=np.int64)
+        first[rows] = number.iloc[rows].groupby(key).transform("min").to_numpy()
         out += report_rows(
             "duplicate-record",
             ds,
-            f.assign(__FIRST__=first).loc[dup],
+            f.assign(__FIRST__=first)[dup],
             seq,
             lambda r, seq=seq: (
                 f"The record repeats record {int(r['__FIRST__'])} in every "
@@ -178,6 +178,40 @@ def duplicate_record(package: Package) -> list[Finding]:
             value=seq,
         )
     return out
+
+
+def _natural_keys_first(ds: Dataset, columns: list[str]) -> list[str]:
+    """``columns`` with the dataset's natural keys (SDTMIG) first: they tell most records
+    apart, so :func:`_repeated_rows` is left with few records after them."""
+    try:
+        keys = metadata.domain_keys(domain_prefix(ds))
+    except Exception:  # a domain the SDTMIG does not define: the columns as they come
+        keys = []
+    return [k for k in keys if k in columns] + [c for c in columns if c not in keys]
+
+
+def _repeated_rows(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the records equal to another record in every one of ``columns``, and
+    a code per such record that is equal where the records are (no records: two empty arrays).
+
+    Records are compared a column at a time, and a record that no other record equals in
+    the columns so far is dropped: after the natural keys, almost none is left, so the other
+    columns are compared for those few records only instead of for the whole dataset.
+    """
+    rows = np.arange(len(frame))
+    key = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        values = frame[column]
+        if len(rows) < len(frame):
+            values = values.iloc[rows].reset_index(drop=True)
+        key = row_codes([key, hash_codes(values)])
+        repeated = pd.Series(key).duplicated(keep=False).to_numpy()
+        if not repeated.all():
+            rows, key = rows[repeated], key[repeated]
+            if not len(rows):
+                break
+        key = pd.factorize(key)[0]  # renumbered from 0, so that row_codes stays in int64
+    return rows, key
 
 
 # --- datasets and their identity ---------------------------------------------------------------
