@@ -69,3 +69,28 @@ def test_atexit_functions_run_and_sys_exit_messages_are_printed():
     assert done.returncode == 1
     assert done.stderr.strip() == "stopped: a message"
     assert done.stdout.strip() == "atexit ran"
+
+
+def test_validate_runs_without_the_cycle_collector_and_turns_it_back_on(tmp_path, monkeypatch):
+    import gc
+
+    from click.testing import CliRunner
+
+    import trialflow.io.validate as validate_module
+    from trialflow.cli import cli
+
+    seen = []
+    real = validate_module.validate_paths
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(validate_module, "validate_paths", spy)
+    dm = pd.DataFrame({"STUDYID": ["S"], "DOMAIN": ["DM"], "USUBJID": ["S-1"]})
+    write_xpt(dm, tmp_path / "dm.xpt", dataset="DM")
+    assert gc.isenabled()
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code in (0, 1), result.output
+    assert seen == [False]  # off while validating ...
+    assert gc.isenabled()  # ... and on again for whoever called the command

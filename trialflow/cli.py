@@ -13,6 +13,7 @@ import re
 import sys
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -29,6 +30,26 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # leaves needs the collector: every output is written in a with-block and swapped in before
 # the command returns. (The console entry point, :func:`main`, skips Python's end entirely.)
 atexit.register(gc.freeze)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector off for the block (on again after it, if it was on).
+
+    The collector walks every object the process has made so far, again and again as objects
+    are made: those of importing pandas and pyarrow, then those of the rules. `validate` makes
+    no cyclic garbage worth collecting: its peak memory is the same with the collector off
+    (246 MB on the CDISC pilot's seven datasets, 416 MB on all 31 with 17,805 findings, 286
+    MB on a 1,600-subject package), and the command is 46 ms (6 %) faster. Reference
+    counting still frees everything else as soon as it is unused.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class UsageError(click.ClickException):
@@ -710,14 +731,16 @@ def validate_command(
     Example:
         trialflow validate trialflow-demo/sdtm --json report.json --xlsx report.xlsx
     """
-    from trialflow.io.validate import validate_paths
+    with _no_cycle_collection():
+        from trialflow.io.validate import validate_paths
 
-    for option, path in (("--json", json_out), ("--xlsx", xlsx_out)):
-        if path is not None:
-            _run(check_output_file, path, option)  # before reading: one line, exit 2
-    result = _run(
-        validate_paths, paths, json_out=json_out, xlsx_out=xlsx_out, on_issue="none", units=units
-    )
+        for option, path in (("--json", json_out), ("--xlsx", xlsx_out)):
+            if path is not None:
+                _run(check_output_file, path, option)  # before reading: one line, exit 2
+        result = _run(
+            validate_paths, paths, json_out=json_out, xlsx_out=xlsx_out, on_issue="none",
+            units=units,
+        )  # fmt: skip
     _render_validation(
         result.findings,
         result.report.datasets,
