@@ -15,10 +15,10 @@ the run (``--domains dm,vs,...`` keeps only those files). XPT v5 text is ASCII: 
 quotes are written as ASCII ones, and a dataset with any other non-ASCII text is left out and
 named.
 
-Each side is timed from process start to exit (wall clock, ``subprocess``), alternating, best of
-``--runs`` after one warm-up each, and its CPU time (user + system of the child) is shown too:
-on a shared machine the CPU seconds move less than the wall clock. The pointblank side runs in
-its own virtual environment (pointblank is not a trialflow dependency: ``python -m venv
+Each side is timed from process start to exit (wall clock, ``subprocess``), alternating, best and
+median of ``--runs`` after one warm-up each, and its CPU time (user + system of the child) is
+shown too: on a shared machine the CPU seconds move less than the wall clock. The pointblank
+side runs in its own virtual environment (pointblank is not a trialflow dependency: ``python -m venv
 /tmp/pbvenv && /tmp/pbvenv/bin/pip install pointblank pyreadstat``); it reads the same XPT files
 with pyreadstat and calls ``pointblank.validate_sdtmig`` on the frames, as
 ``benchmarks/bench_validate.py`` does in process.
@@ -30,6 +30,7 @@ import argparse
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,20 +158,30 @@ def main() -> None:
             sides["pointblank validate_sdtmig"] = [str(pb_python), "-c", POINTBLANK, str(folder)]
         else:
             print(f"pointblank: {pb_python} not found; timing trialflow alone")
-        best = {name: (float("inf"), float("inf")) for name in sides}
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
         for command in sides.values():  # warm-up: file cache, .pyc files
             timed(command, env)
         for _ in range(args.runs):
             for name, command in sides.items():
                 wall, cpu, _code = timed(command, env)
-                best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
-    for name, (wall, cpu) in best.items():
-        print(f"{name:<28} best wall {wall:5.2f} s   best CPU {cpu:5.2f} s")
-    if len(best) == 2:
-        (tw, tc), (pw, pc) = best.values()
+                runs[name].append((wall, cpu))
+    best = {name: (min(w for w, _ in r), min(c for _, c in r)) for name, r in runs.items()}
+    median = {
+        name: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
+        for name, r in runs.items()
+    }
+    for name in runs:
         print(
-            f"trialflow / pointblank: wall {tw / pw:.2f}, CPU {tc / pc:.2f} (target: 0.50 or less)"
+            f"{name:<28} best wall {best[name][0]:5.3f} s, CPU {best[name][1]:5.3f} s;"
+            f" median wall {median[name][0]:5.3f} s, CPU {median[name][1]:5.3f} s"
         )
+    if len(runs) == 2:
+        for label, values in (("best", best), ("median", median)):
+            (tw, tc), (pw, pc) = values.values()
+            print(
+                f"trialflow / pointblank, {label}: wall {tw / pw:.3f}, CPU {tc / pc:.3f}"
+                " (target: 0.50 or less)"
+            )
     print(
         f"machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     )
