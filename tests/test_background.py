@@ -238,3 +238,31 @@ def test_a_child_killed_holding_the_claims_lock_leaves_the_parent_going():
             os._exit(0)
         os.waitpid(pid, 0)
         assert list(claims.each(True)) == [0, 1, 2]  # would wait for ever on a lock kept
+
+
+@forks
+@needs_memfd
+def test_a_validation_child_that_dies_leaves_its_rules_to_the_parent(monkeypatch):
+    import pandas as pd
+
+    from trialflow.validation import engine
+    from trialflow.validation.core import RULES, Dataset, Package, Rule
+
+    parent = os.getpid()
+
+    def dies_in_the_child(package):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return []
+
+    monkeypatch.setitem(
+        RULES, "test-dies", Rule("test-dies", "error", "dataset", "", "", (), dies_in_the_child)
+    )
+    dm = pd.DataFrame({"STUDYID": ["S"] * 2, "DOMAIN": ["DM"] * 2, "USUBJID": ["S-1", "S-1"]})
+    package = Package({"DM": Dataset.from_frame("DM", dm)})
+    # the child takes rules from the end of the list: the dying one first
+    codes = ["required-variable-missing", "key-not-unique", "usubjid-not-in-dm", "test-dies"]
+    one = engine.validate_package(package, rules=codes, on_issue="none").findings
+    two = engine.validate_package(package, rules=codes, on_issue="none", jobs=2).findings
+    assert len(one) >= 2
+    assert [f.one_line() for f in two] == [f.one_line() for f in one]

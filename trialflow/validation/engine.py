@@ -9,13 +9,12 @@ A rule that fails with an unexpected error does not stop the others: it becomes 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import mmap
 import os
 import struct
 from collections.abc import Iterable, Iterator
 
-from trialflow.background import Background, parallel
+from trialflow.background import Background, BackgroundError, parallel
 from trialflow.errors import Finding, OnIssue, emit
 from trialflow.validation import rules as _rules  # noqa: F401  (registers every rule)
 from trialflow.validation.core import RULES, Package, Rule, ValidationReport, validating
@@ -52,7 +51,11 @@ def validate_package(
             Background(_run_claimed, package, runnable, claims, False) as other,
         ):
             found = _run_claimed(package, runnable, claims, True)
-            found.update(other.result())
+            with contextlib.suppress(BackgroundError):  # the child died: see below
+                found.update(other.result())
+        # the rules a child claimed but did not finish (killed, out of memory) are run here,
+        # so that the report is still the whole catalogue's
+        found.update(_run_rules(package, [r for r in runnable if r.code not in found]))
     else:
         found = _run_rules(package, runnable)
     findings = [f for r in runnable for f in found[r.code]]
@@ -144,6 +147,8 @@ class _Claims:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        import fcntl  # POSIX only, as memfd_create (claims are made only where both exist)
+
         fcntl.lockf(self._lock, fcntl.LOCK_EX)
         try:
             yield
