@@ -134,23 +134,21 @@ def child(study: str, raw: str, out: str, marks_file: str) -> None:
 
     cli._progress = progress  # type: ignore[assignment]
     sys.argv = ["trialflow", "run", study, "--raw", raw, "--out", out]
-    code = 0
+    import atexit
     import contextlib
     import io
 
+    def finish() -> None:  # when the command is done, before the process ends
+        mark("end")
+        Path(marks_file).write_text(
+            json.dumps({"t0": start_wall, "marks": marks, "read": read, "cpu_self": _cpu()}),
+            encoding="utf-8",
+        )
+
+    atexit.register(finish)
     buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer):
-            cli.main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    mark("end")
-    Path(marks_file).write_text(
-        json.dumps(
-            {"t0": start_wall, "marks": marks, "read": read, "exit": code, "cpu_self": _cpu()}
-        ),
-        encoding="utf-8",
-    )
+    with contextlib.redirect_stdout(buffer):
+        cli.main()  # the console entry point: runs the atexit functions, then ends the process
 
 
 # --- the parent: exports, runs, tables -----------------------------------------------------
@@ -255,7 +253,7 @@ def run_once(study: Path, raw: Path, out: Path, tmp: Path) -> dict:
         "main_peak_mb": max([s["peak_mb"] for s in stages.values()]),
         "peak_mb": peak["kb"] / 1024,
         "processes": peak["processes"],
-        "exit": data["exit"] if os.WIFEXITED(status) else -1,
+        "exit": os.waitstatus_to_exitcode(status),
         "load": (load_before, _load()),
     }
 
