@@ -266,3 +266,17 @@ def test_a_validation_child_that_dies_leaves_its_rules_to_the_parent(monkeypatch
     two = engine.validate_package(package, rules=codes, on_issue="none", jobs=2).findings
     assert len(one) >= 2
     assert [f.one_line() for f in two] == [f.one_line() for f in one]
+
+
+def test_findings_come_back_from_a_child_as_they_were():
+    from trialflow.errors import Finding, Source
+
+    sent = [
+        Finding("a-code", "error", "text", dataset="LB", variable="LBSTRESU", record=3,
+                usubjid="S-1", value="12", refs=("SD0029", "CORE-000001"),
+                source=Source("lb.xpt", None, 3, "LBSTRESU")),
+        Finding("b-code", "notice", "only a message"),
+        Finding("c-code", "warning", "a sheet", source=Source("x.xlsx", "LAB", 7)),
+    ]  # fmt: skip
+    back = Background(lambda: sent).result()
+    assert back == sent and [type(f.source) for f in back] == [Source, type(None), Source]

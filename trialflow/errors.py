@@ -109,6 +109,11 @@ class Source:
             parts.append(f"column {self.column}")
         return ", ".join(parts)
 
+    def __reduce__(self) -> tuple[type[Source], tuple[object, ...]]:
+        # pickled as its fields (a child process sends its findings back): a third of the
+        # time of the frozen dataclass's own state handling
+        return Source, (self.file, self.sheet, self.row, self.column)
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -137,6 +142,15 @@ class Finding:
     value: str | None = None
     refs: tuple[str, ...] = field(default_factory=tuple)
     source: Source | None = None
+
+    def __reduce__(self) -> tuple[type[Finding], tuple[object, ...]]:
+        # pickled as its fields, as Source: a child process that validates half of the rules
+        # sends thousands of findings back, and the default state handling of a frozen
+        # dataclass with slots took 22 ms for 3,000 of them, this 9 ms
+        return Finding, (
+            self.code, self.severity, self.message, self.dataset, self.variable, self.record,
+            self.usubjid, self.value, self.refs, self.source,
+        )  # fmt: skip
 
     def one_line(self) -> str:
         """The finding as one line: severity, code, where, message and raw source."""
