@@ -201,6 +201,18 @@ def test_table1_and_summaries_by_arm(demo):
     # were never treated)
     assert dict(zip(week16["GROUP"], week16["N"], strict=True)) == {
         "Placebo": 30, "Drug X 25 mg": 30, "Drug X 50 mg": 28}  # fmt: skip
+    # the BASELINE row of each time point comes from the baseline records although the SAP
+    # keeps them out of ANL01FL (include_baseline: false): n and mean of BASE per arm as R
+    # gives them from SDTM (test_baseline_per_time_point_equals_r_from_sdtm: sums 4400, 4487,
+    # 4172 over 30, 30, 28 subjects; the CSV holds 7 decimals)
+    baseline = summary[(summary["PARAMCD"] == "SYSBP") & (summary["ATPTN"] == 815)
+                       & (summary["AVISIT"] == "BASELINE")]  # fmt: skip
+    assert baseline["VAR"].tolist() == ["AVAL"] * 3
+    assert baseline.set_index("GROUP")[["N", "MEAN"]].to_dict("index") == {
+        "Placebo": {"N": 30, "MEAN": pytest.approx(4400 / 30, abs=5e-8)},
+        "Drug X 25 mg": {"N": 30, "MEAN": pytest.approx(4487 / 30, abs=5e-8)},
+        "Drug X 50 mg": {"N": 28, "MEAN": pytest.approx(4172 / 28, abs=5e-8)},
+    }
 
 
 def test_observed_cases_without_analysis_derived_records(demo, tmp_path):

@@ -5,7 +5,9 @@ and max of AVAL and of CHG, with the Wilcoxon signed-rank test of each post-base
 against baseline (on the subjects with both values, i.e. with a CHG) and the Hodges-Lehmann
 estimate of the median change with its confidence interval. The quantile definition and the
 test method (study.yaml's names) are named in every row. Records: the analysis records
-(ANL01FL = "Y") of the analysis population.
+(ANL01FL = "Y") of the analysis population, and its baseline records (ABLFL = "Y") where the
+SAP's ANL01FL leaves them out (``adam.analysis_flag.include_baseline: false``): a by-visit
+summary shows the baseline.
 
 :func:`table1` gives the baseline characteristics: continuous ones as mean +/- SD, categorical
 ones as n (%). Its VALUE text is rounded half away from zero as SAS's ROUND does
@@ -59,9 +61,41 @@ TABLE1_COLUMNS = [
 """table1.csv columns: GROUP is the treatment group ("Total" for all groups together)."""
 
 
+_BASELINE_BY = ("USUBJID", "PARAMCD", "BASETYPE", "ATPTN", "AVISITN")
+"""A baseline record joins the summaries unless an analysis record shares these with it."""
+
+
 def _analysis_records(bds: pd.DataFrame, population: str | None) -> pd.DataFrame:
-    """The analysis records (ANL01FL = Y) of the population flag's subjects."""
-    keep = bds["ANL01FL"].eq("Y").fillna(False)
+    """The analysis records (ANL01FL = Y) of the population flag's subjects, with the baseline
+    records (ABLFL = Y) ANL01FL does not flag.
+
+    A SAP may keep the baseline record out of ANL01FL (``adam.analysis_flag``'s
+    ``include_baseline: false``, as admiral's ``derive_var_anl_flag`` with a filter on the
+    post-baseline records does); the by-visit summary still shows the baseline (the BASELINE
+    row of AVAL), from the baseline records. A baseline record whose subject already has an
+    analysis record at the same parameter, BASETYPE, time point and visit is not added, so no
+    subject is counted twice at a visit.
+
+    Example:
+        >>> bds = pd.DataFrame({"USUBJID": ["1", "1"], "PARAMCD": ["SYSBP"] * 2,
+        ...                     "AVISITN": [0.0, 4.0], "ABLFL": ["Y", None],
+        ...                     "ANL01FL": [None, "Y"]})
+        >>> _analysis_records(bds, None)["AVISITN"].tolist()
+        [0.0, 4.0]
+    """
+    keep = bds["ANL01FL"].eq("Y").fillna(False).to_numpy()
+    if "ABLFL" in bds.columns:
+        baseline = bds["ABLFL"].eq("Y").fillna(False).to_numpy() & ~keep
+        if baseline.any():
+            by = [c for c in _BASELINE_BY if c in bds.columns]
+
+            def keys(mask: np.ndarray) -> pd.MultiIndex:
+                return pd.MultiIndex.from_frame(bds.loc[mask, by].astype("str").fillna(""))
+
+            added = ~keys(baseline).isin(keys(keep))
+            keep = keep.copy()
+            keep[np.flatnonzero(baseline)[added]] = True
+    keep = pd.Series(keep, index=bds.index)
     if population:
         if population not in bds.columns:
             raise DerivationError(f"cfb_summary: population flag {population} is not a column")
@@ -124,7 +158,8 @@ def cfb_summary(
     if group is not None and group not in bds.columns:
         raise DerivationError(f"cfb_summary: group variable {group} is not a column")
     timepoints = has_timepoints(bds)
-    extra = ["PARAM", population, group, *(TIMEPOINT_COLUMNS if timepoints else [])]
+    extra = ["PARAM", population, group, "ABLFL", "BASETYPE",
+             *(TIMEPOINT_COLUMNS if timepoints else [])]  # fmt: skip
     keep = [*needed, *(c for c in extra if c and c in bds.columns)]
     data = _analysis_records(bds[list(dict.fromkeys(keep))], population)
     if group is None:
