@@ -133,3 +133,23 @@ def test_signed_rank_test_decides_ties_and_zeros_on_changes_at_the_data_precisio
     noisy = wilcoxon_signed_rank(np.subtract(aval, base))  # what the binary noise gave
     assert (noisy.statistic, noisy.exact) == (3.0, True)
     assert noisy.p_value == pytest.approx(0.078125)
+
+
+def test_baseline_records_outside_anl01fl_give_the_baseline_row_once():
+    # include_baseline: false leaves ANL01FL off the baseline records; the BASELINE row is
+    # still there, from ABLFL = Y. S1's baseline shares its visit with an analysis record of
+    # S1 (a visit whose window holds the baseline day): it is not counted a second time.
+    rows = [
+        ("S0", 0.0, "BASELINE", 10.0, "Y", None),
+        ("S0", 2.0, "DAY 14", 9.0, None, "Y"),
+        ("S1", 0.0, "BASELINE", 12.0, "Y", None),
+        ("S1", 0.0, "BASELINE", 13.0, None, "Y"),
+        ("S1", 2.0, "DAY 14", 11.0, None, "Y"),
+        ("S2", 0.0, "BASELINE", 99.0, None, None),  # neither: left out
+    ]
+    bds = pd.DataFrame(rows, columns=["USUBJID", "AVISITN", "AVISIT", "AVAL", "ABLFL", "ANL01FL"])
+    bds = bds.assign(PARAMCD="FPG", CHG=np.nan, FASFL="Y")
+    out = cfb_summary(bds, ["FPG"], quantile_method="spss")
+    baseline = out[out["AVISIT"] == "BASELINE"].iloc[0]
+    assert (baseline["N"], baseline["MEAN"]) == (2, pytest.approx((10.0 + 13.0) / 2))
+    assert out.loc[out["AVISIT"] == "DAY 14", "N"].tolist() == [2]
