@@ -149,6 +149,10 @@ def test_between_arm_comparisons_equal_r(demo):
         #     t -5.440136824 p 5.150820972e-07
         wilcox.test(hi, pl)   # W = 140, p = 1.346212e-05 (normal approximation: ties)
         wilcox.test(lo, pl)   # W = 190.5, p = 0.0001264241075
+        wilcox.test(hi, pl, conf.int = TRUE)  # difference in location -12.000023954368730,
+                              # 95 % CI -17.999967502916114 -7.0000252569108898
+        wilcox.test(lo, pl, conf.int = TRUE)  # -8.0000773266948180,
+                              # 95 % CI -12.000056578206951 -4.0000091994686606
         kruskal.test(CHG ~ TRT01P, data = d)  # 24.104121, df 2, p 5.832525e-06
     """
     out, _ = demo
@@ -181,6 +185,15 @@ def test_between_arm_comparisons_equal_r(demo):
     assert pytest.approx(1.346212e-05, rel=1e-6) == got[("RANKSUM", "Drug X 50 mg")].P_VALUE
     assert got[("RANKSUM", "Drug X 25 mg")].STATISTIC == 190.5
     assert pytest.approx(0.0001264241075, rel=1e-8) == got[("RANKSUM", "Drug X 25 mg")].P_VALUE
+    for group, (shift, low, high) in {
+        "Drug X 50 mg": (-12.000023954368730, -17.999967502916114, -7.0000252569108898),
+        "Drug X 25 mg": (-8.0000773266948180, -12.000056578206951, -4.0000091994686606),
+    }.items():  # the location shift and its interval, as wilcox.test(conf.int = TRUE)
+        row = got[("RANKSUM", group)]
+        assert pytest.approx(shift, abs=5e-7) == row.ESTIMATE
+        assert (pytest.approx(low, abs=5e-7), pytest.approx(high, abs=5e-7)) == (row.LOWER,
+                                                                                  row.UPPER)
+        assert row.CONF_LEVEL == 0.95
     kruskal = got[("KRUSKAL", "")]
     assert pytest.approx(24.104121, abs=5e-7) == kruskal.STATISTIC
     assert (kruskal.DF, kruskal.N) == (2, 88)

@@ -26,6 +26,11 @@ The data (built in :func:`_three_arms`) and the R script that produced every exp
     #  (ties: -2 and -4 occur in both arms, so R uses the normal approximation)
     wilcox.test(d$CHG[d$TRT == "Drug X 50 mg"], d$CHG[d$TRT == "Placebo"])
     #  W = 0, p-value = 0.00216450216450216  "Wilcoxon rank sum exact test" (= 2 / choose(12, 6))
+    wilcox.test(d$CHG[d$TRT == "Drug X 25 mg"], d$CHG[d$TRT == "Placebo"], conf.int = TRUE)
+    #  difference in location -4.00004300082250808, 95 % CI -7.00001759660218248
+    #  -0.99998767318732718 (normal approximation: uniroot, tol 1e-4)
+    wilcox.test(d$CHG[d$TRT == "Drug X 50 mg"], d$CHG[d$TRT == "Placebo"], conf.int = TRUE)
+    #  difference in location -8, 95 % CI -11 -4 (exact); with conf.level = 0.9: -10 -5
     kruskal.test(CHG ~ TRT, data = d)
     #  Kruskal-Wallis chi-squared = 12.0614853195164073, df = 2, p-value = 0.0024037081782461
 
@@ -141,6 +146,22 @@ def test_rank_tests_equal_wilcox_and_kruskal():
     assert kw["N"] == 18
 
 
+def test_rank_sum_location_shift_and_interval_equal_wilcox_test_conf_int():
+    out = rank_tests(_three_arms(), "CHG", "TRT01P", control="Placebo", order=ARMS)
+    ranksum = out[out["TERM"] == "RANKSUM"].set_index("GROUP")
+    low = ranksum.loc["Drug X 25 mg"]  # ties: R's uniroot on the normal approximation
+    assert low["ESTIMATE"] == pytest.approx(-4.00004300082250808, abs=1e-13)
+    assert low["LOWER"] == pytest.approx(-7.00001759660218248, abs=1e-13)
+    assert low["UPPER"] == pytest.approx(-0.99998767318732718, abs=1e-13)
+    high = ranksum.loc["Drug X 50 mg"]  # exact: the qwilcox points of the 36 differences
+    assert (high["ESTIMATE"], high["LOWER"], high["UPPER"]) == (-8.0, -11.0, -4.0)
+    assert (low["CONF_LEVEL"], high["CONF_LEVEL"]) == (0.95, 0.95)
+    assert ranksum[["SE", "DF"]].isna().all().all()
+    at90 = rank_tests(_three_arms(), "CHG", "TRT01P", control="Placebo", order=ARMS,
+                      conf_level=0.9).set_index(["TERM", "GROUP"])  # fmt: skip
+    assert at90.loc[("RANKSUM", "Drug X 50 mg"), ["LOWER", "UPPER"]].tolist() == [-10.0, -5.0]
+
+
 def test_rank_tests_two_arms_have_no_kruskal():
     data = _three_arms()
     out = rank_tests(data[data["TRT01P"] != "Drug X 50 mg"], "CHG", "TRT01P",
@@ -156,3 +177,39 @@ def test_ancova_is_not_estimated_with_a_constant_covariate():
     # nothing is reported rather than a number from an arbitrary generalised inverse.
     data = _three_arms().assign(BASE=140.0)
     assert ancova(data, "CHG", "TRT01P", ["BASE"], control="Placebo", order=ARMS).empty
+
+
+def test_rank_sum_shift_equals_r_on_forty_random_pairs():
+    """tests/data/rank_sum_r.json: 40 synthetic pairs of groups (numpy seed 11: small without
+    ties, integer values with ties, one group of 50 or more, rounded normal values), each with
+    R 4.2.2's answer, made by
+
+        cases <- jsonlite::fromJSON("cases.json", simplifyVector = FALSE)
+        lapply(cases, function(cs) {
+          r <- suppressWarnings(wilcox.test(unlist(cs$x), unlist(cs$y), conf.int = TRUE,
+                                            conf.level = cs$conf))
+          list(estimate = unname(r$estimate), lower = r$conf.int[1], upper = r$conf.int[2],
+               conf_level = attr(r$conf.int, "conf.level"), W = unname(r$statistic),
+               p = r$p.value, method = r$method)
+        })  # written with jsonlite::toJSON(digits = NA): every digit
+    """
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from trialflow.analysis.compare import _rank_sum
+    from trialflow.analysis.stats import _rank_sum_shift
+
+    cases = json.loads((Path(__file__).parents[1] / "data" / "rank_sum_r.json").read_text())
+    methods = set()
+    for case in cases:
+        x, y, r = np.array(case["x"]), np.array(case["y"]), case["r"]
+        got = _rank_sum_shift(x, y, case["conf_level"])
+        want = (r["estimate"], r["lower"], r["upper"], r["conf_level"])
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-12), (len(x), len(y), r["method"])
+        w, p, method = _rank_sum(x, y)
+        assert (w, method) == (r["W"], r["method"]) and p == pytest.approx(r["p"], rel=1e-9)
+        methods.add(method)
+    assert methods == {"Wilcoxon rank sum exact test",
+                       "Wilcoxon rank sum test with continuity correction"}  # fmt: skip

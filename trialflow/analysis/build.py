@@ -557,8 +557,9 @@ def _comparisons(
                         )  # fmt: skip
                     else:
                         rows = rank_tests(
-                            cell, "CHG", variable, control=groups.control, order=groups.levels
-                        )
+                            cell, "CHG", variable, control=groups.control, order=groups.levels,
+                            conf_level=analysis.conf_level,
+                        )  # fmt: skip
                     if len(rows):
                         parts.append(rows.assign(**keys, PARAM=label))
                         continue

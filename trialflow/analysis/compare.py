@@ -16,10 +16,11 @@ squares (statsmodels OLS) with treatment coding against the control group, and r
 4.5):
 
 * Wilcoxon rank-sum (Mann-Whitney) of each group against control, as
-  ``wilcox.test(group, control)``: W is the rank sum of the group's values minus
-  ``n(n + 1)/2``; the exact distribution when both groups have fewer than 50 values and there
-  are no ties, otherwise the normal approximation with the tie-corrected variance and the
-  continuity correction;
+  ``wilcox.test(group, control, conf.int = TRUE)``: W is the rank sum of the group's values
+  minus ``n(n + 1)/2``; the exact distribution when both groups have fewer than 50 values and
+  there are no ties, otherwise the normal approximation with the tie-corrected variance and
+  the continuity correction; the location shift (the Hodges-Lehmann estimate, R's "difference
+  in location") with its confidence interval, from the same branch;
 * Kruskal-Wallis across all groups (more than two), as ``kruskal.test``: the tie-corrected H
   against chi-square with k - 1 degrees of freedom.
 
@@ -40,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from trialflow.analysis.stats import _rank_sum_shift
 from trialflow.errors import DerivationError
 
 __all__ = ["COMPARISON_COLUMNS", "ancova", "rank_tests"]
@@ -55,6 +57,9 @@ COMPARISON_COLUMNS = [
   (rank-sum test of GROUP against REFERENCE) or KRUSKAL (all groups; GROUP empty).
 * N: subjects in GROUP (LSMEAN), in GROUP and REFERENCE (DIFF, RANKSUM), in all (KRUSKAL).
 * ESTIMATE, SE, LOWER, UPPER at CONF_LEVEL, DF (residual df of the model; k - 1 for KRUSKAL).
+  For RANKSUM, ESTIMATE is the location shift of GROUP against REFERENCE and LOWER/UPPER its
+  interval at CONF_LEVEL, the level R reports (lower than asked when the exact interval can't
+  reach it); no SE or DF.
 * STATISTIC: t (DIFF), W (RANKSUM), the chi-squared H (KRUSKAL); P_VALUE two-sided.
 * TEST: the model or test as R writes it.
 """
@@ -204,12 +209,14 @@ def rank_tests(
     *,
     control: str,
     order: Sequence[str],
+    conf_level: float = 0.95,
 ) -> pd.DataFrame:
     """Rank-sum tests of each group against ``control`` and Kruskal-Wallis across groups.
 
     Missing responses are left out. Returns :data:`COMPARISON_COLUMNS` rows: RANKSUM per
-    group other than control (when both have values), then KRUSKAL when more than two
-    groups have values and not every value is equal.
+    group other than control (when both have values), with the location shift and its
+    interval at ``conf_level``, then KRUSKAL when more than two groups have values and not
+    every value is equal.
 
     Example:
         >>> data = pd.DataFrame({"G": ["P"] * 3 + ["A"] * 3,
@@ -217,6 +224,11 @@ def rank_tests(
         >>> out = rank_tests(data, "CHG", "G", control="P", order=["P", "A"])
         >>> out[["TERM", "STATISTIC", "P_VALUE"]].values.tolist()  # W = 0, p = 2/20
         [['RANKSUM', 0.0, 0.1]]
+        >>> # R's wilcox.test(c(-1, -2, 0.5), c(1, 2, 3), conf.int = TRUE): the median of the 9
+        >>> # differences, -3; with 3 and 3 values no exact interval reaches 95 %, so R gives
+        >>> # the widest one, from the smallest to the largest difference, at 1 - 2/20
+        >>> out[["ESTIMATE", "LOWER", "UPPER", "CONF_LEVEL"]].round(12).values.tolist()
+        [[-3.0, -5.0, -0.5, 0.9]]
     """
     _check(data, [response, group], "rank_tests")
     frame = data[[group, response]].dropna()
@@ -231,10 +243,12 @@ def rank_tests(
             if g == control:
                 continue
             w, p, text = _rank_sum(v, values[control])
+            shift, lower, upper, level = _rank_sum_shift(v, values[control], conf_level)
             rows.append(
                 _row(
                     METHOD="WILCOXON", TERM="RANKSUM", GROUP=g, REFERENCE=control,
-                    N=int(v.size + values[control].size), STATISTIC=w, P_VALUE=p, TEST=text,
+                    N=int(v.size + values[control].size), ESTIMATE=shift, LOWER=lower,
+                    UPPER=upper, STATISTIC=w, P_VALUE=p, CONF_LEVEL=level, TEST=text,
                 )
             )  # fmt: skip
     if len(values) > 2:

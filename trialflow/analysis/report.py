@@ -863,12 +863,14 @@ def _comparisons(comparisons: pd.DataFrame | None, precision: Mapping[str, int |
                                            f"compare-{_esc(paramcd)}{ident}", digits))  # fmt: skip
     tests = list(dict.fromkeys(_text(v) for v in comparisons["TEST"] if _text(v)))
     levels = sorted({float(v) for v in comparisons["CONF_LEVEL"] if not _missing(v)})
-    level = f"{100 * levels[0]:g}%" if len(levels) == 1 else "the stated level"
+    level = f"{100 * levels[-1]:g}%" if len(levels) == 1 else "the stated level"
     parts.append(
         '<p class="table-note">Change from baseline (CHG) of the analysis records at each '
         f"visit. LS mean: least-squares mean with its standard error; difference: group "
-        f"minus control with its {level} confidence interval (t, residual df), not adjusted "
-        f"for multiplicity. Tests: {_esc('; '.join(tests))}.</p></section>"
+        f"minus control with its {level} confidence interval (t, residual df); shift: the "
+        "Hodges-Lehmann estimate of the group's location shift against control with its "
+        "confidence interval, and the rank-sum statistic W; not adjusted for multiplicity. "
+        f"Tests: {_esc('; '.join(tests))}.</p></section>"
     )
     return "".join(parts)
 
@@ -890,8 +892,11 @@ def _comparison_table(rows: pd.DataFrame, heading: str, ident: str, digits: int)
             high = format_number(record["UPPER"], digits)
             value = f"{est} ({low}, {high})"
         elif term == "RANKSUM":
-            what = f"Wilcoxon rank-sum vs {_esc(record['REFERENCE'])}, W"
-            value = format_number(record["STATISTIC"], 1)
+            what = f"Wilcoxon rank-sum vs {_esc(record['REFERENCE'])}: shift (CI); W"
+            shift = format_number(record["ESTIMATE"], digits)
+            low = format_number(record["LOWER"], digits)
+            high = format_number(record["UPPER"], digits)
+            value = f"{shift} ({low}, {high}); {format_number(record['STATISTIC'], 1)}"
         else:
             what = "Kruskal-Wallis, H (df)"
             value = f"{format_number(record['STATISTIC'], 3)} ({_count(record['DF'])})"

@@ -2310,8 +2310,9 @@ class ComparisonSpec(Strict):
     ``ancova``: the linear model CHG ~ group + covariates (treatment coding against the
     control arm), least-squares means per group at the covariates' means and the differences
     against control, as R's ``lm`` with ``emmeans``. ``wilcoxon``: the Wilcoxon rank-sum test
-    of each group against control and, with more than two groups, the Kruskal-Wallis test
-    across all, as R's ``wilcox.test`` and ``kruskal.test`` with their defaults.
+    of each group against control with the location shift (Hodges-Lehmann) and its confidence
+    interval and, with more than two groups, the Kruskal-Wallis test across all, as R's
+    ``wilcox.test(conf.int = TRUE)`` and ``kruskal.test`` with their defaults.
     """
 
     method: Literal["ancova", "wilcoxon"] = Field(
