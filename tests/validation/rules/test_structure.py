@@ -151,3 +151,15 @@ def test_scat_equals_cat():
     )
     assert run("scat-equals-cat", ds) == [("LB", 1, "A", "LBSCAT")]
     assert "LBSCAT 'CHEMISTRY ' repeats LBCAT" in messages("scat-equals-cat", ds)[0]
+
+
+def test_duplicate_records_of_a_domain_the_sdtmig_does_not_define():
+    # no natural keys to start from: the columns are compared in their own order
+    from trialflow.validation.rules.structure import duplicate_record
+
+    frame = pd.DataFrame({"STUDYID": ["S"] * 3, "DOMAIN": ["XY"] * 3,
+                          "USUBJID": ["S-1", "S-1", "S-2"], "XYSEQ": [1.0, 2.0, 1.0],
+                          "XYTESTCD": ["A", "A", "A"], "XYORRES": ["1", "1", "1"]})  # fmt: skip
+    found = duplicate_record(Package({"XY": Dataset.from_frame("XY", frame)}))
+    assert [(f.record, f.variable, f.value) for f in found] == [(2, "XYSEQ", "2.0")]
+    assert "repeats record 1" in found[0].message

@@ -185,7 +185,7 @@ def _natural_keys_first(ds: Dataset, columns: list[str]) -> list[str]:
     apart, so :func:`_repeated_rows` is left with few records after them."""
     try:
         keys = metadata.domain_keys(domain_prefix(ds))
-    except Exception:  # a domain the SDTMIG does not define: the columns as they come
+    except metadata.MetadataError:  # a domain the SDTMIG does not define: as they come
         keys = []
     return [k for k in keys if k in columns] + [c for c in columns if c not in keys]
 
