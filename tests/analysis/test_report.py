@@ -356,3 +356,25 @@ def test_adverse_events_by_group_in_one_table() -> None:
         "0 (0.00%)", "2 (100.00%)", "2 (66.67%)"]  # fmt: skip
     ids = re.findall(r' id="([^"]+)"', page)
     assert len(ids) == len(set(ids))
+
+
+def test_the_comparisons_note_gives_the_level_of_the_differences():
+    # an exact rank-sum interval may report a lower level than asked (0.9 with 3 and 3
+    # values); the note speaks of the ANCOVA differences' level, 95 %
+    from trialflow.analysis.compare import COMPARISON_COLUMNS
+    from trialflow.analysis.report import _comparisons
+
+    rows = pd.DataFrame(
+        [
+            {"TERM": "DIFF", "METHOD": "ANCOVA", "GROUP": "A", "REFERENCE": "P", "N": 6,
+             "ESTIMATE": -3.0, "SE": 1.0, "DF": 3.0, "LOWER": -6.2, "UPPER": 0.2,
+             "STATISTIC": -3.0, "P_VALUE": 0.06, "CONF_LEVEL": 0.95, "TEST": "ANCOVA"},
+            {"TERM": "RANKSUM", "METHOD": "WILCOXON", "GROUP": "A", "REFERENCE": "P", "N": 6,
+             "ESTIMATE": -3.0, "LOWER": -5.0, "UPPER": -0.5, "STATISTIC": 0.0, "P_VALUE": 0.1,
+             "CONF_LEVEL": 0.9, "TEST": "Wilcoxon rank sum exact test"},
+        ],
+        columns=COMPARISON_COLUMNS,
+    ).assign(PARAMCD="SYSBP", AVISITN=4.0, AVISIT="WEEK 4", PARAM="Systolic BP (mmHg)")  # fmt: skip
+    html = _comparisons(rows, {"SYSBP": 1})
+    assert "with its 95% confidence interval (t, residual df)" in html
+    assert "-3.00 (-5.00, -0.50); 0.0" in html  # the shift, its interval and W (MEAN digits)

@@ -227,7 +227,7 @@ def rank_tests(
         >>> # R's wilcox.test(c(-1, -2, 0.5), c(1, 2, 3), conf.int = TRUE): the median of the 9
         >>> # differences, -3; with 3 and 3 values no exact interval reaches 95 %, so R gives
         >>> # the widest one, from the smallest to the largest difference, at 1 - 2/20
-        >>> out[["ESTIMATE", "LOWER", "UPPER", "CONF_LEVEL"]].round(12).values.tolist()
+        >>> out[["ESTIMATE", "LOWER", "UPPER", "CONF_LEVEL"]].values.tolist()
         [[-3.0, -5.0, -0.5, 0.9]]
     """
     _check(data, [response, group], "rank_tests")

@@ -862,8 +862,10 @@ def _comparisons(comparisons: pd.DataFrame | None, precision: Mapping[str, int |
             parts.append(_comparison_table(part, f"{heading}{_esc(caption)}",
                                            f"compare-{_esc(paramcd)}{ident}", digits))  # fmt: skip
     tests = list(dict.fromkeys(_text(v) for v in comparisons["TEST"] if _text(v)))
-    levels = sorted({float(v) for v in comparisons["CONF_LEVEL"] if not _missing(v)})
-    level = f"{100 * levels[-1]:g}%" if len(levels) == 1 else "the stated level"
+    # the level of the differences' intervals: a rank-sum interval may report a lower one
+    differences = comparisons.loc[(comparisons["TERM"] == "DIFF").to_numpy(), "CONF_LEVEL"]
+    levels = sorted({float(v) for v in differences if not _missing(v)})
+    level = f"{100 * levels[0]:g}%" if len(levels) == 1 else "the stated level"
     parts.append(
         '<p class="table-note">Change from baseline (CHG) of the analysis records at each '
         f"visit. LS mean: least-squares mean with its standard error; difference: group "
