@@ -214,10 +214,10 @@ needs_memfd = pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="Linux 
 @forks
 @needs_memfd
 def test_two_processes_claim_every_rule_exactly_once():
-    from trialflow.validation.engine import _Claims
+    from trialflow.background import Claims
 
     count = 20_000
-    with _Claims.of(count) as claims, Background(lambda: list(claims.each(False))) as other:
+    with Claims.of(count) as claims, Background(lambda: list(claims.each(False))) as other:
         front = list(claims.each(True))
         back = other.result()
     assert front[:3] == [0, 1, 2] and back[:3] == [count - 1, count - 2, count - 3]
@@ -228,9 +228,9 @@ def test_two_processes_claim_every_rule_exactly_once():
 @forks
 @needs_memfd
 def test_a_child_killed_holding_the_claims_lock_leaves_the_parent_going():
-    from trialflow.validation.engine import _Claims
+    from trialflow.background import Claims
 
-    with _Claims.of(3) as claims:
+    with Claims.of(3) as claims:
         pid = os.fork()
         if pid == 0:  # take the lock and die holding it
             with claims._locked():

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import mmap
 import os
 import pickle
 import signal
+import struct
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["JOBS_VARIABLE", "Background", "BackgroundError", "parallel"]
+__all__ = ["JOBS_VARIABLE", "Background", "BackgroundError", "Claims", "fork", "parallel"]
 
 JOBS_VARIABLE = "TRIALFLOW_JOBS"
 """Environment variable: ``1`` runs every step in one process (no child process)."""
@@ -82,35 +84,21 @@ class Background:
         if not parallel():
             self._run_here(fn, args, kwargs)
             return
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                stream.flush()  # nothing buffered is written twice
         read, write = os.pipe()
-        parent = os.getpid()
-        with warnings.catch_warnings():
-            # Python 3.12+ warns that a fork of a threaded process may deadlock in the child:
-            # the child here only runs trialflow's writers, which take none of the locks the
-            # other threads (a progress bar, a finished sheet reader) hold.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # the child: run, send, leave without running the parent's exit code
-            code = 0
+
+        def step() -> None:
+            os.close(read)
             try:
-                os.close(read)
-                _die_with(parent)
+                message = pickle.dumps(("ok", fn(*args, **kwargs)))
+            except BaseException as exc:
                 try:
-                    message = pickle.dumps(("ok", fn(*args, **kwargs)))
-                except BaseException as exc:
-                    try:
-                        message = pickle.dumps(("error", exc))
-                    except Exception:
-                        message = pickle.dumps(("error", BackgroundError(f"{exc!r}")))
-                with os.fdopen(write, "wb") as pipe:
-                    pipe.write(message)
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
+                    message = pickle.dumps(("error", exc))
+                except Exception:
+                    message = pickle.dumps(("error", BackgroundError(f"{exc!r}")))
+            with os.fdopen(write, "wb") as pipe:
+                pipe.write(message)
+
+        pid = fork(step)
         os.close(write)
         self._pid, self._pipe = pid, read
 
@@ -171,6 +159,125 @@ class Background:
     def __exit__(self, kind, value, traceback) -> None:
         if kind is not None:
             self.cancel()
+
+
+def fork(work: Callable[[], None]) -> int:
+    """Run ``work()`` in a forked child process and return the child's pid at once.
+
+    The child dies with this process (:func:`_die_with`), and it leaves by ``os._exit`` when
+    ``work`` returns (exit code 0) or raises (1), so none of this process's exit code (atexit
+    functions, buffered output) runs twice. The caller waits for it (``os.waitpid``).
+
+    Example:
+        >>> pid = fork(lambda: None)
+        >>> os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        0
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()  # nothing buffered is written twice
+    parent = os.getpid()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns that a fork of a threaded process may deadlock in the child: the
+        # children here only run trialflow's own steps, which take none of the locks the other
+        # threads (a progress bar, a finished sheet reader) hold.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: run, and leave without running the parent's exit code
+        code = 0
+        try:
+            _die_with(parent)
+            work()
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    return pid
+
+
+class Claims:
+    """Items of a list shared out between two processes as they go.
+
+    One process takes items from the start of the list, the other from its end, one at a
+    time, until the two meet; either may take all that is left at once (:meth:`rest`). The
+    validation shares its rules this way (the rules of a topic sit together and share derived
+    facts, so each process computes few facts the other also computes, and neither waits for
+    the other however the work falls), and ``trialflow validate`` its XPT files.
+
+    The next index from the front and the end from the back are two integers in memory
+    shared across the fork, read and changed under a POSIX record lock (``lockf``) on an
+    anonymous file: the kernel releases such a lock when its process dies, so a child killed
+    while it holds it cannot leave the parent waiting. Linux only (``os.memfd_create``):
+    elsewhere the callers use one process.
+
+    Example:
+        >>> with Claims.of(5) as claims:
+        ...     front, back = claims.each(True), claims.each(False)
+        ...     next(front), next(back), next(back), claims.rest(True), next(back, None)
+        (0, 4, 3, range(1, 3), None)
+    """
+
+    _LAYOUT = struct.Struct("qq")
+
+    def __init__(self, count: int) -> None:
+        self._memory = mmap.mmap(-1, self._LAYOUT.size)  # MAP_SHARED: both see each change
+        self._LAYOUT.pack_into(self._memory, 0, 0, count)
+        self._lock = os.memfd_create("trialflow-claims")
+
+    @classmethod
+    @contextlib.contextmanager
+    def of(cls, count: int) -> Iterator[Claims]:
+        """Claims over ``count`` items, released when the block ends."""
+        claims = cls(count)
+        try:
+            yield claims
+        finally:
+            claims.close()
+
+    def close(self) -> None:
+        """Release the shared memory and the lock's file.
+
+        Example:
+            >>> Claims(1).close()
+        """
+        os.close(self._lock)
+        self._memory.close()
+
+    def each(self, front: bool) -> Iterator[int]:
+        """The indices this process claims, from the front (0, 1, ...) or the back."""
+        while (index := self._claim(front, 1)) is not None:
+            yield index[0]
+
+    def rest(self, front: bool) -> range:
+        """Every index not yet claimed, claimed at once by this process (from either end).
+
+        Example:
+            >>> with Claims.of(3) as claims:
+            ...     next(claims.each(True)), claims.rest(False), claims.rest(True)
+            (0, range(1, 3), range(0, 0))
+        """
+        return self._claim(front, None) or range(0)
+
+    def _claim(self, front: bool, count: int | None) -> range | None:
+        with self._locked():
+            low, high = self._LAYOUT.unpack_from(self._memory, 0)
+            if low >= high:
+                return None
+            take = high - low if count is None else min(count, high - low)
+            claimed = range(low, low + take) if front else range(high - take, high)
+            low, high = (low + take, high) if front else (low, high - take)
+            self._LAYOUT.pack_into(self._memory, 0, low, high)
+            return claimed
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        import fcntl  # POSIX only, as memfd_create (claims are made only where both exist)
+
+        fcntl.lockf(self._lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(self._lock, fcntl.LOCK_UN)
 
 
 def _die_with(parent: int) -> None:

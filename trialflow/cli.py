@@ -731,15 +731,18 @@ def validate_command(
     Example:
         trialflow validate trialflow-demo/sdtm --json report.json --xlsx report.xlsx
     """
-    with _no_cycle_collection():
+    from trialflow.io.prefetch import XptPrefetch
+
+    for option, path in (("--json", json_out), ("--xlsx", xlsx_out)):
+        if path is not None:
+            _run(check_output_file, path, option)  # before reading: one line, exit 2
+    # the XPT files are parsed in a child process while this one imports pandas
+    with _no_cycle_collection(), XptPrefetch.start(paths) as prefetch:
         from trialflow.io.validate import validate_paths
 
-        for option, path in (("--json", json_out), ("--xlsx", xlsx_out)):
-            if path is not None:
-                _run(check_output_file, path, option)  # before reading: one line, exit 2
         result = _run(
             validate_paths, paths, json_out=json_out, xlsx_out=xlsx_out, on_issue="none",
-            units=units,
+            units=units, prefetch=prefetch,
         )  # fmt: skip
     _render_validation(
         result.findings,

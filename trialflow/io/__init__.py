@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from trialflow.io.package import (
         read_package,
     )
+    from trialflow.io.prefetch import (
+        XptPrefetch,
+    )
     from trialflow.io.validate import (
         ValidateResult,
         validate_paths,
@@ -51,6 +54,12 @@ if TYPE_CHECKING:
         read_xpt,
         write_xpt,
     )
+    from trialflow.io.xpt_v5 import (
+        XptV5Data,
+        XptV5Header,
+        parse_xpt_v5,
+        xpt_v5_header,
+    )
 
 _EXPORTS: dict[str, str] = {
     "XptVariable": "xpt",
@@ -58,6 +67,11 @@ _EXPORTS: dict[str, str] = {
     "write_xpt": "xpt",
     "write_dataset_json": "dataset_json",
     "read_package": "package",
+    "XptPrefetch": "prefetch",
+    "XptV5Data": "xpt_v5",
+    "XptV5Header": "xpt_v5",
+    "parse_xpt_v5": "xpt_v5",
+    "xpt_v5_header": "xpt_v5",
     "ValidateResult": "validate",
     "validate_paths": "validate",
     "DefineDataset": "define",
@@ -76,10 +90,14 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "DefineDataset",
     "ValidateResult",
+    "XptPrefetch",
+    "XptV5Data",
+    "XptV5Header",
     "XptVariable",
     "check_define",
     "define_errors",
     "define_schema_path",
+    "parse_xpt_v5",
     "read_define",
     "read_package",
     "read_xpt",
@@ -91,6 +109,7 @@ __all__ = [
     "write_ectd",
     "write_workbook",
     "write_xpt",
+    "xpt_v5_header",
 ]
 
 

@@ -50,13 +50,19 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from trialflow import limits
 from trialflow.errors import Finding, RawInputError, Severity, Source
+from trialflow.io import xpt_v5
+from trialflow.io.xpt_v5 import XptV5Data, parse_xpt_v5, xpt_v5_header
 from trialflow.validation.core import FILE, RECORD, Dataset, Kind, Package
+
+if TYPE_CHECKING:
+    from trialflow.io.prefetch import XptPrefetch
 
 __all__ = ["ENCODINGS", "SUPPORTED_EXTENSIONS", "read_package", "xpt_v5_names"]
 
@@ -113,7 +119,9 @@ class _Table:
     member: str = ""
 
 
-def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list[Finding]]:
+def read_package(
+    paths: Sequence[str | os.PathLike[str]], *, prefetch: XptPrefetch | None = None
+) -> tuple[Package, list[Finding]]:
     """Read every dataset in ``paths`` (files and folders) into a Package, with file findings.
 
     A folder contributes every supported file directly inside it, sorted by name (hidden files
@@ -124,7 +132,9 @@ def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list
     ``file-encoding-fallback`` and ``file-same-dataset``) and the other files are still read.
     Of one file name as XPT and as Dataset-JSON (``dm.xpt`` and ``dm.json``, as ``run
     --format`` writes them), the XPT file is validated and the others are compared with it.
-    Findings come in file order. A single path may be given as is.
+    Findings come in file order. A single path may be given as is. ``prefetch`` (of the same
+    paths) hands over the XPT files a child process has already parsed
+    (:class:`~trialflow.io.prefetch.XptPrefetch`); the package is the same without it.
 
     Raises :class:`~trialflow.errors.RawInputError` when a path does not exist, and when no
     dataset at all could be read (its ``findings`` attribute then holds the findings).
@@ -146,7 +156,7 @@ def read_package(paths: Sequence[str | os.PathLike[str]]) -> tuple[Package, list
     files = _expand(paths)
     findings: list[Finding] = []
     tables: list[_Table] = []
-    for path, (table, found) in zip(files, _read_files(files), strict=True):
+    for path, (table, found) in zip(files, _read_files(files, prefetch), strict=True):
         findings.extend(found)
         if table is not None:
             table.size = path.stat().st_size
@@ -211,7 +221,9 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def _read_files(files: list[Path]) -> list[tuple[_Table | None, list[Finding]]]:
+def _read_files(
+    files: list[Path], prefetch: XptPrefetch | None = None
+) -> list[tuple[_Table | None, list[Finding]]]:
     """:func:`_read_file` of each file, in the order given, two files at a time.
 
     The XPT reader spends most of its time in numpy and Arrow, which release the GIL, so two
@@ -221,7 +233,7 @@ def _read_files(files: list[Path]) -> list[tuple[_Table | None, list[Finding]]]:
     """
     workers = min(_READ_THREADS, os.cpu_count() or 1, len(files))
     if workers < 2:
-        return [_read_file(path) for path in files]
+        return [_read_file(path, prefetch) for path in files]
     from concurrent.futures import ThreadPoolExecutor
 
     def size(path: Path) -> int:
@@ -232,11 +244,13 @@ def _read_files(files: list[Path]) -> list[tuple[_Table | None, list[Finding]]]:
 
     largest_first = sorted(range(len(files)), key=lambda i: -size(files[i]))
     with ThreadPoolExecutor(workers, thread_name_prefix="trialflow-read") as pool:
-        futures = {i: pool.submit(_read_file, files[i]) for i in largest_first}
+        futures = {i: pool.submit(_read_file, files[i], prefetch) for i in largest_first}
     return [futures[i].result() for i in range(len(files))]
 
 
-def _read_file(path: Path) -> tuple[_Table | None, list[Finding]]:
+def _read_file(
+    path: Path, prefetch: XptPrefetch | None = None
+) -> tuple[_Table | None, list[Finding]]:
     """Read one file; a file that can't be used gives a finding instead of a table."""
     file = _name(path)
     suffix = path.suffix.lower()
@@ -252,7 +266,7 @@ def _read_file(path: Path) -> tuple[_Table | None, list[Finding]]:
     try:
         if path.stat().st_size == 0:
             raise _Empty
-        table = _READERS[suffix](path)
+        table = _read_xpt(path, prefetch) if suffix == ".xpt" else _READERS[suffix](path)
     except _Empty:
         message = f"{file}: the file has no columns (it is empty); nothing to validate"
         return None, [_finding("file-empty", "error", message, file, guess)]
@@ -316,7 +330,7 @@ def _to_float(column: pd.Series, name: str) -> pd.Series:
 # --- XPT ------------------------------------------------------------------------------------
 
 
-def _read_xpt(path: Path) -> _Table:
+def _read_xpt(path: Path, prefetch: XptPrefetch | None = None) -> _Table:
     from trialflow.raw.guard import check_xpt_padding, xpt_layout
 
     layout = xpt_layout(path)  # the headers alone: padding refused before the file is mapped
@@ -325,7 +339,11 @@ def _read_xpt(path: Path) -> _Table:
     start, declared = _xpt_layout(path)
     width = _xpt_check_namestr(path, start)
     check_xpt_padding(path, _name(path), start, width, declared)
-    fast = _read_xpt_v5(path, start)
+    parsed = prefetch.parsed(path) if prefetch is not None else None
+    if parsed is not None and parsed.header.start == start:
+        fast = _fast_table(path, parsed)  # parsed by the child, after the same checks
+    else:
+        fast = _read_xpt_v5(path, start)
     if fast is not None:
         _xpt_check_end(path, start, declared, len(fast.frame), fast.width)
         return fast.table
@@ -372,24 +390,9 @@ def _read_xpt_general(path: Path, start: int, declared: int | None) -> _Table:
     )
 
 
-# The fast path: a v5 file (the FDA's format) laid out with numpy, its text decoded by pyarrow.
-# It gives the frame the general reader gives, value for value and bit for bit (the IBM to IEEE
-# conversion truncates, as ReadStat's does), and steps aside (returns None) for anything it does
-# not handle the same way: v8, another encoding than UTF-8, NUL bytes in text, unnormalised IBM
-# numbers (SAS never writes them), or a last record of only spaces (padding or a blank record).
-
-_XPT_NAMESTR = np.dtype(
-    [
-        ("ntype", ">i2"), ("nhfun", ">i2"), ("nlng", ">i2"), ("nvar0", ">i2"),
-        ("nname", "S8"), ("nlabel", "S40"), ("nform", "S8"), ("nfl", ">i2"), ("nfd", ">i2"),
-        ("nfj", ">i2"), ("nfill", "S2"), ("niform", "S8"), ("nifl", ">i2"), ("nifd", ">i2"),
-        ("npos", ">i4"), ("rest", "V52"),
-    ]
-)  # fmt: skip
-_XPT_V5_LIBRARY = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!" + b"0" * 30 + b"  "
-_XPT_V5_MEMBER = b"HEADER RECORD*******MEMBER  HEADER RECORD!!!!!!!"
-_XPT_V5_NAMESTR = b"HEADER RECORD*******NAMESTR HEADER RECORD!!!!!!!"
-_XPT_V5_OBS = b"HEADER RECORD*******OBS     HEADER RECORD!!!!!!!"
+# The fast path: a v5 file (the FDA's format) parsed by trialflow.io.xpt_v5 with numpy and
+# pyarrow. It gives the frame the general reader gives, value for value and bit for bit, and
+# steps aside (None) for anything it does not handle the same way.
 
 
 @dataclass
@@ -402,119 +405,36 @@ class _Fast:
         return self.table.frame
 
 
-def _ibm_to_ieee(raw: np.ndarray) -> np.ndarray:
-    """Normalised IBM 370 doubles ((n, 8) big-endian bytes) as float64, the low bits truncated.
-
-    Example:
-        >>> raw = np.frombuffer(bytes([0x41, 0x10, 0, 0, 0, 0, 0, 0, 0xC2, 0x64, 0, 0, 0, 0, 0, 0]),
-        ...     dtype=np.uint8).reshape(2, 8)
-        >>> _ibm_to_ieee(raw).tolist()
-        [1.0, -100.0]
-    """
-    bits = np.ascontiguousarray(raw).view(">u8").reshape(-1).astype(np.uint64)
-    sign = bits & np.uint64(1 << 63)
-    exponent = ((bits >> np.uint64(56)) & np.uint64(0x7F)).astype(np.int64)
-    mantissa = bits & np.uint64((1 << 56) - 1)
-    lead = (mantissa >> np.uint64(52)).astype(np.int64)  # the leading hex digit, 1..15
-    top = np.where(lead >= 8, 55, np.where(lead >= 4, 54, np.where(lead >= 2, 53, 52)))
-    fraction = (mantissa >> (top - 52).astype(np.uint64)) & np.uint64((1 << 52) - 1)
-    biased = (top - 56 + 4 * (exponent - 64) + 1023).astype(np.uint64)
-    out = (sign | (biased << np.uint64(52)) | fraction).view(np.float64).copy()
-    out[mantissa == 0] = 0.0
-    return out
-
-
 def _read_xpt_v5(path: Path, start: int) -> _Fast | None:
     """A v5 file read without pyreadstat, or None when the general reader must read it."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     data = path.read_bytes()
-    member = data.find(_XPT_V5_MEMBER)
-    if (
-        not data.startswith(_XPT_V5_LIBRARY)
-        or member < 0
-        or data[member + 74 : member + 78] != b"0140"
-    ):
+    header = xpt_v5_header(data)
+    if header is None or header.start != start:
         return None
-    names_at = member + 4 * _XPT_RECORD
-    if data[names_at : names_at + len(_XPT_V5_NAMESTR)] != _XPT_V5_NAMESTR:
+    return _fast_table(path, parse_xpt_v5(data, header))
+
+
+def _fast_table(path: Path, parsed: XptV5Data | None) -> _Fast | None:
+    """The table of a v5 file parsed by :func:`~trialflow.io.xpt_v5.parse_xpt_v5`."""
+    if parsed is None:
         return None
-    count_text = data[names_at + 54 : names_at + 58]
-    if not count_text.isdigit():
-        return None
-    count = int(count_text)
-    end = names_at + _XPT_RECORD + count * _XPT_NAMESTR.itemsize
-    end += -end % _XPT_RECORD
-    if data[end : end + len(_XPT_V5_OBS)] != _XPT_V5_OBS or end + _XPT_RECORD != start:
-        return None
-    namestr = np.frombuffer(data, dtype=_XPT_NAMESTR, count=count, offset=names_at + _XPT_RECORD)
-    try:
-        names = [n.decode("utf-8").rstrip(" ") for n in namestr["nname"]]
-        labels = [n.decode("utf-8").rstrip(" ") for n in namestr["nlabel"]]
-        label = data[member + 272 : member + 312].decode("utf-8").rstrip(" ")
-        stored = data[member + 168 : member + 176].decode("utf-8").rstrip(" ")
-    except UnicodeDecodeError:
-        return None
-    types = namestr["ntype"].astype(int).tolist()
-    lengths = namestr["nlng"].astype(int).tolist()
-    positions = namestr["npos"].astype(int).tolist()
-    width = sum(lengths)
-    if (
-        width <= 0
-        or len(set(names)) != len(names)
-        or any(t not in (1, 2) for t in types)
-        or any(n <= 0 for n in lengths)
-        or any(t == 1 and not 2 <= n <= 8 for t, n in zip(types, lengths, strict=True))
-        or any(p + n > width for p, n in zip(positions, lengths, strict=True))
-    ):
-        return None
-    body = np.frombuffer(data, dtype=np.uint8, offset=start)
-    rows = len(body) // width
-    records = body[: rows * width].reshape(rows, width)
-    if rows and (records[-1] == 0x20).all():
-        return None
-    columns: dict[str, pd.Series] = {}
-    for name, kind, length, at in zip(names, types, lengths, positions, strict=True):
-        block = records[:, at : at + length]
-        if kind == 1:
-            raw = np.zeros((rows, 8), dtype=np.uint8)
-            raw[:, :length] = block
-            # The mantissa as one integer per value (whole-word operations; a byte-wise test
-            # on the (rows, 8) array costs several times more): zero, or normalised (its
-            # leading hex digit, raw[:, 1] >> 4, is not 0).
-            mantissa = raw.view(">u8").reshape(-1) & np.uint64((1 << 56) - 1)
-            zero = mantissa == 0
-            if ((mantissa >> np.uint64(52)) == 0)[~zero].any():
-                return None
-            values = _ibm_to_ieee(raw)
-            values[zero & (raw[:, 0] != 0)] = np.nan  # . ._ .A-.Z (and any other flag byte)
-            columns[name] = pd.Series(values, dtype="float64")
-            continue
-        text_bytes = np.ascontiguousarray(block)
-        if (text_bytes == 0).any():  # on the copy: the strided block is 20 times slower to scan
-            return None
-        offsets = np.arange(0, (rows + 1) * length, length, dtype=np.int32)
-        buffers = [None, pa.py_buffer(offsets), pa.py_buffer(text_bytes)]
-        try:
-            text = pc.cast(pa.Array.from_buffers(pa.binary(), rows, buffers), pa.string())
-        except pa.ArrowInvalid:
-            return None
-        text = pc.utf8_rtrim(text, characters=" ")
-        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-        columns[name] = pd.Series(text, dtype="str")
-    frame = pd.DataFrame(columns, columns=names)
+    header = parsed.header
+    columns = {
+        name: pd.Series(values, dtype="float64" if kind == 1 else "str")
+        for name, kind, values in zip(header.names, header.types, parsed.columns, strict=True)
+    }
+    frame = pd.DataFrame(columns, columns=header.names)
     table = _Table(
         file=_name(path),
         name=_name(path.stem).upper(),
         frame=_with_bookkeeping(frame, _name(path)),
-        label=label,
-        labels=dict(zip(names, labels, strict=True)),
-        lengths={n: w for n, t, w in zip(names, types, lengths, strict=True) if t == 2},
+        label=header.label,
+        labels=dict(zip(header.names, header.labels, strict=True)),
+        lengths=header.text_lengths,
         encoding=ENCODINGS[0],
-        member=stored,
+        member=header.member,
     )
-    return _Fast(table, width)
+    return _Fast(table, header.width)
 
 
 def xpt_v5_names(path: Path) -> list[str] | None:
@@ -533,28 +453,28 @@ def xpt_v5_names(path: Path) -> list[str] | None:
     try:
         with path.open("rb") as fh:
             data = fh.read(6 * _XPT_RECORD)
-            member = data.find(_XPT_V5_MEMBER)
+            member = data.find(xpt_v5.MEMBER)
             if (
-                not data.startswith(_XPT_V5_LIBRARY)
+                not data.startswith(xpt_v5.LIBRARY)
                 or member < 0
                 or data[member + 74 : member + 78] != b"0140"
             ):
                 return None
             names_at = member + 4 * _XPT_RECORD
             data += fh.read(max(0, names_at + _XPT_RECORD - len(data)))
-            if data[names_at : names_at + len(_XPT_V5_NAMESTR)] != _XPT_V5_NAMESTR:
+            if data[names_at : names_at + len(xpt_v5.NAMESTR_HEADER)] != xpt_v5.NAMESTR_HEADER:
                 return None
             count_text = data[names_at + 54 : names_at + 58]
             if not count_text.isdigit():
                 return None
             count = int(count_text)
-            end = names_at + _XPT_RECORD + count * _XPT_NAMESTR.itemsize
+            end = names_at + _XPT_RECORD + count * xpt_v5.NAMESTR.itemsize
             data += fh.read(max(0, end - len(data)))
     except OSError:
         return None
     if len(data) < end:
         return None
-    namestr = np.frombuffer(data, dtype=_XPT_NAMESTR, count=count, offset=names_at + _XPT_RECORD)
+    namestr = np.frombuffer(data, dtype=xpt_v5.NAMESTR, count=count, offset=names_at + _XPT_RECORD)
     try:
         names = [n.decode("utf-8").rstrip(" ") for n in namestr["nname"]]
     except UnicodeDecodeError:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trialflow import __version__
 from trialflow.errors import Finding, OnIssue
@@ -28,6 +29,9 @@ from trialflow.io.units import read_test_units
 from trialflow.raw import shown_path
 from trialflow.validation.core import DefineMetadata, Package, ValidationReport
 from trialflow.validation.engine import validate_package
+
+if TYPE_CHECKING:
+    from trialflow.io.prefetch import XptPrefetch
 
 __all__ = ["ValidateResult", "validate_paths"]
 
@@ -58,11 +62,14 @@ def validate_paths(
     xlsx_out: str | Path | None = None,
     on_issue: OnIssue = "warn",
     units: str | Path | None = None,
+    prefetch: XptPrefetch | None = None,
 ) -> ValidateResult:
     """Read an SDTM/ADaM package from files or folders, validate it, write the reports asked for.
 
     ``units`` is a study's test-units CSV (:func:`trialflow.io.units.read_test_units`): its rows
     replace the shipped ones by (domain, testcd) for orresu-missing and stresu-missing.
+    ``prefetch`` holds the XPT files of ``paths`` a child process parsed as the command
+    started (:class:`~trialflow.io.prefetch.XptPrefetch`); the result is the same without it.
 
     Example:
         >>> import tempfile
@@ -74,7 +81,7 @@ def validate_paths(
     """
     expanded, submission = _submission_checks(paths)
     test_units = read_test_units(units) if units else None
-    package, read_findings = read_package(expanded)
+    package, read_findings = read_package(expanded, prefetch=prefetch)
     package.test_units = test_units
     package.define, define_findings = _read_defines(expanded)
     submission += define_findings
