@@ -257,3 +257,61 @@ def test_the_child_judges_padding_as_the_reader_does(tmp_path):
                 handle.write(b" " * 80)
     assert [child for child, _ in verdicts] == [reader for _, reader in verdicts]
     assert verdicts[0] == (False, False) and verdicts[-1] == (True, True)
+
+
+def test_the_codes_handed_to_the_rules_are_pandas_factorisation(tmp_path):
+    # LB from two parts: values shared, values in one part only, a column one part lacks;
+    # the codes must be what factorising the combined column gives, in each process
+    from trialflow.validation.core import _arrow_data, factorized, validating
+
+    folder = write_package(tmp_path / "pkg")
+    (folder / "lb.xpt").rename(folder / "lbch.xpt")
+    rows = 30
+    rng = np.random.default_rng(3)
+    part = pd.DataFrame(
+        {
+            "STUDYID": ["S1"] * rows,
+            "DOMAIN": ["LB"] * rows,
+            "USUBJID": [f"S1-{i % 50:03d}" for i in range(rows)],
+            "LBTESTCD": rng.choice(["HCT", "RBC", ""], rows),
+            "LBSTRESN": rng.normal(5, 2, rows),
+            "LBSEQ": np.arange(1.0, rows + 1),
+            "LBSPEC": rng.choice(["BLOOD", "URINE"], rows),
+        }
+    )
+    variables = [
+        XptVariable("STUDYID", "", "Char", 8),
+        XptVariable("DOMAIN", "", "Char", 2),
+        XptVariable("USUBJID", "", "Char", 38),
+        XptVariable("LBTESTCD", "", "Char", 8),
+        XptVariable("LBSTRESN", "", "Num", 8),
+        XptVariable("LBSEQ", "", "Num", 8),
+        XptVariable("LBSPEC", "", "Char", 8),
+    ]  # 80 bytes a record
+    write_xpt(part, folder / "lbhe.xpt", dataset="LBHE", variables=variables)
+    package, _ = read_package([folder])
+    lb = package.get("LB")
+    assert lb.files == ("lbch.xpt", "lbhe.xpt")
+    text = [
+        (ds, name)
+        for ds in package.datasets.values()
+        for name in ds.variables
+        if isinstance(ds.frame[name].dtype, pd.StringDtype)
+    ]
+    known = set(package.facts)
+    seeded = [
+        (ds.name, name)
+        for ds, name in text
+        if (id(_arrow_data(ds.frame[name])), "factorized") in known
+    ]
+    assert ("LB", "LBORRES") in seeded and ("LB", "LBSPEC") in seeded  # in one part only
+    assert ("DM", "RACE") not in seeded  # read by pyreadstat: the rules factorise it
+    assert len(seeded) == len(text) - 4  # DM's four text columns
+    with validating(package):
+        for ds, name in text:
+            codes, distinct = factorized(ds.frame[name])
+            expected_codes, expected = ds.frame[name].factorize()
+            assert codes.dtype == expected_codes.dtype and not codes.flags.writeable
+            np.testing.assert_array_equal(codes, expected_codes)
+            assert distinct.tolist() == list(expected), (ds.name, name)
+            assert isinstance(distinct.index, pd.RangeIndex)

@@ -237,8 +237,7 @@ def _odm(forms: Mapping[str, pd.DataFrame], subject: str, site: str, notes: list
     events = dict.fromkeys(_ODM_EVENTS.get(f, (f"SE.{f}", "group"))[0] for f in forms)
     for event in events:
         repeating = any(
-            _ODM_EVENTS.get(f, ("", ""))[0] == event and _ODM_EVENTS[f][1] == "event"
-            for f in forms
+            _ODM_EVENTS.get(f, ("", ""))[0] == event and _ODM_EVENTS[f][1] == "event" for f in forms
         )
         out.append(
             f'   <StudyEventDef OID="{event}" Name="{event[3:]}" '

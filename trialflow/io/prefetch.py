@@ -133,13 +133,13 @@ class XptPrefetch:
             entry = self._done.pop(index, None)
         if entry is None:
             return None
-        key, offset, length, header, rows = entry
+        key, offset, lengths, header, rows, counts = entry
         try:
             if _key(os.stat(path)) != key:
                 return None
         except OSError:
             return None
-        return _load(self._memory, offset, length, header, rows)
+        return _load(self._memory, offset, lengths, header, rows, counts)
 
     def close(self) -> None:
         """Stop the child (if it still runs), wait for it and release what it used.
@@ -227,8 +227,8 @@ def _parse_into(path: Path, memory: int, end: int) -> tuple[Any, int]:
     if parsed is None:
         return None, end
     offset = end + (-end % mmap.ALLOCATIONGRANULARITY)  # a map starts on a page
-    length = _write_ipc(parsed, memory, offset)
-    return (_key(stat), offset, length, header, parsed.rows), offset + length
+    lengths, counts = _write_ipc(parsed, memory, offset)
+    return (_key(stat), offset, lengths, header, parsed.rows, counts), offset + sum(lengths)
 
 
 def _padded(data: mmap.mmap, header: XptV5Header) -> bool:
@@ -240,38 +240,74 @@ def _padded(data: mmap.mmap, header: XptV5Header) -> bool:
     return look > allowed and not data[len(data) - look :].strip(b" ")
 
 
-def _write_ipc(parsed: XptV5Data, memory: int, offset: int) -> int:
-    """Write the columns as one Arrow IPC stream at ``offset`` of the memory file; its length."""
+def _write_ipc(parsed: XptV5Data, memory: int, offset: int) -> tuple[tuple[int, int], list[int]]:
+    """Write the columns and then the codes of the text columns as one Arrow IPC stream at
+    ``offset`` of the memory file, and the text columns' distinct values one after another
+    as a second stream after it; the lengths of the two streams and the number of distinct
+    values of each text column."""
     import numpy as np
     import pyarrow as pa
 
+    def numbers(values: np.ndarray, kind: Any) -> Any:
+        return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+
     arrays = [
-        pa.Array.from_buffers(pa.float64(), parsed.rows, [None, pa.py_buffer(column)])
-        if isinstance(column, np.ndarray)
-        else column
+        numbers(column, pa.float64()) if isinstance(column, np.ndarray) else column
         for column in parsed.columns
     ]
-    batch = pa.RecordBatch.from_arrays(arrays, names=[str(i) for i in range(len(arrays))])
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema) as writer:
-        writer.write_batch(batch)
-    stream = memoryview(sink.getvalue())
-    written = 0
-    while written < len(stream):
-        written += os.pwrite(memory, stream[written:], offset + written)
-    return len(stream)
+    factors = [factor for factor in parsed.factors if factor is not None]
+    arrays += [numbers(codes, pa.int64()) for codes, _ in factors]
+    batches = [pa.RecordBatch.from_arrays(arrays, names=[str(i) for i in range(len(arrays))])]
+    if factors:
+        distinct = pa.concat_arrays([values for _, values in factors])
+        batches.append(pa.RecordBatch.from_arrays([distinct], names=["distinct"]))
+    lengths = []
+    for batch in batches:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        stream = memoryview(sink.getvalue())
+        lengths.append(len(stream))
+        at = offset + sum(lengths[:-1])
+        while stream:
+            done = os.pwrite(memory, stream, at)
+            stream, at = stream[done:], at + done
+    return (lengths[0], sum(lengths[1:])), [len(values) for _, values in factors]
 
 
-def _load(memory: int, offset: int, length: int, header: XptV5Header, rows: int) -> XptV5Data:
+def _load(
+    memory: int,
+    offset: int,
+    lengths: tuple[int, int],
+    header: XptV5Header,
+    rows: int,
+    counts: list[int],
+) -> XptV5Data:
     """The columns the child wrote, mapped from the memory file (not copied)."""
     import pyarrow as pa
 
-    mapped = mmap.mmap(memory, length, offset=offset, access=mmap.ACCESS_READ)
-    batch = pa.ipc.open_stream(pa.py_buffer(mapped)).read_next_batch()
+    mapped = mmap.mmap(memory, sum(lengths), offset=offset, access=mmap.ACCESS_READ)
+    whole = pa.py_buffer(mapped)
+    batch = pa.ipc.open_stream(whole.slice(0, lengths[0])).read_next_batch()
+    distinct = None
+    if counts:
+        distinct = pa.ipc.open_stream(whole.slice(lengths[0])).read_next_batch().column(0)
+    count = len(header.types)
     columns: list[Any] = []
-    for kind, column in zip(header.types, batch.columns, strict=True):
-        columns.append(column.to_numpy(zero_copy_only=True) if kind == 1 else column)
-    return XptV5Data(header, rows, columns)
+    factors: list[Any] = []
+    codes = iter(batch.columns[count:])
+    sizes = iter(counts)
+    start = 0
+    for kind, column in zip(header.types, batch.columns[:count], strict=True):
+        if kind == 1:
+            columns.append(column.to_numpy(zero_copy_only=True))
+            factors.append(None)
+            continue
+        columns.append(column)
+        size = next(sizes)
+        factors.append((next(codes).to_numpy(zero_copy_only=True), distinct.slice(start, size)))
+        start += size
+    return XptV5Data(header, rows, columns, factors)
 
 
 def _write_all(fd: int, data: bytes) -> None:

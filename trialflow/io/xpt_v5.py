@@ -96,17 +96,22 @@ class XptV5Data:
     """A v5 file parsed: its headers and one array per variable, in the file's order.
 
     A numeric column is a float64 numpy array (NaN for every SAS missing value); a character
-    column is a pyarrow string array, null where the value is blank.
+    column is a pyarrow string array, null where the value is blank. ``factors`` holds, for
+    each character column, the values the text was decoded from: each record's code (an int64
+    numpy array, -1 where blank) and the distinct non-blank values in order of first
+    appearance (a pyarrow string array), as a factorisation gives them; None for a numeric
+    column.
 
     Example:
         >>> h = XptV5Header("X", "", ["N"], [""], [1], [8], [0], 0, 8)
-        >>> XptV5Data(h, 1, [np.array([1.5])]).rows
+        >>> XptV5Data(h, 1, [np.array([1.5])], [None]).rows
         1
     """
 
     header: XptV5Header
     rows: int
     columns: list[Any]
+    factors: list[Any]
 
 
 def xpt_v5_header(data: Any) -> XptV5Header | None:
@@ -177,9 +182,12 @@ def parse_xpt_v5(data: Any, header: XptV5Header | None) -> XptV5Data | None:
     if rows and (records[-1] == 0x20).all():
         return None
     columns: list[Any] = []
+    factors: list[Any] = []
     spec = zip(header.types, header.lengths, header.positions, strict=True)
     for kind, length, at in spec:
         block = records[:, at : at + length]
+        columns.append(None)
+        factors.append(None)
         if kind == 1:
             raw = np.zeros((rows, 8), dtype=np.uint8)
             raw[:, :length] = block
@@ -192,27 +200,47 @@ def parse_xpt_v5(data: Any, header: XptV5Header | None) -> XptV5Data | None:
                 return None
             values = _ibm_to_ieee(raw)
             values[zero & (raw[:, 0] != 0)] = np.nan  # . ._ .A-.Z (and any other flag byte)
-            columns.append(values)
+            columns[-1] = values
             continue
         text_bytes = np.ascontiguousarray(block)
         if (text_bytes == 0).any():  # on the copy: the strided block is 20 times slower to scan
             return None
         offsets = np.arange(0, (rows + 1) * length, length, dtype=np.int32)
         buffers = [None, pa.py_buffer(offsets), pa.py_buffer(text_bytes)]
+        encoded = pc.dictionary_encode(pa.Array.from_buffers(pa.binary(), rows, buffers))
+        # Each distinct stored value is decoded once: UTF-8 checked, its padding taken off,
+        # and missing when nothing is left; the records take their value from it.
         try:
-            text = pc.cast(pa.Array.from_buffers(pa.binary(), rows, buffers), pa.string())
+            distinct = pc.cast(encoded.dictionary, pa.string())
         except pa.ArrowInvalid:
             return None
-        text = pc.utf8_rtrim(text, characters=" ")
-        # a value left empty is missing: its bit in the validity bitmap is cleared (the
-        # strings themselves are not copied again, as pc.if_else would copy them)
-        _, trimmed_offsets, trimmed_data = text.buffers()
-        ends = np.frombuffer(trimmed_offsets, dtype=np.int32, count=rows + 1)
-        valid = pa.py_buffer(np.packbits(np.diff(ends) > 0, bitorder="little"))
-        columns.append(
-            pa.Array.from_buffers(pa.string(), rows, [valid, trimmed_offsets, trimmed_data])
-        )
-    return XptV5Data(header, rows, columns)
+        distinct = pc.utf8_rtrim(distinct, characters=" ")
+        filled = _int32s(pc.binary_length(distinct)) > 0
+        kept = distinct.filter(_booleans(pa, filled))
+        renumber = np.where(filled, np.cumsum(filled) - 1, -1).astype(np.int64)
+        codes = renumber[_int32s(encoded.indices)]
+        present = codes >= 0
+        valid = pa.py_buffer(np.packbits(present, bitorder="little"))
+        index = pa.py_buffer(np.where(present, codes, 0))
+        columns[-1] = kept.take(pa.Array.from_buffers(pa.int64(), rows, [valid, index]))
+        factors[-1] = (codes, kept)
+    return XptV5Data(header, rows, columns, factors)
+
+
+def _int32s(array: Any) -> np.ndarray:
+    """The values of a pyarrow int32 array without nulls, not copied (its ``to_numpy``
+    imports pandas)."""
+    if not len(array):
+        return np.zeros(0, dtype=np.int32)
+    return np.frombuffer(
+        array.buffers()[1], dtype=np.int32, count=len(array), offset=array.offset * 4
+    )
+
+
+def _booleans(pa: Any, mask: np.ndarray) -> Any:
+    """A pyarrow boolean array of a numpy mask, from its bits (``pa.array`` imports pandas)."""
+    bits = pa.py_buffer(np.packbits(mask, bitorder="little"))
+    return pa.Array.from_buffers(pa.bool_(), len(mask), [None, bits])
 
 
 def _ibm_to_ieee(raw: np.ndarray) -> np.ndarray:

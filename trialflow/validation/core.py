@@ -172,6 +172,9 @@ class Package:
     cache: dict = field(default_factory=dict, repr=False, compare=False)
     """Facts several rules derive from the same data, kept only while one validation runs
     (see :func:`cached`); empty otherwise."""
+    facts: dict = field(default_factory=dict, repr=False, compare=False)
+    """Facts of column data known before any validation (see :func:`know_factorized`); every
+    validation of the package starts from them."""
     define: DefineMetadata | None = None
 
     def get(self, name: str) -> Dataset | None:
@@ -239,7 +242,7 @@ def validating(package: Package) -> Iterator[Package]:
     if not outer:
         package.cache.clear()
         package.cache[_ACTIVE] = True
-    token = _COLUMN_FACTS.set(_COLUMN_FACTS.get() if outer else {})
+    token = _COLUMN_FACTS.set(_COLUMN_FACTS.get() if outer else dict(package.facts))
     try:
         yield package
     finally:
@@ -310,6 +313,32 @@ def factorized(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
         return codes, pd.Series(uniques.array, dtype="str")
 
     return column_fact(values, "factorized", compute)
+
+
+def know_factorized(
+    package: Package, values: pd.Series, codes: np.ndarray, distinct: pd.Series
+) -> None:
+    """Record ``codes`` and ``distinct`` as :func:`factorized` ``values`` for every validation
+    of ``package``: a reader that has the column's distinct values and codes at hand (the XPT
+    reader decodes each distinct value once) spares the rules computing them again, in each
+    process that runs rules. They must be what :func:`factorized` computes: codes -1 where the
+    value is missing, the distinct values in order of first appearance. Only data held in
+    Arrow arrays can be known this way (see :func:`column_fact`).
+
+    Example:
+        >>> s = pd.Series(["b", None, "b"], dtype="str")
+        >>> pkg = Package()
+        >>> know_factorized(pkg, s, np.array([0, -1, 0]), pd.Series(["b"], dtype="str"))
+        >>> with validating(pkg):
+        ...     factorized(s)[0].tolist(), factorized(s)[1].tolist()
+        ([0, -1, 0], ['b'])
+    """
+    data = _arrow_data(values)
+    if data is None:
+        return
+    codes = codes.astype(np.intp)  # as pandas' factorize gives them; a copy, made read-only
+    codes.setflags(write=False)
+    package.facts[(id(data), "factorized")] = (data, (codes, distinct))
 
 
 def spread(codes: np.ndarray, per_value: np.ndarray, missing: object) -> np.ndarray:
