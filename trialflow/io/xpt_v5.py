@@ -216,7 +216,8 @@ def parse_xpt_v5(data: Any, header: XptV5Header | None) -> XptV5Data | None:
             return None
         distinct = pc.utf8_rtrim(distinct, characters=" ")
         filled = _int32s(pc.binary_length(distinct)) > 0
-        kept = distinct.filter(_booleans(pa, filled))
+        # large_string: the type pandas keeps its str columns in (else it converts each one)
+        kept = pc.cast(distinct.filter(_booleans(pa, filled)), pa.large_string())
         renumber = np.where(filled, np.cumsum(filled) - 1, -1).astype(np.int64)
         codes = renumber[_int32s(encoded.indices)]
         present = codes >= 0
