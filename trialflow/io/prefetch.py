@@ -57,6 +57,10 @@ from trialflow import limits
 from trialflow.background import Claims, fork, parallel
 from trialflow.io.xpt_v5 import RECORD, XptV5Data, XptV5Header
 
+# trialflow.io.xpt_v5 imports numpy, so this process has numpy before the fork, on purpose:
+# forked earlier, the child imports numpy while this process does, and both run slower (the
+# whole command on the CDISC pilot's files: 0.84 s against 0.79 s, medians of 21).
+
 __all__ = ["MAX_BYTES", "XptPrefetch"]
 
 MAX_BYTES = 256 * 1024 * 1024
