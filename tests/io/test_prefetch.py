@@ -29,31 +29,40 @@ forks = pytest.mark.skipif(
 )
 
 
+def layout(spec: str) -> list[XptVariable]:
+    """Variables from "NAME C8 NAME N8 ...": Char or Num and the length, labelled by name."""
+    words = spec.split()
+    pairs = zip(words[::2], words[1::2], strict=True)
+    kinds = {"C": "Char", "N": "Num"}
+    return [XptVariable(n, f"{n} label", kinds[t[0]], int(t[1:])) for n, t in pairs]
+
+
+def lab(rows: int, rng: np.random.Generator, tests: list[str], subjects: int) -> pd.DataFrame:
+    """LB records: STUDYID, DOMAIN, USUBJID, LBTESTCD, LBSTRESN, LBSEQ."""
+    return pd.DataFrame(
+        {
+            "STUDYID": ["S1"] * rows,
+            "DOMAIN": ["LB"] * rows,
+            "USUBJID": [f"S1-{i % subjects:03d}" for i in range(rows)],
+            "LBTESTCD": rng.choice(tests, rows),
+            "LBSTRESN": rng.normal(5, 2, rows),
+            "LBSEQ": np.arange(1.0, rows + 1),
+        }
+    )
+
+
 def write_package(folder: Path, rows: int = 400) -> Path:
     """Three v5 files the fast parse reads (80-byte records: no padding record) and one it
     leaves to pyreadstat (cp1252 text)."""
     folder.mkdir(exist_ok=True)
     rng = np.random.default_rng(7)
-    lb = pd.DataFrame(
-        {
-            "STUDYID": ["S1"] * rows,
-            "DOMAIN": ["LB"] * rows,
-            "USUBJID": [f"S1-{i % 40:03d}" for i in range(rows)],
-            "LBTESTCD": rng.choice(["HCT", "GLUC", ""], rows),
-            "LBORRES": rng.choice(["0.42", "neegatif", " 5", ""], rows),  # é below
-            "LBSTRESN": np.where(rng.random(rows) < 0.1, np.nan, rng.normal(5, 2, rows)),
-            "LBSEQ": np.arange(1.0, rows + 1),
-        }
+    lb = lab(rows, rng, ["HCT", "GLUC", ""], 40)
+    lb.insert(4, "LBORRES", rng.choice(["0.42", "neegatif", " 5", ""], rows))  # é below
+    lb.loc[rng.random(rows) < 0.1, "LBSTRESN"] = np.nan
+    # 80 bytes a record; the labels are read back and compared too
+    lb_vars = layout(
+        "STUDYID C8 DOMAIN C2 USUBJID C30 LBTESTCD C8 LBORRES C16 LBSTRESN N8 LBSEQ N8"
     )
-    lb_vars = [
-        XptVariable("STUDYID", "Study Identifier", "Char", 8),
-        XptVariable("DOMAIN", "Domain Abbreviation", "Char", 2),
-        XptVariable("USUBJID", "Unique Subject Identifier", "Char", 30),
-        XptVariable("LBTESTCD", "Lab Test or Examination Short Name", "Char", 8),
-        XptVariable("LBORRES", "Result or Finding in Original Units", "Char", 16),
-        XptVariable("LBSTRESN", "Numeric Result/Finding in Standard Units", "Num", 8),
-        XptVariable("LBSEQ", "Sequence Number", "Num", 8),
-    ]  # 80 bytes a record
     write_xpt(lb, folder / "lb.xpt", dataset="LB", label="Laboratory", variables=lb_vars)
     for name, n in (("VS", rows // 2), ("AE", 5)):
         frame = lb.head(n).rename(columns={c: c.replace("LB", name) for c in lb.columns})
@@ -266,28 +275,12 @@ def test_the_codes_handed_to_the_rules_are_pandas_factorisation(tmp_path):
 
     folder = write_package(tmp_path / "pkg")
     (folder / "lb.xpt").rename(folder / "lbch.xpt")
-    rows = 30
     rng = np.random.default_rng(3)
-    part = pd.DataFrame(
-        {
-            "STUDYID": ["S1"] * rows,
-            "DOMAIN": ["LB"] * rows,
-            "USUBJID": [f"S1-{i % 50:03d}" for i in range(rows)],
-            "LBTESTCD": rng.choice(["HCT", "RBC", ""], rows),
-            "LBSTRESN": rng.normal(5, 2, rows),
-            "LBSEQ": np.arange(1.0, rows + 1),
-            "LBSPEC": rng.choice(["BLOOD", "URINE"], rows),
-        }
+    part = lab(30, rng, ["HCT", "RBC", ""], 50)
+    part["LBSPEC"] = rng.choice(["BLOOD", "URINE"], 30)
+    variables = layout(
+        "STUDYID C8 DOMAIN C2 USUBJID C38 LBTESTCD C8 LBSTRESN N8 LBSEQ N8 LBSPEC C8"
     )
-    variables = [
-        XptVariable("STUDYID", "", "Char", 8),
-        XptVariable("DOMAIN", "", "Char", 2),
-        XptVariable("USUBJID", "", "Char", 38),
-        XptVariable("LBTESTCD", "", "Char", 8),
-        XptVariable("LBSTRESN", "", "Num", 8),
-        XptVariable("LBSEQ", "", "Num", 8),
-        XptVariable("LBSPEC", "", "Char", 8),
-    ]  # 80 bytes a record
     write_xpt(part, folder / "lbhe.xpt", dataset="LBHE", variables=variables)
     package, _ = read_package([folder])
     lb = package.get("LB")

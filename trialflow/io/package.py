@@ -4,8 +4,10 @@
 :class:`~trialflow.validation.core.Package` plus the findings about the files themselves.
 Supported formats:
 
-* ``.xpt``: SAS transport, version 5 and version 8 (read by pyreadstat). Text is read as UTF-8,
-  then as cp1252, then as Latin-1 (:data:`ENCODINGS`); a fallback is a ``notice``. The file's
+* ``.xpt``: SAS transport, version 5 and version 8 (read by pyreadstat; a v5 file in UTF-8
+  is parsed by :mod:`trialflow.io.xpt_v5` instead, value for value as pyreadstat reads it).
+  Text is read as UTF-8, then as cp1252, then as Latin-1 (:data:`ENCODINGS`); a fallback is
+  a ``notice``. The file's
   layout is checked as well, since the reader silently returns the records it could read
   from a truncated file: the size must be whole 80-byte records, the observations header must
   be there, the bytes after the last record read must be padding, and a v8 header's record

@@ -92,6 +92,7 @@ class XptPrefetch:
         self._claims = Claims(len(files))
         self._memory = os.memfd_create("trialflow-prefetch")
         self._lock = threading.Lock()  # the reader asks from two threads
+        self._receiving = threading.Lock()
         self._mine: set[int] | None = None
         self._done: dict[int, Any] = {}
         self._ended = False
@@ -130,8 +131,9 @@ class XptPrefetch:
         with self._lock:
             if self._mine is None:
                 self._mine = set(self._claims.rest(False))
-            if index in self._mine:
-                return None
+        if index in self._mine:
+            return None
+        with self._receiving:  # one thread reads the pipe; a file of the reader's never waits
             while index not in self._done and not self._ended:
                 self._receive()
             entry = self._done.pop(index, None)
