@@ -280,3 +280,25 @@ def test_findings_come_back_from_a_child_as_they_were():
     ]  # fmt: skip
     back = Background(lambda: sent).result()
     assert back == sent and [type(f.source) for f in back] == [Source, type(None), Source]
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+def test_ctrl_c_during_a_fork_is_delivered_after_it_not_lost(monkeypatch):
+    # os.fork runs other modules' after-fork hooks (logging's lock release) inside the call:
+    # an interrupt raised there is printed as "Exception ignored" and the command runs on
+    held = []
+
+    def fake_fork():
+        held.append(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        return 4_242_424  # the parent's side of a fork; no child is made
+
+    monkeypatch.setattr(background.os, "fork", fake_fork)
+    assert background.fork(lambda: None) == 4_242_424
+    assert held == [True]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    reached = []
+    with pytest.raises(KeyboardInterrupt), background._interrupts_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+        reached.append("end of the block")  # not interrupted while held
+    assert reached == ["end of the block"]

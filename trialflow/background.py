@@ -177,7 +177,7 @@ def fork(work: Callable[[], None]) -> int:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()  # nothing buffered is written twice
     parent = os.getpid()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _interrupts_held():
         # Python 3.12+ warns that a fork of a threaded process may deadlock in the child: the
         # children here only run trialflow's own steps, which take none of the locks the other
         # threads (a progress bar, a finished sheet reader) hold.
@@ -278,6 +278,31 @@ class Claims:
             yield
         finally:
             fcntl.lockf(self._lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) while the block runs; it is delivered when the block ends.
+
+    ``os.fork`` runs the hooks modules register for after a fork (logging releases its lock)
+    inside the call: a KeyboardInterrupt raised in one of them is printed as "Exception
+    ignored" and lost, and the command then runs on instead of stopping. Held back, the
+    interrupt arrives once ``os.fork`` has returned, in both processes' own code.
+
+    Example:
+        >>> with _interrupts_held():
+        ...     held = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        >>> held or not hasattr(signal, "pthread_sigmask")
+        True
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: nothing to hold
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _die_with(parent: int) -> None:

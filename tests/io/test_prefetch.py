@@ -308,3 +308,25 @@ def test_the_codes_handed_to_the_rules_are_pandas_factorisation(tmp_path):
             np.testing.assert_array_equal(codes, expected_codes)
             assert distinct.tolist() == list(expected), (ds.name, name)
             assert isinstance(distinct.index, pd.RangeIndex)
+
+
+@forks
+def test_a_file_rewritten_with_its_old_times_is_read_again(tmp_path, monkeypatch):
+    # cp -p, rsync -t or an unpacked archive: same size, same modification time, new data
+    folder = write_package(tmp_path / "pkg")
+    path = folder / "ae.xpt"
+    taken = taken_from_child(monkeypatch)
+    with XptPrefetch.start([folder]) as prefetch:
+        wait_for_child(prefetch)
+        before = path.stat()
+        data = path.read_bytes().replace(b"S1-000", b"S1-999")
+        with path.open("r+b") as handle:
+            handle.write(data)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert (path.stat().st_size, path.stat().st_mtime_ns) == (
+            before.st_size,
+            before.st_mtime_ns,
+        )
+        package, _ = read_package([folder], prefetch=prefetch)
+    assert "ae.xpt" not in taken and "lb.xpt" in taken
+    assert "S1-999" in package.get("AE").frame["USUBJID"].tolist()

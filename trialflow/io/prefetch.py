@@ -68,8 +68,9 @@ MAX_BYTES = 256 * 1024 * 1024
 
 _LENGTH = struct.Struct("<Q")  # before each message on the pipe
 
-_Key = tuple[int, int, int, int]
-"""A file as read: device, inode, size, modification time (ns)."""
+_Key = tuple[int, int, int, int, int]
+"""A file as read: device, inode, size, modification and change times (ns). The change time
+is the kernel's: a file rewritten and given its old modification time back has a new one."""
 
 
 class XptPrefetch:
@@ -143,9 +144,9 @@ class XptPrefetch:
         try:
             if _key(os.stat(path)) != key:
                 return None
-        except OSError:
+            return _load(self._memory, offset, lengths, header, rows, counts)
+        except (OSError, ValueError):  # gone since, or no memory to map: read it here
             return None
-        return _load(self._memory, offset, lengths, header, rows, counts)
 
     def close(self) -> None:
         """Stop the child (if it still runs), wait for it and release what it used.
@@ -213,7 +214,7 @@ def _xpt_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _key(stat: os.stat_result) -> _Key:
-    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 def _parse_into(path: Path, memory: int, end: int) -> tuple[Any, int]:
