@@ -471,32 +471,19 @@ def xpt_v5_names(path: Path) -> list[str] | None:
         with path.open("rb") as fh:
             data = fh.read(6 * _XPT_RECORD)
             member = data.find(xpt_v5.MEMBER)
-            if (
-                not data.startswith(xpt_v5.LIBRARY)
-                or member < 0
-                or data[member + 74 : member + 78] != b"0140"
-            ):
-                return None
             names_at = member + 4 * _XPT_RECORD
             data += fh.read(max(0, names_at + _XPT_RECORD - len(data)))
-            if data[names_at : names_at + len(xpt_v5.NAMESTR_HEADER)] != xpt_v5.NAMESTR_HEADER:
-                return None
             count_text = data[names_at + 54 : names_at + 58]
-            if not count_text.isdigit():
+            if member < 0 or not count_text.isdigit():
                 return None
-            count = int(count_text)
-            end = names_at + _XPT_RECORD + count * xpt_v5.NAMESTR.itemsize
+            # the headers up to the observations header, which xpt_v5_header reads
+            end = names_at + _XPT_RECORD + int(count_text) * xpt_v5.NAMESTR.itemsize
+            end += -end % _XPT_RECORD + _XPT_RECORD
             data += fh.read(max(0, end - len(data)))
     except OSError:
         return None
-    if len(data) < end:
-        return None
-    namestr = np.frombuffer(data, dtype=xpt_v5.NAMESTR, count=count, offset=names_at + _XPT_RECORD)
-    try:
-        names = [n.decode("utf-8").rstrip(" ") for n in namestr["nname"]]
-    except UnicodeDecodeError:
-        return None
-    return names if len(set(names)) == len(names) else None
+    header = xpt_v5_header(data)
+    return header.names if header is not None else None
 
 
 def _xpt_layout(path: Path) -> tuple[int, int | None]:
@@ -1166,7 +1153,7 @@ def _know_factors(package: Package, dataset: Dataset, parts: list[_Table]) -> No
         if len(parts) == 1:
             codes, distinct = known[0]  # type: ignore[misc]
         else:
-            pieces = [d for k in known if k is not None for d in [k[1]]]
+            pieces = [k[1] for k in known if k is not None]
             merged_codes, merged = pd.concat(pieces, ignore_index=True).factorize()
             renumbered, start = [], 0
             for table, k in zip(parts, known, strict=True):
